@@ -1,0 +1,33 @@
+/* Helpers shared by the Check suites. */
+#ifndef ALCHDB_TESTUTIL_H
+#define ALCHDB_TESTUTIL_H
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Integration tests need the rig (tests/services/rig.sh) to have exported the
+ * servers' connection strings. A missing variable is a loud failure, never a
+ * skip: run the suite through tests/run.sh. */
+static inline const char *test_env(const char *name)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        fprintf(stderr, "FATAL: %s is not set: this test needs the real servers of "
+                        "tests/services/rig.sh (run the suite with tests/run.sh)\n", name);
+        ck_abort_msg("%s not set: start the test rig (tests/run.sh)", name);
+    }
+    return v;
+}
+
+/* Run a suite; returns the process exit status for main(). */
+static inline int run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+#endif

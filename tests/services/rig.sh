@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# The real-server test rig used by the tests, the benches and the demo.
+#
+#   tests/services/rig.sh run [--] CMD [ARGS...]   start everything, run CMD with the
+#                                                  ALCHDB_TEST_* variables exported, tear
+#                                                  everything down (also on failure/signal)
+#   tests/services/rig.sh start                    start and print the env file to source
+#   tests/services/rig.sh stop ENVFILE             tear down a rig made by `start`
+#   tests/services/rig.sh pgctl primary|replica|replica2 stop|start|restart [MODE]
+#                                                  control a server of a running rig
+#                                                  (reads ALCHDB_TEST_* from the environment)
+#
+# Starts on 127.0.0.1 and free ports, in a temporary directory: a PostgreSQL 15
+# primary (initdb), ALCHDB_RIG_REPLICAS streaming replicas of it (pg_basebackup -R,
+# default 1) and a redis-server. PostgreSQL refuses to run as root, so as root the
+# servers run as the unprivileged user alchdbrig (created if missing).
+#
+# Exports: ALCHDB_TEST_PRIMARY, ALCHDB_TEST_REPLICA[, ALCHDB_TEST_REPLICA2] (libpq
+# conninfo), ALCHDB_TEST_REDIS (host:port), ALCHDB_TEST_PASSWORD_USER/_PASSWORD (a
+# role that must authenticate with scram), ALCHDB_TEST_RIG_DIR, ALCHDB_TEST_PG_BIN.
+set -euo pipefail
+
+PG_BIN=${ALCHDB_PG_BIN:-/usr/lib/postgresql/15/bin}
+RIG_USER=alchdbrig
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+die() { echo "rig: $*" >&2; exit 1; }
+
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u "$RIG_USER" -- "$@"; else "$@"; fi
+}
+
+free_port() {
+  python3 - <<'PY'
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+wait_pg() { # port
+  for _ in $(seq 1 300); do
+    "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+pg_conf() { # datadir port
+  cat >> "$1/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $2
+unix_socket_directories = '$1'
+max_connections = 300
+shared_buffers = 128MB
+wal_level = replica
+max_wal_senders = 10
+max_replication_slots = 10
+hot_standby = on
+hot_standby_feedback = on
+wal_keep_size = 256MB
+fsync = off
+full_page_writes = off
+synchronous_commit = off
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = all
+track_io_timing = on
+logging_collector = off
+log_min_messages = warning
+CONF
+}
+
+start_rig() {
+  [ -x "$PG_BIN/initdb" ] || die "PostgreSQL 15 binaries not found in $PG_BIN (apt-get install postgresql-15)"
+  command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
+  command -v python3 >/dev/null || die "python3 not found (apt-get install python3)"
+  if [ "$(id -u)" = 0 ] && ! id "$RIG_USER" >/dev/null 2>&1; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin "$RIG_USER"
+  fi
+  local dir
+  dir=$(mktemp -d /tmp/alchdb-rig.XXXXXX)
+  chmod 755 "$dir"
+  [ "$(id -u)" = 0 ] && chown "$RIG_USER" "$dir"
+  local pport rport
+  pport=$(free_port)
+  as_owner "$PG_BIN/initdb" -D "$dir/primary" -U postgres -A trust --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+  pg_conf "$dir/primary" "$pport"
+  cat > "$dir/primary/pg_hba.conf" <<HBA
+local all all trust
+host all alchdb_pw 127.0.0.1/32 scram-sha-256
+host all all 127.0.0.1/32 trust
+host replication all 127.0.0.1/32 trust
+HBA
+  as_owner "$PG_BIN/pg_ctl" -D "$dir/primary" -l "$dir/primary.log" -w -t 60 start >/dev/null \
+    || { cat "$dir/primary.log" >&2; die "primary did not start"; }
+  wait_pg "$pport" || die "primary not answering"
+  local psql=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pport" -U postgres)
+  "${psql[@]}" -d postgres -c "CREATE DATABASE alchdb_test" \
+    -c "CREATE ROLE alchdb_pw LOGIN PASSWORD 'rig-secret-pw'" >/dev/null
+  "${psql[@]}" -d alchdb_test -c "CREATE EXTENSION pg_stat_statements" >/dev/null
+  if [ -f "$PG_BIN/../lib/hypopg.so" ] || [ -f "/usr/lib/postgresql/15/lib/hypopg.so" ]; then
+    "${psql[@]}" -d alchdb_test -c "CREATE EXTENSION hypopg" >/dev/null || true
+  fi
+
+  local env="$dir/env"
+  {
+    echo "export ALCHDB_TEST_RIG_DIR='$dir'"
+    echo "export ALCHDB_TEST_PG_BIN='$PG_BIN'"
+    echo "export ALCHDB_TEST_PRIMARY='host=127.0.0.1 port=$pport user=postgres dbname=alchdb_test'"
+    echo "export ALCHDB_TEST_PRIMARY_PORT=$pport"
+    echo "export ALCHDB_TEST_PASSWORD_USER=alchdb_pw"
+    echo "export ALCHDB_TEST_PASSWORD=rig-secret-pw"
+  } > "$env"
+
+  local n=${ALCHDB_RIG_REPLICAS:-1} i name var
+  for i in $(seq 1 "$n"); do
+    name=replica; var=ALCHDB_TEST_REPLICA
+    [ "$i" -gt 1 ] && { name="replica$i"; var="ALCHDB_TEST_REPLICA$i"; }
+    rport=$(free_port)
+    as_owner "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$pport" -U postgres -D "$dir/$name" -R -X stream -c fast >"$dir/$name.basebackup.log" 2>&1 \
+      || { cat "$dir/$name.basebackup.log" >&2; die "pg_basebackup for $name failed"; }
+    cat >> "$dir/$name/postgresql.conf" <<CONF
+port = $rport
+unix_socket_directories = '$dir/$name'
+CONF
+    as_owner "$PG_BIN/pg_ctl" -D "$dir/$name" -l "$dir/$name.log" -w -t 60 start >/dev/null \
+      || { cat "$dir/$name.log" >&2; die "$name did not start"; }
+    wait_pg "$rport" || die "$name not answering"
+    [ "$("$PG_BIN/psql" -X -At -h 127.0.0.1 -p "$rport" -U postgres -d alchdb_test -c 'select pg_is_in_recovery()')" = t ] \
+      || die "$name is not in recovery"
+    echo "export ${var}='host=127.0.0.1 port=$rport user=postgres dbname=alchdb_test'" >> "$env"
+    echo "export ${var}_PORT=$rport" >> "$env"
+  done
+
+  local redis_port
+  redis_port=$(free_port)
+  mkdir -p "$dir/redis"
+  redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
+    --daemonize yes --pidfile "$dir/redis/redis.pid" --dir "$dir/redis" \
+    --logfile "$dir/redis/redis.log" >/dev/null
+  for _ in $(seq 1 100); do
+    redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null | grep -q PONG && break
+    sleep 0.05
+  done
+  redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null | grep -q PONG || die "redis did not start"
+  echo "export ALCHDB_TEST_REDIS='127.0.0.1:$redis_port'" >> "$env"
+  echo "export ALCHDB_TEST_REDIS_PORT=$redis_port" >> "$env"
+  echo "export ALCHDB_TEST_REDIS_PIDFILE='$dir/redis/redis.pid'" >> "$env"
+  echo "$env"
+}
+
+stop_rig() { # envfile
+  local env=$1 dir
+  [ -f "$env" ] || return 0
+  dir=$(dirname "$env")
+  local d
+  for d in "$dir"/primary "$dir"/replica*; do
+    [ -f "$d/postmaster.pid" ] && as_owner "$PG_BIN/pg_ctl" -D "$d" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
+  done
+  if [ -f "$dir/redis/redis.pid" ]; then
+    kill -CONT "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
+    kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
+  fi
+  case "$dir" in /tmp/alchdb-rig.*) rm -rf "$dir" ;; esac
+}
+
+pgctl() { # which action [mode]
+  local which=$1 action=$2 mode=${3:-fast}
+  [ -n "${ALCHDB_TEST_RIG_DIR:-}" ] || die "pgctl: ALCHDB_TEST_RIG_DIR not set (no rig running)"
+  local d="$ALCHDB_TEST_RIG_DIR/$which"
+  [ -d "$d" ] || die "pgctl: no server '$which' in $ALCHDB_TEST_RIG_DIR"
+  case "$action" in
+    stop) as_owner "$PG_BIN/pg_ctl" -D "$d" -m "$mode" -w -t 60 stop >/dev/null ;;
+    start) as_owner "$PG_BIN/pg_ctl" -D "$d" -l "$ALCHDB_TEST_RIG_DIR/$which.log" -w -t 60 start >/dev/null ;;
+    restart) as_owner "$PG_BIN/pg_ctl" -D "$d" -l "$ALCHDB_TEST_RIG_DIR/$which.log" -m "$mode" -w -t 60 restart >/dev/null ;;
+    promote) as_owner "$PG_BIN/pg_ctl" -D "$d" -w -t 60 promote >/dev/null ;;
+    *) die "pgctl: unknown action $action" ;;
+  esac
+}
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  run)
+    [ "${1:-}" = "--" ] && shift
+    [ $# -gt 0 ] || die "usage: rig.sh run [--] CMD [ARGS...]"
+    ENVFILE=$(start_rig)
+    trap 'stop_rig "$ENVFILE"' EXIT
+    trap 'exit 130' INT TERM
+    # shellcheck disable=SC1090
+    . "$ENVFILE"
+    echo "rig: primary :$ALCHDB_TEST_PRIMARY_PORT, replica(s) ${ALCHDB_TEST_REPLICA_PORT:-} ${ALCHDB_TEST_REPLICA2_PORT:-}, redis :$ALCHDB_TEST_REDIS_PORT in $ALCHDB_TEST_RIG_DIR" >&2
+    set +e
+    "$@"
+    rc=$?
+    set -e
+    exit $rc
+    ;;
+  start) start_rig ;;
+  stop) [ $# -eq 1 ] || die "usage: rig.sh stop ENVFILE"; stop_rig "$1" ;;
+  pgctl) [ $# -ge 2 ] || die "usage: rig.sh pgctl NAME stop|start|restart|promote [MODE]"; pgctl "$@" ;;
+  *) sed -n '2,22p' "$0" >&2; exit 2 ;;
+esac
