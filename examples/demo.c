@@ -1,0 +1,278 @@
+/* The libalchdb demo: the main job of the README.
+ *
+ *   examples/run-demo.sh          installs, builds, starts the rig and runs this
+ *   demo [SQL_FILE]               with ALCHDB_TEST_PRIMARY / _REPLICA / _REDIS set
+ *
+ * The demo is a list of sections, each showing one thing against the real
+ * servers of tests/services/rig.sh. Later modules add their section to
+ * `sections[]` (pool, router, cache, monitor, advisor, migration, dashboard).
+ * Exit status: 0 when every section succeeded. */
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <alchdb/alchdb.h>
+
+struct demo {
+    const char *sql_path; /* the SQL script the analysis section reads */
+    const char *primary;  /* libpq conninfo */
+    const char *replica;  /* libpq conninfo */
+    const char *redis;    /* host:port */
+    char token[64];       /* marks this run's rows and keys */
+};
+
+enum { SECTION_OK = 0, SECTION_FAILED = 1, SECTION_SKIPPED = 2 };
+
+static int fail(const char *what, const char *detail)
+{
+    printf("  FAILED: %s: %s\n", what, detail ? detail : "(none)");
+    return SECTION_FAILED;
+}
+
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+static PGconn *pg_open(const char *conninfo, const char *what)
+{
+    if (!conninfo || !*conninfo) {
+        printf("  FAILED: no conninfo for the %s (run through examples/run-demo.sh, "
+               "which starts tests/services/rig.sh)\n", what);
+        return NULL;
+    }
+    PGconn *c = PQconnectdb(conninfo);
+    if (PQstatus(c) != CONNECTION_OK) {
+        printf("  FAILED: cannot connect to the %s: %s", what, PQerrorMessage(c));
+        PQfinish(c);
+        return NULL;
+    }
+    PQsetNoticeProcessor(c, ignore_notice, NULL);
+    return c;
+}
+
+/* Run a parameterised statement; prints the error and returns NULL on failure. */
+static PGresult *pg_run(PGconn *c, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        printf("  FAILED: %s: %s", sql, PQerrorMessage(c));
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* ---- section: library --------------------------------------------------- */
+static int section_library(struct demo *d)
+{
+    (void)d;
+    printf("  libalchdb %s (headers %s, ABI libalchdb.so.%d)\n", alchdb_version_string(),
+           ALCHDB_VERSION_STRING, ALCHDB_ABI_MAJOR);
+    int rc = alchdb_set_log_handler(NULL, NULL, 42);
+    printf("  a bad argument returns %d (%s): \"%s\"\n", rc, alchdb_strerror(rc),
+           alchdb_last_error_message());
+    return rc == ALCHDB_E_INVALID ? SECTION_OK : SECTION_FAILED;
+}
+
+/* ---- section: SQL analysis --------------------------------------------- */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n - 1 == 0) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf) {
+        buf[n] = '\0';
+        *len = n;
+    }
+    return buf;
+}
+
+static int section_sql(struct demo *d)
+{
+#ifdef DEMO_HAVE_SQL
+    size_t len = 0;
+    char *sql = read_file(d->sql_path, &len);
+    if (!sql)
+        return fail("cannot read", d->sql_path);
+    printf("  analysing %s (%zu bytes)\n", d->sql_path, len);
+    alchdb_sql_analysis *a = NULL;
+    int rc = alchdb_sql_analyze(sql, len, &a);
+    free(sql);
+    if (rc != 0)
+        return fail("alchdb_sql_analyze", alchdb_last_error_message());
+    char *json = NULL;
+    rc = alchdb_sql_analysis_to_json(a, &json);
+    alchdb_sql_analysis_free(a);
+    if (rc != 0)
+        return fail("alchdb_sql_analysis_to_json", alchdb_last_error_message());
+    printf("  %s\n", json);
+    alchdb_free(json);
+    return SECTION_OK;
+#else
+    (void)d;
+    (void)read_file;
+    printf("  skipped: this build has no SQL analysis module (lib/sql) yet\n");
+    return SECTION_SKIPPED;
+#endif
+}
+
+/* ---- section: primary --------------------------------------------------- */
+static int section_primary(struct demo *d)
+{
+    PGconn *c = pg_open(d->primary, "primary");
+    if (!c)
+        return SECTION_FAILED;
+    int ok = 0;
+    PGresult *r = pg_run(c, "SELECT version(), pg_is_in_recovery()", 0, NULL);
+    if (r) {
+        printf("  %s\n  in recovery: %s\n", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+        ok = strcmp(PQgetvalue(r, 0, 1), "f") == 0;
+        PQclear(r);
+    }
+    const char *params[1] = {d->token};
+    if (ok && (r = pg_run(c, "CREATE TABLE IF NOT EXISTS alchdb_demo (token text, n int, "
+                             "at timestamptz DEFAULT now())", 0, NULL)))
+        PQclear(r);
+    else
+        ok = 0;
+    if (ok && (r = pg_run(c, "INSERT INTO alchdb_demo (token, n) "
+                             "SELECT $1, g FROM generate_series(1, 100) g", 1, params))) {
+        printf("  wrote %s rows tagged %s\n", PQcmdTuples(r), d->token);
+        PQclear(r);
+    } else {
+        ok = 0;
+    }
+    PQfinish(c);
+    return ok ? SECTION_OK : SECTION_FAILED;
+}
+
+/* ---- section: replica --------------------------------------------------- */
+static int section_replica(struct demo *d)
+{
+    PGconn *c = pg_open(d->replica, "replica");
+    if (!c)
+        return SECTION_FAILED;
+    const char *params[1] = {d->token};
+    int seen = -1;
+    for (int i = 0; i < 200 && seen != 100; i++) {
+        PGresult *r = PQexecParams(c, "SELECT count(*) FROM alchdb_demo WHERE token = $1", 1,
+                                   NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK)
+            seen = atoi(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        if (seen != 100)
+            usleep(50 * 1000);
+    }
+    int ok = seen == 100;
+    printf("  the replica sees %d of the 100 rows written on the primary\n", seen < 0 ? 0 : seen);
+    PGresult *r = pg_run(c, "SELECT pg_is_in_recovery(), "
+                            "coalesce(now() - pg_last_xact_replay_timestamp(), '0'::interval)",
+                         0, NULL);
+    if (r) {
+        printf("  in recovery: %s, replay delay: %s\n", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+        ok = ok && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        PQclear(r);
+    } else {
+        ok = 0;
+    }
+    PQfinish(c);
+    return ok ? SECTION_OK : SECTION_FAILED;
+}
+
+/* ---- section: redis ----------------------------------------------------- */
+static int section_redis(struct demo *d)
+{
+    if (!d->redis || !strchr(d->redis, ':'))
+        return fail("ALCHDB_TEST_REDIS is not host:port", d->redis);
+    char host[256];
+    const char *colon = strrchr(d->redis, ':');
+    size_t hl = (size_t)(colon - d->redis);
+    if (hl == 0 || hl >= sizeof host)
+        return fail("bad redis address", d->redis);
+    memcpy(host, d->redis, hl);
+    host[hl] = '\0';
+    struct timeval tv = {5, 0};
+    redisContext *rc = redisConnectWithTimeout(host, atoi(colon + 1), tv);
+    if (!rc || rc->err) {
+        int st = fail("cannot connect to redis", rc ? rc->errstr : "out of memory");
+        redisFree(rc);
+        return st;
+    }
+    int ok = 0;
+    char key[96];
+    snprintf(key, sizeof key, "alchdb:demo:%s", d->token);
+    redisReply *rep = redisCommand(rc, "SET %s %s EX 60", key, "cached result");
+    if (rep && rep->type == REDIS_REPLY_STATUS) {
+        freeReplyObject(rep);
+        rep = redisCommand(rc, "GET %s", key);
+        if (rep && rep->type == REDIS_REPLY_STRING) {
+            printf("  SET/GET %s -> \"%s\"\n", key, rep->str);
+            ok = strcmp(rep->str, "cached result") == 0;
+        }
+    }
+    freeReplyObject(rep);
+    rep = redisCommand(rc, "DEL %s", key);
+    freeReplyObject(rep);
+    redisFree(rc);
+    return ok ? SECTION_OK : SECTION_FAILED;
+}
+
+/* Sections run in order; later issues append theirs. */
+static const struct section {
+    const char *name;
+    const char *what;
+    int (*run)(struct demo *);
+} sections[] = {
+    {"library", "version and error reporting", section_library},
+    {"sql", "the shared SQL analysis of a script", section_sql},
+    {"primary", "PostgreSQL 15 primary", section_primary},
+    {"replica", "streaming replica", section_replica},
+    {"redis", "Redis", section_redis},
+};
+
+int main(int argc, char **argv)
+{
+    struct demo d = {
+        .sql_path = argc > 1 ? argv[1] : "examples/demo.sql",
+        .primary = getenv("ALCHDB_TEST_PRIMARY"),
+        .replica = getenv("ALCHDB_TEST_REPLICA"),
+        .redis = getenv("ALCHDB_TEST_REDIS"),
+    };
+    snprintf(d.token, sizeof d.token, "demo-%ld-%ld", (long)getpid(), (long)time(NULL));
+
+    int counts[3] = {0, 0, 0};
+    size_t n = sizeof sections / sizeof sections[0];
+    for (size_t i = 0; i < n; i++) {
+        printf("== %s: %s\n", sections[i].name, sections[i].what);
+        int st = sections[i].run(&d);
+        counts[st]++;
+        printf("   -> %s\n", st == SECTION_OK ? "ok" : st == SECTION_SKIPPED ? "skipped" : "FAILED");
+    }
+    printf("demo: %d ok, %d failed, %d skipped\n", counts[SECTION_OK], counts[SECTION_FAILED],
+           counts[SECTION_SKIPPED]);
+    return counts[SECTION_FAILED] == 0 ? 0 : 1;
+}
