@@ -16,5 +16,6 @@
 #include <alchdb/sql.h>
 #include <alchdb/pool.h>
 #include <alchdb/client.h>
+#include <alchdb/migration.h>
 
 #endif /* ALCHDB_ALCHDB_H */

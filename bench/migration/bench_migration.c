@@ -1,0 +1,88 @@
+/* bench/migration: statements assessed per second on a generated migration of
+ * N statements (default 10,000) mixing the common kinds. Prints the median of
+ * several runs; --json for machines. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <alchdb/alchdb.h>
+#include <alchdb/migration.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    size_t n = 10000;
+    int runs = 5;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "--statements") && i + 1 < argc)
+            n = (size_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
+            runs = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: bench_migration [--statements N] [--runs R] [--json]\n");
+            return 2;
+        }
+    }
+    if (n == 0 || runs < 1 || runs > 100) {
+        fprintf(stderr, "bench_migration: --statements must be > 0 and --runs 1..100\n");
+        return 2;
+    }
+    static const char *const kinds[] = {
+        "ALTER TABLE app.t%zu ADD COLUMN c%zu int;\n",
+        "CREATE INDEX CONCURRENTLY i%zu_%zu ON app.t%zu (c);\n",
+        "ALTER TABLE app.t%zu ALTER COLUMN c%zu SET NOT NULL;\n",
+        "ALTER TABLE app.t%zu ADD CONSTRAINT f%zu FOREIGN KEY (p) REFERENCES app.p (id) NOT VALID;\n",
+        "UPDATE app.t%zu SET c = 1 WHERE id = %zu;\n",
+    };
+    size_t cap = n * 120 + 1, off = 0;
+    char *sql = malloc(cap);
+    if (!sql)
+        return 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *k = kinds[i % 5];
+        off += (size_t)snprintf(sql + off, cap - off, k, i % 100, i, i % 100);
+    }
+    double *t = calloc((size_t)runs, sizeof *t);
+    for (int r = 0; r < runs; r++) {
+        alchdb_migration *m = NULL;
+        double t0 = now_s();
+        if (alchdb_migration_new(NULL, &m) < 0 || alchdb_migration_add_file(m, "bench.sql", sql, off) < 0) {
+            fprintf(stderr, "bench_migration: %s\n", alchdb_last_error_message());
+            return 1;
+        }
+        t[r] = now_s() - t0;
+        if (alchdb_migration_stmt_count(m, 0) != n) {
+            fprintf(stderr, "bench_migration: assessed %zu of %zu statements\n", alchdb_migration_stmt_count(m, 0), n);
+            return 1;
+        }
+        alchdb_migration_free(m);
+    }
+    qsort(t, (size_t)runs, sizeof *t, cmp);
+    double med = t[runs / 2];
+    if (json)
+        printf("{\"bench\":\"migration\",\"statements\":%zu,\"bytes\":%zu,\"runs\":%d,\"median_seconds\":%.4f,"
+               "\"statements_per_second\":%.0f}\n",
+               n, off, runs, med, (double)n / med);
+    else
+        printf("migration assessment: %zu statements (%zu bytes), median of %d runs: %.3f s = %.0f statements/s\n",
+               n, off, runs, med, (double)n / med);
+    free(t);
+    free(sql);
+    return 0;
+}

@@ -1,0 +1,286 @@
+/**
+ * @file migration.h
+ * @brief Migration assessor: the locks, rewrites and risk of every statement of
+ *        a migration script, as PostgreSQL 15 behaves, with safer rewrites,
+ *        rollbacks and a phased plan.
+ *
+ * Typical use:
+ * @code
+ *   alchdb_migration *m;
+ *   alchdb_migration_new(NULL, &m);
+ *   alchdb_migration_add_file(m, "001_add_col.sql", sql, (size_t)-1);
+ *   char *json;
+ *   alchdb_migration_to_json(m, &json);
+ *   ...
+ *   alchdb_free(json);
+ *   alchdb_migration_free(m);
+ * @endcode
+ *
+ * Files added to one assessment share state, in order: a table created in an
+ * earlier statement of the same file is new (small, nobody else uses it yet); a
+ * validated CHECK (col IS NOT NULL) makes a later SET NOT NULL cheap; a
+ * lock_timeout set earlier is in force for later statements.
+ *
+ * @since 0.1.0
+ */
+#ifndef ALCHDB_MIGRATION_H
+#define ALCHDB_MIGRATION_H
+
+#include <alchdb/common.h>
+
+ALCHDB_BEGIN_DECLS
+
+/** An assessment of one or more migration files. Not thread-safe while files are
+ *  being added; immutable (and safe to read from many threads) afterwards.
+ *  @since 0.1.0 */
+typedef struct alchdb_migration alchdb_migration;
+
+/** Options for an assessment (one thread at a time). @since 0.1.0 */
+typedef struct alchdb_migration_options alchdb_migration_options;
+
+/** Risk levels, ordered. @since 0.1.0 */
+typedef enum alchdb_migration_risk {
+    ALCHDB_RISK_NONE = 0,    /**< nothing to assess (empty file) */
+    ALCHDB_RISK_LOW = 1,     /**< metadata-only or non-blocking */
+    ALCHDB_RISK_MEDIUM = 2,  /**< blocks writes for a scan or build, brief ACCESS EXCLUSIVE, or may fail at run time */
+    ALCHDB_RISK_UNKNOWN = 3, /**< opaque (DO, functions) or unknown statement: review by hand; ranks above medium */
+    ALCHDB_RISK_HIGH = 4     /**< rewrite under ACCESS EXCLUSIVE, data loss, or breaks running clients */
+} alchdb_migration_risk;
+
+/** PostgreSQL table lock modes, numbered as PostgreSQL numbers them. @since 0.1.0 */
+typedef enum alchdb_lock_mode {
+    ALCHDB_LOCK_NONE = 0,
+    ALCHDB_LOCK_ACCESS_SHARE = 1,
+    ALCHDB_LOCK_ROW_SHARE = 2,
+    ALCHDB_LOCK_ROW_EXCLUSIVE = 3,
+    ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE = 4,
+    ALCHDB_LOCK_SHARE = 5,
+    ALCHDB_LOCK_SHARE_ROW_EXCLUSIVE = 6,
+    ALCHDB_LOCK_EXCLUSIVE = 7,
+    ALCHDB_LOCK_ACCESS_EXCLUSIVE = 8
+} alchdb_lock_mode;
+
+/** Numbered option keys. @since 0.1.0 */
+typedef enum alchdb_migration_opt {
+    /** int64: target server_version_num (default 150000; only 15 is modelled). */
+    ALCHDB_MIGRATION_OPT_PG_VERSION = 1,
+    /** string: libpq conninfo of the live database for table sizes and lock-queue risks (default none). */
+    ALCHDB_MIGRATION_OPT_CONNINFO = 2,
+    /** int64: bytes per second a rewrite is assumed to process when estimating durations (default 100 MB/s). */
+    ALCHDB_MIGRATION_OPT_REWRITE_BYTES_PER_SEC = 3,
+    /** int64: lock_timeout in milliseconds the plan and executor use (default 2000). */
+    ALCHDB_MIGRATION_OPT_LOCK_TIMEOUT_MS = 4,
+    /** int64: statement_timeout in ms used by the executor for non-concurrent steps (default 0 = none). */
+    ALCHDB_MIGRATION_OPT_STATEMENT_TIMEOUT_MS = 5,
+    /** int64: attempts per phase step when lock_timeout strikes (default 3). */
+    ALCHDB_MIGRATION_OPT_MAX_RETRIES = 6
+} alchdb_migration_opt;
+
+/**
+ * Create options with defaults.
+ * @param out receives the options (owned: alchdb_migration_options_free()).
+ * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_migration_options_new(alchdb_migration_options **out);
+
+/** Free options (NULL allowed). @since 0.1.0 */
+ALCHDB_API void alchdb_migration_options_free(alchdb_migration_options *opts);
+
+/**
+ * Set an integer option.
+ * @return 0, ALCHDB_E_INVALID (NULL, unknown key, value out of range).
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_migration_options_set_int64(alchdb_migration_options *opts, int key,
+                                                  int64_t value);
+
+/**
+ * Set a string option (copied).
+ * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_migration_options_set_string(alchdb_migration_options *opts, int key,
+                                                   const char *value);
+
+/**
+ * Set an option by name ("pg_version", "conninfo", "rewrite_bytes_per_sec",
+ * "lock_timeout" (a duration: "2s", "500ms" or milliseconds), "statement_timeout",
+ * "max_retries"), for files and environment variables.
+ * @return 0, ALCHDB_E_INVALID (unknown name or unparseable value), ALCHDB_E_NOMEM.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_migration_options_set_from_string(alchdb_migration_options *opts,
+                                                        const char *name, const char *value);
+
+/**
+ * Start an assessment.
+ * @param opts options (copied) or NULL for defaults.
+ * @param out  receives the assessment (owned: alchdb_migration_free()).
+ * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM, ALCHDB_E_CONNECT (live mode could not connect).
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_migration_new(const alchdb_migration_options *opts, alchdb_migration **out);
+
+/**
+ * Assess one file and append it to the assessment. A file that does not parse
+ * is recorded with its error (line and column) and 0 statements; later files
+ * are still assessed.
+ * @param m    the assessment.
+ * @param name display name of the file (copied).
+ * @param sql  the script (copied); need not be NUL-terminated when len is given.
+ * @param len  byte length, or (size_t)-1 for a NUL-terminated string.
+ * @return 0 (also when the file had a syntax error: see
+ *         alchdb_migration_file_error()), ALCHDB_E_INVALID (NULL, invalid UTF-8,
+ *         NUL bytes), ALCHDB_E_RANGE (over ALCHDB_MIGRATION_MAX_FILE_BYTES),
+ *         ALCHDB_E_NOMEM. A rejected file is not added; later files can be.
+ * **Thread safety:** one thread at a time per assessment.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_migration_add_file(alchdb_migration *m, const char *name, const char *sql,
+                                         size_t len);
+
+/** Free an assessment (NULL allowed). @since 0.1.0 */
+ALCHDB_API void alchdb_migration_free(alchdb_migration *m);
+
+/**
+ * The highest risk over all files (ALCHDB_RISK_* value), or a negative error.
+ * A file with a syntax error counts as ALCHDB_RISK_UNKNOWN.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_migration_max_risk(const alchdb_migration *m);
+
+/** Largest file alchdb_migration_add_file() accepts (bytes). @since 0.1.0 */
+#define ALCHDB_MIGRATION_MAX_FILE_BYTES (64u * 1024u * 1024u)
+
+/** Number of files added. @since 0.1.0 */
+ALCHDB_API size_t alchdb_migration_file_count(const alchdb_migration *m);
+
+/**
+ * Name of a file as given to alchdb_migration_add_file().
+ * @return borrowed string valid until alchdb_migration_free(), or NULL on a bad argument.
+ * @since 0.1.0
+ */
+ALCHDB_API const char *alchdb_migration_file_name(const alchdb_migration *m, size_t file);
+
+/**
+ * The syntax error of a file, if any.
+ * @param line_out, column_out receive the 1-based position (may be NULL).
+ * @return borrowed message (valid until alchdb_migration_free()), or NULL when the
+ *         file parsed (or on a bad argument, with the thread-local error set).
+ * @since 0.1.0
+ */
+ALCHDB_API const char *alchdb_migration_file_error(const alchdb_migration *m, size_t file,
+                                                   int64_t *line_out, int64_t *column_out);
+
+/** Number of statements of a file (0 on a bad argument). @since 0.1.0 */
+ALCHDB_API size_t alchdb_migration_stmt_count(const alchdb_migration *m, size_t file);
+
+/** Risk of a statement (ALCHDB_RISK_*), or a negative error. @since 0.1.0 */
+ALCHDB_API int alchdb_migration_stmt_risk(const alchdb_migration *m, size_t file, size_t stmt);
+
+/** Statement flags (bits). @since 0.1.0 */
+#define ALCHDB_MIG_BLOCKS_READS 0x01u
+#define ALCHDB_MIG_BLOCKS_WRITES 0x02u
+#define ALCHDB_MIG_REWRITES_TABLE 0x04u
+#define ALCHDB_MIG_SCANS_TABLE 0x08u
+#define ALCHDB_MIG_BUILDS_INDEX 0x10u
+#define ALCHDB_MIG_REVERSIBLE 0x20u
+#define ALCHDB_MIG_OPAQUE 0x40u
+#define ALCHDB_MIG_IN_TRANSACTION 0x80u
+
+/**
+ * Flags of a statement (ALCHDB_MIG_* bits).
+ * @return 0 or a negative error.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_migration_stmt_flags(const alchdb_migration *m, size_t file, size_t stmt,
+                                           uint32_t *flags_out);
+
+/**
+ * A text attribute of a statement. @p what is one of "sql", "reason",
+ * "safer_rewrite", "rollback".
+ * @return borrowed string valid until alchdb_migration_free(); NULL when the
+ *         attribute is absent (or on a bad argument, with the thread-local error set).
+ * @since 0.1.0
+ */
+ALCHDB_API const char *alchdb_migration_stmt_text(const alchdb_migration *m, size_t file,
+                                                  size_t stmt, const char *what);
+
+/** Number of relation locks a statement takes. @since 0.1.0 */
+ALCHDB_API size_t alchdb_migration_lock_count(const alchdb_migration *m, size_t file, size_t stmt);
+
+/**
+ * One lock of a statement.
+ * @param mode_out receives the alchdb_lock_mode.
+ * @return borrowed relation name as written in the script, or NULL on a bad argument.
+ * @since 0.1.0
+ */
+ALCHDB_API const char *alchdb_migration_lock(const alchdb_migration *m, size_t file, size_t stmt,
+                                             size_t lock, int *mode_out);
+
+/** Number of findings of a statement. @since 0.1.0 */
+ALCHDB_API size_t alchdb_migration_finding_count(const alchdb_migration *m, size_t file,
+                                                 size_t stmt);
+
+/**
+ * A field of a finding: @p what is "rule", "severity", "message" or "help".
+ * @return borrowed string, or NULL on a bad argument.
+ * @since 0.1.0
+ */
+ALCHDB_API const char *alchdb_migration_finding(const alchdb_migration *m, size_t file,
+                                                size_t stmt, size_t finding, const char *what);
+
+/**
+ * The whole assessment as JSON (the stable shape documented in docs/migration.md).
+ * @param json_out receives an owned string (free with alchdb_free()).
+ * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_migration_to_json(const alchdb_migration *m, char **json_out);
+
+/**
+ * The assessment for people: statement, lock, blocks, risk, help.
+ * @param text_out receives an owned string (free with alchdb_free()).
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_migration_to_text(const alchdb_migration *m, char **text_out);
+
+/**
+ * Trace mode: check the static assessment against PostgreSQL itself.
+ *
+ * Runs the migration, statement by statement, against a SCRATCH database
+ * (@p opts must name it with ALCHDB_MIGRATION_OPT_CONNINFO; the database is
+ * modified: each statement runs in its own transaction and is committed so
+ * later statements see its effects). For each statement it reads pg_locks from
+ * the running transaction (or, for statements that cannot run in a
+ * transaction block, queues them behind a blocker and reads the lock they wait
+ * for from a second connection), compares table file nodes before and after
+ * to detect rewrites, and reports where the static assessment and PostgreSQL
+ * disagree. Locks PostgreSQL takes only for reading or planning (ACCESS SHARE,
+ * index locks the statement does not name) are shown but not compared.
+ *
+ * @param opts      options with the scratch database's conninfo.
+ * @param sql       the migration script; @p len its length or (size_t)-1.
+ * @param json_out  receives the owned report (free with alchdb_free()):
+ *                  {"statements":[{"index","sql","static":{…},"observed":{…},
+ *                  "compared":bool,"agree":bool,"disagreements":[…]}],
+ *                  "agreed":N,"disagreed":N,"not_compared":N}.
+ * @param agreed_out, disagreed_out receive the counts (may be NULL).
+ * @return 0 when the trace ran (disagreements are in the report),
+ *         ALCHDB_E_INVALID, ALCHDB_E_CONNECT, ALCHDB_E_PARSE (script does not
+ *         parse), ALCHDB_E_NOMEM.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_migration_trace(const alchdb_migration_options *opts, const char *sql, size_t len,
+                                      char **json_out, size_t *agreed_out, size_t *disagreed_out);
+
+/** Name of a risk level ("none", "low", "medium", "unknown", "high"). @since 0.1.0 */
+ALCHDB_API const char *alchdb_migration_risk_name(int risk);
+
+/** PostgreSQL's name of a lock mode ("ACCESS SHARE" … "ACCESS EXCLUSIVE"). @since 0.1.0 */
+ALCHDB_API const char *alchdb_lock_mode_name(int mode);
+
+ALCHDB_END_DECLS
+
+#endif /* ALCHDB_MIGRATION_H */

@@ -1,0 +1,232 @@
+/* Live mode: table sizes, column types and lock-queue risks read from the
+ * target database, so classes become estimated durations. All values are
+ * passed as parameters; relation names go through to_regclass() with each part
+ * quoted. */
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+typedef struct mig_live {
+    PGconn *conn;
+} mig_live;
+
+int alchdb__mig_live_open(alchdb_migration *m)
+{
+    PGconn *conn = PQconnectdb(m->opts.conninfo);
+    if (!conn)
+        return alchdb__nomem("libpq connection");
+    if (PQstatus(conn) != CONNECTION_OK) {
+        /* libpq's message never contains the password. */
+        alchdb__error(ALCHDB_E_CONNECT, "migration live mode: cannot connect: %s", PQerrorMessage(conn));
+        PQfinish(conn);
+        return ALCHDB_E_CONNECT;
+    }
+    mig_live *l = alchdb__malloc(sizeof *l);
+    if (!l) {
+        PQfinish(conn);
+        return alchdb__nomem("migration live mode");
+    }
+    l->conn = conn;
+    m->live = l;
+    return 0;
+}
+
+void alchdb__mig_live_close(alchdb_migration *m)
+{
+    mig_live *l = m->live;
+    if (!l)
+        return;
+    PQfinish(l->conn);
+    alchdb__free(l);
+    m->live = NULL;
+}
+
+/* "app.Users" as written (already case-folded by the parser) → "app"."Users". */
+static char *regclass_text(const char *rel)
+{
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    const char *dot = strchr(rel, '.');
+    if (dot) {
+        char schema[256];
+        size_t n = (size_t)(dot - rel) < sizeof schema - 1 ? (size_t)(dot - rel) : sizeof schema - 1;
+        memcpy(schema, rel, n);
+        schema[n] = '\0';
+        char *qs = alchdb__mig_quote_ident(schema);
+        char *qn = alchdb__mig_quote_ident(dot + 1);
+        if (qs && qn)
+            alchdb__sb_printf(&sb, "%s.%s", qs, qn);
+        else
+            sb.failed = true;
+        alchdb__free(qs);
+        alchdb__free(qn);
+    } else {
+        char *qn = alchdb__mig_quote_ident(rel);
+        if (qn)
+            alchdb__sb_puts(&sb, qn);
+        else
+            sb.failed = true;
+        alchdb__free(qn);
+    }
+    return alchdb__sb_finish(&sb);
+}
+
+static PGresult *query(mig_live *l, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = PQexecParams(l->conn, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        alchdb__log(ALCHDB_LOG_WARN, "migration", "live query failed: %s", PQresultErrorMessage(r));
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+bool alchdb__mig_live_size(alchdb_migration *m, const char *relation, int64_t *bytes, double *rows)
+{
+    mig_live *l = m->live;
+    if (!l)
+        return false;
+    char *rc = regclass_text(relation);
+    if (!rc)
+        return false;
+    const char *p[1] = {rc};
+    PGresult *r = query(l,
+                        "SELECT greatest(c.reltuples, 0)::float8, pg_total_relation_size(c.oid)::int8 "
+                        "FROM pg_class c WHERE c.oid = to_regclass($1)",
+                        1, p);
+    alchdb__free(rc);
+    bool ok = r && PQntuples(r) == 1;
+    if (ok) {
+        *rows = strtod(PQgetvalue(r, 0, 0), NULL);
+        *bytes = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    }
+    PQclear(r);
+    return ok;
+}
+
+char *alchdb__mig_live_blockers(alchdb_migration *m, const char *relation)
+{
+    mig_live *l = m->live;
+    if (!l)
+        return NULL;
+    char *rc = regclass_text(relation);
+    if (!rc)
+        return NULL;
+    const char *p[1] = {rc};
+    PGresult *r = query(l,
+                        "SELECT string_agg(format('pid %s (%s, %s s)', a.pid, a.state, "
+                        "round(extract(epoch FROM now() - coalesce(a.xact_start, a.query_start)))), '; ') "
+                        "FROM pg_locks lk JOIN pg_stat_activity a ON a.pid = lk.pid "
+                        "WHERE lk.relation = to_regclass($1) AND a.pid <> pg_backend_pid() "
+                        "AND (a.state = 'idle in transaction' "
+                        "OR now() - coalesce(a.xact_start, a.query_start) > interval '5 seconds')",
+                        1, p);
+    alchdb__free(rc);
+    char *out = NULL;
+    if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+        out = alchdb__strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return out;
+}
+
+bool alchdb__mig_live_column_type(alchdb_migration *m, const char *relation, const char *column, mig_type *out)
+{
+    mig_live *l = m->live;
+    if (!l)
+        return false;
+    char *rc = regclass_text(relation);
+    if (!rc)
+        return false;
+    const char *p[2] = {rc, column};
+    PGresult *r = query(l,
+                        "SELECT CASE WHEN t.typelem <> 0 AND t.typlen = -1 THEN e.typname ELSE t.typname END, "
+                        "a.atttypmod, (t.typelem <> 0 AND t.typlen = -1) "
+                        "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+                        "LEFT JOIN pg_type e ON e.oid = t.typelem "
+                        "WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped",
+                        2, p);
+    alchdb__free(rc);
+    bool ok = r && PQntuples(r) == 1;
+    if (ok) {
+        memset(out, 0, sizeof *out);
+        snprintf(out->name, sizeof out->name, "%s", PQgetvalue(r, 0, 0));
+        long mod = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+        out->is_array = PQgetvalue(r, 0, 2)[0] == 't';
+        if (mod >= 0) {
+            if (!strcmp(out->name, "numeric")) {
+                out->mods[0] = (int32_t)(((mod - 4) >> 16) & 0xffff);
+                out->mods[1] = (int32_t)((mod - 4) & 0xffff);
+                out->nmods = 2;
+            } else if (!strcmp(out->name, "varchar") || !strcmp(out->name, "bpchar")) {
+                out->mods[0] = (int32_t)(mod - 4);
+                out->nmods = 1;
+            } else {
+                out->mods[0] = (int32_t)mod;
+                out->nmods = 1;
+            }
+        }
+    }
+    PQclear(r);
+    return ok;
+}
+
+char *alchdb__mig_live_index_table(alchdb_migration *m, const char *index)
+{
+    mig_live *l = m->live;
+    if (!l)
+        return NULL;
+    char *rc = regclass_text(index);
+    if (!rc)
+        return NULL;
+    const char *p[1] = {rc};
+    PGresult *r = query(l,
+                        "SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text "
+                        "ELSE n.nspname || '.' || c.relname END "
+                        "FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+                        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.indexrelid = to_regclass($1)",
+                        1, p);
+    alchdb__free(rc);
+    char *out = NULL;
+    if (r && PQntuples(r) == 1)
+        out = alchdb__strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return out;
+}
+
+size_t alchdb__mig_live_fk_rels(alchdb_migration *m, const char *table, const char *conname, bool incoming,
+                                char **out, size_t cap)
+{
+    mig_live *l = m->live;
+    if (!l || !cap)
+        return 0;
+    char *rc = regclass_text(table);
+    if (!rc)
+        return 0;
+    const char *p[2] = {rc, conname};
+    PGresult *r = query(l,
+                        incoming ? "SELECT DISTINCT CASE WHEN n.nspname = 'public' THEN c.relname::text "
+                                   "ELSE n.nspname || '.' || c.relname END "
+                                   "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+                                   "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                   "WHERE k.contype = 'f' AND k.confrelid = to_regclass($1) "
+                                   "AND k.conrelid <> k.confrelid AND ($2::text IS NULL OR k.conname = $2)"
+                                 : "SELECT DISTINCT CASE WHEN n.nspname = 'public' THEN c.relname::text "
+                                   "ELSE n.nspname || '.' || c.relname END "
+                                   "FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid "
+                                   "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                   "WHERE k.contype = 'f' AND k.conrelid = to_regclass($1) "
+                                   "AND k.conrelid <> k.confrelid AND ($2::text IS NULL OR k.conname = $2)",
+                        2, p);
+    alchdb__free(rc);
+    size_t n = 0;
+    for (int i = 0; r && i < PQntuples(r) && n < cap; i++) {
+        out[n] = alchdb__strdup(PQgetvalue(r, i, 0));
+        if (out[n])
+            n++;
+    }
+    PQclear(r);
+    return n;
+}

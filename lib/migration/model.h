@@ -1,0 +1,155 @@
+/* Internal model of a migration assessment (lib/migration). */
+#ifndef ALCHDB_MIGRATION_MODEL_H
+#define ALCHDB_MIGRATION_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "alchdb/migration.h"
+#include "internal.h"
+
+typedef struct mig_lock {
+    char *relation; /* as written in the script */
+    int mode;       /* alchdb_lock_mode */
+    bool existing;  /* the relation existed before this file (not created here) */
+} mig_lock;
+
+typedef struct mig_finding {
+    const char *rule;     /* static rule id */
+    const char *severity; /* "error" | "warning" | "info" */
+    char *message;
+    char *help;
+} mig_finding;
+
+typedef struct mig_stmt {
+    size_t offset, length; /* bytes in the file, first token to end of statement */
+    int64_t line, column;  /* 1-based position of the first token */
+    char *sql;             /* the statement text, trimmed */
+    mig_lock *locks;
+    size_t nlocks, caplocks;
+    uint32_t flags; /* ALCHDB_MIG_* */
+    int risk;       /* alchdb_migration_risk */
+    char *reason;
+    mig_finding *findings;
+    size_t nfindings, capfindings;
+    char *safer_rewrite;
+    char *rollback; /* NULL with REVERSIBLE unset: irreversible (reason in rollback_note) */
+    char *rollback_note;
+    double estimated_seconds; /* < 0: unknown */
+    bool concurrent;          /* cannot run inside a transaction block */
+    bool txn_control;         /* BEGIN/COMMIT/...: not part of a plan phase */
+    bool swaps_file;          /* TRUNCATE: a new empty file, not a rewrite of the rows */
+    char *size_note;          /* live mode: "app.orders, ~2.1 GB" */
+} mig_stmt;
+
+typedef struct mig_phase {
+    char *name;
+    bool transactional;
+    size_t *stmts; /* indexes into the file's statements */
+    size_t nstmts;
+    int lock; /* strongest lock mode taken */
+    double expected_seconds;
+    char *checkpoint;
+} mig_phase;
+
+typedef struct mig_file {
+    char *name;
+    char *error;
+    int64_t err_line, err_column;
+    mig_stmt *stmts;
+    size_t nstmts;
+    int max_risk;
+    mig_phase *phases;
+    size_t nphases;
+    bool sets_lock_timeout;
+} mig_file;
+
+/* A column type as written (for type-change rules). */
+typedef struct mig_type {
+    char name[64]; /* pg_catalog name: int4, varchar, numeric, ... */
+    int32_t mods[2];
+    int nmods;
+    bool is_array;
+} mig_type;
+
+typedef struct mig_column {
+    char *table; /* key as written */
+    char *column;
+    mig_type type;
+} mig_column;
+
+/* Knowledge carried across statements and files. */
+typedef struct mig_state {
+    char **new_tables; /* created in the current file */
+    size_t n_new, cap_new;
+    char **known_tables; /* created in an earlier file of this assessment */
+    size_t n_known, cap_known;
+    mig_column *cols;
+    size_t ncols, capcols;
+    char **notnull_checks; /* "table\x1fcolumn" with a validated CHECK (col IS NOT NULL) */
+    size_t n_nn, cap_nn;
+    char **fks; /* "table\x1fconstraint\x1freferenced" */
+    size_t n_fk, cap_fk;
+    bool in_txn;
+    bool lock_timeout_set;
+    bool timezone_utc; /* SET timezone = 'UTC' seen in this file */
+    char **ae_held; /* tables under ACCESS EXCLUSIVE in the open transaction */
+    size_t n_ae, cap_ae;
+} mig_state;
+
+struct alchdb_migration_options {
+    int64_t pg_version;
+    char *conninfo;
+    int64_t rewrite_bytes_per_sec;
+    int64_t lock_timeout_ms;
+    int64_t statement_timeout_ms;
+    int64_t max_retries;
+};
+
+struct alchdb_migration {
+    alchdb_migration_options opts;
+    mig_file *files;
+    size_t nfiles, capfiles;
+    mig_state state;
+    void *live; /* struct mig_live * (live.c) or NULL */
+};
+
+/* assess.c */
+int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, size_t len);
+void alchdb__mig_file_free(mig_file *f);
+void alchdb__mig_state_free(mig_state *s);
+
+/* plan.c */
+int alchdb__mig_plan_file(const alchdb_migration *m, mig_file *f);
+
+/* render.c */
+int alchdb__mig_render_json(const alchdb_migration *m, char **out);
+int alchdb__mig_render_text(const alchdb_migration *m, char **out);
+
+/* live.c: table sizes and lock-queue risks from a live database. */
+int alchdb__mig_live_open(alchdb_migration *m);
+void alchdb__mig_live_close(alchdb_migration *m);
+/* Fills *bytes / *rows for a relation as written; false when unknown. */
+bool alchdb__mig_live_size(alchdb_migration *m, const char *relation, int64_t *bytes, double *rows);
+/* Sessions that are long-running or idle in transaction on the relation; owned
+ * description or NULL. */
+char *alchdb__mig_live_blockers(alchdb_migration *m, const char *relation);
+bool alchdb__mig_live_column_type(alchdb_migration *m, const char *relation, const char *column,
+                                  mig_type *out);
+
+/* The table an index belongs to ("schema.table" or "table" when in public), owned, or NULL. */
+char *alchdb__mig_live_index_table(alchdb_migration *m, const char *index);
+
+/* Tables related through foreign keys (live mode). outgoing: tables that `table`
+ * references (only constraint `conname` when not NULL); incoming: tables that
+ * reference `table`. Returns the number of names stored in out (owned strings). */
+size_t alchdb__mig_live_fk_rels(alchdb_migration *m, const char *table, const char *conname, bool incoming,
+                                char **out, size_t cap);
+
+/* quoting helpers (render.c) */
+char *alchdb__mig_quote_ident(const char *name);
+
+#endif

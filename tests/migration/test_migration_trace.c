@@ -1,0 +1,273 @@
+/* The migration corpus, checked against a real PostgreSQL 15: for every case
+ * the static assessment's expected risk, rewrite and findings, and then trace
+ * mode compares every statement's lock and rewrite claims with what the
+ * server actually did. Any disagreement fails the suite. */
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include <alchdb/alchdb.h>
+#include <alchdb/migration.h>
+
+#include "testutil.h"
+
+#ifndef CORPUS_PATH
+#error CORPUS_PATH must be defined
+#endif
+
+typedef struct mcase {
+    char name[96];
+    char *setup;
+    char *migrate;
+    char expect[256];
+} mcase;
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    if (b)
+        b[n] = '\0';
+    fclose(f);
+    return b;
+}
+
+static size_t parse_corpus(char *text, mcase *cases, size_t cap)
+{
+    size_t n = 0;
+    mcase *cur = NULL;
+    int section = 0; /* 1 setup, 2 migrate */
+    static char setup_buf[256][4096], mig_buf[256][4096];
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!strncmp(line, "-- case: ", 9)) {
+            if (n == cap)
+                break;
+            cur = &cases[n];
+            memset(cur, 0, sizeof *cur);
+            snprintf(cur->name, sizeof cur->name, "%s", line + 9);
+            cur->setup = setup_buf[n];
+            cur->migrate = mig_buf[n];
+            cur->setup[0] = cur->migrate[0] = '\0';
+            n++;
+            section = 1;
+        } else if (cur && !strcmp(line, "-- migrate")) {
+            section = 2;
+        } else if (cur && !strncmp(line, "-- expect:", 10)) {
+            snprintf(cur->expect, sizeof cur->expect, "%s", line + 10);
+            section = 0;
+        } else if (cur && section && strncmp(line, "--", 2) != 0) {
+            char *dst = section == 1 ? cur->setup : cur->migrate;
+            strncat(dst, line, 4095 - strlen(dst));
+            strncat(dst, "\n", 4095 - strlen(dst));
+        }
+    }
+    return n;
+}
+
+static bool expect_has(const char *expect, const char *key, char *val, size_t cap)
+{
+    const char *p = strstr(expect, key);
+    if (!p)
+        return false;
+    p += strlen(key);
+    size_t i = 0;
+    while (p[i] && p[i] != ' ' && i + 1 < cap) {
+        val[i] = p[i];
+        i++;
+    }
+    val[i] = '\0';
+    return true;
+}
+
+static bool has_rule(const alchdb_migration *m, const char *rule)
+{
+    for (size_t s = 0; s < alchdb_migration_stmt_count(m, 0); s++)
+        for (size_t f = 0; f < alchdb_migration_finding_count(m, 0, s); f++)
+            if (!strcmp(alchdb_migration_finding(m, 0, s, f, "rule"), rule))
+                return true;
+    return false;
+}
+
+static bool any_rewrite(const alchdb_migration *m)
+{
+    for (size_t s = 0; s < alchdb_migration_stmt_count(m, 0); s++) {
+        uint32_t fl = 0;
+        alchdb_migration_stmt_flags(m, 0, s, &fl);
+        if (fl & ALCHDB_MIG_REWRITES_TABLE)
+            return true;
+    }
+    return false;
+}
+
+static void exec_or_fail(PGconn *c, const char *sql, const char *what)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY, "%s failed: %s", what,
+                  PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+START_TEST(test_corpus_against_postgres)
+{
+    const char *primary = test_env("ALCHDB_TEST_PRIMARY");
+    char *text = slurp(CORPUS_PATH);
+    ck_assert_msg(text != NULL, "cannot read %s", CORPUS_PATH);
+    static mcase cases[256];
+    size_t n = parse_corpus(text, cases, 256);
+    ck_assert_uint_ge(n, 80);
+
+    PGconn *admin = PQconnectdb(primary);
+    ck_assert_msg(PQstatus(admin) == CONNECTION_OK, "connect: %s", PQerrorMessage(admin));
+    size_t agreed = 0, disagreed = 0, not_compared = 0, failures = 0;
+    for (size_t i = 0; i < n; i++) {
+        mcase *c = &cases[i];
+        exec_or_fail(admin, "DROP DATABASE IF EXISTS alchdb_mig_case WITH (FORCE)", "drop scratch db");
+        exec_or_fail(admin, "CREATE DATABASE alchdb_mig_case", "create scratch db");
+        char conninfo[1024];
+        snprintf(conninfo, sizeof conninfo, "%s dbname=alchdb_mig_case", primary);
+        PGconn *db = PQconnectdb(conninfo);
+        ck_assert_msg(PQstatus(db) == CONNECTION_OK, "connect scratch: %s", PQerrorMessage(db));
+        if (c->setup[0])
+            exec_or_fail(db, c->setup, c->name);
+        PQfinish(db);
+
+        alchdb_migration_options *o;
+        ck_assert_int_eq(alchdb_migration_options_new(&o), 0);
+        ck_assert_int_eq(alchdb_migration_options_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, conninfo), 0);
+
+        /* Static expectations, assessed against the database before the migration. */
+        alchdb_migration *m;
+        ck_assert_int_eq(alchdb_migration_new(o, &m), 0);
+        ck_assert_int_eq(alchdb_migration_add_file(m, c->name, c->migrate, (size_t)-1), 0);
+        ck_assert_msg(alchdb_migration_file_error(m, 0, NULL, NULL) == NULL, "%s: parse error", c->name);
+        char val[200];
+        if (expect_has(c->expect, "risk=", val, sizeof val)) {
+            const char *got = alchdb_migration_risk_name(alchdb_migration_max_risk(m));
+            if (strcmp(got, val)) {
+                printf("FAIL %s: risk %s, expected %s\n", c->name, got, val);
+                failures++;
+            }
+        }
+        if (expect_has(c->expect, "rewrite=", val, sizeof val) && any_rewrite(m) != !strcmp(val, "yes")) {
+            printf("FAIL %s: static rewrite=%s, expected %s\n", c->name, any_rewrite(m) ? "yes" : "no", val);
+            failures++;
+        }
+        for (int want = 1; want >= 0; want--) {
+            if (!expect_has(c->expect, want ? " rules=" : "norules=", val, sizeof val))
+                continue;
+            for (char *r = strtok(val, ","); r; r = strtok(NULL, ","))
+                if (has_rule(m, r) != want) {
+                    printf("FAIL %s: rule %s %s\n", c->name, r, want ? "missing" : "present but must not be");
+                    failures++;
+                }
+        }
+        alchdb_migration_free(m);
+
+        /* PostgreSQL's own word on every lock and rewrite claim. */
+        char *json = NULL;
+        size_t a = 0, d = 0;
+        int rc = alchdb_migration_trace(o, c->migrate, (size_t)-1, &json, &a, &d);
+        ck_assert_msg(rc == 0, "%s: trace failed: %s", c->name, alchdb_last_error_message());
+        json_error_t jerr;
+        json_t *root = json_loads(json, 0, &jerr);
+        ck_assert_msg(root != NULL, "%s: trace JSON does not parse: %s", c->name, jerr.text);
+        bool observed_rewrite = false;
+        size_t i2;
+        json_t *st;
+        json_array_foreach(json_object_get(root, "statements"), i2, st)
+        {
+            json_t *obs = json_object_get(st, "observed");
+            if (json_is_true(json_object_get(obs, "rewrites_table")))
+                observed_rewrite = true;
+            const char *err = json_string_value(json_object_get(obs, "error"));
+            if (err) {
+                printf("FAIL %s: statement %zu failed on PostgreSQL: %s\n", c->name, i2, err);
+                failures++;
+            }
+            json_t *dis = json_object_get(st, "disagreements");
+            size_t k;
+            json_t *msg;
+            json_array_foreach(dis, k, msg) printf("DISAGREE %s #%zu: %s\n", c->name, i2, json_string_value(msg));
+        }
+        if (expect_has(c->expect, "rewrite=", val, sizeof val) && observed_rewrite != !strcmp(val, "yes")) {
+            printf("FAIL %s: PostgreSQL rewrite=%s, corpus expects %s\n", c->name, observed_rewrite ? "yes" : "no",
+                   val);
+            failures++;
+        }
+        not_compared += (size_t)json_integer_value(json_object_get(root, "not_compared"));
+        json_decref(root);
+        alchdb_free(json);
+        agreed += a;
+        disagreed += d;
+        alchdb_migration_options_free(o);
+    }
+    exec_or_fail(admin, "DROP DATABASE IF EXISTS alchdb_mig_case WITH (FORCE)", "drop scratch db");
+    PQfinish(admin);
+    free(text);
+    printf("migration corpus: %zu cases; statements compared with PostgreSQL: %zu agree, %zu disagree "
+           "(%zu not comparable: transaction control); expectation failures: %zu\n",
+           n, agreed, disagreed, not_compared, failures);
+    ck_assert_uint_gt(agreed, 80);
+    ck_assert_msg(disagreed == 0, "%zu statements where the static assessment and PostgreSQL disagree", disagreed);
+    ck_assert_msg(failures == 0, "%zu corpus expectations failed", failures);
+}
+END_TEST
+
+/* The trace must be able to say no: ALTER DOMAIN … ADD CONSTRAINT locks every
+ * table using the domain, which the static assessment cannot name. */
+START_TEST(test_trace_reports_disagreement)
+{
+    const char *primary = test_env("ALCHDB_TEST_PRIMARY");
+    PGconn *admin = PQconnectdb(primary);
+    ck_assert_msg(PQstatus(admin) == CONNECTION_OK, "connect: %s", PQerrorMessage(admin));
+    exec_or_fail(admin, "DROP DATABASE IF EXISTS alchdb_mig_neg WITH (FORCE)", "drop");
+    exec_or_fail(admin, "CREATE DATABASE alchdb_mig_neg", "create");
+    char conninfo[1024];
+    snprintf(conninfo, sizeof conninfo, "%s dbname=alchdb_mig_neg", primary);
+    PGconn *db = PQconnectdb(conninfo);
+    exec_or_fail(db, "CREATE DOMAIN posint AS int; CREATE TABLE t (id int PRIMARY KEY, n posint);"
+                     "INSERT INTO t SELECT g, g FROM generate_series(1, 20) g", "setup");
+    PQfinish(db);
+    alchdb_migration_options *o;
+    ck_assert_int_eq(alchdb_migration_options_new(&o), 0);
+    ck_assert_int_eq(alchdb_migration_options_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, conninfo), 0);
+    char *json = NULL;
+    size_t a = 0, d = 0;
+    ck_assert_int_eq(alchdb_migration_trace(o, "ALTER DOMAIN posint ADD CONSTRAINT pos CHECK (VALUE > 0)",
+                                            (size_t)-1, &json, &a, &d), 0);
+    ck_assert_uint_eq(d, 1);
+    ck_assert_ptr_nonnull(strstr(json, "SHARE on t"));
+    alchdb_free(json);
+    /* bad scratch database: a clear connection error */
+    ck_assert_int_eq(alchdb_migration_options_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO,
+                                                         "host=127.0.0.1 port=1 connect_timeout=2"), 0);
+    ck_assert_int_eq(alchdb_migration_trace(o, "SELECT 1", (size_t)-1, &json, NULL, NULL), ALCHDB_E_CONNECT);
+    ck_assert_ptr_null(json);
+    alchdb_migration_options_free(o);
+    exec_or_fail(admin, "DROP DATABASE IF EXISTS alchdb_mig_neg WITH (FORCE)", "drop");
+    PQfinish(admin);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("migration-trace");
+    TCase *tc = tcase_create("corpus");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_corpus_against_postgres);
+    tcase_add_test(tc, test_trace_reports_disagreement);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
