@@ -1,0 +1,261 @@
+/**
+ * @file router.h
+ * @brief Read/write splitting over a primary and streaming replicas: lag-aware,
+ *        health-checked, with read-your-writes tokens and failover of reads.
+ *
+ * A router owns one alchdb_pool for the primary and one per replica. For each
+ * statement it decides where it runs, in this order: the host's explicit
+ * intent (write / primary-only / read) → the shared SQL analysis (only
+ * read-only, non-locking statements without side effects may go to a
+ * replica) → the primary when unsure. Every decision carries a reason code,
+ * counted in the metrics. A background prober measures each replica's
+ * recovery state and replay lag (bytes and seconds); replicas past the lag
+ * threshold, or whose circuit breaker is open, get no reads until they are
+ * back under the threshold by a hysteresis margin. When no replica can take a
+ * read, it goes to the primary (logged and counted; optionally capped).
+ *
+ * Read-your-writes: after a write, alchdb_router_token() returns an opaque
+ * token (the primary's WAL position and its system identifier). A read that
+ * passes the token is sent only to a replica that has replayed up to it —
+ * checked on the replica actually chosen — else waits a bounded time, else
+ * runs on the primary. A malformed token is rejected; a token from another
+ * cluster sends the read to the primary.
+ *
+ * Hosts that run their own libpq calls use alchdb_router_acquire() /
+ * alchdb_router_release() (and <alchdb/pq.h> to reach the PGconn); hosts that
+ * use the client facade attach the router to the client.
+ *
+ * **Thread safety:** a router is thread-safe; a config object is used by one
+ * thread at a time.
+ * @since 0.1.0
+ */
+#ifndef ALCHDB_ROUTER_H
+#define ALCHDB_ROUTER_H
+
+#include <alchdb/common.h>
+#include <alchdb/pool.h>
+
+ALCHDB_BEGIN_DECLS
+
+/** The router (opaque). @since 0.1.0 */
+typedef struct alchdb_router alchdb_router;
+/** Router options (opaque). @since 0.1.0 */
+typedef struct alchdb_router_config alchdb_router_config;
+
+/** Balancing policies for reads over healthy replicas. @since 0.1.0 */
+typedef enum alchdb_router_policy {
+    ALCHDB_ROUTER_ROUND_ROBIN = 0,       /**< the seed's default */
+    ALCHDB_ROUTER_RANDOM = 1,            /**< the seed's other policy */
+    ALCHDB_ROUTER_LEAST_OUTSTANDING = 2, /**< fewest connections in use */
+    ALCHDB_ROUTER_WEIGHTED = 3           /**< random, proportional to each replica's weight */
+} alchdb_router_policy;
+
+/** What the host says about a statement. @since 0.1.0 */
+typedef enum alchdb_router_intent {
+    ALCHDB_INTENT_AUTO = 0,    /**< decide from the SQL analysis */
+    ALCHDB_INTENT_READ = 1,    /**< the host vouches it only reads: a replica may serve it */
+    ALCHDB_INTENT_WRITE = 2,   /**< primary */
+    ALCHDB_INTENT_PRIMARY = 3  /**< primary, even for reads (e.g. must see the very latest) */
+} alchdb_router_intent;
+
+/** Why a statement went where it went. Counted per reason in the metrics. @since 0.1.0 */
+typedef enum alchdb_route_reason {
+    ALCHDB_ROUTE_INTENT_WRITE = 1,       /**< primary: intent write */
+    ALCHDB_ROUTE_INTENT_PRIMARY = 2,     /**< primary: intent primary-only */
+    ALCHDB_ROUTE_INTENT_READ = 3,        /**< replica: intent read */
+    ALCHDB_ROUTE_READ_ONLY = 4,          /**< replica: the analysis found a read-only statement */
+    ALCHDB_ROUTE_WRITES = 5,             /**< primary: the statement writes, is DDL, SET, transaction control, … */
+    ALCHDB_ROUTE_LOCKING = 6,            /**< primary: FOR UPDATE/SHARE or LOCK */
+    ALCHDB_ROUTE_SIDE_EFFECTS = 7,       /**< primary: calls a function with side effects (nextval, advisory locks, …) */
+    ALCHDB_ROUTE_UNSURE = 8,             /**< primary: the SQL did not parse or is empty */
+    ALCHDB_ROUTE_NO_HEALTHY_REPLICA = 9, /**< primary: a read, but no replica is healthy (fallback) */
+    ALCHDB_ROUTE_CAUSAL_PRIMARY = 10,    /**< primary: no replica reached the token in time */
+    ALCHDB_ROUTE_FOREIGN_TOKEN = 11,     /**< primary: the token is from another cluster */
+    ALCHDB_ROUTE_CAUSAL_REPLICA = 12,    /**< replica: read with a token, replica verified past it */
+    ALCHDB_ROUTE_RETRY = 13,             /**< a read retried after its replica failed */
+    ALCHDB_ROUTE_NO_REPLICAS = 14        /**< primary: the router has no replicas */
+} alchdb_route_reason;
+
+/** Numbered option keys. Durations are microseconds. @since 0.1.0 */
+typedef enum alchdb_router_opt {
+    ALCHDB_ROUTER_OPT_POLICY = 1,             /**< alchdb_router_policy (default round robin) */
+    ALCHDB_ROUTER_OPT_PROBE_INTERVAL = 2,     /**< health probe period (default 1 s) */
+    ALCHDB_ROUTER_OPT_MAX_LAG_BYTES = 3,      /**< replay lag above which a replica gets no reads (default 16 MiB) */
+    ALCHDB_ROUTER_OPT_MAX_LAG_TIME = 4,       /**< replay lag in time, same (default 5 s) */
+    ALCHDB_ROUTER_OPT_LAG_HYSTERESIS_PCT = 5, /**< re-admitted only below this % of the thresholds (default 50) */
+    ALCHDB_ROUTER_OPT_CAUSAL_WAIT = 6,        /**< how long a read with a token may wait for a replica (default 20 ms) */
+    ALCHDB_ROUTER_OPT_BREAKER_FAILURES = 7,   /**< consecutive failures that open a host's breaker (default 3) */
+    ALCHDB_ROUTER_OPT_BREAKER_OPEN_TIME = 8,  /**< first open period; doubles while failing (default 1 s) */
+    ALCHDB_ROUTER_OPT_BREAKER_MAX_OPEN_TIME = 9, /**< cap of the open period (default 30 s) */
+    ALCHDB_ROUTER_OPT_FALLBACK_MAX_PER_SEC = 10, /**< reads per second the primary takes for failed-over replicas; beyond: ALCHDB_E_BUSY (default 0 = no cap, still logged and counted) */
+    ALCHDB_ROUTER_OPT_CAUSAL_DEFAULT = 11,    /**< 1: every read is causal (uses the router's last token) (default 0) */
+    ALCHDB_ROUTER_OPT_ACQUIRE_TIMEOUT = 12    /**< default acquire timeout when a call passes -1 (default 5 s) */
+} alchdb_router_opt;
+
+/**
+ * Create router options with defaults.
+ * @param out receives the config (owned: alchdb_router_config_free()).
+ * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_config_new(alchdb_router_config **out);
+
+/** Free router options (NULL allowed). @since 0.1.0 */
+ALCHDB_API void alchdb_router_config_free(alchdb_router_config *cfg);
+
+/**
+ * Set an option.
+ * @return 0 or ALCHDB_E_INVALID (unknown key, value out of range).
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_config_set_int64(alchdb_router_config *cfg, int opt, int64_t value);
+
+/**
+ * Set an option by name: "policy" (round_robin|random|least_outstanding|weighted),
+ * "probe_interval", "max_lag_bytes", "max_lag_time", "lag_hysteresis_pct",
+ * "causal_wait", "breaker_failures", "breaker_open_time", "breaker_max_open_time",
+ * "fallback_max_per_sec", "causal_default" (true|false), "acquire_timeout".
+ * Durations accept "250ms", "1s", "1m".
+ * @return 0 or ALCHDB_E_INVALID.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_config_set_from_string(alchdb_router_config *cfg, const char *name,
+                                                    const char *value);
+
+/**
+ * Create a router for a primary.
+ * @param primary_conninfo libpq conninfo of the primary (copied).
+ * @param pool_cfg         pool options used for every host's pool (copied), or NULL.
+ * @param cfg              router options (copied), or NULL for defaults.
+ * @param out              receives the router (owned: alchdb_router_free()).
+ * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_new(const char *primary_conninfo, const alchdb_pool_config *pool_cfg,
+                                 const alchdb_router_config *cfg, alchdb_router **out);
+
+/**
+ * Add a replica before alchdb_router_start().
+ * @param conninfo libpq conninfo of the replica (copied).
+ * @param weight   1..1000 (used by the weighted policy).
+ * @return 0, ALCHDB_E_INVALID (bad conninfo, weight, the same host:port/db twice,
+ *         or the primary's), ALCHDB_E_STATE (already started), ALCHDB_E_NOMEM.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_add_replica(alchdb_router *r, const char *conninfo, int64_t weight);
+
+/**
+ * Start the router: learn the primary's system identifier and start the
+ * health prober. A replica that cannot be reached yet is not an error (it is
+ * probed until it answers); an unreachable primary is.
+ * @return 0, ALCHDB_E_CONNECT (primary), ALCHDB_E_STATE (already started),
+ *         ALCHDB_E_INTERNAL (thread creation).
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_start(alchdb_router *r);
+
+/**
+ * Stop the prober, close every pool and free the router (NULL allowed).
+ * Connections still acquired must be released first.
+ * @since 0.1.0
+ */
+ALCHDB_API void alchdb_router_free(alchdb_router *r);
+
+/**
+ * Route a statement and acquire a connection from the chosen host's pool.
+ * @param r          the router.
+ * @param intent     an alchdb_router_intent.
+ * @param sql        the statement (analysed when intent is AUTO; may be NULL otherwise).
+ * @param token      a consistency token from alchdb_router_token(), or NULL.
+ * @param timeout_us acquire timeout (-1: the router's default).
+ * @param tag        holder tag for the pool (copied), or NULL.
+ * @param conn_out   receives the connection (give it back with alchdb_router_release()).
+ * @param reason_out receives the alchdb_route_reason (may be NULL).
+ * @return 0, ALCHDB_E_INVALID (bad arguments, malformed token), ALCHDB_E_TIMEOUT,
+ *         ALCHDB_E_CONNECT, ALCHDB_E_BUSY (fallback cap reached), ALCHDB_E_CLOSED.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_acquire(alchdb_router *r, int intent, const char *sql, const char *token,
+                                     int64_t timeout_us, const char *tag, alchdb_conn **conn_out,
+                                     int *reason_out);
+
+/**
+ * Give back a connection from alchdb_router_acquire(), reporting how its last
+ * statement ended so the host's breaker and role detection learn from it.
+ * @param sqlstate the SQLSTATE of the statement's error, or NULL for success.
+ *                 Class 08 and 57P01..57P03 count as host failures (the
+ *                 connection is discarded); 25006 on the primary marks it as
+ *                 read-only (wrong role) and triggers a re-probe.
+ * @return 0, ALCHDB_E_INVALID, ALCHDB_E_STATE.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_release(alchdb_router *r, alchdb_conn *conn, const char *sqlstate);
+
+/**
+ * True (1) when @p conn came from a replica, 0 from the primary, negative on error.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_conn_is_replica(const alchdb_router *r, const alchdb_conn *conn);
+
+/**
+ * A read-your-writes token: the primary's current WAL insert position and
+ * system identifier, as an opaque string (one round trip to the primary).
+ * Call it after a write has committed.
+ * @param buf receives the NUL-terminated token; @p cap at least 64.
+ * @return 0, ALCHDB_E_INVALID, ALCHDB_E_RANGE (buffer too small),
+ *         ALCHDB_E_CONNECT / ALCHDB_E_TIMEOUT / ALCHDB_E_QUERY (primary).
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_token(alchdb_router *r, char *buf, size_t cap);
+
+/**
+ * Note a token learnt elsewhere (e.g. from a write made through the client) as
+ * the router's latest, used by reads when causal_default is on.
+ * @return 0 or ALCHDB_E_INVALID (malformed).
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_note_token(alchdb_router *r, const char *token);
+
+/**
+ * Run one health probe of every host now (the prober does this periodically).
+ * @return 0 or ALCHDB_E_INVALID.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_probe_now(alchdb_router *r);
+
+/** Name of a route reason ("intent_write", "read_only", …); "unknown" when out of range. @since 0.1.0 */
+ALCHDB_API const char *alchdb_route_reason_name(int reason);
+
+/**
+ * Metrics and state as JSON: per host (role, health, in_recovery, lag bytes and
+ * seconds, breaker state, reads/writes routed, failures), fallbacks, retries,
+ * decisions by reason.
+ * @param out receives an owned string (alchdb_free()).
+ * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_metrics_json(alchdb_router *r, char **out);
+
+/**
+ * Number of hosts (primary first, then replicas in the order added).
+ * @since 0.1.0
+ */
+ALCHDB_API size_t alchdb_router_host_count(const alchdb_router *r);
+
+/**
+ * Whether host @p i currently takes reads (1), not (0), or a negative error.
+ * The primary always reports 1 unless it was found in recovery.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_host_healthy(const alchdb_router *r, size_t i);
+
+/**
+ * The pool of host @p i (borrowed, valid until alchdb_router_free()), or NULL.
+ * @since 0.1.0
+ */
+ALCHDB_API alchdb_pool *alchdb_router_host_pool(const alchdb_router *r, size_t i);
+
+ALCHDB_END_DECLS
+
+#endif /* ALCHDB_ROUTER_H */

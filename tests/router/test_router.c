@@ -1,0 +1,374 @@
+/* Router against the real rig: a PostgreSQL 15 primary and a streaming replica. */
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <alchdb/alchdb.h>
+#include <alchdb/pq.h>
+#include <alchdb/router.h>
+
+#include "router/router_internal.h"
+#include "testutil.h"
+
+static alchdb_router *make_router(int64_t probe_us, int64_t max_lag_bytes)
+{
+    alchdb_router_config *cfg;
+    ck_assert_int_eq(alchdb_router_config_new(&cfg), 0);
+    ck_assert_int_eq(alchdb_router_config_set_int64(cfg, ALCHDB_ROUTER_OPT_PROBE_INTERVAL, probe_us), 0);
+    ck_assert_int_eq(alchdb_router_config_set_int64(cfg, ALCHDB_ROUTER_OPT_MAX_LAG_BYTES, max_lag_bytes), 0);
+    ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "causal_wait", "2s"), 0);
+    alchdb_pool_config *pc;
+    ck_assert_int_eq(alchdb_pool_config_new(&pc), 0);
+    ck_assert_int_eq(alchdb_pool_config_set_int64(pc, ALCHDB_POOL_OPT_MAX_OPEN, 8), 0);
+    ck_assert_int_eq(alchdb_pool_config_set_int64(pc, ALCHDB_POOL_OPT_MAX_IDLE, 8), 0);
+    ck_assert_int_eq(alchdb_pool_config_set_int64(pc, ALCHDB_POOL_OPT_CONNECT_TIMEOUT, 2000000), 0);
+    alchdb_router *r;
+    ck_assert_int_eq(alchdb_router_new(test_env("ALCHDB_TEST_PRIMARY"), pc, cfg, &r), 0);
+    ck_assert_int_eq(alchdb_router_add_replica(r, test_env("ALCHDB_TEST_REPLICA"), 1), 0);
+    alchdb_pool_config_free(pc);
+    alchdb_router_config_free(cfg);
+    ck_assert_msg(alchdb_router_start(r) == 0, "start: %s", alchdb_last_error_message());
+    return r;
+}
+
+static void psql(const char *conninfo, const char *sql)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+    PGresult *res = PQexec(c, sql);
+    ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s", sql,
+                  PQresultErrorMessage(res));
+    PQclear(res);
+    PQfinish(c);
+}
+
+/* Run sql on a routed connection; returns whether the server was in recovery
+ * (the truth about where it ran) or -1 on a query error. */
+static int run_where(alchdb_router *r, int intent, const char *sql, const char *token, int *reason)
+{
+    alchdb_conn *c;
+    int rc = alchdb_router_acquire(r, intent, sql, token, -1, "test", &c, reason);
+    ck_assert_msg(rc == 0, "acquire: %s", alchdb_last_error_message());
+    PGresult *res = PQexec(alchdb_conn_pgconn(c), "SELECT pg_is_in_recovery()");
+    int rec = PQresultStatus(res) == PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0)[0] == 't' : -1;
+    PQclear(res);
+    ck_assert_int_eq(rec, alchdb_router_conn_is_replica(r, c));
+    alchdb_router_release(r, c, NULL);
+    return rec;
+}
+
+START_TEST(test_reads_to_replica_writes_to_primary)
+{
+    alchdb_router *r = make_router(200000, 16 * 1024 * 1024);
+    int reason;
+    ck_assert_int_eq(alchdb_router_host_healthy(r, 1), 1);
+    ck_assert_int_eq(run_where(r, ALCHDB_INTENT_AUTO, "SELECT * FROM pg_class WHERE oid = 1", NULL, &reason), 1);
+    ck_assert_int_eq(reason, ALCHDB_ROUTE_READ_ONLY);
+    ck_assert_int_eq(run_where(r, ALCHDB_INTENT_AUTO, "UPDATE t SET a = 1", NULL, &reason), 0);
+    ck_assert_int_eq(reason, ALCHDB_ROUTE_WRITES);
+    /* the classification table drives routing: these never reach a replica */
+    static const char *const primary_only[] = {
+        "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
+        "SELECT * FROM t FOR UPDATE",
+        "SELECT nextval('s')",
+        "SELECT pg_advisory_lock(1)",
+        "SET search_path = app",
+        "BEGIN",
+        "SELECT * INTO t2 FROM t",
+        "CREATE TABLE x (id int)",
+        "this is not sql",
+    };
+    for (size_t i = 0; i < sizeof primary_only / sizeof primary_only[0]; i++) {
+        alchdb_conn *c;
+        ck_assert_int_eq(alchdb_router_acquire(r, ALCHDB_INTENT_AUTO, primary_only[i], NULL, -1, NULL, &c, &reason), 0);
+        ck_assert_msg(alchdb_router_conn_is_replica(r, c) == 0, "%s reached a replica", primary_only[i]);
+        alchdb_router_release(r, c, NULL);
+    }
+    ck_assert_int_eq(run_where(r, ALCHDB_INTENT_READ, NULL, NULL, &reason), 1);
+    ck_assert_int_eq(reason, ALCHDB_ROUTE_INTENT_READ);
+    ck_assert_int_eq(run_where(r, ALCHDB_INTENT_PRIMARY, "SELECT 1", NULL, &reason), 0);
+    ck_assert_int_eq(reason, ALCHDB_ROUTE_INTENT_PRIMARY);
+    char *json;
+    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_ptr_nonnull(strstr(json, "\"read_only\":1"));
+    ck_assert_ptr_nonnull(strstr(json, "\"role\":\"replica\""));
+    ck_assert_ptr_null(strstr(json, "password"));
+    alchdb_free(json);
+    alchdb_router_free(r);
+}
+END_TEST
+
+/* A write followed by a read with its token always sees the write. */
+START_TEST(test_read_your_writes)
+{
+    const char *primary = test_env("ALCHDB_TEST_PRIMARY");
+    psql(primary, "DROP TABLE IF EXISTS ryw; CREATE TABLE ryw (id int PRIMARY KEY, v int); INSERT INTO ryw VALUES (1, 0)");
+    alchdb_router *r = make_router(200000, 1LL << 40);
+    int stale = 0, on_replica = 0;
+    const int n = 2000;
+    for (int i = 1; i <= n; i++) {
+        alchdb_conn *c;
+        ck_assert_int_eq(alchdb_router_acquire(r, ALCHDB_INTENT_AUTO, "UPDATE ryw SET v = $1 WHERE id = 1", NULL, -1,
+                                               "w", &c, NULL), 0);
+        char val[16];
+        snprintf(val, sizeof val, "%d", i);
+        const char *p[1] = {val};
+        PGresult *res = PQexecParams(alchdb_conn_pgconn(c), "UPDATE ryw SET v = $1 WHERE id = 1", 1, NULL, p, NULL,
+                                     NULL, 0);
+        ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
+        PQclear(res);
+        alchdb_router_release(r, c, NULL);
+        char tok[96];
+        ck_assert_int_eq(alchdb_router_token(r, tok, sizeof tok), 0);
+        int reason;
+        ck_assert_int_eq(alchdb_router_acquire(r, ALCHDB_INTENT_AUTO, "SELECT v FROM ryw WHERE id = 1", tok, -1, "r",
+                                               &c, &reason), 0);
+        res = PQexec(alchdb_conn_pgconn(c), "SELECT v FROM ryw WHERE id = 1");
+        ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+        if (atoi(PQgetvalue(res, 0, 0)) < i)
+            stale++;
+        on_replica += alchdb_router_conn_is_replica(r, c);
+        PQclear(res);
+        alchdb_router_release(r, c, NULL);
+    }
+    printf("read-your-writes: %d iterations, %d served by the replica, %d stale\n", n, on_replica, stale);
+    ck_assert_int_eq(stale, 0);
+    ck_assert_int_gt(on_replica, n / 2); /* the replica really served them */
+    /* bad tokens */
+    alchdb_conn *c;
+    ck_assert_int_eq(alchdb_router_acquire(r, ALCHDB_INTENT_AUTO, "SELECT 1", "garbage", -1, NULL, &c, NULL),
+                     ALCHDB_E_INVALID);
+    ck_assert_ptr_null(c);
+    int reason;
+    ck_assert_int_eq(alchdb_router_acquire(r, ALCHDB_INTENT_AUTO, "SELECT 1", "alchdb1:12345:0/1", -1, NULL, &c,
+                                           &reason), 0);
+    ck_assert_int_eq(reason, ALCHDB_ROUTE_FOREIGN_TOKEN);
+    ck_assert_int_eq(alchdb_router_conn_is_replica(r, c), 0);
+    alchdb_router_release(r, c, NULL);
+    alchdb_router_free(r);
+}
+END_TEST
+
+static void wait_health(alchdb_router *r, size_t host, int want, int seconds)
+{
+    for (int i = 0; i < seconds * 20 && alchdb_router_host_healthy(r, host) != want; i++)
+        usleep(50000);
+    ck_assert_msg(alchdb_router_host_healthy(r, host) == want, "replica health did not become %d", want);
+}
+
+/* Pausing replay makes the replica lag: excluded past the threshold, reads
+ * served by the primary, re-admitted after resume. */
+START_TEST(test_lagging_replica_excluded)
+{
+    const char *primary = test_env("ALCHDB_TEST_PRIMARY"), *replica = test_env("ALCHDB_TEST_REPLICA");
+    psql(primary, "DROP TABLE IF EXISTS lagtest; CREATE TABLE lagtest (id int, pad text)");
+    alchdb_router *r = make_router(100000, 256 * 1024);
+    wait_health(r, 1, 1, 10);
+    psql(replica, "SELECT pg_wal_replay_pause()");
+    psql(primary, "INSERT INTO lagtest SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g");
+    wait_health(r, 1, 0, 10);
+    int reason;
+    ck_assert_int_eq(run_where(r, ALCHDB_INTENT_AUTO, "SELECT count(*) FROM lagtest", NULL, &reason), 0);
+    ck_assert_int_eq(reason, ALCHDB_ROUTE_NO_HEALTHY_REPLICA);
+    char *json;
+    alchdb_router_metrics_json(r, &json);
+    ck_assert_ptr_nonnull(strstr(json, "\"lag_excluded\":true"));
+    alchdb_free(json);
+    psql(replica, "SELECT pg_wal_replay_resume()");
+    wait_health(r, 1, 1, 20);
+    ck_assert_int_eq(run_where(r, ALCHDB_INTENT_AUTO, "SELECT count(*) FROM lagtest", NULL, &reason), 1);
+    alchdb_router_free(r);
+}
+END_TEST
+
+/* Reads on many threads while the replica is stopped (-m immediate) and
+ * restarted: every read succeeds (failed over to the primary), and the replica
+ * is re-admitted after it comes back. */
+typedef struct reader_arg {
+    alchdb_router *r;
+    atomic_int *stop;
+    long ok, failed, on_replica;
+} reader_arg;
+
+static void *reader(void *p)
+{
+    reader_arg *a = p;
+    while (!atomic_load(a->stop)) {
+        bool done = false;
+        int exclude = -1;
+        for (int attempt = 0; attempt < 2 && !done; attempt++) {
+            alchdb_conn *c = NULL;
+            int host = -1;
+            if (alchdb__router_acquire_ex(a->r, ALCHDB_INTENT_AUTO, "SELECT count(*) FROM pg_class", 28, NULL, -1,
+                                          "reader", exclude, &c, NULL, &host) < 0)
+                break;
+            PGresult *res = PQexec(alchdb_conn_pgconn(c), "SELECT count(*) FROM pg_class");
+            const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+            alchdb_router_release(a->r, c, ok ? NULL : st ? st : "08006");
+            PQclear(res);
+            if (ok) {
+                done = true;
+                a->on_replica += host > 0;
+            } else {
+                exclude = host; /* the client's failover: once more, elsewhere */
+            }
+        }
+        if (done)
+            a->ok++;
+        else
+            a->failed++;
+    }
+    return NULL;
+}
+
+START_TEST(test_replica_stop_zero_failed_reads)
+{
+    alchdb_router *r = make_router(100000, 1LL << 40);
+    wait_health(r, 1, 1, 10);
+    atomic_int stop = 0;
+    reader_arg args[6];
+    pthread_t th[6];
+    for (int i = 0; i < 6; i++) {
+        args[i] = (reader_arg){r, &stop, 0, 0, 0};
+        pthread_create(&th[i], NULL, reader, &args[i]);
+    }
+    usleep(500000);
+    ck_assert_int_eq(system(RIG_SCRIPT " pgctl replica stop immediate"), 0);
+    usleep(1500000);
+    ck_assert_int_eq(alchdb_router_host_healthy(r, 1), 0);
+    ck_assert_int_eq(system(RIG_SCRIPT " pgctl replica start"), 0);
+    wait_health(r, 1, 1, 30);
+    long before = 0;
+    for (int i = 0; i < 6; i++)
+        before += args[i].on_replica;
+    usleep(500000);
+    atomic_store(&stop, 1);
+    long ok = 0, failed = 0, replica_reads = 0;
+    for (int i = 0; i < 6; i++) {
+        pthread_join(th[i], NULL);
+        ok += args[i].ok;
+        failed += args[i].failed;
+        replica_reads += args[i].on_replica;
+    }
+    printf("replica stop: %ld reads ok, %ld failed, %ld on the replica (%ld after it came back)\n", ok, failed,
+           replica_reads, replica_reads - before);
+    ck_assert_int_eq(failed, 0);
+    ck_assert_int_gt(ok, 100);
+    ck_assert_int_gt(replica_reads - before, 0); /* re-admitted */
+    alchdb_router_free(r);
+}
+END_TEST
+
+START_TEST(test_unreachable_replica_and_bad_input)
+{
+    alchdb_router_config *cfg;
+    ck_assert_int_eq(alchdb_router_config_new(&cfg), 0);
+    ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "policy", "fastest"), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "policy", "least_outstanding"), 0);
+    ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "probe_interval", "soon"), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "nonsense", "1"), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_router_config_set_int64(cfg, ALCHDB_ROUTER_OPT_LAG_HYSTERESIS_PCT, 150), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "probe_interval", "100ms"), 0);
+    alchdb_router *r = NULL;
+    ck_assert_int_eq(alchdb_router_new(NULL, NULL, cfg, &r), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_router_new("host=127.0.0.1 port=notaport=", NULL, cfg, &r), ALCHDB_E_INVALID);
+    const char *primary = test_env("ALCHDB_TEST_PRIMARY");
+    ck_assert_int_eq(alchdb_router_new(primary, NULL, cfg, &r), 0);
+    ck_assert_int_eq(alchdb_router_add_replica(r, primary, 1), ALCHDB_E_INVALID); /* the primary itself */
+    ck_assert_int_eq(alchdb_router_add_replica(r, test_env("ALCHDB_TEST_REPLICA"), 0), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_router_add_replica(r, test_env("ALCHDB_TEST_REPLICA"), 1), 0);
+    ck_assert_int_eq(alchdb_router_add_replica(r, test_env("ALCHDB_TEST_REPLICA"), 2), ALCHDB_E_INVALID); /* twice */
+    ck_assert_int_eq(alchdb_router_add_replica(r, "host=127.0.0.1 port=1 dbname=x connect_timeout=1", 1), 0);
+    ck_assert_int_eq(alchdb_router_start(r), 0);
+    ck_assert_int_eq(alchdb_router_start(r), ALCHDB_E_STATE);
+    ck_assert_int_eq(alchdb_router_add_replica(r, "host=127.0.0.1 port=2", 1), ALCHDB_E_STATE);
+    ck_assert_int_eq(alchdb_router_host_count(r), 3);
+    ck_assert_int_eq(alchdb_router_host_healthy(r, 2), 0); /* never connects: no reads */
+    for (int i = 0; i < 50; i++) /* every read lands on a host that answers */
+        ck_assert_int_ge(run_where(r, ALCHDB_INTENT_READ, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(alchdb_router_acquire(r, 99, "SELECT 1", NULL, -1, NULL, &(alchdb_conn *){NULL}, NULL),
+                     ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_router_acquire(r, ALCHDB_INTENT_AUTO, NULL, NULL, -1, NULL, &(alchdb_conn *){NULL}, NULL),
+                     ALCHDB_E_INVALID);
+    char small[8];
+    ck_assert_int_eq(alchdb_router_token(r, small, sizeof small), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_router_note_token(r, "alchdb1:1:zz"), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_router_release(r, NULL, NULL), ALCHDB_E_INVALID);
+    ck_assert_str_eq(alchdb_route_reason_name(ALCHDB_ROUTE_CAUSAL_REPLICA), "causal_replica");
+    ck_assert_str_eq(alchdb_route_reason_name(999), "unknown");
+    alchdb_router_free(r);
+    alchdb_router_free(NULL);
+    alchdb_router_config_free(cfg);
+}
+END_TEST
+
+/* All replicas down (here: none reachable) → reads on the primary; a fallback
+ * cap turns the excess into a clear ALCHDB_E_BUSY. */
+START_TEST(test_no_replica_fallback_and_cap)
+{
+    alchdb_router_config *cfg;
+    ck_assert_int_eq(alchdb_router_config_new(&cfg), 0);
+    ck_assert_int_eq(alchdb_router_config_set_int64(cfg, ALCHDB_ROUTER_OPT_FALLBACK_MAX_PER_SEC, 5), 0);
+    alchdb_router *r;
+    ck_assert_int_eq(alchdb_router_new(test_env("ALCHDB_TEST_PRIMARY"), NULL, cfg, &r), 0);
+    ck_assert_int_eq(alchdb_router_add_replica(r, "host=127.0.0.1 port=1 dbname=x connect_timeout=1", 1), 0);
+    ck_assert_int_eq(alchdb_router_start(r), 0);
+    int busy = 0, ok = 0;
+    for (int i = 0; i < 20; i++) {
+        alchdb_conn *c;
+        int reason;
+        int rc = alchdb_router_acquire(r, ALCHDB_INTENT_AUTO, "SELECT 1", NULL, -1, NULL, &c, &reason);
+        if (rc == ALCHDB_E_BUSY) {
+            busy++;
+            ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "fallback"));
+            continue;
+        }
+        ck_assert_int_eq(rc, 0);
+        ck_assert_int_eq(reason, ALCHDB_ROUTE_NO_HEALTHY_REPLICA);
+        ck_assert_int_eq(alchdb_router_conn_is_replica(r, c), 0);
+        alchdb_router_release(r, c, NULL);
+        ok++;
+    }
+    ck_assert_int_ge(ok, 5);
+    ck_assert_int_gt(busy, 0);
+    alchdb_router_free(r);
+    alchdb_router_config_free(cfg);
+}
+END_TEST
+
+/* A "primary" that is really a standby is detected. */
+START_TEST(test_wrong_role_detected)
+{
+    alchdb_router *r;
+    ck_assert_int_eq(alchdb_router_new(test_env("ALCHDB_TEST_REPLICA"), NULL, NULL, &r), 0);
+    ck_assert_int_eq(alchdb_router_start(r), 0);
+    ck_assert_int_eq(alchdb_router_host_healthy(r, 0), 0);
+    char *json;
+    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_ptr_nonnull(strstr(json, "\"wrong_role\":true"));
+    alchdb_free(json);
+    alchdb_router_free(r);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("router");
+    TCase *tc = tcase_create("rig");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_reads_to_replica_writes_to_primary);
+    tcase_add_test(tc, test_read_your_writes);
+    tcase_add_test(tc, test_lagging_replica_excluded);
+    tcase_add_test(tc, test_unreachable_replica_and_bad_input);
+    tcase_add_test(tc, test_no_replica_fallback_and_cap);
+    tcase_add_test(tc, test_wrong_role_detected);
+    tcase_add_test(tc, test_replica_stop_zero_failed_reads);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
