@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# bench/pool: libalchdb's pool and client against raw libpq, PgBouncer 1.18
+# (transaction pooling) and a new connection per request, plus pgbench, in one
+# run on the real servers of tests/services/rig.sh.
+#
+#   bench/pool/run.sh [--quick] [--json FILE] [--threads N]
+#
+# Environment: ALCHDB_BENCH_BUILD (meson build dir, default build-bench, made
+# with -Dbuildtype=release if missing), ALCHDB_PG_BIN (default
+# /usr/lib/postgresql/15/bin), PGBOUNCER (default /usr/sbin/pgbouncer).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PG_BIN=${ALCHDB_PG_BIN:-/usr/lib/postgresql/15/bin}
+PGBOUNCER=${PGBOUNCER:-/usr/sbin/pgbouncer}
+RIG_USER=alchdbrig
+
+if [ "${1:-}" != "--inner" ]; then
+  BUILD=${ALCHDB_BENCH_BUILD:-$ROOT/build-bench}
+  case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+  if [ ! -f "$BUILD/build.ninja" ]; then
+    meson setup "$BUILD" "$ROOT" -Dbuildtype=release -Dbench=true >/dev/null
+  fi
+  ninja -C "$BUILD" -j2 bench/pool/bench_pool >/dev/null
+  [ -x "$PGBOUNCER" ] || { echo "bench/pool: $PGBOUNCER not found (apt-get install pgbouncer)" >&2; exit 2; }
+  export ALCHDB_BENCH_BIN="$BUILD/bench/pool/bench_pool"
+  ALCHDB_RIG_REPLICAS=0 exec "$ROOT/tests/services/rig.sh" run -- "$0" --inner "$@"
+fi
+shift
+
+QUICK=0
+JSON=
+THREADS=8
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --json) JSON=$2; shift ;;
+    --threads) THREADS=$2; shift ;;
+    *) echo "usage: bench/pool/run.sh [--quick] [--json FILE] [--threads N]" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ $QUICK = 1 ]; then PGB_T=4; else PGB_T=8; fi
+
+PORT=$ALCHDB_TEST_PRIMARY_PORT
+DIRECT="host=127.0.0.1 port=$PORT user=postgres dbname=alchdb_test"
+WORK=$(mktemp -d /tmp/alchdb-bench.XXXXXX)
+chmod 755 "$WORK"
+[ "$(id -u)" = 0 ] && chown "$RIG_USER" "$WORK"
+as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u "$RIG_USER" -- "$@"; else "$@"; fi; }
+cleanup() {
+  [ -f "$WORK/pgbouncer.pid" ] && kill "$(cat "$WORK/pgbouncer.pid")" 2>/dev/null || true
+  sleep 0.2
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "bench/pool: pgbench -i -s 10 on :$PORT" >&2
+"$PG_BIN/pgbench" -i -s 10 -q -h 127.0.0.1 -p "$PORT" -U postgres alchdb_test >/dev/null 2>&1
+
+BPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$WORK/userlist.txt" <<EOF
+"postgres" ""
+EOF
+cat > "$WORK/pgbouncer.ini" <<EOF
+[databases]
+alchdb_test = host=127.0.0.1 port=$PORT dbname=alchdb_test user=postgres
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $BPORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $WORK/userlist.txt
+pool_mode = transaction
+default_pool_size = 100
+max_db_connections = 100
+max_client_conn = 2000
+ignore_startup_parameters = extra_float_digits,application_name
+logfile = $WORK/pgbouncer.log
+pidfile = $WORK/pgbouncer.pid
+log_connections = 0
+log_disconnections = 0
+EOF
+[ "$(id -u)" = 0 ] && chown -R "$RIG_USER" "$WORK"
+as_owner "$PGBOUNCER" -d "$WORK/pgbouncer.ini"
+for _ in $(seq 1 50); do
+  "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$BPORT" -d alchdb_test && break
+  sleep 0.1
+done
+BOUNCER="host=127.0.0.1 port=$BPORT user=postgres dbname=alchdb_test"
+echo "bench/pool: $("$PGBOUNCER" --version | head -1) on :$BPORT (transaction pooling)" >&2
+
+BENCH_ARGS=(--direct "$DIRECT" --bouncer "$BOUNCER" --threads "$THREADS" --json "$WORK/bench.json")
+[ $QUICK = 1 ] && BENCH_ARGS+=(--quick)
+"$ALCHDB_BENCH_BIN" "${BENCH_ARGS[@]}" | tee "$WORK/bench.txt"
+
+# pgbench references for the 1000-client comparison (select-only, same query).
+pgb() { # name args...
+  local name=$1; shift
+  mkdir -p "$WORK/$name"
+  (cd "$WORK/$name" && "$PG_BIN/pgbench" -n -S -j 2 -T "$PGB_T" -l "$@" -U postgres alchdb_test \
+     > out.txt 2> err.txt) || { echo "pgbench $name failed:" >&2; tail -5 "$WORK/$name/err.txt" >&2; }
+}
+echo "bench/pool: pgbench 100 clients direct, prepared" >&2
+pgb direct100 -M prepared -c 100 -h 127.0.0.1 -p "$PORT"
+echo "bench/pool: pgbench 1000 clients via PgBouncer pool 100" >&2
+pgb bouncer1000 -M simple -c 1000 -h 127.0.0.1 -p "$BPORT"
+
+python3 - "$WORK" "$JSON" <<'PY'
+import glob, json, os, re, sys
+work, out = sys.argv[1], sys.argv[2]
+res = json.load(open(os.path.join(work, "bench.json")))
+def pgb(name):
+    d = os.path.join(work, name)
+    txt = open(os.path.join(d, "out.txt")).read()
+    m = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", txt)
+    lat = []
+    for f in glob.glob(os.path.join(d, "pgbench_log.*")):
+        for line in open(f):
+            p = line.split()
+            if len(p) >= 3:
+                lat.append(int(p[2]))
+    lat.sort()
+    q = lambda x: lat[min(len(lat) - 1, int(x * len(lat)))] / 1000.0 if lat else None
+    return {"tps": float(m.group(1)) if m else None, "p50_ms": q(0.50), "p95_ms": q(0.95),
+            "p99_ms": q(0.99), "transactions": len(lat)}
+res["pgbench_direct_100_prepared"] = pgb("direct100")
+res["pgbench_pgbouncer_1000_clients_pool_100"] = pgb("bouncer1000")
+cl = res["closed_loop"]["tps"]
+d100 = res["pgbench_direct_100_prepared"]["tps"]
+b1000 = res["pgbench_pgbouncer_1000_clients_pool_100"]["tps"]
+res["ratios"]["closed_loop_over_pgbench_direct_100"] = cl / d100 if d100 else None
+res["ratios"]["closed_loop_over_pgbench_pgbouncer_1000"] = cl / b1000 if b1000 else None
+fmt = lambda v, f="%.2f": (f % v) if v is not None else "n/a"
+print("  pgbench 100 direct prepared:        %s tps, p50 %s p95 %s p99 %s ms" % (
+    fmt(d100, "%.0f"), *(fmt(res["pgbench_direct_100_prepared"][k]) for k in ("p50_ms", "p95_ms", "p99_ms"))))
+print("  pgbench 1000 via PgBouncer pool 100: %s tps, p50 %s p95 %s p99 %s ms" % (
+    fmt(b1000, "%.0f"), *(fmt(res["pgbench_pgbouncer_1000_clients_pool_100"][k]) for k in ("p50_ms", "p95_ms", "p99_ms"))))
+print("  closed loop / pgbench 100 direct = %s   target >= 0.8" % fmt(res["ratios"]["closed_loop_over_pgbench_direct_100"], "%.3f"))
+print("  closed loop / pgbench 1000 via PgBouncer = %s" % fmt(res["ratios"]["closed_loop_over_pgbench_pgbouncer_1000"], "%.2f"))
+res["machine"] = {"nproc": os.cpu_count(), "uname": " ".join(os.uname())}
+if out:
+    json.dump(res, open(out, "w"), indent=1)
+    print("  JSON written to %s" % out)
+PY

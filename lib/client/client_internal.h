@@ -1,0 +1,126 @@
+/* Client internals and the seams where the router, the cache and the monitor
+ * plug in (issues 4, 5, 6). Never exported.
+ *
+ * The client's execution path is:
+ *   route (pick the pool) -> cache lookup -> acquire -> prepare/execute
+ *   -> wrap result -> release -> observe (monitor) -> cache fill
+ *   -> after_commit (invalidation, consistency tokens)
+ * Every hook table is NULL until its module is attached, and each hook in a
+ * table may be NULL. Hooks run on the calling thread, must be thread-safe, and
+ * must not call back into the client. */
+#ifndef ALCHDB_CLIENT_INTERNAL_H
+#define ALCHDB_CLIENT_INTERNAL_H
+
+#include "alchdb/client.h"
+#include "pool/pool_internal.h"
+
+/* A result is a thin wrapper: the PGresult is kept as libpq returned it (no
+ * copy of values). Modules that build results themselves (the cache serving a
+ * hit) construct a PGresult with PQmakeEmptyPGresult/PQsetResultAttrs/
+ * PQsetvalue and wrap it with alchdb__result_wrap(). */
+struct alchdb_result {
+    PGresult *res;   /* owned; NULL only when libpq gave none */
+    int status;      /* 0 or ALCHDB_E_QUERY */
+    char sqlstate[6];
+    char *message;   /* owned copy of the primary error message, NULL on success */
+};
+
+/* Wrap (and take ownership of) res. pg (may be NULL) tells a lost connection
+ * apart. Returns NULL only when out of memory (res is then cleared). */
+alchdb_result *alchdb__result_wrap(PGresult *res, PGconn *pg);
+/* A result for an error detected without a PGresult. */
+alchdb_result *alchdb__result_error(const char *sqlstate, const char *message);
+
+/* What one statement execution looks like to the hooks. */
+typedef struct alchdb__exec_ctx {
+    const char *sql;
+    size_t sql_len;
+    uint64_t sql_hash;       /* alchdb__hash64(sql, sql_len, 0) */
+    int nparams;
+    const char *const *params;
+    unsigned flags;          /* ALCHDB_EXEC_* */
+    alchdb_txn *txn;         /* NULL outside a transaction */
+    alchdb_pool *pool;       /* the pool used (the router may choose another) */
+    int64_t start_ns, end_ns;
+    int rc;                  /* outcome */
+    const alchdb_result *result;
+    const char *token;       /* read-your-writes token for this statement, or NULL */
+    int route_reason;        /* alchdb_route_reason when routed (0 otherwise) */
+    int route_host;          /* host index when routed (-1 otherwise) */
+} alchdb__exec_ctx;
+
+typedef struct alchdb__route_hooks {
+    /* Choose where ctx runs (a statement outside a transaction, or the BEGIN
+     * of one: ctx->txn set) and acquire a connection there; set ctx->pool to
+     * its pool. failed: the connection-pool a read just failed on with a
+     * connection-class error (retry elsewhere), NULL otherwise. */
+    int (*acquire)(void *ud, alchdb__exec_ctx *ctx, alchdb_pool *failed, alchdb_conn **out);
+    /* Give the connection back with the SQLSTATE its statement failed with
+     * (NULL on success); feeds health and role detection. */
+    void (*release)(void *ud, alchdb__exec_ctx *ctx, alchdb_conn *conn, const char *sqlstate);
+    /* Whether a statement that failed with a connection-class error may run
+     * once more elsewhere (a read that ran on a replica). */
+    bool (*may_retry)(void *ud, const alchdb__exec_ctx *ctx);
+} alchdb__route_hooks;
+
+typedef struct alchdb__cache_hooks {
+    /* Return 1 and set *out on a hit (no database call), 0 on a miss. */
+    int (*lookup)(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out);
+    /* A miss was answered successfully: may store it. */
+    void (*fill)(void *ud, alchdb__exec_ctx *ctx, const alchdb_result *res);
+    /* A write committed (auto-commit statement or transaction commit). */
+    void (*after_commit)(void *ud, alchdb__exec_ctx *ctx);
+} alchdb__cache_hooks;
+
+typedef struct alchdb__observe_hooks {
+    /* Every statement, after it finished (also errors and cache hits). */
+    void (*observe)(void *ud, const alchdb__exec_ctx *ctx);
+} alchdb__observe_hooks;
+
+struct alchdb_client {
+    alchdb_pool *pool;
+    bool owns_pool;
+    int64_t slow_ns; /* slow_query_threshold of the pool, ns (0 = off) */
+    const alchdb__route_hooks *route;
+    void *route_ud;
+    const alchdb__cache_hooks *cache;
+    void *cache_ud;
+    const alchdb__observe_hooks *observe;
+    void *observe_ud;
+};
+
+struct alchdb_txn {
+    alchdb_client *client;
+    alchdb_pool *pool;
+    alchdb_conn *conn;
+    bool open;
+    bool wrote; /* a statement other than SELECT ran (for after_commit) */
+};
+
+/* Per-connection prepared-statement cache (stmtcache.c). */
+typedef struct alchdb__stmt alchdb__stmt;
+typedef struct alchdb__stmt_cache alchdb__stmt_cache;
+struct alchdb__stmt {
+    uint64_t hash;
+    char *sql;
+    size_t len;
+    char name[24]; /* "alchdb_s<N>" */
+    alchdb__stmt *chain;
+    alchdb__stmt *lru_prev, *lru_next;
+};
+alchdb__stmt_cache *alchdb__stmt_cache_new(size_t capacity);
+void alchdb__stmt_cache_free(void *cache, PGconn *pg); /* matches slot ext_free */
+alchdb__stmt *alchdb__stmt_cache_get(alchdb__stmt_cache *c, const char *sql, size_t len,
+                                     uint64_t hash);
+/* Insert; when full, the least recently used entry is evicted first and its
+ * name written to evicted (empty otherwise) for the caller to DEALLOCATE. */
+alchdb__stmt *alchdb__stmt_cache_put(alchdb__stmt_cache *c, const char *sql, size_t len,
+                                     uint64_t hash, char evicted[24]);
+void alchdb__stmt_cache_remove(alchdb__stmt_cache *c, alchdb__stmt *s);
+size_t alchdb__stmt_cache_count(const alchdb__stmt_cache *c);
+/* Names whose server-side statement must still be deallocated. */
+void alchdb__stmt_cache_defer(alchdb__stmt_cache *c, const char *name);
+/* DEALLOCATE the deferred names when the connection is outside a transaction. */
+void alchdb__stmt_cache_flush_deferred(alchdb__stmt_cache *c, PGconn *pg);
+
+#endif /* ALCHDB_CLIENT_INTERNAL_H */

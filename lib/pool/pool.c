@@ -1,0 +1,1005 @@
+/* The connection pool: acquire/release hot path, FIFO waiters, connect with
+ * back-off, close/free. Housekeeping lives in housekeeper.c, metrics and JSON
+ * in metrics.c. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alchdb/pq.h"
+#include "pool/pool_priv.h"
+
+#define LEASE_MAGIC 0x414c4331u /* "ALC1" */
+#define POOL_MAGIC 0x414c5030u  /* "ALP0" */
+#define DEAD_MAGIC 0xdeadbeefu
+
+/* An idle connection older than this gets a non-blocking socket check (one
+ * poll() call) before it is handed out: a backend that was terminated while
+ * the connection sat idle has already sent its FATAL message and EOF. */
+#define LIVENESS_IDLE_NS INT64_C(10000000) /* 10 ms */
+
+#define BACKOFF_MIN_NS INT64_C(25000000)   /* 25 ms */
+#define BACKOFF_MAX_NS INT64_C(1000000000) /* 1 s */
+
+/* ---- small helpers ------------------------------------------------------ */
+
+bool alchdb__sqlstate_is_fatal(const char *st)
+{
+    if (!st || strlen(st) != 5)
+        return false;
+    if (st[0] == '0' && st[1] == '8')
+        return true;
+    return strcmp(st, "57P01") == 0 || strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0;
+}
+
+int64_t alchdb__pool_opt(const alchdb_pool *pool, int opt)
+{
+    return (opt > 0 && opt < ALCHDB__POOL_NOPTS) ? pool->cfg.v[opt] : 0;
+}
+
+ALCHDB_API const char *alchdb_pool_name(const alchdb_pool *pool)
+{
+    return pool ? pool->label : "";
+}
+
+static void copy_tag(char *dst, const char *tag)
+{
+    if (!tag) {
+        dst[0] = '\0';
+        return;
+    }
+    size_t i = 0;
+    for (; i + 1 < ALCHDB__POOL_TAG_MAX && tag[i]; i++)
+        dst[i] = tag[i];
+    dst[i] = '\0';
+}
+
+static void ns_to_timespec(int64_t mono_ns, struct timespec *ts)
+{
+    ts->tv_sec = (time_t)(mono_ns / 1000000000);
+    ts->tv_nsec = (long)(mono_ns % 1000000000);
+}
+
+static uint64_t next_rand(alchdb_pool *p)
+{
+    /* xorshift64*, under the pool lock */
+    uint64_t x = p->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    p->rng = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* ---- lists (all under p->mu) ------------------------------------------- */
+
+static void idle_push_head(alchdb_pool *p, alchdb__slot *s)
+{
+    s->state = ALCHDB__SLOT_IDLE;
+    s->prev = NULL;
+    s->next = p->idle_head;
+    if (p->idle_head)
+        p->idle_head->prev = s;
+    else
+        p->idle_tail = s;
+    p->idle_head = s;
+    p->nidle++;
+}
+
+void alchdb__pool_idle_remove(alchdb_pool *p, alchdb__slot *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        p->idle_head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        p->idle_tail = s->prev;
+    s->next = s->prev = NULL;
+    p->nidle--;
+}
+
+static alchdb__slot *free_pop(alchdb_pool *p)
+{
+    alchdb__slot *s = p->free_head;
+    if (s) {
+        p->free_head = s->next;
+        s->next = NULL;
+    }
+    return s;
+}
+
+/* Detach the physical connection of a slot and return the slot to the free
+ * list. The caller closes *dead outside the lock with alchdb__dead_close. */
+void alchdb__pool_slot_retire(alchdb_pool *p, alchdb__slot *s, alchdb__dead *dead)
+{
+    dead->pg = s->pg;
+    dead->ext = s->ext;
+    dead->ext_free = s->ext_free;
+    s->pg = NULL;
+    s->ext = NULL;
+    s->ext_free = NULL;
+    s->state = ALCHDB__SLOT_FREE;
+    s->broken = s->fatal_seen = s->leak_reported = false;
+    s->tag[0] = '\0';
+    s->next = p->free_head;
+    s->prev = NULL;
+    p->free_head = s;
+    p->open--;
+}
+
+void alchdb__dead_close(alchdb__dead *d)
+{
+    if (d->ext && d->ext_free)
+        d->ext_free(d->ext, NULL);
+    if (d->pg)
+        PQfinish(d->pg);
+    d->pg = NULL;
+    d->ext = NULL;
+}
+
+static void waiter_enqueue(alchdb_pool *p, alchdb__waiter *w, bool front)
+{
+    w->next = w->prev = NULL;
+    if (!p->wait_head) {
+        p->wait_head = p->wait_tail = w;
+    } else if (front) {
+        w->next = p->wait_head;
+        p->wait_head->prev = w;
+        p->wait_head = w;
+    } else {
+        w->prev = p->wait_tail;
+        p->wait_tail->next = w;
+        p->wait_tail = w;
+    }
+    w->queued = true;
+    p->nwaiters++;
+}
+
+static void waiter_remove(alchdb_pool *p, alchdb__waiter *w)
+{
+    if (!w->queued)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        p->wait_head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        p->wait_tail = w->prev;
+    w->next = w->prev = NULL;
+    w->queued = false;
+    p->nwaiters--;
+}
+
+/* Mark a slot as held by a new lease; returns the lease. Under p->mu. */
+static alchdb_conn *slot_take(alchdb_pool *p, alchdb__slot *s, const char *tag, int64_t now)
+{
+    s->state = ALCHDB__SLOT_INUSE;
+    s->acquired_ns = now;
+    s->leak_reported = false;
+    copy_tag(s->tag, tag);
+    alchdb_conn *lease = &s->leases[s->lease_ix++ % ALCHDB__POOL_LEASES];
+    atomic_store_explicit(&lease->held, 1, memory_order_relaxed);
+    p->in_use++;
+    p->m.acquisitions++;
+    return lease;
+}
+
+bool alchdb__pool_can_connect(const alchdb_pool *p, int64_t now)
+{
+    return p->open + p->connecting < p->max_open && p->connecting < p->max_connecting &&
+           now >= p->backoff_until_ns;
+}
+
+/* Capacity appeared (or back-off ended): let the oldest waiter make a
+ * connection itself. Under p->mu. */
+void alchdb__pool_wake_connector(alchdb_pool *p, int64_t now)
+{
+    if (p->wait_head && !p->closed && alchdb__pool_can_connect(p, now)) {
+        alchdb__waiter *w = p->wait_head;
+        waiter_remove(p, w);
+        w->retry = true;
+        pthread_cond_signal(&w->cond);
+    }
+}
+
+/* Put a usable connection back: straight to the oldest waiter when there is
+ * one (no barging, no thundering herd), else onto the idle stack. Returns
+ * false when the connection must be closed instead (surplus). Under p->mu. */
+bool alchdb__pool_put_back(alchdb_pool *p, alchdb__slot *s, int64_t now)
+{
+    alchdb__waiter *w = p->wait_head;
+    if (w) {
+        waiter_remove(p, w);
+        w->conn = slot_take(p, s, w->tag, now);
+        pthread_cond_signal(&w->cond);
+        return true;
+    }
+    if (p->nidle >= p->max_idle)
+        return false;
+    s->last_used_ns = now;
+    idle_push_head(p, s);
+    return true;
+}
+
+void alchdb__pool_set_connect_error(alchdb_pool *p, const char *msg, int64_t now)
+{
+    snprintf(p->last_connect_error, sizeof p->last_connect_error, "%s", msg);
+    p->m.connect_errors++;
+    p->backoff_ns = p->backoff_ns ? p->backoff_ns * 2 : BACKOFF_MIN_NS;
+    if (p->backoff_ns > BACKOFF_MAX_NS)
+        p->backoff_ns = BACKOFF_MAX_NS;
+    p->backoff_until_ns = now + p->backoff_ns;
+}
+
+/* ---- notices and connecting -------------------------------------------- */
+
+static void notice_rx(void *arg, const PGresult *res)
+{
+    alchdb__slot *s = arg;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+        s->fatal_seen = true;
+    if (alchdb__log_enabled(ALCHDB_LOG_DEBUG)) {
+        const char *msg = PQresultErrorMessage(res);
+        size_t n = strlen(msg);
+        while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+            n--;
+        alchdb__log(ALCHDB_LOG_DEBUG, "pool", "pool %s: server notice: %.*s", s->pool->qlabel,
+                    (int)n, msg);
+    }
+}
+
+static void strip_nl(char *s)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
+        s[--n] = '\0';
+    for (char *q = s; *q; q++)
+        if (*q == '\n' || *q == '\t')
+            *q = ' ';
+}
+
+/* Make one connection, bounded by connect_timeout. Runs without the lock.
+ * On failure writes libpq's message (password masked) into err. */
+int alchdb__pool_connect(alchdb_pool *p, alchdb__slot *s, char *err, size_t errlen)
+{
+    static const char *const kw[] = {"dbname", "fallback_application_name", NULL};
+    const char *vals[] = {p->conninfo, "libalchdb", NULL};
+    int64_t deadline = alchdb__now_ns() + p->cfg.v[ALCHDB_POOL_OPT_CONNECT_TIMEOUT] * 1000;
+    PGconn *pg = PQconnectStartParams(kw, vals, 1);
+    if (!pg) {
+        snprintf(err, errlen, "out of memory starting a connection");
+        return ALCHDB_E_NOMEM;
+    }
+    int rc = 0;
+    if (PQstatus(pg) == CONNECTION_BAD) {
+        snprintf(err, errlen, "%s", PQerrorMessage(pg));
+        rc = ALCHDB_E_CONNECT;
+    }
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    while (rc == 0 && st != PGRES_POLLING_OK) {
+        if (st == PGRES_POLLING_FAILED) {
+            snprintf(err, errlen, "%s", PQerrorMessage(pg));
+            rc = ALCHDB_E_CONNECT;
+            break;
+        }
+        int64_t left_ms = (deadline - alchdb__now_ns() + 999999) / 1000000;
+        if (left_ms <= 0) {
+            snprintf(err, errlen, "connection attempt timed out after %lld ms",
+                     (long long)(p->cfg.v[ALCHDB_POOL_OPT_CONNECT_TIMEOUT] / 1000));
+            rc = ALCHDB_E_CONNECT;
+            break;
+        }
+        struct pollfd pfd = {.fd = PQsocket(pg),
+                             .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+        int n = poll(&pfd, 1, left_ms > 60000 ? 60000 : (int)left_ms);
+        if (n < 0 && errno != EINTR) {
+            snprintf(err, errlen, "poll() failed while connecting: %s", strerror(errno));
+            rc = ALCHDB_E_CONNECT;
+            break;
+        }
+        if (n > 0)
+            st = PQconnectPoll(pg);
+    }
+    if (rc != 0) {
+        PQfinish(pg);
+        strip_nl(err);
+        alchdb__pool_mask_secret(p, err);
+        return rc;
+    }
+    PQsetNoticeReceiver(pg, notice_rx, s);
+    int64_t now = alchdb__now_ns();
+    s->pg = pg;
+    s->created_ns = now;
+    s->last_used_ns = now;
+    s->broken = s->fatal_seen = false;
+    int64_t life = p->cfg.v[ALCHDB_POOL_OPT_CONN_MAX_LIFETIME] * 1000;
+    if (life > 0) {
+        pthread_mutex_lock(&p->mu);
+        uint64_t r = next_rand(p);
+        pthread_mutex_unlock(&p->mu);
+        /* jitter of +/-10 % so a pool made at once does not expire at once */
+        double f = 0.9 + 0.2 * ((double)(r >> 11) / 9007199254740992.0);
+        s->expires_ns = now + (int64_t)((double)life * f);
+    } else {
+        s->expires_ns = 0;
+    }
+    return 0;
+}
+
+/* ---- acquire ----------------------------------------------------------- */
+
+/* Decide whether an idle connection may be handed out. Runs without the lock
+ * on a slot the caller holds. */
+static bool slot_usable(alchdb_pool *p, alchdb__slot *s, int64_t now, int *why)
+{
+    *why = 0;
+    if (s->expires_ns && now >= s->expires_ns) {
+        *why = 1;
+        return false;
+    }
+    int64_t idle = now - s->last_used_ns;
+    if (idle >= LIVENESS_IDLE_NS) {
+        struct pollfd pfd = {.fd = PQsocket(s->pg), .events = POLLIN};
+        if (pfd.fd < 0)
+            return false;
+        if (poll(&pfd, 1, 0) > 0) {
+            /* Unsolicited data on an idle connection: a notification, a
+             * parameter change, or the server saying goodbye. PQisBusy parses
+             * it, so a FATAL notice reaches notice_rx (fatal_seen); a second
+             * read sees the EOF that follows it. */
+            if (!PQconsumeInput(s->pg))
+                return false;
+            (void)PQisBusy(s->pg);
+            if (!s->fatal_seen && poll(&pfd, 1, 0) > 0 && !PQconsumeInput(s->pg))
+                return false;
+        }
+        if (PQstatus(s->pg) != CONNECTION_OK || s->fatal_seen)
+            return false;
+    }
+    int64_t vi = p->cfg.v[ALCHDB_POOL_OPT_VALIDATION_INTERVAL] * 1000;
+    if (idle >= vi) {
+        PGresult *r = PQexec(s->pg, "");
+        bool ok = r && PQresultStatus(r) == PGRES_EMPTY_QUERY;
+        PQclear(r);
+        pthread_mutex_lock(&p->mu);
+        p->m.validations++;
+        pthread_mutex_unlock(&p->mu);
+        if (!ok || PQstatus(s->pg) != CONNECTION_OK)
+            return false;
+    }
+    return true;
+}
+
+static void top_holders(alchdb_pool *p, int64_t now, char *buf, size_t len)
+{
+    enum { TOP = 3 };
+    alchdb__slot *best[TOP] = {NULL};
+    for (int i = 0; i < p->max_open; i++) {
+        alchdb__slot *s = &p->slots[i];
+        if (s->state != ALCHDB__SLOT_INUSE)
+            continue;
+        for (int k = 0; k < TOP; k++) {
+            if (!best[k] || s->acquired_ns < best[k]->acquired_ns) {
+                for (int j = TOP - 1; j > k; j--)
+                    best[j] = best[j - 1];
+                best[k] = s;
+                break;
+            }
+        }
+    }
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < TOP && best[k]; k++) {
+        int n = snprintf(buf + off, len - off, "%s%s (%lld ms)", k ? ", " : "",
+                         best[k]->tag[0] ? best[k]->tag : "(untagged)",
+                         (long long)((now - best[k]->acquired_ns) / 1000000));
+        if (n < 0 || (size_t)n >= len - off)
+            break;
+        off += (size_t)n;
+    }
+    if (p->in_use > TOP && off + 6 < len)
+        snprintf(buf + off, len - off, ", ...");
+}
+
+/* Build the timeout error under the lock. */
+static int timeout_error(alchdb_pool *p, int64_t waited_ns, int64_t now)
+{
+    char holders[512];
+    top_holders(p, now, holders, sizeof holders);
+    char conn_err[560] = "";
+    if (p->last_connect_error[0] && p->open < p->max_open)
+        snprintf(conn_err, sizeof conn_err, "; last connect error: %s", p->last_connect_error);
+    return alchdb__error(ALCHDB_E_TIMEOUT,
+                         "pool %s: acquire timed out after %lld ms: %d/%d connections in use, "
+                         "%d waiters%s%s%s",
+                         p->qlabel, (long long)(waited_ns / 1000000), p->in_use, p->max_open,
+                         p->nwaiters, holders[0] ? "; longest holders: " : "", holders, conn_err);
+}
+
+static void maybe_destroy_locked_then_unlock(alchdb_pool *p);
+
+int alchdb__pool_acquire(alchdb_pool *p, int64_t timeout_us, const char *tag, alchdb_conn **out)
+{
+    int64_t start = alchdb__now_ns();
+    if (timeout_us < 0)
+        timeout_us = p->cfg.v[ALCHDB_POOL_OPT_ACQUIRE_TIMEOUT];
+    int64_t deadline = start + timeout_us * 1000;
+    bool waited = false, front = false;
+    alchdb__waiter w;
+    bool cond_ready = false;
+    int rc = 0;
+
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        if (p->closed) {
+            rc = alchdb__error(ALCHDB_E_CLOSED, "pool %s is closed", p->qlabel);
+            break;
+        }
+        alchdb__slot *s = p->idle_head;
+        if (s && !p->wait_head) {
+            int64_t now = alchdb__now_ns();
+            alchdb__pool_idle_remove(p, s);
+            alchdb_conn *lease = slot_take(p, s, tag, now);
+            pthread_mutex_unlock(&p->mu);
+            int why;
+            if (ALCHDB_LIKELY(now - s->last_used_ns < LIVENESS_IDLE_NS &&
+                              (!s->expires_ns || now < s->expires_ns)) ||
+                slot_usable(p, s, now, &why)) {
+                alchdb__hist_record(&p->wait_hist, waited ? now - start : 0);
+                *out = lease;
+                return 0;
+            }
+            /* Unusable: retire it and look again. */
+            atomic_store(&lease->held, 0);
+            alchdb__dead dead;
+            pthread_mutex_lock(&p->mu);
+            p->in_use--;
+            p->m.acquisitions--;
+            if (why == 1)
+                p->m.closed_lifetime++;
+            else
+                p->m.closed_broken++;
+            alchdb__pool_slot_retire(p, s, &dead);
+            pthread_mutex_unlock(&p->mu);
+            alchdb__dead_close(&dead);
+            pthread_mutex_lock(&p->mu);
+            continue;
+        }
+        int64_t now = alchdb__now_ns();
+        if ((!p->wait_head || front) && alchdb__pool_can_connect(p, now)) {
+            alchdb__slot *ns = free_pop(p);
+            if (!ns) { /* cannot happen: open + connecting < max_open */
+                rc = alchdb__error(ALCHDB_E_INTERNAL, "pool %s: no free slot", p->qlabel);
+                break;
+            }
+            ns->state = ALCHDB__SLOT_CONNECTING;
+            p->connecting++;
+            /* Capacity may remain for the next waiter to connect in parallel. */
+            alchdb__pool_wake_connector(p, now);
+            pthread_mutex_unlock(&p->mu);
+            char err[512];
+            int crc = alchdb__pool_connect(p, ns, err, sizeof err);
+            pthread_mutex_lock(&p->mu);
+            p->connecting--;
+            now = alchdb__now_ns();
+            if (crc != 0) {
+                ns->state = ALCHDB__SLOT_FREE;
+                ns->next = p->free_head;
+                p->free_head = ns;
+                alchdb__pool_set_connect_error(p, err, now);
+                rc = alchdb__error(crc == ALCHDB_E_NOMEM ? crc : ALCHDB_E_CONNECT,
+                                   "pool %s: cannot connect: %s", p->qlabel, err);
+                break;
+            }
+            p->open++;
+            p->m.connects++;
+            p->backoff_ns = 0;
+            p->backoff_until_ns = 0;
+            p->last_connect_error[0] = '\0';
+            if (p->closed) {
+                alchdb__dead dead;
+                p->m.closed_shutdown++;
+                alchdb__pool_slot_retire(p, ns, &dead);
+                pthread_mutex_unlock(&p->mu);
+                alchdb__dead_close(&dead);
+                pthread_mutex_lock(&p->mu);
+                continue; /* reports ALCHDB_E_CLOSED */
+            }
+            alchdb_conn *lease = slot_take(p, ns, tag, now);
+            alchdb__pool_wake_connector(p, now);
+            pthread_mutex_unlock(&p->mu);
+            alchdb__hist_record(&p->wait_hist, waited ? now - start : 0);
+            *out = lease;
+            return 0;
+        }
+        /* Nothing idle and no connect allowed now: fail fast when the server
+         * is down and nothing can come back, else wait in line. */
+        if (now < p->backoff_until_ns && p->open == 0 && p->connecting == 0) {
+            rc = alchdb__error(ALCHDB_E_CONNECT,
+                               "pool %s: server unavailable (retrying in %lld ms): %s",
+                               p->qlabel, (long long)((p->backoff_until_ns - now) / 1000000),
+                               p->last_connect_error);
+            break;
+        }
+        if (now >= deadline) {
+            p->m.timeouts++;
+            rc = timeout_error(p, now - start, now);
+            break;
+        }
+        if (!waited && p->nwaiters >= p->cfg.v[ALCHDB_POOL_OPT_MAX_WAITERS]) {
+            p->m.rejected++;
+            rc = alchdb__error(ALCHDB_E_BUSY,
+                               "pool %s: %d callers already waiting (max_waiters): %d/%d "
+                               "connections in use",
+                               p->qlabel, p->nwaiters, p->in_use, p->max_open);
+            break;
+        }
+        if (!cond_ready) {
+            pthread_condattr_t ca;
+            pthread_condattr_init(&ca);
+            pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+            pthread_cond_init(&w.cond, &ca);
+            pthread_condattr_destroy(&ca);
+            cond_ready = true;
+        }
+        if (!waited) {
+            waited = true;
+            p->m.waited++;
+        }
+        w.conn = NULL;
+        w.err = 0;
+        w.retry = false;
+        w.tag = tag;
+        waiter_enqueue(p, &w, front);
+        if (p->hk_wants_waiters)
+            pthread_cond_signal(&p->hk_cond);
+        struct timespec ts;
+        ns_to_timespec(deadline, &ts);
+        while (!w.conn && !w.err && !w.retry) {
+            if (pthread_cond_timedwait(&w.cond, &p->mu, &ts) == ETIMEDOUT)
+                break;
+        }
+        waiter_remove(p, &w);
+        if (w.conn) {
+            int64_t t = alchdb__now_ns();
+            pthread_mutex_unlock(&p->mu);
+            pthread_cond_destroy(&w.cond);
+            alchdb__hist_record(&p->wait_hist, t - start);
+            *out = w.conn;
+            return 0;
+        }
+        if (w.err) {
+            rc = alchdb__error(w.err, "pool %s was closed while waiting", p->qlabel);
+            break;
+        }
+        /* retry (woken to connect) or timeout: loop re-evaluates; a woken
+         * connector keeps its place at the head of the line. */
+        front = w.retry;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (cond_ready)
+        pthread_cond_destroy(&w.cond);
+    return rc;
+}
+
+ALCHDB_API int alchdb_pool_acquire(alchdb_pool *pool, int64_t timeout_us, const char *tag,
+                                   alchdb_conn **out)
+{
+    ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
+    *out = NULL;
+    ALCHDB_CHECK_ARG(pool && pool->magic == POOL_MAGIC, "pool", "must be a live pool");
+    ALCHDB_CHECK_ARG(timeout_us >= -1, "timeout_us", "must be -1 (pool default), 0 or positive");
+    if (timeout_us > INT64_C(315360000000000))
+        timeout_us = INT64_C(315360000000000); /* ten years */
+    return alchdb__pool_acquire(pool, timeout_us, tag, out);
+}
+
+/* ---- release ----------------------------------------------------------- */
+
+int alchdb__pool_release(alchdb_pool *p, alchdb_conn *lease)
+{
+    alchdb__slot *s = lease->slot;
+    uint32_t one = 1;
+    if (!atomic_compare_exchange_strong(&lease->held, &one, 0))
+        return alchdb__error(ALCHDB_E_STATE,
+                             "alchdb_pool_release: connection of pool %s is not acquired "
+                             "(released twice?)",
+                             p->qlabel);
+    PGconn *pg = s->pg;
+    bool broken = s->broken || s->fatal_seen || PQstatus(pg) != CONNECTION_OK;
+    bool rolled_back = false;
+    if (!broken) {
+        switch (PQtransactionStatus(pg)) {
+        case PQTRANS_IDLE:
+            break;
+        case PQTRANS_INTRANS:
+        case PQTRANS_INERROR: {
+            PGresult *r = PQexec(pg, "ROLLBACK");
+            broken = !r || PQresultStatus(r) != PGRES_COMMAND_OK ||
+                     PQtransactionStatus(pg) != PQTRANS_IDLE;
+            PQclear(r);
+            rolled_back = true;
+            break;
+        }
+        default: /* a query still running or unknown state: not reusable */
+            broken = true;
+            break;
+        }
+    }
+    bool discard_reset = false;
+    if (!broken && p->cfg.v[ALCHDB_POOL_OPT_RESET_POLICY] == ALCHDB_POOL_RESET_DISCARD_ALL) {
+        PGresult *r = PQexec(pg, "DISCARD ALL");
+        broken = !r || PQresultStatus(r) != PGRES_COMMAND_OK;
+        PQclear(r);
+        discard_reset = true;
+    }
+    int64_t now = alchdb__now_ns();
+    alchdb__dead dead = {0};
+    void *stale_ext = NULL;
+    void (*stale_free)(void *, PGconn *) = NULL;
+    if (discard_reset && s->ext) {
+        /* DISCARD ALL dropped the server's prepared statements. */
+        stale_ext = s->ext;
+        stale_free = s->ext_free;
+        s->ext = NULL;
+        s->ext_free = NULL;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->in_use--;
+    if (rolled_back)
+        p->m.rollbacks++;
+    bool close = true;
+    if (p->closed) {
+        p->m.closed_shutdown++;
+    } else if (broken) {
+        p->m.closed_broken++;
+    } else if (s->expires_ns && now >= s->expires_ns) {
+        p->m.closed_lifetime++;
+    } else if (alchdb__pool_put_back(p, s, now)) {
+        close = false;
+    } else {
+        p->m.closed_surplus++;
+    }
+    if (close) {
+        alchdb__pool_slot_retire(p, s, &dead);
+        alchdb__pool_wake_connector(p, now);
+    }
+    if (p->freeing) {
+        maybe_destroy_locked_then_unlock(p);
+    } else {
+        pthread_mutex_unlock(&p->mu);
+    }
+    if (stale_ext && stale_free)
+        stale_free(stale_ext, NULL);
+    alchdb__dead_close(&dead);
+    return 0;
+}
+
+ALCHDB_API int alchdb_pool_release(alchdb_pool *pool, alchdb_conn *conn)
+{
+    ALCHDB_CHECK_ARG(pool && pool->magic == POOL_MAGIC, "pool", "must be a live pool");
+    ALCHDB_CHECK_ARG(conn, "conn", "must not be NULL");
+    ALCHDB_CHECK_ARG(conn->magic == LEASE_MAGIC, "conn", "is not a connection handle");
+    if (conn->pool != pool)
+        return alchdb__error(ALCHDB_E_INVALID,
+                             "alchdb_pool_release: the connection belongs to pool %s, not to "
+                             "pool %s",
+                             conn->pool->qlabel, pool->qlabel);
+    return alchdb__pool_release(pool, conn);
+}
+
+ALCHDB_API int alchdb_conn_mark_broken(alchdb_conn *conn)
+{
+    ALCHDB_CHECK_ARG(conn && conn->magic == LEASE_MAGIC, "conn", "is not a connection handle");
+    if (!atomic_load(&conn->held))
+        return alchdb__error(ALCHDB_E_STATE, "alchdb_conn_mark_broken: connection is not acquired");
+    conn->slot->broken = true;
+    return 0;
+}
+
+ALCHDB_API PGconn *alchdb_conn_pgconn(alchdb_conn *conn)
+{
+    if (!conn || conn->magic != LEASE_MAGIC) {
+        alchdb__invalid_arg(__func__, "conn", "is not a connection handle");
+        return NULL;
+    }
+    if (!atomic_load(&conn->held)) {
+        alchdb__error(ALCHDB_E_STATE, "alchdb_conn_pgconn: connection is not acquired");
+        return NULL;
+    }
+    return conn->slot->pg;
+}
+
+/* ---- conninfo: parse, display name, masking ------------------------------ */
+
+static bool has_secret_text(const char *ci)
+{
+    if (strstr(ci, "password") || strstr(ci, "PASSWORD"))
+        return true;
+    const char *u = strstr(ci, "://");
+    if (u) {
+        const char *at = strchr(u + 3, '@');
+        const char *colon = strchr(u + 3, ':');
+        if (at && colon && colon < at)
+            return true;
+    }
+    return false;
+}
+
+/* libpq quotes fragments of the input in its parse errors; when the input
+ * holds a password, blank every quoted fragment out. */
+static void scrub_quoted(char *msg)
+{
+    char *q = msg;
+    while ((q = strchr(q, '"')) != NULL) {
+        char *e = strchr(q + 1, '"');
+        if (!e)
+            break;
+        memmove(q + 4, e, strlen(e) + 1);
+        memcpy(q + 1, "***", 3);
+        q += 5;
+    }
+}
+
+void alchdb__pool_mask_secret(const alchdb_pool *p, char *msg)
+{
+    if (!p->password || !p->password[0])
+        return;
+    size_t pl = strlen(p->password);
+    char *hit;
+    while ((hit = strstr(msg, p->password)) != NULL) {
+        memmove(hit + 3, hit + pl, strlen(hit + pl) + 1);
+        memcpy(hit, "***", 3);
+    }
+}
+
+static void sb_conninfo_value(alchdb__strbuf *sb, const char *v)
+{
+    bool plain = *v != '\0';
+    for (const char *c = v; *c; c++)
+        if (*c == ' ' || *c == '\'' || *c == '\\' || *c == '=')
+            plain = false;
+    if (plain) {
+        alchdb__sb_puts(sb, v);
+        return;
+    }
+    alchdb__sb_puts(sb, "'");
+    for (const char *c = v; *c; c++) {
+        if (*c == '\'' || *c == '\\')
+            alchdb__sb_puts(sb, "\\");
+        alchdb__sb_append(sb, c, 1);
+    }
+    alchdb__sb_puts(sb, "'");
+}
+
+static int parse_conninfo(alchdb_pool *p, const char *conninfo)
+{
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+    if (!opts) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", err ? err : "out of memory");
+        if (err)
+            PQfreemem(err);
+        strip_nl(msg);
+        if (has_secret_text(conninfo))
+            scrub_quoted(msg);
+        return alchdb__error(ALCHDB_E_INVALID, "alchdb_pool_new: invalid conninfo: %s", msg);
+    }
+    const char *host = NULL, *hostaddr = NULL, *port = NULL, *db = NULL, *user = NULL;
+    alchdb__strbuf masked;
+    alchdb__sb_init(&masked);
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val)
+            continue;
+        if (strcmp(o->keyword, "host") == 0)
+            host = o->val;
+        else if (strcmp(o->keyword, "hostaddr") == 0)
+            hostaddr = o->val;
+        else if (strcmp(o->keyword, "port") == 0)
+            port = o->val;
+        else if (strcmp(o->keyword, "dbname") == 0)
+            db = o->val;
+        else if (strcmp(o->keyword, "user") == 0)
+            user = o->val;
+        if (masked.len)
+            alchdb__sb_puts(&masked, " ");
+        alchdb__sb_puts(&masked, o->keyword);
+        alchdb__sb_puts(&masked, "=");
+        if (strcmp(o->keyword, "password") == 0) {
+            alchdb__sb_puts(&masked, "***");
+            alchdb__free(p->password);
+            p->password = alchdb__strdup(o->val);
+        } else {
+            sb_conninfo_value(&masked, o->val);
+        }
+    }
+    char addr[200];
+    snprintf(addr, sizeof addr, "%s:%s/%s", host ? host : hostaddr ? hostaddr : "localhost",
+             port ? port : "5432", db ? db : user ? user : "postgres");
+    PQconninfoFree(opts);
+    p->masked_conninfo = alchdb__sb_finish(&masked);
+    if (!p->masked_conninfo)
+        p->masked_conninfo = alchdb__strdup("");
+    char label[300], qlabel[310];
+    if (p->cfg.name) {
+        snprintf(label, sizeof label, "%s (%s)", p->cfg.name, addr);
+        snprintf(qlabel, sizeof qlabel, "'%s' (%s)", p->cfg.name, addr);
+    } else {
+        snprintf(label, sizeof label, "%s", addr);
+        snprintf(qlabel, sizeof qlabel, "'%s'", addr);
+    }
+    p->label = alchdb__strdup(label);
+    p->qlabel = alchdb__strdup(qlabel);
+    if (!p->label || !p->qlabel || !p->masked_conninfo)
+        return alchdb__nomem("pool name");
+    return 0;
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+static void pool_destroy(alchdb_pool *p)
+{
+    for (int i = 0; p->slots && i < p->max_open; i++) {
+        alchdb__slot *s = &p->slots[i];
+        alchdb__dead d = {s->pg, s->ext, s->ext_free};
+        alchdb__dead_close(&d);
+        for (int k = 0; k < ALCHDB__POOL_LEASES; k++)
+            s->leases[k].magic = DEAD_MAGIC;
+    }
+    alchdb__free(p->slots);
+    alchdb__hist_destroy(&p->wait_hist);
+    pthread_cond_destroy(&p->hk_cond);
+    pthread_mutex_destroy(&p->mu);
+    alchdb__free(p->conninfo);
+    alchdb__free(p->masked_conninfo);
+    if (p->password) {
+        memset(p->password, 0, strlen(p->password));
+        alchdb__free(p->password);
+    }
+    alchdb__free(p->label);
+    alchdb__free(p->qlabel);
+    alchdb__free(p->cfg.name);
+    p->magic = DEAD_MAGIC;
+    alchdb__free(p);
+}
+
+static void maybe_destroy_locked_then_unlock(alchdb_pool *p)
+{
+    bool destroy = p->freeing && p->in_use == 0 && p->connecting == 0;
+    pthread_mutex_unlock(&p->mu);
+    if (destroy)
+        pool_destroy(p);
+}
+
+ALCHDB_API int alchdb_pool_new(const char *conninfo, const alchdb_pool_config *cfg,
+                               alchdb_pool **out)
+{
+    ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
+    *out = NULL;
+    ALCHDB_CHECK_ARG(conninfo, "conninfo", "must not be NULL");
+    struct alchdb_pool_config c;
+    if (cfg)
+        c = *cfg;
+    else
+        alchdb__pool_config_defaults(&c);
+    int64_t mo = c.v[ALCHDB_POOL_OPT_MAX_OPEN], mi = c.v[ALCHDB_POOL_OPT_MAX_IDLE],
+            mn = c.v[ALCHDB_POOL_OPT_MIN_IDLE];
+    if (mi > mo)
+        return alchdb__error(ALCHDB_E_INVALID,
+                             "alchdb_pool_new: max_idle_conns (%lld) must not exceed "
+                             "max_open_conns (%lld)",
+                             (long long)mi, (long long)mo);
+    if (mn > mi)
+        return alchdb__error(ALCHDB_E_INVALID,
+                             "alchdb_pool_new: min_idle_conns (%lld) must not exceed "
+                             "max_idle_conns (%lld)",
+                             (long long)mn, (long long)mi);
+    alchdb_pool *p = alchdb__calloc(1, sizeof *p);
+    if (!p)
+        return alchdb__nomem("pool");
+    p->cfg = c;
+    p->cfg.name = NULL;
+    if (c.name && !(p->cfg.name = alchdb__strdup(c.name))) {
+        alchdb__free(p);
+        return alchdb__nomem("pool");
+    }
+    p->magic = POOL_MAGIC;
+    p->max_open = (int)mo;
+    p->max_idle = (int)mi;
+    p->max_connecting = (int)c.v[ALCHDB_POOL_OPT_MAX_CONNECTING];
+    p->rng = (uint64_t)alchdb__now_ns() ^ (uint64_t)(uintptr_t)p ^ 0x9e3779b97f4a7c15ull;
+    if (!p->rng)
+        p->rng = 1;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->hk_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    int rc = parse_conninfo(p, conninfo);
+    if (rc == 0 && !(p->conninfo = alchdb__strdup(conninfo)))
+        rc = alchdb__nomem("pool conninfo");
+    if (rc == 0)
+        rc = alchdb__hist_init(&p->wait_hist, INT64_C(3600000000000)); /* 1 h in ns */
+    if (rc == 0 && !(p->slots = alchdb__calloc((size_t)p->max_open, sizeof *p->slots)))
+        rc = alchdb__nomem("pool slots");
+    if (rc != 0) {
+        pool_destroy(p);
+        return rc;
+    }
+    for (int i = p->max_open - 1; i >= 0; i--) {
+        alchdb__slot *s = &p->slots[i];
+        s->pool = p;
+        for (int k = 0; k < ALCHDB__POOL_LEASES; k++) {
+            s->leases[k].magic = LEASE_MAGIC;
+            atomic_init(&s->leases[k].held, 0);
+            s->leases[k].slot = s;
+            s->leases[k].pool = p;
+        }
+        s->next = p->free_head;
+        p->free_head = s;
+    }
+    if (pthread_create(&p->hk, NULL, alchdb__pool_housekeeper, p) != 0) {
+        pool_destroy(p);
+        return alchdb__error(ALCHDB_E_INTERNAL, "alchdb_pool_new: cannot start the housekeeping thread");
+    }
+    p->hk_started = true;
+    *out = p;
+    return 0;
+}
+
+ALCHDB_API void alchdb_pool_close(alchdb_pool *p)
+{
+    if (!p || p->magic != POOL_MAGIC)
+        return;
+    pthread_mutex_lock(&p->mu);
+    if (p->closed) {
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
+    p->closed = true;
+    for (alchdb__waiter *w = p->wait_head; w;) {
+        alchdb__waiter *next = w->next;
+        waiter_remove(p, w);
+        w->err = ALCHDB_E_CLOSED;
+        pthread_cond_signal(&w->cond);
+        w = next;
+    }
+    pthread_cond_signal(&p->hk_cond);
+    bool join = p->hk_started;
+    p->hk_started = false;
+    pthread_mutex_unlock(&p->mu);
+    if (join)
+        pthread_join(p->hk, NULL);
+    for (;;) {
+        alchdb__dead dead;
+        pthread_mutex_lock(&p->mu);
+        alchdb__slot *s = p->idle_head;
+        if (!s) {
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        alchdb__pool_idle_remove(p, s);
+        p->m.closed_shutdown++;
+        alchdb__pool_slot_retire(p, s, &dead);
+        pthread_mutex_unlock(&p->mu);
+        alchdb__dead_close(&dead);
+    }
+}
+
+ALCHDB_API void alchdb_pool_free(alchdb_pool *p)
+{
+    if (!p || p->magic != POOL_MAGIC)
+        return;
+    alchdb_pool_close(p);
+    pthread_mutex_lock(&p->mu);
+    p->freeing = true;
+    maybe_destroy_locked_then_unlock(p);
+}

@@ -1,0 +1,72 @@
+/* Pool internals shared by lib/pool and lib/client. Never exported. */
+#ifndef ALCHDB_POOL_INTERNAL_H
+#define ALCHDB_POOL_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "alchdb/pool.h"
+#include "internal.h"
+#include "pool/hist.h"
+
+#define ALCHDB__POOL_NOPTS 16 /* integer options are 1..15 */
+#define ALCHDB__POOL_LEASES 4 /* handles per slot: stale releases are caught for 4 reuses */
+#define ALCHDB__POOL_TAG_MAX 48
+
+struct alchdb_pool_config {
+    int64_t v[ALCHDB__POOL_NOPTS];
+    char *name; /* NULL = derived from the conninfo */
+};
+
+/* Apply the defaults to a config embedded elsewhere (the pool's own copy). */
+void alchdb__pool_config_defaults(struct alchdb_pool_config *cfg);
+
+typedef struct alchdb__slot alchdb__slot;
+
+/* The handle callers hold. Each slot owns a small ring of them and hands out
+ * the next one on every acquire, so a stale handle (already released) is a
+ * different object from the live one and a second release is recognised. */
+struct alchdb_conn {
+    uint32_t magic;
+    _Atomic uint32_t held;
+    alchdb__slot *slot;
+    alchdb_pool *pool;
+};
+
+enum { ALCHDB__SLOT_FREE = 0, ALCHDB__SLOT_CONNECTING, ALCHDB__SLOT_IDLE, ALCHDB__SLOT_INUSE };
+
+/* One physical connection place. Slots live as long as the pool (max_open of
+ * them, allocated up front), so handles never dangle while the pool lives. */
+struct alchdb__slot {
+    PGconn *pg;
+    alchdb_pool *pool;
+    int state;
+    alchdb__slot *next, *prev; /* idle list (doubly linked) or free list */
+    struct alchdb_conn leases[ALCHDB__POOL_LEASES];
+    unsigned lease_ix;
+    int64_t created_ns, expires_ns, last_used_ns, acquired_ns;
+    bool broken;        /* set by the holder: close on release */
+    bool fatal_seen;    /* a FATAL notice arrived (backend terminating) */
+    bool leak_reported;
+    char tag[ALCHDB__POOL_TAG_MAX];
+    /* Per-physical-connection extension: the client's prepared-statement
+     * cache. Freed (ext_free) whenever the server session ends or is reset. */
+    void *ext;
+    void (*ext_free)(void *ext, PGconn *pg);
+};
+
+/* Internal fast paths used by the client (no handle re-validation beyond the
+ * public function's). */
+int alchdb__pool_acquire(alchdb_pool *pool, int64_t timeout_us, const char *tag,
+                         alchdb_conn **out);
+int alchdb__pool_release(alchdb_pool *pool, alchdb_conn *conn);
+/* Options the client reads (microseconds / counts). */
+int64_t alchdb__pool_opt(const alchdb_pool *pool, int opt);
+/* True when the SQLSTATE means the session is gone (class 08, 57P01..03). */
+bool alchdb__sqlstate_is_fatal(const char *sqlstate);
+/* Copy msg into dst, replacing the conninfo's password (if any) by ***. */
+void alchdb__pool_mask_secret(const alchdb_pool *pool, char *msg);
+
+#endif /* ALCHDB_POOL_INTERNAL_H */

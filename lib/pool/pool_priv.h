@@ -1,0 +1,75 @@
+/* Private to lib/pool: the pool object and helpers shared by pool.c,
+ * housekeeper.c and metrics.c. */
+#ifndef ALCHDB_POOL_PRIV_H
+#define ALCHDB_POOL_PRIV_H
+
+#include "pool/pool_internal.h"
+
+/* A caller waiting for a connection. Lives on the waiter's stack; each has its
+ * own condition variable so a release wakes exactly the one it serves. */
+typedef struct alchdb__waiter {
+    pthread_cond_t cond;
+    struct alchdb__waiter *next, *prev;
+    alchdb_conn *conn; /* handed over by a releaser */
+    const char *tag;   /* the waiter's tag (valid while it waits) */
+    int err;           /* ALCHDB_E_CLOSED when the pool closed */
+    bool retry;        /* woken to make a connection itself */
+    bool queued;
+} alchdb__waiter;
+
+/* A physical connection detached from its slot, to be closed without the lock. */
+typedef struct alchdb__dead {
+    PGconn *pg;
+    void *ext;
+    void (*ext_free)(void *ext, PGconn *pg);
+} alchdb__dead;
+
+typedef struct alchdb__pool_counters {
+    int64_t acquisitions, waited, timeouts, rejected, connects, connect_errors;
+    int64_t closed_idle, closed_lifetime, closed_broken, closed_surplus, closed_shutdown;
+    int64_t rollbacks, validations, leaks;
+} alchdb__pool_counters;
+
+struct alchdb_pool {
+    uint32_t magic;
+    pthread_mutex_t mu;
+    struct alchdb_pool_config cfg;
+    int max_open, max_idle, max_connecting;
+    char *conninfo;        /* as given (may hold a password: never shown) */
+    char *masked_conninfo; /* password replaced by *** */
+    char *password;        /* to mask it out of libpq messages */
+    char *label;           /* "name (host:port/db)" or "host:port/db" */
+    char *qlabel;          /* "'name' (host:port/db)" or "'host:port/db'" */
+
+    alchdb__slot *slots; /* max_open of them */
+    alchdb__slot *idle_head, *idle_tail; /* head = most recently used */
+    alchdb__slot *free_head;
+    int nidle, open, in_use, connecting;
+    alchdb__waiter *wait_head, *wait_tail;
+    int nwaiters;
+    bool closed, freeing;
+
+    int64_t backoff_ns, backoff_until_ns;
+    char last_connect_error[512];
+
+    pthread_t hk;
+    bool hk_started;
+    bool hk_wants_waiters; /* the housekeeper sleeps until back-off ends */
+    pthread_cond_t hk_cond;
+
+    uint64_t rng;
+    alchdb__pool_counters m;
+    alchdb__hist wait_hist; /* acquire wait in ns */
+};
+
+void *alchdb__pool_housekeeper(void *arg);
+void alchdb__pool_idle_remove(alchdb_pool *p, alchdb__slot *s);
+void alchdb__pool_slot_retire(alchdb_pool *p, alchdb__slot *s, alchdb__dead *dead);
+void alchdb__dead_close(alchdb__dead *d);
+bool alchdb__pool_can_connect(const alchdb_pool *p, int64_t now);
+void alchdb__pool_wake_connector(alchdb_pool *p, int64_t now);
+bool alchdb__pool_put_back(alchdb_pool *p, alchdb__slot *s, int64_t now);
+void alchdb__pool_set_connect_error(alchdb_pool *p, const char *msg, int64_t now);
+int alchdb__pool_connect(alchdb_pool *p, alchdb__slot *s, char *err, size_t errlen);
+
+#endif /* ALCHDB_POOL_PRIV_H */
