@@ -1,0 +1,175 @@
+/* Private state of the query monitor (lib/monitor). Never exported. */
+#ifndef ALCHDB_MONITOR_INTERNAL_H
+#define ALCHDB_MONITOR_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alchdb/monitor.h"
+#include "internal.h"
+#include "pool/hist.h"
+
+#define MON_MODULE "monitor"
+#define MON_MINUTES 60
+#define MON_HOURS 24
+#define MON_ERR_CLASSES 8
+#define MON_MAX_LABELS_PER_QUERY 8
+#define MON_LABEL_MAX_LEN 128
+#define MON_CACHE_WAYS 4
+#define MON_STRIPES 64
+#define MON_N1_SLOTS 4096
+#define MON_HIST_MAX_US ((int64_t)3600 * 1000000) /* 1 h; longer runs are clamped */
+#define MON_LABEL_OTHER 0u                         /* id of "(other)" */
+
+struct alchdb_monitor_config {
+    int64_t v[16]; /* indexed by alchdb_monitor_opt */
+};
+
+/* suggestion bits (suggest.c) */
+enum {
+    MON_SUG_SELECT_STAR = 1u << 0,
+    MON_SUG_LEADING_LIKE = 1u << 1,
+    MON_SUG_LARGE_OFFSET = 1u << 2,
+    MON_SUG_NO_WHERE_WRITE = 1u << 3,
+    MON_SUG_FUNC_ON_COLUMN = 1u << 4,
+    MON_SUG_ORDER_RANDOM = 1u << 5,
+    MON_SUG_UNBOUNDED = 1u << 6,
+};
+#define MON_SUG_COUNT 7
+
+typedef struct mon_window {
+    int64_t id; /* minute or hour number since the epoch; -1 = empty */
+    int64_t calls, errors, slow, total_us, max_us;
+} mon_window;
+
+typedef struct mon_errclass {
+    char cls[3];
+    int64_t n;
+} mon_errclass;
+
+enum { MON_KIND_PARSED = 0, MON_KIND_UNPARSED = 1 };
+
+typedef struct mon_pattern {
+    pthread_mutex_t lock;
+    bool used;
+    uint32_t gen;          /* bumped on eviction/reset: stale cache entries see a mismatch */
+    uint32_t slot;
+    int kind;
+    bool dml;              /* SELECT/INSERT/UPDATE/DELETE/WITH/VALUES: may be EXPLAINed */
+    uint64_t key;          /* fingerprint (parsed) or literal-stripped hash (unparsed) */
+    char *text;            /* display text (normalized, truncated), owned */
+    int64_t text_len;      /* length of the text it was made from */
+    bool truncated;
+    int64_t calls, errors, slow, rows, total_us;
+    int64_t first_seen_us;
+    _Atomic int64_t last_used_us; /* for LRU, read without the lock */
+    mon_errclass errc[MON_ERR_CLASSES];
+    int64_t errc_other;
+    alchdb__hist all;      /* since creation or reset */
+    alchdb__hist recent;   /* current regression window */
+    int64_t recent_start_us;
+    int64_t prev_p95_us, prev_count; /* the regression window before */
+    mon_window minute[MON_MINUTES];
+    mon_window hour[MON_HOURS];
+    uint32_t sugg;         /* MON_SUG_* */
+    int64_t sugg_offset;   /* the OFFSET value seen */
+    int64_t n1_bursts, n1_max_burst;
+    /* plan capture */
+    bool plan_tried;
+    char *plan_json;       /* owned raw EXPLAIN output */
+    char *plan_error;      /* owned */
+    int64_t plan_at_us;
+} mon_pattern;
+
+typedef struct mon_cache_entry {
+    uint64_t key;   /* 0 = empty */
+    uint32_t slot, gen;
+    uint32_t len;   /* raw text length (truncated to 32 bits) as a cheap extra check */
+    uint32_t stamp; /* for replacement within a set */
+} mon_cache_entry;
+
+typedef struct mon_slow_entry {
+    int64_t ts_us, duration_us, rows;
+    char sqlstate[6];
+    char route[32];
+    uint64_t pattern_key;
+    int kind;
+    char *text;   /* owned */
+    char *labels; /* owned, "k=v,k=v" or NULL */
+} mon_slow_entry;
+
+typedef struct mon_n1_entry {
+    uint32_t slot, gen, label; /* label 0 = empty entry */
+    int64_t win_start_us, count, bursts, max_count;
+} mon_n1_entry;
+
+struct alchdb_monitor {
+    alchdb_monitor_config cfg;
+    alchdb_monitor_clock_fn clock;
+    void *clock_ud;
+
+    /* patterns: slots[] holds max_patterns pointers, allocated on first use */
+    pthread_mutex_t pat_lock;   /* creation, eviction, map; never held while recording */
+    mon_pattern **slots;
+    uint32_t nslots, nused, nalloc;
+    uint64_t *map_keys;         /* open addressing: key -> slot+1 (0 empty) */
+    uint32_t *map_vals;
+    uint32_t map_cap;           /* power of two, >= 2 * nslots */
+
+    /* text cache (raw-text hash and literal-stripped hash share it) */
+    mon_cache_entry *cache;
+    uint32_t cache_sets;        /* power of two */
+    pthread_mutex_t stripes[MON_STRIPES];
+
+    /* label values */
+    pthread_rwlock_t label_lock;
+    char **labels;              /* id -> string (owned); id 0 = "(other)" */
+    uint64_t *label_hash;
+    uint32_t nlabels, label_cap; /* label_cap = max_label_values + 1 */
+    uint32_t *label_map;        /* open addressing: id+1 (0 empty) */
+    uint32_t label_map_cap;
+
+    /* N+1 bursts */
+    mon_n1_entry *n1;
+
+    /* slow log */
+    pthread_mutex_t slow_lock;
+    mon_slow_entry *slowlog;
+    uint32_t slow_cap, slow_head, slow_count;
+
+    /* aggregate of evicted patterns (under pat_lock) */
+    alchdb__hist ev_hist;
+    int64_t ev_calls, ev_errors, ev_slow, ev_rows, ev_total_us;
+    mon_window ev_minute[MON_MINUTES];
+    mon_window ev_hour[MON_HOURS];
+
+    /* counters */
+    _Atomic int64_t evicted, cache_evictions, parses, labels_dropped, rejected, truncated,
+        plans_captured, unparsed;
+    _Atomic uint32_t stamp;
+
+    pthread_mutex_t plan_lock;  /* one capture run at a time */
+    int64_t last_plan_run_us;
+};
+
+/* config.c */
+void alchdb__monitor_config_defaults(alchdb_monitor_config *cfg);
+
+/* strip.c: hash of the text with literals, parameters, comments and
+ * whitespace runs replaced; optionally the stripped text itself. Sets *tokens
+ * to the number of tokens seen and *dml when the first keyword is a DML verb. */
+uint64_t alchdb__monitor_strip(const char *sql, size_t len, alchdb__strbuf *out, size_t out_max,
+                               int *tokens, bool *dml);
+
+/* suggest.c: suggestion bits from a libpg_query JSON parse tree. */
+uint32_t alchdb__monitor_suggest(const char *json_tree, int64_t large_offset, int64_t *offset_seen);
+const char *alchdb__monitor_suggest_code(unsigned bit);
+const char *alchdb__monitor_suggest_text(unsigned bit);
+
+/* monitor.c helpers used by report.c and plan.c */
+int64_t alchdb__monitor_now(alchdb_monitor *mon);
+void alchdb__monitor_window_add(mon_window *dst, const mon_window *src);
+
+#endif /* ALCHDB_MONITOR_INTERNAL_H */

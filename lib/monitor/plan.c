@@ -1,0 +1,227 @@
+/* Plan capture: EXPLAIN (FORMAT JSON) of slow patterns, generic plans for
+ * texts with $n parameters. Runs on the caller's thread, never holding a lock
+ * the recorders need across a server round trip. */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alchdb/pq.h"
+#include "monitor/monitor_internal.h"
+
+#define PLAN_STMT "alchdb_monitor_plan"
+#define PLAN_MAX_BYTES (256 * 1024)
+
+typedef struct cand {
+    uint32_t slot, gen;
+    int64_t total_us;
+    char *text;
+} cand;
+
+static int cmp_cand(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    return x->total_us > y->total_us ? -1 : x->total_us < y->total_us;
+}
+
+/* Highest $n in a normalized text (quoted parts skipped). */
+static int count_params(const char *t)
+{
+    int maxn = 0;
+    for (const char *p = t; *p; p++) {
+        if (*p == '\'' || *p == '"') {
+            char q = *p++;
+            while (*p && *p != q)
+                p++;
+            if (!*p)
+                break;
+            continue;
+        }
+        if (*p == '$' && p[1] >= '1' && p[1] <= '9') {
+            int n = (int)strtol(p + 1, NULL, 10);
+            if (n > maxn && n <= 65535)
+                maxn = n;
+        }
+    }
+    return maxn;
+}
+
+static void exec_quiet(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    PQclear(r);
+}
+
+/* Returns the plan (owned) or NULL with *err (owned) set. */
+static char *explain_one(PGconn *c, const char *text, char **err)
+{
+    *err = NULL;
+    char *plan = NULL;
+    exec_quiet(c, "BEGIN");
+    exec_quiet(c, "SET LOCAL plan_cache_mode = force_generic_plan");
+    PGresult *r = PQprepare(c, PLAN_STMT, text, 0, NULL);
+    bool prepared = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!prepared)
+        *err = alchdb__strdup(PQresultErrorMessage(r));
+    PQclear(r);
+    if (prepared) {
+        int np = count_params(text);
+        alchdb__strbuf sb;
+        alchdb__sb_init(&sb);
+        alchdb__sb_puts(&sb, "EXPLAIN (FORMAT JSON) EXECUTE " PLAN_STMT);
+        for (int i = 0; i < np; i++)
+            alchdb__sb_puts(&sb, i ? ",NULL" : "(NULL");
+        if (np)
+            alchdb__sb_puts(&sb, ")");
+        char *q = alchdb__sb_finish(&sb);
+        if (q) {
+            r = PQexec(c, q);
+            if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                PQgetlength(r, 0, 0) <= PLAN_MAX_BYTES)
+                plan = alchdb__strdup(PQgetvalue(r, 0, 0));
+            else
+                *err = alchdb__strdup(PQresultStatus(r) == PGRES_TUPLES_OK
+                                          ? "plan too large or empty"
+                                          : PQresultErrorMessage(r));
+            PQclear(r);
+            alchdb__free(q);
+        }
+    }
+    exec_quiet(c, "ROLLBACK");
+    if (prepared)
+        exec_quiet(c, "DEALLOCATE " PLAN_STMT); /* prepared statements outlive ROLLBACK */
+    if (*err) {
+        size_t n = strlen(*err); /* libpq messages end in a newline */
+        while (n && ((*err)[n - 1] == '\n' || (*err)[n - 1] == ' '))
+            (*err)[--n] = '\0';
+    }
+    return plan;
+}
+
+static void mask_password(const char *conninfo, char *msg)
+{
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    PQfreemem(perr);
+    if (!opts)
+        return;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (strcmp(o->keyword, "password") || !o->val || !o->val[0])
+            continue;
+        size_t pl = strlen(o->val);
+        char *hit;
+        while ((hit = strstr(msg, o->val)) != NULL)
+            memset(hit, '*', pl);
+    }
+    PQconninfoFree(opts);
+}
+
+int alchdb_monitor_capture_plans(alchdb_monitor *mon, alchdb_pool *pool, const char *conninfo,
+                                 int max_plans, int *captured)
+{
+    if (captured)
+        *captured = 0;
+    ALCHDB_CHECK_ARG(mon, "mon", "must not be NULL");
+    ALCHDB_CHECK_ARG(pool || conninfo, "conninfo", "must not be NULL when pool is NULL");
+    ALCHDB_CHECK_ARG(max_plans >= 1 && max_plans <= 1000, "max_plans", "must be 1..1000");
+    if (pthread_mutex_trylock(&mon->plan_lock) != 0)
+        return 0; /* another run is in progress: that is the rate limit too */
+    int64_t now = alchdb__monitor_now(mon);
+    int64_t interval = mon->cfg.v[ALCHDB_MONITOR_OPT_PLAN_INTERVAL];
+    pthread_mutex_lock(&mon->pat_lock);
+    bool too_soon = interval > 0 && mon->last_plan_run_us != INT64_MIN &&
+                    now - mon->last_plan_run_us < interval && now >= mon->last_plan_run_us;
+    if (too_soon) {
+        pthread_mutex_unlock(&mon->pat_lock);
+        pthread_mutex_unlock(&mon->plan_lock);
+        return 0;
+    }
+    mon->last_plan_run_us = now;
+    cand *cs = mon->nused ? alchdb__calloc(mon->nused, sizeof *cs) : NULL;
+    size_t nc = 0;
+    for (uint32_t i = 0; cs && i < mon->nalloc; i++) {
+        mon_pattern *p = mon->slots[i];
+        pthread_mutex_lock(&p->lock);
+        if (p->used && p->kind == MON_KIND_PARSED && p->dml && !p->truncated && !p->plan_tried &&
+            p->slow > 0) {
+            cs[nc] = (cand){.slot = p->slot, .gen = p->gen, .total_us = p->total_us,
+                            .text = alchdb__strdup(p->text)};
+            if (cs[nc].text)
+                nc++;
+        }
+        pthread_mutex_unlock(&p->lock);
+    }
+    pthread_mutex_unlock(&mon->pat_lock);
+    if (!nc) {
+        alchdb__free(cs);
+        pthread_mutex_unlock(&mon->plan_lock);
+        return 0;
+    }
+    qsort(cs, nc, sizeof *cs, cmp_cand);
+    if (nc > (size_t)max_plans) {
+        for (size_t i = (size_t)max_plans; i < nc; i++)
+            alchdb__free(cs[i].text);
+        nc = (size_t)max_plans;
+    }
+
+    int rc = 0;
+    alchdb_conn *pc = NULL;
+    PGconn *c = NULL;
+    if (pool) {
+        rc = alchdb_pool_acquire(pool, -1, "monitor plan capture", &pc);
+        if (rc == 0)
+            c = alchdb_conn_pgconn(pc);
+    } else {
+        c = PQconnectdb(conninfo);
+        if (PQstatus(c) != CONNECTION_OK) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
+            mask_password(conninfo, msg);
+            size_t n = strlen(msg);
+            while (n && msg[n - 1] == '\n')
+                msg[--n] = '\0';
+            rc = alchdb__error(ALCHDB_E_CONNECT, "monitor plan capture: %s", msg);
+            PQfinish(c);
+            c = NULL;
+        }
+    }
+    int got = 0;
+    for (size_t i = 0; rc == 0 && c && i < nc; i++) {
+        char *err = NULL;
+        char *plan = explain_one(c, cs[i].text, &err);
+        mon_pattern *p = mon->slots[cs[i].slot];
+        pthread_mutex_lock(&p->lock);
+        if (p->used && p->gen == cs[i].gen) {
+            p->plan_tried = true;
+            p->plan_at_us = now;
+            alchdb__free(p->plan_json);
+            alchdb__free(p->plan_error);
+            p->plan_json = plan;
+            p->plan_error = err;
+            plan = err = NULL;
+            if (p->plan_json) {
+                got++;
+                atomic_fetch_add(&mon->plans_captured, 1);
+            }
+        }
+        pthread_mutex_unlock(&p->lock);
+        alchdb__free(plan);
+        alchdb__free(err);
+        if (PQstatus(c) != CONNECTION_OK) {
+            if (pc)
+                alchdb_conn_mark_broken(pc);
+            rc = alchdb__error(ALCHDB_E_CONNECT, "monitor plan capture: connection lost");
+        }
+    }
+    if (pc)
+        alchdb_pool_release(pool, pc);
+    else if (c)
+        PQfinish(c);
+    for (size_t i = 0; i < nc; i++)
+        alchdb__free(cs[i].text);
+    alchdb__free(cs);
+    pthread_mutex_unlock(&mon->plan_lock);
+    if (captured)
+        *captured = got;
+    return rc;
+}

@@ -1,0 +1,227 @@
+/* Monitor against PostgreSQL itself: a workload run with plain libpq (literal
+ * texts, parameters, IN lists of varying lengths) is recorded into a monitor
+ * and compared with pg_stat_statements on the rig's primary. Every
+ * pg_stat_statements entry must map to exactly one monitor pattern, and call
+ * counts must agree (the monitor may merge entries PG keeps apart, never
+ * split one). Also: EXPLAIN plan capture for a slow pattern. */
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <alchdb/alchdb.h>
+
+#include "internal.h"
+#include "sql/sql_internal.h"
+#include "testutil.h"
+
+static void quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+static PGconn *connect_primary(void)
+{
+    PGconn *c = PQconnectdb(test_env("ALCHDB_TEST_PRIMARY"));
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect: %s", PQerrorMessage(c));
+    PQsetNoticeProcessor(c, quiet, NULL);
+    return c;
+}
+
+static void must(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
+                  "%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+/* Run one statement (params optional) and record it. */
+static void run(alchdb_monitor *m, PGconn *c, const char *sql, int np, const char *const *params)
+{
+    int64_t t0 = alchdb__now_ns();
+    PGresult *r = np ? PQexecParams(c, sql, np, NULL, params, NULL, NULL, 0) : PQexec(c, sql);
+    int64_t d = (alchdb__now_ns() - t0) / 1000;
+    ExecStatusType st = PQresultStatus(r);
+    ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
+                  PQresultErrorMessage(r));
+    int64_t rows = st == PGRES_TUPLES_OK ? PQntuples(r) : atoll(PQcmdTuples(r));
+    alchdb_monitor_query q = {.version = ALCHDB_MONITOR_QUERY_VERSION, .sql = sql, .sql_len = -1,
+                              .duration_us = d, .rows = rows, .route = "primary"};
+    ck_assert_int_eq(alchdb_monitor_record(m, &q), 0);
+    PQclear(r);
+}
+
+START_TEST(test_matches_pg_stat_statements)
+{
+    PGconn *c = connect_primary();
+    must(c, "CREATE TABLE IF NOT EXISTS mon_pgss_w (id int PRIMARY KEY, v text, n int)");
+    must(c, "TRUNCATE mon_pgss_w");
+    must(c, "INSERT INTO mon_pgss_w SELECT g, 'v' || g, g % 7 FROM generate_series(1, 1000) g");
+    must(c, "SELECT pg_stat_statements_reset()");
+
+    alchdb_monitor *m = NULL;
+    ck_assert_int_eq(alchdb_monitor_new(NULL, &m), 0);
+    char sql[512], p[8][16];
+    const char *pv[8];
+    for (int i = 0; i < 8; i++)
+        pv[i] = p[i];
+    int expected_runs = 0;
+    for (int i = 0; i < 240; i++) {
+        snprintf(sql, sizeof sql, "SELECT v FROM mon_pgss_w WHERE id = %d", i + 1);
+        run(m, c, sql, 0, NULL);
+        /* same statement, other spelling: one PG entry, one pattern */
+        snprintf(sql, sizeof sql, "select v  from mon_pgss_w where id=%d", i + 2);
+        run(m, c, sql, 0, NULL);
+        /* IN lists of 1..8 literals: PG 15 keeps each length apart, we merge */
+        int len = 1 + i % 8;
+        int n = snprintf(sql, sizeof sql, "SELECT count(*) FROM mon_pgss_w WHERE id IN (");
+        for (int k = 0; k < len; k++)
+            n += snprintf(sql + n, sizeof sql - (size_t)n, "%s%d", k ? ", " : "", i * 3 + k);
+        snprintf(sql + n, sizeof sql - (size_t)n, ")");
+        run(m, c, sql, 0, NULL);
+        /* the same with parameters, lengths 2..4 */
+        int plen = 2 + i % 3;
+        n = snprintf(sql, sizeof sql, "SELECT count(*) FROM mon_pgss_w WHERE id IN (");
+        for (int k = 0; k < plen; k++) {
+            n += snprintf(sql + n, sizeof sql - (size_t)n, "%s$%d::int", k ? ", " : "", k + 1);
+            snprintf(p[k], sizeof p[k], "%d", i + k);
+        }
+        snprintf(sql + n, sizeof sql - (size_t)n, ")");
+        run(m, c, sql, plen, pv);
+        snprintf(p[0], sizeof p[0], "%d", i + 5);
+        run(m, c, "SELECT v, n FROM mon_pgss_w WHERE id = $1::int", 1, pv);
+        snprintf(sql, sizeof sql, "UPDATE mon_pgss_w SET n = n + %d WHERE id = %d", i % 3, i + 1);
+        run(m, c, sql, 0, NULL);
+        if (i % 4 == 0) {
+            snprintf(sql, sizeof sql, "SELECT id FROM mon_pgss_w WHERE v LIKE '%%%d' ORDER BY id LIMIT 3", i);
+            run(m, c, sql, 0, NULL);
+            expected_runs++;
+        }
+        expected_runs += 6;
+    }
+
+    PGresult *r = PQexec(c, "SELECT query, calls FROM pg_stat_statements "
+                            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                            "AND query LIKE '%mon_pgss_w%' AND query NOT LIKE '%pg_stat_statements%' "
+                            "AND query NOT LIKE '%TRUNCATE%' AND query NOT LIKE 'CREATE%' "
+                            "AND query NOT LIKE 'INSERT%'");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    int rows = PQntuples(r);
+    ck_assert_int_gt(rows, 5);
+
+    char *js = NULL;
+    ck_assert_int_eq(alchdb_monitor_patterns_json(m, ALCHDB_MONITOR_SORT_CALLS, 0, 0, &js), 0);
+    json_t *pats = json_loads(js, 0, NULL);
+    alchdb_free(js);
+    ck_assert_ptr_nonnull(pats);
+    size_t np = json_array_size(pats);
+    int64_t *pg_calls = calloc(np, sizeof *pg_calls);
+    int64_t pg_total = 0;
+    for (int i = 0; i < rows; i++) {
+        const char *q = PQgetvalue(r, i, 0);
+        int64_t calls = atoll(PQgetvalue(r, i, 1));
+        pg_total += calls;
+        uint64_t fp = 0;
+        ck_assert_msg(alchdb__sql_fingerprint(q, strlen(q), &fp, NULL) == 0, "fingerprint %s", q);
+        char id[17];
+        snprintf(id, sizeof id, "%016llx", (unsigned long long)fp);
+        int matches = 0;
+        for (size_t k = 0; k < np; k++) {
+            if (!strcmp(json_string_value(json_object_get(json_array_get(pats, k), "id")), id)) {
+                matches++;
+                pg_calls[k] += calls;
+            }
+        }
+        ck_assert_msg(matches == 1, "pg_stat_statements entry maps to %d patterns: %s", matches, q);
+    }
+    int64_t ours_total = 0;
+    for (size_t k = 0; k < np; k++) {
+        json_t *pt = json_array_get(pats, k);
+        int64_t calls = json_integer_value(json_object_get(pt, "calls"));
+        ours_total += calls;
+        ck_assert_msg(pg_calls[k] == calls, "pattern %s: %lld calls, pg_stat_statements %lld",
+                      json_string_value(json_object_get(pt, "text")), (long long)calls,
+                      (long long)pg_calls[k]);
+    }
+    ck_assert_int_eq(ours_total, expected_runs);
+    ck_assert_int_eq(pg_total, expected_runs);
+    ck_assert_int_lt((int)np, rows); /* IN lists were merged */
+    fprintf(stderr,
+            "pg_stat_statements comparison: %d PG entries -> %zu monitor patterns, %lld calls on "
+            "both sides, every entry maps to exactly one pattern\n",
+            rows, np, (long long)pg_total);
+    free(pg_calls);
+    json_decref(pats);
+    PQclear(r);
+    alchdb_monitor_free(m);
+    PQfinish(c);
+}
+END_TEST
+
+START_TEST(test_plan_capture)
+{
+    PGconn *c = connect_primary();
+    must(c, "CREATE TABLE IF NOT EXISTS mon_plan_t (id int PRIMARY KEY, n int)");
+    must(c, "INSERT INTO mon_plan_t SELECT g, g % 10 FROM generate_series(1, 2000) g "
+            "ON CONFLICT DO NOTHING");
+    must(c, "ANALYZE mon_plan_t");
+    PQfinish(c);
+    alchdb_monitor_config *cfg = NULL;
+    ck_assert_int_eq(alchdb_monitor_config_new(&cfg), 0);
+    ck_assert_int_eq(alchdb_monitor_config_set_from_string(cfg, "plan_capture_interval", "1h"), 0);
+    alchdb_monitor *m = NULL;
+    ck_assert_int_eq(alchdb_monitor_new(cfg, &m), 0);
+    alchdb_monitor_config_free(cfg);
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT id FROM mon_plan_t WHERE n = 3", 90000, NULL), 0);
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT id FROM mon_plan_t WHERE id = 3", 10, NULL), 0);
+    int got = -1;
+    ck_assert_msg(alchdb_monitor_capture_plans(m, NULL, test_env("ALCHDB_TEST_PRIMARY"), 5, &got) == 0,
+                  "%s", alchdb_last_error_message());
+    ck_assert_int_eq(got, 1); /* only the slow pattern */
+    /* rate-limited: a second run right away does nothing */
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT n FROM mon_plan_t WHERE n > 1", 90000, NULL), 0);
+    ck_assert_int_eq(alchdb_monitor_capture_plans(m, NULL, test_env("ALCHDB_TEST_PRIMARY"), 5, &got), 0);
+    ck_assert_int_eq(got, 0);
+    char *js = NULL;
+    ck_assert_int_eq(alchdb_monitor_patterns_json(m, ALCHDB_MONITOR_SORT_MAX, 0, 0, &js), 0);
+    json_t *p = json_loads(js, 0, NULL);
+    alchdb_free(js);
+    json_t *plan = NULL;
+    int with_plan = 0;
+    for (size_t k = 0; k < json_array_size(p); k++) {
+        json_t *pt = json_array_get(p, k);
+        if (json_object_get(pt, "plan")) {
+            with_plan++;
+            plan = json_object_get(pt, "plan");
+            ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(pt, "text")), "n = $1"));
+        }
+    }
+    ck_assert_int_eq(with_plan, 1);
+    json_t *seq = json_object_get(plan, "seq_scans");
+    ck_assert_int_eq(json_array_size(seq), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(seq, 0), "relation")), "mon_plan_t");
+    ck_assert_ptr_nonnull(json_object_get(plan, "explain"));
+    json_decref(p);
+    /* a bad conninfo: a clear error, no password shown */
+    ck_assert_int_eq(alchdb_monitor_reset(m), 0);
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT id FROM mon_plan_t WHERE n = 4", 90000, NULL), 0);
+    ck_assert_int_eq(alchdb_monitor_capture_plans(m, NULL, "host=127.0.0.1 port=1 password=hunter2 connect_timeout=2", 1, &got),
+                     ALCHDB_E_CONNECT);
+    ck_assert_ptr_null(strstr(alchdb_last_error_message(), "hunter2"));
+    alchdb_monitor_free(m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("monitor-pgss");
+    TCase *tc = tcase_create("pgss");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_matches_pg_stat_statements);
+    tcase_add_test(tc, test_plan_capture);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
