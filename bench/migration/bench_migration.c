@@ -43,20 +43,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_migration: --statements must be > 0 and --runs 1..100\n");
         return 2;
     }
-    static const char *const kinds[] = {
-        "ALTER TABLE app.t%zu ADD COLUMN c%zu int;\n",
-        "CREATE INDEX CONCURRENTLY i%zu_%zu ON app.t%zu (c);\n",
-        "ALTER TABLE app.t%zu ALTER COLUMN c%zu SET NOT NULL;\n",
-        "ALTER TABLE app.t%zu ADD CONSTRAINT f%zu FOREIGN KEY (p) REFERENCES app.p (id) NOT VALID;\n",
-        "UPDATE app.t%zu SET c = 1 WHERE id = %zu;\n",
-    };
     size_t cap = n * 120 + 1, off = 0;
     char *sql = malloc(cap);
     if (!sql)
         return 1;
     for (size_t i = 0; i < n; i++) {
-        const char *k = kinds[i % 5];
-        off += (size_t)snprintf(sql + off, cap - off, k, i % 100, i, i % 100);
+        size_t t = i % 100;
+        switch (i % 5) {
+        case 0: off += (size_t)snprintf(sql + off, cap - off, "ALTER TABLE app.t%zu ADD COLUMN c%zu int;\n", t, i); break;
+        case 1: off += (size_t)snprintf(sql + off, cap - off, "CREATE INDEX CONCURRENTLY i%zu ON app.t%zu (c);\n", i, t); break;
+        case 2: off += (size_t)snprintf(sql + off, cap - off, "ALTER TABLE app.t%zu ALTER COLUMN c%zu SET NOT NULL;\n", t, i); break;
+        case 3:
+            off += (size_t)snprintf(sql + off, cap - off,
+                                    "ALTER TABLE app.t%zu ADD CONSTRAINT f%zu FOREIGN KEY (p) REFERENCES app.p (id) NOT VALID;\n",
+                                    t, i);
+            break;
+        default: off += (size_t)snprintf(sql + off, cap - off, "UPDATE app.t%zu SET c = 1 WHERE id = %zu;\n", t, i); break;
+        }
     }
     double *t = calloc((size_t)runs, sizeof *t);
     for (int r = 0; r < runs; r++) {

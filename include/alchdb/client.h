@@ -1,11 +1,402 @@
 /**
  * @file client.h
- * @brief (module under construction)
+ * @brief The one-call facade: execute SQL through a pool with cached prepared
+ *        statements, transactions pinned to one connection, and results.
+ *
+ * @code
+ * alchdb_client *db;
+ * if (alchdb_client_open("host=127.0.0.1 dbname=app", NULL, &db) != 0)
+ *     fprintf(stderr, "%s\n", alchdb_last_error_message());
+ * const char *params[] = {"42"};
+ * alchdb_result *r = NULL;
+ * int rc = alchdb_client_exec(db, "SELECT name FROM users WHERE id = $1", 1, params, &r);
+ * if (rc == 0 && alchdb_result_nrows(r) == 1)
+ *     printf("%s\n", alchdb_result_value(r, 0, 0));
+ * else if (rc == ALCHDB_E_QUERY)
+ *     fprintf(stderr, "%s: %s\n", alchdb_result_sqlstate(r), alchdb_result_error_message(r));
+ * alchdb_result_free(r);
+ * alchdb_client_free(db);
+ * @endcode
+ *
+ * Parameters are always sent separately from the SQL text (never spliced in).
+ * By default a statement is prepared once per connection and kept in an LRU
+ * cache (size: the pool's statement_cache_size); it is re-prepared
+ * transparently after a reconnect and when the server answers SQLSTATE 26000
+ * or 0A000 (e.g. "cached plan must not change result type"), retrying once
+ * outside transactions.
+ *
+ * **Fork:** do not use a client in a child process after fork().
+ *
  * @since 0.1.0
  */
 #ifndef ALCHDB_CLIENT_H
 #define ALCHDB_CLIENT_H
 
 #include <alchdb/common.h>
+#include <alchdb/pool.h>
+
+ALCHDB_BEGIN_DECLS
+
+/* Declared in <alchdb/router.h>. */
+struct alchdb_router;
+
+/** The client (opaque, thread-safe). @since 0.1.0 */
+typedef struct alchdb_client alchdb_client;
+
+/** A query result (opaque, immutable once returned: any thread may read it). @since 0.1.0 */
+typedef struct alchdb_result alchdb_result;
+
+/** A transaction pinned to one connection (opaque; one thread at a time). @since 0.1.0 */
+typedef struct alchdb_txn alchdb_txn;
+
+/** Flags of alchdb_client_exec_flags() and alchdb_txn_exec_flags(). @since 0.1.0 */
+typedef enum alchdb_exec_flag {
+    /** Prepare once per connection and cache (the default). */
+    ALCHDB_EXEC_DEFAULT = 0,
+    /** Extended protocol without preparing (one-off statements). */
+    ALCHDB_EXEC_UNPREPARED = 1,
+    /** Simple protocol: allows several statements separated by ';'; nparams must be 0.
+     *  Only the last statement's result is returned. */
+    ALCHDB_EXEC_SIMPLE = 2,
+    /** Ask for results in binary format (read them with alchdb_result_length()). */
+    ALCHDB_EXEC_BINARY_RESULT = 4,
+    /** Routed clients: the host vouches the statement only reads (a replica may serve it). */
+    ALCHDB_EXEC_READ = 8,
+    /** Routed clients: run on the primary even if it only reads. */
+    ALCHDB_EXEC_PRIMARY = 16
+} alchdb_exec_flag;
+
+/** Flags of alchdb_client_begin(). @since 0.1.0 */
+typedef enum alchdb_txn_flag {
+    ALCHDB_TXN_DEFAULT = 0,         /**< BEGIN (the server's default isolation) */
+    ALCHDB_TXN_READ_ONLY = 1,       /**< READ ONLY */
+    ALCHDB_TXN_REPEATABLE_READ = 2, /**< ISOLATION LEVEL REPEATABLE READ */
+    ALCHDB_TXN_SERIALIZABLE = 4     /**< ISOLATION LEVEL SERIALIZABLE (wins over REPEATABLE_READ) */
+} alchdb_txn_flag;
+
+/**
+ * Create a client over an existing pool.
+ * @param pool the pool (borrowed: it must outlive the client).
+ * @param out  receives the client; set to NULL first.
+ * @return 0, ALCHDB_E_INVALID or ALCHDB_E_NOMEM.
+ * **Ownership:** *out is owned: free with alchdb_client_free(); the pool stays the caller's.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_client_new(alchdb_pool *pool, alchdb_client **out);
+
+/**
+ * Create a client with its own pool (freed with the client).
+ * @param conninfo libpq conninfo (copied); see alchdb_pool_new().
+ * @param cfg      pool options (copied) or NULL for the defaults.
+ * @param out      receives the client; set to NULL first.
+ * @return 0 or the error of alchdb_pool_new().
+ * **Ownership:** *out is owned: free with alchdb_client_free().
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_client_open(const char *conninfo, const alchdb_pool_config *cfg,
+                                  alchdb_client **out);
+
+/**
+ * Create a client that routes through a router (<alchdb/router.h>): reads go
+ * to healthy replicas, writes and anything unsure to the primary, a read that
+ * loses its replica is retried once elsewhere, transactions stay on the
+ * connection they began on (READ ONLY ones may run on a replica).
+ * @param router the router (borrowed: must outlive the client).
+ * @param out    receives the client; set to NULL first.
+ * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
+ * **Ownership:** *out is owned: alchdb_client_free() (the router is not freed).
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_client_new_routed(struct alchdb_router *router, alchdb_client **out);
+
+/**
+ * Like alchdb_client_exec_flags(), with a read-your-writes token from
+ * alchdb_client_token(): the statement runs on a replica that has replayed
+ * past the token (checked on that replica), else on the primary.
+ * @param token a token (copied); must not be NULL.
+ * @return as alchdb_client_exec_flags(); ALCHDB_E_INVALID for a malformed token,
+ *         ALCHDB_E_STATE when the client has no router.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_client_exec_token(alchdb_client *client, const char *sql, int nparams,
+                                        const char *const *params, unsigned flags,
+                                        const char *token, alchdb_result **out);
+
+/**
+ * A read-your-writes token for everything committed so far (one round trip
+ * to the primary). Only for routed clients.
+ * @param buf receives the NUL-terminated token; @p cap at least 64.
+ * @return 0, ALCHDB_E_INVALID, ALCHDB_E_STATE (no router), or the router's errors.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_client_token(alchdb_client *client, char *buf, size_t cap);
+
+/**
+ * Free a client (and its pool when it owns one). Transactions and results of
+ * the client must be freed first.
+ * @param client client or NULL.
+ * **Thread safety:** once, after all other use.
+ * @since 0.1.0
+ */
+ALCHDB_API void alchdb_client_free(alchdb_client *client);
+
+/**
+ * The pool the client executes on.
+ * @param client the client.
+ * @return borrowed, valid while the client lives; NULL when @p client is NULL.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API alchdb_pool *alchdb_client_pool(alchdb_client *client);
+
+/**
+ * Execute one statement on a pooled connection, prepared and cached.
+ * @param client  the client.
+ * @param sql     the statement (copied); $1..$n placeholders for parameters.
+ * @param nparams number of parameters, 0..65535.
+ * @param params  nparams text values (copied); a NULL entry is SQL NULL; may
+ *                be NULL when nparams is 0.
+ * @param out     receives the result, or NULL to discard it; set to NULL first.
+ * @return 0 (*out holds the rows); ALCHDB_E_QUERY when the server answered
+ *         with an error or the connection broke during the statement — *out
+ *         then ALSO holds a result carrying the SQLSTATE and the message (free
+ *         it); ALCHDB_E_INVALID, ALCHDB_E_TIMEOUT, ALCHDB_E_CONNECT,
+ *         ALCHDB_E_BUSY, ALCHDB_E_CLOSED, ALCHDB_E_NOMEM (no result).
+ * **Ownership:** *out is owned: free with alchdb_result_free().
+ * **Thread safety:** any thread; concurrent calls use different connections.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_client_exec(alchdb_client *client, const char *sql, int nparams,
+                                  const char *const *params, alchdb_result **out);
+
+/**
+ * alchdb_client_exec() with ::alchdb_exec_flag flags.
+ * @param client  the client.
+ * @param sql     the statement (copied).
+ * @param nparams number of parameters (0 with ::ALCHDB_EXEC_SIMPLE).
+ * @param params  text values or NULL entries (copied).
+ * @param flags   an OR of ::alchdb_exec_flag values.
+ * @param out     receives the result or NULL; set to NULL first.
+ * @return as alchdb_client_exec(); ALCHDB_E_INVALID for unknown flags.
+ * **Ownership:** *out is owned: free with alchdb_result_free().
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_client_exec_flags(alchdb_client *client, const char *sql, int nparams,
+                                        const char *const *params, unsigned flags,
+                                        alchdb_result **out);
+
+/**
+ * Begin a transaction: acquires one connection and keeps it until commit,
+ * rollback or alchdb_txn_free().
+ * @param client the client.
+ * @param flags  an OR of ::alchdb_txn_flag values.
+ * @param out    receives the transaction; set to NULL first.
+ * @return 0, ALCHDB_E_INVALID, the acquire errors, or ALCHDB_E_QUERY (BEGIN failed).
+ * **Ownership:** *out is owned: free with alchdb_txn_free() (which rolls back
+ * a transaction still open).
+ * **Thread safety:** any thread; the transaction is one-thread-at-a-time.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_client_begin(alchdb_client *client, unsigned flags, alchdb_txn **out);
+
+/**
+ * Execute a statement inside the transaction (same rules as alchdb_client_exec()).
+ * An error aborts the transaction on the server: later statements fail with
+ * SQLSTATE 25P02 until rollback. Not retried.
+ * @param txn     an open transaction.
+ * @param sql     the statement (copied).
+ * @param nparams number of parameters.
+ * @param params  text values or NULL entries (copied).
+ * @param out     receives the result or NULL; set to NULL first.
+ * @return as alchdb_client_exec(); ALCHDB_E_STATE when the transaction has ended.
+ * **Ownership:** *out is owned: free with alchdb_result_free().
+ * **Thread safety:** one thread at a time per transaction.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_txn_exec(alchdb_txn *txn, const char *sql, int nparams,
+                               const char *const *params, alchdb_result **out);
+
+/**
+ * alchdb_txn_exec() with ::alchdb_exec_flag flags.
+ * @param txn     an open transaction.
+ * @param sql     the statement (copied).
+ * @param nparams number of parameters.
+ * @param params  text values or NULL entries (copied).
+ * @param flags   an OR of ::alchdb_exec_flag values.
+ * @param out     receives the result or NULL; set to NULL first.
+ * @return as alchdb_txn_exec().
+ * **Ownership:** *out is owned: free with alchdb_result_free().
+ * **Thread safety:** one thread at a time per transaction.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_txn_exec_flags(alchdb_txn *txn, const char *sql, int nparams,
+                                     const char *const *params, unsigned flags,
+                                     alchdb_result **out);
+
+/**
+ * Commit and give the connection back. The handle stays valid (ended) until
+ * alchdb_txn_free().
+ * @param txn an open transaction.
+ * @return 0; ALCHDB_E_QUERY when the commit failed or the transaction had
+ *         already failed (it was rolled back; the message says why);
+ *         ALCHDB_E_STATE when already ended; ALCHDB_E_INVALID.
+ * **Thread safety:** one thread at a time per transaction.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_txn_commit(alchdb_txn *txn);
+
+/**
+ * Roll back and give the connection back.
+ * @param txn an open transaction.
+ * @return 0, ALCHDB_E_STATE (already ended), ALCHDB_E_INVALID, ALCHDB_E_QUERY
+ *         (the connection broke; it is discarded and the server rolls back).
+ * **Thread safety:** one thread at a time per transaction.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_txn_rollback(alchdb_txn *txn);
+
+/**
+ * Free a transaction handle, rolling back first when still open.
+ * @param txn transaction or NULL.
+ * **Thread safety:** one thread at a time per transaction.
+ * @since 0.1.0
+ */
+ALCHDB_API void alchdb_txn_free(alchdb_txn *txn);
+
+/**
+ * Number of rows.
+ * @param result a result.
+ * @return rows (0 for commands and errors) or ALCHDB_E_INVALID.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int64_t alchdb_result_nrows(const alchdb_result *result);
+
+/**
+ * Number of columns.
+ * @param result a result.
+ * @return columns or ALCHDB_E_INVALID.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_result_ncols(const alchdb_result *result);
+
+/**
+ * Column name.
+ * @param result a result.
+ * @param col    0..ncols-1.
+ * @return borrowed until alchdb_result_free(); NULL when out of range (error set).
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API const char *alchdb_result_column_name(const alchdb_result *result, int col);
+
+/**
+ * Column type OID (23 = int4, 25 = text, ... see pg_type).
+ * @param result a result.
+ * @param col    0..ncols-1.
+ * @return the OID, or 0 when out of range (error set).
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API uint32_t alchdb_result_column_type(const alchdb_result *result, int col);
+
+/**
+ * A value: text (NUL-terminated) or, with ::ALCHDB_EXEC_BINARY_RESULT, binary
+ * bytes (also followed by a NUL; use alchdb_result_length()).
+ * @param result a result.
+ * @param row    0..nrows-1.
+ * @param col    0..ncols-1.
+ * @return borrowed until alchdb_result_free(); NULL for SQL NULL or out of
+ *         range (then the error is set: tell them apart with alchdb_result_is_null()).
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API const char *alchdb_result_value(const alchdb_result *result, int64_t row, int col);
+
+/**
+ * Length in bytes of a value (0 for SQL NULL).
+ * @param result a result.
+ * @param row    0..nrows-1.
+ * @param col    0..ncols-1.
+ * @return the length or ALCHDB_E_INVALID / ALCHDB_E_RANGE.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int64_t alchdb_result_length(const alchdb_result *result, int64_t row, int col);
+
+/**
+ * Whether a value is SQL NULL.
+ * @param result a result.
+ * @param row    0..nrows-1.
+ * @param col    0..ncols-1.
+ * @return 1, 0, or ALCHDB_E_INVALID / ALCHDB_E_RANGE.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_result_is_null(const alchdb_result *result, int64_t row, int col);
+
+/**
+ * Rows affected (INSERT/UPDATE/DELETE/MERGE/COPY) or returned (SELECT), from
+ * the command tag.
+ * @param result a result.
+ * @return the count, 0 when the command reports none, or ALCHDB_E_INVALID.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int64_t alchdb_result_affected_rows(const alchdb_result *result);
+
+/**
+ * The command tag ("SELECT 3", "UPDATE 1", ...).
+ * @param result a result.
+ * @return borrowed until alchdb_result_free(); "" for errors or NULL @p result.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API const char *alchdb_result_command_tag(const alchdb_result *result);
+
+/**
+ * 0 for a successful statement, ALCHDB_E_QUERY for an error result.
+ * @param result a result.
+ * @return 0, ALCHDB_E_QUERY or ALCHDB_E_INVALID.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_result_status(const alchdb_result *result);
+
+/**
+ * The SQLSTATE: "00000" on success; the server's code on error; "08006" when
+ * the connection was lost without a server error.
+ * @param result a result.
+ * @return borrowed until alchdb_result_free(); "" for a NULL @p result.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API const char *alchdb_result_sqlstate(const alchdb_result *result);
+
+/**
+ * The error message (primary text, no trailing newline); "" on success.
+ * @param result a result.
+ * @return borrowed until alchdb_result_free(); "" for a NULL @p result.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API const char *alchdb_result_error_message(const alchdb_result *result);
+
+/**
+ * Free a result.
+ * @param result result or NULL.
+ * **Thread safety:** once per result.
+ * @since 0.1.0
+ */
+ALCHDB_API void alchdb_result_free(alchdb_result *result);
+
+ALCHDB_END_DECLS
 
 #endif /* ALCHDB_CLIENT_H */

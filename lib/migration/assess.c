@@ -1771,19 +1771,35 @@ static size_t skip_ws_comments(const char *s, size_t i, size_t end)
     return i;
 }
 
-static void line_col(const char *s, size_t off, int64_t *line, int64_t *col)
+/* 1-based line and column (in characters) of byte offset off. Statements come
+ * in order, so the walk resumes from the previous position (pos): linear in
+ * the file size overall. */
+typedef struct text_pos {
+    size_t off;
+    int64_t line, col;
+} text_pos;
+
+static void line_col_from(const char *s, text_pos *pos, size_t off, int64_t *line, int64_t *col)
 {
-    int64_t l = 1, c = 1;
-    for (size_t i = 0; i < off; i++) {
+    if (off < pos->off)
+        *pos = (text_pos){0, 1, 1};
+    for (size_t i = pos->off; i < off; i++) {
         if (s[i] == '\n') {
-            l++;
-            c = 1;
+            pos->line++;
+            pos->col = 1;
         } else if (((unsigned char)s[i] & 0xC0) != 0x80) {
-            c++;
+            pos->col++;
         }
     }
-    *line = l;
-    *col = c;
+    pos->off = off;
+    *line = pos->line;
+    *col = pos->col;
+}
+
+static void line_col(const char *s, size_t off, int64_t *line, int64_t *col)
+{
+    text_pos p = {0, 1, 1};
+    line_col_from(s, &p, off, line, col);
 }
 
 static void stmt_free(mig_stmt *st)
@@ -1931,6 +1947,7 @@ int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, s
         return alchdb__nomem("migration statements");
     }
     rc = 0;
+    text_pos pos = {0, 1, 1};
     for (size_t i = 0; i < n; i++) {
         json_t *raw = json_array_get(stmts, i);
         size_t loc = (size_t)jint(raw, "stmt_location", 0);
@@ -1947,7 +1964,7 @@ int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, s
         st->estimated_seconds = -1;
         st->offset = start;
         st->length = end - start;
-        line_col(sql, start, &st->line, &st->column);
+        line_col_from(sql, &pos, start, &st->line, &st->column);
         st->sql = alchdb__strndup(sql + start, end - start);
         ctx c = {m, s, st, st->sql == NULL};
         if (!c.oom) {

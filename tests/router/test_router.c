@@ -190,39 +190,25 @@ END_TEST
  * restarted: every read succeeds (failed over to the primary), and the replica
  * is re-admitted after it comes back. */
 typedef struct reader_arg {
-    alchdb_router *r;
+    alchdb_client *c;
     atomic_int *stop;
     long ok, failed, on_replica;
 } reader_arg;
 
+/* A host's reads through the client: the failover is the client's job. */
 static void *reader(void *p)
 {
     reader_arg *a = p;
     while (!atomic_load(a->stop)) {
-        bool done = false;
-        int exclude = -1;
-        for (int attempt = 0; attempt < 2 && !done; attempt++) {
-            alchdb_conn *c = NULL;
-            int host = -1;
-            if (alchdb__router_acquire_ex(a->r, ALCHDB_INTENT_AUTO, "SELECT count(*) FROM pg_class", 28, NULL, -1,
-                                          "reader", exclude, &c, NULL, &host) < 0)
-                break;
-            PGresult *res = PQexec(alchdb_conn_pgconn(c), "SELECT count(*) FROM pg_class");
-            const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-            bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-            alchdb_router_release(a->r, c, ok ? NULL : st ? st : "08006");
-            PQclear(res);
-            if (ok) {
-                done = true;
-                a->on_replica += host > 0;
-            } else {
-                exclude = host; /* the client's failover: once more, elsewhere */
-            }
-        }
-        if (done)
+        alchdb_result *res = NULL;
+        if (alchdb_client_exec(a->c, "SELECT pg_is_in_recovery(), count(*) FROM pg_class", 0, NULL, &res) == 0) {
             a->ok++;
-        else
+            a->on_replica += alchdb_result_value(res, 0, 0)[0] == 't';
+        } else {
             a->failed++;
+            fprintf(stderr, "read failed: %s\n", alchdb_last_error_message());
+        }
+        alchdb_result_free(res);
     }
     return NULL;
 }
@@ -230,12 +216,14 @@ static void *reader(void *p)
 START_TEST(test_replica_stop_zero_failed_reads)
 {
     alchdb_router *r = make_router(100000, 1LL << 40);
+    alchdb_client *c;
+    ck_assert_int_eq(alchdb_client_new_routed(r, &c), 0);
     wait_health(r, 1, 1, 10);
     atomic_int stop = 0;
     reader_arg args[6];
     pthread_t th[6];
     for (int i = 0; i < 6; i++) {
-        args[i] = (reader_arg){r, &stop, 0, 0, 0};
+        args[i] = (reader_arg){c, &stop, 0, 0, 0};
         pthread_create(&th[i], NULL, reader, &args[i]);
     }
     usleep(500000);
@@ -261,6 +249,65 @@ START_TEST(test_replica_stop_zero_failed_reads)
     ck_assert_int_eq(failed, 0);
     ck_assert_int_gt(ok, 100);
     ck_assert_int_gt(replica_reads - before, 0); /* re-admitted */
+    alchdb_client_free(c);
+    alchdb_router_free(r);
+}
+END_TEST
+
+/* The client routes through the router with the same exec call. */
+START_TEST(test_client_routes)
+{
+    const char *primary = test_env("ALCHDB_TEST_PRIMARY");
+    psql(primary, "DROP TABLE IF EXISTS croute; CREATE TABLE croute (id int PRIMARY KEY, v int); INSERT INTO croute VALUES (1, 0)");
+    alchdb_router *r = make_router(200000, 1LL << 40);
+    alchdb_client *c;
+    ck_assert_int_eq(alchdb_client_new_routed(r, &c), 0);
+    alchdb_result *res;
+    ck_assert_int_eq(alchdb_client_exec(c, "SELECT pg_is_in_recovery()", 0, NULL, &res), 0);
+    ck_assert_str_eq(alchdb_result_value(res, 0, 0), "t");
+    alchdb_result_free(res);
+    ck_assert_int_eq(alchdb_client_exec_flags(c, "SELECT pg_is_in_recovery()", 0, NULL, ALCHDB_EXEC_PRIMARY, &res), 0);
+    ck_assert_str_eq(alchdb_result_value(res, 0, 0), "f");
+    alchdb_result_free(res);
+    /* a writable CTE never reaches a replica (it would fail there with 25006) */
+    ck_assert_int_eq(alchdb_client_exec(c, "WITH u AS (UPDATE croute SET v = v + 1 RETURNING v) SELECT v FROM u", 0,
+                                        NULL, &res), 0);
+    alchdb_result_free(res);
+    int stale = 0;
+    for (int i = 1; i <= 300; i++) {
+        char val[16];
+        snprintf(val, sizeof val, "%d", 1000 + i);
+        const char *p[1] = {val};
+        ck_assert_int_eq(alchdb_client_exec(c, "UPDATE croute SET v = $1 WHERE id = 1", 1, p, NULL), 0);
+        char tok[96];
+        ck_assert_int_eq(alchdb_client_token(c, tok, sizeof tok), 0);
+        ck_assert_int_eq(alchdb_client_exec_token(c, "SELECT v FROM croute WHERE id = 1", 0, NULL, 0, tok, &res), 0);
+        stale += atoi(alchdb_result_value(res, 0, 0)) < 1000 + i;
+        alchdb_result_free(res);
+    }
+    ck_assert_int_eq(stale, 0);
+    /* a read-only transaction may run on the replica; others on the primary */
+    alchdb_txn *t;
+    ck_assert_int_eq(alchdb_client_begin(c, ALCHDB_TXN_READ_ONLY | ALCHDB_TXN_REPEATABLE_READ, &t), 0);
+    ck_assert_int_eq(alchdb_txn_exec(t, "SELECT pg_is_in_recovery()", 0, NULL, &res), 0);
+    ck_assert_str_eq(alchdb_result_value(res, 0, 0), "t");
+    alchdb_result_free(res);
+    ck_assert_int_eq(alchdb_txn_commit(t), 0);
+    alchdb_txn_free(t);
+    ck_assert_int_eq(alchdb_client_begin(c, 0, &t), 0);
+    ck_assert_int_eq(alchdb_txn_exec(t, "SELECT pg_is_in_recovery()", 0, NULL, &res), 0);
+    ck_assert_str_eq(alchdb_result_value(res, 0, 0), "f");
+    alchdb_result_free(res);
+    ck_assert_int_eq(alchdb_txn_commit(t), 0);
+    alchdb_txn_free(t);
+    /* an unrouted client has no tokens */
+    alchdb_client *plain;
+    ck_assert_int_eq(alchdb_client_open(primary, NULL, &plain), 0);
+    char tok[96];
+    ck_assert_int_eq(alchdb_client_token(plain, tok, sizeof tok), ALCHDB_E_STATE);
+    ck_assert_int_eq(alchdb_client_exec_token(plain, "SELECT 1", 0, NULL, 0, "alchdb1:1:0/1", &res), ALCHDB_E_STATE);
+    alchdb_client_free(plain);
+    alchdb_client_free(c);
     alchdb_router_free(r);
 }
 END_TEST
@@ -277,7 +324,7 @@ START_TEST(test_unreachable_replica_and_bad_input)
     ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "probe_interval", "100ms"), 0);
     alchdb_router *r = NULL;
     ck_assert_int_eq(alchdb_router_new(NULL, NULL, cfg, &r), ALCHDB_E_INVALID);
-    ck_assert_int_eq(alchdb_router_new("host=127.0.0.1 port=notaport=", NULL, cfg, &r), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_router_new("host=127.0.0.1 port", NULL, cfg, &r), ALCHDB_E_INVALID);
     const char *primary = test_env("ALCHDB_TEST_PRIMARY");
     ck_assert_int_eq(alchdb_router_new(primary, NULL, cfg, &r), 0);
     ck_assert_int_eq(alchdb_router_add_replica(r, primary, 1), ALCHDB_E_INVALID); /* the primary itself */
@@ -368,6 +415,7 @@ int main(void)
     tcase_add_test(tc, test_unreachable_replica_and_bad_input);
     tcase_add_test(tc, test_no_replica_fallback_and_cap);
     tcase_add_test(tc, test_wrong_role_detected);
+    tcase_add_test(tc, test_client_routes);
     tcase_add_test(tc, test_replica_stop_zero_failed_reads);
     suite_add_tcase(s, tc);
     return run_suite(s);

@@ -60,7 +60,7 @@ hot_standby_feedback = on
 wal_keep_size = 256MB
 fsync = off
 full_page_writes = off
-synchronous_commit = off
+synchronous_commit = on
 shared_preload_libraries = 'pg_stat_statements'
 pg_stat_statements.track = all
 track_io_timing = on
@@ -171,7 +171,16 @@ pgctl() { # which action [mode]
   [ -d "$d" ] || die "pgctl: no server '$which' in $ALCHDB_TEST_RIG_DIR"
   case "$action" in
     stop) as_owner "$PG_BIN/pg_ctl" -D "$d" -m "$mode" -w -t 60 stop >/dev/null ;;
-    start) as_owner "$PG_BIN/pg_ctl" -D "$d" -l "$ALCHDB_TEST_RIG_DIR/$which.log" -w -t 60 start >/dev/null ;;
+    start)
+      # Right after an immediate stop the old postmaster may still be exiting:
+      # retry once, and show the server log if it still does not come up.
+      as_owner "$PG_BIN/pg_ctl" -D "$d" -l "$ALCHDB_TEST_RIG_DIR/$which.log" -w -t 60 start >/dev/null 2>&1 || {
+        sleep 1
+        as_owner "$PG_BIN/pg_ctl" -D "$d" -l "$ALCHDB_TEST_RIG_DIR/$which.log" -w -t 60 start >/dev/null || {
+          tail -n 30 "$ALCHDB_TEST_RIG_DIR/$which.log" >&2
+          die "pgctl: $which did not start"
+        }
+      } ;;
     restart) as_owner "$PG_BIN/pg_ctl" -D "$d" -l "$ALCHDB_TEST_RIG_DIR/$which.log" -m "$mode" -w -t 60 restart >/dev/null ;;
     promote) as_owner "$PG_BIN/pg_ctl" -D "$d" -w -t 60 promote >/dev/null ;;
     *) die "pgctl: unknown action $action" ;;
