@@ -37,8 +37,9 @@
 
 ALCHDB_BEGIN_DECLS
 
-/* Declared in <alchdb/router.h>. */
+/* Declared in <alchdb/router.h> and <alchdb/monitor.h>. */
 struct alchdb_router;
+struct alchdb_monitor;
 
 /** The client (opaque, thread-safe). @since 0.1.0 */
 typedef struct alchdb_client alchdb_client;
@@ -135,6 +136,17 @@ ALCHDB_API int alchdb_client_exec_token(alchdb_client *client, const char *sql, 
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_client_token(alchdb_client *client, char *buf, size_t cap);
+
+/**
+ * Report every statement the client runs (duration, rows, SQLSTATE, where it
+ * ran) to a query monitor (<alchdb/monitor.h>). Set it before the client is
+ * shared between threads.
+ * @param monitor the monitor (borrowed: must outlive the client), or NULL to stop.
+ * @return 0 or ALCHDB_E_INVALID.
+ * **Thread safety:** before concurrent use.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_client_set_monitor(alchdb_client *client, struct alchdb_monitor *monitor);
 
 /**
  * Free a client (and its pool when it owns one). Transactions and results of

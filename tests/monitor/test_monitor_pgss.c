@@ -38,20 +38,15 @@ static void must(PGconn *c, const char *sql)
     PQclear(r);
 }
 
-/* Run one statement (params optional) and record it. */
-static void run(alchdb_monitor *m, PGconn *c, const char *sql, int np, const char *const *params)
+/* Run one statement through the client; the client records it into the
+ * monitor attached to it (alchdb_client_set_monitor). */
+static void run(alchdb_monitor *m, alchdb_client *cl, const char *sql, int np, const char *const *params)
 {
-    int64_t t0 = alchdb__now_ns();
-    PGresult *r = np ? PQexecParams(c, sql, np, NULL, params, NULL, NULL, 0) : PQexec(c, sql);
-    int64_t d = (alchdb__now_ns() - t0) / 1000;
-    ExecStatusType st = PQresultStatus(r);
-    ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
-                  PQresultErrorMessage(r));
-    int64_t rows = st == PGRES_TUPLES_OK ? PQntuples(r) : atoll(PQcmdTuples(r));
-    alchdb_monitor_query q = {.version = ALCHDB_MONITOR_QUERY_VERSION, .sql = sql, .sql_len = -1,
-                              .duration_us = d, .rows = rows, .route = "primary"};
-    ck_assert_int_eq(alchdb_monitor_record(m, &q), 0);
-    PQclear(r);
+    (void)m;
+    alchdb_result *r = NULL;
+    int rc = alchdb_client_exec_flags(cl, sql, np, params, ALCHDB_EXEC_UNPREPARED, &r);
+    ck_assert_msg(rc == 0, "%s: %s", sql, alchdb_last_error_message());
+    alchdb_result_free(r);
 }
 
 START_TEST(test_matches_pg_stat_statements)
@@ -64,6 +59,9 @@ START_TEST(test_matches_pg_stat_statements)
 
     alchdb_monitor *m = NULL;
     ck_assert_int_eq(alchdb_monitor_new(NULL, &m), 0);
+    alchdb_client *cl = NULL;
+    ck_assert_int_eq(alchdb_client_open(test_env("ALCHDB_TEST_PRIMARY"), NULL, &cl), 0);
+    ck_assert_int_eq(alchdb_client_set_monitor(cl, m), 0);
     char sql[512], p[8][16];
     const char *pv[8];
     for (int i = 0; i < 8; i++)
@@ -71,17 +69,17 @@ START_TEST(test_matches_pg_stat_statements)
     int expected_runs = 0;
     for (int i = 0; i < 240; i++) {
         snprintf(sql, sizeof sql, "SELECT v FROM mon_pgss_w WHERE id = %d", i + 1);
-        run(m, c, sql, 0, NULL);
+        run(m, cl, sql, 0, NULL);
         /* same statement, other spelling: one PG entry, one pattern */
         snprintf(sql, sizeof sql, "select v  from mon_pgss_w where id=%d", i + 2);
-        run(m, c, sql, 0, NULL);
+        run(m, cl, sql, 0, NULL);
         /* IN lists of 1..8 literals: PG 15 keeps each length apart, we merge */
         int len = 1 + i % 8;
         int n = snprintf(sql, sizeof sql, "SELECT count(*) FROM mon_pgss_w WHERE id IN (");
         for (int k = 0; k < len; k++)
             n += snprintf(sql + n, sizeof sql - (size_t)n, "%s%d", k ? ", " : "", i * 3 + k);
         snprintf(sql + n, sizeof sql - (size_t)n, ")");
-        run(m, c, sql, 0, NULL);
+        run(m, cl, sql, 0, NULL);
         /* the same with parameters, lengths 2..4 */
         int plen = 2 + i % 3;
         n = snprintf(sql, sizeof sql, "SELECT count(*) FROM mon_pgss_w WHERE id IN (");
@@ -90,14 +88,14 @@ START_TEST(test_matches_pg_stat_statements)
             snprintf(p[k], sizeof p[k], "%d", i + k);
         }
         snprintf(sql + n, sizeof sql - (size_t)n, ")");
-        run(m, c, sql, plen, pv);
+        run(m, cl, sql, plen, pv);
         snprintf(p[0], sizeof p[0], "%d", i + 5);
-        run(m, c, "SELECT v, n FROM mon_pgss_w WHERE id = $1::int", 1, pv);
+        run(m, cl, "SELECT v, n FROM mon_pgss_w WHERE id = $1::int", 1, pv);
         snprintf(sql, sizeof sql, "UPDATE mon_pgss_w SET n = n + %d WHERE id = %d", i % 3, i + 1);
-        run(m, c, sql, 0, NULL);
+        run(m, cl, sql, 0, NULL);
         if (i % 4 == 0) {
             snprintf(sql, sizeof sql, "SELECT id FROM mon_pgss_w WHERE v LIKE '%%%d' ORDER BY id LIMIT 3", i);
-            run(m, c, sql, 0, NULL);
+            run(m, cl, sql, 0, NULL);
             expected_runs++;
         }
         expected_runs += 6;
@@ -156,6 +154,7 @@ START_TEST(test_matches_pg_stat_statements)
     free(pg_calls);
     json_decref(pats);
     PQclear(r);
+    alchdb_client_free(cl);
     alchdb_monitor_free(m);
     PQfinish(c);
 }

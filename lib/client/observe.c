@@ -1,0 +1,47 @@
+/* The client reporting every statement to a query monitor (the observe seam
+ * of client_internal.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alchdb/monitor.h"
+#include "client/client_internal.h"
+
+static void m_observe(void *ud, const alchdb__exec_ctx *ctx)
+{
+    alchdb_monitor *mon = ud;
+    const alchdb_result *r = ctx->result;
+    int64_t rows = -1;
+    if (r && r->res && r->status == 0) {
+        if (PQresultStatus(r->res) == PGRES_TUPLES_OK)
+            rows = PQntuples(r->res);
+        else if (*PQcmdTuples(r->res))
+            rows = strtoll(PQcmdTuples(r->res), NULL, 10);
+    }
+    const char *sqlstate = NULL;
+    if (ctx->rc == ALCHDB_E_QUERY && r && r->sqlstate[0])
+        sqlstate = r->sqlstate;
+    else if (ctx->rc != 0)
+        sqlstate = "08000"; /* no server answer (acquire failed, connection lost) */
+    alchdb_monitor_query q = {
+        .version = ALCHDB_MONITOR_QUERY_VERSION,
+        .sql = ctx->sql,
+        .sql_len = (int64_t)ctx->sql_len,
+        .duration_us = (ctx->end_ns - ctx->start_ns) / 1000,
+        .rows = rows,
+        .sqlstate = sqlstate,
+        .route = ctx->route_host < 0 ? NULL : ctx->route_host == 0 ? "primary" : "replica",
+    };
+    if (q.duration_us < 0)
+        q.duration_us = 0;
+    alchdb_monitor_record(mon, &q); /* a monitor failure never fails the query */
+}
+
+static const alchdb__observe_hooks monitor_hooks = {m_observe};
+
+ALCHDB_API int alchdb_client_set_monitor(alchdb_client *c, struct alchdb_monitor *mon)
+{
+    ALCHDB_CHECK_ARG(c, "client", "must not be NULL");
+    c->observe = mon ? &monitor_hooks : NULL;
+    c->observe_ud = mon;
+    return 0;
+}
