@@ -1937,6 +1937,15 @@ int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, s
     json_error_t jerr;
     json_t *root = json_loads(tree, JSON_DECODE_ANY, &jerr);
     alchdb__free(tree);
+    if (!root && json_error_code(&jerr) == json_error_stack_overflow) {
+        /* Nested deeper than jansson follows: say so instead of guessing. */
+        f->error = alchdb__strdup("a statement is nested too deeply to assess (over 2048 levels)");
+        if (!f->error)
+            return alchdb__nomem("migration error");
+        f->err_line = f->err_column = 1;
+        f->max_risk = ALCHDB_RISK_UNKNOWN;
+        return 0;
+    }
     if (!root)
         return alchdb__nomem("parse tree");
     json_t *stmts = jget(root, "stmts");

@@ -62,11 +62,14 @@ static char *checkpoint_for(const mig_stmt *st)
     if (st->concurrent && (st->flags & ALCHDB_MIG_BUILDS_INDEX))
         return alchdb__strdup("the index is valid: SELECT indisvalid FROM pg_index WHERE indexrelid = '<index>'::regclass "
                               "returns true (if false: DROP INDEX CONCURRENTLY it and retry)");
-    if (st->flags & ALCHDB_MIG_SCANS_TABLE)
-        return alchdb__strdup("the statement finished and pg_constraint.convalidated is true for the constraint; "
-                              "error rate and p95 latency back to normal");
     if (st->flags & ALCHDB_MIG_REWRITES_TABLE)
         return alchdb__strdup("the rewrite committed; table size and plans checked (ANALYZE), replicas caught up");
+    if (st->flags & ALCHDB_MIG_BUILDS_INDEX)
+        return alchdb__strdup("the index exists and is valid (pg_index.indisvalid); writes flowing again, replicas "
+                              "caught up");
+    if (st->flags & ALCHDB_MIG_SCANS_TABLE)
+        return alchdb__strdup("the statement finished (for a constraint: pg_constraint.convalidated is true); error "
+                              "rate and p95 latency back to normal");
     if (st->risk == ALCHDB_RISK_HIGH)
         return alchdb__strdup("a backup exists and no client uses the removed or renamed object (check errors)");
     return alchdb__strdup("committed; application error rate and p95 latency unchanged");

@@ -1,0 +1,56 @@
+/* The `alchdb` command-line tool: a dispatcher over subcommand groups. Each
+ * group lives in its own cmd_<group>.c and receives the arguments after its
+ * name. Exit status: 0 success, 1 the command's "found something" result,
+ * 2 usage, input or syntax errors. */
+#include <stdio.h>
+#include <string.h>
+
+#include <alchdb/alchdb.h>
+
+#include "cmd_sql.h"
+#ifdef ALCHDB_CLI_HAVE_MIGRATE
+#include "cmd_migrate.h"
+#endif
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"sql", alchdb_cli_sql, "analyse SQL: kind, tables, read-only, cacheability, fingerprints"},
+#ifdef ALCHDB_CLI_HAVE_MIGRATE
+    {"migrate", alchdb_cli_migrate, "assess migration SQL: locks, rewrites, risk, plan"},
+#endif
+};
+
+static void usage(FILE *to)
+{
+    fputs("usage: alchdb [--help] [--version] COMMAND [ARGS...]\n\ncommands:\n", to);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(to, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fputs("\nRun `alchdb COMMAND --help` for details.\n", to);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        printf("alchdb %s\n", alchdb_version_string());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(cmd, commands[i].name))
+            return commands[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "alchdb: unknown command '%s' (see `alchdb --help`)\n", cmd);
+    return 2;
+}

@@ -1,0 +1,136 @@
+/* `alchdb advise --conninfo STR [--queries FILE] [--format text|json] [--apply]`. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <alchdb/alchdb.h>
+
+#include "cmd_advise.h"
+
+static const char usage[] =
+    "usage: alchdb advise --conninfo STR [--queries FILE] [--format text|json] [--apply]\n"
+    "                     [--no-hypopg] [--no-pg-stat-statements] [--max-suggestions N]\n"
+    "\n"
+    "Analyse the indexes of a live database: usage, unused and redundant indexes, foreign keys\n"
+    "without an index, and missing indexes for the workload (pg_stat_statements when installed,\n"
+    "plus FILE: statements separated by ';'), verified with HypoPG when installed.\n"
+    "\n"
+    "  --apply    create the suggested missing indexes (CONCURRENTLY, with lock_timeout);\n"
+    "             drops are never applied by the CLI: they stay commented out in the script\n"
+    "\n"
+    "Exit status: 0 done (the report may be partial: see its notes); 1 --apply failed;\n"
+    "2 usage error, unreadable file or connection error.\n";
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap)
+            break;
+        char *nb = realloc(buf, cap * 2);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    fclose(f);
+    if (buf)
+        *len = n;
+    return buf;
+}
+
+int alchdb_cli_advise(int argc, char **argv)
+{
+    const char *conninfo = NULL, *queries = NULL, *format = "text";
+    bool apply = false;
+    alchdb_advisor_options *o = NULL;
+    if (alchdb_advisor_options_new(&o)) {
+        fprintf(stderr, "alchdb advise: %s\n", alchdb_last_error_message());
+        return 2;
+    }
+    int rc = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool more = i + 1 < argc;
+        if (!strcmp(a, "--conninfo") && more)
+            conninfo = argv[++i];
+        else if (!strcmp(a, "--queries") && more)
+            queries = argv[++i];
+        else if (!strcmp(a, "--format") && more)
+            format = argv[++i];
+        else if (!strcmp(a, "--apply"))
+            apply = true;
+        else if (!strcmp(a, "--no-hypopg"))
+            alchdb_advisor_options_set_int64(o, ALCHDB_ADVISOR_OPT_USE_HYPOPG, 0);
+        else if (!strcmp(a, "--no-pg-stat-statements"))
+            alchdb_advisor_options_set_int64(o, ALCHDB_ADVISOR_OPT_USE_PG_STAT_STATEMENTS, 0);
+        else if (!strcmp(a, "--max-suggestions") && more) {
+            if (alchdb_advisor_options_set_from_string(o, "max_suggestions", argv[++i])) {
+                fprintf(stderr, "alchdb advise: --max-suggestions: %s\n", alchdb_last_error_message());
+                goto out;
+            }
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            rc = 0;
+            goto out;
+        } else {
+            fprintf(stderr, "alchdb advise: unknown or incomplete argument '%s'\n%s", a, usage);
+            goto out;
+        }
+    }
+    if (!conninfo || (strcmp(format, "text") && strcmp(format, "json"))) {
+        fputs(usage, stderr);
+        goto out;
+    }
+    alchdb_advisor_options_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, conninfo);
+    if (queries) {
+        size_t len = 0;
+        char *text = slurp(queries, &len);
+        if (!text) {
+            fprintf(stderr, "alchdb advise: cannot read %s\n", queries);
+            goto out;
+        }
+        int qrc = alchdb_advisor_options_add_queries(o, text, len);
+        free(text);
+        if (qrc) {
+            fprintf(stderr, "alchdb advise: %s: %s\n", queries, alchdb_last_error_message());
+            goto out;
+        }
+    }
+    alchdb_advisor_report *r = NULL;
+    if (alchdb_advisor_analyze(o, &r)) {
+        fprintf(stderr, "alchdb advise: %s\n", alchdb_last_error_message());
+        goto out;
+    }
+    char *outs = NULL;
+    int frc = !strcmp(format, "json") ? alchdb_advisor_report_to_json(r, &outs) : alchdb_advisor_report_to_text(r, &outs);
+    if (frc == 0)
+        printf("%s%s", outs, !strcmp(format, "json") ? "\n" : "");
+    alchdb_free(outs);
+    rc = 0;
+    if (apply) {
+        int64_t n = alchdb_advisor_report_count(r, ALCHDB_ADVISOR_MISSING);
+        for (int64_t i = 0; i < n; i++) {
+            const char *sql = alchdb_advisor_report_item_sql(r, ALCHDB_ADVISOR_MISSING, (size_t)i);
+            if (alchdb_advisor_apply(o, r, ALCHDB_ADVISOR_MISSING, (size_t)i)) {
+                fprintf(stderr, "alchdb advise: apply failed: %s\n", alchdb_last_error_message());
+                rc = 1;
+            } else {
+                fprintf(stderr, "applied: %s\n", sql);
+            }
+        }
+    }
+    alchdb_advisor_report_free(r);
+out:
+    alchdb_advisor_options_free(o);
+    return rc;
+}
