@@ -16,6 +16,8 @@
 #include <alchdb/sql.h>
 #include <alchdb/pool.h>
 #include <alchdb/client.h>
+#include <alchdb/monitor.h>
 #include <alchdb/migration.h>
+#include <alchdb/router.h>
 
 #endif /* ALCHDB_ALCHDB_H */
