@@ -241,6 +241,138 @@ static int section_redis(struct demo *d)
     return ok ? SECTION_OK : SECTION_FAILED;
 }
 
+
+/* ---- section: client (pool + one-call exec) ------------------------------ */
+static int section_client(struct demo *d)
+{
+    alchdb_pool_config *cfg;
+    alchdb_client *c;
+    if (alchdb_pool_config_new(&cfg) || alchdb_pool_config_set_from_string(cfg, "max_open_conns", "8") ||
+        alchdb_pool_config_set_from_string(cfg, "max_idle_conns", "4") ||
+        alchdb_client_open(d->primary, cfg, &c)) {
+        alchdb_pool_config_free(cfg);
+        return fail("client", alchdb_last_error_message());
+    }
+    alchdb_pool_config_free(cfg);
+    const char *params[1] = {d->token};
+    alchdb_result *r = NULL;
+    int ok = alchdb_client_exec(c, "SELECT count(*), sum(n) FROM alchdb_demo WHERE token = $1", 1, params, &r) == 0;
+    if (ok)
+        printf("  %s rows of this run, sum %s (prepared once per connection, cached)\n",
+               alchdb_result_value(r, 0, 0), alchdb_result_value(r, 0, 1));
+    alchdb_result_free(r);
+    alchdb_txn *t;
+    if (ok && alchdb_client_begin(c, 0, &t) == 0) {
+        ok = alchdb_txn_exec(t, "UPDATE alchdb_demo SET n = n + 1 WHERE token = $1", 1, params, &r) == 0;
+        if (ok)
+            printf("  transaction updated %lld rows\n", (long long)alchdb_result_affected_rows(r));
+        alchdb_result_free(r);
+        ok = ok && alchdb_txn_commit(t) == 0;
+        alchdb_txn_free(t);
+    }
+    if (alchdb_client_exec(c, "SELECT * FROM no_such_table", 0, NULL, &r) == ALCHDB_E_QUERY)
+        printf("  an error keeps its SQLSTATE: %s (%s)\n", alchdb_result_sqlstate(r), alchdb_result_error_message(r));
+    alchdb_result_free(r);
+    alchdb_pool_metrics m = {.size = sizeof m};
+    if (alchdb_pool_get_metrics(alchdb_client_pool(c), &m, sizeof m) == 0)
+        printf("  pool: %lld open, %lld acquisitions, wait p99 %lld ns\n", (long long)m.open,
+               (long long)m.acquisitions, (long long)m.wait_p99_ns);
+    alchdb_client_free(c);
+    return ok ? SECTION_OK : fail("client", alchdb_last_error_message());
+}
+
+/* ---- section: router (read/write splitting, read-your-writes) ------------ */
+static int section_router(struct demo *d)
+{
+    alchdb_router *r;
+    alchdb_client *c;
+    if (alchdb_router_new(d->primary, NULL, NULL, &r))
+        return fail("router", alchdb_last_error_message());
+    if (alchdb_router_add_replica(r, d->replica, 1) || alchdb_router_start(r) || alchdb_client_new_routed(r, &c)) {
+        alchdb_router_free(r);
+        return fail("router", alchdb_last_error_message());
+    }
+    const char *params[1] = {d->token};
+    alchdb_result *res = NULL;
+    int ok = alchdb_client_exec(c, "UPDATE alchdb_demo SET n = n * 2 WHERE token = $1", 1, params, &res) == 0;
+    alchdb_result_free(res);
+    char tok[64];
+    ok = ok && alchdb_client_token(c, tok, sizeof tok) == 0;
+    if (ok && alchdb_client_exec_token(c, "SELECT pg_is_in_recovery(), sum(n) FROM alchdb_demo WHERE token = $1", 1,
+                                       params, 0, tok, &res) == 0) {
+        printf("  write on the primary, read with its token (%s) on %s: sum %s\n", tok,
+               alchdb_result_value(res, 0, 0)[0] == 't' ? "the replica" : "the primary",
+               alchdb_result_value(res, 0, 1));
+        alchdb_result_free(res);
+    } else {
+        ok = 0;
+    }
+    char *json = NULL;
+    if (ok && alchdb_router_metrics_json(r, &json) == 0)
+        printf("  %.300s…\n", json);
+    alchdb_free(json);
+    alchdb_client_free(c);
+    alchdb_router_free(r);
+    return ok ? SECTION_OK : fail("router", alchdb_last_error_message());
+}
+
+/* ---- section: monitor (patterns, percentiles, suggestions) --------------- */
+static int section_monitor(struct demo *d)
+{
+    alchdb_monitor *m;
+    alchdb_client *c;
+    if (alchdb_monitor_new(NULL, &m))
+        return fail("monitor", alchdb_last_error_message());
+    if (alchdb_client_open(d->primary, NULL, &c) || alchdb_client_set_monitor(c, m)) {
+        alchdb_monitor_free(m);
+        return fail("monitor", alchdb_last_error_message());
+    }
+    char sql[160];
+    int ok = 1;
+    for (int i = 0; i < 200 && ok; i++) {
+        snprintf(sql, sizeof sql, "SELECT * FROM alchdb_demo WHERE n = %d", i % 37);
+        ok = alchdb_client_exec_flags(c, sql, 0, NULL, ALCHDB_EXEC_UNPREPARED, NULL) == 0;
+    }
+    ok = ok && alchdb_client_exec(c, "SELECT pg_sleep(0.06)", 0, NULL, NULL) == 0; /* one slow query (> 50 ms) */
+    char *json = NULL;
+    if (ok && alchdb_monitor_patterns_json(m, 0, 3, 0, &json) == 0)
+        printf("  top patterns: %.400s…\n", json);
+    alchdb_free(json);
+    json = NULL;
+    if (ok && alchdb_monitor_analysis_json(m, 3, &json) == 0)
+        printf("  analysis: %.400s…\n", json);
+    alchdb_free(json);
+    alchdb_client_free(c);
+    alchdb_monitor_free(m);
+    return ok ? SECTION_OK : fail("monitor", alchdb_last_error_message());
+}
+
+/* ---- section: migration (lock/rewrite/risk of a migration) --------------- */
+static int section_migration(struct demo *d)
+{
+    (void)d;
+    static const char migration[] = "ALTER TABLE alchdb_demo ADD COLUMN note text;\n"
+                                    "ALTER TABLE alchdb_demo ALTER COLUMN n TYPE bigint;\n"
+                                    "CREATE INDEX alchdb_demo_token ON alchdb_demo (token);\n";
+    alchdb_migration *m;
+    if (alchdb_migration_new(NULL, &m) || alchdb_migration_add_file(m, "demo_migration.sql", migration, (size_t)-1)) {
+        alchdb_migration_free(m);
+        return fail("migration", alchdb_last_error_message());
+    }
+    for (size_t i = 0; i < alchdb_migration_stmt_count(m, 0); i++) {
+        int mode = 0;
+        const char *rel = alchdb_migration_lock_count(m, 0, i) ? alchdb_migration_lock(m, 0, i, 0, &mode) : "-";
+        printf("  %-55s risk %-6s %s on %s\n", alchdb_migration_stmt_text(m, 0, i, "sql"),
+               alchdb_migration_risk_name(alchdb_migration_stmt_risk(m, 0, i)), alchdb_lock_mode_name(mode), rel);
+        const char *safer = alchdb_migration_stmt_text(m, 0, i, "safer_rewrite");
+        if (safer)
+            printf("    safer: %.120s\n", safer);
+    }
+    int worst = alchdb_migration_max_risk(m);
+    alchdb_migration_free(m);
+    return worst == ALCHDB_RISK_HIGH ? SECTION_OK : fail("migration", "expected the int -> bigint rewrite to be high risk");
+}
+
 /* Sections run in order; later issues append theirs. */
 static const struct section {
     const char *name;
@@ -252,6 +384,10 @@ static const struct section {
     {"primary", "PostgreSQL 15 primary", section_primary},
     {"replica", "streaming replica", section_replica},
     {"redis", "Redis", section_redis},
+    {"client", "pool + client: prepared exec, transaction, errors, metrics", section_client},
+    {"router", "read/write splitting with read-your-writes", section_router},
+    {"monitor", "query patterns, percentiles and suggestions", section_monitor},
+    {"migration", "lock, rewrite and risk of a migration", section_migration},
 };
 
 int main(int argc, char **argv)
