@@ -7,10 +7,9 @@
 
 #include <alchdb/alchdb.h>
 
-#include "cmd_sql.h"
-#ifdef ALCHDB_CLI_HAVE_MIGRATE
+#include "cmd_advise.h"
 #include "cmd_migrate.h"
-#endif
+#include "cmd_sql.h"
 
 typedef struct command {
     const char *name;
@@ -20,9 +19,8 @@ typedef struct command {
 
 static const command commands[] = {
     {"sql", alchdb_cli_sql, "analyse SQL: kind, tables, read-only, cacheability, fingerprints"},
-#ifdef ALCHDB_CLI_HAVE_MIGRATE
     {"migrate", alchdb_cli_migrate, "assess migration SQL: locks, rewrites, risk, plan"},
-#endif
+    {"advise", alchdb_cli_advise, "index advice for a live database: unused, redundant, missing"},
 };
 
 static void usage(FILE *to)

@@ -19,5 +19,6 @@
 #include <alchdb/monitor.h>
 #include <alchdb/migration.h>
 #include <alchdb/router.h>
+#include <alchdb/advisor.h>
 
 #endif /* ALCHDB_ALCHDB_H */

@@ -120,12 +120,17 @@ def main(path):
     except (ValueError, KeyError, IndexError, TypeError) as e:
         check(False, "JSON shape (%s): %s" % (e, text[:300]))
 
-    # A syntax error is reported, thread-locally, with a message.
+    # A syntax error is reported, thread-locally, with a message; the analysis
+    # object carries the error and its offset (sql.h: it is returned even then).
     analysis = c_void_p()
     bad = b"SELECT FROM WHERE ("
     rc = lib.alchdb_sql_analyze(bad, len(bad), ctypes.byref(analysis))
-    check(rc < 0 and not analysis.value and lib.alchdb_last_error_code() == rc
-          and len(lib.alchdb_last_error_message()) > 0,
+    lib.alchdb_sql_analysis_error.restype = c_char_p
+    lib.alchdb_sql_analysis_error.argtypes = [c_void_p, ctypes.POINTER(ctypes.c_int64)]
+    off = ctypes.c_int64(-1)
+    err = lib.alchdb_sql_analysis_error(analysis, ctypes.byref(off)) if analysis.value else None
+    check(rc == -3 and analysis.value and err and off.value >= 0
+          and lib.alchdb_last_error_code() == rc and len(lib.alchdb_last_error_message()) > 0,
           "syntax error -> %d (%s): %s" % (rc, lib.alchdb_strerror(rc).decode(),
                                            lib.alchdb_last_error_message().decode()))
     if analysis.value:

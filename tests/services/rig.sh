@@ -45,6 +45,17 @@ wait_pg() { # port
   return 1
 }
 
+# wait_pg_ready PORT TENTHS: until the server accepts connections (not just
+# "starting": a standby must have reached a consistent state).
+wait_pg_ready() {
+  local i
+  for i in $(seq 1 "$2"); do
+    "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 pg_conf() { # datadir port
   cat >> "$1/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
@@ -172,15 +183,21 @@ pgctl() { # which action [mode]
   case "$action" in
     stop) as_owner "$PG_BIN/pg_ctl" -D "$d" -m "$mode" -w -t 60 stop >/dev/null ;;
     start)
-      # Right after an immediate stop the old postmaster may still be exiting:
-      # retry once, and show the server log if it still does not come up.
-      as_owner "$PG_BIN/pg_ctl" -D "$d" -l "$ALCHDB_TEST_RIG_DIR/$which.log" -w -t 60 start >/dev/null 2>&1 || {
+      # Right after an immediate stop the old postmaster may still be exiting,
+      # and a standby only counts as started once it reached a consistent
+      # state (slow on a loaded machine): retry, then accept a postmaster that
+      # is running and answers within a minute.
+      if ! as_owner "$PG_BIN/pg_ctl" -D "$d" -l "$ALCHDB_TEST_RIG_DIR/$which.log" -w -t 60 start >/dev/null 2>&1; then
         sleep 1
-        as_owner "$PG_BIN/pg_ctl" -D "$d" -l "$ALCHDB_TEST_RIG_DIR/$which.log" -w -t 60 start >/dev/null || {
+        as_owner "$PG_BIN/pg_ctl" -D "$d" status >/dev/null 2>&1 ||
+          as_owner "$PG_BIN/pg_ctl" -D "$d" -l "$ALCHDB_TEST_RIG_DIR/$which.log" -w -t 60 start >/dev/null 2>&1 || true
+        local port
+        port=$(sed -n "s/^port = \([0-9]*\)$/\1/p" "$d/postgresql.conf" | tail -n 1)
+        wait_pg_ready "$port" 600 || {
           tail -n 30 "$ALCHDB_TEST_RIG_DIR/$which.log" >&2
           die "pgctl: $which did not start"
         }
-      } ;;
+      fi ;;
     restart) as_owner "$PG_BIN/pg_ctl" -D "$d" -l "$ALCHDB_TEST_RIG_DIR/$which.log" -m "$mode" -w -t 60 restart >/dev/null ;;
     promote) as_owner "$PG_BIN/pg_ctl" -D "$d" -w -t 60 promote >/dev/null ;;
     *) die "pgctl: unknown action $action" ;;

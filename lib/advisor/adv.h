@@ -1,0 +1,179 @@
+/* Private to lib/advisor: the report model and the helpers between its files. */
+#ifndef ALCHDB_ADV_H
+#define ALCHDB_ADV_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alchdb/advisor.h"
+#include "internal.h"
+
+#define ADV_MOD "advisor"
+
+/* ---- options ---------------------------------------------------------------- */
+typedef struct adv_query {
+    char *sql;
+    int64_t calls;
+    double total_ms;
+    const char *source; /* static: "api", "file", "pg_stat_statements" */
+} adv_query;
+
+struct alchdb_advisor_options {
+    char *conninfo;
+    int64_t use_pgss, use_hypopg, max_suggestions, max_index_bytes, min_gain_pct;
+    int64_t max_queries, statement_timeout_ms, lock_timeout_ms, min_table_rows;
+    adv_query *queries;
+    size_t nqueries, capqueries;
+};
+
+/* ---- catalog model ---------------------------------------------------------- */
+typedef struct adv_table {
+    uint32_t oid;
+    char *schema, *name, *qname; /* qname: quoted "schema"."name" */
+    char *display;               /* unquoted, schema omitted for public */
+    int64_t bytes, live_rows, seq_scan, seq_tup_read, idx_scan, writes;
+    double reltuples;
+    char **cols; /* by attnum (1-based; cols[0] unused), NULL for dropped */
+    int ncols;
+    bool has_stats;
+} adv_table;
+
+typedef struct adv_index {
+    uint32_t oid;
+    adv_table *table;
+    char *schema, *name, *qname;
+    char *am, *def, *exprs, *pred;
+    int16_t *keys; /* indkey (key + INCLUDE columns), 0 = expression */
+    uint32_t *opclass, *collation;
+    int16_t *option;
+    int nkeys, natts;
+    bool unique, primary, exclusion, valid, constraint;
+    int64_t bytes, scans;
+    const char *fk_name; /* borrowed: an FK this index supports, NULL if none */
+} adv_index;
+
+typedef struct adv_fk {
+    char *name;
+    adv_table *table, *ref;
+    int16_t *cols;
+    int ncols;
+    int64_t ref_writes;
+} adv_fk;
+
+/* ---- findings ---------------------------------------------------------------- */
+typedef struct adv_unused {
+    adv_index *idx;
+    const char *confidence; /* static */
+    char *warning;          /* NULL when none */
+    char *drop_sql;
+} adv_unused;
+
+typedef struct adv_redundant {
+    adv_index *idx, *by;
+    const char *kind; /* "exact_duplicate" | "left_prefix" */
+    char *reason, *drop_sql;
+} adv_redundant;
+
+typedef struct adv_fkmiss {
+    adv_fk *fk;
+    char *create_sql, *cols_text, *idx_name;
+} adv_fkmiss;
+
+typedef struct adv_missing {
+    adv_table *table;
+    char **colnames; /* borrowed from the table */
+    int ncols;
+    char *name, *pred, *create_sql, *cols_text;
+    const char *priority, *verified_by; /* static */
+    double gain_pct, cost_before, cost_after, workload_share;
+    int64_t est_bytes;
+    struct adv_mq {
+        char *sql;
+        int64_t calls;
+        double before, after;
+    } *qs;
+    size_t nqs;
+    char *note;
+} adv_missing;
+
+typedef struct adv_reason {
+    char *text;
+    int points;
+} adv_reason;
+
+struct alchdb_advisor_report {
+    char *database;
+    int server_version;
+    bool has_hypopg, has_pgss, read_all_stats;
+    double window_s; /* statistics observation window in seconds, -1 unknown */
+    char *stats_since;
+    int replicas;
+    adv_table *tables;
+    size_t ntables;
+    adv_index *indexes;
+    size_t nindexes;
+    adv_fk *fks;
+    size_t nfks;
+    int64_t tot_seq, tot_idx;
+    adv_unused *unused;
+    size_t nunused;
+    adv_redundant *redundant;
+    size_t nredundant;
+    adv_fkmiss *fkmiss;
+    size_t nfkmiss;
+    adv_missing *missing;
+    size_t nmissing;
+    size_t nqueries_seen, nqueries_used;
+    char **notes; /* what could not be done */
+    size_t nnotes;
+    int health;
+    adv_reason *reasons;
+    size_t nreasons;
+    char **recs;
+    size_t nrecs;
+    char *script;
+    int64_t lock_timeout_ms;
+    char **keywords;
+    size_t nkeywords;
+};
+
+/* ---- shared helpers ----------------------------------------------------------- */
+typedef struct adv_ctx {
+    PGconn *conn;
+    const alchdb_advisor_options *opts;
+    alchdb_advisor_report *r;
+} adv_ctx;
+
+/* Append an owned note (formatted) to the report; false on out of memory. */
+bool alchdb__adv_note(alchdb_advisor_report *r, const char *fmt, ...) ALCHDB_PRINTF(2, 3);
+/* An identifier quoted when it needs to be (owned). */
+char *alchdb__adv_ident(adv_ctx *c, const char *id);
+/* "schema"."name" with public left implicit when the search path finds it. */
+char *alchdb__adv_qualified(adv_ctx *c, const char *schema, const char *name);
+char *alchdb__adv_literal(adv_ctx *c, const char *s);
+/* Run a catalog query with text parameters; NULL (note added) on error. */
+PGresult *alchdb__adv_query(adv_ctx *c, const char *what, const char *sql, int nparams,
+                            const char *const *params);
+adv_table *alchdb__adv_find_table(alchdb_advisor_report *r, const char *schema, const char *name);
+adv_table *alchdb__adv_table_by_oid(alchdb_advisor_report *r, uint32_t oid);
+int alchdb__adv_attnum(const adv_table *t, const char *col);
+bool alchdb__adv_push(void **arr, size_t *n, size_t *cap, size_t elem);
+
+/* api.c: the PGconn variant, for <alchdb/pq.h> (the lead adds the public
+ * declaration there and the name to the map; until then it is hidden). */
+ALCHDB_API int alchdb_advisor_analyze_pgconn(PGconn *conn, const alchdb_advisor_options *opts,
+                                             alchdb_advisor_report **out);
+
+/* catalog.c */
+int alchdb__adv_load_catalog(adv_ctx *c);
+int alchdb__adv_find_problems(adv_ctx *c);
+/* workload.c */
+int alchdb__adv_missing(adv_ctx *c);
+/* report.c */
+int alchdb__adv_finish(adv_ctx *c);
+void alchdb__adv_report_destroy(alchdb_advisor_report *r);
+/* options.c: split a script into queries */
+int alchdb__adv_add_script(alchdb_advisor_options *opts, const char *text, size_t len, const char *source);
+
+#endif

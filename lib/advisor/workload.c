@@ -1,0 +1,1112 @@
+/* Missing indexes from the workload: parse each statement (lib/sql), take its
+ * equality, range, sort and join columns and partial-index predicates per
+ * table, make candidates, verify them with HypoPG plan costs (or fall back to
+ * the current plan, or to the text alone), and choose a small set greedily. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adv.h"
+#include "sql/sql_internal.h"
+
+#define MAX_COLS 4
+#define MAX_NOTES_PER_KIND 10
+
+typedef struct wq {
+    const char *sql;
+    int64_t calls;
+    double total_ms;
+    const char *source;
+    int nparams;
+    bool usable;   /* planned (EXPLAIN worked) */
+    bool parsed;   /* parsed, known tables: heuristics possible */
+    double before, now;
+    adv_table *seq[8]; /* tables the current plan scans sequentially with a filter */
+    int nseq;
+} wq;
+
+typedef struct cand {
+    adv_table *t;
+    int16_t cols[MAX_COLS];
+    int ncols;
+    char *pred;
+    bool primary; /* the main candidate of a (statement, table) */
+    size_t *qs;
+    size_t nq, capq;
+    double *after;
+    double gain;
+    int64_t bytes;
+    bool dead, accepted;
+} cand;
+
+typedef struct wctx {
+    adv_ctx *c;
+    wq *w;
+    size_t nw;
+    cand *cs;
+    size_t nc, capc;
+    size_t cur; /* the statement being walked */
+    bool bad;   /* the current statement names an unknown table */
+    int known;  /* user tables the current statement names */
+    char *bad_name;
+    json_t *ctes;
+    int maxparam;
+    int notes[4];
+    bool nomem;
+} wctx;
+
+/* ---- tree helpers ------------------------------------------------------------ */
+
+static json_t *node(json_t *j, const char *type)
+{
+    return json_is_object(j) ? json_object_get(j, type) : NULL;
+}
+
+static const char *sval(json_t *j)
+{
+    json_t *s = node(j, "String");
+    json_t *v = s ? json_object_get(s, "sval") : NULL;
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static bool has_colref(json_t *j)
+{
+    if (json_is_object(j)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v) {
+            if (!strcmp(k, "ColumnRef") || !strcmp(k, "SubLink"))
+                return true;
+            if (has_colref(v))
+                return true;
+        }
+    } else if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) if (has_colref(v)) return true;
+    }
+    return false;
+}
+
+static void find_params(wctx *x, json_t *j)
+{
+    if (json_is_object(j)) {
+        json_t *p = node(j, "ParamRef");
+        if (p) {
+            json_t *n = json_object_get(p, "number");
+            if (json_is_integer(n) && json_integer_value(n) > x->maxparam && json_integer_value(n) < 65536)
+                x->maxparam = (int)json_integer_value(n);
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v) find_params(x, v);
+    } else if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) find_params(x, v);
+    }
+}
+
+static bool is_cte(wctx *x, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(x->ctes, i, v) if (!strcmp(json_string_value(v), name)) return true;
+    return false;
+}
+
+static void collect_ctes(wctx *x, json_t *j)
+{
+    if (json_is_object(j)) {
+        json_t *c = node(j, "CommonTableExpr");
+        if (c && json_is_string(json_object_get(c, "ctename")))
+            json_array_append(x->ctes, json_object_get(c, "ctename"));
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v) collect_ctes(x, v);
+    } else if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) collect_ctes(x, v);
+    }
+}
+
+/* ---- one scope (a SELECT, UPDATE or DELETE level) ----------------------------- */
+
+typedef struct stab {
+    adv_table *t;
+    const char *alias;
+    int16_t eq[MAX_COLS];
+    int neq;
+    int16_t range, sort, join[MAX_COLS];
+    int njoin;
+    struct {
+        int16_t att;
+        char *text;
+    } pred[2];
+    int npred;
+} stab;
+
+typedef struct scope {
+    stab tabs[16];
+    int n;
+} scope;
+
+static void add_range_var(wctx *x, scope *s, json_t *rv)
+{
+    json_t *inner = node(rv, "RangeVar");
+    if (inner)
+        rv = inner;
+    const char *rel = json_string_value(json_object_get(rv, "relname"));
+    const char *sch = json_string_value(json_object_get(rv, "schemaname"));
+    if (!rel)
+        return;
+    json_t *al = json_object_get(rv, "alias");
+    const char *alias = al ? json_string_value(json_object_get(al, "aliasname")) : NULL;
+    adv_table *t = alchdb__adv_find_table(x->c->r, sch, rel);
+    if (!t) {
+        if (!sch && is_cte(x, rel))
+            return;
+        if ((sch && (!strcmp(sch, "pg_catalog") || !strcmp(sch, "information_schema"))) || !strncmp(rel, "pg_", 3))
+            return; /* the system catalogs are not ours to index */
+        if (!x->bad) {
+            x->bad = true;
+            alchdb__strbuf sb;
+            alchdb__sb_init(&sb);
+            alchdb__sb_printf(&sb, "%s%s%s", sch ? sch : "", sch ? "." : "", rel);
+            x->bad_name = alchdb__sb_finish(&sb);
+        }
+        return;
+    }
+    x->known++;
+    if (s->n < 16) {
+        memset(&s->tabs[s->n], 0, sizeof s->tabs[0]);
+        s->tabs[s->n].t = t;
+        s->tabs[s->n].alias = alias;
+        s->n++;
+    }
+}
+
+static void walk_from(wctx *x, scope *s, json_t *item, json_t *quals)
+{
+    json_t *j;
+    if ((j = node(item, "RangeVar"))) {
+        add_range_var(x, s, item);
+    } else if ((j = node(item, "JoinExpr"))) {
+        walk_from(x, s, json_object_get(j, "larg"), quals);
+        walk_from(x, s, json_object_get(j, "rarg"), quals);
+        json_t *q = json_object_get(j, "quals");
+        if (q)
+            json_array_append(quals, q);
+    }
+}
+
+/* Resolve a ColumnRef to (scope table, attnum). */
+static stab *resolve(scope *s, json_t *cr, int16_t *att)
+{
+    json_t *c = node(cr, "ColumnRef");
+    json_t *f = c ? json_object_get(c, "fields") : NULL;
+    size_t n = json_array_size(f);
+    if (n < 1 || n > 3)
+        return NULL;
+    const char *col = sval(json_array_get(f, n - 1));
+    const char *qual = n >= 2 ? sval(json_array_get(f, n - 2)) : NULL;
+    if (!col)
+        return NULL;
+    stab *hit = NULL;
+    for (int i = 0; i < s->n; i++) {
+        stab *st = &s->tabs[i];
+        if (qual && strcmp(qual, st->alias ? st->alias : st->t->name))
+            continue;
+        int a = alchdb__adv_attnum(st->t, col);
+        if (!a)
+            continue;
+        if (hit)
+            return NULL; /* ambiguous */
+        hit = st;
+        *att = (int16_t)a;
+    }
+    return hit;
+}
+
+static void add_col(int16_t *arr, int *n, int16_t att)
+{
+    for (int i = 0; i < *n; i++)
+        if (arr[i] == att)
+            return;
+    if (*n < MAX_COLS)
+        arr[(*n)++] = att;
+}
+
+static char *const_text(wctx *x, json_t *v)
+{
+    json_t *k = node(v, "A_Const");
+    if (!k || json_object_get(k, "isnull"))
+        return NULL;
+    json_t *o;
+    char buf[64];
+    if ((o = json_object_get(k, "ival"))) {
+        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(json_object_get(o, "ival")));
+        return alchdb__strdup(buf);
+    }
+    if ((o = json_object_get(k, "boolval")))
+        return alchdb__strdup(json_is_true(json_object_get(o, "boolval")) ? "true" : "false");
+    if ((o = json_object_get(k, "sval"))) {
+        const char *s = json_string_value(json_object_get(o, "sval"));
+        return alchdb__adv_literal(x->c, s ? s : "");
+    }
+    return NULL;
+}
+
+static void add_pred(wctx *x, stab *st, int16_t att, const char *op, json_t *value)
+{
+    if (st->npred >= 2)
+        return;
+    char *lit = value ? const_text(x, value) : NULL;
+    if (value && !lit)
+        return;
+    char *qc = alchdb__adv_ident(x->c, st->t->cols[att]);
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    alchdb__sb_printf(&sb, "%s %s%s%s", qc ? qc : "", op, lit ? " " : "", lit ? lit : "");
+    alchdb__free(qc);
+    alchdb__free(lit);
+    char *text = alchdb__sb_finish(&sb);
+    if (!text) {
+        x->nomem = true;
+        return;
+    }
+    st->pred[st->npred].att = att;
+    st->pred[st->npred].text = text;
+    st->npred++;
+}
+
+static void walk_cond(wctx *x, scope *s, json_t *e)
+{
+    json_t *j;
+    if ((j = node(e, "BoolExpr"))) {
+        const char *op = json_string_value(json_object_get(j, "boolop"));
+        if (op && !strcmp(op, "AND_EXPR")) {
+            size_t i;
+            json_t *a;
+            json_array_foreach(json_object_get(j, "args"), i, a) walk_cond(x, s, a);
+        }
+        return;
+    }
+    if ((j = node(e, "NullTest"))) {
+        int16_t att;
+        stab *st = resolve(s, json_object_get(j, "arg"), &att);
+        const char *t = json_string_value(json_object_get(j, "nulltesttype"));
+        if (st && t)
+            add_pred(x, st, att, !strcmp(t, "IS_NULL") ? "IS NULL" : "IS NOT NULL", NULL);
+        return;
+    }
+    if (!(j = node(e, "A_Expr")))
+        return;
+    const char *kind = json_string_value(json_object_get(j, "kind"));
+    const char *op = sval(json_array_get(json_object_get(j, "name"), 0));
+    json_t *l = json_object_get(j, "lexpr"), *r = json_object_get(j, "rexpr");
+    if (!kind || !op)
+        return;
+    int16_t la = 0, ra = 0;
+    stab *ls = node(l, "ColumnRef") ? resolve(s, l, &la) : NULL;
+    stab *rs = node(r, "ColumnRef") ? resolve(s, r, &ra) : NULL;
+    if (!strcmp(kind, "AEXPR_OP")) {
+        if (ls && rs && ls != rs && !strcmp(op, "=")) {
+            add_col(ls->join, &ls->njoin, la);
+            add_col(rs->join, &rs->njoin, ra);
+            return;
+        }
+        bool flip = !ls && rs;
+        stab *st = flip ? rs : ls;
+        int16_t att = flip ? ra : la;
+        json_t *other = flip ? l : r;
+        if (!st || has_colref(other))
+            return;
+        if (!strcmp(op, "=")) {
+            add_col(st->eq, &st->neq, att);
+            if (node(other, "A_Const"))
+                add_pred(x, st, att, "=", other);
+        } else if (!strcmp(op, "<") || !strcmp(op, ">") || !strcmp(op, "<=") || !strcmp(op, ">=")) {
+            if (!st->range)
+                st->range = att;
+        }
+    } else if (!strcmp(kind, "AEXPR_IN") && ls && !has_colref(r)) {
+        add_col(ls->eq, &ls->neq, la);
+    } else if ((!strcmp(kind, "AEXPR_BETWEEN") || !strcmp(kind, "AEXPR_LIKE")) && ls && !ls->range) {
+        ls->range = la;
+    }
+}
+
+static cand *add_cand(wctx *x, adv_table *t, const int16_t *cols, int n, const char *pred, bool primary)
+{
+    if (n < 1)
+        return NULL;
+    if (n > MAX_COLS)
+        n = MAX_COLS;
+    cand *k = NULL;
+    for (size_t i = 0; i < x->nc && !k; i++) {
+        cand *o = &x->cs[i];
+        if (o->t == t && o->ncols == n && !memcmp(o->cols, cols, (size_t)n * sizeof *cols) &&
+            ((!o->pred && !pred) || (o->pred && pred && !strcmp(o->pred, pred))))
+            k = o;
+    }
+    if (k) {
+        k->primary |= primary;
+    } else {
+        if (!alchdb__adv_push((void **)&x->cs, &x->nc, &x->capc, sizeof(cand))) {
+            x->nomem = true;
+            return NULL;
+        }
+        k = &x->cs[x->nc];
+        memset(k, 0, sizeof *k);
+        k->t = t;
+        memcpy(k->cols, cols, (size_t)n * sizeof *cols);
+        k->ncols = n;
+        if (pred && !(k->pred = alchdb__strdup(pred))) {
+            x->nomem = true;
+            return NULL;
+        }
+        k->primary = primary;
+        x->nc++;
+    }
+    for (size_t q = 0; q < k->nq; q++)
+        if (k->qs[q] == x->cur)
+            return k;
+    if (!alchdb__adv_push((void **)&k->qs, &k->nq, &k->capq, sizeof(size_t))) {
+        x->nomem = true;
+        return NULL;
+    }
+    k->qs[k->nq++] = x->cur;
+    return k;
+}
+
+static void make_cands(wctx *x, stab *st)
+{
+    int16_t cols[MAX_COLS + 1];
+    int n = 0;
+    for (int i = 0; i < st->neq && n < MAX_COLS; i++)
+        cols[n++] = st->eq[i];
+    int16_t tail = st->range ? st->range : (!st->neq || st->sort) ? st->sort : 0;
+    if (tail && n < MAX_COLS) {
+        bool dup = false;
+        for (int i = 0; i < n; i++)
+            dup |= cols[i] == tail;
+        if (!dup)
+            cols[n++] = tail;
+    }
+    add_cand(x, st->t, cols, n, NULL, true);
+    for (int i = 0; i < st->neq; i++) /* each equality column alone: the planner may prefer it */
+        add_cand(x, st->t, &st->eq[i], 1, NULL, false);
+    if (st->range && st->neq)
+        add_cand(x, st->t, &st->range, 1, NULL, false);
+    for (int i = 0; i < st->njoin; i++)
+        add_cand(x, st->t, &st->join[i], 1, NULL, st->neq == 0);
+    /* Partial indexes: the constant-compared column moves into the predicate. */
+    for (int p = 0; p < st->npred; p++) {
+        int16_t pc[MAX_COLS];
+        int m = 0;
+        for (int i = 0; i < n; i++)
+            if (cols[i] != st->pred[p].att)
+                pc[m++] = cols[i];
+        if (!m && st->sort && st->sort != st->pred[p].att)
+            pc[m++] = st->sort;
+        if (!m)
+            pc[m++] = st->pred[p].att;
+        add_cand(x, st->t, pc, m, st->pred[p].text, false); /* only HypoPG can tell whether it pays */
+    }
+}
+
+static void walk_scope(wctx *x, json_t *stmt, const char *type)
+{
+    scope s;
+    s.n = 0;
+    json_t *quals = json_array();
+    if (!quals) {
+        x->nomem = true;
+        return;
+    }
+    if (!strcmp(type, "UpdateStmt") || !strcmp(type, "DeleteStmt"))
+        add_range_var(x, &s, json_object_get(stmt, "relation"));
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(stmt, "fromClause"), i, v) walk_from(x, &s, v, quals);
+    json_array_foreach(json_object_get(stmt, "usingClause"), i, v) walk_from(x, &s, v, quals);
+    if (json_object_get(stmt, "whereClause"))
+        walk_cond(x, &s, json_object_get(stmt, "whereClause"));
+    json_array_foreach(quals, i, v) walk_cond(x, &s, v);
+    json_array_foreach(json_object_get(stmt, "sortClause"), i, v)
+    {
+        json_t *sb = node(v, "SortBy");
+        int16_t att;
+        stab *st = sb ? resolve(&s, json_object_get(sb, "node"), &att) : NULL;
+        if (st && !st->sort && i == 0)
+            st->sort = att;
+    }
+    json_decref(quals);
+    for (int t = 0; t < s.n; t++) {
+        make_cands(x, &s.tabs[t]);
+        for (int p = 0; p < s.tabs[t].npred; p++)
+            alchdb__free(s.tabs[t].pred[p].text);
+    }
+}
+
+static void walk_tree(wctx *x, json_t *j)
+{
+    if (json_is_object(j)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v)
+        {
+            if (json_is_object(v) && (!strcmp(k, "SelectStmt") || !strcmp(k, "UpdateStmt") || !strcmp(k, "DeleteStmt")))
+                walk_scope(x, v, k);
+            walk_tree(x, v);
+        }
+    } else if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) walk_tree(x, v);
+    }
+}
+
+/* "query not analysed: WHAT (DETAIL): QUERY", at most MAX_NOTES_PER_KIND per kind. */
+static void note_limited(wctx *x, int kind, const char *what, const char *detail, const char *q)
+{
+    if (x->notes[kind]++ == MAX_NOTES_PER_KIND) {
+        alchdb__adv_note(x->c->r, "(further notes of this kind left out)");
+        return;
+    }
+    if (x->notes[kind] > MAX_NOTES_PER_KIND)
+        return;
+    alchdb__adv_note(x->c->r, "%s%s%s%s: %s", what, detail ? " (" : "", detail ? detail : "", detail ? ")" : "", q);
+}
+
+static char *shorten(const char *sql)
+{
+    size_t n = strlen(sql);
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    for (size_t i = 0; i < n && i < 160; i++)
+        alchdb__sb_append(&sb, (sql[i] == '\n' || sql[i] == '\r' || sql[i] == '\t') ? " " : sql + i, 1);
+    if (n > 160)
+        alchdb__sb_puts(&sb, "...");
+    return alchdb__sb_finish(&sb);
+}
+
+/* Parse statement i and add its candidates. */
+static void parse_one(wctx *x, size_t i)
+{
+    wq *q = &x->w[i];
+    char *tree = NULL;
+    int64_t off = -1;
+    int rc = alchdb__sql_parse_tree(q->sql, strlen(q->sql), &tree, &off);
+    char *shortq = shorten(q->sql);
+    if (rc) {
+        if (strcmp(q->source, "pg_stat_statements"))
+            note_limited(x, 0, "query not analysed: it does not parse", alchdb_last_error_message(), shortq);
+        alchdb__free(shortq);
+        return;
+    }
+    json_t *root = json_loads(tree, 0, NULL);
+    alchdb__free(tree);
+    json_t *stmts = root ? json_object_get(root, "stmts") : NULL;
+    json_t *st = json_array_size(stmts) == 1 ? json_object_get(json_array_get(stmts, 0), "stmt") : NULL;
+    const char *type = NULL;
+    if (json_is_object(st) && json_object_size(st) == 1)
+        type = json_object_iter_key(json_object_iter(st));
+    if (!type || (strcmp(type, "SelectStmt") && strcmp(type, "UpdateStmt") && strcmp(type, "DeleteStmt"))) {
+        if (strcmp(q->source, "pg_stat_statements"))
+            note_limited(x, 1, "query not analysed: only single SELECT, UPDATE and DELETE statements are planned", NULL,
+                         shortq);
+        json_decref(root);
+        alchdb__free(shortq);
+        return;
+    }
+    x->cur = i;
+    x->bad = false;
+    x->known = 0;
+    x->bad_name = NULL;
+    x->maxparam = 0;
+    x->ctes = json_array();
+    size_t before = x->nc;
+    if (x->ctes) {
+        collect_ctes(x, st);
+        find_params(x, st);
+        walk_tree(x, st);
+    }
+    if (x->bad) {
+        /* Unknown table (dropped, or a typo): nothing this query suggests is trustworthy. */
+        for (size_t k = 0; k < x->nc; k++)
+            if (x->cs[k].nq && x->cs[k].qs[x->cs[k].nq - 1] == i)
+                x->cs[k].nq--;
+        (void)before;
+        note_limited(x, 2, "query not analysed: a table it names does not exist (dropped?)", x->bad_name ? x->bad_name : "?",
+                     shortq);
+    } else if (x->known == 0) {
+        /* Only catalogs, functions or CTEs: nothing to index (the advisor's own
+         * catalog queries show up in pg_stat_statements this way). */
+        if (strcmp(q->source, "pg_stat_statements"))
+            note_limited(x, 1, "query not analysed: it names no user table", NULL, shortq);
+    } else {
+        q->parsed = true;
+        q->nparams = x->maxparam;
+    }
+    alchdb__free(x->bad_name);
+    x->bad_name = NULL;
+    json_decref(x->ctes);
+    x->ctes = NULL;
+    json_decref(root);
+    alchdb__free(shortq);
+}
+
+/* ---- planning ------------------------------------------------------------------- */
+
+static void plan_seq(json_t *plan, wq *q, adv_ctx *c)
+{
+    if (!json_is_object(plan))
+        return;
+    const char *nt = json_string_value(json_object_get(plan, "Node Type"));
+    const char *rel = json_string_value(json_object_get(plan, "Relation Name"));
+    if (nt && rel && !strcmp(nt, "Seq Scan") && json_object_get(plan, "Filter") && q->nseq < 8) {
+        adv_table *t = alchdb__adv_find_table(c->r, NULL, rel);
+        for (size_t i = 0; i < c->r->ntables && !t; i++)
+            if (!strcmp(c->r->tables[i].name, rel))
+                t = &c->r->tables[i];
+        if (t)
+            q->seq[q->nseq++] = t;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(plan, "Plans"), i, v) plan_seq(v, q, c);
+}
+
+/* Plan statement q as a generic plan; returns its total cost or -1 (and the
+ * server's message in err). */
+static double plan_cost(adv_ctx *c, wq *q, bool record_seq, char *err, size_t errlen, char *sqlstate)
+{
+    err[0] = '\0';
+    sqlstate[0] = '\0';
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    alchdb__sb_printf(&sb, "PREPARE alchdb_advisor_q AS %s", q->sql);
+    char *prep = alchdb__sb_finish(&sb);
+    if (!prep)
+        return -1;
+    /* Extended protocol: exactly one statement, never a smuggled second one. */
+    PGresult *res = PQexecParams(c->conn, prep, 0, NULL, NULL, NULL, NULL, 0);
+    alchdb__free(prep);
+    double cost = -1;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        snprintf(err, errlen, "%s", m ? m : PQerrorMessage(c->conn));
+        const char *ss = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        snprintf(sqlstate, 6, "%s", ss ? ss : "");
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    alchdb__sb_init(&sb);
+    alchdb__sb_puts(&sb, "EXPLAIN (FORMAT JSON) EXECUTE alchdb_advisor_q");
+    for (int i = 0; i < q->nparams; i++)
+        alchdb__sb_puts(&sb, i ? ", NULL" : "(NULL");
+    if (q->nparams)
+        alchdb__sb_puts(&sb, ")");
+    char *ex = alchdb__sb_finish(&sb);
+    res = ex ? PQexecParams(c->conn, ex, 0, NULL, NULL, NULL, NULL, 0) : NULL;
+    alchdb__free(ex);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) >= 1) {
+        json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+        json_t *plan = json_object_get(json_array_get(j, 0), "Plan");
+        json_t *tc = json_object_get(plan, "Total Cost");
+        if (json_is_number(tc))
+            cost = json_number_value(tc);
+        if (record_seq)
+            plan_seq(plan, q, c);
+        json_decref(j);
+    } else {
+        const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : "out of memory";
+        snprintf(err, errlen, "%s", m ? m : "");
+    }
+    PQclear(res);
+    PQclear(PQexecParams(c->conn, "DEALLOCATE alchdb_advisor_q", 0, NULL, NULL, NULL, NULL, 0));
+    return cost;
+}
+
+static char *cand_sql(adv_ctx *c, const cand *k, const char *name)
+{
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    if (name) {
+        char *qn = alchdb__adv_ident(c, name);
+        alchdb__sb_printf(&sb, "CREATE INDEX CONCURRENTLY %s ON %s (", qn ? qn : "", k->t->qname);
+        alchdb__free(qn);
+    } else {
+        alchdb__sb_printf(&sb, "CREATE INDEX ON %s (", k->t->qname);
+    }
+    for (int i = 0; i < k->ncols; i++) {
+        char *qc = alchdb__adv_ident(c, k->t->cols[k->cols[i]]);
+        alchdb__sb_printf(&sb, "%s%s", i ? ", " : "", qc ? qc : "");
+        alchdb__free(qc);
+    }
+    alchdb__sb_puts(&sb, ")");
+    if (k->pred)
+        alchdb__sb_printf(&sb, " WHERE %s", k->pred);
+    if (name)
+        alchdb__sb_puts(&sb, ";");
+    return alchdb__sb_finish(&sb);
+}
+
+/* An existing valid btree index already starts with these columns. */
+static bool covered_by_existing(alchdb_advisor_report *r, const cand *k)
+{
+    for (size_t i = 0; i < r->nindexes; i++) {
+        const adv_index *x = &r->indexes[i];
+        if (x->table != k->t || !x->valid || strcmp(x->am, "btree") || x->nkeys < k->ncols)
+            continue;
+        if (x->pred && (!k->pred || strcmp(x->pred, k->pred)))
+            continue; /* a partial index covers only its own predicate (compared as text) */
+        bool same = true;
+        for (int j = 0; j < k->ncols && same; j++)
+            same = x->keys[j] == k->cols[j];
+        if (same)
+            return true;
+    }
+    return false;
+}
+
+static int64_t hypo_create(adv_ctx *c, const cand *k, int64_t *bytes)
+{
+    char *sql = cand_sql(c, k, NULL);
+    if (!sql)
+        return -1;
+    const char *p[1] = {sql};
+    PGresult *res = PQexecParams(c->conn,
+                                 "SELECT indexrelid, hypopg_relation_size(indexrelid) FROM hypopg_create_index($1)",
+                                 1, NULL, p, NULL, NULL, 0);
+    alchdb__free(sql);
+    int64_t oid = -1;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        oid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        *bytes = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    }
+    PQclear(res);
+    return oid;
+}
+
+static void hypo_drop(adv_ctx *c, int64_t oid)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", (long long)oid);
+    const char *p[1] = {buf};
+    PQclear(PQexecParams(c->conn, "SELECT hypopg_drop_index($1::oid)", 1, NULL, p, NULL, NULL, 0));
+}
+
+static void evaluate(wctx *x, cand *k, double min_frac)
+{
+    char err[256], ss[6];
+    k->gain = 0;
+    if (!k->after) { /* ruled out before planning */
+        k->dead = true;
+        return;
+    }
+    int64_t oid = hypo_create(x->c, k, &k->bytes);
+    if (oid < 0) {
+        k->dead = true;
+        return;
+    }
+    for (size_t i = 0; i < k->nq; i++) {
+        wq *q = &x->w[k->qs[i]];
+        k->after[i] = -1;
+        if (!q->usable)
+            continue;
+        double a = plan_cost(x->c, q, false, err, sizeof err, ss);
+        k->after[i] = a;
+        if (a >= 0 && a < q->now * (1 - min_frac))
+            k->gain += (double)q->calls * (q->now - a);
+    }
+    hypo_drop(x->c, oid);
+    if (k->gain <= 0)
+        k->dead = true;
+}
+
+/* ---- suggestions ---------------------------------------------------------------- */
+
+static bool name_taken(alchdb_advisor_report *r, const char *schema, const char *name)
+{
+    for (size_t i = 0; i < r->nindexes; i++)
+        if (!strcmp(r->indexes[i].name, name) && !strcmp(r->indexes[i].schema, schema))
+            return true;
+    for (size_t i = 0; i < r->ntables; i++)
+        if (!strcmp(r->tables[i].name, name) && !strcmp(r->tables[i].schema, schema))
+            return true;
+    for (size_t i = 0; i < r->nmissing; i++)
+        if (!strcmp(r->missing[i].name, name) && !strcmp(r->missing[i].table->schema, schema))
+            return true;
+    return false;
+}
+
+static char *index_name(alchdb_advisor_report *r, const cand *k)
+{
+    for (int n = 0; n < 100; n++) {
+        alchdb__strbuf sb;
+        alchdb__sb_init(&sb);
+        alchdb__sb_puts(&sb, k->t->name);
+        for (int i = 0; i < k->ncols; i++)
+            alchdb__sb_printf(&sb, "_%s", k->t->cols[k->cols[i]]);
+        alchdb__sb_puts(&sb, k->pred ? "_part" : "");
+        char suffix[16];
+        snprintf(suffix, sizeof suffix, n ? "_idx%d" : "_idx", n);
+        if (sb.failed)
+            return alchdb__sb_finish(&sb);
+        size_t room = 63 - strlen(suffix);
+        if (sb.len > room) {
+            size_t cut = room;
+            while (cut > 0 && ((unsigned char)sb.data[cut] & 0xC0) == 0x80)
+                cut--;
+            sb.len = cut;
+            sb.data[cut] = '\0';
+        }
+        alchdb__sb_puts(&sb, suffix);
+        char *name = alchdb__sb_finish(&sb);
+        if (!name || !name_taken(r, k->t->schema, name))
+            return name;
+        alchdb__free(name);
+    }
+    return NULL;
+}
+
+static int emit(wctx *x, cand *k, const char *verified, double total_cost)
+{
+    alchdb_advisor_report *r = x->c->r;
+    adv_missing *m = &r->missing[r->nmissing];
+    memset(m, 0, sizeof *m);
+    m->table = k->t;
+    m->ncols = k->ncols;
+    m->verified_by = verified;
+    m->est_bytes = k->bytes;
+    m->name = index_name(r, k);
+    m->create_sql = m->name ? cand_sql(x->c, k, m->name) : NULL;
+    m->pred = k->pred ? alchdb__strdup(k->pred) : NULL;
+    m->colnames = alchdb__calloc((size_t)k->ncols, sizeof(char *));
+    m->qs = alchdb__calloc(k->nq + 1, sizeof *m->qs);
+    alchdb__strbuf cols;
+    alchdb__sb_init(&cols);
+    for (int i = 0; m->colnames && i < k->ncols; i++) {
+        m->colnames[i] = k->t->cols[k->cols[i]];
+        alchdb__sb_printf(&cols, "%s%s", i ? "," : "", m->colnames[i]);
+    }
+    m->cols_text = alchdb__sb_finish(&cols);
+    r->nmissing++;
+    if (!m->name || !m->create_sql || (k->pred && !m->pred) || !m->colnames || !m->qs || !m->cols_text)
+        return alchdb__nomem("advisor suggestions");
+    double wb = 0, wa = 0, calls = 0;
+    bool verified_cost = !strcmp(verified, "hypopg");
+    for (size_t i = 0; i < k->nq; i++) {
+        wq *q = &x->w[k->qs[i]];
+        double a = verified_cost ? k->after[i] : -1;
+        if (verified_cost && !(a >= 0 && a < q->now * (1 - (double)x->c->opts->min_gain_pct / 100.0)))
+            continue;
+        if (!verified_cost && !strcmp(verified, "explain")) {
+            bool seq = false;
+            for (int s = 0; s < q->nseq; s++)
+                seq |= q->seq[s] == k->t;
+            if (!q->usable || !seq)
+                continue;
+        }
+        struct adv_mq *mq = &m->qs[m->nqs++];
+        mq->sql = alchdb__strdup(q->sql);
+        if (!mq->sql)
+            return alchdb__nomem("advisor suggestions");
+        mq->calls = q->calls;
+        mq->before = q->usable ? q->now : -1;
+        mq->after = a;
+        if (q->usable) {
+            wb += (double)q->calls * q->now;
+            calls += (double)q->calls;
+            if (verified_cost)
+                wa += (double)q->calls * a;
+        }
+    }
+    m->cost_before = calls > 0 ? wb / calls : -1;
+    m->cost_after = verified_cost && calls > 0 ? wa / calls : -1;
+    m->gain_pct = verified_cost && wb > 0 ? 100.0 * (wb - wa) / wb : -1;
+    m->workload_share = total_cost > 0 ? (verified_cost ? (wb - wa) : wb) / total_cost : 0;
+    m->priority = m->workload_share >= 0.10 ? "high" : m->workload_share >= 0.01 ? "medium" : "low";
+    if (!strcmp(verified, "heuristic"))
+        m->priority = "low";
+    int64_t reads = k->t->seq_scan + k->t->idx_scan;
+    if (k->t->writes > 4 * (reads + 1)) {
+        m->priority = !strcmp(m->priority, "high") ? "medium" : "low";
+        alchdb__strbuf sb;
+        alchdb__sb_init(&sb);
+        alchdb__sb_printf(&sb,
+                          "write-heavy table (%lld rows written vs %lld scans since the statistics reset): every "
+                          "index adds work to each write; priority lowered",
+                          (long long)k->t->writes, (long long)reads);
+        if (!(m->note = alchdb__sb_finish(&sb)))
+            return alchdb__nomem("advisor suggestions");
+    } else if (strcmp(verified, "hypopg")) {
+        m->note = alchdb__strdup(!strcmp(verified, "explain")
+                                     ? "unverified: HypoPG is not available; the current plan scans this table "
+                                       "sequentially with a filter on these columns"
+                                     : "unverified: the query could not be planned; suggested from its text and "
+                                       "the table's sequential scans");
+        if (!m->note)
+            return alchdb__nomem("advisor suggestions");
+    }
+    k->accepted = true;
+    return 0;
+}
+
+static int choose_hypopg(wctx *x, double total_cost)
+{
+    adv_ctx *c = x->c;
+    const alchdb_advisor_options *o = c->opts;
+    double min_frac = (double)o->min_gain_pct / 100.0;
+    for (size_t i = 0; i < x->nc; i++)
+        if (!x->cs[i].dead)
+            evaluate(x, &x->cs[i], min_frac);
+    int64_t used = 0;
+    int rc = 0;
+    int64_t kept[1024];
+    int nkept = 0;
+    while (!rc && c->r->nmissing < (size_t)o->max_suggestions) {
+        cand *best = NULL;
+        for (size_t i = 0; i < x->nc; i++) {
+            cand *k = &x->cs[i];
+            if (k->dead || k->accepted)
+                continue;
+            if (o->max_index_bytes && used + k->bytes > o->max_index_bytes)
+                continue;
+            if (!best || k->gain > best->gain * 1.05 ||
+                (k->gain >= best->gain * 0.95 && k->bytes < best->bytes) ||
+                (k->gain >= best->gain * 0.95 && k->bytes == best->bytes && k->ncols < best->ncols))
+                best = k;
+        }
+        if (!best)
+            break;
+        /* Re-check against the indexes chosen so far before accepting. */
+        double g = best->gain;
+        evaluate(x, best, min_frac);
+        if (best->dead || best->gain < g * 0.5)
+            continue;
+        rc = emit(x, best, "hypopg", total_cost);
+        if (rc)
+            break;
+        used += best->bytes;
+        int64_t b;
+        int64_t oid = hypo_create(c, best, &b);
+        if (oid >= 0 && nkept < 1024)
+            kept[nkept++] = oid;
+        for (size_t i = 0; i < best->nq; i++) {
+            wq *q = &x->w[best->qs[i]];
+            if (best->after[i] >= 0 && best->after[i] < q->now)
+                q->now = best->after[i];
+        }
+        /* Never both an index and its own extension or prefix on one table. */
+        for (size_t i = 0; i < x->nc; i++) {
+            cand *k = &x->cs[i];
+            if (k == best || k->dead || k->accepted || k->t != best->t || k->pred || best->pred)
+                continue;
+            int n = k->ncols < best->ncols ? k->ncols : best->ncols;
+            if (!memcmp(k->cols, best->cols, (size_t)n * sizeof k->cols[0]))
+                k->dead = true;
+        }
+        /* Candidates sharing a statement with the chosen one are worth less now. */
+        for (size_t i = 0; i < x->nc; i++) {
+            cand *k = &x->cs[i];
+            if (k->dead || k->accepted)
+                continue;
+            bool shares = false;
+            for (size_t a = 0; a < k->nq && !shares; a++)
+                for (size_t bq = 0; bq < best->nq && !shares; bq++)
+                    shares = k->qs[a] == best->qs[bq];
+            if (shares)
+                evaluate(x, k, min_frac);
+        }
+    }
+    for (int i = 0; i < nkept; i++)
+        hypo_drop(c, kept[i]);
+    return rc;
+}
+
+static int choose_unverified(wctx *x, double total_cost)
+{
+    adv_ctx *c = x->c;
+    int rc = 0;
+    for (size_t i = 0; i < x->nc && !rc && c->r->nmissing < (size_t)c->opts->max_suggestions; i++) {
+        cand *k = &x->cs[i];
+        if (!k->primary)
+            continue;
+        const char *how = NULL;
+        for (size_t j = 0; j < k->nq && !how; j++) {
+            wq *q = &x->w[k->qs[j]];
+            if (q->usable) {
+                for (int s = 0; s < q->nseq; s++)
+                    if (q->seq[s] == k->t)
+                        how = "explain";
+            } else if (q->parsed && k->t->seq_scan > 0) {
+                how = "heuristic";
+            }
+        }
+        if (!how)
+            continue;
+        k->bytes = (int64_t)(k->t->reltuples * (16.0 + 8.0 * k->ncols) * 1.2);
+        if (c->opts->max_index_bytes && k->bytes > c->opts->max_index_bytes)
+            continue;
+        rc = emit(x, k, how, total_cost);
+    }
+    return rc;
+}
+
+/* ---- workload sources ------------------------------------------------------------- */
+
+static int load_pgss(adv_ctx *c, adv_query **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    char lim[32];
+    snprintf(lim, sizeof lim, "%lld", (long long)c->opts->max_queries);
+    const char *p[1] = {lim};
+    PGresult *res = alchdb__adv_query(
+        c, "pg_stat_statements",
+        "SELECT query, calls, total_exec_time FROM pg_stat_statements "
+        "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND query IS NOT NULL ORDER BY total_exec_time DESC LIMIT $1::bigint",
+        1, p);
+    if (!res)
+        return 0;
+    int rows = PQntuples(res), hidden = 0;
+    adv_query *qs = alchdb__calloc((size_t)rows + 1, sizeof *qs);
+    if (!qs) {
+        PQclear(res);
+        return alchdb__nomem("advisor workload");
+    }
+    for (int i = 0; i < rows; i++) {
+        const char *t = PQgetvalue(res, i, 0);
+        if (!strcmp(t, "<insufficient privilege>")) {
+            hidden++;
+            continue;
+        }
+        adv_query *q = &qs[*n];
+        if (!(q->sql = alchdb__strdup(t))) {
+            PQclear(res);
+            *out = qs;
+            return alchdb__nomem("advisor workload");
+        }
+        q->calls = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+        if (q->calls < 1)
+            q->calls = 1;
+        q->total_ms = strtod(PQgetvalue(res, i, 2), NULL);
+        q->source = "pg_stat_statements";
+        (*n)++;
+    }
+    PQclear(res);
+    *out = qs;
+    if (hidden)
+        alchdb__adv_note(c->r,
+                         "pg_stat_statements: the text of %d statement(s) of other users is hidden "
+                         "(insufficient privilege: grant pg_read_all_stats); they were not analysed",
+                         hidden);
+    return 0;
+}
+
+int alchdb__adv_missing(adv_ctx *c)
+{
+    alchdb_advisor_report *r = c->r;
+    const alchdb_advisor_options *o = c->opts;
+    adv_query *pg = NULL;
+    size_t npg = 0;
+    int rc = 0;
+    if (o->use_pgss && r->has_pgss)
+        rc = load_pgss(c, &pg, &npg);
+    else if (o->use_pgss)
+        alchdb__adv_note(r, "pg_stat_statements is not installed in this database: the workload is only what "
+                            "was given (add_query, --queries)");
+    wctx x;
+    memset(&x, 0, sizeof x);
+    x.c = c;
+    x.nw = o->nqueries + npg;
+    x.w = alchdb__calloc(x.nw + 1, sizeof *x.w);
+    if (!rc && !x.w)
+        rc = alchdb__nomem("advisor workload");
+    for (size_t i = 0; !rc && i < x.nw; i++) {
+        const adv_query *q = i < o->nqueries ? &o->queries[i] : &pg[i - o->nqueries];
+        x.w[i].sql = q->sql;
+        x.w[i].calls = q->calls;
+        x.w[i].total_ms = q->total_ms;
+        x.w[i].source = q->source;
+        x.w[i].before = x.w[i].now = -1;
+    }
+    r->nqueries_seen = x.nw;
+    for (size_t i = 0; !rc && i < x.nw; i++) {
+        parse_one(&x, i);
+        if (x.nomem)
+            rc = alchdb__nomem("advisor workload");
+    }
+    /* Keep candidates that some statement still backs, on tables big enough,
+     * not already served by an index. */
+    size_t skipped_small = 0;
+    for (size_t i = 0; !rc && i < x.nc; i++) {
+        cand *k = &x.cs[i];
+        if (!k->nq || covered_by_existing(r, k))
+            k->dead = true;
+        else if (k->t->reltuples < (double)o->min_table_rows && (double)k->t->live_rows < (double)o->min_table_rows) {
+            k->dead = true;
+            skipped_small++;
+        }
+        if (!k->dead && !(k->after = alchdb__calloc(k->nq, sizeof *k->after)))
+            rc = alchdb__nomem("advisor candidates");
+    }
+    bool hypo = o->use_hypopg && r->has_hypopg;
+    if (!rc) {
+        if (o->use_hypopg && !r->has_hypopg)
+            alchdb__adv_note(r, "HypoPG is not installed in this database (CREATE EXTENSION hypopg; Debian: "
+                                "postgresql-15-hypopg): missing-index suggestions are unverified");
+        PQclear(PQexecParams(c->conn, "SET plan_cache_mode = force_generic_plan", 0, NULL, NULL, NULL, NULL, 0));
+        double total = 0;
+        for (size_t i = 0; i < x.nw; i++) {
+            wq *q = &x.w[i];
+            if (!q->parsed)
+                continue;
+            char err[256], ss[6];
+            q->before = q->now = plan_cost(c, q, true, err, sizeof err, ss);
+            q->usable = q->before >= 0;
+            if (q->usable) {
+                r->nqueries_used++;
+                total += (double)q->calls * q->before;
+            } else {
+                char *shortq = shorten(q->sql);
+                note_limited(&x, 3, "query could not be planned", err, shortq);
+                alchdb__free(shortq);
+                if (!strcmp(ss, "42P01") || !strcmp(ss, "42703") || !strcmp(ss, "42501") || !strncmp(ss, "57", 2))
+                    q->parsed = false; /* gone, forbidden or cancelled: no heuristics either */
+            }
+        }
+        r->missing = alchdb__calloc(x.nc + 1, sizeof *r->missing);
+        if (!r->missing)
+            rc = alchdb__nomem("advisor suggestions");
+        else if (hypo)
+            rc = choose_hypopg(&x, total);
+        else
+            rc = choose_unverified(&x, total);
+        if (hypo)
+            PQclear(PQexecParams(c->conn, "SELECT hypopg_reset()", 0, NULL, NULL, NULL, NULL, 0));
+    }
+    if (skipped_small)
+        alchdb__adv_note(r, "%zu candidate index(es) on tables with fewer than %lld rows were not considered", skipped_small,
+                         (long long)o->min_table_rows);
+    for (size_t i = 0; i < x.nc; i++) {
+        alchdb__free(x.cs[i].pred);
+        alchdb__free(x.cs[i].qs);
+        alchdb__free(x.cs[i].after);
+    }
+    alchdb__free(x.cs);
+    alchdb__free(x.w);
+    for (size_t i = 0; i < npg; i++)
+        alchdb__free(pg[i].sql);
+    alchdb__free(pg);
+    return rc;
+}
