@@ -7,6 +7,7 @@
  * (a new constant, an appended struct member): see docs/abi.md. */
 #include <stddef.h>
 
+#include <alchdb/advisor.h>
 #include <alchdb/alchdb.h>
 #include <alchdb/alloc.h>
 #include <alchdb/client.h>
@@ -14,12 +15,43 @@
 #include <alchdb/error.h>
 #include <alchdb/log.h>
 #include <alchdb/migration.h>
+#include <alchdb/monitor.h>
 #include <alchdb/pool.h>
 #include <alchdb/pq.h>
+#include <alchdb/router.h>
 #include <alchdb/sql.h>
 #include <alchdb/version.h>
 
 /* ---- enum constants ---- */
+/* enum alchdb_advisor_opt (advisor.h) */
+_Static_assert(ALCHDB_ADVISOR_OPT_CONNINFO == 1, "pin: ALCHDB_ADVISOR_OPT_CONNINFO");
+_Static_assert(ALCHDB_ADVISOR_OPT_USE_PG_STAT_STATEMENTS == 2, "pin: ALCHDB_ADVISOR_OPT_USE_PG_STAT_STATEMENTS");
+_Static_assert(ALCHDB_ADVISOR_OPT_USE_HYPOPG == 3, "pin: ALCHDB_ADVISOR_OPT_USE_HYPOPG");
+_Static_assert(ALCHDB_ADVISOR_OPT_MAX_SUGGESTIONS == 4, "pin: ALCHDB_ADVISOR_OPT_MAX_SUGGESTIONS");
+_Static_assert(ALCHDB_ADVISOR_OPT_MAX_INDEX_BYTES == 5, "pin: ALCHDB_ADVISOR_OPT_MAX_INDEX_BYTES");
+_Static_assert(ALCHDB_ADVISOR_OPT_MIN_GAIN_PCT == 6, "pin: ALCHDB_ADVISOR_OPT_MIN_GAIN_PCT");
+_Static_assert(ALCHDB_ADVISOR_OPT_MAX_QUERIES == 7, "pin: ALCHDB_ADVISOR_OPT_MAX_QUERIES");
+_Static_assert(ALCHDB_ADVISOR_OPT_STATEMENT_TIMEOUT_MS == 8, "pin: ALCHDB_ADVISOR_OPT_STATEMENT_TIMEOUT_MS");
+_Static_assert(ALCHDB_ADVISOR_OPT_LOCK_TIMEOUT_MS == 9, "pin: ALCHDB_ADVISOR_OPT_LOCK_TIMEOUT_MS");
+_Static_assert(ALCHDB_ADVISOR_OPT_MIN_TABLE_ROWS == 10, "pin: ALCHDB_ADVISOR_OPT_MIN_TABLE_ROWS");
+/* enum alchdb_advisor_kind (advisor.h) */
+_Static_assert(ALCHDB_ADVISOR_TABLES == 1, "pin: ALCHDB_ADVISOR_TABLES");
+_Static_assert(ALCHDB_ADVISOR_UNUSED == 2, "pin: ALCHDB_ADVISOR_UNUSED");
+_Static_assert(ALCHDB_ADVISOR_REDUNDANT == 3, "pin: ALCHDB_ADVISOR_REDUNDANT");
+_Static_assert(ALCHDB_ADVISOR_FK == 4, "pin: ALCHDB_ADVISOR_FK");
+_Static_assert(ALCHDB_ADVISOR_MISSING == 5, "pin: ALCHDB_ADVISOR_MISSING");
+/* enum alchdb_exec_flag (client.h) */
+_Static_assert(ALCHDB_EXEC_DEFAULT == 0, "pin: ALCHDB_EXEC_DEFAULT");
+_Static_assert(ALCHDB_EXEC_UNPREPARED == 1, "pin: ALCHDB_EXEC_UNPREPARED");
+_Static_assert(ALCHDB_EXEC_SIMPLE == 2, "pin: ALCHDB_EXEC_SIMPLE");
+_Static_assert(ALCHDB_EXEC_BINARY_RESULT == 4, "pin: ALCHDB_EXEC_BINARY_RESULT");
+_Static_assert(ALCHDB_EXEC_READ == 8, "pin: ALCHDB_EXEC_READ");
+_Static_assert(ALCHDB_EXEC_PRIMARY == 16, "pin: ALCHDB_EXEC_PRIMARY");
+/* enum alchdb_txn_flag (client.h) */
+_Static_assert(ALCHDB_TXN_DEFAULT == 0, "pin: ALCHDB_TXN_DEFAULT");
+_Static_assert(ALCHDB_TXN_READ_ONLY == 1, "pin: ALCHDB_TXN_READ_ONLY");
+_Static_assert(ALCHDB_TXN_REPEATABLE_READ == 2, "pin: ALCHDB_TXN_REPEATABLE_READ");
+_Static_assert(ALCHDB_TXN_SERIALIZABLE == 4, "pin: ALCHDB_TXN_SERIALIZABLE");
 /* enum alchdb_error (error.h) */
 _Static_assert(ALCHDB_OK == 0, "pin: ALCHDB_OK");
 _Static_assert(ALCHDB_E_INVALID == -1, "pin: ALCHDB_E_INVALID");
@@ -66,6 +98,97 @@ _Static_assert(ALCHDB_MIGRATION_OPT_REWRITE_BYTES_PER_SEC == 3, "pin: ALCHDB_MIG
 _Static_assert(ALCHDB_MIGRATION_OPT_LOCK_TIMEOUT_MS == 4, "pin: ALCHDB_MIGRATION_OPT_LOCK_TIMEOUT_MS");
 _Static_assert(ALCHDB_MIGRATION_OPT_STATEMENT_TIMEOUT_MS == 5, "pin: ALCHDB_MIGRATION_OPT_STATEMENT_TIMEOUT_MS");
 _Static_assert(ALCHDB_MIGRATION_OPT_MAX_RETRIES == 6, "pin: ALCHDB_MIGRATION_OPT_MAX_RETRIES");
+/* enum alchdb_monitor_opt (monitor.h) */
+_Static_assert(ALCHDB_MONITOR_OPT_SLOW_THRESHOLD == 1, "pin: ALCHDB_MONITOR_OPT_SLOW_THRESHOLD");
+_Static_assert(ALCHDB_MONITOR_OPT_SLOW_LOG_SIZE == 2, "pin: ALCHDB_MONITOR_OPT_SLOW_LOG_SIZE");
+_Static_assert(ALCHDB_MONITOR_OPT_MAX_PATTERNS == 3, "pin: ALCHDB_MONITOR_OPT_MAX_PATTERNS");
+_Static_assert(ALCHDB_MONITOR_OPT_TEXT_CACHE_SIZE == 4, "pin: ALCHDB_MONITOR_OPT_TEXT_CACHE_SIZE");
+_Static_assert(ALCHDB_MONITOR_OPT_MAX_LABEL_VALUES == 5, "pin: ALCHDB_MONITOR_OPT_MAX_LABEL_VALUES");
+_Static_assert(ALCHDB_MONITOR_OPT_MAX_TEXT_LENGTH == 6, "pin: ALCHDB_MONITOR_OPT_MAX_TEXT_LENGTH");
+_Static_assert(ALCHDB_MONITOR_OPT_KEEP_PARAMETERS == 7, "pin: ALCHDB_MONITOR_OPT_KEEP_PARAMETERS");
+_Static_assert(ALCHDB_MONITOR_OPT_N_PLUS_ONE_THRESHOLD == 8, "pin: ALCHDB_MONITOR_OPT_N_PLUS_ONE_THRESHOLD");
+_Static_assert(ALCHDB_MONITOR_OPT_N_PLUS_ONE_WINDOW == 9, "pin: ALCHDB_MONITOR_OPT_N_PLUS_ONE_WINDOW");
+_Static_assert(ALCHDB_MONITOR_OPT_REGRESSION_WINDOW == 10, "pin: ALCHDB_MONITOR_OPT_REGRESSION_WINDOW");
+_Static_assert(ALCHDB_MONITOR_OPT_REGRESSION_FACTOR == 11, "pin: ALCHDB_MONITOR_OPT_REGRESSION_FACTOR");
+_Static_assert(ALCHDB_MONITOR_OPT_PLAN_INTERVAL == 12, "pin: ALCHDB_MONITOR_OPT_PLAN_INTERVAL");
+_Static_assert(ALCHDB_MONITOR_OPT_LARGE_OFFSET == 13, "pin: ALCHDB_MONITOR_OPT_LARGE_OFFSET");
+_Static_assert(ALCHDB_MONITOR_OPT_MAX_PARSE_LENGTH == 14, "pin: ALCHDB_MONITOR_OPT_MAX_PARSE_LENGTH");
+/* enum alchdb_monitor_sort (monitor.h) */
+_Static_assert(ALCHDB_MONITOR_SORT_TOTAL_TIME == 0, "pin: ALCHDB_MONITOR_SORT_TOTAL_TIME");
+_Static_assert(ALCHDB_MONITOR_SORT_CALLS == 1, "pin: ALCHDB_MONITOR_SORT_CALLS");
+_Static_assert(ALCHDB_MONITOR_SORT_P95 == 2, "pin: ALCHDB_MONITOR_SORT_P95");
+_Static_assert(ALCHDB_MONITOR_SORT_MEAN == 3, "pin: ALCHDB_MONITOR_SORT_MEAN");
+_Static_assert(ALCHDB_MONITOR_SORT_MAX == 4, "pin: ALCHDB_MONITOR_SORT_MAX");
+_Static_assert(ALCHDB_MONITOR_SORT_ERRORS == 5, "pin: ALCHDB_MONITOR_SORT_ERRORS");
+_Static_assert(ALCHDB_MONITOR_SORT_SLOW == 6, "pin: ALCHDB_MONITOR_SORT_SLOW");
+_Static_assert(ALCHDB_MONITOR_SORT_LAST_SEEN == 7, "pin: ALCHDB_MONITOR_SORT_LAST_SEEN");
+/* enum alchdb_pool_opt (pool.h) */
+_Static_assert(ALCHDB_POOL_OPT_MAX_OPEN == 1, "pin: ALCHDB_POOL_OPT_MAX_OPEN");
+_Static_assert(ALCHDB_POOL_OPT_MAX_IDLE == 2, "pin: ALCHDB_POOL_OPT_MAX_IDLE");
+_Static_assert(ALCHDB_POOL_OPT_MIN_IDLE == 3, "pin: ALCHDB_POOL_OPT_MIN_IDLE");
+_Static_assert(ALCHDB_POOL_OPT_CONN_MAX_LIFETIME == 4, "pin: ALCHDB_POOL_OPT_CONN_MAX_LIFETIME");
+_Static_assert(ALCHDB_POOL_OPT_CONN_MAX_IDLE_TIME == 5, "pin: ALCHDB_POOL_OPT_CONN_MAX_IDLE_TIME");
+_Static_assert(ALCHDB_POOL_OPT_ACQUIRE_TIMEOUT == 6, "pin: ALCHDB_POOL_OPT_ACQUIRE_TIMEOUT");
+_Static_assert(ALCHDB_POOL_OPT_CONNECT_TIMEOUT == 7, "pin: ALCHDB_POOL_OPT_CONNECT_TIMEOUT");
+_Static_assert(ALCHDB_POOL_OPT_VALIDATION_INTERVAL == 8, "pin: ALCHDB_POOL_OPT_VALIDATION_INTERVAL");
+_Static_assert(ALCHDB_POOL_OPT_LEAK_THRESHOLD == 9, "pin: ALCHDB_POOL_OPT_LEAK_THRESHOLD");
+_Static_assert(ALCHDB_POOL_OPT_RESET_POLICY == 10, "pin: ALCHDB_POOL_OPT_RESET_POLICY");
+_Static_assert(ALCHDB_POOL_OPT_MAX_WAITERS == 11, "pin: ALCHDB_POOL_OPT_MAX_WAITERS");
+_Static_assert(ALCHDB_POOL_OPT_SLOW_QUERY_THRESHOLD == 12, "pin: ALCHDB_POOL_OPT_SLOW_QUERY_THRESHOLD");
+_Static_assert(ALCHDB_POOL_OPT_HOUSEKEEPING_INTERVAL == 13, "pin: ALCHDB_POOL_OPT_HOUSEKEEPING_INTERVAL");
+_Static_assert(ALCHDB_POOL_OPT_STMT_CACHE_SIZE == 14, "pin: ALCHDB_POOL_OPT_STMT_CACHE_SIZE");
+_Static_assert(ALCHDB_POOL_OPT_MAX_CONNECTING == 15, "pin: ALCHDB_POOL_OPT_MAX_CONNECTING");
+_Static_assert(ALCHDB_POOL_OPT_NAME == 100, "pin: ALCHDB_POOL_OPT_NAME");
+/* enum alchdb_pool_reset (pool.h) */
+_Static_assert(ALCHDB_POOL_RESET_ROLLBACK == 0, "pin: ALCHDB_POOL_RESET_ROLLBACK");
+_Static_assert(ALCHDB_POOL_RESET_DISCARD_ALL == 1, "pin: ALCHDB_POOL_RESET_DISCARD_ALL");
+/* enum alchdb_router_policy (router.h) */
+_Static_assert(ALCHDB_ROUTER_ROUND_ROBIN == 0, "pin: ALCHDB_ROUTER_ROUND_ROBIN");
+_Static_assert(ALCHDB_ROUTER_RANDOM == 1, "pin: ALCHDB_ROUTER_RANDOM");
+_Static_assert(ALCHDB_ROUTER_LEAST_OUTSTANDING == 2, "pin: ALCHDB_ROUTER_LEAST_OUTSTANDING");
+_Static_assert(ALCHDB_ROUTER_WEIGHTED == 3, "pin: ALCHDB_ROUTER_WEIGHTED");
+/* enum alchdb_router_intent (router.h) */
+_Static_assert(ALCHDB_INTENT_AUTO == 0, "pin: ALCHDB_INTENT_AUTO");
+_Static_assert(ALCHDB_INTENT_READ == 1, "pin: ALCHDB_INTENT_READ");
+_Static_assert(ALCHDB_INTENT_WRITE == 2, "pin: ALCHDB_INTENT_WRITE");
+_Static_assert(ALCHDB_INTENT_PRIMARY == 3, "pin: ALCHDB_INTENT_PRIMARY");
+/* enum alchdb_route_reason (router.h) */
+_Static_assert(ALCHDB_ROUTE_INTENT_WRITE == 1, "pin: ALCHDB_ROUTE_INTENT_WRITE");
+_Static_assert(ALCHDB_ROUTE_INTENT_PRIMARY == 2, "pin: ALCHDB_ROUTE_INTENT_PRIMARY");
+_Static_assert(ALCHDB_ROUTE_INTENT_READ == 3, "pin: ALCHDB_ROUTE_INTENT_READ");
+_Static_assert(ALCHDB_ROUTE_READ_ONLY == 4, "pin: ALCHDB_ROUTE_READ_ONLY");
+_Static_assert(ALCHDB_ROUTE_WRITES == 5, "pin: ALCHDB_ROUTE_WRITES");
+_Static_assert(ALCHDB_ROUTE_LOCKING == 6, "pin: ALCHDB_ROUTE_LOCKING");
+_Static_assert(ALCHDB_ROUTE_SIDE_EFFECTS == 7, "pin: ALCHDB_ROUTE_SIDE_EFFECTS");
+_Static_assert(ALCHDB_ROUTE_UNSURE == 8, "pin: ALCHDB_ROUTE_UNSURE");
+_Static_assert(ALCHDB_ROUTE_NO_HEALTHY_REPLICA == 9, "pin: ALCHDB_ROUTE_NO_HEALTHY_REPLICA");
+_Static_assert(ALCHDB_ROUTE_CAUSAL_PRIMARY == 10, "pin: ALCHDB_ROUTE_CAUSAL_PRIMARY");
+_Static_assert(ALCHDB_ROUTE_FOREIGN_TOKEN == 11, "pin: ALCHDB_ROUTE_FOREIGN_TOKEN");
+_Static_assert(ALCHDB_ROUTE_CAUSAL_REPLICA == 12, "pin: ALCHDB_ROUTE_CAUSAL_REPLICA");
+_Static_assert(ALCHDB_ROUTE_RETRY == 13, "pin: ALCHDB_ROUTE_RETRY");
+_Static_assert(ALCHDB_ROUTE_NO_REPLICAS == 14, "pin: ALCHDB_ROUTE_NO_REPLICAS");
+/* enum alchdb_router_opt (router.h) */
+_Static_assert(ALCHDB_ROUTER_OPT_POLICY == 1, "pin: ALCHDB_ROUTER_OPT_POLICY");
+_Static_assert(ALCHDB_ROUTER_OPT_PROBE_INTERVAL == 2, "pin: ALCHDB_ROUTER_OPT_PROBE_INTERVAL");
+_Static_assert(ALCHDB_ROUTER_OPT_MAX_LAG_BYTES == 3, "pin: ALCHDB_ROUTER_OPT_MAX_LAG_BYTES");
+_Static_assert(ALCHDB_ROUTER_OPT_MAX_LAG_TIME == 4, "pin: ALCHDB_ROUTER_OPT_MAX_LAG_TIME");
+_Static_assert(ALCHDB_ROUTER_OPT_LAG_HYSTERESIS_PCT == 5, "pin: ALCHDB_ROUTER_OPT_LAG_HYSTERESIS_PCT");
+_Static_assert(ALCHDB_ROUTER_OPT_CAUSAL_WAIT == 6, "pin: ALCHDB_ROUTER_OPT_CAUSAL_WAIT");
+_Static_assert(ALCHDB_ROUTER_OPT_BREAKER_FAILURES == 7, "pin: ALCHDB_ROUTER_OPT_BREAKER_FAILURES");
+_Static_assert(ALCHDB_ROUTER_OPT_BREAKER_OPEN_TIME == 8, "pin: ALCHDB_ROUTER_OPT_BREAKER_OPEN_TIME");
+_Static_assert(ALCHDB_ROUTER_OPT_BREAKER_MAX_OPEN_TIME == 9, "pin: ALCHDB_ROUTER_OPT_BREAKER_MAX_OPEN_TIME");
+_Static_assert(ALCHDB_ROUTER_OPT_FALLBACK_MAX_PER_SEC == 10, "pin: ALCHDB_ROUTER_OPT_FALLBACK_MAX_PER_SEC");
+_Static_assert(ALCHDB_ROUTER_OPT_CAUSAL_DEFAULT == 11, "pin: ALCHDB_ROUTER_OPT_CAUSAL_DEFAULT");
+_Static_assert(ALCHDB_ROUTER_OPT_ACQUIRE_TIMEOUT == 12, "pin: ALCHDB_ROUTER_OPT_ACQUIRE_TIMEOUT");
+/* enum alchdb_sql_kind (sql.h) */
+_Static_assert(ALCHDB_SQL_SELECT == 0, "pin: ALCHDB_SQL_SELECT");
+_Static_assert(ALCHDB_SQL_INSERT == 1, "pin: ALCHDB_SQL_INSERT");
+_Static_assert(ALCHDB_SQL_UPDATE == 2, "pin: ALCHDB_SQL_UPDATE");
+_Static_assert(ALCHDB_SQL_DELETE == 3, "pin: ALCHDB_SQL_DELETE");
+_Static_assert(ALCHDB_SQL_MERGE == 4, "pin: ALCHDB_SQL_MERGE");
+_Static_assert(ALCHDB_SQL_DDL == 5, "pin: ALCHDB_SQL_DDL");
+_Static_assert(ALCHDB_SQL_TRANSACTION == 6, "pin: ALCHDB_SQL_TRANSACTION");
+_Static_assert(ALCHDB_SQL_UTILITY == 7, "pin: ALCHDB_SQL_UTILITY");
 
 /* ---- integer macros (flags, table versions) ---- */
 _Static_assert(ALCHDB_ALLOCATOR_VERSION == 1, "pin: ALCHDB_ALLOCATOR_VERSION");
@@ -77,6 +200,19 @@ _Static_assert(ALCHDB_MIG_BUILDS_INDEX == 16, "pin: ALCHDB_MIG_BUILDS_INDEX");
 _Static_assert(ALCHDB_MIG_REVERSIBLE == 32, "pin: ALCHDB_MIG_REVERSIBLE");
 _Static_assert(ALCHDB_MIG_OPAQUE == 64, "pin: ALCHDB_MIG_OPAQUE");
 _Static_assert(ALCHDB_MIG_IN_TRANSACTION == 128, "pin: ALCHDB_MIG_IN_TRANSACTION");
+_Static_assert(ALCHDB_MONITOR_QUERY_VERSION == 1, "pin: ALCHDB_MONITOR_QUERY_VERSION");
+_Static_assert(ALCHDB_MONITOR_JSON_WINDOWS == 1, "pin: ALCHDB_MONITOR_JSON_WINDOWS");
+_Static_assert(ALCHDB_SQL_READ_ONLY == 1, "pin: ALCHDB_SQL_READ_ONLY");
+_Static_assert(ALCHDB_SQL_LOCKING == 2, "pin: ALCHDB_SQL_LOCKING");
+_Static_assert(ALCHDB_SQL_CACHEABLE == 4, "pin: ALCHDB_SQL_CACHEABLE");
+_Static_assert(ALCHDB_SQL_VOLATILE == 8, "pin: ALCHDB_SQL_VOLATILE");
+_Static_assert(ALCHDB_SQL_SIDE_EFFECTS == 16, "pin: ALCHDB_SQL_SIDE_EFFECTS");
+_Static_assert(ALCHDB_SQL_WRITABLE_CTE == 32, "pin: ALCHDB_SQL_WRITABLE_CTE");
+_Static_assert(ALCHDB_SQL_TXN_CONTROL == 64, "pin: ALCHDB_SQL_TXN_CONTROL");
+_Static_assert(ALCHDB_SQL_SELECT_INTO == 128, "pin: ALCHDB_SQL_SELECT_INTO");
+_Static_assert(ALCHDB_SQL_TEMP_TABLE == 256, "pin: ALCHDB_SQL_TEMP_TABLE");
+_Static_assert(ALCHDB_SQL_TABLES_READ == 0, "pin: ALCHDB_SQL_TABLES_READ");
+_Static_assert(ALCHDB_SQL_TABLES_WRITTEN == 1, "pin: ALCHDB_SQL_TABLES_WRITTEN");
 
 /* ---- struct layouts: sizes and offsets are those of the generating
  * platform (x86_64 LP64, the platform CI runs on) ---- */
@@ -88,6 +224,69 @@ _Static_assert(offsetof(struct alchdb_allocator, user_data) == 8, "pin: offsetof
 _Static_assert(offsetof(struct alchdb_allocator, malloc_fn) == 16, "pin: offsetof(struct alchdb_allocator, malloc_fn)");
 _Static_assert(offsetof(struct alchdb_allocator, realloc_fn) == 24, "pin: offsetof(struct alchdb_allocator, realloc_fn)");
 _Static_assert(offsetof(struct alchdb_allocator, free_fn) == 32, "pin: offsetof(struct alchdb_allocator, free_fn)");
+/* struct alchdb_monitor_query (monitor.h) */
+_Static_assert(sizeof(struct alchdb_monitor_query) == 64, "pin: sizeof(struct alchdb_monitor_query)");
+_Static_assert(offsetof(struct alchdb_monitor_query, version) == 0, "pin: offsetof(struct alchdb_monitor_query, version)");
+_Static_assert(offsetof(struct alchdb_monitor_query, nlabels) == 4, "pin: offsetof(struct alchdb_monitor_query, nlabels)");
+_Static_assert(offsetof(struct alchdb_monitor_query, sql) == 8, "pin: offsetof(struct alchdb_monitor_query, sql)");
+_Static_assert(offsetof(struct alchdb_monitor_query, sql_len) == 16, "pin: offsetof(struct alchdb_monitor_query, sql_len)");
+_Static_assert(offsetof(struct alchdb_monitor_query, duration_us) == 24, "pin: offsetof(struct alchdb_monitor_query, duration_us)");
+_Static_assert(offsetof(struct alchdb_monitor_query, rows) == 32, "pin: offsetof(struct alchdb_monitor_query, rows)");
+_Static_assert(offsetof(struct alchdb_monitor_query, sqlstate) == 40, "pin: offsetof(struct alchdb_monitor_query, sqlstate)");
+_Static_assert(offsetof(struct alchdb_monitor_query, route) == 48, "pin: offsetof(struct alchdb_monitor_query, route)");
+_Static_assert(offsetof(struct alchdb_monitor_query, labels) == 56, "pin: offsetof(struct alchdb_monitor_query, labels)");
+/* struct alchdb_monitor_stats (monitor.h) */
+_Static_assert(sizeof(struct alchdb_monitor_stats) == 168, "pin: sizeof(struct alchdb_monitor_stats)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, calls) == 0, "pin: offsetof(struct alchdb_monitor_stats, calls)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, errors) == 8, "pin: offsetof(struct alchdb_monitor_stats, errors)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, slow) == 16, "pin: offsetof(struct alchdb_monitor_stats, slow)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, rows) == 24, "pin: offsetof(struct alchdb_monitor_stats, rows)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, total_us) == 32, "pin: offsetof(struct alchdb_monitor_stats, total_us)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, p50_us) == 40, "pin: offsetof(struct alchdb_monitor_stats, p50_us)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, p95_us) == 48, "pin: offsetof(struct alchdb_monitor_stats, p95_us)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, p99_us) == 56, "pin: offsetof(struct alchdb_monitor_stats, p99_us)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, p999_us) == 64, "pin: offsetof(struct alchdb_monitor_stats, p999_us)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, max_us) == 72, "pin: offsetof(struct alchdb_monitor_stats, max_us)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, patterns) == 80, "pin: offsetof(struct alchdb_monitor_stats, patterns)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, unparsed_patterns) == 88, "pin: offsetof(struct alchdb_monitor_stats, unparsed_patterns)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, patterns_evicted) == 96, "pin: offsetof(struct alchdb_monitor_stats, patterns_evicted)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, text_cache_evictions) == 104, "pin: offsetof(struct alchdb_monitor_stats, text_cache_evictions)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, parses) == 112, "pin: offsetof(struct alchdb_monitor_stats, parses)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, label_values) == 120, "pin: offsetof(struct alchdb_monitor_stats, label_values)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, labels_dropped) == 128, "pin: offsetof(struct alchdb_monitor_stats, labels_dropped)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, rejected) == 136, "pin: offsetof(struct alchdb_monitor_stats, rejected)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, truncated_texts) == 144, "pin: offsetof(struct alchdb_monitor_stats, truncated_texts)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, slow_log_entries) == 152, "pin: offsetof(struct alchdb_monitor_stats, slow_log_entries)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, plans_captured) == 160, "pin: offsetof(struct alchdb_monitor_stats, plans_captured)");
+/* struct alchdb_pool_metrics (pool.h) */
+_Static_assert(sizeof(struct alchdb_pool_metrics) == 208, "pin: sizeof(struct alchdb_pool_metrics)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, size) == 0, "pin: offsetof(struct alchdb_pool_metrics, size)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, reserved) == 4, "pin: offsetof(struct alchdb_pool_metrics, reserved)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, max_open) == 8, "pin: offsetof(struct alchdb_pool_metrics, max_open)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, open) == 16, "pin: offsetof(struct alchdb_pool_metrics, open)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, idle) == 24, "pin: offsetof(struct alchdb_pool_metrics, idle)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, in_use) == 32, "pin: offsetof(struct alchdb_pool_metrics, in_use)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, connecting) == 40, "pin: offsetof(struct alchdb_pool_metrics, connecting)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, waiters) == 48, "pin: offsetof(struct alchdb_pool_metrics, waiters)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, utilization_pct) == 56, "pin: offsetof(struct alchdb_pool_metrics, utilization_pct)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, acquisitions) == 64, "pin: offsetof(struct alchdb_pool_metrics, acquisitions)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, waited) == 72, "pin: offsetof(struct alchdb_pool_metrics, waited)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, wait_p50_ns) == 80, "pin: offsetof(struct alchdb_pool_metrics, wait_p50_ns)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, wait_p95_ns) == 88, "pin: offsetof(struct alchdb_pool_metrics, wait_p95_ns)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, wait_p99_ns) == 96, "pin: offsetof(struct alchdb_pool_metrics, wait_p99_ns)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, wait_max_ns) == 104, "pin: offsetof(struct alchdb_pool_metrics, wait_max_ns)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, timeouts) == 112, "pin: offsetof(struct alchdb_pool_metrics, timeouts)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, rejected) == 120, "pin: offsetof(struct alchdb_pool_metrics, rejected)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, connects) == 128, "pin: offsetof(struct alchdb_pool_metrics, connects)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, connect_errors) == 136, "pin: offsetof(struct alchdb_pool_metrics, connect_errors)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, closed_idle) == 144, "pin: offsetof(struct alchdb_pool_metrics, closed_idle)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, closed_lifetime) == 152, "pin: offsetof(struct alchdb_pool_metrics, closed_lifetime)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, closed_broken) == 160, "pin: offsetof(struct alchdb_pool_metrics, closed_broken)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, closed_surplus) == 168, "pin: offsetof(struct alchdb_pool_metrics, closed_surplus)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, closed_shutdown) == 176, "pin: offsetof(struct alchdb_pool_metrics, closed_shutdown)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, rollbacks) == 184, "pin: offsetof(struct alchdb_pool_metrics, rollbacks)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, validations) == 192, "pin: offsetof(struct alchdb_pool_metrics, validations)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, leaks) == 200, "pin: offsetof(struct alchdb_pool_metrics, leaks)");
 #endif
 
 /* An ISO C translation unit needs at least one declaration. */
