@@ -160,7 +160,7 @@ static int section_primary(struct demo *d)
     else
         ok = 0;
     if (ok && (r = pg_run(c, "INSERT INTO alchdb_demo (token, n) "
-                             "SELECT $1, g FROM generate_series(1, 100) g", 1, params))) {
+                             "SELECT $1, g FROM generate_series(1, 20000) g", 1, params))) {
         printf("  wrote %s rows tagged %s\n", PQcmdTuples(r), d->token);
         PQclear(r);
     } else {
@@ -178,17 +178,17 @@ static int section_replica(struct demo *d)
         return SECTION_FAILED;
     const char *params[1] = {d->token};
     int seen = -1;
-    for (int i = 0; i < 200 && seen != 100; i++) {
+    for (int i = 0; i < 200 && seen != 20000; i++) {
         PGresult *r = PQexecParams(c, "SELECT count(*) FROM alchdb_demo WHERE token = $1", 1,
                                    NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) == PGRES_TUPLES_OK)
             seen = atoi(PQgetvalue(r, 0, 0));
         PQclear(r);
-        if (seen != 100)
+        if (seen != 20000)
             usleep(50 * 1000);
     }
-    int ok = seen == 100;
-    printf("  the replica sees %d of the 100 rows written on the primary\n", seen < 0 ? 0 : seen);
+    int ok = seen == 20000;
+    printf("  the replica sees %d of the 20000 rows written on the primary\n", seen < 0 ? 0 : seen);
     PGresult *r = pg_run(c, "SELECT pg_is_in_recovery(), "
                             "coalesce(now() - pg_last_xact_replay_timestamp(), '0'::interval)",
                          0, NULL);
@@ -373,6 +373,39 @@ static int section_migration(struct demo *d)
     return worst == ALCHDB_RISK_HIGH ? SECTION_OK : fail("migration", "expected the int -> bigint rewrite to be high risk");
 }
 
+
+/* ---- section: advisor (indexes of the live database) --------------------- */
+static int section_advisor(struct demo *d)
+{
+    alchdb_advisor_options *o;
+    alchdb_advisor_report *rep = NULL;
+    if (alchdb_advisor_options_new(&o))
+        return fail("advisor", alchdb_last_error_message());
+    /* a workload the demo table has no index for */
+    int rc = alchdb_advisor_options_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, d->primary);
+    if (rc == 0)
+        rc = alchdb_advisor_options_add_query(o, "SELECT * FROM alchdb_demo WHERE token = 'x' AND n = 7", 5000, 900.0);
+    if (rc == 0)
+        rc = alchdb_advisor_analyze(o, &rep);
+    if (rc) {
+        alchdb_advisor_options_free(o);
+        return fail("advisor", alchdb_last_error_message());
+    }
+    printf("  index usage ratio %.1f %%, health %d/100; unused %lld, redundant %lld, FK without index %lld, "
+           "missing %lld\n",
+           alchdb_advisor_report_index_usage_ratio(rep) * 100, alchdb_advisor_report_health(rep),
+           (long long)alchdb_advisor_report_count(rep, ALCHDB_ADVISOR_UNUSED),
+           (long long)alchdb_advisor_report_count(rep, ALCHDB_ADVISOR_REDUNDANT),
+           (long long)alchdb_advisor_report_count(rep, ALCHDB_ADVISOR_FK),
+           (long long)alchdb_advisor_report_count(rep, ALCHDB_ADVISOR_MISSING));
+    for (int64_t i = 0; i < alchdb_advisor_report_count(rep, ALCHDB_ADVISOR_MISSING); i++)
+        printf("  suggest (%s): %s\n", alchdb_advisor_report_missing_verified_by(rep, (size_t)i),
+               alchdb_advisor_report_item_sql(rep, ALCHDB_ADVISOR_MISSING, (size_t)i));
+    alchdb_advisor_report_free(rep);
+    alchdb_advisor_options_free(o);
+    return SECTION_OK;
+}
+
 /* Sections run in order; later issues append theirs. */
 static const struct section {
     const char *name;
@@ -388,6 +421,7 @@ static const struct section {
     {"router", "read/write splitting with read-your-writes", section_router},
     {"monitor", "query patterns, percentiles and suggestions", section_monitor},
     {"migration", "lock, rewrite and risk of a migration", section_migration},
+    {"advisor", "index analysis of the live database", section_advisor},
 };
 
 int main(int argc, char **argv)
