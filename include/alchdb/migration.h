@@ -275,6 +275,37 @@ ALCHDB_API int alchdb_migration_to_text(const alchdb_migration *m, char **text_o
 ALCHDB_API int alchdb_migration_trace(const alchdb_migration_options *opts, const char *sql, size_t len,
                                       char **json_out, size_t *agreed_out, size_t *disagreed_out);
 
+/**
+ * Execute the phased plan of one file against the database named by the
+ * assessment's ALCHDB_MIGRATION_OPT_CONNINFO.
+ *
+ * Phases run in order. Each phase runs with SET lock_timeout (the option, 2 s
+ * by default) and, when configured, statement_timeout; a transactional phase
+ * runs in one BEGIN … COMMIT, the others statement by statement in autocommit
+ * (CONCURRENTLY, VACUUM). A phase that fails because a lock could not be
+ * taken in time (SQLSTATE 55P03) or a deadlock (40P01) is rolled back and
+ * retried, with a growing pause, up to ALCHDB_MIGRATION_OPT_MAX_RETRIES
+ * attempts; any other error, or running out of attempts, stops the run
+ * cleanly at that phase boundary: earlier phases stay applied, nothing of the
+ * failed phase does (for a non-transactional phase, the statements before the
+ * failing one stay applied, and an INVALID index left by a failed concurrent
+ * build is dropped). A file with a syntax error or opaque statements is
+ * refused.
+ *
+ * @param m        an assessment made with a conninfo (live mode).
+ * @param file     index of the file to run.
+ * @param json_out receives the owned report (free with alchdb_free()):
+ *                 {"file":…,"completed":bool,"phases":[{"phase":1,"status":"done|failed|skipped",
+ *                 "attempts":N,"seconds":S,"error":…,"sqlstate":…}],"phases_done":N}.
+ * @return 0 when every phase completed; ALCHDB_E_QUERY when a phase failed
+ *         (the report says which and why); ALCHDB_E_INVALID (no conninfo,
+ *         bad index, syntax error or opaque statements in the file),
+ *         ALCHDB_E_CONNECT, ALCHDB_E_NOMEM.
+ * **Thread safety:** one call at a time per assessment.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_migration_execute(alchdb_migration *m, size_t file, char **json_out);
+
 /** Name of a risk level ("none", "low", "medium", "unknown", "high"). @since 0.1.0 */
 ALCHDB_API const char *alchdb_migration_risk_name(int risk);
 

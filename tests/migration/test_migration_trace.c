@@ -261,6 +261,90 @@ START_TEST(test_trace_reports_disagreement)
 }
 END_TEST
 
+static int64_t scalar(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQresultErrorMessage(r));
+    int64_t v = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+/* The executor runs the phased plan with lock_timeout, retries lock timeouts
+ * a bounded number of times and stops cleanly at a phase boundary. */
+START_TEST(test_execute_plan)
+{
+    const char *primary = test_env("ALCHDB_TEST_PRIMARY");
+    PGconn *admin = PQconnectdb(primary);
+    exec_or_fail(admin, "DROP DATABASE IF EXISTS alchdb_mig_exec WITH (FORCE)", "drop");
+    exec_or_fail(admin, "CREATE DATABASE alchdb_mig_exec", "create");
+    char conninfo[1024];
+    snprintf(conninfo, sizeof conninfo, "%s dbname=alchdb_mig_exec", primary);
+    PGconn *db = PQconnectdb(conninfo);
+    exec_or_fail(db, "CREATE TABLE t (id int PRIMARY KEY, a int); INSERT INTO t SELECT g, g FROM generate_series(1, 5000) g;"
+                     "CREATE TABLE t2 (id int PRIMARY KEY)", "setup");
+    alchdb_migration_options *o;
+    ck_assert_int_eq(alchdb_migration_options_new(&o), 0);
+    ck_assert_int_eq(alchdb_migration_options_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, conninfo), 0);
+    ck_assert_int_eq(alchdb_migration_options_set_from_string(o, "lock_timeout", "200ms"), 0);
+    ck_assert_int_eq(alchdb_migration_options_set_from_string(o, "max_retries", "2"), 0);
+
+    /* a clean run: every phase done, and the database shows it */
+    alchdb_migration *m;
+    ck_assert_int_eq(alchdb_migration_new(o, &m), 0);
+    ck_assert_int_eq(alchdb_migration_add_file(m, "ok.sql",
+                                               "ALTER TABLE t ADD COLUMN b int DEFAULT 1;\n"
+                                               "CREATE INDEX CONCURRENTLY t_b ON t (b);\n"
+                                               "ALTER TABLE t ADD CONSTRAINT b_pos CHECK (b > 0) NOT VALID;\n"
+                                               "ALTER TABLE t VALIDATE CONSTRAINT b_pos;\n",
+                                               (size_t)-1), 0);
+    char *json = NULL;
+    ck_assert_msg(alchdb_migration_execute(m, 0, &json) == 0, "execute: %s", alchdb_last_error_message());
+    ck_assert_ptr_nonnull(strstr(json, "\"completed\":true"));
+    ck_assert_int_eq(scalar(db, "SELECT count(*) FROM pg_index WHERE indexrelid = 't_b'::regclass AND indisvalid"), 1);
+    ck_assert_int_eq(scalar(db, "SELECT count(*) FROM pg_constraint WHERE conname = 'b_pos' AND convalidated"), 1);
+    alchdb_free(json);
+    alchdb_migration_free(m);
+
+    /* a blocker on t2: the last phase times out twice and the run stops there,
+     * earlier phases applied, nothing of the failed one */
+    PGconn *blocker = PQconnectdb(conninfo);
+    exec_or_fail(blocker, "BEGIN; SELECT * FROM t2", "blocker");
+    ck_assert_int_eq(alchdb_migration_new(o, &m), 0);
+    ck_assert_int_eq(alchdb_migration_add_file(m, "blocked.sql",
+                                               "ALTER TABLE t ADD COLUMN c int;\n"
+                                               "CREATE INDEX CONCURRENTLY t_c ON t (c);\n"
+                                               "ALTER TABLE t2 ADD COLUMN z int;\n",
+                                               (size_t)-1), 0);
+    ck_assert_int_eq(alchdb_migration_execute(m, 0, &json), ALCHDB_E_QUERY);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "55P03") ? "x" : strstr(json, "55P03"));
+    ck_assert_ptr_nonnull(strstr(json, "\"completed\":false"));
+    ck_assert_ptr_nonnull(strstr(json, "\"attempts\":2"));
+    ck_assert_ptr_nonnull(strstr(json, "\"phases_done\":2"));
+    ck_assert_int_eq(scalar(db, "SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'c'"), 1);
+    ck_assert_int_eq(scalar(db, "SELECT count(*) FROM pg_attribute WHERE attrelid = 't2'::regclass AND attname = 'z'"), 0);
+    alchdb_free(json);
+    exec_or_fail(blocker, "ROLLBACK", "end blocker");
+    PQfinish(blocker);
+
+    /* refused: opaque code, a syntax error, no database */
+    ck_assert_int_eq(alchdb_migration_add_file(m, "do.sql", "DO $$ BEGIN PERFORM 1; END $$;", (size_t)-1), 0);
+    ck_assert_int_eq(alchdb_migration_execute(m, 1, &json), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_migration_add_file(m, "bad.sql", "ALTER TABLE", (size_t)-1), 0);
+    ck_assert_int_eq(alchdb_migration_execute(m, 2, &json), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_migration_execute(m, 9, &json), ALCHDB_E_INVALID);
+    alchdb_migration_free(m);
+    ck_assert_int_eq(alchdb_migration_new(NULL, &m), 0);
+    ck_assert_int_eq(alchdb_migration_add_file(m, "x.sql", "SELECT 1;", (size_t)-1), 0);
+    ck_assert_int_eq(alchdb_migration_execute(m, 0, &json), ALCHDB_E_INVALID);
+    alchdb_migration_free(m);
+    alchdb_migration_options_free(o);
+    PQfinish(db);
+    exec_or_fail(admin, "DROP DATABASE IF EXISTS alchdb_mig_exec WITH (FORCE)", "drop");
+    PQfinish(admin);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("migration-trace");
@@ -268,6 +352,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_corpus_against_postgres);
     tcase_add_test(tc, test_trace_reports_disagreement);
+    tcase_add_test(tc, test_execute_plan);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
