@@ -816,7 +816,7 @@ static void do_alter_table(ctx *c, json_t *as)
             const mig_type *old = known ? &known->type : NULL;
             if (!old && col && alchdb__mig_live_column_type(c->m, rel, col, &live_t))
                 old = &live_t;
-            char ob[96], nb[96];
+            char ob[96] = "its current type", nb[96];
             type_str(&nt, nb, sizeof nb);
             if (old)
                 type_str(old, ob, sizeof ob);

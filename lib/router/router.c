@@ -465,7 +465,8 @@ bool alchdb__router_breaker_allows(alchdb_router *r, router_host *h)
 
 void alchdb__router_breaker_result(alchdb_router *r, router_host *h, bool ok)
 {
-    if (ok && atomic_load_explicit(&h->breaker, memory_order_acquire) == BREAKER_CLOSED && h->failures == 0)
+    if (ok && atomic_load_explicit(&h->breaker, memory_order_acquire) == BREAKER_CLOSED &&
+        atomic_load_explicit(&h->failures, memory_order_relaxed) == 0)
         return;
     pthread_mutex_lock(&r->lock);
     int st = atomic_load(&h->breaker);
@@ -490,7 +491,7 @@ void alchdb__router_breaker_result(alchdb_router *r, router_host *h, bool ok)
             atomic_store(&h->breaker, BREAKER_OPEN);
             atomic_fetch_add(&h->breaker_opens, 1);
             alchdb__log(ALCHDB_LOG_WARN, "router", "%s: circuit breaker open after %d consecutive failures",
-                        h->display, h->failures);
+                        h->display, atomic_load(&h->failures));
         }
     }
     pthread_mutex_unlock(&r->lock);

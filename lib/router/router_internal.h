@@ -37,8 +37,8 @@ typedef struct router_host {
     /* Circuit breaker: state read without the lock on the hot path,
      * changed under the router lock. */
     _Atomic int breaker;
-    int failures;
-    int64_t open_until_ns;
+    _Atomic int failures; /* read without the lock on the fast path */
+    _Atomic int64_t open_until_ns; /* read without the lock by replica_candidate() */
     int64_t open_period_ns;
     bool trial_in_flight;
 

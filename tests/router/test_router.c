@@ -192,7 +192,7 @@ END_TEST
 typedef struct reader_arg {
     alchdb_client *c;
     atomic_int *stop;
-    long ok, failed, on_replica;
+    atomic_long ok, failed, on_replica; /* read by the main thread while the reader runs */
 } reader_arg;
 
 /* A host's reads through the client: the failover is the client's job. */
@@ -223,7 +223,11 @@ START_TEST(test_replica_stop_zero_failed_reads)
     reader_arg args[6];
     pthread_t th[6];
     for (int i = 0; i < 6; i++) {
-        args[i] = (reader_arg){c, &stop, 0, 0, 0};
+        args[i].c = c;
+        args[i].stop = &stop;
+        atomic_init(&args[i].ok, 0);
+        atomic_init(&args[i].failed, 0);
+        atomic_init(&args[i].on_replica, 0);
         pthread_create(&th[i], NULL, reader, &args[i]);
     }
     usleep(500000);
