@@ -55,7 +55,7 @@ int main(int argc, char **argv)
         return 2;
     }
     exec(a, "DROP DATABASE IF EXISTS adv_bench WITH (FORCE)");
-    if (exec(a, "CREATE DATABASE adv_bench")) {
+    if (exec(a, "CREATE DATABASE adv_bench STRATEGY FILE_COPY")) {
         PQfinish(a);
         return 2;
     }

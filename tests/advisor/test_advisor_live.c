@@ -57,7 +57,7 @@ static void fresh_db(const char *db)
 {
     PGconn *a = connect_to("alchdb_test", NULL);
     exec_ok(a, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
-    exec_ok(a, "CREATE DATABASE %s", db);
+    exec_ok(a, "CREATE DATABASE %s STRATEGY FILE_COPY", db);
     PQfinish(a);
 }
 

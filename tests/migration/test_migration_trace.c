@@ -133,8 +133,11 @@ START_TEST(test_corpus_against_postgres)
     size_t agreed = 0, disagreed = 0, not_compared = 0, failures = 0;
     for (size_t i = 0; i < n; i++) {
         mcase *c = &cases[i];
+        /* FILE_COPY: PG 15's default WAL_LOG strategy writes the whole template
+         * into the WAL (~8 MB a database), which the replica then has to replay
+         * before the router tests can use it. */
         exec_or_fail(admin, "DROP DATABASE IF EXISTS alchdb_mig_case WITH (FORCE)", "drop scratch db");
-        exec_or_fail(admin, "CREATE DATABASE alchdb_mig_case", "create scratch db");
+        exec_or_fail(admin, "CREATE DATABASE alchdb_mig_case STRATEGY FILE_COPY", "create scratch db");
         char conninfo[1024];
         snprintf(conninfo, sizeof conninfo, "%s dbname=alchdb_mig_case", primary);
         PGconn *db = PQconnectdb(conninfo);
@@ -233,7 +236,7 @@ START_TEST(test_trace_reports_disagreement)
     PGconn *admin = PQconnectdb(primary);
     ck_assert_msg(PQstatus(admin) == CONNECTION_OK, "connect: %s", PQerrorMessage(admin));
     exec_or_fail(admin, "DROP DATABASE IF EXISTS alchdb_mig_neg WITH (FORCE)", "drop");
-    exec_or_fail(admin, "CREATE DATABASE alchdb_mig_neg", "create");
+    exec_or_fail(admin, "CREATE DATABASE alchdb_mig_neg STRATEGY FILE_COPY", "create");
     char conninfo[1024];
     snprintf(conninfo, sizeof conninfo, "%s dbname=alchdb_mig_neg", primary);
     PGconn *db = PQconnectdb(conninfo);
@@ -277,7 +280,7 @@ START_TEST(test_execute_plan)
     const char *primary = test_env("ALCHDB_TEST_PRIMARY");
     PGconn *admin = PQconnectdb(primary);
     exec_or_fail(admin, "DROP DATABASE IF EXISTS alchdb_mig_exec WITH (FORCE)", "drop");
-    exec_or_fail(admin, "CREATE DATABASE alchdb_mig_exec", "create");
+    exec_or_fail(admin, "CREATE DATABASE alchdb_mig_exec STRATEGY FILE_COPY", "create");
     char conninfo[1024];
     snprintf(conninfo, sizeof conninfo, "%s dbname=alchdb_mig_exec", primary);
     PGconn *db = PQconnectdb(conninfo);
