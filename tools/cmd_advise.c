@@ -6,6 +6,7 @@
 
 #include <alchdb/alchdb.h>
 
+#include "cli_io.h"
 #include "cmd_advise.h"
 
 static const char usage[] =
@@ -22,31 +23,6 @@ static const char usage[] =
     "Exit status: 0 done (the report may be partial: see its notes); 1 --apply failed;\n"
     "2 usage error, unreadable file or connection error.\n";
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    fclose(f);
-    if (buf)
-        *len = n;
-    return buf;
-}
 
 int alchdb_cli_advise(int argc, char **argv)
 {
@@ -94,9 +70,10 @@ int alchdb_cli_advise(int argc, char **argv)
     alchdb_advisor_options_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, conninfo);
     if (queries) {
         size_t len = 0;
-        char *text = slurp(queries, &len);
+        const char *why = NULL;
+        char *text = alchdb_cli_read_file(queries, (size_t)64 << 20, &len, &why);
         if (!text) {
-            fprintf(stderr, "alchdb advise: cannot read %s\n", queries);
+            fprintf(stderr, "alchdb advise: %s: %s\n", queries, why);
             goto out;
         }
         int qrc = alchdb_advisor_options_add_queries(o, text, len);

@@ -8,6 +8,7 @@
 #include <alchdb/alchdb.h>
 #include <alchdb/migration.h>
 
+#include "cli_io.h"
 #include "cmd_migrate.h"
 
 static const char check_usage[] =
@@ -37,40 +38,6 @@ static const char trace_usage[] =
     "\n"
     "Exit status: 0 all compared statements agree; 1 some disagree; 2 usage or connection error.\n";
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap) {
-            if (ferror(f)) {
-                free(buf);
-                buf = NULL;
-            }
-            break;
-        }
-        if (cap > ((size_t)ALCHDB_MIGRATION_MAX_FILE_BYTES) * 2) /* the library rejects it; stop reading */
-            break;
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    if (f != stdin)
-        fclose(f);
-    if (buf)
-        *len = n;
-    return buf;
-}
 
 static int rank(int risk) { return risk == ALCHDB_RISK_UNKNOWN ? 3 : risk == ALCHDB_RISK_HIGH ? 4 : risk; }
 
@@ -148,9 +115,10 @@ int alchdb_cli_migrate_check(int argc, char **argv)
     bool usage_error = false;
     for (; i < argc; i++) {
         size_t len = 0;
-        char *sql = read_file(argv[i], &len);
+        const char *why = NULL;
+        char *sql = alchdb_cli_read_file(argv[i], (size_t)ALCHDB_MIGRATION_MAX_FILE_BYTES, &len, &why);
         if (!sql) {
-            fprintf(stderr, "alchdb migrate check: cannot read %s: %s\n", argv[i], strerror(errno));
+            fprintf(stderr, "alchdb migrate check: %s: %s (%s)\n", argv[i], why, strerror(errno));
             usage_error = true;
             continue;
         }
@@ -216,9 +184,10 @@ int alchdb_cli_migrate_trace(int argc, char **argv)
         return 2;
     }
     size_t len = 0;
-    char *sql = read_file(file, &len);
+    const char *why = NULL;
+    char *sql = alchdb_cli_read_file(file, (size_t)ALCHDB_MIGRATION_MAX_FILE_BYTES, &len, &why);
     if (!sql) {
-        fprintf(stderr, "alchdb migrate trace: cannot read %s: %s\n", file, strerror(errno));
+        fprintf(stderr, "alchdb migrate trace: %s: %s (%s)\n", file, why, strerror(errno));
         return 2;
     }
     alchdb_migration_options *opts = NULL;

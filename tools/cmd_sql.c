@@ -7,6 +7,7 @@
 
 #include <alchdb/alchdb.h>
 
+#include "cli_io.h"
 #include "cmd_sql.h"
 
 static const char analyze_usage[] =
@@ -21,49 +22,6 @@ static const char analyze_usage[] =
     "Exit status: 0 analysed; 2 usage error, unreadable file, invalid input or a syntax\n"
     "error (JSON: {\"error\":{\"message\":...,\"offset\":N}} on standard output; text: the\n"
     "message, the line and a caret on standard error).\n";
-
-/* Reads all of FILE (or stdin for "-"); NULL with errno-ish reason on failure. */
-static char *slurp(const char *path, size_t *len, const char **why)
-{
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f) {
-        *why = "cannot open";
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    *why = "out of memory";
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) {
-            if (ferror(f)) {
-                *why = "cannot read";
-                free(buf);
-                buf = NULL;
-            }
-            break;
-        }
-        if (cap > ALCHDB_SQL_MAX_BYTES) {
-            *why = "too large";
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    if (f != stdin)
-        fclose(f);
-    if (buf)
-        *len = n;
-    return buf;
-}
 
 /* Prints FILE:LINE:COLUMN: message, the offending line and a caret under the
  * offending character (columns count UTF-8 characters). */
@@ -186,7 +144,7 @@ int alchdb_cli_sql_analyze(int argc, char **argv)
     const char *name = strcmp(file, "-") ? file : "<stdin>";
     size_t len = 0;
     const char *why = NULL;
-    char *sql = slurp(file, &len, &why);
+    char *sql = alchdb_cli_read_file(file, ALCHDB_SQL_MAX_BYTES, &len, &why);
     if (!sql) {
         fprintf(stderr, "alchdb sql analyze: %s: %s\n", name, why);
         return 2;
