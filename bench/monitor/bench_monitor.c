@@ -6,7 +6,7 @@
  * with new literals (literal-stripped cache hit), a never-seen pattern (the
  * parser runs), memory after 1 M records of 100 k distinct texts, and, when
  * ALCHDB_TEST_PRIMARY is set (tests/services/rig.sh run -- ...), throughput of
- * a prepared libpq query with the monitor on vs off. */
+ * the client's prepared query with the monitor attached vs not. */
 #include <libpq-fe.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -80,30 +80,32 @@ static long heap_bytes(void)
     return (long)(mi.uordblks + mi.hblkhd);
 }
 
+/* End to end through the client facade (prepared, pooled): one client with
+ * the monitor attached, one without, alternating rounds. */
 static double onoff_ratio(const char *conninfo, double *on_qps, double *off_qps)
 {
-    PGconn *c = PQconnectdb(conninfo);
-    if (PQstatus(c) != CONNECTION_OK) {
-        fprintf(stderr, "connect: %s", PQerrorMessage(c));
-        PQfinish(c);
+    alchdb_client *with = NULL, *without = NULL;
+    if (alchdb_client_open(conninfo, NULL, &with) || alchdb_client_open(conninfo, NULL, &without) ||
+        alchdb_client_set_monitor(with, mon)) {
+        fprintf(stderr, "client: %s\n", alchdb_last_error_message());
+        alchdb_client_free(with);
+        alchdb_client_free(without);
         return 0;
     }
-    PQclear(PQprepare(c, "q", "SELECT $1::int + 1", 1, NULL));
     const int n = 5000, rounds = 6;
     double on[6], off[6];
     char p[16];
     const char *pv[1] = {p};
     for (int r = 0; r < rounds * 2; r++) {
         bool use = r % 2;
+        alchdb_client *c = use ? with : without;
         int64_t t0 = now_ns();
         for (int i = 0; i < n; i++) {
             snprintf(p, sizeof p, "%d", i);
-            int64_t q0 = now_ns();
-            PGresult *res = PQexecPrepared(c, "q", 1, pv, NULL, NULL, 0);
-            int64_t d = (now_ns() - q0) / 1000;
-            if (use)
-                alchdb_monitor_record_simple(mon, "SELECT $1::int + 1", d, NULL);
-            PQclear(res);
+            if (alchdb_client_exec(c, "SELECT $1::int + 1", 1, pv, NULL) != 0) {
+                fprintf(stderr, "exec: %s\n", alchdb_last_error_message());
+                break;
+            }
         }
         double qps = n / ((double)(now_ns() - t0) / 1e9);
         if (use)
@@ -111,7 +113,8 @@ static double onoff_ratio(const char *conninfo, double *on_qps, double *off_qps)
         else
             off[r / 2] = qps;
     }
-    PQfinish(c);
+    alchdb_client_free(with);
+    alchdb_client_free(without);
     *on_qps = median(on, rounds);
     *off_qps = median(off, rounds);
     return *on_qps / *off_qps;
@@ -234,7 +237,7 @@ int main(int argc, char **argv)
                (h1 - h0) / 1048576.0, nrec, (h2 - h0) / 1048576.0, (long long)st.patterns,
                (long long)st.patterns_evicted, mem_run_s);
         if (ratio > 0)
-            printf("prepared libpq query, monitor on vs off: %.0f vs %.0f qps, ratio %.3f "
+            printf("client exec (prepared, pooled), monitor on vs off: %.0f vs %.0f qps, ratio %.3f "
                    "(target >= 0.98)\n", on_qps, off_qps, ratio);
         else
             printf("monitor on vs off: skipped (ALCHDB_TEST_PRIMARY not set; run under "
