@@ -73,7 +73,15 @@ typedef enum alchdb_monitor_opt {
     /** [large_offset] an OFFSET at least this large draws a pagination suggestion, 1..1e12; default 1000. */
     ALCHDB_MONITOR_OPT_LARGE_OFFSET = 13,
     /** [max_parse_length] texts longer than this (bytes) are not parsed but grouped as "unparsed" by their literal-stripped hash, 1024..67108864; default 1 MiB. */
-    ALCHDB_MONITOR_OPT_MAX_PARSE_LENGTH = 14
+    ALCHDB_MONITOR_OPT_MAX_PARSE_LENGTH = 14,
+    /** 0 (default): a never-seen query shape is fingerprinted on the recording
+     *  thread (once per shape, ≈ 0.1 ms), so every record is counted exactly and
+     *  in order. N > 0: such records go to a bounded queue of N entries that a
+     *  background thread parses, so the recording thread never runs the parser;
+     *  when the queue is full the record is dropped and counted
+     *  (parse_queue_dropped), and records of a new shape may be counted after
+     *  later records of known shapes (slow log order, N+1 bursts). */
+    ALCHDB_MONITOR_OPT_PARSE_QUEUE_SIZE = 15
 } alchdb_monitor_opt;
 
 /**
@@ -222,6 +230,16 @@ ALCHDB_API int alchdb_monitor_record_simple(alchdb_monitor *mon, const char *sql
                                             int64_t duration_us, const char *sqlstate);
 
 /**
+ * Wait until every queued record (never-seen shapes waiting for the background
+ * parser) has been counted. Reads (stats, JSON) do this themselves.
+ * @param mon the monitor.
+ * @return 0 or ALCHDB_E_INVALID.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_monitor_flush(alchdb_monitor *mon);
+
+/**
  * Totals of a monitor, filled by alchdb_monitor_get_stats(). Append-only.
  * @since 0.1.0
  */
@@ -247,6 +265,8 @@ typedef struct alchdb_monitor_stats {
     int64_t truncated_texts;    /**< patterns whose display text was truncated */
     int64_t slow_log_entries;   /**< entries currently in the slow log */
     int64_t plans_captured;     /**< EXPLAIN plans stored */
+    int64_t parse_queued;       /**< records handed to the background parser (never-seen shapes) */
+    int64_t parse_queue_dropped; /**< records dropped because the parse queue was full */
 } alchdb_monitor_stats;
 
 /**

@@ -31,6 +31,7 @@ static const struct opt_desc {
      60000000},
     {ALCHDB_MONITOR_OPT_LARGE_OFFSET, "large_offset", T_COUNT, 1, 1000000000000LL, 1000},
     {ALCHDB_MONITOR_OPT_MAX_PARSE_LENGTH, "max_parse_length", T_COUNT, 1024, 67108864, 1048576},
+    {ALCHDB_MONITOR_OPT_PARSE_QUEUE_SIZE, "parse_queue_size", T_COUNT, 0, 1048576, 0},
 };
 
 static const struct opt_desc *find_opt(int opt)

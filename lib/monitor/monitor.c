@@ -358,8 +358,11 @@ static void compute_suggestions(alchdb_monitor *mon, const char *sql, size_t len
 
 /* The slow path: text-cache miss. On success the pattern is returned locked
  * (so a concurrent eviction cannot take it before the caller counts). */
+#define MON_NEEDS_PARSE 1 /* resolve(): the background parser must take it */
+
 static int resolve(alchdb_monitor *mon, const char *sql, size_t len, uint64_t raw_key,
-                   uint32_t stamp, int64_t now, uint32_t *slot, uint32_t *gen, bool *created)
+                   uint32_t stamp, int64_t now, bool may_queue, uint32_t *slot, uint32_t *gen,
+                   bool *created)
 {
     *created = false;
     int tokens;
@@ -385,6 +388,8 @@ static int resolve(alchdb_monitor *mon, const char *sql, size_t len, uint64_t ra
     uint64_t fp = 0;
     char *normalized = NULL;
     int kind = MON_KIND_UNPARSED;
+    if (may_queue && mon->q_cap > 0 && len <= (size_t)mon->cfg.v[ALCHDB_MONITOR_OPT_MAX_PARSE_LENGTH])
+        return MON_NEEDS_PARSE;
     if (len <= (size_t)mon->cfg.v[ALCHDB_MONITOR_OPT_MAX_PARSE_LENGTH]) {
         atomic_fetch_add_explicit(&mon->parses, 1, memory_order_relaxed);
         int rc = alchdb__sql_fingerprint(sql, len, &fp, &normalized);
@@ -603,7 +608,12 @@ int alchdb_monitor_record(alchdb_monitor *mon, const alchdb_monitor_query *q)
               strncmp(q->sqlstate, "02", 2) != 0;
     }
 
-    int64_t now = alchdb__monitor_now(mon);
+    return alchdb__monitor_record_at(mon, q, len, err, alchdb__monitor_now(mon), true);
+}
+
+int alchdb__monitor_record_at(alchdb_monitor *mon, const alchdb_monitor_query *q, size_t len, bool err,
+                              int64_t now, bool may_queue)
+{
     uint32_t stamp = (uint32_t)(now >> 10);
     uint64_t raw_key = alchdb__hash64(q->sql, len, SEED_RAW);
     if (!raw_key)
@@ -613,7 +623,9 @@ int alchdb_monitor_record(alchdb_monitor *mon, const alchdb_monitor_query *q)
     bool created = false;
     for (;;) {
         if (!cache_get(mon, raw_key, (uint32_t)len, stamp, &slot, &gen)) {
-            int rc = resolve(mon, q->sql, len, raw_key, stamp, now, &slot, &gen, &created);
+            int rc = resolve(mon, q->sql, len, raw_key, stamp, now, may_queue, &slot, &gen, &created);
+            if (rc == MON_NEEDS_PARSE)
+                return alchdb__monitor_enqueue(mon, q, len, now);
             if (rc != 0)
                 return reject(mon, rc);
             p = mon->slots[slot];
@@ -725,6 +737,13 @@ int alchdb_monitor_record(alchdb_monitor *mon, const alchdb_monitor_query *q)
     return 0;
 }
 
+int alchdb_monitor_flush(alchdb_monitor *mon)
+{
+    ALCHDB_CHECK_ARG(mon, "mon", "must not be NULL");
+    alchdb__monitor_drain(mon);
+    return 0;
+}
+
 int alchdb_monitor_record_simple(alchdb_monitor *mon, const char *sql, int64_t duration_us,
                                  const char *sqlstate)
 {
@@ -761,6 +780,9 @@ int alchdb_monitor_new(const alchdb_monitor_config *cfg, alchdb_monitor **out)
     pthread_mutex_init(&mon->pat_lock, NULL);
     pthread_mutex_init(&mon->slow_lock, NULL);
     pthread_mutex_init(&mon->plan_lock, NULL);
+    pthread_mutex_init(&mon->q_lock, NULL);
+    pthread_cond_init(&mon->q_more, NULL);
+    pthread_cond_init(&mon->q_idle, NULL);
     pthread_rwlock_init(&mon->label_lock, NULL);
     for (int i = 0; i < MON_STRIPES; i++)
         pthread_mutex_init(&mon->stripes[i], NULL);
@@ -791,8 +813,13 @@ int alchdb_monitor_new(const alchdb_monitor_config *cfg, alchdb_monitor **out)
         mon->labels[0] = alchdb__strdup("(other)");
         if (mon->labels[0]) {
             mon->nlabels = 1;
-            *out = mon;
-            return 0;
+            rc = alchdb__monitor_queue_start(mon);
+            if (rc == 0) {
+                *out = mon;
+                return 0;
+            }
+            alchdb_monitor_free(mon);
+            return rc;
         }
     }
     alchdb_monitor_free(mon);
@@ -803,6 +830,7 @@ void alchdb_monitor_free(alchdb_monitor *mon)
 {
     if (!mon)
         return;
+    alchdb__monitor_queue_stop(mon); /* joins the parser thread, frees what it had not taken */
     if (mon->slots)
         for (uint32_t i = 0; i < mon->nalloc; i++)
             pattern_destroy(mon->slots[i]);
@@ -828,6 +856,9 @@ void alchdb_monitor_free(alchdb_monitor *mon)
         pthread_mutex_destroy(&mon->stripes[i]);
     pthread_rwlock_destroy(&mon->label_lock);
     pthread_mutex_destroy(&mon->plan_lock);
+    pthread_cond_destroy(&mon->q_idle);
+    pthread_cond_destroy(&mon->q_more);
+    pthread_mutex_destroy(&mon->q_lock);
     pthread_mutex_destroy(&mon->slow_lock);
     pthread_mutex_destroy(&mon->pat_lock);
     alchdb__free(mon);
@@ -844,6 +875,7 @@ int alchdb_monitor_set_clock(alchdb_monitor *mon, alchdb_monitor_clock_fn fn, vo
 int alchdb_monitor_reset(alchdb_monitor *mon)
 {
     ALCHDB_CHECK_ARG(mon, "mon", "must not be NULL");
+    alchdb__monitor_drain(mon);
     pthread_mutex_lock(&mon->pat_lock);
     for (uint32_t i = 0; i < mon->nalloc; i++) {
         mon_pattern *p = mon->slots[i];

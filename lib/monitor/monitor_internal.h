@@ -150,6 +150,15 @@ struct alchdb_monitor {
         plans_captured, unparsed;
     _Atomic uint32_t stamp;
 
+    /* never-seen shapes parsed off the recording thread (queue.c) */
+    pthread_mutex_t q_lock;
+    pthread_cond_t q_more, q_idle;
+    struct mon_pending *q;      /* ring of q_cap entries */
+    uint32_t q_cap, q_head, q_count, q_busy;
+    bool q_stopping, q_running;
+    pthread_t q_worker;
+    _Atomic int64_t q_queued, q_dropped;
+
     pthread_mutex_t plan_lock;  /* one capture run at a time */
     int64_t last_plan_run_us;
 };
@@ -167,6 +176,17 @@ uint64_t alchdb__monitor_strip(const char *sql, size_t len, alchdb__strbuf *out,
 uint32_t alchdb__monitor_suggest(const char *json_tree, int64_t large_offset, int64_t *offset_seen);
 const char *alchdb__monitor_suggest_code(unsigned bit);
 const char *alchdb__monitor_suggest_text(unsigned bit);
+
+/* queue.c: the background parse queue. */
+int alchdb__monitor_queue_start(alchdb_monitor *mon);
+void alchdb__monitor_queue_stop(alchdb_monitor *mon);
+/* Copy a record for the background parser (0, or counted as dropped). */
+int alchdb__monitor_enqueue(alchdb_monitor *mon, const alchdb_monitor_query *q, size_t len, int64_t now);
+/* Count every queued record now (readers call it so they see everything). */
+void alchdb__monitor_drain(alchdb_monitor *mon);
+/* monitor.c: record at a given time; may_queue = 0 parses inline. */
+int alchdb__monitor_record_at(alchdb_monitor *mon, const alchdb_monitor_query *q, size_t len, bool err,
+                              int64_t now, bool may_queue);
 
 /* monitor.c helpers used by report.c and plan.c */
 int64_t alchdb__monitor_now(alchdb_monitor *mon);

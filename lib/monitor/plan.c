@@ -122,6 +122,7 @@ int alchdb_monitor_capture_plans(alchdb_monitor *mon, alchdb_pool *pool, const c
     if (captured)
         *captured = 0;
     ALCHDB_CHECK_ARG(mon, "mon", "must not be NULL");
+    alchdb__monitor_drain(mon);
     ALCHDB_CHECK_ARG(pool || conninfo, "conninfo", "must not be NULL when pool is NULL");
     ALCHDB_CHECK_ARG(max_plans >= 1 && max_plans <= 1000, "max_plans", "must be 1..1000");
     if (pthread_mutex_trylock(&mon->plan_lock) != 0)

@@ -194,6 +194,7 @@ static int take(alchdb_monitor *mon, bool plans, psnap **out, size_t *n, totals 
 int alchdb_monitor_get_stats(alchdb_monitor *mon, alchdb_monitor_stats *st, size_t size)
 {
     ALCHDB_CHECK_ARG(mon, "mon", "must not be NULL");
+    alchdb__monitor_drain(mon);
     ALCHDB_CHECK_ARG(st, "st", "must not be NULL");
     ALCHDB_CHECK_ARG(size > 0, "size", "must be sizeof(alchdb_monitor_stats)");
     psnap *arr;
@@ -229,6 +230,8 @@ int alchdb_monitor_get_stats(alchdb_monitor *mon, alchdb_monitor_stats *st, size
     s.slow_log_entries = mon->slow_count;
     pthread_mutex_unlock(&mon->slow_lock);
     s.plans_captured = atomic_load(&mon->plans_captured);
+    s.parse_queued = atomic_load(&mon->q_queued);
+    s.parse_queue_dropped = atomic_load(&mon->q_dropped);
     memcpy(st, &s, size < sizeof s ? size : sizeof s);
     psnap_free(arr, n);
     alchdb__hist_destroy(&tot.hist);
@@ -420,6 +423,7 @@ int alchdb_monitor_patterns_json(alchdb_monitor *mon, int sort, int64_t limit, u
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
     *out = NULL;
     ALCHDB_CHECK_ARG(mon, "mon", "must not be NULL");
+    alchdb__monitor_drain(mon);
     ALCHDB_CHECK_ARG(sort >= ALCHDB_MONITOR_SORT_TOTAL_TIME && sort <= ALCHDB_MONITOR_SORT_LAST_SEEN,
                      "sort", "must be an alchdb_monitor_sort value");
     ALCHDB_CHECK_ARG(limit >= 0, "limit", "must be >= 0");
@@ -473,6 +477,7 @@ int alchdb_monitor_analysis_json(alchdb_monitor *mon, int64_t limit, char **out)
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
     *out = NULL;
     ALCHDB_CHECK_ARG(mon, "mon", "must not be NULL");
+    alchdb__monitor_drain(mon);
     ALCHDB_CHECK_ARG(limit >= 0, "limit", "must be >= 0");
     if (limit == 0)
         limit = 10;
@@ -682,6 +687,7 @@ int alchdb_monitor_slow_log_json(alchdb_monitor *mon, int64_t limit, char **out)
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
     *out = NULL;
     ALCHDB_CHECK_ARG(mon, "mon", "must not be NULL");
+    alchdb__monitor_drain(mon);
     ALCHDB_CHECK_ARG(limit >= 0, "limit", "must be >= 0");
     alchdb__strbuf sb;
     alchdb__sb_init(&sb);

@@ -113,6 +113,7 @@ _Static_assert(ALCHDB_MONITOR_OPT_REGRESSION_FACTOR == 11, "pin: ALCHDB_MONITOR_
 _Static_assert(ALCHDB_MONITOR_OPT_PLAN_INTERVAL == 12, "pin: ALCHDB_MONITOR_OPT_PLAN_INTERVAL");
 _Static_assert(ALCHDB_MONITOR_OPT_LARGE_OFFSET == 13, "pin: ALCHDB_MONITOR_OPT_LARGE_OFFSET");
 _Static_assert(ALCHDB_MONITOR_OPT_MAX_PARSE_LENGTH == 14, "pin: ALCHDB_MONITOR_OPT_MAX_PARSE_LENGTH");
+_Static_assert(ALCHDB_MONITOR_OPT_PARSE_QUEUE_SIZE == 15, "pin: ALCHDB_MONITOR_OPT_PARSE_QUEUE_SIZE");
 /* enum alchdb_monitor_sort (monitor.h) */
 _Static_assert(ALCHDB_MONITOR_SORT_TOTAL_TIME == 0, "pin: ALCHDB_MONITOR_SORT_TOTAL_TIME");
 _Static_assert(ALCHDB_MONITOR_SORT_CALLS == 1, "pin: ALCHDB_MONITOR_SORT_CALLS");
@@ -236,7 +237,7 @@ _Static_assert(offsetof(struct alchdb_monitor_query, sqlstate) == 40, "pin: offs
 _Static_assert(offsetof(struct alchdb_monitor_query, route) == 48, "pin: offsetof(struct alchdb_monitor_query, route)");
 _Static_assert(offsetof(struct alchdb_monitor_query, labels) == 56, "pin: offsetof(struct alchdb_monitor_query, labels)");
 /* struct alchdb_monitor_stats (monitor.h) */
-_Static_assert(sizeof(struct alchdb_monitor_stats) == 168, "pin: sizeof(struct alchdb_monitor_stats)");
+_Static_assert(sizeof(struct alchdb_monitor_stats) == 184, "pin: sizeof(struct alchdb_monitor_stats)");
 _Static_assert(offsetof(struct alchdb_monitor_stats, calls) == 0, "pin: offsetof(struct alchdb_monitor_stats, calls)");
 _Static_assert(offsetof(struct alchdb_monitor_stats, errors) == 8, "pin: offsetof(struct alchdb_monitor_stats, errors)");
 _Static_assert(offsetof(struct alchdb_monitor_stats, slow) == 16, "pin: offsetof(struct alchdb_monitor_stats, slow)");
@@ -258,6 +259,8 @@ _Static_assert(offsetof(struct alchdb_monitor_stats, rejected) == 136, "pin: off
 _Static_assert(offsetof(struct alchdb_monitor_stats, truncated_texts) == 144, "pin: offsetof(struct alchdb_monitor_stats, truncated_texts)");
 _Static_assert(offsetof(struct alchdb_monitor_stats, slow_log_entries) == 152, "pin: offsetof(struct alchdb_monitor_stats, slow_log_entries)");
 _Static_assert(offsetof(struct alchdb_monitor_stats, plans_captured) == 160, "pin: offsetof(struct alchdb_monitor_stats, plans_captured)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, parse_queued) == 168, "pin: offsetof(struct alchdb_monitor_stats, parse_queued)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, parse_queue_dropped) == 176, "pin: offsetof(struct alchdb_monitor_stats, parse_queue_dropped)");
 /* struct alchdb_pool_metrics (pool.h) */
 _Static_assert(sizeof(struct alchdb_pool_metrics) == 208, "pin: sizeof(struct alchdb_pool_metrics)");
 _Static_assert(offsetof(struct alchdb_pool_metrics, size) == 0, "pin: offsetof(struct alchdb_pool_metrics, size)");

@@ -723,6 +723,49 @@ START_TEST(test_concurrent_recording)
 }
 END_TEST
 
+/* parse_queue_size > 0: never-seen shapes are parsed by the background
+ * thread; every record is counted once read, and a full queue drops and
+ * counts instead of blocking. */
+START_TEST(test_background_parse_queue)
+{
+    alchdb_monitor_config *cfg;
+    ck_assert_int_eq(alchdb_monitor_config_new(&cfg), 0);
+    ck_assert_int_eq(alchdb_monitor_config_set_from_string(cfg, "parse_queue_size", "256"), 0);
+    alchdb_monitor *m = mk(cfg);
+    char sql[128];
+    for (int i = 0; i < 50; i++) {
+        snprintf(sql, sizeof sql, "SELECT c%d FROM t%d WHERE id = 1", i, i);
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, sql, 100 + i, NULL), 0);
+    }
+    ck_assert_int_eq(alchdb_monitor_flush(m), 0);
+    alchdb_monitor_stats st = stats(m);
+    ck_assert_int_eq(st.calls, 50);
+    ck_assert_int_eq(st.patterns, 50);
+    ck_assert_int_eq(st.parse_queued, 50);
+    ck_assert_int_eq(st.parse_queue_dropped, 0);
+    /* known shapes never queue */
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT c3 FROM t3 WHERE id = 1", 7, NULL), 0);
+    st = stats(m);
+    ck_assert_int_eq(st.calls, 51);
+    ck_assert_int_eq(st.parse_queued, 50);
+    alchdb_monitor_free(m);
+
+    /* a queue of one under a flood of new shapes: drops are counted, nothing blocks */
+    ck_assert_int_eq(alchdb_monitor_config_set_from_string(cfg, "parse_queue_size", "1"), 0);
+    m = mk(cfg);
+    for (int i = 0; i < 300; i++) {
+        snprintf(sql, sizeof sql, "SELECT d%d FROM u%d WHERE id = 1", i, i);
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, sql, 10, NULL), 0);
+    }
+    st = stats(m);
+    ck_assert_int_eq(st.calls + st.parse_queue_dropped, 300);
+    ck_assert_int_eq(st.parse_queued + st.parse_queue_dropped, 300);
+    alchdb_monitor_free(m); /* frees whatever is still queued */
+    ck_assert_int_eq(alchdb_monitor_config_set_from_string(cfg, "parse_queue_size", "-1"), ALCHDB_E_INVALID);
+    alchdb_monitor_config_free(cfg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("monitor");
@@ -743,6 +786,7 @@ int main(void)
     tcase_add_test(tc, test_regression);
     tcase_add_test(tc, test_reset);
     tcase_add_test(tc, test_concurrent_recording);
+    tcase_add_test(tc, test_background_parse_queue);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
