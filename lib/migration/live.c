@@ -84,20 +84,29 @@ static PGresult *query(mig_live *l, const char *sql, int n, const char *const *p
     return r;
 }
 
-bool alchdb__mig_live_size(alchdb_migration *m, const char *relation, int64_t *bytes, double *rows)
+/* A catalog query about one relation as written: $1 is its quoted name (for
+ * to_regclass), $2 an optional second text parameter. NULL when there is no
+ * live connection or the query failed. */
+static PGresult *rel_query(alchdb_migration *m, const char *sql, const char *relation, const char *second)
 {
     mig_live *l = m->live;
     if (!l)
-        return false;
+        return NULL;
     char *rc = regclass_text(relation);
     if (!rc)
-        return false;
-    const char *p[1] = {rc};
-    PGresult *r = query(l,
+        return NULL;
+    const char *p[2] = {rc, second};
+    PGresult *r = query(l, sql, strstr(sql, "$2") ? 2 : 1, p);
+    alchdb__free(rc);
+    return r;
+}
+
+bool alchdb__mig_live_size(alchdb_migration *m, const char *relation, int64_t *bytes, double *rows)
+{
+    PGresult *r = rel_query(m,
                         "SELECT greatest(c.reltuples, 0)::float8, pg_total_relation_size(c.oid)::int8 "
                         "FROM pg_class c WHERE c.oid = to_regclass($1)",
-                        1, p);
-    alchdb__free(rc);
+                        relation, NULL);
     bool ok = r && PQntuples(r) == 1;
     if (ok) {
         *rows = strtod(PQgetvalue(r, 0, 0), NULL);
@@ -109,22 +118,14 @@ bool alchdb__mig_live_size(alchdb_migration *m, const char *relation, int64_t *b
 
 char *alchdb__mig_live_blockers(alchdb_migration *m, const char *relation)
 {
-    mig_live *l = m->live;
-    if (!l)
-        return NULL;
-    char *rc = regclass_text(relation);
-    if (!rc)
-        return NULL;
-    const char *p[1] = {rc};
-    PGresult *r = query(l,
+    PGresult *r = rel_query(m,
                         "SELECT string_agg(format('pid %s (%s, %s s)', a.pid, a.state, "
                         "round(extract(epoch FROM now() - coalesce(a.xact_start, a.query_start)))), '; ') "
                         "FROM pg_locks lk JOIN pg_stat_activity a ON a.pid = lk.pid "
                         "WHERE lk.relation = to_regclass($1) AND a.pid <> pg_backend_pid() "
                         "AND (a.state = 'idle in transaction' "
                         "OR now() - coalesce(a.xact_start, a.query_start) > interval '5 seconds')",
-                        1, p);
-    alchdb__free(rc);
+                        relation, NULL);
     char *out = NULL;
     if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
         out = alchdb__strdup(PQgetvalue(r, 0, 0));
@@ -134,21 +135,13 @@ char *alchdb__mig_live_blockers(alchdb_migration *m, const char *relation)
 
 bool alchdb__mig_live_column_type(alchdb_migration *m, const char *relation, const char *column, mig_type *out)
 {
-    mig_live *l = m->live;
-    if (!l)
-        return false;
-    char *rc = regclass_text(relation);
-    if (!rc)
-        return false;
-    const char *p[2] = {rc, column};
-    PGresult *r = query(l,
+    PGresult *r = rel_query(m,
                         "SELECT CASE WHEN t.typelem <> 0 AND t.typlen = -1 THEN e.typname ELSE t.typname END, "
                         "a.atttypmod, (t.typelem <> 0 AND t.typlen = -1) "
                         "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
                         "LEFT JOIN pg_type e ON e.oid = t.typelem "
                         "WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped",
-                        2, p);
-    alchdb__free(rc);
+                        relation, column);
     bool ok = r && PQntuples(r) == 1;
     if (ok) {
         memset(out, 0, sizeof *out);
@@ -175,20 +168,12 @@ bool alchdb__mig_live_column_type(alchdb_migration *m, const char *relation, con
 
 char *alchdb__mig_live_index_table(alchdb_migration *m, const char *index)
 {
-    mig_live *l = m->live;
-    if (!l)
-        return NULL;
-    char *rc = regclass_text(index);
-    if (!rc)
-        return NULL;
-    const char *p[1] = {rc};
-    PGresult *r = query(l,
+    PGresult *r = rel_query(m,
                         "SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text "
                         "ELSE n.nspname || '.' || c.relname END "
                         "FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
                         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.indexrelid = to_regclass($1)",
-                        1, p);
-    alchdb__free(rc);
+                        index, NULL);
     char *out = NULL;
     if (r && PQntuples(r) == 1)
         out = alchdb__strdup(PQgetvalue(r, 0, 0));
@@ -199,14 +184,9 @@ char *alchdb__mig_live_index_table(alchdb_migration *m, const char *index)
 size_t alchdb__mig_live_fk_rels(alchdb_migration *m, const char *table, const char *conname, bool incoming,
                                 char **out, size_t cap)
 {
-    mig_live *l = m->live;
-    if (!l || !cap)
+    if (!cap)
         return 0;
-    char *rc = regclass_text(table);
-    if (!rc)
-        return 0;
-    const char *p[2] = {rc, conname};
-    PGresult *r = query(l,
+    PGresult *r = rel_query(m,
                         incoming ? "SELECT DISTINCT CASE WHEN n.nspname = 'public' THEN c.relname::text "
                                    "ELSE n.nspname || '.' || c.relname END "
                                    "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
@@ -219,8 +199,7 @@ size_t alchdb__mig_live_fk_rels(alchdb_migration *m, const char *table, const ch
                                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
                                    "WHERE k.contype = 'f' AND k.conrelid = to_regclass($1) "
                                    "AND k.conrelid <> k.confrelid AND ($2::text IS NULL OR k.conname = $2)",
-                        2, p);
-    alchdb__free(rc);
+                        table, conname);
     size_t n = 0;
     for (int i = 0; r && i < PQntuples(r) && n < cap; i++) {
         out[n] = alchdb__strdup(PQgetvalue(r, i, 0));

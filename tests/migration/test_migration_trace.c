@@ -309,6 +309,15 @@ START_TEST(test_execute_plan)
     alchdb_free(json);
     alchdb_migration_free(m);
 
+    /* live mode turns a rewrite into an estimate from the table's real size */
+    ck_assert_int_eq(alchdb_migration_new(o, &m), 0);
+    ck_assert_int_eq(alchdb_migration_add_file(m, "est.sql", "ALTER TABLE t ALTER COLUMN a TYPE bigint;", (size_t)-1), 0);
+    ck_assert_int_eq(alchdb_migration_to_json(m, &json), 0);
+    ck_assert_msg(strstr(json, "\"estimated_seconds\":null") == NULL, "no estimate: %s", json);
+    ck_assert_ptr_nonnull(strstr(json, "rewrites t, ~"));
+    alchdb_free(json);
+    alchdb_migration_free(m);
+
     /* a blocker on t2: the last phase times out twice and the run stops there,
      * earlier phases applied, nothing of the failed one */
     PGconn *blocker = PQconnectdb(conninfo);
@@ -319,6 +328,11 @@ START_TEST(test_execute_plan)
                                                "CREATE INDEX CONCURRENTLY t_c ON t (c);\n"
                                                "ALTER TABLE t2 ADD COLUMN z int;\n",
                                                (size_t)-1), 0);
+    /* live mode saw the idle-in-transaction session holding a lock on t2 */
+    bool queue_risk = false;
+    for (size_t f = 0; f < alchdb_migration_finding_count(m, 0, 2); f++)
+        queue_risk |= !strcmp(alchdb_migration_finding(m, 0, 2, f, "rule"), "lock-queue-risk");
+    ck_assert_msg(queue_risk, "no lock-queue-risk finding for the blocked table");
     ck_assert_int_eq(alchdb_migration_execute(m, 0, &json), ALCHDB_E_QUERY);
     ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "55P03") ? "x" : strstr(json, "55P03"));
     ck_assert_ptr_nonnull(strstr(json, "\"completed\":false"));
