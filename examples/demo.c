@@ -113,7 +113,6 @@ static char *read_file(const char *path, size_t *len)
 
 static int section_sql(struct demo *d)
 {
-#ifdef DEMO_HAVE_SQL
     size_t len = 0;
     char *sql = read_file(d->sql_path, &len);
     if (!sql)
@@ -122,8 +121,10 @@ static int section_sql(struct demo *d)
     alchdb_sql_analysis *a = NULL;
     int rc = alchdb_sql_analyze(sql, len, &a);
     free(sql);
-    if (rc != 0)
+    if (rc != 0) {
+        alchdb_sql_analysis_free(a); /* a syntax error still hands back the analysis */
         return fail("alchdb_sql_analyze", alchdb_last_error_message());
+    }
     char *json = NULL;
     rc = alchdb_sql_analysis_to_json(a, &json);
     alchdb_sql_analysis_free(a);
@@ -132,12 +133,6 @@ static int section_sql(struct demo *d)
     printf("  %s\n", json);
     alchdb_free(json);
     return SECTION_OK;
-#else
-    (void)d;
-    (void)read_file;
-    printf("  skipped: this build has no SQL analysis module (lib/sql) yet\n");
-    return SECTION_SKIPPED;
-#endif
 }
 
 /* ---- section: primary --------------------------------------------------- */

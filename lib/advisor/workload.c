@@ -530,7 +530,6 @@ static void parse_one(wctx *x, size_t i)
     x->bad_name = NULL;
     x->maxparam = 0;
     x->ctes = json_array();
-    size_t before = x->nc;
     if (x->ctes) {
         collect_ctes(x, st);
         find_params(x, st);
@@ -541,7 +540,6 @@ static void parse_one(wctx *x, size_t i)
         for (size_t k = 0; k < x->nc; k++)
             if (x->cs[k].nq && x->cs[k].qs[x->cs[k].nq - 1] == i)
                 x->cs[k].nq--;
-        (void)before;
         note_limited(x, 2, "query not analysed: a table it names does not exist (dropped?)", x->bad_name ? x->bad_name : "?",
                      shortq);
     } else if (x->known == 0) {

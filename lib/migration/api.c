@@ -235,7 +235,7 @@ ALCHDB_API int alchdb_migration_add_file(alchdb_migration *m, const char *name, 
         return alchdb__nomem("migration file name");
     int rc = alchdb__mig_assess_file(m, f, sql, len);
     if (rc == 0)
-        rc = alchdb__mig_plan_file(m, f);
+        rc = alchdb__mig_plan_file(f);
     if (rc < 0) {
         alchdb__mig_file_free(f);
         return rc;

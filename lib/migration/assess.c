@@ -690,8 +690,6 @@ static void do_alter_table(ctx *c, json_t *as)
 {
     char rel[256];
     rangevar_name(jget(as, "relation"), rel, sizeof rel);
-    const char *objtype = jstr(as, "objtype");
-    bool on_index = objtype && strcmp(objtype, "OBJECT_INDEX") == 0;
     bool fresh = is_new(c, rel);
     scratch sc = {0};
     const char *qr = keep(&sc, qrel(c, rel));
@@ -1142,8 +1140,6 @@ static void do_alter_table(ctx *c, json_t *as)
             finding(c, "unknown-statement", "warning", fmt("ALTER TABLE %s is not modelled by the assessor", sub + 3),
                     fmt("review its lock and cost by hand (alchdb migrate trace shows what PostgreSQL takes)"));
         }
-        if (on_index) /* ALTER INDEX … SET (…) etc. */
-            mode = mode == ALCHDB_LOCK_ACCESS_EXCLUSIVE ? ALCHDB_LOCK_ACCESS_EXCLUSIVE : mode;
         lock(c, rel, mode);
     }
     scratch_free(&sc);

@@ -123,7 +123,7 @@ void alchdb__mig_file_free(mig_file *f);
 void alchdb__mig_state_free(mig_state *s);
 
 /* plan.c */
-int alchdb__mig_plan_file(const alchdb_migration *m, mig_file *f);
+int alchdb__mig_plan_file(mig_file *f);
 
 /* render.c */
 int alchdb__mig_render_json(const alchdb_migration *m, char **out);

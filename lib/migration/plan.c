@@ -108,9 +108,8 @@ static int phase_add_stmt(mig_phase *p, size_t idx, const mig_stmt *st)
     return 0;
 }
 
-int alchdb__mig_plan_file(const alchdb_migration *m, mig_file *f)
+int alchdb__mig_plan_file(mig_file *f)
 {
-    (void)m;
     size_t cap = 0;
     mig_phase *batch = NULL; /* the open phase of brief transactional steps */
     for (size_t i = 0; i < f->nstmts; i++) {

@@ -216,8 +216,6 @@ static void render_locks(alchdb__strbuf *sb, const obs *o)
  * known (non-transactional statements). */
 static void compare(trace_out *t, const mig_stmt *st, const obs *o, bool waited, bool never_queued, bool rewrote)
 {
-    size_t before = t->sb.len;
-    (void)before;
     alchdb__sb_puts(&t->sb, ",\"disagreements\":[");
     t->first_dis = true;
     bool any = false;
@@ -293,9 +291,8 @@ static void compare(trace_out *t, const mig_stmt *st, const obs *o, bool waited,
         t->agreed++;
 }
 
-static bool rewrote_any(const snap *before, const snap *after, const mig_stmt *st)
+static bool rewrote_any(const snap *before, const snap *after)
 {
-    (void)st;
     for (size_t i = 0; i < before->n; i++) {
         if (!is_table_kind(before->r[i].relkind) || before->r[i].relkind == 'p')
             continue;
@@ -414,7 +411,7 @@ static int trace_stmt(PGconn *a, PGconn *b, const mig_stmt *st, size_t idx, trac
         rc = take_snap(a, &after);
     alchdb__sb_puts(&t->sb, ",\"observed\":{\"locks\":");
     render_locks(&t->sb, &o);
-    bool rewrote = rc == 0 && !failed && rewrote_any(&before, &after, st);
+    bool rewrote = rc == 0 && !failed && rewrote_any(&before, &after);
     alchdb__sb_printf(&t->sb, ",\"rewrites_table\":%s,\"waited\":%s,\"error\":", rewrote ? "true" : "false",
                       waited ? "true" : "false");
     size_t el = strlen(err);

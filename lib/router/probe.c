@@ -204,16 +204,13 @@ static void probe_replica(alchdb_router *r, router_host *h, int64_t primary_lsn,
 int alchdb__router_probe_all(alchdb_router *r)
 {
     pthread_mutex_lock(&r->probe_lock);
-    int64_t deadline = alchdb__now_ns() + (int64_t)PROBE_TIMEOUT_MS * 1000000;
-    probe_primary(r, &r->hosts[0], deadline);
+    /* every host gets its own time budget */
+    probe_primary(r, &r->hosts[0], alchdb__now_ns() + (int64_t)PROBE_TIMEOUT_MS * 1000000);
     int64_t plsn = atomic_load(&r->primary_lsn);
-    for (size_t i = 1; i < r->nhosts; i++) {
-        /* each replica gets its own time budget */
+    for (size_t i = 1; i < r->nhosts; i++)
         probe_replica(r, &r->hosts[i], plsn, alchdb__now_ns() + (int64_t)PROBE_TIMEOUT_MS * 1000000);
-    }
     r->prev_primary_lsn = plsn;
     pthread_mutex_unlock(&r->probe_lock);
-    (void)deadline;
     return 0;
 }
 

@@ -511,7 +511,7 @@ static uint64_t rnd(void)
     return tl_rand;
 }
 
-static bool replica_candidate(alchdb_router *r, router_host *h, int64_t need_lsn)
+static bool replica_candidate(const router_host *h, int64_t need_lsn)
 {
     if (h->primary || !atomic_load_explicit(&h->healthy, memory_order_relaxed))
         return false;
@@ -520,7 +520,6 @@ static bool replica_candidate(alchdb_router *r, router_host *h, int64_t need_lsn
         return false;
     if (need_lsn > 0 && atomic_load_explicit(&h->replay_lsn, memory_order_relaxed) < need_lsn)
         return false;
-    (void)r;
     return true;
 }
 
@@ -531,7 +530,7 @@ static int pick_replica(alchdb_router *r, uint64_t exclude, int64_t need_lsn)
     int n = 0;
     int64_t total_w = 0;
     for (size_t i = 1; i < r->nhosts; i++) {
-        if ((exclude >> i) & 1 || !replica_candidate(r, &r->hosts[i], need_lsn))
+        if ((exclude >> i) & 1 || !replica_candidate(&r->hosts[i], need_lsn))
             continue;
         cand[n++] = (int)i;
         total_w += r->hosts[i].weight;

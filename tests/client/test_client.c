@@ -12,34 +12,10 @@
 
 #include "client/client_internal.h"
 #include "internal.h"
+#include "pgtest.h"
 #include "testutil.h"
 
 static void sleep_ms(int ms) { usleep((useconds_t)ms * 1000); }
-
-static void quiet(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
-
-static PGconn *admin(void)
-{
-    PGconn *c = PQconnectdb(test_env("ALCHDB_TEST_PRIMARY"));
-    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "admin connect: %s", PQerrorMessage(c));
-    PQsetNoticeProcessor(c, quiet, NULL);
-    return c;
-}
-
-static long admin_count(const char *sql)
-{
-    PGconn *a = admin();
-    PGresult *r = PQexec(a, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(a));
-    long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    PQfinish(a);
-    return n;
-}
 
 static alchdb_client *open_client(const char *app, int max_open, const char *const *kv)
 {
@@ -407,12 +383,12 @@ START_TEST(test_broken_connection_through_client)
     pthread_t t;
     pthread_create(&t, NULL, long_query, NULL);
     for (int k = 0; k < 100; k++) {
-        if (admin_count("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+        if (pgtest_count("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
                         "'alchdb_ckill' AND query LIKE 'SELECT pg_sleep%' AND state = 'active'") == 1)
             break;
         sleep_ms(20);
     }
-    ck_assert_int_eq(admin_count("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+    ck_assert_int_eq(pgtest_count("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                                  "WHERE application_name = 'alchdb_ckill'"),
                      1);
     void *st;

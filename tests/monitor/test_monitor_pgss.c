@@ -14,29 +14,9 @@
 
 #include "internal.h"
 #include "sql/sql_internal.h"
+#include "pgtest.h"
 #include "testutil.h"
 
-static void quiet(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
-
-static PGconn *connect_primary(void)
-{
-    PGconn *c = PQconnectdb(test_env("ALCHDB_TEST_PRIMARY"));
-    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect: %s", PQerrorMessage(c));
-    PQsetNoticeProcessor(c, quiet, NULL);
-    return c;
-}
-
-static void must(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
-                  "%s: %s", sql, PQresultErrorMessage(r));
-    PQclear(r);
-}
 
 /* Run one statement through the client; the client records it into the
  * monitor attached to it (alchdb_client_set_monitor). */
@@ -51,11 +31,11 @@ static void run(alchdb_monitor *m, alchdb_client *cl, const char *sql, int np, c
 
 START_TEST(test_matches_pg_stat_statements)
 {
-    PGconn *c = connect_primary();
-    must(c, "CREATE TABLE IF NOT EXISTS mon_pgss_w (id int PRIMARY KEY, v text, n int)");
-    must(c, "TRUNCATE mon_pgss_w");
-    must(c, "INSERT INTO mon_pgss_w SELECT g, 'v' || g, g % 7 FROM generate_series(1, 1000) g");
-    must(c, "SELECT pg_stat_statements_reset()");
+    PGconn *c = pgtest_connect();
+    pgtest_exec(c, "CREATE TABLE IF NOT EXISTS mon_pgss_w (id int PRIMARY KEY, v text, n int)");
+    pgtest_exec(c, "TRUNCATE mon_pgss_w");
+    pgtest_exec(c, "INSERT INTO mon_pgss_w SELECT g, 'v' || g, g % 7 FROM generate_series(1, 1000) g");
+    pgtest_exec(c, "SELECT pg_stat_statements_reset()");
 
     alchdb_monitor *m = NULL;
     ck_assert_int_eq(alchdb_monitor_new(NULL, &m), 0);
@@ -162,11 +142,11 @@ END_TEST
 
 START_TEST(test_plan_capture)
 {
-    PGconn *c = connect_primary();
-    must(c, "CREATE TABLE IF NOT EXISTS mon_plan_t (id int PRIMARY KEY, n int)");
-    must(c, "INSERT INTO mon_plan_t SELECT g, g % 10 FROM generate_series(1, 2000) g "
+    PGconn *c = pgtest_connect();
+    pgtest_exec(c, "CREATE TABLE IF NOT EXISTS mon_plan_t (id int PRIMARY KEY, n int)");
+    pgtest_exec(c, "INSERT INTO mon_plan_t SELECT g, g % 10 FROM generate_series(1, 2000) g "
             "ON CONFLICT DO NOTHING");
-    must(c, "ANALYZE mon_plan_t");
+    pgtest_exec(c, "ANALYZE mon_plan_t");
     PQfinish(c);
     alchdb_monitor_config *cfg = NULL;
     ck_assert_int_eq(alchdb_monitor_config_new(&cfg), 0);

@@ -13,6 +13,7 @@
 #include <alchdb/pq.h>
 
 #include "internal.h"
+#include "pgtest.h"
 #include "testutil.h"
 
 static int64_t now_ms(void) { return alchdb__now_ns() / 1000000; }
@@ -42,38 +43,10 @@ static alchdb_pool *make_pool(const char *app, int max_open, const char *const *
     return pool;
 }
 
-static void quiet(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
-
-static PGconn *admin(void)
-{
-    PGconn *c = PQconnectdb(test_env("ALCHDB_TEST_PRIMARY"));
-    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "admin connect: %s", PQerrorMessage(c));
-    PQsetNoticeProcessor(c, quiet, NULL);
-    return c;
-}
-
-static long admin_count(const char *sql)
-{
-    PGconn *a = admin();
-    PGresult *r = PQexec(a, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(a));
-    long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    PQfinish(a);
-    return n;
-}
-
 static void admin_exec(const char *sql)
 {
-    PGconn *a = admin();
-    PGresult *r = PQexec(a, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
-                  "%s: %s", sql, PQerrorMessage(a));
-    PQclear(r);
+    PGconn *a = pgtest_connect();
+    pgtest_exec(a, sql);
     PQfinish(a);
 }
 
@@ -82,7 +55,7 @@ static long backends_of(const char *app)
     char sql[256];
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s'", app);
-    return admin_count(sql);
+    return pgtest_count(sql);
 }
 
 static void metrics(alchdb_pool *p, alchdb_pool_metrics *m)
@@ -298,7 +271,7 @@ START_TEST(test_open_transaction_rolled_back)
     ck_assert_int_eq(alchdb_pool_acquire(pool, -1, "check", &c), 0);
     ck_assert_int_eq(PQtransactionStatus(alchdb_conn_pgconn(c)), PQTRANS_IDLE);
     ck_assert_int_eq(alchdb_pool_release(pool, c), 0);
-    ck_assert_int_eq(admin_count("SELECT count(*) FROM pool_rb"), 0);
+    ck_assert_int_eq(pgtest_count("SELECT count(*) FROM pool_rb"), 0);
 
     /* a query left running: the connection is not reused */
     ck_assert_int_eq(alchdb_pool_acquire(pool, -1, "busy", &c), 0);
@@ -351,7 +324,7 @@ START_TEST(test_terminated_backends_replaced)
     for (int i = 0; i < 4; i++)
         alchdb_pool_release(pool, c[i]);
     ck_assert_int_eq(backends_of("alchdb_tterm"), 4);
-    ck_assert_int_eq(admin_count("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+    ck_assert_int_eq(pgtest_count("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                                  "WHERE application_name = 'alchdb_tterm'"),
                      4);
     for (int k = 0; k < 100 && backends_of("alchdb_tterm") > 0; k++)
@@ -381,7 +354,7 @@ START_TEST(test_terminated_backends_replaced)
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT count(pg_terminate_backend(%d))",
              PQbackendPID(alchdb_conn_pgconn(x)));
-    ck_assert_int_eq(admin_count(sql), 1);
+    ck_assert_int_eq(pgtest_count(sql), 1);
     sleep_ms(50);
     PGresult *r = PQexec(alchdb_conn_pgconn(x), "SELECT 1");
     ck_assert_int_ne(PQresultStatus(r), PGRES_TUPLES_OK);

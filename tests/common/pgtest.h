@@ -1,0 +1,47 @@
+/* libpq helpers for integration tests that talk to the rig's primary
+ * directly (setup, and checking what the library did from the outside). */
+#ifndef ALCHDB_PGTEST_H
+#define ALCHDB_PGTEST_H
+
+#include <libpq-fe.h>
+#include <stdlib.h>
+
+#include "testutil.h"
+
+static inline void pgtest_quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/* A connection to the rig's primary (notices silenced); fails the test otherwise. */
+static inline PGconn *pgtest_connect(void)
+{
+    PGconn *c = PQconnectdb(test_env("ALCHDB_TEST_PRIMARY"));
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect to the primary: %s", PQerrorMessage(c));
+    PQsetNoticeProcessor(c, pgtest_quiet, NULL);
+    return c;
+}
+
+/* Run sql (commands or queries) on c; fails the test on an error. */
+static inline void pgtest_exec(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
+                  PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+/* The first column of the first row of sql, as a number, on a fresh connection. */
+static inline long pgtest_count(const char *sql)
+{
+    PGconn *c = pgtest_connect();
+    PGresult *r = PQexec(c, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQresultErrorMessage(r));
+    long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
+
+#endif
