@@ -43,6 +43,8 @@ ALCHDB_API void alchdb_client_free(alchdb_client *c)
 {
     if (!c)
         return;
+    if (c->cache && c->cache->destroy)
+        c->cache->destroy(c->cache_ud);
     if (c->owns_pool)
         alchdb_pool_free(c->pool);
     alchdb__free(c);
@@ -185,9 +187,9 @@ static void hand_out(alchdb_result *r, alchdb_result **out)
         alchdb_result_free(r);
 }
 
-static int exec_impl(const char *func, alchdb_client *c, const char *sql, int nparams,
-                     const char *const *params, unsigned flags, const char *token,
-                     alchdb_result **out)
+int alchdb__client_exec(const char *func, alchdb_client *c, const char *sql, int nparams,
+                        const char *const *params, unsigned flags, const char *token,
+                        const struct alchdb_cache_query *cq, alchdb_result **out)
 {
     if (out)
         *out = NULL;
@@ -208,8 +210,10 @@ static int exec_impl(const char *func, alchdb_client *c, const char *sql, int np
     ctx.start_ns = alchdb__now_ns();
 
     ctx.route_host = -1;
+    ctx.cache_query = cq;
     alchdb_result *r = NULL;
-    if (c->cache && c->cache->lookup && c->cache->lookup(c->cache_ud, &ctx, &r) == 1 && r) {
+    if (c->cache && c->cache->lookup(c->cache_ud, &ctx, &r) == 1 && r) {
+        ctx.cache_hit = true;
         finish(c, &ctx, r->status, r);
         hand_out(r, out);
         return ctx.rc;
@@ -223,9 +227,13 @@ static int exec_impl(const char *func, alchdb_client *c, const char *sql, int np
             rc = alchdb__pool_acquire(ctx.pool, -1, TAG_EXEC, &conn);
         if (rc) {
             finish(c, &ctx, rc, NULL);
+            if (c->cache)
+                c->cache->done(c->cache_ud, &ctx, NULL);
             return rc;
         }
         rc = run_on_conn(ctx.pool, conn->slot, &ctx, false, &r);
+        if (ctx.cache_state)
+            c->cache->before_release(c->cache_ud, &ctx, conn->slot->pg);
         if (c->route)
             c->route->release(c->route_ud, &ctx, conn, rc == ALCHDB_E_QUERY ? r->sqlstate : NULL);
         else
@@ -244,12 +252,8 @@ static int exec_impl(const char *func, alchdb_client *c, const char *sql, int np
     if (rc == ALCHDB_E_QUERY)
         alchdb__error(rc, "%s: %s", r->sqlstate, r->message);
     finish(c, &ctx, rc, r);
-    if (rc == 0 && c->cache) {
-        if (c->cache->fill)
-            c->cache->fill(c->cache_ud, &ctx, r);
-        if (c->cache->after_commit)
-            c->cache->after_commit(c->cache_ud, &ctx);
-    }
+    if (c->cache)
+        c->cache->done(c->cache_ud, &ctx, r);
     hand_out(r, out);
     return rc;
 }
@@ -258,13 +262,13 @@ ALCHDB_API int alchdb_client_exec_flags(alchdb_client *c, const char *sql, int n
                                         const char *const *params, unsigned flags,
                                         alchdb_result **out)
 {
-    return exec_impl(__func__, c, sql, nparams, params, flags, NULL, out);
+    return alchdb__client_exec(__func__, c, sql, nparams, params, flags, NULL, NULL, out);
 }
 
 ALCHDB_API int alchdb_client_exec(alchdb_client *c, const char *sql, int nparams,
                                   const char *const *params, alchdb_result **out)
 {
-    return exec_impl(__func__, c, sql, nparams, params, 0, NULL, out);
+    return alchdb__client_exec(__func__, c, sql, nparams, params, 0, NULL, NULL, out);
 }
 
 ALCHDB_API int alchdb_client_exec_token(alchdb_client *c, const char *sql, int nparams,
@@ -277,7 +281,7 @@ ALCHDB_API int alchdb_client_exec_token(alchdb_client *c, const char *sql, int n
     if (c && !c->route)
         return alchdb__error(ALCHDB_E_STATE, "%s: the client has no router (alchdb_client_new_routed)",
                              __func__);
-    return exec_impl(__func__, c, sql, nparams, params, flags, token, out);
+    return alchdb__client_exec(__func__, c, sql, nparams, params, flags, token, NULL, out);
 }
 
 /* ---- transactions -------------------------------------------------------- */
@@ -395,6 +399,8 @@ ALCHDB_API int alchdb_txn_exec_flags(alchdb_txn *t, const char *sql, int nparams
     ctx.pool = t->pool;
     ctx.txn = t;
     ctx.start_ns = alchdb__now_ns();
+    if (t->client->cache)
+        t->client->cache->txn_stmt(t->client->cache_ud, &ctx);
     alchdb_result *r = NULL;
     rc = run_on_conn(t->pool, t->conn->slot, &ctx, true, &r);
     if (rc == ALCHDB_E_QUERY)
@@ -411,11 +417,17 @@ ALCHDB_API int alchdb_txn_exec(alchdb_txn *t, const char *sql, int nparams,
     return alchdb_txn_exec_flags(t, sql, nparams, params, 0, out);
 }
 
-static void txn_end(alchdb_txn *t)
+/* Give the connection back and end the handle. committed: COMMIT was sent
+ * and its outcome is success or unknown (the cache then invalidates what the
+ * transaction wrote). */
+static void txn_end(alchdb_txn *t, bool committed)
 {
     txn_release(t, NULL);
     t->conn = NULL;
     t->open = false;
+    alchdb_client *c = t->client;
+    if (c->cache)
+        c->cache->txn_end(c->cache_ud, t, committed);
 }
 
 ALCHDB_API int alchdb_txn_commit(alchdb_txn *t)
@@ -425,28 +437,34 @@ ALCHDB_API int alchdb_txn_commit(alchdb_txn *t)
         return alchdb__error(ALCHDB_E_STATE, "alchdb_txn_commit: the transaction has ended");
     alchdb__slot *s = t->conn->slot;
     if (PQtransactionStatus(s->pg) == PQTRANS_INERROR) {
-        txn_end(t); /* release rolls back */
+        txn_end(t, false); /* release rolls back */
         return alchdb__error(ALCHDB_E_QUERY, "alchdb_txn_commit: the transaction was aborted by "
                                              "an earlier error and has been rolled back");
     }
     PGresult *r = NULL;
     int rc = simple(s, "COMMIT", &r);
+    /* A COMMIT that failed without a server answer may have committed. */
+    bool maybe_committed = rc == 0 || s->broken;
     if (rc == 0) {
         /* COMMIT of a transaction the server had already aborted answers ROLLBACK. */
-        if (strcmp(PQcmdStatus(r), "ROLLBACK") == 0)
+        if (strcmp(PQcmdStatus(r), "ROLLBACK") == 0) {
             rc = alchdb__error(ALCHDB_E_QUERY, "alchdb_txn_commit: the server rolled the "
                                                "transaction back");
+            maybe_committed = false;
+        }
         PQclear(r);
     }
-    if (rc == 0 && t->client->cache && t->client->cache->after_commit) {
+    alchdb_client *c = t->client;
+    if (maybe_committed && c->cache) {
         alchdb__exec_ctx ctx = {0};
         ctx.sql = "COMMIT";
         ctx.sql_len = 6;
         ctx.pool = t->pool;
         ctx.txn = t;
-        t->client->cache->after_commit(t->client->cache_ud, &ctx);
+        ctx.route_host = -1;
+        c->cache->before_release(c->cache_ud, &ctx, s->pg);
     }
-    txn_end(t);
+    txn_end(t, maybe_committed);
     return rc;
 }
 
@@ -456,7 +474,7 @@ ALCHDB_API int alchdb_txn_rollback(alchdb_txn *t)
     if (!t->open)
         return alchdb__error(ALCHDB_E_STATE, "alchdb_txn_rollback: the transaction has ended");
     int rc = simple(t->conn->slot, "ROLLBACK", NULL);
-    txn_end(t);
+    txn_end(t, false);
     return rc;
 }
 
@@ -465,6 +483,6 @@ ALCHDB_API void alchdb_txn_free(alchdb_txn *t)
     if (!t)
         return;
     if (t->open)
-        txn_end(t); /* release rolls back an open transaction */
+        txn_end(t, false); /* release rolls back an open transaction */
     alchdb__free(t);
 }

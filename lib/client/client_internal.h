@@ -3,8 +3,8 @@
  *
  * The client's execution path is:
  *   route (pick the pool) -> cache lookup -> acquire -> prepare/execute
- *   -> wrap result -> release -> observe (monitor) -> cache fill
- *   -> after_commit (invalidation, consistency tokens)
+ *   -> wrap result -> cache before_release -> release -> observe (monitor)
+ *   -> cache done (fill a miss, invalidate after a write)
  * Every hook table is NULL until its module is attached, and each hook in a
  * table may be NULL. Hooks run on the calling thread, must be thread-safe, and
  * must not call back into the client. */
@@ -23,6 +23,7 @@ struct alchdb_result {
     int status;      /* 0 or ALCHDB_E_QUERY */
     char sqlstate[6];
     char *message;   /* owned copy of the primary error message, NULL on success */
+    char cmd_tag[32]; /* set for results built without a server (cache hits), else "" */
 };
 
 /* Wrap (and take ownership of) res. pg (may be NULL) tells a lost connection
@@ -47,6 +48,9 @@ typedef struct alchdb__exec_ctx {
     const char *token;       /* read-your-writes token for this statement, or NULL */
     int route_reason;        /* alchdb_route_reason when routed (0 otherwise) */
     int route_host;          /* host index when routed (-1 otherwise) */
+    const struct alchdb_cache_query *cache_query; /* per-statement cache options, or NULL */
+    void *cache_state;       /* owned by the cache hooks between lookup and done */
+    bool cache_hit;          /* the result came from the cache (no database call) */
 } alchdb__exec_ctx;
 
 typedef struct alchdb__route_hooks {
@@ -64,12 +68,28 @@ typedef struct alchdb__route_hooks {
 } alchdb__route_hooks;
 
 typedef struct alchdb__cache_hooks {
-    /* Return 1 and set *out on a hit (no database call), 0 on a miss. */
+    /* A statement outside a transaction is about to run. Return 1 and set
+     * *out on a hit (no database call; done is not called). Return 0 to run
+     * it; the hook may keep per-statement state in ctx->cache_state and may
+     * steer routing (ctx->token, ALCHDB_EXEC_PRIMARY in ctx->flags) so that a
+     * result it will store comes from a server that is fresh enough. */
     int (*lookup)(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out);
-    /* A miss was answered successfully: may store it. */
-    void (*fill)(void *ud, alchdb__exec_ctx *ctx, const alchdb_result *res);
-    /* A write committed (auto-commit statement or transaction commit). */
-    void (*after_commit)(void *ud, alchdb__exec_ctx *ctx);
+    /* On the connection that ran a statement with ctx->cache_state set, or a
+     * transaction's COMMIT (ctx->txn set), before it goes back to the pool:
+     * the hook may read the write position there. */
+    void (*before_release)(void *ud, alchdb__exec_ctx *ctx, PGconn *pg);
+    /* After a statement for which lookup returned 0, whatever its outcome
+     * (res may be an error result or NULL): store a miss, invalidate after a
+     * write, free ctx->cache_state. */
+    void (*done)(void *ud, alchdb__exec_ctx *ctx, const alchdb_result *res);
+    /* A statement is about to run inside a transaction (not cached; what it
+     * writes is remembered in txn->cache_state). */
+    void (*txn_stmt)(void *ud, alchdb__exec_ctx *ctx);
+    /* The transaction ended. committed: COMMIT was sent and did not fail with
+     * a server error (also when its outcome is unknown: invalidate). */
+    void (*txn_end)(void *ud, alchdb_txn *txn, bool committed);
+    /* The client is being freed. */
+    void (*destroy)(void *ud);
 } alchdb__cache_hooks;
 
 typedef struct alchdb__observe_hooks {
@@ -95,7 +115,14 @@ struct alchdb_txn {
     alchdb_conn *conn;
     bool open;
     bool wrote; /* a statement other than SELECT ran (for after_commit) */
+    void *cache_state; /* owned by the cache hooks until txn_end */
 };
+
+/* The one execution path of alchdb_client_exec*() (client.c); cq carries
+ * per-statement cache options (alchdb_client_exec_cached) or NULL. */
+int alchdb__client_exec(const char *func, alchdb_client *c, const char *sql, int nparams,
+                        const char *const *params, unsigned flags, const char *token,
+                        const struct alchdb_cache_query *cq, alchdb_result **out);
 
 /* Per-connection prepared-statement cache (stmtcache.c). */
 typedef struct alchdb__stmt alchdb__stmt;

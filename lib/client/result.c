@@ -22,6 +22,7 @@ alchdb_result *alchdb__result_wrap(PGresult *res, PGconn *pg)
     }
     r->res = res;
     r->message = NULL;
+    r->cmd_tag[0] = '\0';
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY ||
         st == PGRES_SINGLE_TUPLE) {
@@ -168,6 +169,8 @@ ALCHDB_API int64_t alchdb_result_affected_rows(const alchdb_result *r)
     ALCHDB_CHECK_ARG(r, "result", "must not be NULL");
     if (!r->res || r->status)
         return 0;
+    if (r->cmd_tag[0]) /* a result built by the cache: "SELECT <n>" */
+        return PQntuples(r->res);
     const char *t = PQcmdTuples(r->res);
     return (t && *t) ? strtoll(t, NULL, 10) : 0;
 }
@@ -176,7 +179,7 @@ ALCHDB_API const char *alchdb_result_command_tag(const alchdb_result *r)
 {
     if (!r || !r->res || r->status)
         return "";
-    return PQcmdStatus(r->res);
+    return r->cmd_tag[0] ? r->cmd_tag : PQcmdStatus(r->res);
 }
 
 ALCHDB_API int alchdb_result_status(const alchdb_result *r)

@@ -510,14 +510,25 @@ static int fake_lookup(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out)
     return 1;
 }
 
+static int fake_done_calls;
+static void fake_before_release(void *ud, alchdb__exec_ctx *ctx, PGconn *pg) { (void)ud, (void)ctx, (void)pg; }
+static void fake_done(void *ud, alchdb__exec_ctx *ctx, const alchdb_result *res)
+{
+    (void)ud, (void)ctx, (void)res;
+    fake_done_calls++;
+}
+static void fake_txn_stmt(void *ud, alchdb__exec_ctx *ctx) { (void)ud, (void)ctx; }
+static void fake_txn_end(void *ud, alchdb_txn *t, bool committed) { (void)ud, (void)t, (void)committed; }
+
 START_TEST(test_hook_seams)
 {
     alchdb_client *c = open_client("alchdb_chooks", 1, NULL);
     static const alchdb__observe_hooks oh = {obs};
-    static const alchdb__cache_hooks ch = {fake_lookup, NULL, NULL};
+    static const alchdb__cache_hooks ch = {fake_lookup, fake_before_release, fake_done, fake_txn_stmt,
+                                           fake_txn_end, NULL};
     c->observe = &oh;
     c->cache = &ch;
-    observed = observed_err = 0;
+    observed = observed_err = fake_done_calls = 0;
     alchdb_result *r = ok_exec(c, "SELECT 'cached'", 0, NULL);
     ck_assert_str_eq(alchdb_result_value(r, 0, 0), "from-cache");
     ck_assert_str_eq(alchdb_result_column_name(r, 0), "v");
@@ -528,6 +539,7 @@ START_TEST(test_hook_seams)
     alchdb_client_exec(c, "SELECT 1/0", 0, NULL, NULL);
     ck_assert_int_eq(observed, 3);
     ck_assert_int_eq(observed_err, 1);
+    ck_assert_int_eq(fake_done_calls, 2); /* every statement that was not a hit */
     alchdb_pool_metrics m;
     alchdb_pool_get_metrics(alchdb_client_pool(c), &m, sizeof m);
     ck_assert_int_eq(m.acquisitions, 2); /* the hit did not touch the pool */
