@@ -43,4 +43,42 @@ typedef struct alchdb__sql_cache_stats {
 } alchdb__sql_cache_stats;
 void alchdb__sql_cache_get_stats(alchdb__sql_cache_stats *st);
 
+
+/* ---- row targets (pk.c): what the cache needs for primary-key invalidation ----
+ * For one statement of the simple shapes below, the single relation it reads
+ * or writes and the equality predicates that pin rows. The caller (the cache)
+ * decides with catalog facts whether a predicate is on the primary key. */
+typedef struct alchdb__sql_eq {
+    char *column;  /* unqualified column name, folded as PostgreSQL folds it */
+    int param;     /* $n (1-based) when the value is a parameter, else 0 */
+    char *literal; /* the constant's text when param == 0 (integers, strings) */
+} alchdb__sql_eq;
+
+typedef struct alchdb__sql_row_target {
+    int kind;      /* ALCHDB_SQL_SELECT, _UPDATE, _DELETE or _INSERT */
+    char *table;   /* the relation as the analysis spells it ("app.users") */
+    /* SELECT/UPDATE/DELETE: the column = value conjuncts at the top level of
+     * WHERE (an AND tree; OR/NOT anywhere above them gives none).
+     * INSERT: column = value for each column of the single VALUES row whose
+     * value is a parameter or a constant. */
+    size_t neq;
+    alchdb__sql_eq *eq;
+    size_t nset;     /* UPDATE: the assigned columns */
+    char **set_cols;
+    int on_conflict; /* INSERT: 0 none, 1 DO NOTHING, 2 DO UPDATE */
+    size_t nconflict; /* INSERT ON CONFLICT (cols): the inference columns */
+    char **conflict_cols;
+} alchdb__sql_row_target;
+
+/* Parse one statement. Returns 0 with *out set for the simple shapes:
+ *   SELECT: one plain relation in FROM (no join, no subquery anywhere, no
+ *     CTE, no set operation, no locking clause); any target list, ORDER BY,
+ *     LIMIT, GROUP BY, aggregates;
+ *   UPDATE/DELETE: no WITH, no FROM/USING, no subquery in WHERE;
+ *   INSERT: INSERT INTO t (cols) VALUES (one row), no WITH, no SELECT source;
+ * and 0 with *out = NULL for everything else (also scripts of several
+ * statements). ALCHDB_E_PARSE / ALCHDB_E_NOMEM on failure. */
+int alchdb__sql_row_target_parse(const char *sql, size_t len, alchdb__sql_row_target **out);
+void alchdb__sql_row_target_free(alchdb__sql_row_target *t);
+
 #endif /* ALCHDB_SQL_INTERNAL_H */
