@@ -1,0 +1,189 @@
+/* Internals of the query cache (lib/cache). Never exported.
+ *
+ * Layers, each in its own file:
+ *   siphash.c  keyed 128-bit hash of length-prefixed fields (entry keys)
+ *   codec.c    binary encoding of a result + the versions it depends on
+ *   memory.c   the in-process backend (bounded by bytes, LRU, TTL)
+ *   redis.c    the Redis backend (hiredis 0.14, RESP2, timeouts, breaker)
+ *   catalog.c  per-client identity and catalog facts (primary keys, views, FKs)
+ *   cache.c    the consistency protocol, single flight, metrics, public API
+ *   hooks.c    the client's cache hooks (lookup / fill / commit)
+ *
+ * The consistency protocol (docs/cache.md) works on "version keys": names of
+ * things whose change invalidates entries. Every version key holds an opaque
+ * token; an entry records the tokens of the keys it depends on, read before
+ * its query ran. A write replaces tokens with fresh random ones (never a
+ * counter: no ABA after eviction or restart). Version key names (the core
+ * builds full backend keys as "<prefix>:v:<name>"):
+ *   n                namespace epoch (every entry depends on it)
+ *   t:<rel>          a table (entries that are not primary-key lookups)
+ *   b:<rel>          a table's "bulk" version (primary-key lookups)
+ *   r:<rel>:<key>    one row by primary key (primary-key lookups)
+ *   g:<tag>          a host-defined tag
+ */
+#ifndef ALCHDB_CACHE_INTERNAL_H
+#define ALCHDB_CACHE_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+/* ---- version tokens --------------------------------------------------------- */
+
+/* "<16 hex random>:<lsn as 16 hex>" or "<16 hex random>:u" (write position
+ * unknown). An empty string (v[0] == 0) means the key is absent. */
+#define ALCHDB__CACHE_VER_MAX 40
+typedef struct alchdb__cache_ver {
+    char v[ALCHDB__CACHE_VER_MAX];
+} alchdb__cache_ver;
+
+/* ---- keyed hash (siphash.c) --------------------------------------------------- */
+
+/* SipHash-2-4 with 128-bit output (Aumasson & Bernstein), implemented from the
+ * paper. Streaming over length-prefixed fields so that ("ab","c") and
+ * ("a","bc") never collide. */
+typedef struct alchdb__sip128 {
+    uint64_t v0, v1, v2, v3;
+    uint64_t tail;   /* pending bytes, little-endian */
+    size_t ntail;    /* 0..7 */
+    uint64_t total;  /* bytes absorbed */
+} alchdb__sip128;
+void alchdb__sip128_init(alchdb__sip128 *s, const uint8_t key[16]);
+/* Absorb raw bytes. */
+void alchdb__sip128_update(alchdb__sip128 *s, const void *data, size_t len);
+/* Absorb one field: an 8-byte little-endian length, then the bytes. data may
+ * be NULL only with len == 0. A SQL NULL parameter is written with
+ * alchdb__sip128_null() so it differs from the empty string. */
+void alchdb__sip128_field(alchdb__sip128 *s, const void *data, size_t len);
+void alchdb__sip128_null(alchdb__sip128 *s);
+void alchdb__sip128_final(alchdb__sip128 *s, uint8_t out[16]);
+/* One-shot SipHash-2-4-128 of a buffer (for the published test vectors). */
+void alchdb__siphash128(const uint8_t key[16], const void *data, size_t len, uint8_t out[16]);
+
+/* ---- encoding of entries (codec.c) ------------------------------------------- */
+
+/* Entry layout (all integers little-endian; "varint" is LEB128):
+ *   magic "ADBC", format version byte (1), flags byte (bit0 zstd body),
+ *   u64 checksum of everything after the header (alchdb__hash64, seed = the
+ *   format version), u32 raw body length; then the body (zstd-compressed when
+ *   flag bit0):
+ *   16 bytes key, u64 deps hash, varint n versions, n x (varint len, bytes),
+ *   varint exec_us, varint ncols, per column (varint len + name, u32 type oid,
+ *   i32 typmod, u8 format), varint nrows, then per row and column a varint:
+ *   0 = SQL NULL, len + 1 followed by len bytes otherwise.
+ * The command tag is rebuilt as "SELECT <nrows>". */
+#define ALCHDB__CACHE_FORMAT 1
+
+typedef struct alchdb__cache_entry_in {
+    const PGresult *res;       /* PGRES_TUPLES_OK */
+    const uint8_t *key;        /* 16 bytes */
+    uint64_t deps_hash;        /* hash of the version key names, in order */
+    size_t nver;
+    const alchdb__cache_ver *vers;
+    int64_t exec_us;           /* how long the query took (time saved per hit) */
+} alchdb__cache_entry_in;
+
+/* Encode. Bodies of at least compress_threshold bytes are zstd-compressed
+ * (0 = never). Returns 0 with *out owned (alchdb__free); ALCHDB_E_RANGE when
+ * the encoded entry would exceed max_bytes (nothing allocated);
+ * ALCHDB_E_INVALID when res is not PGRES_TUPLES_OK; ALCHDB_E_NOMEM. */
+int alchdb__cache_encode(const alchdb__cache_entry_in *in, size_t compress_threshold, size_t max_bytes,
+                         unsigned char **out, size_t *out_len);
+
+/* Decode and check an entry against what the caller expects: key, deps hash,
+ * and the current versions (cur, nver of them). Returns
+ *   0  the entry is current: *res is a new PGresult (owned, PQclear) and
+ *      *exec_us the recorded query time;
+ *   1  well-formed but stale (a version differs) or for another key/deps;
+ *   ALCHDB_E_PARSE corrupt, truncated, foreign or of an unknown format
+ *      version (never crashes on any input);
+ *   ALCHDB_E_NOMEM. */
+int alchdb__cache_decode(const unsigned char *buf, size_t len, const uint8_t key[16], uint64_t deps_hash,
+                         size_t nver, const alchdb__cache_ver *cur, PGresult **res, int64_t *exec_us);
+
+/* ---- backends (memory.c, redis.c) ------------------------------------------- */
+
+typedef struct alchdb__cache_backend alchdb__cache_backend;
+
+/* Every key passed to a backend is a full backend key (prefix included).
+ * All operations are thread-safe and bounded in time. Errors (< 0) set the
+ * thread's error message and mean "the backend cannot answer now": the
+ * caller falls back to the database. */
+typedef struct alchdb__cache_backend_ops {
+    const char *name; /* "memory" or "redis" */
+    /* One round trip: the entry under key (owned copy in *entry, NULL when
+     * absent) and the current token of each version key (cur[i].v[0] == 0
+     * when absent). */
+    int (*fetch)(alchdb__cache_backend *b, const char *key, size_t n, const char *const *vkeys,
+                 alchdb__cache_ver *cur, unsigned char **entry, size_t *entry_len);
+    /* One round trip: set each absent version key to init[i] (set-if-absent;
+     * ttl_ms[i] > 0 gives it that expiry) and return every key's current
+     * token in cur. */
+    int (*init)(alchdb__cache_backend *b, size_t n, const char *const *vkeys, const alchdb__cache_ver *init,
+                const int64_t *ttl_ms, alchdb__cache_ver *cur);
+    /* Check-and-set: store entry under key for ttl_ms only if every version
+     * key still holds expected[i] (atomically: a Lua script on Redis, under
+     * the lock in memory). Returns 1 stored, 0 rejected, < 0 error. */
+    int (*fill)(alchdb__cache_backend *b, const char *key, size_t n, const char *const *vkeys,
+                const alchdb__cache_ver *expected, const unsigned char *entry, size_t entry_len,
+                int64_t ttl_ms);
+    /* One round trip: set each version key to newv[i] (ttl_ms[i] > 0: with
+     * that expiry, else none). On failure the backend remembers that an
+     * invalidation was lost (see "dirty" below). */
+    int (*bump)(alchdb__cache_backend *b, size_t n, const char *const *vkeys, const alchdb__cache_ver *newv,
+                const int64_t *ttl_ms);
+    /* Cross-process lease on a miss (SET NX PX): 1 acquired, 0 held by
+     * another, < 0 error. unlease deletes it only if it still holds token. */
+    int (*lease)(alchdb__cache_backend *b, const char *lease_key, const char *token, int64_t ttl_ms);
+    int (*unlease)(alchdb__cache_backend *b, const char *lease_key, const char *token);
+    /* Delete an entry (found corrupt). */
+    int (*del)(alchdb__cache_backend *b, const char *key);
+    /* Backend-specific state for the metrics JSON: appends members (no
+     * braces) such as "\"breaker\":\"closed\",\"errors\":3". */
+    void (*stats_json)(alchdb__cache_backend *b, alchdb__strbuf *sb);
+    void (*destroy)(alchdb__cache_backend *b);
+} alchdb__cache_backend_ops;
+
+struct alchdb__cache_backend {
+    const alchdb__cache_backend_ops *ops;
+};
+
+/* Shared by both backends' constructors. */
+typedef struct alchdb__cache_backend_cfg {
+    /* Full name of the namespace-epoch version key ("<prefix>:v:n"). The
+     * backend replaces its token (with a fresh random one, position "u")
+     * whenever invalidations may have been lost: a bump that failed (then
+     * every fetch fails until the epoch bump is delivered), a reconnect after
+     * a failure, a Redis restart (run_id changed). */
+    const char *epoch_key;
+    /* memory */
+    int64_t memory_bytes;      /* bound on entry bytes (keys + values) */
+    /* redis */
+    const char *redis_host;
+    int redis_port;
+    const char *redis_password; /* NULL = none; never logged */
+    int redis_db;
+    int64_t connect_timeout_us;
+    int64_t command_timeout_us;
+    int breaker_failures;       /* consecutive failures that open the breaker */
+    int64_t breaker_open_us;    /* how long it stays open before one trial */
+    int pool_size;              /* at most this many Redis connections */
+} alchdb__cache_backend_cfg;
+
+/* Fresh random token: 16 hex random digits + ":" + 16 hex lsn, or ":u" when
+ * lsn < 0 (unknown). */
+void alchdb__cache_ver_new(alchdb__cache_ver *v, int64_t lsn);
+/* The write position a token carries: >= 0, or -1 for "u"/absent/malformed. */
+int64_t alchdb__cache_ver_lsn(const alchdb__cache_ver *v);
+
+int alchdb__cache_memory_new(const alchdb__cache_backend_cfg *cfg, alchdb__cache_backend **out);
+int alchdb__cache_redis_new(const alchdb__cache_backend_cfg *cfg, alchdb__cache_backend **out);
+
+/* Test seam of the memory backend: entries and version keys it holds, bytes. */
+void alchdb__cache_memory_counts(alchdb__cache_backend *b, size_t *entries, size_t *versions, int64_t *bytes,
+                                 int64_t *evictions);
+
+#endif /* ALCHDB_CACHE_INTERNAL_H */
