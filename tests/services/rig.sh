@@ -9,6 +9,12 @@
 #   tests/services/rig.sh pgctl primary|replica|replica2 stop|start|restart [MODE]
 #                                                  control a server of a running rig
 #                                                  (reads ALCHDB_TEST_* from the environment)
+#   tests/services/rig.sh redisctl stop|start|restart|pause|resume
+#                                                  control the rig's redis-server: stop is
+#                                                  SHUTDOWN NOSAVE (data lost, like a crash
+#                                                  without persistence), pause/resume are
+#                                                  SIGSTOP/SIGCONT (reads ALCHDB_TEST_REDIS_PORT
+#                                                  and ALCHDB_TEST_RIG_DIR)
 #
 # Starts on 127.0.0.1 and free ports, in a temporary directory: a PostgreSQL 15
 # primary (initdb), ALCHDB_RIG_REPLICAS streaming replicas of it (pg_basebackup -R,
@@ -80,6 +86,19 @@ log_min_messages = warning
 CONF
 }
 
+# start_redis PORT DIR: redis-server on 127.0.0.1:PORT with its pid file, log
+# and (never saved) data in DIR; waits until it answers PING.
+start_redis() {
+  redis-server --bind 127.0.0.1 --port "$1" --save '' --appendonly no \
+    --daemonize yes --pidfile "$2/redis.pid" --dir "$2" \
+    --logfile "$2/redis.log" >/dev/null
+  for _ in $(seq 1 100); do
+    redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null | grep -q PONG && return 0
+    sleep 0.05
+  done
+  redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null | grep -q PONG
+}
+
 start_rig() {
   [ -x "$PG_BIN/initdb" ] || die "PostgreSQL 15 binaries not found in $PG_BIN (apt-get install postgresql-15)"
   command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
@@ -146,14 +165,7 @@ CONF
   local redis_port
   redis_port=$(free_port)
   mkdir -p "$dir/redis"
-  redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
-    --daemonize yes --pidfile "$dir/redis/redis.pid" --dir "$dir/redis" \
-    --logfile "$dir/redis/redis.log" >/dev/null
-  for _ in $(seq 1 100); do
-    redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null | grep -q PONG && break
-    sleep 0.05
-  done
-  redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null | grep -q PONG || die "redis did not start"
+  start_redis "$redis_port" "$dir/redis" || die "redis did not start"
   echo "export ALCHDB_TEST_REDIS='127.0.0.1:$redis_port'" >> "$env"
   echo "export ALCHDB_TEST_REDIS_PORT=$redis_port" >> "$env"
   echo "export ALCHDB_TEST_REDIS_PIDFILE='$dir/redis/redis.pid'" >> "$env"
@@ -204,6 +216,54 @@ pgctl() { # which action [mode]
   esac
 }
 
+# The pid of the rig's running redis-server, or nothing.
+redis_pid() { # dir
+  local pid
+  pid=$(cat "$1/redis.pid" 2>/dev/null) || return 0
+  kill -0 "$pid" 2>/dev/null && echo "$pid"
+  return 0
+}
+
+# stop_redis DIR PORT: SHUTDOWN NOSAVE (woken first: a stopped process cannot
+# shut down), SIGKILL if it is still there after 5 s.
+stop_redis() {
+  local pid
+  pid=$(redis_pid "$1")
+  [ -n "$pid" ] || return 0
+  kill -CONT "$pid" 2>/dev/null || true
+  redis-cli -h 127.0.0.1 -p "$2" shutdown nosave >/dev/null 2>&1 || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; sleep 0.1; fi
+  rm -f "$1/redis.pid"
+}
+
+# Like start_rig, redis-server runs as the invoking user (its directory is
+# not handed to alchdbrig).
+redisctl() { # action
+  if [ -z "${ALCHDB_TEST_RIG_DIR:-}" ] || [ -z "${ALCHDB_TEST_REDIS_PORT:-}" ]; then
+    die "redisctl: ALCHDB_TEST_RIG_DIR/ALCHDB_TEST_REDIS_PORT not set (no rig running)"
+  fi
+  local d="$ALCHDB_TEST_RIG_DIR/redis" port=$ALCHDB_TEST_REDIS_PORT pid
+  [ -d "$d" ] || die "redisctl: no redis in $ALCHDB_TEST_RIG_DIR"
+  case "$1" in
+    stop) stop_redis "$d" "$port" ;;
+    start)
+      [ -n "$(redis_pid "$d")" ] && return 0
+      start_redis "$port" "$d" || { tail -n 20 "$d/redis.log" >&2; die "redisctl: redis did not start"; } ;;
+    restart)
+      stop_redis "$d" "$port"
+      start_redis "$port" "$d" || { tail -n 20 "$d/redis.log" >&2; die "redisctl: redis did not start"; } ;;
+    pause|resume)
+      pid=$(redis_pid "$d")
+      [ -n "$pid" ] || die "redisctl: redis is not running"
+      if [ "$1" = pause ]; then kill -STOP "$pid"; else kill -CONT "$pid"; fi ;;
+    *) die "redisctl: unknown action $1" ;;
+  esac
+}
+
 cmd=${1:-}
 shift || true
 case "$cmd" in
@@ -225,5 +285,6 @@ case "$cmd" in
   start) start_rig ;;
   stop) [ $# -eq 1 ] || die "usage: rig.sh stop ENVFILE"; stop_rig "$1" ;;
   pgctl) [ $# -ge 2 ] || die "usage: rig.sh pgctl NAME stop|start|restart|promote [MODE]"; pgctl "$@" ;;
-  *) sed -n '2,22p' "$0" >&2; exit 2 ;;
+  redisctl) [ $# -eq 1 ] || die "usage: rig.sh redisctl stop|start|restart|pause|resume"; redisctl "$1" ;;
+  *) sed -n '2,28p' "$0" >&2; exit 2 ;;
 esac

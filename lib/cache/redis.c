@@ -1,0 +1,1134 @@
+/* The Redis backend of the query cache (cache_internal.h).
+ *
+ * hiredis 0.14 blocking contexts in a small pool. Every operation has one
+ * deadline (connect timeout + command timeout from its start) that bounds the
+ * wait for a pooled context, the connect and every socket wait. A circuit
+ * breaker stops talking to a Redis that keeps failing, and the "dirty" rule
+ * bumps the namespace epoch before anything is served again whenever an
+ * invalidation may have been lost (a failed bump, a reconnect, a restart). */
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "cache/cache_internal.h"
+
+#define LOG_MODULE "cache"
+#define SHA_LEN 40      /* SCRIPT LOAD answers a hex SHA-1 */
+#define RUN_ID_LEN 40   /* INFO server: run_id is 40 hex digits */
+#define MAX_VKEYS 65536 /* hiredis takes the argument count as an int */
+#define ARGS_INLINE 16  /* commands this small need no argument arrays on the heap */
+
+/* Store entry under KEYS[1] only if every version key KEYS[2..] still holds
+ * its expected token ARGV[3..]; ARGV[1] is the ttl in ms (0: none), ARGV[2]
+ * the entry. An absent key reads as false and so never equals a token. */
+static const char FILL_LUA[] =
+    "for i = 2, #KEYS do\n"
+    "  if redis.call('GET', KEYS[i]) ~= ARGV[i + 1] then return 0 end\n"
+    "end\n"
+    "if tonumber(ARGV[1]) > 0 then\n"
+    "  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])\n"
+    "else\n"
+    "  redis.call('SET', KEYS[1], ARGV[2])\n"
+    "end\n"
+    "return 1\n";
+
+/* Delete the lease KEYS[1] only while it still holds our token ARGV[1]. */
+static const char UNLEASE_LUA[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+    "  return redis.call('DEL', KEYS[1])\n"
+    "end\n"
+    "return 0\n";
+
+/* ---- types ------------------------------------------------------------------ */
+
+typedef struct rconn {
+    redisContext *ctx;
+    int64_t timeout_us;             /* socket timeout currently set on ctx (0: none yet) */
+    char fill_sha[SHA_LEN + 1];     /* the scripts as loaded into this server */
+    char unlease_sha[SHA_LEN + 1];
+    struct rconn *next;             /* idle list */
+} rconn;
+
+typedef enum { BRK_CLOSED, BRK_OPEN, BRK_HALF_OPEN } brk_state;
+
+typedef struct rbackend {
+    alchdb__cache_backend base;
+    char *host, *password, *epoch_key; /* copies of the configuration */
+    int port, db, pool_size, breaker_failures;
+    int64_t connect_timeout_us, command_timeout_us, breaker_open_us;
+
+    pthread_mutex_t mu;   /* everything below */
+    pthread_cond_t freed; /* a context or slot came back, or the breaker opened */
+    rconn *idle;
+    int live;             /* contexts open or being opened (<= pool_size) */
+    brk_state brk;        /* HALF_OPEN: one trial operation is running */
+    int consecutive;      /* transport failures in a row */
+    int64_t open_until_ns;
+    /* Dirty while they differ: an epoch bump that started when dirty_seq was
+     * s cleans up to s only, so a bump failing meanwhile is never forgotten. */
+    uint64_t dirty_seq, clean_seq;
+    bool failure_seen;    /* a transport failure since the last new connection */
+    bool connected_once;
+    char run_id[RUN_ID_LEN + 1];
+    uint64_t errors, timeouts, reconnects, breaker_opens, epoch_bumps, rejected;
+} rbackend;
+
+/* One operation's hold on the backend: a context, its deadline, what happened. */
+typedef struct sess {
+    rbackend *b;
+    rconn *c;          /* NULL until taken or connected */
+    int64_t deadline_ns;
+    bool slot;         /* holds one of the pool_size slots */
+    bool trial;        /* the single trial of a half-open breaker */
+    bool force;        /* an invalidation: tried even while the breaker is open */
+    bool io_ok;        /* Redis answered at least once */
+    bool broken;       /* transport failure: c must not be reused */
+    bool timed_out;
+    bool rejected;     /* refused by the breaker while waiting for a context */
+    sigset_t oldmask;
+    bool sigpipe_was_pending;
+} sess;
+
+/* A command's arguments with explicit lengths (binary safe, no formatting). */
+typedef struct args {
+    int argc;
+    const char **v;
+    size_t *len;
+    const char *iv[ARGS_INLINE];
+    size_t ilen[ARGS_INLINE];
+} args;
+
+/* ---- small helpers -------------------------------------------------------------- */
+
+static void args_free(args *a)
+{
+    if (a->v != a->iv)
+        alchdb__free((void *)a->v);
+    if (a->len != a->ilen)
+        alchdb__free(a->len);
+}
+
+static int args_init(args *a, size_t cap)
+{
+    a->argc = 0;
+    a->v = a->iv;
+    a->len = a->ilen;
+    if (cap <= ARGS_INLINE)
+        return 0;
+    const char **v = alchdb__malloc(cap * sizeof *v);
+    size_t *len = alchdb__malloc(cap * sizeof *len);
+    if (!v || !len) {
+        alchdb__free((void *)v);
+        alchdb__free(len);
+        return alchdb__nomem("redis command arguments");
+    }
+    a->v = v;
+    a->len = len;
+    return 0;
+}
+
+static void args_add(args *a, const void *s, size_t len)
+{
+    a->v[a->argc] = s;
+    a->len[a->argc++] = len;
+}
+
+static void args_str(args *a, const char *s) { args_add(a, s, strlen(s)); }
+
+static struct timeval us_to_tv(int64_t us)
+{
+    struct timeval tv = {.tv_sec = (time_t)(us / 1000000), .tv_usec = (suseconds_t)(us % 1000000)};
+    return tv;
+}
+
+static int64_t remaining_us(const sess *s) { return (s->deadline_ns - alchdb__now_ns()) / 1000; }
+
+/* hiredis reports a socket timeout as an I/O error carrying errno's text;
+ * errno itself may be stale by then, so the text is checked too. */
+static bool is_timeout(const redisContext *ctx, int e)
+{
+    if (ctx->err != REDIS_ERR_IO)
+        return false;
+#if EWOULDBLOCK != EAGAIN
+    if (e == EWOULDBLOCK)
+        return true;
+#endif
+    return e == EAGAIN || e == ETIMEDOUT || e == EINPROGRESS || strstr(ctx->errstr, "timed out") ||
+           strstr(ctx->errstr, "temporarily unavailable");
+}
+
+static bool reply_is_ok(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_STATUS && r->len == 2 && memcmp(r->str, "OK", 2) == 0;
+}
+
+/* Set the thread's error for a reply of the wrong shape; a server error's
+ * text (OOM, WRONGTYPE...) is kept, it never contains our secrets. */
+static int reply_error(const redisReply *r, const char *what)
+{
+    if (r->type == REDIS_REPLY_ERROR)
+        return alchdb__error(ALCHDB_E_BACKEND, "redis %s: %.*s", what, (int)r->len, r->str);
+    return alchdb__error(ALCHDB_E_BACKEND, "redis %s: unexpected reply (type %d)", what, r->type);
+}
+
+/* A version token from an MGET element: anything but a plain string short
+ * enough to be a token (nil, foreign data) reads as absent. */
+static void take_token(const redisReply *e, alchdb__cache_ver *v)
+{
+    v->v[0] = '\0';
+    if (e->type != REDIS_REPLY_STRING || e->len >= sizeof v->v || memchr(e->str, 0, e->len))
+        return;
+    memcpy(v->v, e->str, e->len);
+    v->v[e->len] = '\0';
+}
+
+/* ---- SIGPIPE ------------------------------------------------------------------ */
+
+/* hiredis 0.14 writes with write(2): a server that closed the connection
+ * would kill the process with SIGPIPE. As libpq does, block it in this thread
+ * while talking to Redis and swallow the one we caused. */
+static void sigpipe_block(sess *s)
+{
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &s->oldmask);
+    s->sigpipe_was_pending = false;
+    if (sigismember(&s->oldmask, SIGPIPE)) {
+        sigset_t pending;
+        sigpending(&pending);
+        s->sigpipe_was_pending = sigismember(&pending, SIGPIPE);
+    }
+}
+
+static void sigpipe_restore(sess *s)
+{
+    /* Only a broken connection can have raised one. */
+    if (s->broken && !s->sigpipe_was_pending) {
+        sigset_t pending, pipe_set;
+        sigpending(&pending);
+        if (sigismember(&pending, SIGPIPE)) {
+            sigemptyset(&pipe_set);
+            sigaddset(&pipe_set, SIGPIPE);
+            const struct timespec zero = {0, 0};
+            while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {
+            }
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &s->oldmask, NULL);
+}
+
+/* ---- talking to one context ------------------------------------------------------ */
+
+/* The connection failed (I/O error, timeout, protocol error): it is out of
+ * step with the server and is dropped at the end of the operation. */
+static int conn_failed(sess *s, const redisContext *ctx, int err_no, const char *what)
+{
+    s->broken = true;
+    if (is_timeout(ctx, err_no)) {
+        s->timed_out = true;
+        return alchdb__error(ALCHDB_E_TIMEOUT, "redis %s: no answer from %s:%d in time", what, s->b->host,
+                             s->b->port);
+    }
+    return alchdb__error(ALCHDB_E_BACKEND, "redis %s: %s:%d: %s", what, s->b->host, s->b->port, ctx->errstr);
+}
+
+/* Give the next socket wait what is left of the operation's budget, capped
+ * at the command timeout (setsockopt only when that changes). With replies
+ * still pending (sent), running out of budget leaves the context out of step. */
+static int conn_arm(sess *s, bool sent)
+{
+    int64_t want = remaining_us(s);
+    if (want <= 0) {
+        s->timed_out = true;
+        s->broken |= sent;
+        return alchdb__error(ALCHDB_E_TIMEOUT, "redis: operation deadline passed (%s:%d)", s->b->host, s->b->port);
+    }
+    if (want > s->b->command_timeout_us)
+        want = s->b->command_timeout_us;
+    if (want == s->c->timeout_us)
+        return 0;
+    errno = 0;
+    if (redisSetTimeout(s->c->ctx, us_to_tv(want)) != REDIS_OK)
+        return conn_failed(s, s->c->ctx, errno, "set timeout");
+    s->c->timeout_us = want;
+    return 0;
+}
+
+/* One command, one reply. NULL on failure (*rc and the message set). */
+static redisReply *run(sess *s, const args *a, const char *what, int *rc)
+{
+    if ((*rc = conn_arm(s, false)) < 0)
+        return NULL;
+    errno = 0;
+    redisReply *r = redisCommandArgv(s->c->ctx, a->argc, a->v, a->len);
+    if (!r) {
+        *rc = conn_failed(s, s->c->ctx, errno, what);
+        return NULL;
+    }
+    s->io_ok = true;
+    return r;
+}
+
+/* Pipelining: queue commands, then read their replies in order. */
+static int append(sess *s, const args *a, const char *what)
+{
+    if (redisAppendCommandArgv(s->c->ctx, a->argc, a->v, a->len) != REDIS_OK)
+        return conn_failed(s, s->c->ctx, errno, what);
+    return 0;
+}
+
+static redisReply *next_reply(sess *s, const char *what, int *rc)
+{
+    if ((*rc = conn_arm(s, true)) < 0)
+        return NULL;
+    void *r = NULL;
+    errno = 0;
+    if (redisGetReply(s->c->ctx, &r) != REDIS_OK || !r) {
+        *rc = conn_failed(s, s->c->ctx, errno, what);
+        return NULL;
+    }
+    s->io_ok = true;
+    return r;
+}
+
+/* a is "EVALSHA <sha> ..." for a script loaded at connect time. When the
+ * server lost it (SCRIPT FLUSH) it becomes "EVAL <body> ...", which also
+ * loads it again for the next EVALSHA. */
+static redisReply *run_script(sess *s, args *a, const char *body, const char *what, int *rc)
+{
+    redisReply *r = run(s, a, what, rc);
+    if (!r || r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOSCRIPT", 8) != 0)
+        return r;
+    freeReplyObject(r);
+    a->v[0] = "EVAL";
+    a->len[0] = 4;
+    a->v[1] = body;
+    a->len[1] = strlen(body);
+    return run(s, a, what, rc);
+}
+
+/* ---- connecting ------------------------------------------------------------------- */
+
+/* The run_id from an INFO server reply ("" when missing). */
+static void parse_run_id(const redisReply *r, char out[RUN_ID_LEN + 1])
+{
+    out[0] = '\0';
+    if (r->type != REDIS_REPLY_STRING)
+        return;
+    const char *p = r->str, *end = r->str + r->len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        if ((size_t)(eol - p) >= 7 + RUN_ID_LEN && memcmp(p, "run_id:", 7) == 0) {
+            memcpy(out, p + 7, RUN_ID_LEN);
+            out[RUN_ID_LEN] = '\0';
+            return;
+        }
+        p = nl ? nl + 1 : end;
+    }
+}
+
+static int take_sha(const redisReply *r, char out[SHA_LEN + 1])
+{
+    if (r->type != REDIS_REPLY_STRING || r->len != SHA_LEN)
+        return reply_error(r, "SCRIPT LOAD");
+    memcpy(out, r->str, SHA_LEN);
+    out[SHA_LEN] = '\0';
+    return 0;
+}
+
+/* The next handshake reply into *r (owned by the caller), or the failure. */
+static int handshake_reply(sess *s, const char *what, redisReply **r)
+{
+    int rc;
+    *r = next_reply(s, what, &rc);
+    return *r ? 0 : rc;
+}
+
+/* Read the handshake's replies in order. The AUTH error text is not kept:
+ * the password must never reach a message, whatever the server echoes. */
+static int handshake_read(sess *s, char run_id[RUN_ID_LEN + 1])
+{
+    rbackend *b = s->b;
+    redisReply *r;
+    int rc;
+    if (b->password) {
+        if ((rc = handshake_reply(s, "AUTH", &r)) < 0)
+            return rc;
+        bool ok = reply_is_ok(r);
+        freeReplyObject(r);
+        if (!ok)
+            return alchdb__error(ALCHDB_E_BACKEND, "redis AUTH to %s:%d failed (wrong password, or none set on "
+                                 "the server)", b->host, b->port);
+    }
+    if (b->db) {
+        if ((rc = handshake_reply(s, "SELECT", &r)) < 0)
+            return rc;
+        rc = reply_is_ok(r) ? 0 : reply_error(r, "SELECT");
+        freeReplyObject(r);
+        if (rc < 0)
+            return rc;
+    }
+    if ((rc = handshake_reply(s, "INFO", &r)) < 0)
+        return rc;
+    parse_run_id(r, run_id);
+    freeReplyObject(r);
+    if ((rc = handshake_reply(s, "SCRIPT LOAD", &r)) < 0)
+        return rc;
+    rc = take_sha(r, s->c->fill_sha);
+    freeReplyObject(r);
+    if (rc < 0)
+        return rc;
+    if ((rc = handshake_reply(s, "SCRIPT LOAD", &r)) < 0)
+        return rc;
+    rc = take_sha(r, s->c->unlease_sha);
+    freeReplyObject(r);
+    return rc;
+}
+
+/* One round trip on a new context: AUTH, SELECT, INFO server (run_id) and
+ * loading both scripts. A context that fails it is never used. */
+static int handshake(sess *s, char run_id[RUN_ID_LEN + 1])
+{
+    rbackend *b = s->b;
+    char dbnum[16];
+    snprintf(dbnum, sizeof dbnum, "%d", b->db);
+    args a;
+    args_init(&a, 3);
+    int rc = 0;
+    if (b->password) {
+        args_str(&a, "AUTH");
+        args_str(&a, b->password);
+        rc = append(s, &a, "AUTH");
+    }
+    if (rc == 0 && b->db) {
+        a.argc = 0;
+        args_str(&a, "SELECT");
+        args_str(&a, dbnum);
+        rc = append(s, &a, "SELECT");
+    }
+    const char *bodies[2] = {FILL_LUA, UNLEASE_LUA};
+    a.argc = 0;
+    args_str(&a, "INFO");
+    args_str(&a, "server");
+    if (rc == 0)
+        rc = append(s, &a, "INFO");
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        a.argc = 0;
+        args_str(&a, "SCRIPT");
+        args_str(&a, "LOAD");
+        args_str(&a, bodies[i]);
+        rc = append(s, &a, "SCRIPT LOAD");
+    }
+    if (rc == 0)
+        rc = handshake_read(s, run_id);
+    s->broken |= rc < 0;
+    return rc;
+}
+
+/* A new context is up: a reconnect after a failure or another run_id (Redis
+ * restarted, maybe from an older snapshot) means invalidations may have been
+ * lost, so the epoch is bumped before anything is served. Not the first one. */
+static void conn_register(rbackend *b, const char *run_id)
+{
+    pthread_mutex_lock(&b->mu);
+    bool reconnect = b->connected_once && b->failure_seen;
+    bool restarted = b->connected_once && strcmp(b->run_id, run_id) != 0;
+    if (reconnect)
+        b->reconnects++;
+    if (reconnect || restarted)
+        b->dirty_seq++;
+    b->failure_seen = false;
+    b->connected_once = true;
+    snprintf(b->run_id, sizeof b->run_id, "%s", run_id);
+    pthread_mutex_unlock(&b->mu);
+    if (restarted)
+        alchdb__log(ALCHDB_LOG_WARN, LOG_MODULE, "redis %s:%d restarted (run_id changed): bumping the cache epoch",
+                    b->host, b->port);
+    else if (reconnect)
+        alchdb__log(ALCHDB_LOG_INFO, LOG_MODULE, "redis %s:%d reconnected: bumping the cache epoch", b->host,
+                    b->port);
+}
+
+static int conn_open(sess *s)
+{
+    rbackend *b = s->b;
+    int64_t us = remaining_us(s);
+    if (us > b->connect_timeout_us)
+        us = b->connect_timeout_us;
+    if (us <= 0) {
+        s->timed_out = true;
+        return alchdb__error(ALCHDB_E_TIMEOUT, "redis: operation deadline passed before connecting");
+    }
+    errno = 0;
+    redisContext *ctx = redisConnectWithTimeout(b->host, b->port, us_to_tv(us));
+    if (!ctx)
+        return alchdb__nomem("redis context");
+    if (ctx->err) {
+        int rc = conn_failed(s, ctx, errno, "connect");
+        redisFree(ctx);
+        return rc;
+    }
+    s->c = alchdb__calloc(1, sizeof *s->c);
+    if (!s->c) {
+        redisFree(ctx);
+        return alchdb__nomem("redis connection");
+    }
+    s->c->ctx = ctx;
+    char run_id[RUN_ID_LEN + 1];
+    int rc = handshake(s, run_id);
+    if (rc == 0)
+        conn_register(b, run_id);
+    return rc;
+}
+
+/* ---- breaker, pool, dirty ------------------------------------------------------------ */
+
+/* Under mu. While open every operation is refused at once; once the open
+ * period is over, the first caller becomes the trial, all others are refused
+ * until it finishes. */
+static int breaker_admit(rbackend *b, sess *s, int64_t now)
+{
+    if (b->brk == BRK_CLOSED)
+        return 0;
+    if (b->brk == BRK_OPEN && now >= b->open_until_ns) {
+        b->brk = BRK_HALF_OPEN;
+        s->trial = true;
+        return 0;
+    }
+    b->rejected++;
+    return alchdb__error(ALCHDB_E_BACKEND, "redis circuit breaker open");
+}
+
+/* Under mu. Returns +1 when the breaker opened, -1 when it closed. */
+static int breaker_record(rbackend *b, const sess *s, int64_t now)
+{
+    if (s->broken || s->timed_out) {
+        b->consecutive++;
+        if (s->trial || (b->brk == BRK_CLOSED && b->consecutive >= b->breaker_failures)) {
+            b->brk = BRK_OPEN;
+            b->open_until_ns = now + b->breaker_open_us * 1000;
+            b->breaker_opens++;
+            pthread_cond_broadcast(&b->freed); /* waiters give up now */
+            return 1;
+        }
+        return 0;
+    }
+    if (s->io_ok) {
+        b->consecutive = 0;
+        if (s->trial) {
+            b->brk = BRK_CLOSED;
+            return -1;
+        }
+    } else if (s->trial) {
+        b->brk = BRK_OPEN; /* no verdict (e.g. out of memory): the next caller tries */
+    }
+    return 0;
+}
+
+/* Under mu: an idle context, or a free slot to connect in, waiting until the
+ * deadline for one to come back. */
+static int pool_take(rbackend *b, sess *s)
+{
+    struct timespec ts = {.tv_sec = (time_t)(s->deadline_ns / 1000000000),
+                          .tv_nsec = (long)(s->deadline_ns % 1000000000)};
+    for (;;) {
+        if (b->idle) {
+            s->c = b->idle;
+            b->idle = s->c->next;
+            s->slot = true;
+            return 0;
+        }
+        if (b->live < b->pool_size) {
+            b->live++;
+            s->slot = true;
+            return 0;
+        }
+        if (b->brk != BRK_CLOSED && !s->trial && !s->force) {
+            s->rejected = true;
+            return alchdb__error(ALCHDB_E_BACKEND, "redis circuit breaker open");
+        }
+        if (alchdb__now_ns() >= s->deadline_ns) {
+            s->timed_out = true;
+            return alchdb__error(ALCHDB_E_TIMEOUT, "redis: no free connection in time (pool_size %d)",
+                                 b->pool_size);
+        }
+        pthread_cond_timedwait(&b->freed, &b->mu, &ts);
+    }
+}
+
+static void mark_dirty(rbackend *b)
+{
+    pthread_mutex_lock(&b->mu);
+    bool was_clean = b->dirty_seq == b->clean_seq;
+    b->dirty_seq++;
+    pthread_mutex_unlock(&b->mu);
+    if (was_clean)
+        alchdb__log(ALCHDB_LOG_WARN, LOG_MODULE, "redis %s:%d: an invalidation may have been lost; the cache "
+                    "serves nothing until its epoch is bumped", b->host, b->port);
+}
+
+/* Before serving (fetch, fill, init) while invalidations may have been lost:
+ * replace the namespace epoch's token, which makes every entry stale. */
+static int ensure_clean(sess *s)
+{
+    rbackend *b = s->b;
+    pthread_mutex_lock(&b->mu);
+    uint64_t seq = b->dirty_seq;
+    bool dirty = seq != b->clean_seq;
+    pthread_mutex_unlock(&b->mu);
+    if (!dirty)
+        return 0;
+    alchdb__cache_ver tok;
+    alchdb__cache_ver_new(&tok, -1);
+    args a;
+    args_init(&a, 3);
+    args_str(&a, "SET");
+    args_str(&a, b->epoch_key);
+    args_str(&a, tok.v);
+    int rc;
+    redisReply *r = run(s, &a, "SET epoch", &rc);
+    bool ok = r && reply_is_ok(r);
+    if (r && !ok)
+        reply_error(r, "SET epoch");
+    if (r)
+        freeReplyObject(r);
+    if (!ok) {
+        char why[256]; /* the message buffer is about to be rewritten */
+        snprintf(why, sizeof why, "%s", alchdb_last_error_message());
+        return alchdb__error(ALCHDB_E_BACKEND, "redis: invalidations may have been lost and the cache epoch "
+                             "could not be bumped: %s", why);
+    }
+    pthread_mutex_lock(&b->mu);
+    if (seq > b->clean_seq)
+        b->clean_seq = seq;
+    b->epoch_bumps++;
+    pthread_mutex_unlock(&b->mu);
+    alchdb__log(ALCHDB_LOG_INFO, LOG_MODULE, "redis %s:%d: cache epoch bumped", b->host, b->port);
+    return 0;
+}
+
+/* ---- sessions ------------------------------------------------------------------------- */
+
+/* Give the context back (or drop a broken one), account for the outcome and
+ * feed the breaker. Returns rc. */
+static int sess_end(sess *s, int rc)
+{
+    rbackend *b = s->b;
+    rconn *drop = NULL;
+    int64_t now = alchdb__now_ns();
+    pthread_mutex_lock(&b->mu);
+    if (s->c && !s->broken) {
+        s->c->next = b->idle;
+        b->idle = s->c;
+    } else if (s->slot) {
+        drop = s->c;
+        b->live--;
+    }
+    if (s->slot)
+        pthread_cond_signal(&b->freed);
+    if (s->broken)
+        b->failure_seen = true;
+    if (s->rejected)
+        b->rejected++;
+    else if (rc < 0)
+        b->errors++;
+    if (s->timed_out)
+        b->timeouts++;
+    int change = breaker_record(b, s, now);
+    pthread_mutex_unlock(&b->mu);
+    if (drop) {
+        redisFree(drop->ctx);
+        alchdb__free(drop);
+    }
+    sigpipe_restore(s);
+    if (change > 0)
+        alchdb__log(ALCHDB_LOG_WARN, LOG_MODULE, "redis %s:%d: circuit breaker open for %" PRId64 " ms",
+                    b->host, b->port, b->breaker_open_us / 1000);
+    else if (change < 0)
+        alchdb__log(ALCHDB_LOG_INFO, LOG_MODULE, "redis %s:%d: circuit breaker closed", b->host, b->port);
+    return rc;
+}
+
+/* Admission by the breaker, a context (maybe a new connection) and, before
+ * serving, the epoch bump owed. On failure the session is already ended. */
+static int sess_begin(rbackend *b, sess *s, bool serve, bool force)
+{
+    memset(s, 0, sizeof *s);
+    s->b = b;
+    s->force = force;
+    int64_t now = alchdb__now_ns();
+    s->deadline_ns = now + (b->connect_timeout_us + b->command_timeout_us) * 1000;
+    pthread_mutex_lock(&b->mu);
+    /* Invalidations skip the breaker: one that is not even attempted is lost
+     * for the other processes sharing this Redis, which may be able to reach
+     * it. It still costs at most the timeouts. */
+    int rc = force ? 0 : breaker_admit(b, s, now);
+    if (rc < 0) {
+        pthread_mutex_unlock(&b->mu);
+        return rc;
+    }
+    rc = pool_take(b, s);
+    pthread_mutex_unlock(&b->mu);
+    sigpipe_block(s);
+    if (rc == 0 && !s->c)
+        rc = conn_open(s);
+    if (rc == 0 && serve)
+        rc = ensure_clean(s);
+    return rc < 0 ? sess_end(s, rc) : 0;
+}
+
+typedef int (*sess_fn)(sess *s, void *arg);
+
+static int bump_run(sess *s, void *arg);
+
+static int with_session(alchdb__cache_backend *base, bool serve, sess_fn fn, void *arg)
+{
+    sess s;
+    int rc = sess_begin((rbackend *)base, &s, serve, fn == bump_run);
+    if (rc < 0)
+        return rc;
+    return sess_end(&s, fn(&s, arg));
+}
+
+/* ---- operations -------------------------------------------------------------------------- */
+
+typedef struct fetch_op {
+    args a; /* MGET key vkeys... */
+    size_t n;
+    alchdb__cache_ver *cur;
+    unsigned char **entry;
+    size_t *entry_len;
+} fetch_op;
+
+static int fetch_run(sess *s, void *arg)
+{
+    fetch_op *op = arg;
+    int rc;
+    redisReply *r = run(s, &op->a, "MGET", &rc);
+    if (!r)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != op->n + 1) {
+        rc = reply_error(r, "MGET");
+    } else {
+        for (size_t i = 0; i < op->n; i++)
+            take_token(r->element[i + 1], &op->cur[i]);
+        const redisReply *e = r->element[0];
+        /* A key of another type reads as nil: a miss. */
+        if (e->type == REDIS_REPLY_STRING) {
+            *op->entry = alchdb__malloc(e->len);
+            if (*op->entry) {
+                memcpy(*op->entry, e->str, e->len);
+                *op->entry_len = e->len;
+            } else {
+                rc = alchdb__nomem("redis entry");
+            }
+        }
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+static int redis_fetch(alchdb__cache_backend *b, const char *key, size_t n, const char *const *vkeys,
+                       alchdb__cache_ver *cur, unsigned char **entry, size_t *entry_len)
+{
+    ALCHDB_CHECK_ARG(entry && entry_len, "entry", "must not be NULL");
+    *entry = NULL;
+    *entry_len = 0;
+    ALCHDB_CHECK_ARG(key, "key", "must not be NULL");
+    ALCHDB_CHECK_ARG(n == 0 || (vkeys && cur), "vkeys", "must not be NULL");
+    ALCHDB_CHECK_ARG(n <= MAX_VKEYS, "n", "too many version keys");
+    for (size_t i = 0; i < n; i++)
+        cur[i].v[0] = '\0';
+    fetch_op op = {.n = n, .cur = cur, .entry = entry, .entry_len = entry_len};
+    int rc = args_init(&op.a, n + 2);
+    if (rc < 0)
+        return rc;
+    args_str(&op.a, "MGET");
+    args_str(&op.a, key);
+    for (size_t i = 0; i < n; i++)
+        args_str(&op.a, vkeys[i]);
+    rc = with_session(b, true, fetch_run, &op);
+    if (rc < 0) {
+        alchdb__free(*entry);
+        *entry = NULL;
+        *entry_len = 0;
+    }
+    args_free(&op.a);
+    return rc;
+}
+
+/* SET vk value [NX] [PX ttl], queued on the context. */
+static int append_set(sess *s, const char *vk, const char *value, bool nx, int64_t ttl_ms)
+{
+    char ttl[24];
+    args a;
+    args_init(&a, 6);
+    args_str(&a, "SET");
+    args_str(&a, vk);
+    args_str(&a, value);
+    if (nx)
+        args_str(&a, "NX");
+    if (ttl_ms > 0) {
+        snprintf(ttl, sizeof ttl, "%" PRId64, ttl_ms);
+        args_str(&a, "PX");
+        args_str(&a, ttl);
+    }
+    return append(s, &a, "SET");
+}
+
+/* Read n SET replies; all are read even after a bad one so the context stays
+ * in step. OK, or nil for an NX that found the key (when nil_ok). */
+static int read_sets(sess *s, size_t n, bool nil_ok)
+{
+    int first = 0;
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+        redisReply *r = next_reply(s, "SET", &rc);
+        if (!r)
+            return rc;
+        if (!reply_is_ok(r) && !(nil_ok && r->type == REDIS_REPLY_NIL) && first == 0)
+            first = reply_error(r, "SET");
+        freeReplyObject(r);
+    }
+    return first;
+}
+
+typedef struct init_op {
+    size_t n;
+    const char *const *vkeys;
+    const alchdb__cache_ver *init;
+    const int64_t *ttl_ms;
+    alchdb__cache_ver *cur;
+    args mget;
+} init_op;
+
+static int init_run(sess *s, void *arg)
+{
+    init_op *op = arg;
+    int rc = 0;
+    for (size_t i = 0; i < op->n && rc == 0; i++)
+        rc = append_set(s, op->vkeys[i], op->init[i].v, true, op->ttl_ms ? op->ttl_ms[i] : 0);
+    if (rc == 0)
+        rc = append(s, &op->mget, "MGET");
+    if (rc < 0)
+        return rc;
+    int set_rc = read_sets(s, op->n, true);
+    if (s->broken)
+        return set_rc;
+    redisReply *r = next_reply(s, "MGET", &rc);
+    if (!r)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != op->n)
+        rc = reply_error(r, "MGET");
+    else
+        for (size_t i = 0; i < op->n; i++)
+            take_token(r->element[i], &op->cur[i]);
+    freeReplyObject(r);
+    return rc < 0 ? rc : set_rc;
+}
+
+static int redis_init(alchdb__cache_backend *b, size_t n, const char *const *vkeys, const alchdb__cache_ver *init,
+                      const int64_t *ttl_ms, alchdb__cache_ver *cur)
+{
+    ALCHDB_CHECK_ARG(n == 0 || (vkeys && init && cur), "vkeys", "must not be NULL");
+    ALCHDB_CHECK_ARG(n <= MAX_VKEYS, "n", "too many version keys");
+    for (size_t i = 0; i < n; i++)
+        cur[i].v[0] = '\0';
+    init_op op = {.n = n, .vkeys = vkeys, .init = init, .ttl_ms = ttl_ms, .cur = cur};
+    int rc = args_init(&op.mget, n + 1);
+    if (rc < 0)
+        return rc;
+    args_str(&op.mget, "MGET");
+    for (size_t i = 0; i < n; i++)
+        args_str(&op.mget, vkeys[i]);
+    rc = n ? with_session(b, true, init_run, &op) : 0;
+    args_free(&op.mget);
+    return rc;
+}
+
+typedef struct script_op {
+    args a;           /* EVALSHA <sha> numkeys keys... args... */
+    const char *body; /* the script, for EVAL after NOSCRIPT */
+    bool fill;        /* which of the context's shas */
+} script_op;
+
+static int script_run(sess *s, void *arg)
+{
+    script_op *op = arg;
+    const char *sha = op->fill ? s->c->fill_sha : s->c->unlease_sha;
+    op->a.v[1] = sha;
+    op->a.len[1] = SHA_LEN;
+    const char *what = op->fill ? "fill" : "unlease";
+    int rc;
+    redisReply *r = run_script(s, &op->a, op->body, what, &rc);
+    if (!r)
+        return rc;
+    if (r->type != REDIS_REPLY_INTEGER)
+        rc = reply_error(r, what);
+    else
+        rc = op->fill ? (r->integer == 1) : 0;
+    freeReplyObject(r);
+    return rc;
+}
+
+static int redis_fill(alchdb__cache_backend *b, const char *key, size_t n, const char *const *vkeys,
+                      const alchdb__cache_ver *expected, const unsigned char *entry, size_t entry_len,
+                      int64_t ttl_ms)
+{
+    ALCHDB_CHECK_ARG(key, "key", "must not be NULL");
+    ALCHDB_CHECK_ARG(n == 0 || (vkeys && expected), "vkeys", "must not be NULL");
+    ALCHDB_CHECK_ARG(entry || entry_len == 0, "entry", "must not be NULL");
+    ALCHDB_CHECK_ARG(n <= MAX_VKEYS, "n", "too many version keys");
+    char numkeys[24], ttl[24];
+    snprintf(numkeys, sizeof numkeys, "%zu", n + 1);
+    snprintf(ttl, sizeof ttl, "%" PRId64, ttl_ms > 0 ? ttl_ms : 0);
+    script_op op = {.body = FILL_LUA, .fill = true};
+    int rc = args_init(&op.a, 2 * n + 6);
+    if (rc < 0)
+        return rc;
+    args_str(&op.a, "EVALSHA");
+    args_add(&op.a, "", 0); /* the sha, per context */
+    args_str(&op.a, numkeys);
+    args_str(&op.a, key);
+    for (size_t i = 0; i < n; i++)
+        args_str(&op.a, vkeys[i]);
+    args_str(&op.a, ttl);
+    args_add(&op.a, entry ? (const char *)entry : "", entry_len);
+    for (size_t i = 0; i < n; i++)
+        args_str(&op.a, expected[i].v);
+    rc = with_session(b, true, script_run, &op);
+    args_free(&op.a);
+    return rc;
+}
+
+typedef struct bump_op {
+    size_t n;
+    const char *const *vkeys;
+    const alchdb__cache_ver *newv;
+    const int64_t *ttl_ms;
+} bump_op;
+
+static int bump_run(sess *s, void *arg)
+{
+    bump_op *op = arg;
+    int rc = 0;
+    for (size_t i = 0; i < op->n && rc == 0; i++)
+        rc = append_set(s, op->vkeys[i], op->newv[i].v, false, op->ttl_ms ? op->ttl_ms[i] : 0);
+    return rc < 0 ? rc : read_sets(s, op->n, false);
+}
+
+/* Any failure of a bump (even refused before sending) loses an invalidation. */
+static int redis_bump(alchdb__cache_backend *b, size_t n, const char *const *vkeys, const alchdb__cache_ver *newv,
+                      const int64_t *ttl_ms)
+{
+    int rc;
+    if ((n && (!vkeys || !newv)) || n > MAX_VKEYS)
+        rc = alchdb__invalid_arg(__func__, "vkeys", "must not be NULL, at most 65536");
+    else {
+        bump_op op = {.n = n, .vkeys = vkeys, .newv = newv, .ttl_ms = ttl_ms};
+        rc = n ? with_session(b, false, bump_run, &op) : 0;
+    }
+    if (rc < 0)
+        mark_dirty((rbackend *)b);
+    return rc;
+}
+
+typedef struct simple_op {
+    args a;
+    const char *what;
+    int (*answer)(const redisReply *r, const char *what); /* reply -> rc */
+} simple_op;
+
+static int simple_run(sess *s, void *arg)
+{
+    simple_op *op = arg;
+    int rc;
+    redisReply *r = run(s, &op->a, op->what, &rc);
+    if (!r)
+        return rc;
+    rc = op->answer(r, op->what);
+    freeReplyObject(r);
+    return rc;
+}
+
+/* SET NX: OK = acquired, nil = held by another. */
+static int lease_answer(const redisReply *r, const char *what)
+{
+    if (reply_is_ok(r))
+        return 1;
+    return r->type == REDIS_REPLY_NIL ? 0 : reply_error(r, what);
+}
+
+static int redis_lease(alchdb__cache_backend *b, const char *lease_key, const char *token, int64_t ttl_ms)
+{
+    ALCHDB_CHECK_ARG(lease_key && token, "lease_key", "must not be NULL");
+    ALCHDB_CHECK_ARG(ttl_ms > 0, "ttl_ms", "a lease must expire");
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%" PRId64, ttl_ms);
+    simple_op op = {.what = "lease", .answer = lease_answer};
+    args_init(&op.a, 6);
+    args_str(&op.a, "SET");
+    args_str(&op.a, lease_key);
+    args_str(&op.a, token);
+    args_str(&op.a, "NX");
+    args_str(&op.a, "PX");
+    args_str(&op.a, ttl);
+    return with_session(b, false, simple_run, &op);
+}
+
+static int redis_unlease(alchdb__cache_backend *b, const char *lease_key, const char *token)
+{
+    ALCHDB_CHECK_ARG(lease_key && token, "lease_key", "must not be NULL");
+    script_op op = {.body = UNLEASE_LUA, .fill = false};
+    args_init(&op.a, 5);
+    args_str(&op.a, "EVALSHA");
+    args_add(&op.a, "", 0);
+    args_str(&op.a, "1");
+    args_str(&op.a, lease_key);
+    args_str(&op.a, token);
+    return with_session(b, false, script_run, &op);
+}
+
+static int del_answer(const redisReply *r, const char *what)
+{
+    return r->type == REDIS_REPLY_INTEGER ? 0 : reply_error(r, what);
+}
+
+static int redis_del(alchdb__cache_backend *b, const char *key)
+{
+    ALCHDB_CHECK_ARG(key, "key", "must not be NULL");
+    simple_op op = {.what = "DEL", .answer = del_answer};
+    args_init(&op.a, 2);
+    args_str(&op.a, "DEL");
+    args_str(&op.a, key);
+    return with_session(b, false, simple_run, &op);
+}
+
+static void redis_stats_json(alchdb__cache_backend *base, alchdb__strbuf *sb)
+{
+    rbackend *b = (rbackend *)base;
+    pthread_mutex_lock(&b->mu);
+    const char *state = b->brk == BRK_CLOSED ? "closed" : b->brk == BRK_OPEN ? "open" : "half_open";
+    alchdb__sb_printf(sb,
+                      "\"breaker\":\"%s\",\"errors\":%" PRIu64 ",\"timeouts\":%" PRIu64 ",\"reconnects\":%" PRIu64
+                      ",\"breaker_opens\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"epoch_bumps\":%" PRIu64
+                      ",\"dirty\":%s,\"connections\":%d",
+                      state, b->errors, b->timeouts, b->reconnects, b->breaker_opens, b->rejected, b->epoch_bumps,
+                      b->dirty_seq != b->clean_seq ? "true" : "false", b->live);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* The password is wiped, not just freed: it must not linger in the heap. */
+static void free_config(rbackend *b)
+{
+    if (b->password) {
+        explicit_bzero(b->password, strlen(b->password));
+        alchdb__free(b->password);
+    }
+    alchdb__free(b->host);
+    alchdb__free(b->epoch_key);
+}
+
+/* Every operation must have returned: only idle contexts are left. */
+static void redis_destroy(alchdb__cache_backend *base)
+{
+    rbackend *b = (rbackend *)base;
+    if (!b)
+        return;
+    while (b->idle) {
+        rconn *c = b->idle;
+        b->idle = c->next;
+        redisFree(c->ctx);
+        alchdb__free(c);
+    }
+    pthread_cond_destroy(&b->freed);
+    pthread_mutex_destroy(&b->mu);
+    free_config(b);
+    alchdb__free(b);
+}
+
+static const alchdb__cache_backend_ops redis_ops = {
+    .name = "redis",
+    .fetch = redis_fetch,
+    .init = redis_init,
+    .fill = redis_fill,
+    .bump = redis_bump,
+    .lease = redis_lease,
+    .unlease = redis_unlease,
+    .del = redis_del,
+    .stats_json = redis_stats_json,
+    .destroy = redis_destroy,
+};
+
+static int check_cfg(const alchdb__cache_backend_cfg *cfg)
+{
+    ALCHDB_CHECK_ARG(cfg, "cfg", "must not be NULL");
+    ALCHDB_CHECK_ARG(cfg->epoch_key && *cfg->epoch_key, "epoch_key", "must be set");
+    ALCHDB_CHECK_ARG(cfg->redis_host && *cfg->redis_host, "redis_host", "must be set");
+    ALCHDB_CHECK_ARG(cfg->redis_port > 0 && cfg->redis_port < 65536, "redis_port", "must be 1..65535");
+    ALCHDB_CHECK_ARG(cfg->redis_db >= 0, "redis_db", "must be >= 0");
+    ALCHDB_CHECK_ARG(cfg->connect_timeout_us > 0, "connect_timeout_us", "must be > 0");
+    ALCHDB_CHECK_ARG(cfg->command_timeout_us > 0, "command_timeout_us", "must be > 0");
+    ALCHDB_CHECK_ARG(cfg->breaker_failures > 0, "breaker_failures", "must be > 0");
+    ALCHDB_CHECK_ARG(cfg->breaker_open_us >= 0, "breaker_open_us", "must be >= 0");
+    ALCHDB_CHECK_ARG(cfg->pool_size > 0, "pool_size", "must be > 0");
+    return 0;
+}
+
+static int init_sync(rbackend *b)
+{
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0)
+        return alchdb__nomem("redis condition variable");
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines come from alchdb__now_ns */
+    int rc = pthread_cond_init(&b->freed, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc != 0)
+        return alchdb__nomem("redis condition variable");
+    if (pthread_mutex_init(&b->mu, NULL) != 0) {
+        pthread_cond_destroy(&b->freed);
+        return alchdb__nomem("redis mutex");
+    }
+    return 0;
+}
+
+/* No connection is made here: the first operation connects. */
+int alchdb__cache_redis_new(const alchdb__cache_backend_cfg *cfg, alchdb__cache_backend **out)
+{
+    ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
+    *out = NULL;
+    int rc = check_cfg(cfg);
+    if (rc < 0)
+        return rc;
+    rbackend *b = alchdb__calloc(1, sizeof *b);
+    if (!b)
+        return alchdb__nomem("redis backend");
+    b->base.ops = &redis_ops;
+    b->host = alchdb__strdup(cfg->redis_host);
+    b->epoch_key = alchdb__strdup(cfg->epoch_key);
+    b->password = cfg->redis_password && *cfg->redis_password ? alchdb__strdup(cfg->redis_password) : NULL;
+    bool nomem = !b->host || !b->epoch_key || (cfg->redis_password && *cfg->redis_password && !b->password);
+    if (nomem || init_sync(b) < 0) {
+        free_config(b);
+        alchdb__free(b);
+        return alchdb__nomem("redis backend");
+    }
+    b->port = cfg->redis_port;
+    b->db = cfg->redis_db;
+    b->pool_size = cfg->pool_size;
+    b->breaker_failures = cfg->breaker_failures;
+    b->connect_timeout_us = cfg->connect_timeout_us;
+    b->command_timeout_us = cfg->command_timeout_us;
+    b->breaker_open_us = cfg->breaker_open_us;
+    b->brk = BRK_CLOSED;
+    *out = &b->base;
+    return 0;
+}
