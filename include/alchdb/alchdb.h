@@ -20,5 +20,6 @@
 #include <alchdb/migration.h>
 #include <alchdb/router.h>
 #include <alchdb/advisor.h>
+#include <alchdb/cache.h>
 
 #endif /* ALCHDB_ALCHDB_H */

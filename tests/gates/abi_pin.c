@@ -10,6 +10,7 @@
 #include <alchdb/advisor.h>
 #include <alchdb/alchdb.h>
 #include <alchdb/alloc.h>
+#include <alchdb/cache.h>
 #include <alchdb/client.h>
 #include <alchdb/common.h>
 #include <alchdb/error.h>
@@ -40,6 +41,45 @@ _Static_assert(ALCHDB_ADVISOR_UNUSED == 2, "pin: ALCHDB_ADVISOR_UNUSED");
 _Static_assert(ALCHDB_ADVISOR_REDUNDANT == 3, "pin: ALCHDB_ADVISOR_REDUNDANT");
 _Static_assert(ALCHDB_ADVISOR_FK == 4, "pin: ALCHDB_ADVISOR_FK");
 _Static_assert(ALCHDB_ADVISOR_MISSING == 5, "pin: ALCHDB_ADVISOR_MISSING");
+/* enum alchdb_cache_opt (cache.h) */
+_Static_assert(ALCHDB_CACHE_OPT_BACKEND == 0, "pin: ALCHDB_CACHE_OPT_BACKEND");
+_Static_assert(ALCHDB_CACHE_OPT_REDIS_HOST == 1, "pin: ALCHDB_CACHE_OPT_REDIS_HOST");
+_Static_assert(ALCHDB_CACHE_OPT_REDIS_PORT == 2, "pin: ALCHDB_CACHE_OPT_REDIS_PORT");
+_Static_assert(ALCHDB_CACHE_OPT_REDIS_PASSWORD == 3, "pin: ALCHDB_CACHE_OPT_REDIS_PASSWORD");
+_Static_assert(ALCHDB_CACHE_OPT_REDIS_DB == 4, "pin: ALCHDB_CACHE_OPT_REDIS_DB");
+_Static_assert(ALCHDB_CACHE_OPT_PREFIX == 5, "pin: ALCHDB_CACHE_OPT_PREFIX");
+_Static_assert(ALCHDB_CACHE_OPT_DEFAULT_TTL == 6, "pin: ALCHDB_CACHE_OPT_DEFAULT_TTL");
+_Static_assert(ALCHDB_CACHE_OPT_MAX_TTL == 7, "pin: ALCHDB_CACHE_OPT_MAX_TTL");
+_Static_assert(ALCHDB_CACHE_OPT_TTL_JITTER_PCT == 8, "pin: ALCHDB_CACHE_OPT_TTL_JITTER_PCT");
+_Static_assert(ALCHDB_CACHE_OPT_MAX_ENTRY_BYTES == 9, "pin: ALCHDB_CACHE_OPT_MAX_ENTRY_BYTES");
+_Static_assert(ALCHDB_CACHE_OPT_MEMORY_BYTES == 10, "pin: ALCHDB_CACHE_OPT_MEMORY_BYTES");
+_Static_assert(ALCHDB_CACHE_OPT_COMPRESS_THRESHOLD == 11, "pin: ALCHDB_CACHE_OPT_COMPRESS_THRESHOLD");
+_Static_assert(ALCHDB_CACHE_OPT_CONNECT_TIMEOUT == 12, "pin: ALCHDB_CACHE_OPT_CONNECT_TIMEOUT");
+_Static_assert(ALCHDB_CACHE_OPT_COMMAND_TIMEOUT == 13, "pin: ALCHDB_CACHE_OPT_COMMAND_TIMEOUT");
+_Static_assert(ALCHDB_CACHE_OPT_BREAKER_FAILURES == 14, "pin: ALCHDB_CACHE_OPT_BREAKER_FAILURES");
+_Static_assert(ALCHDB_CACHE_OPT_BREAKER_OPEN == 15, "pin: ALCHDB_CACHE_OPT_BREAKER_OPEN");
+_Static_assert(ALCHDB_CACHE_OPT_REDIS_POOL_SIZE == 16, "pin: ALCHDB_CACHE_OPT_REDIS_POOL_SIZE");
+_Static_assert(ALCHDB_CACHE_OPT_LEASE_TTL == 17, "pin: ALCHDB_CACHE_OPT_LEASE_TTL");
+_Static_assert(ALCHDB_CACHE_OPT_LEASE_WAIT == 18, "pin: ALCHDB_CACHE_OPT_LEASE_WAIT");
+_Static_assert(ALCHDB_CACHE_OPT_PK_INVALIDATION == 19, "pin: ALCHDB_CACHE_OPT_PK_INVALIDATION");
+_Static_assert(ALCHDB_CACHE_OPT_HASH_KEY == 20, "pin: ALCHDB_CACHE_OPT_HASH_KEY");
+_Static_assert(ALCHDB_CACHE_OPT_CATALOG_REFRESH == 21, "pin: ALCHDB_CACHE_OPT_CATALOG_REFRESH");
+_Static_assert(ALCHDB_CACHE_OPT_TRUST_TRIGGERS == 22, "pin: ALCHDB_CACHE_OPT_TRUST_TRIGGERS");
+_Static_assert(ALCHDB_CACHE_OPT_CACHE_ALL == 23, "pin: ALCHDB_CACHE_OPT_CACHE_ALL");
+/* enum alchdb_cache_bypass (cache.h) */
+_Static_assert(ALCHDB_CACHE_BYPASS_SKIP_FLAG == 0, "pin: ALCHDB_CACHE_BYPASS_SKIP_FLAG");
+_Static_assert(ALCHDB_CACHE_BYPASS_WRITE == 1, "pin: ALCHDB_CACHE_BYPASS_WRITE");
+_Static_assert(ALCHDB_CACHE_BYPASS_IN_TRANSACTION == 2, "pin: ALCHDB_CACHE_BYPASS_IN_TRANSACTION");
+_Static_assert(ALCHDB_CACHE_BYPASS_LOCKING == 3, "pin: ALCHDB_CACHE_BYPASS_LOCKING");
+_Static_assert(ALCHDB_CACHE_BYPASS_VOLATILE == 4, "pin: ALCHDB_CACHE_BYPASS_VOLATILE");
+_Static_assert(ALCHDB_CACHE_BYPASS_TEMP_TABLE == 5, "pin: ALCHDB_CACHE_BYPASS_TEMP_TABLE");
+_Static_assert(ALCHDB_CACHE_BYPASS_SYSTEM_CATALOG == 6, "pin: ALCHDB_CACHE_BYPASS_SYSTEM_CATALOG");
+_Static_assert(ALCHDB_CACHE_BYPASS_NOT_CACHEABLE == 7, "pin: ALCHDB_CACHE_BYPASS_NOT_CACHEABLE");
+_Static_assert(ALCHDB_CACHE_BYPASS_PARSE_ERROR == 8, "pin: ALCHDB_CACHE_BYPASS_PARSE_ERROR");
+_Static_assert(ALCHDB_CACHE_BYPASS_WRITE_IN_FLIGHT == 9, "pin: ALCHDB_CACHE_BYPASS_WRITE_IN_FLIGHT");
+_Static_assert(ALCHDB_CACHE_BYPASS_BACKEND == 10, "pin: ALCHDB_CACHE_BYPASS_BACKEND");
+_Static_assert(ALCHDB_CACHE_BYPASS_IDENTITY == 11, "pin: ALCHDB_CACHE_BYPASS_IDENTITY");
+_Static_assert(ALCHDB_CACHE_BYPASS_TOO_MANY_TABLES == 12, "pin: ALCHDB_CACHE_BYPASS_TOO_MANY_TABLES");
 /* enum alchdb_exec_flag (client.h) */
 _Static_assert(ALCHDB_EXEC_DEFAULT == 0, "pin: ALCHDB_EXEC_DEFAULT");
 _Static_assert(ALCHDB_EXEC_UNPREPARED == 1, "pin: ALCHDB_EXEC_UNPREPARED");
@@ -193,6 +233,12 @@ _Static_assert(ALCHDB_SQL_UTILITY == 7, "pin: ALCHDB_SQL_UTILITY");
 
 /* ---- integer macros (flags, table versions) ---- */
 _Static_assert(ALCHDB_ALLOCATOR_VERSION == 1, "pin: ALCHDB_ALLOCATOR_VERSION");
+_Static_assert(ALCHDB_CACHE_OPT_COUNT == 24, "pin: ALCHDB_CACHE_OPT_COUNT");
+_Static_assert(ALCHDB_CACHE_SKIP == 1, "pin: ALCHDB_CACHE_SKIP");
+_Static_assert(ALCHDB_CACHE_NO_FILL == 2, "pin: ALCHDB_CACHE_NO_FILL");
+_Static_assert(ALCHDB_CACHE_REFRESH == 4, "pin: ALCHDB_CACHE_REFRESH");
+_Static_assert(ALCHDB_CACHE_QUERY_VERSION == 1, "pin: ALCHDB_CACHE_QUERY_VERSION");
+_Static_assert(ALCHDB_CACHE_BYPASS_COUNT == 13, "pin: ALCHDB_CACHE_BYPASS_COUNT");
 _Static_assert(ALCHDB_MIG_BLOCKS_READS == 1, "pin: ALCHDB_MIG_BLOCKS_READS");
 _Static_assert(ALCHDB_MIG_BLOCKS_WRITES == 2, "pin: ALCHDB_MIG_BLOCKS_WRITES");
 _Static_assert(ALCHDB_MIG_REWRITES_TABLE == 4, "pin: ALCHDB_MIG_REWRITES_TABLE");
@@ -225,6 +271,33 @@ _Static_assert(offsetof(struct alchdb_allocator, user_data) == 8, "pin: offsetof
 _Static_assert(offsetof(struct alchdb_allocator, malloc_fn) == 16, "pin: offsetof(struct alchdb_allocator, malloc_fn)");
 _Static_assert(offsetof(struct alchdb_allocator, realloc_fn) == 24, "pin: offsetof(struct alchdb_allocator, realloc_fn)");
 _Static_assert(offsetof(struct alchdb_allocator, free_fn) == 32, "pin: offsetof(struct alchdb_allocator, free_fn)");
+/* struct alchdb_cache_query (cache.h) */
+_Static_assert(sizeof(struct alchdb_cache_query) == 32, "pin: sizeof(struct alchdb_cache_query)");
+_Static_assert(offsetof(struct alchdb_cache_query, version) == 0, "pin: offsetof(struct alchdb_cache_query, version)");
+_Static_assert(offsetof(struct alchdb_cache_query, flags) == 4, "pin: offsetof(struct alchdb_cache_query, flags)");
+_Static_assert(offsetof(struct alchdb_cache_query, ttl_us) == 8, "pin: offsetof(struct alchdb_cache_query, ttl_us)");
+_Static_assert(offsetof(struct alchdb_cache_query, tags) == 16, "pin: offsetof(struct alchdb_cache_query, tags)");
+_Static_assert(offsetof(struct alchdb_cache_query, ntags) == 24, "pin: offsetof(struct alchdb_cache_query, ntags)");
+/* struct alchdb_cache_metrics (cache.h) */
+_Static_assert(sizeof(struct alchdb_cache_metrics) == 136, "pin: sizeof(struct alchdb_cache_metrics)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, size) == 0, "pin: offsetof(struct alchdb_cache_metrics, size)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, reserved) == 4, "pin: offsetof(struct alchdb_cache_metrics, reserved)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, lookups) == 8, "pin: offsetof(struct alchdb_cache_metrics, lookups)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, hits) == 16, "pin: offsetof(struct alchdb_cache_metrics, hits)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, misses) == 24, "pin: offsetof(struct alchdb_cache_metrics, misses)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, misses_stale) == 32, "pin: offsetof(struct alchdb_cache_metrics, misses_stale)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, misses_corrupt) == 40, "pin: offsetof(struct alchdb_cache_metrics, misses_corrupt)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, coalesced) == 48, "pin: offsetof(struct alchdb_cache_metrics, coalesced)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, fills) == 56, "pin: offsetof(struct alchdb_cache_metrics, fills)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, fills_rejected) == 64, "pin: offsetof(struct alchdb_cache_metrics, fills_rejected)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, fills_too_large) == 72, "pin: offsetof(struct alchdb_cache_metrics, fills_too_large)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, bypasses) == 80, "pin: offsetof(struct alchdb_cache_metrics, bypasses)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, invalidations) == 88, "pin: offsetof(struct alchdb_cache_metrics, invalidations)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, backend_errors) == 96, "pin: offsetof(struct alchdb_cache_metrics, backend_errors)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, bytes_stored) == 104, "pin: offsetof(struct alchdb_cache_metrics, bytes_stored)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, bytes_served) == 112, "pin: offsetof(struct alchdb_cache_metrics, bytes_served)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, db_time_saved_us) == 120, "pin: offsetof(struct alchdb_cache_metrics, db_time_saved_us)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, breaker_open) == 128, "pin: offsetof(struct alchdb_cache_metrics, breaker_open)");
 /* struct alchdb_monitor_query (monitor.h) */
 _Static_assert(sizeof(struct alchdb_monitor_query) == 64, "pin: sizeof(struct alchdb_monitor_query)");
 _Static_assert(offsetof(struct alchdb_monitor_query, version) == 0, "pin: offsetof(struct alchdb_monitor_query, version)");

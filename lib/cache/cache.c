@@ -1,0 +1,496 @@
+/* The cache object: configuration, version bumps, in-flight writes, metrics
+ * and the explicit invalidation API. The per-statement protocol is in hooks.c. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/cache_priv.h"
+
+/* ---- test seam ------------------------------------------------------------------ */
+
+static alchdb__cache_test_hook test_hook;
+static void *test_hook_ud;
+
+void alchdb__cache_set_test_hook(alchdb__cache_test_hook hook, void *ud)
+{
+    test_hook_ud = ud;
+    test_hook = hook;
+}
+
+void alchdb__cache_test_point(const char *point, const char *sql)
+{
+    if (test_hook)
+        test_hook(point, sql, test_hook_ud);
+}
+
+/* ---- construction ------------------------------------------------------------- */
+
+static void derive_hash_key(alchdb_cache *c)
+{
+    const char *hex = c->cfg->sval[ALCHDB_CACHE_OPT_HASH_KEY];
+    if (hex) {
+        for (int i = 0; i < 16; i++) {
+            unsigned v;
+            sscanf(hex + 2 * i, "%2x", &v);
+            c->hash_key[i] = (uint8_t)v;
+        }
+        return;
+    }
+    /* Default: derived from the prefix, so every process sharing a namespace
+     * computes the same keys without configuration. */
+    static const uint8_t zero[16];
+    alchdb__siphash128(zero, c->prefix, strlen(c->prefix), c->hash_key);
+}
+
+static int make_backend(alchdb_cache *c)
+{
+    const alchdb_cache_config *g = c->cfg;
+    alchdb__cache_backend_cfg bc = {
+        .epoch_key = c->epoch_key,
+        .memory_bytes = g->ival[ALCHDB_CACHE_OPT_MEMORY_BYTES],
+        .redis_host = alchdb__cache_config_str(g, ALCHDB_CACHE_OPT_REDIS_HOST),
+        .redis_port = (int)g->ival[ALCHDB_CACHE_OPT_REDIS_PORT],
+        .redis_password = g->sval[ALCHDB_CACHE_OPT_REDIS_PASSWORD],
+        .redis_db = (int)g->ival[ALCHDB_CACHE_OPT_REDIS_DB],
+        .connect_timeout_us = g->ival[ALCHDB_CACHE_OPT_CONNECT_TIMEOUT],
+        .command_timeout_us = g->ival[ALCHDB_CACHE_OPT_COMMAND_TIMEOUT],
+        .breaker_failures = (int)g->ival[ALCHDB_CACHE_OPT_BREAKER_FAILURES],
+        .breaker_open_us = g->ival[ALCHDB_CACHE_OPT_BREAKER_OPEN],
+        .pool_size = (int)g->ival[ALCHDB_CACHE_OPT_REDIS_POOL_SIZE],
+    };
+    if (strcmp(alchdb__cache_config_str(g, ALCHDB_CACHE_OPT_BACKEND), "redis") == 0)
+        return alchdb__cache_redis_new(&bc, &c->be);
+    return alchdb__cache_memory_new(&bc, &c->be);
+}
+
+ALCHDB_API int alchdb_cache_new(const alchdb_cache_config *cfg, alchdb_cache **out)
+{
+    ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
+    *out = NULL;
+    if (cfg && cfg->ival[ALCHDB_CACHE_OPT_DEFAULT_TTL] > cfg->ival[ALCHDB_CACHE_OPT_MAX_TTL])
+        return alchdb__error(ALCHDB_E_INVALID, "%s: default_ttl must not exceed max_ttl", __func__);
+    alchdb_cache *c = alchdb__calloc(1, sizeof *c);
+    if (!c)
+        return alchdb__nomem("cache");
+    int rc = alchdb__cache_config_copy(cfg, &c->cfg);
+    if (rc) {
+        alchdb__free(c);
+        return rc;
+    }
+    const int64_t *iv = c->cfg->ival;
+    c->prefix = alchdb__strdup(alchdb__cache_config_str(c->cfg, ALCHDB_CACHE_OPT_PREFIX));
+    c->epoch_key = c->prefix ? alchdb__cache_vkey(c, "n", NULL, NULL) : NULL;
+    if (!c->prefix || !c->epoch_key) {
+        alchdb_cache_free(c);
+        return alchdb__nomem("cache");
+    }
+    c->default_ttl_ms = iv[ALCHDB_CACHE_OPT_DEFAULT_TTL] / 1000;
+    c->max_ttl_ms = iv[ALCHDB_CACHE_OPT_MAX_TTL] / 1000;
+    c->jitter_pct = iv[ALCHDB_CACHE_OPT_TTL_JITTER_PCT];
+    c->lease_ttl_ms = iv[ALCHDB_CACHE_OPT_LEASE_TTL] / 1000;
+    c->lease_wait_us = iv[ALCHDB_CACHE_OPT_LEASE_WAIT];
+    c->max_entry = (size_t)iv[ALCHDB_CACHE_OPT_MAX_ENTRY_BYTES];
+    c->compress_threshold = (size_t)iv[ALCHDB_CACHE_OPT_COMPRESS_THRESHOLD];
+    c->pk_inval = iv[ALCHDB_CACHE_OPT_PK_INVALIDATION] != 0;
+    c->trust_triggers = iv[ALCHDB_CACHE_OPT_TRUST_TRIGGERS] != 0;
+    c->cache_all = iv[ALCHDB_CACHE_OPT_CACHE_ALL] != 0;
+    derive_hash_key(c);
+    pthread_mutex_init(&c->lock, NULL);
+    rc = make_backend(c);
+    if (rc) {
+        alchdb_cache_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+ALCHDB_API void alchdb_cache_free(alchdb_cache *c)
+{
+    if (!c)
+        return;
+    if (c->be)
+        c->be->ops->destroy(c->be);
+    while (c->inflight_head) {
+        inflight *f = c->inflight_head;
+        c->inflight_head = f->next;
+        alchdb__free(f->rel);
+        alchdb__free(f);
+    }
+    pthread_mutex_destroy(&c->lock);
+    alchdb__free(c->epoch_key);
+    alchdb__free(c->prefix);
+    alchdb_cache_config_free(c->cfg);
+    alchdb__free(c);
+}
+
+ALCHDB_API const char *alchdb_cache_backend(const alchdb_cache *c)
+{
+    return c && c->be ? c->be->ops->name : "";
+}
+
+/* ---- version keys --------------------------------------------------------------- */
+
+char *alchdb__cache_vkey(const alchdb_cache *c, const char *kind, const char *rel, const char *key)
+{
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    alchdb__sb_printf(&sb, "%s:v:%s", c->prefix, kind);
+    if (rel) {
+        alchdb__sb_puts(&sb, ":");
+        alchdb__sb_puts(&sb, rel);
+    }
+    if (key) {
+        alchdb__sb_puts(&sb, ":");
+        alchdb__sb_puts(&sb, key);
+    }
+    return alchdb__sb_finish(&sb);
+}
+
+void alchdb__vset_add(vset *s, char *name, int64_t ttl_ms)
+{
+    if (!name) {
+        s->overflow = true; /* out of memory: the caller treats it like too many */
+        return;
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        if (strcmp(s->names[i], name) == 0) {
+            alchdb__free(name);
+            return;
+        }
+    }
+    if (s->n == CACHE_MAX_VKEYS) {
+        s->overflow = true;
+        alchdb__free(name);
+        return;
+    }
+    s->names[s->n] = name;
+    s->ttl_ms[s->n++] = ttl_ms;
+}
+
+void alchdb__vset_clear(vset *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        alchdb__free(s->names[i]);
+    s->n = 0;
+    s->overflow = false;
+}
+
+int alchdb__cache_bump(alchdb_cache *c, const vset *s, int64_t lsn)
+{
+    if (s->n == 0)
+        return 0;
+    alchdb__cache_ver v[CACHE_MAX_VKEYS];
+    for (size_t i = 0; i < s->n; i++)
+        alchdb__cache_ver_new(&v[i], lsn);
+    atomic_fetch_add(&c->invalidations, 1);
+    int rc = c->be->ops->bump(c->be, s->n, (const char *const *)s->names, v, s->ttl_ms);
+    if (rc < 0) {
+        atomic_fetch_add(&c->backend_errors, 1);
+        alchdb__log(ALCHDB_LOG_WARN, "cache",
+                    "invalidation not delivered (%s); the cache serves nothing from %s until it is",
+                    alchdb_last_error_message(), c->be->ops->name);
+    }
+    return rc;
+}
+
+int64_t alchdb__cache_ttl(const alchdb_cache *c, int64_t ttl_us)
+{
+    int64_t ms = ttl_us > 0 ? ttl_us / 1000 : c->default_ttl_ms;
+    if (ms < 1)
+        ms = 1;
+    if (c->jitter_pct > 0 && ms > 10) {
+        /* Spread expiries so entries filled together do not expire together. */
+        static _Thread_local uint64_t x;
+        if (!x)
+            x = (uint64_t)alchdb__now_ns() | 1;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        ms -= (int64_t)(x % (uint64_t)(ms * c->jitter_pct / 100 + 1));
+    }
+    return ms;
+}
+
+/* ---- writes in flight (this process) -------------------------------------------- */
+
+void alchdb__cache_inflight_add(alchdb_cache *c, char *const *rels, size_t n)
+{
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < n; i++) {
+        inflight *f = c->inflight_head;
+        while (f && strcmp(f->rel, rels[i]) != 0)
+            f = f->next;
+        if (!f) {
+            f = alchdb__calloc(1, sizeof *f);
+            if (f && !(f->rel = alchdb__strdup(rels[i]))) {
+                alchdb__free(f);
+                f = NULL;
+            }
+            if (!f)
+                continue; /* out of memory: the version check still keeps reads correct */
+            f->next = c->inflight_head;
+            c->inflight_head = f;
+        }
+        f->count++;
+        atomic_fetch_add(&c->inflight_total, 1);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void alchdb__cache_inflight_remove(alchdb_cache *c, char *const *rels, size_t n)
+{
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < n; i++) {
+        for (inflight **pp = &c->inflight_head; *pp; pp = &(*pp)->next) {
+            inflight *f = *pp;
+            if (strcmp(f->rel, rels[i]) != 0)
+                continue;
+            atomic_fetch_sub(&c->inflight_total, 1);
+            if (--f->count == 0) {
+                *pp = f->next;
+                alchdb__free(f->rel);
+                alchdb__free(f);
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+bool alchdb__cache_inflight_any(alchdb_cache *c, char *const *rels, size_t n)
+{
+    if (atomic_load_explicit(&c->inflight_total, memory_order_acquire) == 0)
+        return false;
+    bool hit = false;
+    pthread_mutex_lock(&c->lock);
+    for (inflight *f = c->inflight_head; f && !hit; f = f->next)
+        for (size_t i = 0; i < n && !hit; i++)
+            hit = strcmp(f->rel, rels[i]) == 0;
+    pthread_mutex_unlock(&c->lock);
+    return hit;
+}
+
+/* ---- patterns ------------------------------------------------------------------- */
+
+cache_pattern *alchdb__cache_pattern(alchdb_cache *c, uint64_t fp, const char *text)
+{
+    if (!fp)
+        fp = 1;
+    /* Lock-free open addressing: a slot is claimed once and never freed. */
+    for (size_t i = 0; i < 16; i++) {
+        cache_pattern *p = &c->patterns[(fp + i) % CACHE_PATTERNS];
+        uint64_t cur = atomic_load_explicit(&p->fp, memory_order_acquire);
+        if (cur == fp)
+            return p;
+        if (cur == 0) {
+            uint64_t expect = 0;
+            if (atomic_compare_exchange_strong(&p->fp, &expect, fp)) {
+                snprintf(p->text, sizeof p->text, "%s", text ? text : "");
+                atomic_store_explicit(&p->ready, 1, memory_order_release);
+                return p;
+            }
+            if (expect == fp)
+                return p;
+        }
+    }
+    return NULL; /* table crowded: the statement counts only in the totals */
+}
+
+/* ---- explicit invalidation ----------------------------------------------------- */
+
+static const char *strip_schema(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot ? dot + 1 : name;
+}
+
+ALCHDB_API int alchdb_cache_invalidate_tables(alchdb_cache *c, const char *const *tables, size_t n)
+{
+    ALCHDB_CHECK_ARG(c, "cache", "must not be NULL");
+    ALCHDB_CHECK_ARG(tables, "tables", "must not be NULL");
+    ALCHDB_CHECK_ARG(n >= 1 && n <= 1024, "n", "must be 1..1024");
+    for (size_t i = 0; i < n; i++)
+        if (!tables[i] || !*tables[i] || strlen(tables[i]) > 255)
+            return alchdb__invalid_arg(__func__, "tables", "every name must have 1..255 bytes");
+    vset s = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        /* Table and bulk: every entry that read the table, also key lookups. */
+        alchdb__vset_add(&s, alchdb__cache_vkey(c, "t", strip_schema(tables[i]), NULL), 0);
+        alchdb__vset_add(&s, alchdb__cache_vkey(c, "b", strip_schema(tables[i]), NULL), 0);
+        if (s.overflow || s.n >= CACHE_MAX_VKEYS - 2) {
+            rc = alchdb__cache_bump(c, &s, -1);
+            alchdb__vset_clear(&s);
+        }
+    }
+    if (rc == 0)
+        rc = alchdb__cache_bump(c, &s, -1);
+    alchdb__vset_clear(&s);
+    return rc < 0 ? alchdb__error(rc, "%s: %s", __func__, alchdb_last_error_message()) : 0;
+}
+
+ALCHDB_API int alchdb_cache_invalidate_tag(alchdb_cache *c, const char *tag)
+{
+    ALCHDB_CHECK_ARG(c, "cache", "must not be NULL");
+    ALCHDB_CHECK_ARG(tag && *tag && strlen(tag) <= 200, "tag", "must have 1..200 bytes");
+    vset s = {0};
+    alchdb__vset_add(&s, alchdb__cache_vkey(c, "g", tag, NULL), 0);
+    int rc = s.overflow ? alchdb__nomem("cache tag") : alchdb__cache_bump(c, &s, -1);
+    alchdb__vset_clear(&s);
+    return rc < 0 ? rc : 0;
+}
+
+ALCHDB_API int alchdb_cache_clear(alchdb_cache *c)
+{
+    ALCHDB_CHECK_ARG(c, "cache", "must not be NULL");
+    vset s = {0};
+    alchdb__vset_add(&s, alchdb__strdup(c->epoch_key), 0);
+    int rc = s.overflow ? alchdb__nomem("cache clear") : alchdb__cache_bump(c, &s, -1);
+    alchdb__vset_clear(&s);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- metrics --------------------------------------------------------------------- */
+
+static const char *const BYPASS_NAMES[ALCHDB_CACHE_BYPASS_COUNT] = {
+    "skip_flag",   "write",        "in_transaction", "locking",  "volatile",
+    "temp_table",  "system_catalog", "not_cacheable", "parse_error", "write_in_flight",
+    "backend",     "identity",     "too_many_tables",
+};
+
+ALCHDB_API const char *alchdb_cache_bypass_name(int reason)
+{
+    return reason >= 0 && reason < ALCHDB_CACHE_BYPASS_COUNT ? BYPASS_NAMES[reason] : "unknown";
+}
+
+ALCHDB_API int64_t alchdb_cache_bypass_count(alchdb_cache *c, int reason)
+{
+    ALCHDB_CHECK_ARG(c, "cache", "must not be NULL");
+    ALCHDB_CHECK_ARG(reason >= 0 && reason < ALCHDB_CACHE_BYPASS_COUNT, "reason", "must be an alchdb_cache_bypass");
+    return atomic_load(&c->bypass[reason]);
+}
+
+static bool breaker_open(alchdb_cache *c)
+{
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    c->be->ops->stats_json(c->be, &sb);
+    char *s = alchdb__sb_finish(&sb);
+    bool open = s && strstr(s, "\"breaker\":\"open\"");
+    alchdb__free(s);
+    return open;
+}
+
+ALCHDB_API int alchdb_cache_get_metrics(alchdb_cache *c, alchdb_cache_metrics *m, size_t size)
+{
+    ALCHDB_CHECK_ARG(c, "cache", "must not be NULL");
+    ALCHDB_CHECK_ARG(m, "m", "must not be NULL");
+    ALCHDB_CHECK_ARG(size >= 8, "size", "must be at least 8 (sizeof(alchdb_cache_metrics))");
+    alchdb_cache_metrics all = {
+        .lookups = atomic_load(&c->lookups),
+        .hits = atomic_load(&c->hits),
+        .misses = atomic_load(&c->misses),
+        .misses_stale = atomic_load(&c->misses_stale),
+        .misses_corrupt = atomic_load(&c->misses_corrupt),
+        .coalesced = atomic_load(&c->coalesced),
+        .fills = atomic_load(&c->fills),
+        .fills_rejected = atomic_load(&c->fills_rejected),
+        .fills_too_large = atomic_load(&c->fills_too_large),
+        .bypasses = atomic_load(&c->bypasses),
+        .invalidations = atomic_load(&c->invalidations),
+        .backend_errors = atomic_load(&c->backend_errors),
+        .bytes_stored = atomic_load(&c->bytes_stored),
+        .bytes_served = atomic_load(&c->bytes_served),
+        .db_time_saved_us = atomic_load(&c->saved_us),
+        .breaker_open = breaker_open(c),
+    };
+    size_t n = size < sizeof all ? size : sizeof all;
+    all.size = (uint32_t)n;
+    memcpy(m, &all, n);
+    return 0;
+}
+
+static double ratio(int64_t a, int64_t b)
+{
+    return b > 0 ? (double)a / (double)b : 0.0;
+}
+
+static void json_patterns(alchdb_cache *c, alchdb__strbuf *sb)
+{
+    /* The 50 busiest patterns by lookups (a partial selection over 1024 slots). */
+    int idx[50];
+    int64_t best[50];
+    int n = 0;
+    for (int i = 0; i < CACHE_PATTERNS; i++) {
+        cache_pattern *p = &c->patterns[i];
+        if (!atomic_load(&p->ready))
+            continue;
+        int64_t l = atomic_load(&p->lookups);
+        int k = n < 50 ? n++ : 49;
+        if (k == 49 && n == 50 && l <= best[49])
+            continue;
+        while (k > 0 && best[k - 1] < l) {
+            best[k] = best[k - 1];
+            idx[k] = idx[k - 1];
+            k--;
+        }
+        best[k] = l;
+        idx[k] = i;
+    }
+    alchdb__sb_puts(sb, "\"patterns\":[");
+    for (int k = 0; k < n; k++) {
+        cache_pattern *p = &c->patterns[idx[k]];
+        int64_t h = atomic_load(&p->hits), m = atomic_load(&p->misses);
+        alchdb__sb_printf(sb, "%s{\"fingerprint\":\"%016" PRIx64 "\",\"query\":", k ? "," : "",
+                          atomic_load(&p->fp));
+        alchdb__sb_json_str(sb, p->text);
+        alchdb__sb_printf(sb,
+                          ",\"lookups\":%" PRId64 ",\"hits\":%" PRId64 ",\"misses\":%" PRId64
+                          ",\"hit_ratio\":%.4f,\"db_time_saved_ms\":%.3f}",
+                          atomic_load(&p->lookups), h, m, ratio(h, h + m), (double)atomic_load(&p->saved_us) / 1e3);
+    }
+    alchdb__sb_puts(sb, "]");
+}
+
+ALCHDB_API int alchdb_cache_stats_json(alchdb_cache *c, char **out)
+{
+    ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
+    *out = NULL;
+    ALCHDB_CHECK_ARG(c, "cache", "must not be NULL");
+    alchdb_cache_metrics m;
+    alchdb_cache_get_metrics(c, &m, sizeof m);
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    alchdb__sb_puts(&sb, "{\"backend\":");
+    alchdb__sb_json_str(&sb, c->be->ops->name);
+    alchdb__sb_puts(&sb, ",\"prefix\":");
+    alchdb__sb_json_str(&sb, c->prefix);
+    alchdb__sb_printf(&sb,
+                      ",\"config\":{\"default_ttl_ms\":%" PRId64 ",\"max_ttl_ms\":%" PRId64
+                      ",\"max_entry_bytes\":%zu,\"compress_threshold\":%zu,\"pk_invalidation\":%s,"
+                      "\"lease_wait_ms\":%.1f,\"cache_all\":%s,\"trust_triggers\":%s}",
+                      c->default_ttl_ms, c->max_ttl_ms, c->max_entry, c->compress_threshold,
+                      c->pk_inval ? "true" : "false", (double)c->lease_wait_us / 1e3, c->cache_all ? "true" : "false",
+                      c->trust_triggers ? "true" : "false");
+    alchdb__sb_printf(&sb,
+                      ",\"lookups\":%" PRId64 ",\"hits\":%" PRId64 ",\"misses\":%" PRId64 ",\"hit_ratio\":%.4f"
+                      ",\"misses_by_reason\":{\"absent\":%" PRId64 ",\"stale\":%" PRId64 ",\"corrupt\":%" PRId64 "}"
+                      ",\"coalesced\":%" PRId64 ",\"fills\":%" PRId64 ",\"fills_rejected\":%" PRId64
+                      ",\"fills_too_large\":%" PRId64 ",\"invalidations\":%" PRId64 ",\"backend_errors\":%" PRId64
+                      ",\"bytes_stored\":%" PRId64 ",\"bytes_served\":%" PRId64 ",\"db_time_saved_ms\":%.3f",
+                      m.lookups, m.hits, m.misses, ratio(m.hits, m.hits + m.misses),
+                      m.misses - m.misses_stale - m.misses_corrupt, m.misses_stale, m.misses_corrupt, m.coalesced,
+                      m.fills, m.fills_rejected, m.fills_too_large, m.invalidations, m.backend_errors,
+                      m.bytes_stored, m.bytes_served, (double)m.db_time_saved_us / 1e3);
+    alchdb__sb_printf(&sb, ",\"bypasses\":%" PRId64 ",\"bypasses_by_reason\":{", m.bypasses);
+    for (int i = 0; i < ALCHDB_CACHE_BYPASS_COUNT; i++)
+        alchdb__sb_printf(&sb, "%s\"%s\":%" PRId64, i ? "," : "", BYPASS_NAMES[i], atomic_load(&c->bypass[i]));
+    alchdb__sb_puts(&sb, "},\"backend_state\":{");
+    c->be->ops->stats_json(c->be, &sb);
+    alchdb__sb_puts(&sb, "},");
+    json_patterns(c, &sb);
+    alchdb__sb_puts(&sb, "}");
+    *out = alchdb__sb_finish(&sb);
+    return *out ? 0 : alchdb__nomem("cache stats");
+}

@@ -1,0 +1,160 @@
+/* Private structures of the cache core (config.c, cache.c, catalog.c,
+ * hooks.c). The backends and the codec only see cache_internal.h. */
+#ifndef ALCHDB_CACHE_PRIV_H
+#define ALCHDB_CACHE_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "alchdb/cache.h"
+#include "cache/cache_internal.h"
+#include "client/client_internal.h"
+#include "sql/sql_internal.h"
+
+struct alchdb_cache_config {
+    int64_t ival[ALCHDB_CACHE_OPT_COUNT];
+    char *sval[ALCHDB_CACHE_OPT_COUNT];
+};
+
+int alchdb__cache_config_copy(const alchdb_cache_config *src, alchdb_cache_config **out);
+const char *alchdb__cache_config_str(const alchdb_cache_config *c, int opt);
+const char *alchdb__cache_opt_name(int opt);
+
+/* ---- version key sets --------------------------------------------------------- */
+
+/* Most entries depend on a handful of keys; the bound keeps every per-statement
+ * structure on the stack or in one allocation. */
+#define CACHE_MAX_VKEYS 64
+
+/* A list of full version key names ("<prefix>:v:t:users") with the expiry
+ * each gets when bumped (0 = none: row keys expire, table keys do not). */
+typedef struct vset {
+    size_t n;
+    char *names[CACHE_MAX_VKEYS];
+    int64_t ttl_ms[CACHE_MAX_VKEYS];
+    bool overflow; /* more than CACHE_MAX_VKEYS were added */
+} vset;
+
+/* ---- catalog facts (catalog.c) ------------------------------------------------ */
+
+enum { PK_NONE = 0, PK_INT, PK_TEXT, PK_UUID };
+
+typedef struct rel_info {
+    char *name;            /* pg_class.relname */
+    int pk_class;          /* the single-column key's type class, PK_NONE if none/ambiguous */
+    char *pk_col;
+    bool volatile_rel;     /* sequence or foreign table: never cached */
+    bool temp;             /* a temporary table of some session: never cached */
+    bool has_triggers;     /* user triggers: writes may touch anything */
+    bool is_view;
+    size_t nbase;          /* views: the base relations they read, transitively */
+    char **base;
+    size_t nchild;         /* relations whose rows a write here may change (FK actions,
+                              partitions and inheritance parents/children) */
+    char **child;
+    struct rel_info *next;
+} rel_info;
+
+typedef struct cache_catalog {
+    _Atomic int refs;
+    size_t nbuckets;
+    rel_info **buckets;
+    size_t nfuncs;         /* user functions declared VOLATILE (names, lower-case) */
+    char **funcs;
+    int64_t loaded_ns;
+} cache_catalog;
+
+const rel_info *alchdb__catalog_rel(const cache_catalog *cat, const char *relname);
+bool alchdb__catalog_volatile_func(const cache_catalog *cat, const char *name);
+void alchdb__catalog_release(cache_catalog *cat);
+/* Read the session identity (hashed into *identity) and the catalog facts on
+ * one connection of pool. */
+int alchdb__catalog_load(alchdb_pool *pool, const char *scope, uint8_t identity[16], cache_catalog **out);
+/* A key value in canonical form for its class (integers without sign noise,
+ * uuids lower-case without dashes); false when it is not a valid value. */
+bool alchdb__catalog_canon_key(int pk_class, const char *value, char *buf, size_t cap);
+
+/* ---- statement facts (hooks.c) ------------------------------------------------ */
+
+typedef struct stmt_info {
+    _Atomic int refs;
+    uint64_t hash;
+    char *sql;
+    size_t len;
+    int bypass;            /* -1: a cacheable read; else the alchdb_cache_bypass reason */
+    bool writes;           /* invalidates after it ran */
+    bool writes_unknown;   /* may write tables nobody can name: bump the namespace */
+    bool ddl;              /* changes the schema: reload the catalog, bump the namespace */
+    bool creates_temp;     /* CREATE TEMP TABLE: remember its name */
+    uint64_t fingerprint;
+    char *normalized;      /* for the per-pattern metrics */
+    size_t nread, nwritten, nfuncs;
+    char **read;           /* relation names (schema stripped) */
+    char **written;
+    char **funcs;          /* names called as functions (lower-case) */
+    alchdb__sql_row_target *rt; /* single-relation shape, or NULL */
+    struct stmt_info *next;
+} stmt_info;
+
+/* ---- the cache ------------------------------------------------------------------ */
+
+typedef struct cache_flight cache_flight;
+
+#define CACHE_PATTERNS 1024
+
+typedef struct cache_pattern {
+    _Atomic uint64_t fp;   /* 0 = free slot */
+    _Atomic int ready;     /* text written */
+    char text[120];
+    _Atomic int64_t lookups, hits, misses, saved_us;
+} cache_pattern;
+
+typedef struct inflight {
+    char *rel;
+    int64_t count;
+    struct inflight *next;
+} inflight;
+
+struct alchdb_cache {
+    alchdb_cache_config *cfg;
+    alchdb__cache_backend *be;
+    char *prefix;
+    uint8_t hash_key[16];
+    char *epoch_key;
+    int64_t default_ttl_ms, max_ttl_ms, jitter_pct, lease_ttl_ms, lease_wait_us;
+    size_t max_entry, compress_threshold;
+    bool pk_inval, trust_triggers, cache_all;
+
+    pthread_mutex_t lock; /* in-flight writes and single flights */
+    _Atomic int64_t inflight_total;
+    inflight *inflight_head;
+    cache_flight *flights;
+
+    _Atomic int64_t lookups, hits, misses, misses_stale, misses_corrupt, coalesced, fills, fills_rejected,
+        fills_too_large, bypasses, invalidations, backend_errors, bytes_stored, bytes_served, saved_us,
+        lease_waits;
+    _Atomic int64_t bypass[ALCHDB_CACHE_BYPASS_COUNT];
+    cache_pattern patterns[CACHE_PATTERNS];
+};
+
+/* A full version key name for name (e.g. "t:users"); owned. */
+char *alchdb__cache_vkey(const alchdb_cache *c, const char *kind, const char *rel, const char *key);
+void alchdb__vset_add(vset *s, char *owned_name, int64_t ttl_ms);
+void alchdb__vset_clear(vset *s);
+/* Replace the tokens of every key in s (one backend round trip); lsn < 0 unknown. */
+int alchdb__cache_bump(alchdb_cache *c, const vset *s, int64_t lsn);
+/* In-process "write in flight" marks on relation names. */
+void alchdb__cache_inflight_add(alchdb_cache *c, char *const *rels, size_t n);
+void alchdb__cache_inflight_remove(alchdb_cache *c, char *const *rels, size_t n);
+bool alchdb__cache_inflight_any(alchdb_cache *c, char *const *rels, size_t n);
+cache_pattern *alchdb__cache_pattern(alchdb_cache *c, uint64_t fp, const char *text);
+/* TTL in ms with the configured jitter applied. */
+int64_t alchdb__cache_ttl(const alchdb_cache *c, int64_t ttl_us);
+
+/* Test seam: called at the named points of a miss ("versions-read",
+ * "query-done", "before-fill") with the statement text. Set only in tests. */
+typedef void (*alchdb__cache_test_hook)(const char *point, const char *sql, void *ud);
+void alchdb__cache_set_test_hook(alchdb__cache_test_hook hook, void *ud);
+void alchdb__cache_test_point(const char *point, const char *sql);
+
+#endif /* ALCHDB_CACHE_PRIV_H */

@@ -1,0 +1,1112 @@
+/* The cache on the client's execution path (the cache seam of
+ * client_internal.h): what each statement reads and writes, the lookup with
+ * its version check, single flight and leases on a miss, the check-and-set
+ * fill, and the invalidation after a write commits. docs/cache.md explains
+ * why this never serves a result older than a write whose commit returned. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cache/cache_priv.h"
+#include "router/router_internal.h"
+
+/* ---- per-client binding ------------------------------------------------------- */
+
+#define STMT_BUCKETS 2048
+#define STMT_MAX 8192
+
+typedef struct binding {
+    alchdb_cache *cache;
+    alchdb_client *client;
+    char *scope;
+    alchdb_router *router; /* routed clients: LSN tokens steer misses */
+
+    pthread_mutex_t lock;
+    pthread_cond_t loaded; /* a catalog load finished */
+    uint8_t identity[16];
+    cache_catalog *cat;
+    bool loading, reload;
+    int64_t next_load_ns;
+    stmt_info *stmts[STMT_BUCKETS];
+    size_t nstmts;
+    char **temps; /* relations created as TEMPORARY through this client */
+    size_t ntemps;
+} binding;
+
+/* ---- statement facts ---------------------------------------------------------- */
+
+static void stmt_release(stmt_info *si)
+{
+    if (!si || atomic_fetch_sub(&si->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < si->nread; i++)
+        alchdb__free(si->read[i]);
+    for (size_t i = 0; i < si->nwritten; i++)
+        alchdb__free(si->written[i]);
+    for (size_t i = 0; i < si->nfuncs; i++)
+        alchdb__free(si->funcs[i]);
+    alchdb__free(si->read);
+    alchdb__free(si->written);
+    alchdb__free(si->funcs);
+    alchdb__free(si->normalized);
+    alchdb__free(si->sql);
+    alchdb__sql_row_target_free(si->rt);
+    alchdb__free(si);
+}
+
+static const char *strip_schema(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot ? dot + 1 : name;
+}
+
+static bool system_rel(const char *name)
+{
+    return !strncmp(name, "pg_catalog.", 11) || !strncmp(name, "information_schema.", 19) ||
+           !strncmp(strip_schema(name), "pg_", 3);
+}
+
+static bool add_name(char ***list, size_t *n, const char *s, size_t len)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strlen((*list)[i]) == len && !memcmp((*list)[i], s, len))
+            return true;
+    char **g = alchdb__realloc(*list, (*n + 1) * sizeof **list);
+    if (!g)
+        return false;
+    *list = g;
+    if (!(g[*n] = alchdb__strndup(s, len)))
+        return false;
+    (*n)++;
+    return true;
+}
+
+/* Names used as functions in the normalized text: an identifier followed by
+ * "(" (literals are already $n there). Checked against the user functions
+ * the catalog lists as VOLATILE, which the SQL analysis cannot know. */
+static bool scan_funcs(stmt_info *si, const char *t)
+{
+    for (const char *p = t; *p;) {
+        if (*p == '"') { /* quoted identifier: skip, callers of quoted functions are rare */
+            p = strchr(p + 1, '"');
+            p = p ? p + 1 : t + strlen(t);
+            continue;
+        }
+        if (!isalpha((unsigned char)*p) && *p != '_') {
+            p++;
+            continue;
+        }
+        const char *s = p;
+        while (isalnum((unsigned char)*p) || *p == '_' || *p == '$')
+            p++;
+        const char *q = p;
+        while (*q == ' ')
+            q++;
+        if (*q == '(') {
+            char buf[64];
+            size_t n = (size_t)(p - s) < sizeof buf - 1 ? (size_t)(p - s) : sizeof buf - 1;
+            for (size_t i = 0; i < n; i++)
+                buf[i] = (char)tolower((unsigned char)s[i]);
+            if (!add_name(&si->funcs, &si->nfuncs, buf, n))
+                return false;
+        }
+    }
+    return true;
+}
+
+static bool starts_word(const char *s, const char *w)
+{
+    size_t n = strlen(w);
+    return !strncasecmp(s, w, n) && !isalnum((unsigned char)s[n]) && s[n] != '_';
+}
+
+/* Facts of one statement of the analysis into si. */
+static int classify_one(stmt_info *si, const alchdb_sql_analysis *a, size_t i, bool single)
+{
+    uint32_t f = 0;
+    alchdb_sql_stmt_flags(a, i, &f);
+    int kind = alchdb_sql_stmt_kind(a, i);
+    for (int which = 0; which < 2; which++) {
+        size_t n = alchdb_sql_stmt_table_count(a, i, which);
+        for (size_t j = 0; j < n; j++) {
+            const char *full = alchdb_sql_stmt_table(a, i, which, j);
+            if (which == ALCHDB_SQL_TABLES_READ && system_rel(full) && si->bypass < 0)
+                si->bypass = ALCHDB_CACHE_BYPASS_SYSTEM_CATALOG;
+            const char *rel = strip_schema(full);
+            bool ok = which == ALCHDB_SQL_TABLES_READ ? add_name(&si->read, &si->nread, rel, strlen(rel))
+                                                      : add_name(&si->written, &si->nwritten, rel, strlen(rel));
+            if (!ok)
+                return alchdb__nomem("cache statement");
+        }
+    }
+    const char *norm = alchdb_sql_stmt_normalized(a, i);
+    if (f & ALCHDB_SQL_READ_ONLY) {
+        if (!single || (f & ALCHDB_SQL_TXN_CONTROL))
+            si->bypass = ALCHDB_CACHE_BYPASS_NOT_CACHEABLE;
+        else if (f & ALCHDB_SQL_LOCKING)
+            si->bypass = ALCHDB_CACHE_BYPASS_LOCKING;
+        else if (f & ALCHDB_SQL_VOLATILE)
+            si->bypass = ALCHDB_CACHE_BYPASS_VOLATILE;
+        else if (f & ALCHDB_SQL_TEMP_TABLE)
+            si->bypass = ALCHDB_CACHE_BYPASS_TEMP_TABLE;
+        else if (!(f & ALCHDB_SQL_CACHEABLE) && si->bypass < 0)
+            si->bypass = ALCHDB_CACHE_BYPASS_NOT_CACHEABLE;
+        return norm && !scan_funcs(si, norm) ? alchdb__nomem("cache statement") : 0;
+    }
+    /* Not read-only: it writes, changes session state, or calls something with side effects. */
+    si->bypass = (f & ALCHDB_SQL_LOCKING) ? ALCHDB_CACHE_BYPASS_LOCKING : ALCHDB_CACHE_BYPASS_WRITE;
+    if (kind == ALCHDB_SQL_DDL) {
+        si->writes = si->ddl = true;
+        si->creates_temp |= (f & ALCHDB_SQL_TEMP_TABLE) != 0;
+    } else if (kind == ALCHDB_SQL_UTILITY && alchdb_sql_stmt_table_count(a, i, ALCHDB_SQL_TABLES_WRITTEN) == 0) {
+        /* CALL, DO and EXECUTE run code we cannot see; SET, LISTEN, ... write nothing. */
+        if (norm && (starts_word(norm, "CALL") || starts_word(norm, "DO") || starts_word(norm, "EXECUTE")))
+            si->writes = si->writes_unknown = true;
+        else if (si->bypass == ALCHDB_CACHE_BYPASS_WRITE)
+            si->bypass = ALCHDB_CACHE_BYPASS_NOT_CACHEABLE;
+    } else if (kind == ALCHDB_SQL_SELECT && (f & ALCHDB_SQL_LOCKING) &&
+               alchdb_sql_stmt_table_count(a, i, ALCHDB_SQL_TABLES_WRITTEN) == 0) {
+        si->bypass = ALCHDB_CACHE_BYPASS_LOCKING; /* FOR UPDATE/SHARE: locks rows, changes none */
+    } else if (kind == ALCHDB_SQL_TRANSACTION) {
+        si->bypass = ALCHDB_CACHE_BYPASS_NOT_CACHEABLE;
+    } else if (alchdb_sql_stmt_table_count(a, i, ALCHDB_SQL_TABLES_WRITTEN) > 0) {
+        si->writes = true;
+    } else if (f & ALCHDB_SQL_SIDE_EFFECTS) {
+        si->bypass = ALCHDB_CACHE_BYPASS_VOLATILE; /* nextval(), advisory locks: no table changes */
+    } else {
+        si->writes = si->writes_unknown = true;
+    }
+    return 0;
+}
+
+static stmt_info *stmt_build(const char *sql, size_t len, uint64_t hash)
+{
+    stmt_info *si = alchdb__calloc(1, sizeof *si);
+    if (!si || !(si->sql = alchdb__strndup(sql, len))) {
+        alchdb__free(si);
+        return NULL;
+    }
+    atomic_init(&si->refs, 1);
+    si->hash = hash;
+    si->len = len;
+    si->bypass = -1;
+    int err = 0;
+    const alchdb_sql_analysis *a = alchdb__sql_analyze_shared(sql, len, &err);
+    if (!a || err) {
+        /* Unparseable here; the server may still run it (newer syntax): if it
+         * succeeds it may have written anything. */
+        si->bypass = err == ALCHDB_E_PARSE ? ALCHDB_CACHE_BYPASS_PARSE_ERROR : ALCHDB_CACHE_BYPASS_NOT_CACHEABLE;
+        si->writes = si->writes_unknown = true;
+        alchdb__sql_release(a);
+        return si;
+    }
+    size_t n = alchdb_sql_analysis_count(a);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = classify_one(si, a, i, n == 1);
+    if (n == 0)
+        si->bypass = ALCHDB_CACHE_BYPASS_NOT_CACHEABLE;
+    if (rc == 0 && n == 1) {
+        alchdb_sql_stmt_fingerprint(a, 0, &si->fingerprint);
+        const char *norm = alchdb_sql_stmt_normalized(a, 0);
+        if (norm && !(si->normalized = alchdb__strdup(norm)))
+            rc = ALCHDB_E_NOMEM;
+        /* Row targets: only for shapes primary-key invalidation can use. */
+        int kind = alchdb_sql_stmt_kind(a, 0);
+        if (rc == 0 && ((si->bypass < 0 && kind == ALCHDB_SQL_SELECT) ||
+                        (si->writes && !si->writes_unknown &&
+                         (kind == ALCHDB_SQL_UPDATE || kind == ALCHDB_SQL_DELETE || kind == ALCHDB_SQL_INSERT))))
+            alchdb__sql_row_target_parse(sql, len, &si->rt); /* failure: no precision, still safe */
+    }
+    alchdb__sql_release(a);
+    if (rc) {
+        stmt_release(si);
+        return NULL;
+    }
+    return si;
+}
+
+static stmt_info *stmt_get(binding *b, const char *sql, size_t len, uint64_t hash)
+{
+    size_t k = (size_t)(hash % STMT_BUCKETS);
+    pthread_mutex_lock(&b->lock);
+    for (stmt_info *si = b->stmts[k]; si; si = si->next) {
+        if (si->hash == hash && si->len == len && !memcmp(si->sql, sql, len)) {
+            atomic_fetch_add(&si->refs, 1);
+            pthread_mutex_unlock(&b->lock);
+            return si;
+        }
+    }
+    pthread_mutex_unlock(&b->lock);
+    stmt_info *si = stmt_build(sql, len, hash);
+    if (!si)
+        return NULL;
+    pthread_mutex_lock(&b->lock);
+    if (b->nstmts >= STMT_MAX) { /* many one-off texts: start over rather than track recency */
+        for (size_t i = 0; i < STMT_BUCKETS; i++) {
+            while (b->stmts[i]) {
+                stmt_info *x = b->stmts[i];
+                b->stmts[i] = x->next;
+                stmt_release(x);
+            }
+        }
+        b->nstmts = 0;
+    }
+    atomic_fetch_add(&si->refs, 1);
+    si->next = b->stmts[k];
+    b->stmts[k] = si;
+    b->nstmts++;
+    pthread_mutex_unlock(&b->lock);
+    return si;
+}
+
+/* ---- catalog and identity -------------------------------------------------------- */
+
+/* The current catalog (a reference, or NULL when it could not be read) and
+ * the identity. Loads or refreshes it when may_load (never while the caller
+ * holds a connection: the pool may have only one). */
+static cache_catalog *catalog_get(binding *b, bool may_load, uint8_t identity[16])
+{
+    int64_t now = alchdb__now_ns();
+    int64_t refresh_ns = b->cache->cfg->ival[ALCHDB_CACHE_OPT_CATALOG_REFRESH] * 1000;
+    pthread_mutex_lock(&b->lock);
+    bool stale = !b->cat || b->reload || now - b->cat->loaded_ns > refresh_ns;
+    if (may_load && stale && !b->loading && now >= b->next_load_ns) {
+        b->loading = true;
+        pthread_mutex_unlock(&b->lock);
+        uint8_t id[16];
+        cache_catalog *fresh = NULL;
+        int rc = alchdb__catalog_load(b->client->pool, b->scope, id, &fresh);
+        if (rc)
+            alchdb__log(ALCHDB_LOG_WARN, "cache", "cannot read the catalog (%s): reads bypass the cache",
+                        alchdb_last_error_message());
+        pthread_mutex_lock(&b->lock);
+        b->loading = false;
+        pthread_cond_broadcast(&b->loaded);
+        if (rc == 0) {
+            alchdb__catalog_release(b->cat);
+            b->cat = fresh;
+            memcpy(b->identity, id, 16);
+            b->reload = false;
+        } else {
+            b->next_load_ns = now + 1000000000; /* retry in a second, not on every statement */
+        }
+    }
+    /* The first statements wait for the first load rather than bypass. */
+    while (may_load && !b->cat && b->loading)
+        pthread_cond_wait(&b->loaded, &b->lock);
+    cache_catalog *cat = b->cat;
+    if (cat) {
+        atomic_fetch_add(&cat->refs, 1);
+        memcpy(identity, b->identity, 16);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return cat;
+}
+
+static bool is_temp(binding *b, const char *rel)
+{
+    bool t = false;
+    pthread_mutex_lock(&b->lock);
+    for (size_t i = 0; i < b->ntemps && !t; i++)
+        t = strcmp(b->temps[i], rel) == 0;
+    pthread_mutex_unlock(&b->lock);
+    return t;
+}
+
+/* ---- version keys of a statement ------------------------------------------------ */
+
+static int64_t row_ttl(const alchdb_cache *c)
+{
+    /* Row keys expire (there are many); an expired key only causes misses. */
+    return c->max_ttl_ms + 60000;
+}
+
+static const char *eq_value(const alchdb__sql_eq *e, const alchdb__exec_ctx *ctx)
+{
+    if (e->param > 0)
+        return e->param <= ctx->nparams ? ctx->params[e->param - 1] : NULL;
+    return e->literal;
+}
+
+/* The canonical key of the row a single-row statement targets, or false. */
+static bool row_key(const alchdb__sql_row_target *rt, const rel_info *ri, const alchdb__exec_ctx *ctx, char *buf,
+                    size_t cap)
+{
+    if (!rt || !ri || ri->pk_class == PK_NONE || ri->is_view)
+        return false;
+    if (rt->kind == ALCHDB_SQL_UPDATE)
+        for (size_t i = 0; i < rt->nset; i++)
+            if (strcmp(rt->set_cols[i], ri->pk_col) == 0)
+                return false; /* moves the row to another key */
+    if (rt->kind == ALCHDB_SQL_INSERT && rt->on_conflict == 2 &&
+        (rt->nconflict != 1 || strcmp(rt->conflict_cols[0], ri->pk_col) != 0))
+        return false; /* may update a row found through another constraint */
+    for (size_t i = 0; i < rt->neq; i++)
+        if (strcmp(rt->eq[i].column, ri->pk_col) == 0)
+            return alchdb__catalog_canon_key(ri->pk_class, eq_value(&rt->eq[i], ctx), buf, cap);
+    return false;
+}
+
+/* What a read depends on; returns -1 or a bypass reason. */
+static int read_deps(binding *b, const stmt_info *si, const cache_catalog *cat, const alchdb__exec_ctx *ctx, vset *vs,
+                     char **rels, size_t *nrels)
+{
+    alchdb_cache *c = b->cache;
+    *nrels = 0;
+    alchdb__vset_add(vs, alchdb__strdup(c->epoch_key), 0);
+    for (size_t i = 0; i < si->nread; i++) {
+        const char *rel = si->read[i];
+        const rel_info *ri = alchdb__catalog_rel(cat, rel);
+        if ((ri && ri->temp) || is_temp(b, rel))
+            return ALCHDB_CACHE_BYPASS_TEMP_TABLE;
+        if (ri && ri->volatile_rel)
+            return ALCHDB_CACHE_BYPASS_VOLATILE;
+        char key[256];
+        if (c->pk_inval && si->nread == 1 && si->rt && si->rt->kind == ALCHDB_SQL_SELECT &&
+            row_key(si->rt, ri, ctx, key, sizeof key)) {
+            alchdb__vset_add(vs, alchdb__cache_vkey(c, "r", rel, key), row_ttl(c));
+            alchdb__vset_add(vs, alchdb__cache_vkey(c, "b", rel, NULL), 0);
+        } else {
+            alchdb__vset_add(vs, alchdb__cache_vkey(c, "t", rel, NULL), 0);
+        }
+        if (*nrels < CACHE_MAX_VKEYS)
+            rels[(*nrels)++] = (char *)rel;
+        for (size_t k = 0; ri && k < ri->nbase; k++) {
+            alchdb__vset_add(vs, alchdb__cache_vkey(c, "t", ri->base[k], NULL), 0);
+            if (*nrels < CACHE_MAX_VKEYS)
+                rels[(*nrels)++] = ri->base[k];
+        }
+    }
+    for (size_t i = 0; i < si->nfuncs; i++)
+        if (alchdb__catalog_volatile_func(cat, si->funcs[i]))
+            return ALCHDB_CACHE_BYPASS_VOLATILE;
+    const alchdb_cache_query *q = ctx->cache_query;
+    for (size_t i = 0; q && i < q->ntags; i++)
+        alchdb__vset_add(vs, alchdb__cache_vkey(c, "g", q->tags[i], NULL), 0);
+    return vs->overflow ? ALCHDB_CACHE_BYPASS_TOO_MANY_TABLES : -1;
+}
+
+/* What a write invalidates, added to vs; relations marked in flight added to
+ * rels. Returns true when only a namespace bump is safe. */
+static bool write_deps(binding *b, const stmt_info *si, const cache_catalog *cat, const alchdb__exec_ctx *ctx,
+                       vset *vs, char ***rels, size_t *nrels)
+{
+    alchdb_cache *c = b->cache;
+    if (!si || si->writes_unknown || si->ddl || !cat)
+        return true;
+    for (size_t i = 0; i < si->nwritten; i++) {
+        const char *rel = si->written[i];
+        const rel_info *ri = alchdb__catalog_rel(cat, rel);
+        if (ri && ri->has_triggers && !c->trust_triggers)
+            return true;
+        if (!add_name(rels, nrels, rel, strlen(rel)))
+            return true;
+        char key[256];
+        if (c->pk_inval && si->nwritten == 1 && row_key(si->rt, ri, ctx, key, sizeof key)) {
+            alchdb__vset_add(vs, alchdb__cache_vkey(c, "r", rel, key), row_ttl(c));
+            alchdb__vset_add(vs, alchdb__cache_vkey(c, "t", rel, NULL), 0);
+        } else {
+            alchdb__vset_add(vs, alchdb__cache_vkey(c, "t", rel, NULL), 0);
+            alchdb__vset_add(vs, alchdb__cache_vkey(c, "b", rel, NULL), 0);
+        }
+        /* Writes through a view land in its base tables; foreign-key actions
+         * in child tables (and their children: a bounded walk). */
+        const rel_info *todo[32];
+        size_t ntodo = 0;
+        if (ri)
+            todo[ntodo++] = ri;
+        for (size_t t = 0; t < ntodo; t++) {
+            const rel_info *x = todo[t];
+            for (size_t k = 0; k < x->nbase + x->nchild; k++) {
+                const char *other = k < x->nbase ? x->base[k] : x->child[k - x->nbase];
+                const rel_info *ox = alchdb__catalog_rel(cat, other);
+                if ((ox && ox->has_triggers && !c->trust_triggers) || !add_name(rels, nrels, other, strlen(other)))
+                    return true;
+                alchdb__vset_add(vs, alchdb__cache_vkey(c, "t", other, NULL), 0);
+                alchdb__vset_add(vs, alchdb__cache_vkey(c, "b", other, NULL), 0);
+                if (ox && ntodo < 32 && k >= x->nbase) {
+                    bool seen = false;
+                    for (size_t s = 0; s < ntodo; s++)
+                        seen |= todo[s] == ox;
+                    if (!seen)
+                        todo[ntodo++] = ox;
+                } else if (ox && ntodo == 32) {
+                    return true; /* a deeper cascade than we follow */
+                }
+            }
+        }
+    }
+    return vs->overflow;
+}
+
+/* ---- per-statement state -------------------------------------------------------- */
+
+enum { ST_READ = 1, ST_WRITE = 2 };
+
+struct cache_flight {
+    uint8_t key[16];
+    uint64_t vers_hash;
+    int refs;
+    bool done;
+    PGresult *res; /* the leader's result for waiting followers (owned), or NULL */
+    int64_t exec_us;
+    pthread_cond_t cond;
+    cache_flight *next;
+};
+
+typedef struct exec_state {
+    int mode;
+    stmt_info *si;
+    vset vs;
+    /* reads */
+    uint8_t key[16];
+    char keystr[160];
+    char lease_key[170];
+    char lease_token[24];
+    bool lease_held, no_fill;
+    uint64_t deps_hash;
+    alchdb__cache_ver expected[CACHE_MAX_VKEYS];
+    int64_t ttl_ms;
+    cache_flight *flight;
+    cache_pattern *pattern;
+    char token[80];
+    /* writes */
+    bool epoch;
+    int64_t lsn;
+    char **rels;
+    size_t nrels;
+} exec_state;
+
+static void state_free(exec_state *st)
+{
+    if (!st)
+        return;
+    stmt_release(st->si);
+    alchdb__vset_clear(&st->vs);
+    for (size_t i = 0; i < st->nrels; i++)
+        alchdb__free(st->rels[i]);
+    alchdb__free(st->rels);
+    alchdb__free(st);
+}
+
+static void count_bypass(alchdb_cache *c, int reason)
+{
+    atomic_fetch_add_explicit(&c->bypasses, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->bypass[reason], 1, memory_order_relaxed);
+}
+
+/* ---- keys ------------------------------------------------------------------------ */
+
+static void entry_key(binding *b, const uint8_t identity[16], const alchdb__exec_ctx *ctx, uint8_t out[16])
+{
+    alchdb__sip128 s;
+    alchdb__sip128_init(&s, b->cache->hash_key);
+    alchdb__sip128_field(&s, identity, 16);
+    uint8_t fmt = (ctx->flags & ALCHDB_EXEC_BINARY_RESULT) ? 1 : 0;
+    alchdb__sip128_field(&s, &fmt, 1);
+    alchdb__sip128_field(&s, ctx->sql, ctx->sql_len);
+    uint32_t np = (uint32_t)ctx->nparams;
+    alchdb__sip128_field(&s, &np, sizeof np);
+    for (int i = 0; i < ctx->nparams; i++) {
+        if (ctx->params[i])
+            alchdb__sip128_field(&s, ctx->params[i], strlen(ctx->params[i]));
+        else
+            alchdb__sip128_null(&s);
+    }
+    const alchdb_cache_query *q = ctx->cache_query;
+    for (size_t i = 0; q && i < q->ntags; i++)
+        alchdb__sip128_field(&s, q->tags[i], strlen(q->tags[i]));
+    alchdb__sip128_final(&s, out);
+}
+
+static uint64_t names_hash(const vset *vs)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < vs->n; i++)
+        h = alchdb__hash64(vs->names[i], strlen(vs->names[i]), h + 1);
+    return h;
+}
+
+static uint64_t vers_hash(const alchdb__cache_ver *v, size_t n)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < n; i++)
+        h = alchdb__hash64(v[i].v, strlen(v[i].v), h + 1);
+    return h;
+}
+
+/* ---- results ---------------------------------------------------------------------- */
+
+static alchdb_result *wrap_hit(PGresult *res)
+{
+    alchdb_result *r = alchdb__result_wrap(res, NULL);
+    if (r)
+        snprintf(r->cmd_tag, sizeof r->cmd_tag, "SELECT %d", PQntuples(res));
+    return r;
+}
+
+/* Serve a decoded entry when it is current. 1 hit, 0 miss. */
+static int try_entry(alchdb_cache *c, exec_state *st, const alchdb__cache_ver *cur, unsigned char *entry,
+                     size_t len, alchdb_result **out)
+{
+    PGresult *res = NULL;
+    int64_t exec_us = 0;
+    int d = alchdb__cache_decode(entry, len, st->key, st->deps_hash, st->vs.n, cur, &res, &exec_us);
+    if (d == 0) {
+        alchdb_result *r = wrap_hit(res);
+        if (r) {
+            atomic_fetch_add(&c->bytes_served, (int64_t)len);
+            atomic_fetch_add(&c->saved_us, exec_us);
+            if (st->pattern)
+                atomic_fetch_add(&st->pattern->saved_us, exec_us);
+            *out = r;
+            return 1;
+        }
+        return 0;
+    }
+    if (d < 0) {
+        /* Corrupt or foreign bytes under our key: a miss, and remove them. */
+        atomic_fetch_add(&c->misses_corrupt, 1);
+        c->be->ops->del(c->be, st->keystr);
+        return -1;
+    }
+    return -2; /* stale */
+}
+
+/* ---- single flight ------------------------------------------------------------ */
+
+static void wait_flight(alchdb_cache *c, cache_flight *f, int64_t wait_us)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = (int64_t)ts.tv_nsec + (wait_us > 0 ? wait_us : 1000) * 1000;
+    ts.tv_sec += (time_t)(ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    while (!f->done)
+        if (pthread_cond_timedwait(&f->cond, &c->lock, &ts) != 0)
+            break;
+}
+
+static void flight_unref_locked(cache_flight *f)
+{
+    if (--f->refs > 0)
+        return;
+    PQclear(f->res);
+    pthread_cond_destroy(&f->cond);
+    alchdb__free(f);
+}
+
+/* Join a flight for the same key begun with the same versions (its result is
+ * then fresh enough for us), or lead a new one. Returns a result when one was
+ * received, NULL otherwise; st->flight is set when we lead. */
+static PGresult *flight_join(alchdb_cache *c, exec_state *st, uint64_t vh)
+{
+    pthread_mutex_lock(&c->lock);
+    cache_flight *f = c->flights;
+    while (f && memcmp(f->key, st->key, 16) != 0)
+        f = f->next;
+    if (f && f->vers_hash == vh && !f->done) {
+        f->refs++;
+        atomic_fetch_add(&c->lease_waits, 1);
+        /* Bounded: a stuck leader costs at most the lease wait (or 5 s). */
+        wait_flight(c, f, c->lease_wait_us > 0 ? c->lease_wait_us : 5000000);
+        PGresult *res = f->res ? PQcopyResult(f->res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES) : NULL;
+        flight_unref_locked(f);
+        pthread_mutex_unlock(&c->lock);
+        return res;
+    }
+    if (!f) {
+        f = alchdb__calloc(1, sizeof *f);
+        if (f) {
+            memcpy(f->key, st->key, 16);
+            f->vers_hash = vh;
+            f->refs = 1;
+            pthread_cond_init(&f->cond, NULL);
+            f->next = c->flights;
+            c->flights = f;
+            st->flight = f;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+static void flight_finish(alchdb_cache *c, exec_state *st, const alchdb_result *res)
+{
+    cache_flight *f = st->flight;
+    if (!f)
+        return;
+    pthread_mutex_lock(&c->lock);
+    for (cache_flight **pp = &c->flights; *pp; pp = &(*pp)->next) {
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
+    }
+    if (f->refs > 1 && res && res->status == 0 && res->res && PQresultStatus(res->res) == PGRES_TUPLES_OK)
+        f->res = PQcopyResult(res->res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+    f->done = true;
+    pthread_cond_broadcast(&f->cond);
+    flight_unref_locked(f);
+    pthread_mutex_unlock(&c->lock);
+    st->flight = NULL;
+}
+
+/* ---- routing of misses (replicas) ------------------------------------------------- */
+
+static int64_t token_lsn(const char *tok)
+{
+    const char *p = tok ? strrchr(tok, ':') : NULL;
+    return p ? alchdb__lsn_parse(p + 1) : -1;
+}
+
+/* A result stored from a replica must include the last write of everything
+ * it depends on: ask the router for a replica that has replayed that far (a
+ * consistency token), or the primary when a write position is unknown. */
+static void steer(binding *b, exec_state *st, alchdb__exec_ctx *ctx)
+{
+    if (!b->router || (ctx->flags & ALCHDB_EXEC_PRIMARY))
+        return;
+    int64_t need = 0;
+    for (size_t i = 0; i < st->vs.n; i++) {
+        int64_t l = alchdb__cache_ver_lsn(&st->expected[i]);
+        if (l < 0) {
+            ctx->flags = (ctx->flags & ~(unsigned)ALCHDB_EXEC_READ) | ALCHDB_EXEC_PRIMARY;
+            return;
+        }
+        need = l > need ? l : need;
+    }
+    uint64_t sysid = atomic_load(&b->router->sysid);
+    if (need == 0 || (ctx->token && token_lsn(ctx->token) >= need))
+        return;
+    if (!sysid) {
+        ctx->flags = (ctx->flags & ~(unsigned)ALCHDB_EXEC_READ) | ALCHDB_EXEC_PRIMARY;
+        return;
+    }
+    snprintf(st->token, sizeof st->token, "alchdb1:%" PRIu64 ":%X/%X", sysid, (unsigned)((uint64_t)need >> 32),
+             (unsigned)((uint64_t)need & 0xffffffffu));
+    ctx->token = st->token;
+}
+
+/* ---- lookup --------------------------------------------------------------------- */
+
+static int lookup_write(binding *b, stmt_info *si, alchdb__exec_ctx *ctx)
+{
+    alchdb_cache *c = b->cache;
+    count_bypass(c, ALCHDB_CACHE_BYPASS_WRITE);
+    exec_state *st = alchdb__calloc(1, sizeof *st);
+    if (!st) {
+        /* Cannot remember what to invalidate: invalidate everything now and
+         * again after (the statement has not run yet). */
+        vset vs = {0};
+        alchdb__vset_add(&vs, alchdb__strdup(c->epoch_key), 0);
+        alchdb__cache_bump(c, &vs, -1);
+        alchdb__vset_clear(&vs);
+        stmt_release(si);
+        return 0;
+    }
+    st->mode = ST_WRITE;
+    st->si = si;
+    st->lsn = -1;
+    uint8_t id[16];
+    cache_catalog *cat = catalog_get(b, true, id);
+    st->epoch = write_deps(b, si, cat, ctx, &st->vs, &st->rels, &st->nrels);
+    alchdb__catalog_release(cat);
+    alchdb__cache_inflight_add(c, st->rels, st->nrels);
+    ctx->cache_state = st;
+    return 0;
+}
+
+static int h_lookup(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out)
+{
+    binding *b = ud;
+    alchdb_cache *c = b->cache;
+    const alchdb_cache_query *q = ctx->cache_query;
+    unsigned qf = q ? q->flags : 0;
+    stmt_info *si = stmt_get(b, ctx->sql, ctx->sql_len, ctx->sql_hash);
+    if (!si || si->writes)
+        return lookup_write(b, si, ctx); /* si NULL (no memory): treated as an unknown write */
+    int reason = si->bypass;
+    if (reason < 0 && ((qf & ALCHDB_CACHE_SKIP) || (!c->cache_all && !q)))
+        reason = ALCHDB_CACHE_BYPASS_SKIP_FLAG;
+    if (reason >= 0) {
+        count_bypass(c, reason);
+        stmt_release(si);
+        return 0;
+    }
+    uint8_t identity[16];
+    cache_catalog *cat = catalog_get(b, true, identity);
+    exec_state *st = cat ? alchdb__calloc(1, sizeof *st) : NULL;
+    if (!st) {
+        count_bypass(c, ALCHDB_CACHE_BYPASS_IDENTITY);
+        alchdb__catalog_release(cat);
+        stmt_release(si);
+        return 0;
+    }
+    st->mode = ST_READ;
+    st->si = si;
+    char *rels[CACHE_MAX_VKEYS];
+    size_t nrels;
+    reason = read_deps(b, si, cat, ctx, &st->vs, rels, &nrels);
+    if (reason < 0 && alchdb__cache_inflight_any(c, rels, nrels))
+        reason = ALCHDB_CACHE_BYPASS_WRITE_IN_FLIGHT;
+    alchdb__catalog_release(cat);
+    if (reason >= 0) {
+        count_bypass(c, reason);
+        state_free(st);
+        return 0;
+    }
+    entry_key(b, identity, ctx, st->key);
+    int n = snprintf(st->keystr, sizeof st->keystr, "%s:e:", c->prefix);
+    for (int i = 0; i < 16; i++)
+        n += snprintf(st->keystr + n, sizeof st->keystr - (size_t)n, "%02x", st->key[i]);
+    snprintf(st->lease_key, sizeof st->lease_key, "%s:lease", st->keystr);
+    st->deps_hash = names_hash(&st->vs);
+    st->ttl_ms = alchdb__cache_ttl(c, q ? q->ttl_us : 0);
+    st->no_fill = (qf & ALCHDB_CACHE_NO_FILL) != 0;
+    st->pattern = alchdb__cache_pattern(c, si->fingerprint, si->normalized);
+    atomic_fetch_add_explicit(&c->lookups, 1, memory_order_relaxed);
+    if (st->pattern)
+        atomic_fetch_add_explicit(&st->pattern->lookups, 1, memory_order_relaxed);
+
+    const char *const *vk = (const char *const *)st->vs.names;
+    alchdb__cache_ver *cur = st->expected;
+    unsigned char *entry = NULL;
+    size_t elen = 0;
+    bool stale = false;
+    if (!(qf & ALCHDB_CACHE_REFRESH)) {
+        if (c->be->ops->fetch(c->be, st->keystr, st->vs.n, vk, cur, &entry, &elen) < 0) {
+            atomic_fetch_add(&c->backend_errors, 1);
+            atomic_fetch_sub(&c->lookups, 1);
+            if (st->pattern)
+                atomic_fetch_sub(&st->pattern->lookups, 1);
+            count_bypass(c, ALCHDB_CACHE_BYPASS_BACKEND);
+            state_free(st);
+            return 0;
+        }
+        if (entry) {
+            int t = try_entry(c, st, cur, entry, elen, out);
+            alchdb__free(entry);
+            if (t == 1)
+                goto hit;
+            stale = t == -2;
+        }
+    }
+    /* A miss. Every key must hold a token before the query runs. */
+    bool absent = false;
+    for (size_t i = 0; i < st->vs.n; i++)
+        absent |= cur[i].v[0] == '\0';
+    if (absent || (qf & ALCHDB_CACHE_REFRESH)) {
+        alchdb__cache_ver init[CACHE_MAX_VKEYS];
+        for (size_t i = 0; i < st->vs.n; i++)
+            alchdb__cache_ver_new(&init[i], -1);
+        if (c->be->ops->init(c->be, st->vs.n, vk, init, st->vs.ttl_ms, cur) < 0) {
+            atomic_fetch_add(&c->backend_errors, 1);
+            st->no_fill = true;
+        }
+    }
+    if (!st->no_fill && !(qf & ALCHDB_CACHE_REFRESH)) {
+        PGresult *shared = flight_join(c, st, vers_hash(cur, st->vs.n));
+        if (shared) {
+            atomic_fetch_add(&c->coalesced, 1);
+            *out = wrap_hit(shared);
+            if (*out)
+                goto hit;
+        }
+        /* Another process may be running the same miss: wait for its fill. */
+        if (st->flight && c->lease_wait_us > 0 && strcmp(c->be->ops->name, "redis") == 0) {
+            uintptr_t self = (uintptr_t)st;
+            snprintf(st->lease_token, sizeof st->lease_token, "%016" PRIx64,
+                     alchdb__hash64(&self, sizeof self, (uint64_t)alchdb__now_ns()));
+            int l = c->be->ops->lease(c->be, st->lease_key, st->lease_token, c->lease_ttl_ms);
+            st->lease_held = l == 1;
+            int64_t deadline = alchdb__now_ns() + c->lease_wait_us * 1000;
+            while (l == 0 && alchdb__now_ns() < deadline) {
+                struct timespec ts = {0, 2000000};
+                nanosleep(&ts, NULL);
+                alchdb__cache_ver now_v[CACHE_MAX_VKEYS];
+                if (c->be->ops->fetch(c->be, st->keystr, st->vs.n, vk, now_v, &entry, &elen) < 0)
+                    break;
+                if (entry) {
+                    int t = try_entry(c, st, now_v, entry, elen, out);
+                    alchdb__free(entry);
+                    if (t == 1) {
+                        atomic_fetch_add(&c->coalesced, 1);
+                        flight_finish(c, st, *out);
+                        goto hit;
+                    }
+                }
+            }
+        }
+    }
+    atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
+    if (stale)
+        atomic_fetch_add(&c->misses_stale, 1);
+    if (st->pattern)
+        atomic_fetch_add_explicit(&st->pattern->misses, 1, memory_order_relaxed);
+    steer(b, st, ctx);
+    alchdb__cache_test_point("versions-read", ctx->sql);
+    ctx->cache_state = st;
+    return 0;
+hit:
+    atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
+    if (st->pattern)
+        atomic_fetch_add_explicit(&st->pattern->hits, 1, memory_order_relaxed);
+    state_free(st);
+    return 1;
+}
+
+/* ---- after the statement ---------------------------------------------------------- */
+
+static void read_lsn(binding *b, PGconn *pg, int64_t *lsn)
+{
+    if (!b->router || PQtransactionStatus(pg) != PQTRANS_IDLE)
+        return;
+    PGresult *r = PQexec(pg, "SELECT pg_current_wal_insert_lsn()::text");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        *lsn = alchdb__lsn_parse(PQgetvalue(r, 0, 0));
+    PQclear(r);
+}
+
+static void h_before_release(void *ud, alchdb__exec_ctx *ctx, PGconn *pg)
+{
+    binding *b = ud;
+    exec_state *st = ctx->txn ? ctx->txn->cache_state : ctx->cache_state;
+    if (st && st->mode == ST_WRITE)
+        read_lsn(b, pg, &st->lsn);
+}
+
+/* Whether a failed write may still have changed data: only when the server
+ * did not answer (the connection broke, maybe after the commit). */
+static bool may_have_written(const alchdb__exec_ctx *ctx, const alchdb_result *res)
+{
+    if (ctx->rc == 0)
+        return true;
+    if (!res)
+        return ctx->rc != ALCHDB_E_TIMEOUT && ctx->rc != ALCHDB_E_CONNECT && ctx->rc != ALCHDB_E_BUSY &&
+               ctx->rc != ALCHDB_E_CLOSED && ctx->rc != ALCHDB_E_NOMEM;
+    return !strncmp(res->sqlstate, "08", 2) || alchdb__sqlstate_is_fatal(res->sqlstate);
+}
+
+static void remember_temps(binding *b, const stmt_info *si)
+{
+    pthread_mutex_lock(&b->lock);
+    for (size_t i = 0; i < si->nwritten; i++)
+        if (!add_name(&b->temps, &b->ntemps, si->written[i], strlen(si->written[i])))
+            break;
+    pthread_mutex_unlock(&b->lock);
+}
+
+static void finish_write(binding *b, exec_state *st, bool wrote)
+{
+    alchdb_cache *c = b->cache;
+    if (wrote) {
+        if (st->epoch) {
+            alchdb__vset_clear(&st->vs);
+            alchdb__vset_add(&st->vs, alchdb__strdup(c->epoch_key), 0);
+        }
+        alchdb__cache_bump(c, &st->vs, st->lsn);
+        if (st->si && (st->si->ddl || st->si->writes_unknown)) {
+            pthread_mutex_lock(&b->lock);
+            b->reload = true;
+            pthread_mutex_unlock(&b->lock);
+        }
+        if (st->si && st->si->creates_temp)
+            remember_temps(b, st->si);
+    }
+    alchdb__cache_inflight_remove(c, st->rels, st->nrels);
+}
+
+static void fill(alchdb_cache *c, exec_state *st, const alchdb__exec_ctx *ctx, const alchdb_result *res)
+{
+    alchdb__cache_test_point("query-done", ctx->sql);
+    if (st->no_fill || ctx->rc != 0 || !res || !res->res || PQresultStatus(res->res) != PGRES_TUPLES_OK)
+        return;
+    alchdb__cache_entry_in in = {
+        .res = res->res,
+        .key = st->key,
+        .deps_hash = st->deps_hash,
+        .nver = st->vs.n,
+        .vers = st->expected,
+        .exec_us = (ctx->end_ns - ctx->start_ns) / 1000,
+    };
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int rc = alchdb__cache_encode(&in, c->compress_threshold, c->max_entry, &buf, &len);
+    if (rc == ALCHDB_E_RANGE) {
+        atomic_fetch_add(&c->fills_too_large, 1);
+        return;
+    }
+    if (rc)
+        return;
+    alchdb__cache_test_point("before-fill", ctx->sql);
+    rc = c->be->ops->fill(c->be, st->keystr, st->vs.n, (const char *const *)st->vs.names, st->expected, buf, len,
+                          st->ttl_ms);
+    alchdb__free(buf);
+    if (rc == 1) {
+        atomic_fetch_add(&c->fills, 1);
+        atomic_fetch_add(&c->bytes_stored, (int64_t)len);
+    } else if (rc == 0) {
+        atomic_fetch_add(&c->fills_rejected, 1); /* a write raced the query: caught */
+    } else {
+        atomic_fetch_add(&c->backend_errors, 1);
+    }
+}
+
+static void h_done(void *ud, alchdb__exec_ctx *ctx, const alchdb_result *res)
+{
+    binding *b = ud;
+    exec_state *st = ctx->cache_state;
+    if (!st)
+        return;
+    ctx->cache_state = NULL;
+    if (st->mode == ST_WRITE) {
+        finish_write(b, st, may_have_written(ctx, res));
+    } else {
+        fill(b->cache, st, ctx, res);
+        flight_finish(b->cache, st, res);
+        if (st->lease_held)
+            b->cache->be->ops->unlease(b->cache->be, st->lease_key, st->lease_token);
+    }
+    state_free(st);
+}
+
+/* ---- transactions ------------------------------------------------------------------ */
+
+static void h_txn_stmt(void *ud, alchdb__exec_ctx *ctx)
+{
+    binding *b = ud;
+    alchdb_cache *c = b->cache;
+    stmt_info *si = stmt_get(b, ctx->sql, ctx->sql_len, ctx->sql_hash);
+    if (si && !si->writes) {
+        if (si->bypass < 0)
+            count_bypass(c, ALCHDB_CACHE_BYPASS_IN_TRANSACTION);
+        stmt_release(si);
+        return;
+    }
+    exec_state *st = ctx->txn->cache_state;
+    if (!st) {
+        st = alchdb__calloc(1, sizeof *st);
+        if (!st) {
+            /* No memory to remember the writes: invalidate everything now; the
+             * commit cannot do it, so this is the best available. */
+            vset vs = {0};
+            alchdb__vset_add(&vs, alchdb__strdup(c->epoch_key), 0);
+            alchdb__cache_bump(c, &vs, -1);
+            alchdb__vset_clear(&vs);
+            stmt_release(si);
+            return;
+        }
+        st->mode = ST_WRITE;
+        st->lsn = -1;
+        ctx->txn->cache_state = st;
+    }
+    count_bypass(c, ALCHDB_CACHE_BYPASS_WRITE);
+    /* The transaction holds a connection: use the catalog as it is (no load). */
+    uint8_t id[16];
+    cache_catalog *cat = catalog_get(b, false, id);
+    size_t before = st->nrels;
+    st->epoch |= write_deps(b, si, cat, ctx, &st->vs, &st->rels, &st->nrels);
+    alchdb__catalog_release(cat);
+    alchdb__cache_inflight_add(c, st->rels + before, st->nrels - before);
+    if (si && si->creates_temp)
+        remember_temps(b, si);
+    if (si && (si->ddl || si->writes_unknown)) {
+        pthread_mutex_lock(&b->lock);
+        b->reload = true;
+        pthread_mutex_unlock(&b->lock);
+    }
+    stmt_release(si);
+}
+
+static void h_txn_end(void *ud, alchdb_txn *t, bool committed)
+{
+    binding *b = ud;
+    exec_state *st = t->cache_state;
+    if (!st)
+        return;
+    t->cache_state = NULL;
+    finish_write(b, st, committed);
+    state_free(st);
+}
+
+static void binding_free(void *ud)
+{
+    binding *b = ud;
+    if (!b)
+        return;
+    for (size_t i = 0; i < STMT_BUCKETS; i++) {
+        while (b->stmts[i]) {
+            stmt_info *x = b->stmts[i];
+            b->stmts[i] = x->next;
+            stmt_release(x);
+        }
+    }
+    for (size_t i = 0; i < b->ntemps; i++)
+        alchdb__free(b->temps[i]);
+    alchdb__free(b->temps);
+    alchdb__catalog_release(b->cat);
+    pthread_mutex_destroy(&b->lock);
+    pthread_cond_destroy(&b->loaded);
+    alchdb__free(b->scope);
+    alchdb__free(b);
+}
+
+static const alchdb__cache_hooks cache_hooks = {h_lookup, h_before_release, h_done, h_txn_stmt, h_txn_end,
+                                                binding_free};
+
+/* ---- public entry points ------------------------------------------------------------ */
+
+ALCHDB_API int alchdb_client_set_cache(alchdb_client *client, alchdb_cache *cache, const char *scope)
+{
+    ALCHDB_CHECK_ARG(client, "client", "must not be NULL");
+    ALCHDB_CHECK_ARG(!scope || strlen(scope) <= 1024, "scope", "must have at most 1024 bytes");
+    binding *b = NULL;
+    if (cache) {
+        b = alchdb__calloc(1, sizeof *b);
+        if (!b || (scope && !(b->scope = alchdb__strdup(scope)))) {
+            alchdb__free(b);
+            return alchdb__nomem("cache binding");
+        }
+        b->cache = cache;
+        b->client = client;
+        b->router = client->route ? client->route_ud : NULL;
+        pthread_mutex_init(&b->lock, NULL);
+        pthread_cond_init(&b->loaded, NULL);
+    }
+    if (client->cache && client->cache->destroy)
+        client->cache->destroy(client->cache_ud);
+    client->cache = b ? &cache_hooks : NULL;
+    client->cache_ud = b;
+    return 0;
+}
+
+ALCHDB_API int alchdb_client_exec_cached(alchdb_client *client, const char *sql, int nparams,
+                                         const char *const *params, unsigned flags, const alchdb_cache_query *q,
+                                         alchdb_result **out)
+{
+    if (out)
+        *out = NULL;
+    if (q) {
+        ALCHDB_CHECK_ARG(q->version == ALCHDB_CACHE_QUERY_VERSION, "q", "version must be ALCHDB_CACHE_QUERY_VERSION");
+        ALCHDB_CHECK_ARG(!(q->flags & ~(ALCHDB_CACHE_SKIP | ALCHDB_CACHE_NO_FILL | ALCHDB_CACHE_REFRESH)), "q",
+                         "flags: unknown ALCHDB_CACHE_* flag");
+        ALCHDB_CHECK_ARG(q->ntags <= 16 && (!q->ntags || q->tags), "q", "tags: at most 16, not NULL when ntags > 0");
+        for (size_t i = 0; i < q->ntags; i++)
+            ALCHDB_CHECK_ARG(q->tags[i] && *q->tags[i] && strlen(q->tags[i]) <= 200, "q",
+                             "tags: each 1..200 bytes");
+        if (q->ttl_us != 0 && client && client->cache == &cache_hooks) {
+            const alchdb_cache *c = ((binding *)client->cache_ud)->cache;
+            ALCHDB_CHECK_ARG(q->ttl_us >= 1000 && q->ttl_us / 1000 <= c->max_ttl_ms, "q",
+                             "ttl_us: must be 0 (default) or 1 ms..max_ttl");
+        } else {
+            ALCHDB_CHECK_ARG(q->ttl_us >= 0, "q", "ttl_us: must not be negative");
+        }
+    }
+    return alchdb__client_exec(__func__, client, sql, nparams, params, flags, NULL, q, out);
+}
