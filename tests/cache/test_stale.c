@@ -288,15 +288,15 @@ static void run_config(const cfg *k)
     sh->t0 = alchdb__now_ns();
     char prefix[64];
     snprintf(prefix, sizeof prefix, "cts%d_%s", (int)getpid(), k->name);
-    alchdb_cache *cache = mk_cache(k, prefix);
-    conn x = mk_conn(k, cache);
     pid_t child = -1;
-    if (k->second_process) {
+    if (k->second_process) { /* before this process starts threads (pool, prober) */
         child = fork();
         ck_assert_int_ge(child, 0);
         if (child == 0)
             child_readers(k, prefix);
     }
+    alchdb_cache *cache = mk_cache(k, prefix);
+    conn x = mk_conn(k, cache);
     enum { NW = 2, NR = 3 };
     pthread_t th[NW + NR];
     worker w[NW + NR];
