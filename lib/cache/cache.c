@@ -196,6 +196,22 @@ int alchdb__cache_bump(alchdb_cache *c, const vset *s, int64_t lsn)
     return rc;
 }
 
+int alchdb__cache_bump_epoch(alchdb_cache *c)
+{
+    /* No allocation here: the fallback when remembering what to invalidate
+     * failed (the memory backend keeps the epoch's slot; Redis marks itself
+     * dirty if it cannot send, which also ends in an epoch bump). */
+    alchdb__cache_ver v;
+    alchdb__cache_ver_new(&v, -1);
+    const char *key = c->epoch_key;
+    int64_t ttl = 0;
+    atomic_fetch_add(&c->invalidations, 1);
+    int rc = c->be->ops->bump(c->be, 1, &key, &v, &ttl);
+    if (rc < 0)
+        atomic_fetch_add(&c->backend_errors, 1);
+    return rc;
+}
+
 int64_t alchdb__cache_ttl(const alchdb_cache *c, int64_t ttl_us)
 {
     int64_t ms = ttl_us > 0 ? ttl_us / 1000 : c->default_ttl_ms;
@@ -344,10 +360,7 @@ ALCHDB_API int alchdb_cache_invalidate_tag(alchdb_cache *c, const char *tag)
 ALCHDB_API int alchdb_cache_clear(alchdb_cache *c)
 {
     ALCHDB_CHECK_ARG(c, "cache", "must not be NULL");
-    vset s = {0};
-    alchdb__vset_add(&s, alchdb__strdup(c->epoch_key), 0);
-    int rc = s.overflow ? alchdb__nomem("cache clear") : alchdb__cache_bump(c, &s, -1);
-    alchdb__vset_clear(&s);
+    int rc = alchdb__cache_bump_epoch(c);
     return rc < 0 ? rc : 0;
 }
 

@@ -143,6 +143,8 @@ void alchdb__vset_add(vset *s, char *owned_name, int64_t ttl_ms);
 void alchdb__vset_clear(vset *s);
 /* Replace the tokens of every key in s (one backend round trip); lsn < 0 unknown. */
 int alchdb__cache_bump(alchdb_cache *c, const vset *s, int64_t lsn);
+/* Replace the namespace epoch without allocating. */
+int alchdb__cache_bump_epoch(alchdb_cache *c);
 /* In-process "write in flight" marks on relation names. */
 void alchdb__cache_inflight_add(alchdb_cache *c, char *const *rels, size_t n);
 void alchdb__cache_inflight_remove(alchdb_cache *c, char *const *rels, size_t n);

@@ -695,19 +695,18 @@ static void steer(binding *b, exec_state *st, alchdb__exec_ctx *ctx)
 
 /* ---- lookup --------------------------------------------------------------------- */
 
+/* The state of a write whose details could not be remembered (out of
+ * memory): invalidate the whole namespace after it, which needs nothing. */
+static exec_state epoch_after;
+
 static int lookup_write(binding *b, stmt_info *si, alchdb__exec_ctx *ctx)
 {
     alchdb_cache *c = b->cache;
     count_bypass(c, ALCHDB_CACHE_BYPASS_WRITE);
     exec_state *st = alchdb__calloc(1, sizeof *st);
     if (!st) {
-        /* Cannot remember what to invalidate: invalidate everything now and
-         * again after (the statement has not run yet). */
-        vset vs = {0};
-        alchdb__vset_add(&vs, alchdb__strdup(c->epoch_key), 0);
-        alchdb__cache_bump(c, &vs, -1);
-        alchdb__vset_clear(&vs);
         stmt_release(si);
+        ctx->cache_state = &epoch_after;
         return 0;
     }
     st->mode = ST_WRITE;
@@ -742,8 +741,8 @@ static int h_lookup(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out)
     uint8_t identity[16];
     cache_catalog *cat = catalog_get(b, true, identity);
     exec_state *st = cat ? alchdb__calloc(1, sizeof *st) : NULL;
-    if (!st) {
-        count_bypass(c, ALCHDB_CACHE_BYPASS_IDENTITY);
+    if (!st) { /* no catalog (database down) or no memory */
+        count_bypass(c, cat ? ALCHDB_CACHE_BYPASS_NOT_CACHEABLE : ALCHDB_CACHE_BYPASS_IDENTITY);
         alchdb__catalog_release(cat);
         stmt_release(si);
         return 0;
@@ -877,7 +876,7 @@ static void h_before_release(void *ud, alchdb__exec_ctx *ctx, PGconn *pg)
 {
     binding *b = ud;
     exec_state *st = ctx->txn ? ctx->txn->cache_state : ctx->cache_state;
-    if (st && st->mode == ST_WRITE)
+    if (st && st != &epoch_after && st->mode == ST_WRITE)
         read_lsn(b, pg, &st->lsn);
 }
 
@@ -906,11 +905,10 @@ static void finish_write(binding *b, exec_state *st, bool wrote)
 {
     alchdb_cache *c = b->cache;
     if (wrote) {
-        if (st->epoch) {
-            alchdb__vset_clear(&st->vs);
-            alchdb__vset_add(&st->vs, alchdb__strdup(c->epoch_key), 0);
-        }
-        alchdb__cache_bump(c, &st->vs, st->lsn);
+        if (st->epoch)
+            alchdb__cache_bump_epoch(c);
+        else
+            alchdb__cache_bump(c, &st->vs, st->lsn);
         if (st->si && (st->si->ddl || st->si->writes_unknown)) {
             pthread_mutex_lock(&b->lock);
             b->reload = true;
@@ -965,6 +963,11 @@ static void h_done(void *ud, alchdb__exec_ctx *ctx, const alchdb_result *res)
     if (!st)
         return;
     ctx->cache_state = NULL;
+    if (st == &epoch_after) {
+        if (may_have_written(ctx, res))
+            alchdb__cache_bump_epoch(b->cache);
+        return;
+    }
     if (st->mode == ST_WRITE) {
         finish_write(b, st, may_have_written(ctx, res));
     } else {
@@ -990,16 +993,15 @@ static void h_txn_stmt(void *ud, alchdb__exec_ctx *ctx)
         return;
     }
     exec_state *st = ctx->txn->cache_state;
+    if (st == &epoch_after) { /* already reduced to a namespace bump at commit */
+        stmt_release(si);
+        return;
+    }
     if (!st) {
         st = alchdb__calloc(1, sizeof *st);
         if (!st) {
-            /* No memory to remember the writes: invalidate everything now; the
-             * commit cannot do it, so this is the best available. */
-            vset vs = {0};
-            alchdb__vset_add(&vs, alchdb__strdup(c->epoch_key), 0);
-            alchdb__cache_bump(c, &vs, -1);
-            alchdb__vset_clear(&vs);
             stmt_release(si);
+            ctx->txn->cache_state = &epoch_after;
             return;
         }
         st->mode = ST_WRITE;
@@ -1031,6 +1033,11 @@ static void h_txn_end(void *ud, alchdb_txn *t, bool committed)
     if (!st)
         return;
     t->cache_state = NULL;
+    if (st == &epoch_after) {
+        if (committed)
+            alchdb__cache_bump_epoch(b->cache);
+        return;
+    }
     finish_write(b, st, committed);
     state_free(st);
 }

@@ -780,6 +780,92 @@ START_TEST(test_bad_input)
 }
 END_TEST
 
+/* ---- out of memory --------------------------------------------------------------- */
+
+static _Atomic long oom_at = -1, oom_n;
+static void *o_malloc(void *ud, size_t n)
+{
+    (void)ud;
+    return ++oom_n == oom_at ? NULL : malloc(n);
+}
+static void *o_realloc(void *ud, void *p, size_t n)
+{
+    (void)ud;
+    return ++oom_n == oom_at ? NULL : realloc(p, n);
+}
+static void o_free(void *ud, void *p)
+{
+    (void)ud;
+    free(p);
+}
+static const alchdb_allocator oom_alloc = {ALCHDB_ALLOCATOR_VERSION, NULL, o_malloc, o_realloc, o_free};
+
+/* The value, or NULL when the call failed (it may, cleanly, when memory runs out). */
+static char *try_val(alchdb_client *c, const char *sql)
+{
+    alchdb_result *r;
+    int rc = alchdb_client_exec(c, sql, 0, NULL, &r);
+    char *v = rc == 0 && alchdb_result_nrows(r) == 1 ? strdup(alchdb_result_value(r, 0, 0)) : NULL;
+    ck_assert_msg(rc == 0 || rc == ALCHDB_E_NOMEM || rc == ALCHDB_E_QUERY, "%s: %d %s", sql, rc,
+                  alchdb_last_error_message());
+    alchdb_result_free(r);
+    return v;
+}
+
+/* Every allocation of a miss, a hit, a write and a transaction fails in
+ * turn: each call answers correctly or fails cleanly, and afterwards the
+ * cache never serves a value older than the database's. */
+START_TEST(test_out_of_memory)
+{
+    setup_items("ct_oom2");
+    ck_assert_int_eq(alchdb_set_allocator(&oom_alloc), 0);
+    alchdb_cache *cache = mk_cache("memory", NULL);
+    alchdb_client *c = mk_client(NULL, cache, 1);
+    char want[32] = "v1";
+    ck_val(c, "SELECT v FROM ct_oom2 WHERE id = 1", 0, NULL, want);
+    long k;
+    for (k = 1; k <= 400; k++) {
+        oom_n = 0;
+        oom_at = k;
+        char *v = try_val(c, "SELECT v FROM ct_oom2 WHERE id = 1");
+        if (v)
+            ck_assert_msg(strcmp(v, want) == 0, "k=%ld: read %s, want %s", k, v, want);
+        free(v);
+        char up[96];
+        snprintf(up, sizeof up, "UPDATE ct_oom2 SET v = 'k%ld' WHERE id = 1", k);
+        free(try_val(c, up));
+        alchdb_txn *t = NULL;
+        if (alchdb_client_begin(c, 0, &t) == 0) {
+            snprintf(up, sizeof up, "UPDATE ct_oom2 SET grp = %ld WHERE id = 1", k);
+            alchdb_txn_exec(t, up, 0, NULL, NULL);
+            alchdb_txn_commit(t);
+        }
+        alchdb_txn_free(t);
+        free(try_val(c, "SELECT grp FROM ct_oom2 WHERE id = 1"));
+        oom_at = -1;
+        /* The truth, from the database directly. */
+        PGconn *pg = pgtest_connect();
+        PGresult *r = PQexec(pg, "SELECT v, grp::text FROM ct_oom2 WHERE id = 1");
+        snprintf(want, sizeof want, "%s", PQgetvalue(r, 0, 0));
+        char grp[32];
+        snprintf(grp, sizeof grp, "%s", PQgetvalue(r, 0, 1));
+        PQclear(r);
+        PQfinish(pg);
+        ck_val(c, "SELECT v FROM ct_oom2 WHERE id = 1", 0, NULL, want);
+        ck_val(c, "SELECT grp FROM ct_oom2 WHERE id = 1", 0, NULL, grp);
+        if (oom_n < k)
+            break; /* the sequence no longer reaches allocation k */
+    }
+    fprintf(stderr, "out of memory: failed each of the first %ld allocations in turn\n", k - 1);
+    ck_assert_int_gt(k, 40); /* the sequence allocates; the loop really injected failures */
+    alchdb_client_free(c);
+    alchdb_cache_free(cache);
+    alchdb_sql_cache_clear(); /* the shared analysis cache holds what was parsed */
+    ck_assert_int_eq(alchdb__alloc_outstanding(), 0);
+    ck_assert_int_eq(alchdb_set_allocator(NULL), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cache-integration");
@@ -798,6 +884,7 @@ int main(void)
     tcase_add_test(tc, test_redis_outage);
     tcase_add_test(tc, test_redis_oom);
     tcase_add_test(tc, test_replica_misses);
+    tcase_add_test(tc, test_out_of_memory);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
