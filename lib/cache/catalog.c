@@ -23,8 +23,9 @@ static const char RELS_SQL[] =
     "SELECT c.relname, c.relkind::text, c.relpersistence::text,"
     " (SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
     "   WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnkeyatts = 1),"
-    " (SELECT format_type(a.atttypid, NULL) FROM pg_index i JOIN pg_attribute a"
-    "   ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
+    " (SELECT format_type(a.atttypid, NULL) || CASE WHEN EXISTS (SELECT 1 FROM pg_collation co"
+    "   WHERE co.oid = a.attcollation AND NOT co.collisdeterministic) THEN ' nondeterministic' ELSE '' END"
+    "   FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
     "   WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnkeyatts = 1),"
     " EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)"
     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -152,7 +153,7 @@ static int pk_class_of(const char *type)
         return PK_TEXT;
     if (!strcmp(type, "uuid"))
         return PK_UUID;
-    return PK_NONE; /* numeric, bpchar, citext, ...: equality is not byte equality */
+    return PK_NONE; /* numeric, bpchar, citext, nondeterministic collations: equality is not byte equality */
 }
 
 bool alchdb__catalog_canon_key(int pk_class, const char *v, char *buf, size_t cap)

@@ -339,10 +339,9 @@ static bool row_key(const alchdb__sql_row_target *rt, const rel_info *ri, const 
 {
     if (!rt || !ri || ri->pk_class == PK_NONE || ri->is_view)
         return false;
-    if (rt->kind == ALCHDB_SQL_UPDATE)
-        for (size_t i = 0; i < rt->nset; i++)
-            if (strcmp(rt->set_cols[i], ri->pk_col) == 0)
-                return false; /* moves the row to another key */
+    for (size_t i = 0; i < rt->nset; i++) /* UPDATE SET, ON CONFLICT DO UPDATE SET */
+        if (strcmp(rt->set_cols[i], ri->pk_col) == 0)
+            return false; /* moves the row to another key */
     if (rt->kind == ALCHDB_SQL_INSERT && rt->on_conflict == 2 &&
         (rt->nconflict != 1 || strcmp(rt->conflict_cols[0], ri->pk_col) != 0))
         return false; /* may update a row found through another constraint */

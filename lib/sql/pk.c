@@ -420,6 +420,8 @@ static bool insert_shape(const json_t *body, const json_t **rel, const json_t **
     return json_is_string(json_object_get(*rel, "relname")) && fields_clean(body, "selectStmt");
 }
 
+static int update_set_cols(pk_ctx *c, const json_t *body);
+
 static int insert_fill(pk_ctx *c, const json_t *body, const json_t *row)
 {
     alchdb__sql_row_target *t = c->t;
@@ -447,6 +449,12 @@ static int insert_fill(pk_ctx *c, const json_t *body, const json_t *row)
         t->on_conflict = 2;
     else
         return PK_SKIP;
+    /* DO UPDATE SET: the assigned columns, as for an UPDATE. */
+    if (t->on_conflict == 2) {
+        int rc = update_set_cols(c, oc);
+        if (rc != PK_OK)
+            return rc;
+    }
     const json_t *infer = json_object_get(oc, "infer");
     json_t *elems = json_object_get(infer, "indexElems");
     if (jstr(infer, "conname"))

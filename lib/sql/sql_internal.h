@@ -63,7 +63,7 @@ typedef struct alchdb__sql_row_target {
      * value is a parameter or a constant. */
     size_t neq;
     alchdb__sql_eq *eq;
-    size_t nset;     /* UPDATE: the assigned columns */
+    size_t nset;     /* UPDATE, INSERT ... ON CONFLICT DO UPDATE: the assigned columns */
     char **set_cols;
     int on_conflict; /* INSERT: 0 none, 1 DO NOTHING, 2 DO UPDATE */
     size_t nconflict; /* INSERT ON CONFLICT (cols): the inference columns */

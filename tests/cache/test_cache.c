@@ -204,6 +204,15 @@ START_TEST(test_pk_invalidation)
         ck_val(c, "SELECT v FROM ct_pk WHERE id = 50", 0, NULL, "fifty");
         ok(c, "DELETE FROM ct_pk WHERE id = 50", 0, NULL);
         ck_val(c, "SELECT v FROM ct_pk WHERE id = 50", 0, NULL, "(none)");
+        /* An upsert by key is a single-row write; one that moves the key is not. */
+        ck_val(c, sel, 1, p2, "v2+");
+        ok(c, "INSERT INTO ct_pk (id, v) VALUES (2, 'upserted') ON CONFLICT (id) DO UPDATE SET v = excluded.v", 0,
+           NULL);
+        ck_val(c, sel, 1, p2, "upserted");
+        const char *p40[] = {"40"};
+        ck_val(c, sel, 1, p40, "(none)");
+        ok(c, "INSERT INTO ct_pk (id, v) VALUES (4, 'x') ON CONFLICT (id) DO UPDATE SET id = 40", 0, NULL);
+        ck_val(c, sel, 1, p40, "v4");
         /* Moving a row to another key is not a single-row write. */
         const char *p21[] = {"21"};
         ck_val(c, sel, 1, p21, "(none)");
