@@ -263,6 +263,7 @@ typedef struct alchdb_cache_metrics {
     int64_t bytes_served;     /**< encoded bytes served */
     int64_t db_time_saved_us; /**< sum over hits of the recorded query time of the entry */
     int64_t breaker_open;     /**< 1 when the Redis circuit breaker is open */
+    int64_t fills_from_replica; /**< of fills: results a replica served (routed clients) */
 } alchdb_cache_metrics;
 
 /**

@@ -417,6 +417,7 @@ ALCHDB_API int alchdb_cache_get_metrics(alchdb_cache *c, alchdb_cache_metrics *m
         .bytes_served = atomic_load(&c->bytes_served),
         .db_time_saved_us = atomic_load(&c->saved_us),
         .breaker_open = breaker_open(c),
+        .fills_from_replica = atomic_load(&c->fills_from_replica),
     };
     size_t n = size < sizeof all ? size : sizeof all;
     all.size = (uint32_t)n;
@@ -490,11 +491,11 @@ ALCHDB_API int alchdb_cache_stats_json(alchdb_cache *c, char **out)
                       ",\"lookups\":%" PRId64 ",\"hits\":%" PRId64 ",\"misses\":%" PRId64 ",\"hit_ratio\":%.4f"
                       ",\"misses_by_reason\":{\"absent\":%" PRId64 ",\"stale\":%" PRId64 ",\"corrupt\":%" PRId64 "}"
                       ",\"coalesced\":%" PRId64 ",\"fills\":%" PRId64 ",\"fills_rejected\":%" PRId64
-                      ",\"fills_too_large\":%" PRId64 ",\"invalidations\":%" PRId64 ",\"backend_errors\":%" PRId64
+                      ",\"fills_too_large\":%" PRId64 ",\"fills_from_replica\":%" PRId64 ",\"invalidations\":%" PRId64 ",\"backend_errors\":%" PRId64
                       ",\"bytes_stored\":%" PRId64 ",\"bytes_served\":%" PRId64 ",\"db_time_saved_ms\":%.3f",
                       m.lookups, m.hits, m.misses, ratio(m.hits, m.hits + m.misses),
                       m.misses - m.misses_stale - m.misses_corrupt, m.misses_stale, m.misses_corrupt, m.coalesced,
-                      m.fills, m.fills_rejected, m.fills_too_large, m.invalidations, m.backend_errors,
+                      m.fills, m.fills_rejected, m.fills_too_large, m.fills_from_replica, m.invalidations, m.backend_errors,
                       m.bytes_stored, m.bytes_served, (double)m.db_time_saved_us / 1e3);
     alchdb__sb_printf(&sb, ",\"bypasses\":%" PRId64 ",\"bypasses_by_reason\":{", m.bypasses);
     for (int i = 0; i < ALCHDB_CACHE_BYPASS_COUNT; i++)

@@ -135,6 +135,12 @@ typedef struct alchdb__cache_backend_ops {
      * invalidation was lost (see "dirty" below). */
     int (*bump)(alchdb__cache_backend *b, size_t n, const char *const *vkeys, const alchdb__cache_ver *newv,
                 const int64_t *ttl_ms);
+    /* Compare-and-set of one version key: replace its token by newv (with
+     * ttl_ms > 0 as its expiry) only if it still holds expected. Returns 1
+     * replaced, 0 not, < 0 error. Used to give a token of unknown write
+     * position a known one without invalidating a concurrent write's. */
+    int (*cas)(alchdb__cache_backend *b, const char *vkey, const alchdb__cache_ver *expected,
+               const alchdb__cache_ver *newv, int64_t ttl_ms);
     /* Cross-process lease on a miss (SET NX PX): 1 acquired, 0 held by
      * another, < 0 error. unlease deletes it only if it still holds token. */
     int (*lease)(alchdb__cache_backend *b, const char *lease_key, const char *token, int64_t ttl_ms);

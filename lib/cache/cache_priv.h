@@ -131,7 +131,7 @@ struct alchdb_cache {
     cache_flight *flights;
 
     _Atomic int64_t lookups, hits, misses, misses_stale, misses_corrupt, coalesced, fills, fills_rejected,
-        fills_too_large, bypasses, invalidations, backend_errors, bytes_stored, bytes_served, saved_us,
+        fills_too_large, fills_from_replica, bypasses, invalidations, backend_errors, bytes_stored, bytes_served, saved_us,
         lease_waits;
     _Atomic int64_t bypass[ALCHDB_CACHE_BYPASS_COUNT];
     cache_pattern patterns[CACHE_PATTERNS];

@@ -664,29 +664,65 @@ static int64_t token_lsn(const char *tok)
     return p ? alchdb__lsn_parse(p + 1) : -1;
 }
 
+static void force_primary(alchdb__exec_ctx *ctx)
+{
+    ctx->flags = (ctx->flags & ~(unsigned)ALCHDB_EXEC_READ) | ALCHDB_EXEC_PRIMARY;
+}
+
+/* Give tokens of unknown write position ("u": created at first use, by an
+ * unrouted writer, or after invalidations were lost) the primary's current
+ * position. Safe: every write before now is at or below it, and a write
+ * after it replaces the token, which makes the compare-and-set fail. */
+static int64_t resolve_unknown(binding *b, exec_state *st)
+{
+    char tok[80];
+    if (alchdb_router_token(b->router, tok, sizeof tok) != 0)
+        return -1;
+    int64_t now = token_lsn(tok);
+    if (now < 0)
+        return -1;
+    alchdb_cache *c = b->cache;
+    for (size_t i = 0; i < st->vs.n; i++) {
+        if (alchdb__cache_ver_lsn(&st->expected[i]) >= 0)
+            continue;
+        alchdb__cache_ver v;
+        alchdb__cache_ver_new(&v, now);
+        if (c->be->ops->cas(c->be, st->vs.names[i], &st->expected[i], &v, st->vs.ttl_ms[i]) != 1)
+            return -1; /* moved meanwhile (or unreachable): not worth a second try */
+        st->expected[i] = v;
+    }
+    return now;
+}
+
 /* A result stored from a replica must include the last write of everything
  * it depends on: ask the router for a replica that has replayed that far (a
- * consistency token), or the primary when a write position is unknown. */
+ * consistency token), or the primary. */
 static void steer(binding *b, exec_state *st, alchdb__exec_ctx *ctx)
 {
     if (!b->router || (ctx->flags & ALCHDB_EXEC_PRIMARY))
         return;
+    uint64_t sysid = atomic_load(&b->router->sysid);
+    if (!sysid) {
+        force_primary(ctx);
+        return;
+    }
     int64_t need = 0;
+    bool unknown = false;
     for (size_t i = 0; i < st->vs.n; i++) {
         int64_t l = alchdb__cache_ver_lsn(&st->expected[i]);
-        if (l < 0) {
-            ctx->flags = (ctx->flags & ~(unsigned)ALCHDB_EXEC_READ) | ALCHDB_EXEC_PRIMARY;
-            return;
-        }
+        unknown |= l < 0;
         need = l > need ? l : need;
     }
-    uint64_t sysid = atomic_load(&b->router->sysid);
+    if (unknown) {
+        int64_t now = resolve_unknown(b, st);
+        if (now < 0) {
+            force_primary(ctx);
+            return;
+        }
+        need = now > need ? now : need;
+    }
     if (need == 0 || (ctx->token && token_lsn(ctx->token) >= need))
         return;
-    if (!sysid) {
-        ctx->flags = (ctx->flags & ~(unsigned)ALCHDB_EXEC_READ) | ALCHDB_EXEC_PRIMARY;
-        return;
-    }
     snprintf(st->token, sizeof st->token, "alchdb1:%" PRIu64 ":%X/%X", sysid, (unsigned)((uint64_t)need >> 32),
              (unsigned)((uint64_t)need & 0xffffffffu));
     ctx->token = st->token;
@@ -947,6 +983,8 @@ static void fill(alchdb_cache *c, exec_state *st, const alchdb__exec_ctx *ctx, c
     alchdb__free(buf);
     if (rc == 1) {
         atomic_fetch_add(&c->fills, 1);
+        if (ctx->route_host > 0)
+            atomic_fetch_add(&c->fills_from_replica, 1);
         atomic_fetch_add(&c->bytes_stored, (int64_t)len);
     } else if (rc == 0) {
         atomic_fetch_add(&c->fills_rejected, 1); /* a write raced the query: caught */

@@ -624,6 +624,26 @@ static int mem_bump(alchdb__cache_backend *b, size_t n, const char *const *vkeys
     return nomem ? alchdb__nomem("memory cache version key (epoch reset)") : 0;
 }
 
+static int mem_cas(alchdb__cache_backend *b, const char *vkey, const alchdb__cache_ver *expected,
+                   const alchdb__cache_ver *newv, int64_t ttl_ms)
+{
+    mem *m = (mem *)b;
+    keyrefs kr;
+    int rc = keyrefs_init(&kr, m->seed, 1, &vkey);
+    if (rc)
+        return rc;
+    int64_t now = alchdb__now_ns();
+    garbage g = {0};
+    pthread_mutex_lock(&m->lock);
+    /* A failed put leaves the old token: the swap did not happen, nothing is lost. */
+    bool swapped = versions_match(m, &kr, 1, expected, now, &g) &&
+                   ver_put(m, &kr.k[0], ver_lookup(m, &kr.k[0]), newv, ttl_ms, now, &g);
+    pthread_mutex_unlock(&m->lock);
+    garbage_free(&g);
+    keyrefs_done(&kr);
+    return swapped ? 1 : 0;
+}
+
 static int mem_lease(alchdb__cache_backend *b, const char *lease_key, const char *token, int64_t ttl_ms)
 {
     mem *m = (mem *)b;
@@ -721,6 +741,7 @@ static const alchdb__cache_backend_ops mem_ops = {
     .init = mem_init,
     .fill = mem_fill,
     .bump = mem_bump,
+    .cas = mem_cas,
     .lease = mem_lease,
     .unlease = mem_unlease,
     .del = mem_del,

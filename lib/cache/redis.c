@@ -909,6 +909,15 @@ static int redis_fill(alchdb__cache_backend *b, const char *key, size_t n, const
     return rc;
 }
 
+/* The fill script with the version key as its own entry: SET it only while
+ * it still holds the expected token. */
+static int redis_cas(alchdb__cache_backend *b, const char *vkey, const alchdb__cache_ver *expected,
+                     const alchdb__cache_ver *newv, int64_t ttl_ms)
+{
+    ALCHDB_CHECK_ARG(vkey && expected && newv, "vkey", "must not be NULL");
+    return redis_fill(b, vkey, 1, &vkey, expected, (const unsigned char *)newv->v, strlen(newv->v), ttl_ms);
+}
+
 typedef struct bump_op {
     size_t n;
     const char *const *vkeys;
@@ -1061,6 +1070,7 @@ static const alchdb__cache_backend_ops redis_ops = {
     .init = redis_init,
     .fill = redis_fill,
     .bump = redis_bump,
+    .cas = redis_cas,
     .lease = redis_lease,
     .unlease = redis_unlease,
     .del = redis_del,

@@ -700,6 +700,22 @@ START_TEST(test_replica_misses)
     PQfinish(rep);
     ck_val(c, sel, 0, NULL, "second");
     ck_assert_int_ge(met(cache).hits, 4);
+    /* Misses are served by the replica once it has replayed far enough:
+     * pg_is_in_recovery() in the stored row tells where it ran. */
+    bool on_replica = false;
+    int64_t fills0 = met(cache).fills;
+    for (int i = 0; i < 40 && !on_replica; i++) {
+        char q[128];
+        snprintf(q, sizeof q, "SELECT pg_is_in_recovery()::text || ':' || v FROM ct_rep WHERE id = 3 AND %d = %d", i, i);
+        char *v = val(c, q, 0, NULL);
+        ck_assert_msg(strstr(v, ":second"), "%s", v);
+        on_replica = strncmp(v, "true", 4) == 0;
+        free(v);
+        if (!on_replica)
+            usleep(50000);
+    }
+    ck_assert_msg(on_replica, "no miss was served by the replica");
+    ck_assert_int_gt(met(cache).fills, fills0); /* looked up, missed and stored: not a bypass */
     alchdb_client_free(c);
     alchdb_cache_free(cache);
     alchdb_router_free(router);

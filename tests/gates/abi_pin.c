@@ -279,7 +279,7 @@ _Static_assert(offsetof(struct alchdb_cache_query, ttl_us) == 8, "pin: offsetof(
 _Static_assert(offsetof(struct alchdb_cache_query, tags) == 16, "pin: offsetof(struct alchdb_cache_query, tags)");
 _Static_assert(offsetof(struct alchdb_cache_query, ntags) == 24, "pin: offsetof(struct alchdb_cache_query, ntags)");
 /* struct alchdb_cache_metrics (cache.h) */
-_Static_assert(sizeof(struct alchdb_cache_metrics) == 136, "pin: sizeof(struct alchdb_cache_metrics)");
+_Static_assert(sizeof(struct alchdb_cache_metrics) == 144, "pin: sizeof(struct alchdb_cache_metrics)");
 _Static_assert(offsetof(struct alchdb_cache_metrics, size) == 0, "pin: offsetof(struct alchdb_cache_metrics, size)");
 _Static_assert(offsetof(struct alchdb_cache_metrics, reserved) == 4, "pin: offsetof(struct alchdb_cache_metrics, reserved)");
 _Static_assert(offsetof(struct alchdb_cache_metrics, lookups) == 8, "pin: offsetof(struct alchdb_cache_metrics, lookups)");
@@ -298,6 +298,7 @@ _Static_assert(offsetof(struct alchdb_cache_metrics, bytes_stored) == 104, "pin:
 _Static_assert(offsetof(struct alchdb_cache_metrics, bytes_served) == 112, "pin: offsetof(struct alchdb_cache_metrics, bytes_served)");
 _Static_assert(offsetof(struct alchdb_cache_metrics, db_time_saved_us) == 120, "pin: offsetof(struct alchdb_cache_metrics, db_time_saved_us)");
 _Static_assert(offsetof(struct alchdb_cache_metrics, breaker_open) == 128, "pin: offsetof(struct alchdb_cache_metrics, breaker_open)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, fills_from_replica) == 136, "pin: offsetof(struct alchdb_cache_metrics, fills_from_replica)");
 /* struct alchdb_monitor_query (monitor.h) */
 _Static_assert(sizeof(struct alchdb_monitor_query) == 64, "pin: sizeof(struct alchdb_monitor_query)");
 _Static_assert(offsetof(struct alchdb_monitor_query, version) == 0, "pin: offsetof(struct alchdb_monitor_query, version)");
