@@ -60,7 +60,7 @@ typedef enum alchdb_cache_opt {
     ALCHDB_CACHE_OPT_TTL_JITTER_PCT = 8,     /**< [ttl_jitter_pct] 0..50: TTLs shortened by up to this %, default 10 */
     ALCHDB_CACHE_OPT_MAX_ENTRY_BYTES = 9,    /**< [max_entry_bytes] 64 B..512 MiB encoded, default 1 MiB */
     ALCHDB_CACHE_OPT_MEMORY_BYTES = 10,      /**< [memory_bytes] bound of the memory backend, 64 KiB..1 TiB, default 64 MiB */
-    ALCHDB_CACHE_OPT_COMPRESS_THRESHOLD = 11, /**< [compress_threshold] bytes; zstd above it, 0 = never, default 8192 */
+    ALCHDB_CACHE_OPT_COMPRESS_THRESHOLD = 11, /**< [compress_threshold] bytes; zstd above it, 0 = never, default 65536 */
     ALCHDB_CACHE_OPT_CONNECT_TIMEOUT = 12,   /**< [connect_timeout] Redis connect, 1 ms..60 s, default 250 ms */
     ALCHDB_CACHE_OPT_COMMAND_TIMEOUT = 13,   /**< [command_timeout] Redis command, 1 ms..60 s, default 100 ms */
     ALCHDB_CACHE_OPT_BREAKER_FAILURES = 14,  /**< [breaker_failures] 1..1000, default 3 */

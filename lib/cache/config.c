@@ -32,7 +32,7 @@ static const opt_def OPTS[ALCHDB_CACHE_OPT_COUNT] = {
     [ALCHDB_CACHE_OPT_MAX_ENTRY_BYTES] = {"max_entry_bytes", K_INT, 64, INT64_C(512) << 20, INT64_C(1) << 20},
     [ALCHDB_CACHE_OPT_MEMORY_BYTES] = {"memory_bytes", K_INT, INT64_C(64) << 10, INT64_C(1) << 40,
                                        INT64_C(64) << 20},
-    [ALCHDB_CACHE_OPT_COMPRESS_THRESHOLD] = {"compress_threshold", K_INT, 0, INT64_C(512) << 20, 8192},
+    [ALCHDB_CACHE_OPT_COMPRESS_THRESHOLD] = {"compress_threshold", K_INT, 0, INT64_C(512) << 20, 65536},
     [ALCHDB_CACHE_OPT_CONNECT_TIMEOUT] = {"connect_timeout", K_DUR, MS, 60 * SEC, 250 * MS},
     [ALCHDB_CACHE_OPT_COMMAND_TIMEOUT] = {"command_timeout", K_DUR, MS, 60 * SEC, 100 * MS},
     [ALCHDB_CACHE_OPT_BREAKER_FAILURES] = {"breaker_failures", K_INT, 1, 1000, 3},

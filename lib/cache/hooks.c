@@ -352,11 +352,9 @@ static bool row_key(const alchdb__sql_row_target *rt, const rel_info *ri, const 
 }
 
 /* What a read depends on; returns -1 or a bypass reason. */
-static int read_deps(binding *b, const stmt_info *si, const cache_catalog *cat, const alchdb__exec_ctx *ctx, vset *vs,
-                     char **rels, size_t *nrels)
+static int read_deps(binding *b, const stmt_info *si, const cache_catalog *cat, const alchdb__exec_ctx *ctx, vset *vs)
 {
     alchdb_cache *c = b->cache;
-    *nrels = 0;
     alchdb__vset_add(vs, alchdb__strdup(c->epoch_key), 0);
     for (size_t i = 0; i < si->nread; i++) {
         const char *rel = si->read[i];
@@ -373,13 +371,8 @@ static int read_deps(binding *b, const stmt_info *si, const cache_catalog *cat, 
         } else {
             alchdb__vset_add(vs, alchdb__cache_vkey(c, "t", rel, NULL), 0);
         }
-        if (*nrels < CACHE_MAX_VKEYS)
-            rels[(*nrels)++] = (char *)rel;
-        for (size_t k = 0; ri && k < ri->nbase; k++) {
+        for (size_t k = 0; ri && k < ri->nbase; k++)
             alchdb__vset_add(vs, alchdb__cache_vkey(c, "t", ri->base[k], NULL), 0);
-            if (*nrels < CACHE_MAX_VKEYS)
-                rels[(*nrels)++] = ri->base[k];
-        }
     }
     for (size_t i = 0; i < si->nfuncs; i++)
         if (alchdb__catalog_volatile_func(cat, si->funcs[i]))
@@ -390,10 +383,10 @@ static int read_deps(binding *b, const stmt_info *si, const cache_catalog *cat, 
     return vs->overflow ? ALCHDB_CACHE_BYPASS_TOO_MANY_TABLES : -1;
 }
 
-/* What a write invalidates, added to vs; relations marked in flight added to
- * rels. Returns true when only a namespace bump is safe. */
+/* What a write invalidates, added to vs. Returns true when only a namespace
+ * bump is safe. */
 static bool write_deps(binding *b, const stmt_info *si, const cache_catalog *cat, const alchdb__exec_ctx *ctx,
-                       vset *vs, char ***rels, size_t *nrels)
+                       vset *vs)
 {
     alchdb_cache *c = b->cache;
     if (!si || si->writes_unknown || si->ddl || !cat)
@@ -402,8 +395,6 @@ static bool write_deps(binding *b, const stmt_info *si, const cache_catalog *cat
         const char *rel = si->written[i];
         const rel_info *ri = alchdb__catalog_rel(cat, rel);
         if (ri && ri->has_triggers && !c->trust_triggers)
-            return true;
-        if (!add_name(rels, nrels, rel, strlen(rel)))
             return true;
         char key[256];
         if (c->pk_inval && si->nwritten == 1 && row_key(si->rt, ri, ctx, key, sizeof key)) {
@@ -424,7 +415,7 @@ static bool write_deps(binding *b, const stmt_info *si, const cache_catalog *cat
             for (size_t k = 0; k < x->nbase + x->nchild; k++) {
                 const char *other = k < x->nbase ? x->base[k] : x->child[k - x->nbase];
                 const rel_info *ox = alchdb__catalog_rel(cat, other);
-                if ((ox && ox->has_triggers && !c->trust_triggers) || !add_name(rels, nrels, other, strlen(other)))
+                if (ox && ox->has_triggers && !c->trust_triggers)
                     return true;
                 alchdb__vset_add(vs, alchdb__cache_vkey(c, "t", other, NULL), 0);
                 alchdb__vset_add(vs, alchdb__cache_vkey(c, "b", other, NULL), 0);
@@ -477,8 +468,8 @@ typedef struct exec_state {
     /* writes */
     bool epoch;
     int64_t lsn;
-    char **rels;
-    size_t nrels;
+    size_t nmarked;  /* how many of vs.names are marked in flight (the first ones) */
+    bool epoch_marked; /* the namespace epoch is marked in flight */
 } exec_state;
 
 static void state_free(exec_state *st)
@@ -487,9 +478,6 @@ static void state_free(exec_state *st)
         return;
     stmt_release(st->si);
     alchdb__vset_clear(&st->vs);
-    for (size_t i = 0; i < st->nrels; i++)
-        alchdb__free(st->rels[i]);
-    alchdb__free(st->rels);
     alchdb__free(st);
 }
 
@@ -521,6 +509,23 @@ static void entry_key(binding *b, const uint8_t identity[16], const alchdb__exec
     for (size_t i = 0; q && i < q->ntags; i++)
         alchdb__sip128_field(&s, q->tags[i], strlen(q->tags[i]));
     alchdb__sip128_final(&s, out);
+}
+
+/* "<prefix>:e:<32 hex>" and its lease key (on every lookup: no printf). */
+static void format_key(const alchdb_cache *c, exec_state *st)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t p = strlen(c->prefix); /* at most 100 (config) */
+    memcpy(st->keystr, c->prefix, p);
+    memcpy(st->keystr + p, ":e:", 3);
+    p += 3;
+    for (int i = 0; i < 16; i++) {
+        st->keystr[p++] = hex[st->key[i] >> 4];
+        st->keystr[p++] = hex[st->key[i] & 15];
+    }
+    st->keystr[p] = '\0';
+    memcpy(st->lease_key, st->keystr, p);
+    memcpy(st->lease_key + p, ":lease", 7);
 }
 
 static uint64_t names_hash(const vset *vs)
@@ -730,6 +735,32 @@ static void steer(binding *b, exec_state *st, alchdb__exec_ctx *ctx)
 
 /* ---- lookup --------------------------------------------------------------------- */
 
+/* Writes in flight are marked on the version keys they will bump, so a
+ * single-row write holds back reads of that row and of table-level entries,
+ * not lookups of other rows. A write that can only bump the namespace marks
+ * the epoch, which every read depends on. */
+static void mark_in_flight(alchdb_cache *c, exec_state *st)
+{
+    if (st->epoch) {
+        if (!st->epoch_marked) {
+            alchdb__cache_inflight_add(c, &c->epoch_key, 1);
+            st->epoch_marked = true;
+        }
+        return;
+    }
+    alchdb__cache_inflight_add(c, st->vs.names + st->nmarked, st->vs.n - st->nmarked);
+    st->nmarked = st->vs.n;
+}
+
+static void unmark_in_flight(alchdb_cache *c, exec_state *st)
+{
+    if (st->epoch_marked)
+        alchdb__cache_inflight_remove(c, &c->epoch_key, 1);
+    alchdb__cache_inflight_remove(c, st->vs.names, st->nmarked);
+    st->epoch_marked = false;
+    st->nmarked = 0;
+}
+
 /* The state of a write whose details could not be remembered (out of
  * memory): invalidate the whole namespace after it, which needs nothing. */
 static exec_state epoch_after;
@@ -749,9 +780,9 @@ static int lookup_write(binding *b, stmt_info *si, alchdb__exec_ctx *ctx)
     st->lsn = -1;
     uint8_t id[16];
     cache_catalog *cat = catalog_get(b, true, id);
-    st->epoch = write_deps(b, si, cat, ctx, &st->vs, &st->rels, &st->nrels);
+    st->epoch = write_deps(b, si, cat, ctx, &st->vs);
     alchdb__catalog_release(cat);
-    alchdb__cache_inflight_add(c, st->rels, st->nrels);
+    mark_in_flight(c, st);
     ctx->cache_state = st;
     return 0;
 }
@@ -784,10 +815,8 @@ static int h_lookup(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out)
     }
     st->mode = ST_READ;
     st->si = si;
-    char *rels[CACHE_MAX_VKEYS];
-    size_t nrels;
-    reason = read_deps(b, si, cat, ctx, &st->vs, rels, &nrels);
-    if (reason < 0 && alchdb__cache_inflight_any(c, rels, nrels))
+    reason = read_deps(b, si, cat, ctx, &st->vs);
+    if (reason < 0 && alchdb__cache_inflight_any(c, st->vs.names, st->vs.n))
         reason = ALCHDB_CACHE_BYPASS_WRITE_IN_FLIGHT;
     alchdb__catalog_release(cat);
     if (reason >= 0) {
@@ -796,10 +825,7 @@ static int h_lookup(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out)
         return 0;
     }
     entry_key(b, identity, ctx, st->key);
-    int n = snprintf(st->keystr, sizeof st->keystr, "%s:e:", c->prefix);
-    for (int i = 0; i < 16; i++)
-        n += snprintf(st->keystr + n, sizeof st->keystr - (size_t)n, "%02x", st->key[i]);
-    snprintf(st->lease_key, sizeof st->lease_key, "%s:lease", st->keystr);
+    format_key(c, st);
     st->deps_hash = names_hash(&st->vs);
     st->ttl_ms = alchdb__cache_ttl(c, q ? q->ttl_us : 0);
     st->no_fill = (qf & ALCHDB_CACHE_NO_FILL) != 0;
@@ -952,7 +978,7 @@ static void finish_write(binding *b, exec_state *st, bool wrote)
         if (st->si && st->si->creates_temp)
             remember_temps(b, st->si);
     }
-    alchdb__cache_inflight_remove(c, st->rels, st->nrels);
+    unmark_in_flight(c, st);
 }
 
 static void fill(alchdb_cache *c, exec_state *st, const alchdb__exec_ctx *ctx, const alchdb_result *res)
@@ -1049,10 +1075,9 @@ static void h_txn_stmt(void *ud, alchdb__exec_ctx *ctx)
     /* The transaction holds a connection: use the catalog as it is (no load). */
     uint8_t id[16];
     cache_catalog *cat = catalog_get(b, false, id);
-    size_t before = st->nrels;
-    st->epoch |= write_deps(b, si, cat, ctx, &st->vs, &st->rels, &st->nrels);
+    st->epoch |= write_deps(b, si, cat, ctx, &st->vs);
     alchdb__catalog_release(cat);
-    alchdb__cache_inflight_add(c, st->rels + before, st->nrels - before);
+    mark_in_flight(c, st);
     if (si && si->creates_temp)
         remember_temps(b, si);
     if (si && (si->ddl || si->writes_unknown)) {
