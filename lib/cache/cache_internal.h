@@ -67,8 +67,8 @@ void alchdb__siphash128(const uint8_t key[16], const void *data, size_t len, uin
 
 /* Entry layout (all integers little-endian; "varint" is LEB128):
  *   magic "ADBC", format version byte (1), flags byte (bit0 zstd body),
- *   u64 checksum of everything after the header (alchdb__hash64, seed = the
- *   format version), u32 raw body length; then the body (zstd-compressed when
+ *   u64 checksum of everything after the header (four multiply-xorshift
+ *   lanes, codec.c), u32 raw body length; then the body (zstd-compressed when
  *   flag bit0):
  *   16 bytes key, u64 deps hash, varint n versions, n x (varint len, bytes),
  *   varint exec_us, varint ncols, per column (varint len + name, u32 type oid,
@@ -92,6 +92,9 @@ typedef struct alchdb__cache_entry_in {
  * ALCHDB_E_INVALID when res is not PGRES_TUPLES_OK; ALCHDB_E_NOMEM. */
 int alchdb__cache_encode(const alchdb__cache_entry_in *in, size_t compress_threshold, size_t max_bytes,
                          unsigned char **out, size_t *out_len);
+
+/* The entry checksum (exposed for the tests that craft entries). */
+uint64_t alchdb__cache_checksum(const unsigned char *p, size_t len);
 
 /* Decode and check an entry against what the caller expects: key, deps hash,
  * and the current versions (cur, nver of them). Returns

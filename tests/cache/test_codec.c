@@ -751,7 +751,7 @@ static size_t seal(const craft *body, unsigned flags, uint64_t raw_len, unsigned
 {
     memcpy(out, "ADBC\1", 5);
     out[FLAGS_AT] = (unsigned char)flags;
-    uint64_t sum = alchdb__hash64(body->b, body->n, ALCHDB__CACHE_FORMAT);
+    uint64_t sum = alchdb__cache_checksum(body->b, body->n);
     for (int i = 0; i < 8; i++)
         out[6 + i] = (unsigned char)(sum >> (8 * i));
     for (int i = 0; i < 4; i++)
