@@ -302,7 +302,14 @@ cache_pattern *alchdb__cache_pattern(alchdb_cache *c, uint64_t fp, const char *t
         if (cur == 0) {
             uint64_t expect = 0;
             if (atomic_compare_exchange_strong(&p->fp, &expect, fp)) {
-                snprintf(p->text, sizeof p->text, "%s", text ? text : "");
+                size_t n = text ? strlen(text) : 0;
+                if (n >= sizeof p->text) { /* cut on a UTF-8 character boundary */
+                    n = sizeof p->text - 1;
+                    while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+                        n--;
+                }
+                memcpy(p->text, text ? text : "", n);
+                p->text[n] = '\0';
                 atomic_store_explicit(&p->ready, 1, memory_order_release);
                 return p;
             }

@@ -800,6 +800,20 @@ START_TEST(test_bad_input)
     ck_assert_int_eq(alchdb_cache_invalidate_tag(c, "report"), 0);
     ck_assert_int_eq(alchdb_client_exec_cached(cl, "SELECT 41 + 1", 0, NULL, 0, &q, NULL), 0);
     ck_assert_int_eq(met(c).misses, 2);
+    /* A long pattern with multi-byte names is cut on a character boundary:
+     * the stats stay valid JSON (jansson rejects broken UTF-8). */
+    char q2[512] = "SELECT 1 AS \"";
+    for (int i = 0; i < 70; i++)
+        strcat(q2, "\xc3\xa9");
+    strcat(q2, "\"");
+    ck_assert_int_eq(alchdb_client_exec(cl, q2, 0, NULL, NULL), 0);
+    ck_assert_int_eq(alchdb_cache_stats_json(c, &json), 0);
+    json_error_t jerr;
+    json_t *doc = json_loads(json, 0, &jerr);
+    ck_assert_msg(doc, "stats JSON: %s", jerr.text);
+    ck_assert_int_ge(json_array_size(json_object_get(doc, "patterns")), 2);
+    json_decref(doc);
+    alchdb_free(json);
     alchdb_client_free(cl);
     alchdb_cache_free(c);
 }
