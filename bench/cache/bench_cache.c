@@ -436,8 +436,8 @@ static void section_payload(payload_res *out, int *nout)
     char pfx_d[96], pfx_n[96];
     cache_prefix_of("s1", pfx_d, sizeof pfx_d);
     cache_prefix_of("s1n", pfx_n, sizeof pfx_n);
-    alchdb_cache *cd = make_cache("redis", "s1", 1, -1); /* defaults: zstd above 8 KiB */
-    alchdb_cache *cn = make_cache("redis", "s1n", 1, 0); /* compression off */
+    alchdb_cache *cd = make_cache("redis", "s1", 1, -1); /* defaults: zstd from 64 KiB, so neither value */
+    alchdb_cache *cn = make_cache("redis", "s1n", 1, 8192); /* zstd from 8 KiB: the 16 KB value compressed */
     alchdb_client *kd = open_client(cd), *kn = open_client(cn);
     redisContext *rc = redis_connect();
 
@@ -450,7 +450,7 @@ static void section_payload(payload_res *out, int *nout)
     } var[3] = {
         {"1 KB", 0, kd, cd, pfx_d},
         {"16 KB", 1, kd, cd, pfx_d},
-        {"16 KB, compression off", 1, kn, cn, pfx_n},
+        {"16 KB, zstd (8 KiB)", 1, kn, cn, pfx_n},
     };
     OUT("   %-24s %8s %9s %9s %9s %9s %9s %8s\n", "value", "entry B", "hit us", "MGET us", "GET us", "hit-MGET",
         "hit/MGET", "hit/GET");
@@ -530,7 +530,7 @@ static void section_payload(payload_res *out, int *nout)
         payload_res *pr = &out[(*nout)++];
         pr->name = var[v].name;
         pr->size_kb = sizes[var[v].which];
-        pr->compress = v < 2;
+        pr->compress = v == 2;
         pr->enc_bytes = enc;
         pr->hit_us = median(t[0], rounds);
         pr->mget_us = median(t[1], rounds);
@@ -539,7 +539,7 @@ static void section_payload(payload_res *out, int *nout)
             pr->hit_us - pr->mget_us, pr->hit_us / pr->mget_us, pr->hit_us / pr->get_us);
     }
     OUT("   (%d batches of %d ops per figure, modes interleaved; entry B = the encoded entry as stored in Redis,\n"
-        "    zstd-compressed above compress_threshold, 8 KiB by default; hit-MGET = the cache's own cost in us)\n",
+        "    zstd-compressed from compress_threshold on, 64 KiB by default; hit-MGET = the cache's own cost in us)\n",
         rounds, batch);
     JS("\"hit_vs_raw_redis\":{\"rounds\":%d,\"batch\":%d,\"rows\":[", rounds, batch);
     for (int i = 0; i < *nout; i++)
@@ -1306,8 +1306,8 @@ int main(int argc, char **argv)
         }
         double r = pay[2].hit_us / pay[2].mget_us;
         snprintf(v, sizeof v, "%.2fx", r);
-        summary_line("1. hit / raw MGET, 16 KB, compression off", v, "(info)", "");
-        JS(",\"hit_over_mget_16kb_uncompressed\":%.3f", r);
+        summary_line("1. hit / raw MGET, 16 KB, zstd from 8 KiB", v, "(info)", "");
+        JS(",\"hit_over_mget_16kb_zstd\":%.3f", r);
     }
     for (int i = 0; i < nq; i++) {
         char what[80];
