@@ -819,6 +819,73 @@ START_TEST(test_bad_input)
 }
 END_TEST
 
+/* Per-statement options, cache_all off, and the key's hash key. */
+START_TEST(test_query_options)
+{
+    setup_items("ct_opt");
+    alchdb_cache *cache = mk_cache("memory", (const char *const[]){"cache_all", "off", NULL});
+    alchdb_client *c = mk_client(NULL, cache, 1);
+    const char *sel = "SELECT v FROM ct_opt WHERE id = 3";
+    /* cache_all off: plain exec is not cached, exec_cached is. */
+    ck_val(c, sel, 0, NULL, "v3");
+    ck_assert_int_eq(met(cache).lookups, 0);
+    ck_assert_int_eq(alchdb_cache_bypass_count(cache, ALCHDB_CACHE_BYPASS_SKIP_FLAG), 1);
+    alchdb_cache_query q = {ALCHDB_CACHE_QUERY_VERSION, ALCHDB_CACHE_NO_FILL, 0, NULL, 0};
+    alchdb_result *r;
+    ck_assert_int_eq(alchdb_client_exec_cached(c, sel, 0, NULL, 0, &q, &r), 0);
+    alchdb_result_free(r);
+    ck_assert_int_eq(met(cache).fills, 0); /* NO_FILL: looked up, not stored */
+    q.flags = 0;
+    q.ttl_us = 1000000; /* 1 s (shortened by up to 10 % jitter) */
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(alchdb_client_exec_cached(c, sel, 0, NULL, 0, &q, &r), 0);
+        ck_assert_str_eq(alchdb_result_value(r, 0, 0), "v3");
+        alchdb_result_free(r);
+    }
+    ck_assert_int_eq(met(cache).hits, 1);
+    /* The TTL ends the entry. */
+    usleep(1200000);
+    ck_assert_int_eq(alchdb_client_exec_cached(c, sel, 0, NULL, 0, &q, NULL), 0);
+    ck_assert_int_eq(met(cache).hits, 1);
+    ck_assert_int_eq(met(cache).fills, 2);
+    /* REFRESH runs the query and stores it even when an entry exists. */
+    PGconn *pg = pgtest_connect();
+    pgtest_exec(pg, "UPDATE ct_opt SET v = 'behind' WHERE id = 3"); /* outside the library */
+    PQfinish(pg);
+    q.flags = ALCHDB_CACHE_REFRESH;
+    ck_assert_int_eq(alchdb_client_exec_cached(c, sel, 0, NULL, 0, &q, &r), 0);
+    ck_assert_str_eq(alchdb_result_value(r, 0, 0), "behind");
+    alchdb_result_free(r);
+    q.flags = 0;
+    ck_assert_int_eq(alchdb_client_exec_cached(c, sel, 0, NULL, 0, &q, &r), 0);
+    ck_assert_str_eq(alchdb_result_value(r, 0, 0), "behind");
+    alchdb_result_free(r);
+    ck_assert_int_eq(met(cache).hits, 2);
+    alchdb_client_free(c);
+    alchdb_cache_free(cache);
+
+    /* Two caches on one Redis prefix with different hash keys never share an
+     * entry; with the same key they do. */
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "cthk%d", (int)getpid());
+    const char *k1[] = {"prefix", prefix, "hash_key", "000102030405060708090a0b0c0d0e0f", NULL};
+    const char *k2[] = {"prefix", prefix, "hash_key", "ffeeddccbbaa99887766554433221100", NULL};
+    alchdb_cache *a = mk_cache("redis", k1), *b = mk_cache("redis", k2), *a2 = mk_cache("redis", k1);
+    alchdb_client *ca = mk_client(NULL, a, 1), *cb = mk_client(NULL, b, 1), *ca2 = mk_client(NULL, a2, 1);
+    ck_val(ca, sel, 0, NULL, "behind");
+    ck_val(cb, sel, 0, NULL, "behind");
+    ck_assert_int_eq(met(b).hits, 0);
+    ck_val(ca2, sel, 0, NULL, "behind");
+    ck_assert_int_eq(met(a2).hits, 1);
+    alchdb_client_free(ca);
+    alchdb_client_free(cb);
+    alchdb_client_free(ca2);
+    alchdb_cache_free(a);
+    alchdb_cache_free(b);
+    alchdb_cache_free(a2);
+}
+END_TEST
+
 /* ---- out of memory --------------------------------------------------------------- */
 
 static _Atomic long oom_at = -1, oom_n;
@@ -911,6 +978,7 @@ int main(void)
     TCase *tc = tcase_create("rig");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_query_options);
     tcase_add_loop_test(tc, test_hit_then_invalidate_after_write, 0, 2);
     tcase_add_loop_test(tc, test_pk_invalidation, 0, 2);
     tcase_add_loop_test(tc, test_transactions, 0, 2);
