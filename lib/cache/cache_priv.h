@@ -59,8 +59,12 @@ typedef struct cache_catalog {
     _Atomic int refs;
     size_t nbuckets;
     rel_info **buckets;
-    size_t nfuncs;         /* user functions declared VOLATILE (names, lower-case) */
+    size_t nfuncs;         /* functions whose result may change without a write we see:
+                              VOLATILE anywhere, STABLE outside pg_catalog (may read
+                              tables); names, lower-case */
     char **funcs;
+    size_t funcmask;       /* open-addressing set over funcs: funcslot[h & funcmask] */
+    uint32_t *funcslot;    /* index + 1, 0 = empty */
     int64_t loaded_ns;
 } cache_catalog;
 

@@ -52,9 +52,13 @@ static const char INHERITS_SQL[] =
     " UNION SELECT c.relname, p.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
     " JOIN pg_class p ON p.oid = i.inhparent";
 
+/* Functions a cached read must not call: VOLATILE ones anywhere (PostgreSQL's
+ * own verdict, also for built-ins the SQL analysis does not list), and STABLE
+ * ones outside pg_catalog, which may read tables the statement does not name.
+ * Names with any such overload count. */
 static const char FUNCS_SQL[] =
     "SELECT DISTINCT lower(p.proname) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-    " WHERE p.provolatile = 'v' AND n.nspname NOT IN ('pg_catalog','information_schema')";
+    " WHERE p.provolatile = 'v' OR (p.provolatile = 's' AND n.nspname NOT IN ('pg_catalog','information_schema'))";
 
 /* ---- the relation map ------------------------------------------------------------ */
 
@@ -114,12 +118,15 @@ static void list_free(char **list, size_t n)
 
 bool alchdb__catalog_volatile_func(const cache_catalog *cat, const char *name)
 {
-    if (!cat)
+    if (!cat || !cat->funcslot)
         return false;
-    for (size_t i = 0; i < cat->nfuncs; i++) /* few user functions: a scan is fine */
-        if (strcmp(cat->funcs[i], name) == 0)
+    for (size_t h = (size_t)alchdb__hash64(name, strlen(name), 11);; h++) {
+        uint32_t slot = cat->funcslot[h & cat->funcmask];
+        if (!slot)
+            return false;
+        if (strcmp(cat->funcs[slot - 1], name) == 0)
             return true;
-    return false;
+    }
 }
 
 void alchdb__catalog_release(cache_catalog *cat)
@@ -140,6 +147,7 @@ void alchdb__catalog_release(cache_catalog *cat)
     }
     alchdb__free(cat->buckets);
     list_free(cat->funcs, cat->nfuncs);
+    alchdb__free(cat->funcslot);
     alchdb__free(cat);
 }
 
@@ -294,10 +302,28 @@ static int load_funcs(PGconn *pg, cache_catalog *cat)
     PGresult *r = run(pg, FUNCS_SQL);
     if (!r)
         return ALCHDB_E_QUERY;
+    size_t n = (size_t)PQntuples(r), cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
     int rc = 0;
-    for (int i = 0; i < PQntuples(r) && rc == 0; i++)
-        if (!list_add(&cat->funcs, &cat->nfuncs, PQgetvalue(r, i, 0)))
+    cat->funcs = alchdb__calloc(n ? n : 1, sizeof *cat->funcs);
+    cat->funcslot = alchdb__calloc(cap, sizeof *cat->funcslot);
+    if (!cat->funcs || !cat->funcslot)
+        rc = alchdb__nomem("cache catalog");
+    cat->funcmask = cap - 1;
+    /* DISTINCT names: no duplicate check; the set is at most half full. */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const char *name = PQgetvalue(r, (int)i, 0);
+        if (!(cat->funcs[i] = alchdb__strdup(name))) {
             rc = alchdb__nomem("cache catalog");
+            break;
+        }
+        cat->nfuncs = i + 1;
+        size_t h = (size_t)alchdb__hash64(name, strlen(name), 11);
+        while (cat->funcslot[h & cat->funcmask])
+            h++;
+        cat->funcslot[h & cat->funcmask] = (uint32_t)(i + 1);
+    }
     PQclear(r);
     return rc;
 }

@@ -86,8 +86,9 @@ static bool add_name(char ***list, size_t *n, const char *s, size_t len)
 }
 
 /* Names used as functions in the normalized text: an identifier followed by
- * "(" (literals are already $n there). Checked against the user functions
- * the catalog lists as VOLATILE, which the SQL analysis cannot know. */
+ * "(" (literals are already $n there). Checked against the functions the
+ * catalog says a cached read must not call (VOLATILE ones, and STABLE ones
+ * outside pg_catalog), which the SQL analysis cannot know. */
 static bool scan_funcs(stmt_info *si, const char *t)
 {
     for (const char *p = t; *p;) {

@@ -300,6 +300,8 @@ START_TEST(test_cacheability)
     setup_items("ct_cab");
     PGconn *pg = pgtest_connect();
     pgtest_exec(pg, "CREATE OR REPLACE FUNCTION ct_bump() RETURNS int LANGUAGE sql VOLATILE AS 'SELECT 1';"
+                    "CREATE OR REPLACE FUNCTION ct_peek(int) RETURNS text LANGUAGE sql STABLE"
+                    "  AS 'SELECT v FROM ct_cab WHERE id = $1';"
                     "DROP SEQUENCE IF EXISTS ct_seq; CREATE SEQUENCE ct_seq");
     PQfinish(pg);
     alchdb_cache *cache = mk_cache("memory", NULL);
@@ -308,6 +310,10 @@ START_TEST(test_cacheability)
     expect_bypass(c, cache, "SELECT random()", ALCHDB_CACHE_BYPASS_VOLATILE);
     expect_bypass(c, cache, "SELECT ct_bump(), v FROM ct_cab", ALCHDB_CACHE_BYPASS_VOLATILE);
     expect_bypass(c, cache, "SELECT last_value FROM ct_seq", ALCHDB_CACHE_BYPASS_VOLATILE);
+    /* A STABLE user function may read tables the statement does not name. */
+    expect_bypass(c, cache, "SELECT ct_peek(1)", ALCHDB_CACHE_BYPASS_VOLATILE);
+    /* PostgreSQL's own VOLATILE built-ins, also those the analysis does not list. */
+    expect_bypass(c, cache, "SELECT pg_is_in_recovery()", ALCHDB_CACHE_BYPASS_VOLATILE);
     expect_bypass(c, cache, "SELECT v FROM ct_cab WHERE id = 1 FOR UPDATE", ALCHDB_CACHE_BYPASS_LOCKING);
     expect_bypass(c, cache, "SELECT v FROM ct_cab WHERE id = 2 FOR SHARE", ALCHDB_CACHE_BYPASS_LOCKING);
     expect_bypass(c, cache, "WITH d AS (UPDATE ct_cab SET v = v WHERE id = 3 RETURNING v) SELECT * FROM d",
@@ -700,17 +706,14 @@ START_TEST(test_replica_misses)
     PQfinish(rep);
     ck_val(c, sel, 0, NULL, "second");
     ck_assert_int_ge(met(cache).hits, 4);
-    /* Misses are served by the replica once it has replayed far enough:
-     * pg_is_in_recovery() in the stored row tells where it ran. */
+    /* Misses are served by the replica once it has replayed far enough. */
     bool on_replica = false;
     int64_t fills0 = met(cache).fills;
     for (int i = 0; i < 40 && !on_replica; i++) {
         char q[128];
-        snprintf(q, sizeof q, "SELECT pg_is_in_recovery()::text || ':' || v FROM ct_rep WHERE id = 3 AND %d = %d", i, i);
-        char *v = val(c, q, 0, NULL);
-        ck_assert_msg(strstr(v, ":second"), "%s", v);
-        on_replica = strncmp(v, "true", 4) == 0;
-        free(v);
+        snprintf(q, sizeof q, "SELECT v FROM ct_rep WHERE id = 3 AND %d = %d", i, i);
+        ck_val(c, q, 0, NULL, "second");
+        on_replica = met(cache).fills_from_replica > 0;
         if (!on_replica)
             usleep(50000);
     }
