@@ -29,8 +29,14 @@ static void m_observe(void *ud, const alchdb__exec_ctx *ctx)
         .duration_us = (ctx->end_ns - ctx->start_ns) / 1000,
         .rows = rows,
         .sqlstate = sqlstate,
-        .route = ctx->route_host < 0 ? NULL : ctx->route_host == 0 ? "primary" : "replica",
+        .route = ctx->cache_hit ? "cache" : ctx->route_host < 0 ? NULL : ctx->route_host == 0 ? "primary" : "replica",
     };
+    /* Cache hits stay visible per pattern but apart from database executions. */
+    static const char *const hit_label[] = {"cache=hit"};
+    if (ctx->cache_hit) {
+        q.labels = hit_label;
+        q.nlabels = 1;
+    }
     if (q.duration_us < 0)
         q.duration_us = 0;
     alchdb_monitor_record(mon, &q); /* a monitor failure never fails the query */

@@ -864,6 +864,21 @@ START_TEST(test_query_options)
     ck_assert_str_eq(alchdb_result_value(r, 0, 0), "behind");
     alchdb_result_free(r);
     ck_assert_int_eq(met(cache).hits, 2);
+    /* A monitor on the same client sees hits as route "cache", label cache=hit. */
+    alchdb_monitor_config *mc;
+    alchdb_monitor_config_new(&mc);
+    ck_assert_int_eq(alchdb_monitor_config_set_from_string(mc, "slow_query_threshold", "1us"), 0);
+    alchdb_monitor *mon;
+    ck_assert_int_eq(alchdb_monitor_new(mc, &mon), 0);
+    alchdb_monitor_config_free(mc);
+    ck_assert_int_eq(alchdb_client_set_monitor(c, mon), 0);
+    ck_assert_int_eq(alchdb_client_exec_cached(c, sel, 0, NULL, 0, &q, NULL), 0);
+    char *slow;
+    ck_assert_int_eq(alchdb_monitor_slow_log_json(mon, 10, &slow), 0);
+    ck_assert_msg(strstr(slow, "\"cache\"") && strstr(slow, "cache=hit"), "%s", slow);
+    alchdb_free(slow);
+    alchdb_client_set_monitor(c, NULL);
+    alchdb_monitor_free(mon);
     alchdb_client_free(c);
     alchdb_cache_free(cache);
 
