@@ -35,6 +35,7 @@ typedef struct binding {
     size_t nstmts;
     char **temps; /* relations created as TEMPORARY through this client */
     size_t ntemps;
+    _Atomic int any_temps; /* ntemps > 0: lets reads skip the lock */
 } binding;
 
 /* ---- statement facts ---------------------------------------------------------- */
@@ -311,6 +312,8 @@ static cache_catalog *catalog_get(binding *b, bool may_load, uint8_t identity[16
 
 static bool is_temp(binding *b, const char *rel)
 {
+    if (!atomic_load_explicit(&b->any_temps, memory_order_acquire))
+        return false;
     bool t = false;
     pthread_mutex_lock(&b->lock);
     for (size_t i = 0; i < b->ntemps && !t; i++)
@@ -960,6 +963,7 @@ static void remember_temps(binding *b, const stmt_info *si)
     for (size_t i = 0; i < si->nwritten; i++)
         if (!add_name(&b->temps, &b->ntemps, si->written[i], strlen(si->written[i])))
             break;
+    atomic_store_explicit(&b->any_temps, b->ntemps > 0, memory_order_release);
     pthread_mutex_unlock(&b->lock);
 }
 
