@@ -7,7 +7,7 @@
  *
  * Configurations: the memory backend; Redis with a second process; Redis
  * behind a router so misses are served by the streaming replica; Redis
- * paused, stopped and restarted during the run. Every one must end with
+ * paused (SIGSTOP), killed (SIGKILL) and restarted during the run. Every one must end with
  * zero stale reads, and must actually have served hits. */
 #include <check.h>
 #include <pthread.h>
@@ -321,8 +321,8 @@ static void run_config(const cfg *k)
         redisctl("resume");
         fprintf(stderr, "chaos: resumed at %.3f s\n", (double)(alchdb__now_ns() - sh->t0) / 1e9);
         usleep((useconds_t)(secs * 0.2e6));
-        redisctl("stop");
-        fprintf(stderr, "chaos: stopped at %.3f s\n", (double)(alchdb__now_ns() - sh->t0) / 1e9);
+        redisctl("kill");
+        fprintf(stderr, "chaos: killed at %.3f s\n", (double)(alchdb__now_ns() - sh->t0) / 1e9);
         usleep(400000);
         redisctl("start");
         fprintf(stderr, "chaos: started at %.3f s\n", (double)(alchdb__now_ns() - sh->t0) / 1e9);

@@ -9,12 +9,12 @@
 #   tests/services/rig.sh pgctl primary|replica|replica2 stop|start|restart [MODE]
 #                                                  control a server of a running rig
 #                                                  (reads ALCHDB_TEST_* from the environment)
-#   tests/services/rig.sh redisctl stop|start|restart|pause|resume
+#   tests/services/rig.sh redisctl stop|kill|start|restart|pause|resume
 #                                                  control the rig's redis-server: stop is
 #                                                  SHUTDOWN NOSAVE (data lost, like a crash
-#                                                  without persistence), pause/resume are
-#                                                  SIGSTOP/SIGCONT (reads ALCHDB_TEST_REDIS_PORT
-#                                                  and ALCHDB_TEST_RIG_DIR)
+#                                                  without persistence), kill is SIGKILL,
+#                                                  pause/resume are SIGSTOP/SIGCONT (reads
+#                                                  ALCHDB_TEST_REDIS_PORT and ALCHDB_TEST_RIG_DIR)
 #
 # Starts on 127.0.0.1 and free ports, in a temporary directory: a PostgreSQL 15
 # primary (initdb), ALCHDB_RIG_REPLICAS streaming replicas of it (pg_basebackup -R,
@@ -250,6 +250,12 @@ redisctl() { # action
   [ -d "$d" ] || die "redisctl: no redis in $ALCHDB_TEST_RIG_DIR"
   case "$1" in
     stop) stop_redis "$d" "$port" ;;
+    kill)
+      pid=$(redis_pid "$d")
+      [ -n "$pid" ] || die "redisctl: redis is not running"
+      kill -KILL "$pid"
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+      rm -f "$d/redis.pid" ;;
     start)
       [ -n "$(redis_pid "$d")" ] && return 0
       start_redis "$port" "$d" || { tail -n 20 "$d/redis.log" >&2; die "redisctl: redis did not start"; } ;;
@@ -285,6 +291,6 @@ case "$cmd" in
   start) start_rig ;;
   stop) [ $# -eq 1 ] || die "usage: rig.sh stop ENVFILE"; stop_rig "$1" ;;
   pgctl) [ $# -ge 2 ] || die "usage: rig.sh pgctl NAME stop|start|restart|promote [MODE]"; pgctl "$@" ;;
-  redisctl) [ $# -eq 1 ] || die "usage: rig.sh redisctl stop|start|restart|pause|resume"; redisctl "$1" ;;
+  redisctl) [ $# -eq 1 ] || die "usage: rig.sh redisctl stop|kill|start|restart|pause|resume"; redisctl "$1" ;;
   *) sed -n '2,28p' "$0" >&2; exit 2 ;;
 esac
