@@ -350,7 +350,11 @@ ALCHDB_API int alchdb_cache_invalidate_tables(alchdb_cache *c, const char *const
     if (rc == 0)
         rc = alchdb__cache_bump(c, &s, -1);
     alchdb__vset_clear(&s);
-    return rc < 0 ? alchdb__error(rc, "%s: %s", __func__, alchdb_last_error_message()) : 0;
+    if (rc >= 0)
+        return 0;
+    char why[512]; /* the thread's message buffer is about to be rewritten */
+    snprintf(why, sizeof why, "%s", alchdb_last_error_message());
+    return alchdb__error(rc, "%s: %s", __func__, why);
 }
 
 ALCHDB_API int alchdb_cache_invalidate_tag(alchdb_cache *c, const char *tag)

@@ -611,6 +611,11 @@ START_TEST(test_redis_outage)
     ok(c, "UPDATE ct_out SET v = 'during-pause' WHERE id = 4", 0, NULL);
     timed_val(c, sel, "during-pause", 1.0);
     ck_assert_int_gt(alchdb_cache_bypass_count(cache, ALCHDB_CACHE_BYPASS_BACKEND), 0);
+    /* An explicit invalidation that cannot be delivered says so, and is not lost. */
+    const char *tabs[] = {"ct_out"};
+    ck_assert_int_lt(alchdb_cache_invalidate_tables(cache, tabs, 1), 0);
+    ck_assert_msg(strstr(alchdb_last_error_message(), "alchdb_cache_invalidate_tables: "), "%s",
+                  alchdb_last_error_message());
     redisctl("resume");
     usleep(400000); /* past the breaker's open period */
     ck_val(c, sel, 0, NULL, "during-pause"); /* never the entry filled before the write */
