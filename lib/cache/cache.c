@@ -443,18 +443,19 @@ static double ratio(int64_t a, int64_t b)
 
 static void json_patterns(alchdb_cache *c, alchdb__strbuf *sb)
 {
-    /* The 50 busiest patterns by lookups (a partial selection over 1024 slots). */
-    int idx[50];
-    int64_t best[50];
+    /* The TOP busiest patterns by lookups: insertion into a sorted array. */
+    enum { TOP = 50 };
+    int idx[TOP];
+    int64_t best[TOP];
     int n = 0;
     for (int i = 0; i < CACHE_PATTERNS; i++) {
         cache_pattern *p = &c->patterns[i];
         if (!atomic_load(&p->ready))
             continue;
         int64_t l = atomic_load(&p->lookups);
-        int k = n < 50 ? n++ : 49;
-        if (k == 49 && n == 50 && l <= best[49])
+        if (n == TOP && l <= best[TOP - 1])
             continue;
+        int k = n < TOP ? n++ : TOP - 1; /* full: the last one drops out */
         while (k > 0 && best[k - 1] < l) {
             best[k] = best[k - 1];
             idx[k] = idx[k - 1];

@@ -869,6 +869,34 @@ START_TEST(test_query_options)
     ck_assert_str_eq(alchdb_result_value(r, 0, 0), "behind");
     alchdb_result_free(r);
     ck_assert_int_eq(met(cache).hits, 2);
+    /* The stats list the 50 busiest of more patterns, busiest first. */
+    PGconn *pgp = pgtest_connect();
+    /* Names differ in letters: fingerprints ignore literals, aliases and a
+     * relation name's trailing digits. */
+    pgtest_exec(pgp, "DO $$DECLARE n text; BEGIN FOR i IN 0..69 LOOP n := 'ct_p' || chr(97 + i / 26) || "
+                     "chr(97 + i % 26); EXECUTE format('DROP TABLE IF EXISTS %I; CREATE TABLE %I (x int)', n, n); "
+                     "END LOOP; END$$");
+    PQfinish(pgp);
+    for (int i = 0; i < 70; i++) {
+        char pq[64];
+        snprintf(pq, sizeof pq, "SELECT x FROM ct_p%c%c", 'a' + i / 26, 'a' + i % 26);
+        for (int rep = 0; rep <= i % 4; rep++)
+            ck_assert_int_eq(alchdb_client_exec_cached(c, pq, 0, NULL, 0, &q, NULL), 0);
+    }
+    char *js;
+    ck_assert_int_eq(alchdb_cache_stats_json(cache, &js), 0);
+    json_error_t jerr;
+    json_t *doc = json_loads(js, 0, &jerr);
+    ck_assert_msg(doc, "%s", jerr.text);
+    json_t *pats = json_object_get(doc, "patterns");
+    ck_assert_msg(json_array_size(pats) == 50, "%s", js);
+    for (size_t i = 1; i < 50; i++)
+        ck_assert_int_ge(json_integer_value(json_object_get(json_array_get(pats, i - 1), "lookups")),
+                         json_integer_value(json_object_get(json_array_get(pats, i), "lookups")));
+    /* 53 patterns have 2 or more lookups: none with 1 makes the list */
+    ck_assert_int_ge(json_integer_value(json_object_get(json_array_get(pats, 49), "lookups")), 2);
+    json_decref(doc);
+    alchdb_free(js);
     /* A monitor on the same client sees hits as route "cache", label cache=hit. */
     alchdb_monitor_config *mc;
     alchdb_monitor_config_new(&mc);
