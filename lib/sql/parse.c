@@ -5,6 +5,23 @@
 
 #include "sql_priv.h"
 
+/* The checked, NUL-terminated copy libpg_query needs; NULL with *err set. */
+static char *input_copy(const char *func, const char *sql, size_t *len, int *err)
+{
+    if (!sql__valid_input(func, sql, len, err))
+        return NULL;
+    char *text = alchdb__strndup(sql, *len);
+    if (!text)
+        *err = alchdb__nomem("SQL text");
+    return text;
+}
+
+/* libpg_query's error as ALCHDB_E_PARSE with PostgreSQL's message. */
+static int parse_error(const PgQueryError *e)
+{
+    return alchdb__error(ALCHDB_E_PARSE, "%s", e->message ? e->message : "syntax error");
+}
+
 int alchdb__sql_parse_tree(const char *sql, size_t len, char **json_tree, int64_t *err_offset)
 {
     if (err_offset)
@@ -12,17 +29,15 @@ int alchdb__sql_parse_tree(const char *sql, size_t len, char **json_tree, int64_
     ALCHDB_CHECK_ARG(json_tree, "json_tree", "must not be NULL");
     *json_tree = NULL;
     int err = 0;
-    if (!sql__valid_input(__func__, sql, &len, &err))
-        return err;
-    char *text = alchdb__strndup(sql, len);
+    char *text = input_copy(__func__, sql, &len, &err);
     if (!text)
-        return alchdb__nomem("SQL text");
+        return err;
     PgQueryParseResult pr = pg_query_parse(text);
     int rc = 0;
     if (pr.error) {
         if (err_offset)
             *err_offset = sql__cursor_to_offset(text, len, pr.error->cursorpos);
-        rc = alchdb__error(ALCHDB_E_PARSE, "%s", pr.error->message ? pr.error->message : "syntax error");
+        rc = parse_error(pr.error);
     } else if (!(*json_tree = alchdb__strdup(pr.parse_tree))) {
         rc = alchdb__nomem("SQL parse tree");
     }
@@ -38,22 +53,20 @@ int alchdb__sql_fingerprint(const char *sql, size_t len, uint64_t *fp, char **no
     ALCHDB_CHECK_ARG(fp, "fp", "must not be NULL");
     *fp = 0;
     int err = 0;
-    if (!sql__valid_input(__func__, sql, &len, &err))
-        return err;
-    char *text = alchdb__strndup(sql, len);
+    char *text = input_copy(__func__, sql, &len, &err);
     if (!text)
-        return alchdb__nomem("SQL text");
+        return err;
     PgQueryFingerprintResult fr = pg_query_fingerprint(text);
     int rc = 0;
     if (fr.error)
-        rc = alchdb__error(ALCHDB_E_PARSE, "%s", fr.error->message ? fr.error->message : "syntax error");
+        rc = parse_error(fr.error);
     else
         *fp = fr.fingerprint;
     pg_query_free_fingerprint_result(fr);
     if (rc == 0 && normalized) {
         PgQueryNormalizeResult nr = pg_query_normalize(text);
         if (nr.error)
-            rc = alchdb__error(ALCHDB_E_PARSE, "%s", nr.error->message ? nr.error->message : "syntax error");
+            rc = parse_error(nr.error);
         else if (!(*normalized = alchdb__strdup(nr.normalized_query)))
             rc = alchdb__nomem("normalized SQL");
         pg_query_free_normalize_result(nr);
@@ -68,15 +81,13 @@ int alchdb__sql_split(const char *sql, size_t len, size_t **offsets, size_t **le
     *offsets = *lengths = NULL;
     *n = 0;
     int err = 0;
-    if (!sql__valid_input(__func__, sql, &len, &err))
-        return err;
-    char *text = alchdb__strndup(sql, len);
+    char *text = input_copy(__func__, sql, &len, &err);
     if (!text)
-        return alchdb__nomem("SQL text");
+        return err;
     PgQuerySplitResult sr = pg_query_split_with_parser(text);
     int rc = 0;
     if (sr.error) {
-        rc = alchdb__error(ALCHDB_E_PARSE, "%s", sr.error->message ? sr.error->message : "syntax error");
+        rc = parse_error(sr.error);
     } else if (sr.n_stmts > 0) {
         size_t cnt = (size_t)sr.n_stmts, k = 0;
         *offsets = alchdb__calloc(cnt, sizeof **offsets);
