@@ -116,7 +116,7 @@ ALCHDB_API void alchdb_cache_free(alchdb_cache *c)
     while (c->inflight_head) {
         inflight *f = c->inflight_head;
         c->inflight_head = f->next;
-        alchdb__free(f->rel);
+        alchdb__free(f->key);
         alchdb__free(f);
     }
     pthread_mutex_destroy(&c->lock);
@@ -135,18 +135,21 @@ ALCHDB_API const char *alchdb_cache_backend(const alchdb_cache *c)
 
 char *alchdb__cache_vkey(const alchdb_cache *c, const char *kind, const char *rel, const char *key)
 {
-    alchdb__strbuf sb;
-    alchdb__sb_init(&sb);
-    alchdb__sb_printf(&sb, "%s:v:%s", c->prefix, kind);
-    if (rel) {
-        alchdb__sb_puts(&sb, ":");
-        alchdb__sb_puts(&sb, rel);
+    /* "<prefix>:v:<kind>[:<rel>[:<key>]]", built without printf: it runs for
+     * every key of every lookup. */
+    const char *part[] = {c->prefix, ":v:", kind, rel ? ":" : "", rel ? rel : "", key ? ":" : "", key ? key : ""};
+    size_t len[7], total = 1;
+    for (int i = 0; i < 7; i++)
+        total += len[i] = strlen(part[i]);
+    char *out = alchdb__malloc(total), *p = out;
+    if (!out)
+        return NULL;
+    for (int i = 0; i < 7; i++) {
+        memcpy(p, part[i], len[i]);
+        p += len[i];
     }
-    if (key) {
-        alchdb__sb_puts(&sb, ":");
-        alchdb__sb_puts(&sb, key);
-    }
-    return alchdb__sb_finish(&sb);
+    *p = '\0';
+    return out;
 }
 
 void alchdb__vset_add(vset *s, char *name, int64_t ttl_ms)
@@ -228,18 +231,18 @@ int64_t alchdb__cache_ttl(const alchdb_cache *c, int64_t ttl_us)
     return ms;
 }
 
-/* ---- writes in flight (this process) -------------------------------------------- */
+/* ---- writes in flight (this process), marked on version key names ------------ */
 
-void alchdb__cache_inflight_add(alchdb_cache *c, char *const *rels, size_t n)
+void alchdb__cache_inflight_add(alchdb_cache *c, char *const *keys, size_t n)
 {
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < n; i++) {
         inflight *f = c->inflight_head;
-        while (f && strcmp(f->rel, rels[i]) != 0)
+        while (f && strcmp(f->key, keys[i]) != 0)
             f = f->next;
         if (!f) {
             f = alchdb__calloc(1, sizeof *f);
-            if (f && !(f->rel = alchdb__strdup(rels[i]))) {
+            if (f && !(f->key = alchdb__strdup(keys[i]))) {
                 alchdb__free(f);
                 f = NULL;
             }
@@ -254,18 +257,18 @@ void alchdb__cache_inflight_add(alchdb_cache *c, char *const *rels, size_t n)
     pthread_mutex_unlock(&c->lock);
 }
 
-void alchdb__cache_inflight_remove(alchdb_cache *c, char *const *rels, size_t n)
+void alchdb__cache_inflight_remove(alchdb_cache *c, char *const *keys, size_t n)
 {
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < n; i++) {
         for (inflight **pp = &c->inflight_head; *pp; pp = &(*pp)->next) {
             inflight *f = *pp;
-            if (strcmp(f->rel, rels[i]) != 0)
+            if (strcmp(f->key, keys[i]) != 0)
                 continue;
             atomic_fetch_sub(&c->inflight_total, 1);
             if (--f->count == 0) {
                 *pp = f->next;
-                alchdb__free(f->rel);
+                alchdb__free(f->key);
                 alchdb__free(f);
             }
             break;
@@ -274,7 +277,7 @@ void alchdb__cache_inflight_remove(alchdb_cache *c, char *const *rels, size_t n)
     pthread_mutex_unlock(&c->lock);
 }
 
-bool alchdb__cache_inflight_any(alchdb_cache *c, char *const *rels, size_t n)
+bool alchdb__cache_inflight_any(alchdb_cache *c, char *const *keys, size_t n)
 {
     if (atomic_load_explicit(&c->inflight_total, memory_order_acquire) == 0)
         return false;
@@ -282,7 +285,7 @@ bool alchdb__cache_inflight_any(alchdb_cache *c, char *const *rels, size_t n)
     pthread_mutex_lock(&c->lock);
     for (inflight *f = c->inflight_head; f && !hit; f = f->next)
         for (size_t i = 0; i < n && !hit; i++)
-            hit = strcmp(f->rel, rels[i]) == 0;
+            hit = strcmp(f->key, keys[i]) == 0;
     pthread_mutex_unlock(&c->lock);
     return hit;
 }
@@ -322,10 +325,32 @@ cache_pattern *alchdb__cache_pattern(alchdb_cache *c, uint64_t fp, const char *t
 
 /* ---- explicit invalidation ----------------------------------------------------- */
 
-static const char *strip_schema(const char *name)
+const char *alchdb__cache_relname(const char *name)
 {
     const char *dot = strrchr(name, '.');
     return dot ? dot + 1 : name;
+}
+
+bool alchdb__names_add(char ***list, size_t *n, const char *s, size_t len)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strlen((*list)[i]) == len && !memcmp((*list)[i], s, len))
+            return true;
+    char **grown = alchdb__realloc(*list, (*n + 1) * sizeof **list);
+    if (!grown)
+        return false;
+    *list = grown;
+    if (!(grown[*n] = alchdb__strndup(s, len)))
+        return false;
+    (*n)++;
+    return true;
+}
+
+void alchdb__names_free(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        alchdb__free(list[i]);
+    alchdb__free(list);
 }
 
 ALCHDB_API int alchdb_cache_invalidate_tables(alchdb_cache *c, const char *const *tables, size_t n)
@@ -340,8 +365,8 @@ ALCHDB_API int alchdb_cache_invalidate_tables(alchdb_cache *c, const char *const
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         /* Table and bulk: every entry that read the table, also key lookups. */
-        alchdb__vset_add(&s, alchdb__cache_vkey(c, "t", strip_schema(tables[i]), NULL), 0);
-        alchdb__vset_add(&s, alchdb__cache_vkey(c, "b", strip_schema(tables[i]), NULL), 0);
+        alchdb__vset_add(&s, alchdb__cache_vkey(c, "t", alchdb__cache_relname(tables[i]), NULL), 0);
+        alchdb__vset_add(&s, alchdb__cache_vkey(c, "b", alchdb__cache_relname(tables[i]), NULL), 0);
         if (s.overflow || s.n >= CACHE_MAX_VKEYS - 2) {
             rc = alchdb__cache_bump(c, &s, -1);
             alchdb__vset_clear(&s);
@@ -395,17 +420,6 @@ ALCHDB_API int64_t alchdb_cache_bypass_count(alchdb_cache *c, int reason)
     return atomic_load(&c->bypass[reason]);
 }
 
-static bool breaker_open(alchdb_cache *c)
-{
-    alchdb__strbuf sb;
-    alchdb__sb_init(&sb);
-    c->be->ops->stats_json(c->be, &sb);
-    char *s = alchdb__sb_finish(&sb);
-    bool open = s && strstr(s, "\"breaker\":\"open\"");
-    alchdb__free(s);
-    return open;
-}
-
 ALCHDB_API int alchdb_cache_get_metrics(alchdb_cache *c, alchdb_cache_metrics *m, size_t size)
 {
     ALCHDB_CHECK_ARG(c, "cache", "must not be NULL");
@@ -427,7 +441,7 @@ ALCHDB_API int alchdb_cache_get_metrics(alchdb_cache *c, alchdb_cache_metrics *m
         .bytes_stored = atomic_load(&c->bytes_stored),
         .bytes_served = atomic_load(&c->bytes_served),
         .db_time_saved_us = atomic_load(&c->saved_us),
-        .breaker_open = breaker_open(c),
+        .breaker_open = c->be->ops->breaker_open(c->be),
         .fills_from_replica = atomic_load(&c->fills_from_replica),
     };
     size_t n = size < sizeof all ? size : sizeof all;

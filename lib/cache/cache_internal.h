@@ -150,6 +150,8 @@ typedef struct alchdb__cache_backend_ops {
     int (*unlease)(alchdb__cache_backend *b, const char *lease_key, const char *token);
     /* Delete an entry (found corrupt). */
     int (*del)(alchdb__cache_backend *b, const char *key);
+    /* Whether a circuit breaker refuses operations now (Redis; never in memory). */
+    bool (*breaker_open)(alchdb__cache_backend *b);
     /* Backend-specific state for the metrics JSON: appends members (no
      * braces) such as "\"breaker\":\"closed\",\"errors\":3". */
     void (*stats_json)(alchdb__cache_backend *b, alchdb__strbuf *sb);

@@ -35,6 +35,15 @@ typedef struct vset {
     bool overflow; /* more than CACHE_MAX_VKEYS were added */
 } vset;
 
+/* ---- small shared helpers (cache.c) -------------------------------------------- */
+
+/* A table name as the version keys use it: the schema is dropped, so
+ * same-named tables of several schemas share keys (over-invalidation only). */
+const char *alchdb__cache_relname(const char *name);
+/* Append a copy of s[0..len) to a list unless it is there; false: no memory. */
+bool alchdb__names_add(char ***list, size_t *n, const char *s, size_t len);
+void alchdb__names_free(char **list, size_t n);
+
 /* ---- catalog facts (catalog.c) ------------------------------------------------ */
 
 enum { PK_NONE = 0, PK_INT, PK_TEXT, PK_UUID };
@@ -91,12 +100,13 @@ typedef struct stmt_info {
     bool ddl;              /* changes the schema: reload the catalog, bump the namespace */
     bool creates_temp;     /* CREATE TEMP TABLE: remember its name */
     uint64_t fingerprint;
-    char *normalized;      /* for the per-pattern metrics */
+    const char *normalized; /* for the per-pattern metrics (borrowed from a) */
     size_t nread, nwritten, nfuncs;
     char **read;           /* relation names (schema stripped) */
     char **written;
     char **funcs;          /* names called as functions (lower-case) */
-    alchdb__sql_row_target *rt; /* single-relation shape, or NULL */
+    const alchdb__sql_row_target *rt; /* single-relation shape (borrowed from a), or NULL */
+    const alchdb_sql_analysis *a; /* the shared analysis, referenced until release */
     struct stmt_info *next;
 } stmt_info;
 
@@ -114,7 +124,7 @@ typedef struct cache_pattern {
 } cache_pattern;
 
 typedef struct inflight {
-    char *rel;
+    char *key; /* a version key a running write will bump */
     int64_t count;
     struct inflight *next;
 } inflight;
@@ -135,8 +145,7 @@ struct alchdb_cache {
     cache_flight *flights;
 
     _Atomic int64_t lookups, hits, misses, misses_stale, misses_corrupt, coalesced, fills, fills_rejected,
-        fills_too_large, fills_from_replica, bypasses, invalidations, backend_errors, bytes_stored, bytes_served, saved_us,
-        lease_waits;
+        fills_too_large, fills_from_replica, bypasses, invalidations, backend_errors, bytes_stored, bytes_served, saved_us;
     _Atomic int64_t bypass[ALCHDB_CACHE_BYPASS_COUNT];
     cache_pattern patterns[CACHE_PATTERNS];
 };
@@ -149,10 +158,10 @@ void alchdb__vset_clear(vset *s);
 int alchdb__cache_bump(alchdb_cache *c, const vset *s, int64_t lsn);
 /* Replace the namespace epoch without allocating. */
 int alchdb__cache_bump_epoch(alchdb_cache *c);
-/* In-process "write in flight" marks on relation names. */
-void alchdb__cache_inflight_add(alchdb_cache *c, char *const *rels, size_t n);
-void alchdb__cache_inflight_remove(alchdb_cache *c, char *const *rels, size_t n);
-bool alchdb__cache_inflight_any(alchdb_cache *c, char *const *rels, size_t n);
+/* In-process "write in flight" marks on version key names (counted). */
+void alchdb__cache_inflight_add(alchdb_cache *c, char *const *keys, size_t n);
+void alchdb__cache_inflight_remove(alchdb_cache *c, char *const *keys, size_t n);
+bool alchdb__cache_inflight_any(alchdb_cache *c, char *const *keys, size_t n);
 cache_pattern *alchdb__cache_pattern(alchdb_cache *c, uint64_t fp, const char *text);
 /* TTL in ms with the configured jitter applied. */
 int64_t alchdb__cache_ttl(const alchdb_cache *c, int64_t ttl_us);

@@ -94,26 +94,9 @@ static rel_info *rel_get(cache_catalog *cat, const char *name, bool *created)
     return r;
 }
 
-static bool list_add(char ***list, size_t *n, const char *s)
+static bool names_add_str(char ***list, size_t *n, const char *s)
 {
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*list)[i], s) == 0)
-            return true;
-    char **grown = alchdb__realloc(*list, (*n + 1) * sizeof **list);
-    if (!grown)
-        return false;
-    *list = grown;
-    if (!(grown[*n] = alchdb__strdup(s)))
-        return false;
-    (*n)++;
-    return true;
-}
-
-static void list_free(char **list, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        alchdb__free(list[i]);
-    alchdb__free(list);
+    return alchdb__names_add(list, n, s, strlen(s));
 }
 
 bool alchdb__catalog_volatile_func(const cache_catalog *cat, const char *name)
@@ -139,14 +122,14 @@ void alchdb__catalog_release(cache_catalog *cat)
             rel_info *next = r->next;
             alchdb__free(r->name);
             alchdb__free(r->pk_col);
-            list_free(r->base, r->nbase);
-            list_free(r->child, r->nchild);
+            alchdb__names_free(r->base, r->nbase);
+            alchdb__names_free(r->child, r->nchild);
             alchdb__free(r);
             r = next;
         }
     }
     alchdb__free(cat->buckets);
-    list_free(cat->funcs, cat->nfuncs);
+    alchdb__names_free(cat->funcs, cat->nfuncs);
     alchdb__free(cat->funcslot);
     alchdb__free(cat);
 }
@@ -264,8 +247,8 @@ static int load_pairs(PGconn *pg, cache_catalog *cat, const char *sql, bool view
     for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
         bool created;
         rel_info *ri = rel_get(cat, PQgetvalue(r, i, 0), &created);
-        bool ok = ri && (views ? list_add(&ri->base, &ri->nbase, PQgetvalue(r, i, 1))
-                               : list_add(&ri->child, &ri->nchild, PQgetvalue(r, i, 1)));
+        bool ok = ri && (views ? names_add_str(&ri->base, &ri->nbase, PQgetvalue(r, i, 1))
+                               : names_add_str(&ri->child, &ri->nchild, PQgetvalue(r, i, 1)));
         if (!ok)
             rc = alchdb__nomem("cache catalog");
     }
@@ -284,7 +267,7 @@ static int expand_views(cache_catalog *cat)
                     const rel_info *base = alchdb__catalog_rel(cat, v->base[k]);
                     for (size_t j = 0; base && j < base->nbase; j++) {
                         size_t before = v->nbase;
-                        if (!list_add(&v->base, &v->nbase, base->base[j]))
+                        if (!names_add_str(&v->base, &v->nbase, base->base[j]))
                             return alchdb__nomem("cache catalog");
                         grew |= v->nbase != before;
                     }

@@ -44,46 +44,18 @@ static void stmt_release(stmt_info *si)
 {
     if (!si || atomic_fetch_sub(&si->refs, 1) != 1)
         return;
-    for (size_t i = 0; i < si->nread; i++)
-        alchdb__free(si->read[i]);
-    for (size_t i = 0; i < si->nwritten; i++)
-        alchdb__free(si->written[i]);
-    for (size_t i = 0; i < si->nfuncs; i++)
-        alchdb__free(si->funcs[i]);
-    alchdb__free(si->read);
-    alchdb__free(si->written);
-    alchdb__free(si->funcs);
-    alchdb__free(si->normalized);
+    alchdb__names_free(si->read, si->nread);
+    alchdb__names_free(si->written, si->nwritten);
+    alchdb__names_free(si->funcs, si->nfuncs);
     alchdb__free(si->sql);
-    alchdb__sql_row_target_free(si->rt);
+    alchdb__sql_release(si->a);
     alchdb__free(si);
-}
-
-static const char *strip_schema(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    return dot ? dot + 1 : name;
 }
 
 static bool system_rel(const char *name)
 {
     return !strncmp(name, "pg_catalog.", 11) || !strncmp(name, "information_schema.", 19) ||
-           !strncmp(strip_schema(name), "pg_", 3);
-}
-
-static bool add_name(char ***list, size_t *n, const char *s, size_t len)
-{
-    for (size_t i = 0; i < *n; i++)
-        if (strlen((*list)[i]) == len && !memcmp((*list)[i], s, len))
-            return true;
-    char **g = alchdb__realloc(*list, (*n + 1) * sizeof **list);
-    if (!g)
-        return false;
-    *list = g;
-    if (!(g[*n] = alchdb__strndup(s, len)))
-        return false;
-    (*n)++;
-    return true;
+           !strncmp(alchdb__cache_relname(name), "pg_", 3);
 }
 
 /* Names used as functions in the normalized text: an identifier followed by
@@ -113,7 +85,7 @@ static bool scan_funcs(stmt_info *si, const char *t)
             size_t n = (size_t)(p - s) < sizeof buf - 1 ? (size_t)(p - s) : sizeof buf - 1;
             for (size_t i = 0; i < n; i++)
                 buf[i] = (char)tolower((unsigned char)s[i]);
-            if (!add_name(&si->funcs, &si->nfuncs, buf, n))
+            if (!alchdb__names_add(&si->funcs, &si->nfuncs, buf, n))
                 return false;
         }
     }
@@ -138,9 +110,9 @@ static int classify_one(stmt_info *si, const alchdb_sql_analysis *a, size_t i, b
             const char *full = alchdb_sql_stmt_table(a, i, which, j);
             if (which == ALCHDB_SQL_TABLES_READ && system_rel(full) && si->bypass < 0)
                 si->bypass = ALCHDB_CACHE_BYPASS_SYSTEM_CATALOG;
-            const char *rel = strip_schema(full);
-            bool ok = which == ALCHDB_SQL_TABLES_READ ? add_name(&si->read, &si->nread, rel, strlen(rel))
-                                                      : add_name(&si->written, &si->nwritten, rel, strlen(rel));
+            const char *rel = alchdb__cache_relname(full);
+            bool ok = which == ALCHDB_SQL_TABLES_READ ? alchdb__names_add(&si->read, &si->nread, rel, strlen(rel))
+                                                      : alchdb__names_add(&si->written, &si->nwritten, rel, strlen(rel));
             if (!ok)
                 return alchdb__nomem("cache statement");
         }
@@ -213,18 +185,13 @@ static stmt_info *stmt_build(const char *sql, size_t len, uint64_t hash)
     if (n == 0)
         si->bypass = ALCHDB_CACHE_BYPASS_NOT_CACHEABLE;
     if (rc == 0 && n == 1) {
+        /* Borrowed from the analysis, which si keeps: computed from its one
+         * parse tree, not parsed again. */
         alchdb_sql_stmt_fingerprint(a, 0, &si->fingerprint);
-        const char *norm = alchdb_sql_stmt_normalized(a, 0);
-        if (norm && !(si->normalized = alchdb__strdup(norm)))
-            rc = ALCHDB_E_NOMEM;
-        /* Row targets: only for shapes primary-key invalidation can use. */
-        int kind = alchdb_sql_stmt_kind(a, 0);
-        if (rc == 0 && ((si->bypass < 0 && kind == ALCHDB_SQL_SELECT) ||
-                        (si->writes && !si->writes_unknown &&
-                         (kind == ALCHDB_SQL_UPDATE || kind == ALCHDB_SQL_DELETE || kind == ALCHDB_SQL_INSERT))))
-            alchdb__sql_row_target_parse(sql, len, &si->rt); /* failure: no precision, still safe */
+        si->normalized = alchdb_sql_stmt_normalized(a, 0);
+        si->rt = alchdb__sql_row_target_of(a);
     }
-    alchdb__sql_release(a);
+    si->a = a;
     if (rc) {
         stmt_release(si);
         return NULL;
@@ -620,7 +587,6 @@ static PGresult *flight_join(alchdb_cache *c, exec_state *st, uint64_t vh)
         f = f->next;
     if (f && f->vers_hash == vh && !f->done) {
         f->refs++;
-        atomic_fetch_add(&c->lease_waits, 1);
         /* Bounded: a stuck leader costs at most the lease wait (or 5 s). */
         wait_flight(c, f, c->lease_wait_us > 0 ? c->lease_wait_us : 5000000);
         PGresult *res = f->res ? PQcopyResult(f->res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES) : NULL;
@@ -833,33 +799,27 @@ static int h_lookup(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out)
     st->deps_hash = names_hash(&st->vs);
     st->ttl_ms = alchdb__cache_ttl(c, q ? q->ttl_us : 0);
     st->no_fill = (qf & ALCHDB_CACHE_NO_FILL) != 0;
-    st->pattern = alchdb__cache_pattern(c, si->fingerprint, si->normalized);
-    atomic_fetch_add_explicit(&c->lookups, 1, memory_order_relaxed);
-    if (st->pattern)
-        atomic_fetch_add_explicit(&st->pattern->lookups, 1, memory_order_relaxed);
-
     const char *const *vk = (const char *const *)st->vs.names;
     alchdb__cache_ver *cur = st->expected;
     unsigned char *entry = NULL;
     size_t elen = 0;
+    if (!(qf & ALCHDB_CACHE_REFRESH) && c->be->ops->fetch(c->be, st->keystr, st->vs.n, vk, cur, &entry, &elen) < 0) {
+        atomic_fetch_add(&c->backend_errors, 1);
+        count_bypass(c, ALCHDB_CACHE_BYPASS_BACKEND);
+        state_free(st);
+        return 0;
+    }
+    st->pattern = alchdb__cache_pattern(c, si->fingerprint, si->normalized);
+    atomic_fetch_add_explicit(&c->lookups, 1, memory_order_relaxed);
+    if (st->pattern)
+        atomic_fetch_add_explicit(&st->pattern->lookups, 1, memory_order_relaxed);
     bool stale = false;
-    if (!(qf & ALCHDB_CACHE_REFRESH)) {
-        if (c->be->ops->fetch(c->be, st->keystr, st->vs.n, vk, cur, &entry, &elen) < 0) {
-            atomic_fetch_add(&c->backend_errors, 1);
-            atomic_fetch_sub(&c->lookups, 1);
-            if (st->pattern)
-                atomic_fetch_sub(&st->pattern->lookups, 1);
-            count_bypass(c, ALCHDB_CACHE_BYPASS_BACKEND);
-            state_free(st);
-            return 0;
-        }
-        if (entry) {
-            int t = try_entry(c, st, cur, entry, elen, out);
-            alchdb__free(entry);
-            if (t == 1)
-                goto hit;
-            stale = t == -2;
-        }
+    if (entry) {
+        int t = try_entry(c, st, cur, entry, elen, out);
+        alchdb__free(entry);
+        if (t == 1)
+            goto hit;
+        stale = t == -2;
     }
     /* A miss. Every key must hold a token before the query runs. */
     bool absent = false;
@@ -941,8 +901,14 @@ static void h_before_release(void *ud, alchdb__exec_ctx *ctx, PGconn *pg)
 {
     binding *b = ud;
     exec_state *st = ctx->txn ? ctx->txn->cache_state : ctx->cache_state;
-    if (st && st != &epoch_after && st->mode == ST_WRITE)
-        read_lsn(b, pg, &st->lsn);
+    if (!st || st == &epoch_after || st->mode != ST_WRITE)
+        return;
+    read_lsn(b, pg, &st->lsn);
+    if (st->lsn > 0) { /* the router's read-your-writes token reuses it */
+        ctx->write_lsn = st->lsn;
+        if (ctx->txn)
+            ctx->txn->write_lsn = st->lsn;
+    }
 }
 
 /* Whether a failed write may still have changed data: only when the server
@@ -961,7 +927,7 @@ static void remember_temps(binding *b, const stmt_info *si)
 {
     pthread_mutex_lock(&b->lock);
     for (size_t i = 0; i < si->nwritten; i++)
-        if (!add_name(&b->temps, &b->ntemps, si->written[i], strlen(si->written[i])))
+        if (!alchdb__names_add(&b->temps, &b->ntemps, si->written[i], strlen(si->written[i])))
             break;
     atomic_store_explicit(&b->any_temps, b->ntemps > 0, memory_order_release);
     pthread_mutex_unlock(&b->lock);
@@ -1121,9 +1087,7 @@ static void binding_free(void *ud)
             stmt_release(x);
         }
     }
-    for (size_t i = 0; i < b->ntemps; i++)
-        alchdb__free(b->temps[i]);
-    alchdb__free(b->temps);
+    alchdb__names_free(b->temps, b->ntemps);
     alchdb__catalog_release(b->cat);
     pthread_mutex_destroy(&b->lock);
     pthread_cond_destroy(&b->loaded);

@@ -735,6 +735,12 @@ static void mem_destroy(alchdb__cache_backend *b)
     alchdb__free(m);
 }
 
+static bool mem_breaker_open(alchdb__cache_backend *b)
+{
+    (void)b;
+    return false; /* nothing to break: the process itself */
+}
+
 static const alchdb__cache_backend_ops mem_ops = {
     .name = "memory",
     .fetch = mem_fetch,
@@ -745,6 +751,7 @@ static const alchdb__cache_backend_ops mem_ops = {
     .lease = mem_lease,
     .unlease = mem_unlease,
     .del = mem_del,
+    .breaker_open = mem_breaker_open,
     .stats_json = mem_stats_json,
     .destroy = mem_destroy,
 };

@@ -1021,6 +1021,15 @@ static int redis_del(alchdb__cache_backend *b, const char *key)
     return with_session(b, false, simple_run, &op);
 }
 
+static bool redis_breaker_open(alchdb__cache_backend *base)
+{
+    rbackend *b = (rbackend *)base;
+    pthread_mutex_lock(&b->mu);
+    bool open = b->brk == BRK_OPEN;
+    pthread_mutex_unlock(&b->mu);
+    return open;
+}
+
 static void redis_stats_json(alchdb__cache_backend *base, alchdb__strbuf *sb)
 {
     rbackend *b = (rbackend *)base;
@@ -1074,6 +1083,7 @@ static const alchdb__cache_backend_ops redis_ops = {
     .lease = redis_lease,
     .unlease = redis_unlease,
     .del = redis_del,
+    .breaker_open = redis_breaker_open,
     .stats_json = redis_stats_json,
     .destroy = redis_destroy,
 };

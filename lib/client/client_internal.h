@@ -51,6 +51,8 @@ typedef struct alchdb__exec_ctx {
     const struct alchdb_cache_query *cache_query; /* per-statement cache options, or NULL */
     void *cache_state;       /* owned by the cache hooks between lookup and done */
     bool cache_hit;          /* the result came from the cache (no database call) */
+    int64_t write_lsn;       /* WAL position read on the connection after a write (0 = not read):
+                                whoever needs it first reads it, the others reuse it */
 } alchdb__exec_ctx;
 
 typedef struct alchdb__route_hooks {
@@ -116,6 +118,7 @@ struct alchdb_txn {
     bool open;
     bool wrote; /* a statement other than SELECT ran (for after_commit) */
     void *cache_state; /* owned by the cache hooks until txn_end */
+    int64_t write_lsn; /* as alchdb__exec_ctx.write_lsn, for the COMMIT */
 };
 
 /* The one execution path of alchdb_client_exec*() (client.c); cq carries

@@ -49,14 +49,20 @@ static void r_release(void *ud, alchdb__exec_ctx *ctx, alchdb_conn *conn, const 
     bool wrote = ctx->txn ? ctx->txn->wrote : write_reason(ctx->route_reason);
     if (r->cfg.causal_default && !sqlstate && wrote && conn->pool == r->hosts[0].pool &&
         PQtransactionStatus(conn->slot->pg) == PQTRANS_IDLE) {
-        PGresult *res = PQexec(conn->slot->pg, "SELECT pg_current_wal_insert_lsn()::text");
-        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-            char tok[64];
-            snprintf(tok, sizeof tok, "alchdb1:%llu:%s", (unsigned long long)atomic_load(&r->sysid),
-                     PQgetvalue(res, 0, 0));
+        char tok[64];
+        if (ctx->write_lsn > 0) { /* the cache read it already on this connection */
+            snprintf(tok, sizeof tok, "alchdb1:%llu:%X/%X", (unsigned long long)atomic_load(&r->sysid),
+                     (unsigned)((uint64_t)ctx->write_lsn >> 32), (unsigned)((uint64_t)ctx->write_lsn & 0xffffffffu));
             alchdb_router_note_token(r, tok);
+        } else {
+            PGresult *res = PQexec(conn->slot->pg, "SELECT pg_current_wal_insert_lsn()::text");
+            if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+                snprintf(tok, sizeof tok, "alchdb1:%llu:%s", (unsigned long long)atomic_load(&r->sysid),
+                         PQgetvalue(res, 0, 0));
+                alchdb_router_note_token(r, tok);
+            }
+            PQclear(res);
         }
-        PQclear(res);
     }
     alchdb_router_release(r, conn, sqlstate);
 }

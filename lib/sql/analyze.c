@@ -137,6 +137,7 @@ void sql__analysis_destroy(alchdb_sql_analysis *a)
         sql__strset_free(&st->funcs);
     }
     alchdb__free(a->stmts);
+    alchdb__sql_row_target_free(a->rt);
     alchdb__free(a->error);
     alchdb__free(a->text);
     alchdb__free(a);
@@ -329,6 +330,9 @@ static int build(const char *sql, size_t len, uint64_t hash, alchdb_sql_analysis
         a->n = i + 1; /* so destroy frees a half-built statement too */
         rc = build_stmt(a, json_array_get(stmts, i), &a->stmts[i]);
     }
+    /* From the same tree, for the cache's primary-key invalidation. */
+    if (rc == 0 && n == 1)
+        rc = sql__row_target_build(a->text, len, json_object_get(json_array_get(stmts, 0), "stmt"), &a->rt);
     json_decref(root);
     if (rc < 0) {
         sql__analysis_destroy(a);
@@ -527,4 +531,9 @@ ALCHDB_API uint64_t alchdb_sql_hash(const char *sql, size_t len)
     if (len == (size_t)-1)
         len = strlen(sql);
     return alchdb__hash64(sql, len, 0);
+}
+
+const alchdb__sql_row_target *alchdb__sql_row_target_of(const alchdb_sql_analysis *a)
+{
+    return a ? a->rt : NULL;
 }

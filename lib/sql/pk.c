@@ -576,6 +576,22 @@ static int build(pk_ctx *c, json_t *stmt)
     return where ? where_eqs(c, where) : PK_OK;
 }
 
+int sql__row_target_build(const char *sql, size_t len, json_t *stmt, alchdb__sql_row_target **out)
+{
+    *out = NULL;
+    alchdb__sql_row_target *t = alchdb__calloc(1, sizeof *t);
+    if (!t)
+        return alchdb__nomem("SQL row target");
+    pk_ctx c = {.sql = sql, .len = len, .t = t};
+    int b = build(&c, stmt);
+    if (b == PK_OK) {
+        *out = t;
+        return 0;
+    }
+    alchdb__sql_row_target_free(t);
+    return b == PK_NOMEM ? alchdb__nomem("SQL row target") : 0;
+}
+
 int alchdb__sql_row_target_parse(const char *sql, size_t len, alchdb__sql_row_target **out)
 {
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
@@ -592,25 +608,9 @@ int alchdb__sql_row_target_parse(const char *sql, size_t len, alchdb__sql_row_ta
     alchdb__free(tree);
     if (!root) /* too deep for jansson: not a simple statement */
         return json_error_code(&jerr) == json_error_out_of_memory ? alchdb__nomem("SQL parse tree") : 0;
-
     json_t *stmts = json_object_get(root, "stmts");
-    alchdb__sql_row_target *t = NULL;
-    if (json_array_size(stmts) == 1) {
-        json_t *stmt = json_object_get(json_array_get(stmts, 0), "stmt");
-        if (!(t = alchdb__calloc(1, sizeof *t))) {
-            json_decref(root);
-            return alchdb__nomem("SQL row target");
-        }
-        pk_ctx c = {.sql = sql, .len = len, .t = t};
-        int b = build(&c, stmt);
-        if (b != PK_OK) {
-            alchdb__sql_row_target_free(t);
-            t = NULL;
-            if (b == PK_NOMEM)
-                rc = alchdb__nomem("SQL row target");
-        }
-    }
+    if (json_array_size(stmts) == 1)
+        rc = sql__row_target_build(sql, len, json_object_get(json_array_get(stmts, 0), "stmt"), out);
     json_decref(root);
-    *out = t;
     return rc;
 }

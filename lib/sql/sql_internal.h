@@ -79,6 +79,9 @@ typedef struct alchdb__sql_row_target {
  * and 0 with *out = NULL for everything else (also scripts of several
  * statements). ALCHDB_E_PARSE / ALCHDB_E_NOMEM on failure. */
 int alchdb__sql_row_target_parse(const char *sql, size_t len, alchdb__sql_row_target **out);
+/* The same, computed once with the (cached) analysis of a one-statement
+ * text; borrowed from the analysis, NULL for other shapes and scripts. */
+const alchdb__sql_row_target *alchdb__sql_row_target_of(const alchdb_sql_analysis *a);
 void alchdb__sql_row_target_free(alchdb__sql_row_target *t);
 
 #endif /* ALCHDB_SQL_INTERNAL_H */

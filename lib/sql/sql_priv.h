@@ -34,10 +34,15 @@ struct alchdb_sql_analysis {
     int64_t err_offset;
     size_t n;
     sql_stmt *stmts;
+    alchdb__sql_row_target *rt; /* one simple statement: its row target (pk.c), else NULL */
     /* cache links, guarded by the shard lock */
     struct alchdb_sql_analysis *chain, *lru_prev, *lru_next;
     bool cached;
 };
+
+/* The row target of one parsed statement node (pk.c); *out NULL when the
+ * shape is not simple. sql is the text the node's locations index. */
+int sql__row_target_build(const char *sql, size_t len, json_t *stmt, alchdb__sql_row_target **out);
 
 /* What the tree walk found in one statement. */
 typedef struct sql_walk_result {

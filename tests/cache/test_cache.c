@@ -16,6 +16,8 @@
 #include "alchdb/alchdb.h"
 #include "cache/cache_priv.h"
 #include "pgtest.h"
+#include "failalloc.h"
+#include "redistest.h"
 #include "testutil.h"
 
 static int seq;
@@ -30,11 +32,11 @@ static alchdb_cache *mk_cache(const char *backend, const char *const *kv)
     ck_assert_int_eq(alchdb_cache_config_set_from_string(cfg, "prefix", prefix), 0);
     ck_assert_int_eq(alchdb_cache_config_set_from_string(cfg, "backend", backend), 0);
     if (strcmp(backend, "redis") == 0) {
-        const char *addr = test_env("ALCHDB_TEST_REDIS");
         char host[64];
-        snprintf(host, sizeof host, "%.*s", (int)(strchr(addr, ':') - addr), addr);
-        ck_assert_int_eq(alchdb_cache_config_set_from_string(cfg, "redis_host", host), 0);
-        ck_assert_int_eq(alchdb_cache_config_set_from_string(cfg, "redis_port", strchr(addr, ':') + 1), 0);
+        int port;
+        redistest_addr(host, sizeof host, &port);
+        ck_assert_int_eq(alchdb_cache_config_set_string(cfg, ALCHDB_CACHE_OPT_REDIS_HOST, host), 0);
+        ck_assert_int_eq(alchdb_cache_config_set_int64(cfg, ALCHDB_CACHE_OPT_REDIS_PORT, port), 0);
     }
     for (size_t i = 0; kv && kv[i]; i += 2)
         ck_assert_msg(alchdb_cache_config_set_from_string(cfg, kv[i], kv[i + 1]) == 0, "%s=%s: %s", kv[i],
@@ -577,13 +579,6 @@ END_TEST
 
 /* ---- Redis outages ------------------------------------------------------------------- */
 
-static void redisctl(const char *what)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s redisctl %s", test_env("ALCHDB_RIG_SH"), what);
-    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
-}
-
 static void timed_val(alchdb_client *c, const char *sql, const char *want, double max_s)
 {
     int64_t t0 = alchdb__now_ns();
@@ -605,9 +600,10 @@ START_TEST(test_redis_outage)
 
     /* Paused: every statement still answers, within the timeouts; a write
      * whose invalidation cannot be delivered is not forgotten. */
-    redisctl("pause");
+    redistest_ctl("pause");
     for (int i = 0; i < 5; i++)
         timed_val(c, sel, "v4", 1.0);
+    ck_assert_int_eq(met(cache).breaker_open, 1);
     ok(c, "UPDATE ct_out SET v = 'during-pause' WHERE id = 4", 0, NULL);
     timed_val(c, sel, "during-pause", 1.0);
     ck_assert_int_gt(alchdb_cache_bypass_count(cache, ALCHDB_CACHE_BYPASS_BACKEND), 0);
@@ -616,23 +612,24 @@ START_TEST(test_redis_outage)
     ck_assert_int_lt(alchdb_cache_invalidate_tables(cache, tabs, 1), 0);
     ck_assert_msg(strstr(alchdb_last_error_message(), "alchdb_cache_invalidate_tables: "), "%s",
                   alchdb_last_error_message());
-    redisctl("resume");
+    redistest_ctl("resume");
     usleep(400000); /* past the breaker's open period */
     ck_val(c, sel, 0, NULL, "during-pause"); /* never the entry filled before the write */
     ck_val(c, sel, 0, NULL, "during-pause");
 
     /* Stopped, written to, restarted. */
     ck_val(c, sel, 0, NULL, "during-pause");
-    redisctl("stop");
+    redistest_ctl("stop");
     ok(c, "UPDATE ct_out SET v = 'during-stop' WHERE id = 4", 0, NULL);
     timed_val(c, sel, "during-stop", 1.0);
-    redisctl("start");
+    redistest_ctl("start");
     usleep(400000);
     ck_val(c, sel, 0, NULL, "during-stop");
     ck_val(c, sel, 0, NULL, "during-stop");
     int64_t h0 = met(cache).hits;
     ck_val(c, sel, 0, NULL, "during-stop");
     ck_assert_int_eq(met(cache).hits, h0 + 1); /* serving again */
+    ck_assert_int_eq(met(cache).breaker_open, 0);
     char *json;
     ck_assert_int_eq(alchdb_cache_stats_json(cache, &json), 0);
     json_error_t err;
@@ -653,10 +650,13 @@ START_TEST(test_redis_oom)
     alchdb_cache *cache = mk_cache("redis", NULL);
     alchdb_client *c = mk_client(NULL, cache, 2);
     ck_val(c, "SELECT v FROM ct_oom WHERE id = 1", 0, NULL, "v1"); /* versions exist */
-    const char *addr = test_env("ALCHDB_TEST_REDIS");
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "redis-cli -p %s CONFIG SET maxmemory 1 >/dev/null && redis-cli -p %s CONFIG SET maxmemory-policy noeviction >/dev/null",
-             strchr(addr, ':') + 1, strchr(addr, ':') + 1);
+    char host[64], cmd[256];
+    int port;
+    redistest_addr(host, sizeof host, &port);
+    snprintf(cmd, sizeof cmd,
+             "redis-cli -p %d CONFIG SET maxmemory 1 >/dev/null && redis-cli -p %d CONFIG SET maxmemory-policy "
+             "noeviction >/dev/null",
+             port, port);
     ck_assert_int_eq(system(cmd), 0);
     for (int i = 2; i < 8; i++) {
         char q[64], want[8];
@@ -665,7 +665,7 @@ START_TEST(test_redis_oom)
         ck_val(c, q, 0, NULL, want);
     }
     ok(c, "UPDATE ct_oom SET v = 'oom' WHERE id = 1", 0, NULL);
-    snprintf(cmd, sizeof cmd, "redis-cli -p %s CONFIG SET maxmemory 0 >/dev/null", strchr(addr, ':') + 1);
+    snprintf(cmd, sizeof cmd, "redis-cli -p %d CONFIG SET maxmemory 0 >/dev/null", port);
     ck_assert_int_eq(system(cmd), 0);
     usleep(1200000); /* let the breaker close */
     ck_val(c, "SELECT v FROM ct_oom WHERE id = 1", 0, NULL, "oom");
@@ -937,25 +937,45 @@ START_TEST(test_query_options)
 }
 END_TEST
 
+/* A routed client with causal reads and a cache reads the write position
+ * once per write: the cache reads it for its tokens, the router's
+ * read-your-writes token reuses it. */
+START_TEST(test_causal_write_position_read_once)
+{
+    setup_items("ct_causal");
+    alchdb_router_config *rc;
+    ck_assert_int_eq(alchdb_router_config_new(&rc), 0);
+    ck_assert_int_eq(alchdb_router_config_set_from_string(rc, "causal_default", "on"), 0);
+    alchdb_router *router;
+    ck_assert_int_eq(alchdb_router_new(test_env("ALCHDB_TEST_PRIMARY"), NULL, rc, &router), 0);
+    alchdb_router_config_free(rc);
+    ck_assert_int_eq(alchdb_router_add_replica(router, test_env("ALCHDB_TEST_REPLICA"), 1), 0);
+    ck_assert_int_eq(alchdb_router_start(router), 0);
+    alchdb_cache *cache = mk_cache("memory", NULL);
+    alchdb_client *c;
+    ck_assert_int_eq(alchdb_client_new_routed(router, &c), 0);
+    ck_assert_int_eq(alchdb_client_set_cache(c, cache, NULL), 0);
+    PGconn *pg = pgtest_connect();
+    pgtest_exec(pg, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()");
+    for (int i = 0; i < 5; i++) {
+        char up[96], want[16];
+        snprintf(up, sizeof up, "UPDATE ct_causal SET v = 'c%d' WHERE id = 6", i);
+        snprintf(want, sizeof want, "c%d", i);
+        ok(c, up, 0, NULL);
+        ck_val(c, "SELECT v FROM ct_causal WHERE id = 6", 0, NULL, want); /* read-your-writes holds */
+    }
+    long n = pgtest_count("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+                          "WHERE query = 'SELECT pg_current_wal_insert_lsn()::text'");
+    ck_assert_int_eq(n, 5);
+    PQfinish(pg);
+    alchdb_client_free(c);
+    alchdb_cache_free(cache);
+    alchdb_router_free(router);
+}
+END_TEST
+
 /* ---- out of memory --------------------------------------------------------------- */
 
-static _Atomic long oom_at = -1, oom_n;
-static void *o_malloc(void *ud, size_t n)
-{
-    (void)ud;
-    return ++oom_n == oom_at ? NULL : malloc(n);
-}
-static void *o_realloc(void *ud, void *p, size_t n)
-{
-    (void)ud;
-    return ++oom_n == oom_at ? NULL : realloc(p, n);
-}
-static void o_free(void *ud, void *p)
-{
-    (void)ud;
-    free(p);
-}
-static const alchdb_allocator oom_alloc = {ALCHDB_ALLOCATOR_VERSION, NULL, o_malloc, o_realloc, o_free};
 
 /* The value, or NULL when the call failed (it may, cleanly, when memory runs out). */
 static char *try_val(alchdb_client *c, const char *sql)
@@ -975,15 +995,15 @@ static char *try_val(alchdb_client *c, const char *sql)
 START_TEST(test_out_of_memory)
 {
     setup_items("ct_oom2");
-    ck_assert_int_eq(alchdb_set_allocator(&oom_alloc), 0);
+    ck_assert_int_eq(alchdb_set_allocator(&failalloc), 0);
     alchdb_cache *cache = mk_cache("memory", NULL);
     alchdb_client *c = mk_client(NULL, cache, 1);
     char want[32] = "v1";
     ck_val(c, "SELECT v FROM ct_oom2 WHERE id = 1", 0, NULL, want);
     long k;
     for (k = 1; k <= 400; k++) {
-        oom_n = 0;
-        oom_at = k;
+        failalloc_calls = 0;
+        failalloc_at = k;
         char *v = try_val(c, "SELECT v FROM ct_oom2 WHERE id = 1");
         if (v)
             ck_assert_msg(strcmp(v, want) == 0, "k=%ld: read %s, want %s", k, v, want);
@@ -999,7 +1019,7 @@ START_TEST(test_out_of_memory)
         }
         alchdb_txn_free(t);
         free(try_val(c, "SELECT grp FROM ct_oom2 WHERE id = 1"));
-        oom_at = -1;
+        failalloc_at = -1;
         /* The truth, from the database directly. */
         PGconn *pg = pgtest_connect();
         PGresult *r = PQexec(pg, "SELECT v, grp::text FROM ct_oom2 WHERE id = 1");
@@ -1010,7 +1030,7 @@ START_TEST(test_out_of_memory)
         PQfinish(pg);
         ck_val(c, "SELECT v FROM ct_oom2 WHERE id = 1", 0, NULL, want);
         ck_val(c, "SELECT grp FROM ct_oom2 WHERE id = 1", 0, NULL, grp);
-        if (oom_n < k)
+        if (failalloc_calls < k)
             break; /* the sequence no longer reaches allocation k */
     }
     fprintf(stderr, "out of memory: failed each of the first %ld allocations in turn\n", k - 1);
@@ -1042,6 +1062,7 @@ int main(void)
     tcase_add_test(tc, test_redis_outage);
     tcase_add_test(tc, test_redis_oom);
     tcase_add_test(tc, test_replica_misses);
+    tcase_add_test(tc, test_causal_write_position_read_once);
     tcase_add_test(tc, test_out_of_memory);
     suite_add_tcase(s, tc);
     return run_suite(s);

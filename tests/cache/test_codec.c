@@ -8,6 +8,7 @@
 #include <zstd.h>
 
 #include "cache/cache_internal.h"
+#include "failalloc.h"
 #include "testutil.h"
 
 /* Header layout (cache_internal.h): magic, version, flags, checksum, raw len. */
@@ -1010,40 +1011,11 @@ END_TEST
 
 /* ---- allocations: bounded, and every failure handled ------------------------ */
 
-/* Records the largest request and fails the fail_at-th call (1-based). */
-static size_t biggest;
-static long n_allocs, fail_at = -1;
-static void *rec_malloc(void *ud, size_t n)
-{
-    (void)ud;
-    if (++n_allocs == fail_at)
-        return NULL;
-    if (n > biggest)
-        biggest = n;
-    return malloc(n);
-}
-static void *rec_realloc(void *ud, void *p, size_t n)
-{
-    (void)ud;
-    if (++n_allocs == fail_at)
-        return NULL;
-    if (n > biggest)
-        biggest = n;
-    return realloc(p, n);
-}
-static void rec_free(void *ud, void *p)
-{
-    (void)ud;
-    free(p);
-}
 
 static void recording_allocator(bool on)
 {
-    static const alchdb_allocator rec = {ALCHDB_ALLOCATOR_VERSION, NULL, rec_malloc, rec_realloc, rec_free};
-    ck_assert_int_eq(alchdb_set_allocator(on ? &rec : NULL), 0);
-    biggest = 0;
-    n_allocs = 0;
-    fail_at = -1;
+    ck_assert_int_eq(alchdb_set_allocator(on ? &failalloc : NULL), 0);
+    failalloc_arm(-1);
 }
 
 /* A zstd frame that claims 200 MiB of content but holds one 128 KiB RLE
@@ -1060,7 +1032,7 @@ START_TEST(test_zstd_bomb_is_not_allocated)
     size_t len = seal(&frame, 1, (uint64_t)200 << 20, e);
     recording_allocator(true);
     assert_parse(e, len, "bomb");
-    ck_assert_uint_lt(biggest, 4096);
+    ck_assert_uint_lt(failalloc_biggest, 4096);
     recording_allocator(false);
 }
 END_TEST
@@ -1073,9 +1045,9 @@ static long fail_each_allocation(int (*fn)(void))
     long n;
     for (n = 1;; n++) {
         recording_allocator(true);
-        fail_at = n;
+        failalloc_at = n;
         int rc = fn();
-        long used = n_allocs;
+        long used = failalloc_calls;
         recording_allocator(false); /* refuses while anything is still live */
         ck_assert_msg(rc == 0 || rc == ALCHDB_E_NOMEM, "allocation %ld failed: rc %d", n, rc);
         if (used < n)

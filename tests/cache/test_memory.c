@@ -12,6 +12,7 @@
 #include <alchdb/alchdb.h>
 
 #include "cache/cache_internal.h"
+#include "failalloc.h"
 #include "testutil.h"
 
 #define EPOCH "p:v:n"
@@ -528,36 +529,17 @@ END_TEST
 
 /* ---- allocation failures ---- */
 
-static atomic_long fail_at = -1; /* fail the N-th allocation (1-based); -1 never */
-static atomic_long n_calls;
-static void *t_malloc(void *ud, size_t n)
-{
-    (void)ud;
-    return atomic_fetch_add(&n_calls, 1) + 1 == atomic_load(&fail_at) ? NULL : malloc(n);
-}
-static void *t_realloc(void *ud, void *p, size_t n)
-{
-    (void)ud;
-    return atomic_fetch_add(&n_calls, 1) + 1 == atomic_load(&fail_at) ? NULL : realloc(p, n);
-}
-static void t_free(void *ud, void *p)
-{
-    (void)ud;
-    free(p);
-}
-static const alchdb_allocator test_alloc = {ALCHDB_ALLOCATOR_VERSION, NULL, t_malloc, t_realloc, t_free};
 
 static void fail_next_allocation(void)
 {
-    atomic_store(&n_calls, 0);
-    atomic_store(&fail_at, 1);
+    failalloc_arm(1);
 }
 
 /* A bump that cannot store a key has lost an invalidation: the epoch gets a
  * fresh token, so every entry (all depend on it) becomes stale. */
 START_TEST(test_lost_bump_resets_epoch)
 {
-    ck_assert_int_eq(alchdb_set_allocator(&test_alloc), 0);
+    ck_assert_int_eq(alchdb_set_allocator(&failalloc), 0);
     alchdb__cache_backend *b = mk(1 << 20);
     const char *vk[2] = {EPOCH, "p:v:t:a"};
     alchdb__cache_ver init[2] = {fresh(), fresh()}, cur[2], now[2];
@@ -568,7 +550,7 @@ START_TEST(test_lost_bump_resets_epoch)
     alchdb__cache_ver nv = fresh();
     fail_next_allocation();
     ck_assert_int_eq(b->ops->bump(b, 1, &vk[1], &nv, NULL), 0);
-    atomic_store(&fail_at, -1);
+    atomic_store(&failalloc_at, -1);
     ck_assert(holds(b, "p:e:1", 2, vk, now, "v"));
     ck_assert_str_eq(now[0].v, cur[0].v);
     cur[1] = nv;
@@ -579,7 +561,7 @@ START_TEST(test_lost_bump_resets_epoch)
     alchdb__cache_ver bv[2] = {fresh(), fresh()};
     fail_next_allocation();
     ck_assert_int_eq(b->ops->bump(b, 2, bk, bv, NULL), ALCHDB_E_NOMEM);
-    atomic_store(&fail_at, -1);
+    atomic_store(&failalloc_at, -1);
     ck_assert_int_eq(alchdb_last_error_code(), ALCHDB_E_NOMEM);
     ck_assert(holds(b, "p:e:1", 2, vk, now, "v"));
     ck_assert_str_ne(now[0].v, cur[0].v);
@@ -602,11 +584,11 @@ END_TEST
  * the previously current entry stale. */
 START_TEST(test_every_allocation_failure)
 {
-    ck_assert_int_eq(alchdb_set_allocator(&test_alloc), 0);
+    ck_assert_int_eq(alchdb_set_allocator(&failalloc), 0);
     int failures_seen = 0;
     for (long k = 1; k < 24; k++) {
-        atomic_store(&n_calls, 0);
-        atomic_store(&fail_at, k);
+        atomic_store(&failalloc_calls, 0);
+        atomic_store(&failalloc_at, k);
         alchdb__cache_backend_cfg cfg = {.epoch_key = EPOCH, .memory_bytes = 1 << 20};
         alchdb__cache_backend *b = NULL;
         int rc = alchdb__cache_memory_new(&cfg, &b);
@@ -643,7 +625,7 @@ START_TEST(test_every_allocation_failure)
         int leased = b->ops->lease(b, "p:l:1", "tok", 1000);
         ck_assert(leased == 1 || leased == ALCHDB_E_NOMEM);
         failures_seen += leased != 1;
-        atomic_store(&fail_at, -1);
+        atomic_store(&failalloc_at, -1);
         b->ops->destroy(b);
         ck_assert_int_eq(alchdb__alloc_outstanding(), 0);
     }

@@ -26,6 +26,7 @@
 #include <alchdb/alchdb.h>
 
 #include "cache/cache_internal.h"
+#include "redistest.h"
 #include "testutil.h"
 
 #define MS INT64_C(1000)
@@ -40,12 +41,7 @@ static int key_next;
 
 static void redis_addr(void)
 {
-    const char *addr = test_env("ALCHDB_TEST_REDIS");
-    const char *colon = strrchr(addr, ':');
-    ck_assert_msg(colon && colon != addr, "ALCHDB_TEST_REDIS is not host:port: %s", addr);
-    snprintf(g_host, sizeof g_host, "%.*s", (int)(colon - addr), addr);
-    g_port = atoi(colon + 1);
-    ck_assert_int_gt(g_port, 0);
+    redistest_addr(g_host, sizeof g_host, &g_port);
 }
 
 static void sleep_ms(int ms)
@@ -209,22 +205,6 @@ static void raw_cleanup(void)
 
 /* ---- controlling the rig's server ------------------------------------------------ */
 
-static int rig_redisctl(const char *action)
-{
-    const char *sh = getenv("ALCHDB_RIG_SH");
-    if (!sh || !*sh)
-        return -1;
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' redisctl %s", sh, action);
-    return system(cmd);
-}
-
-static void redisctl(const char *action)
-{
-    test_env("ALCHDB_RIG_SH");
-    ck_assert_msg(rig_redisctl(action) == 0, "rig.sh redisctl %s failed", action);
-}
-
 static char saved_maxmemory[32] = "0", saved_policy[64] = "noeviction";
 
 static void config_get(redisContext *c, const char *name, char *out, size_t n)
@@ -253,7 +233,7 @@ static void server_save(void)
  * running, unpaused and with its memory settings. No asserts here. */
 static void server_restore(void)
 {
-    if (rig_redisctl("start") != 0 || rig_redisctl("resume") != 0)
+    if (redistest_ctl_status("start") != 0 || redistest_ctl_status("resume") != 0)
         fprintf(stderr, "test_redis: could not restore the rig's redis\n");
     struct timeval tv = {2, 0};
     redisContext *c = redisConnectWithTimeout(g_host, g_port, tv);
@@ -741,10 +721,12 @@ START_TEST(test_breaker)
     size_t len;
     for (int i = 0; i < 3; i++) {
         ck_assert(stats_has(b, "\"breaker\":\"closed\""));
+        ck_assert(!b->ops->breaker_open(b));
         ck_assert_int_eq(fetch(b, K("e"), 1, vk, cur, &e, &len), ALCHDB_E_BACKEND);
         ck_assert_msg(strstr(alchdb_last_error_message(), "refused"), "%s", alchdb_last_error_message());
     }
     ck_assert(stats_has(b, "\"breaker\":\"open\",\"errors\":3"));
+    ck_assert(b->ops->breaker_open(b));
     ck_assert(stats_has(b, "\"breaker_opens\":1"));
     for (int round = 0; round < 20; round++)
         all_ops_refused(b, 50 * MS);
@@ -856,7 +838,7 @@ START_TEST(test_pause_resume)
     ck_assert_int_eq(b->ops->init(b, 2, vk, init, NULL, cur), 0);
     ck_assert_int_eq(fill_str(b, K("e:1"), 2, vk, cur, "v1"), 1);
 
-    redisctl("pause");
+    redistest_ctl("pause");
     for (int i = 0; i < 3; i++) {
         int64_t t0 = now_us();
         int rv = fetch(b, K("e:1"), 2, vk, cur, &e, &len);
@@ -891,7 +873,7 @@ START_TEST(test_pause_resume)
     ck_assert(stats_has(b2, "\"connections\":0"));
     b2->ops->destroy(b2);
 
-    redisctl("resume");
+    redistest_ctl("resume");
     fetch_until_ok(b, K("e:1"), 2, vk, cur, &e, &len);
     ck_assert_str_ne(cur[0].v, "");
     ck_assert_str_ne(cur[0].v, init[0].v); /* the epoch was bumped first */
@@ -933,13 +915,13 @@ START_TEST(test_bump_while_paused)
     size_t len;
     ck_assert_int_eq(b->ops->init(b, 2, vk, init, NULL, cur), 0);
 
-    redisctl("pause");
+    redistest_ctl("pause");
     alchdb__cache_ver nv = fresh();
     int64_t t0 = now_us();
     ck_assert_int_eq(b->ops->bump(b, 1, &vk[1], &nv, NULL), ALCHDB_E_TIMEOUT);
     ck_assert_int_lt(now_us() - t0, 1000 * MS);
     ck_assert(stats_has(b, "\"dirty\":true"));
-    redisctl("resume");
+    redistest_ctl("resume");
 
     ck_assert_int_eq(fetch_until_ok(b, K("e:1"), 2, vk, cur, &e, &len), 0);
     alchdb__free(e);
@@ -968,7 +950,7 @@ START_TEST(test_restart)
     ck_assert_int_eq(b->ops->init(b, 2, vk, init, NULL, cur), 0);
     ck_assert_int_eq(fill_str(b, K("e:1"), 2, vk, cur, "v1"), 1);
 
-    redisctl("restart");
+    redistest_ctl("restart");
     fetch_until_ok(b, K("e:1"), 2, vk, cur, &e, &len);
     ck_assert_ptr_null(e);                 /* nothing survived */
     ck_assert_str_ne(cur[0].v, "");        /* but the epoch was re-set first */
@@ -998,7 +980,7 @@ START_TEST(test_sigpipe)
     const char *vk[1] = {K("v:n")};
     alchdb__cache_ver init[1] = {fresh()}, cur[1];
     ck_assert_int_eq(b->ops->init(b, 1, vk, init, NULL, cur), 0);
-    redisctl("stop");
+    redistest_ctl("stop");
     size_t n = 16u << 20;
     unsigned char *big = malloc(n);
     ck_assert_ptr_nonnull(big);
@@ -1009,7 +991,7 @@ START_TEST(test_sigpipe)
     sigset_t pending;
     sigpending(&pending);
     ck_assert(!sigismember(&pending, SIGPIPE));
-    redisctl("start");
+    redistest_ctl("start");
     b->ops->destroy(b);
     ck_assert_int_eq(alchdb__alloc_outstanding(), base);
 }

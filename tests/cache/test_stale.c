@@ -23,6 +23,7 @@
 #include "client/client_internal.h"
 #include "internal.h"
 #include "pgtest.h"
+#include "redistest.h"
 #include "testutil.h"
 
 #define NROWS 40
@@ -56,17 +57,17 @@ static alchdb_cache *mk_cache(const cfg *k, const char *prefix)
 {
     alchdb_cache_config *cc;
     ck_assert_int_eq(alchdb_cache_config_new(&cc), 0);
-    alchdb_cache_config_set_from_string(cc, "backend", k->backend);
-    alchdb_cache_config_set_from_string(cc, "prefix", prefix);
-    alchdb_cache_config_set_from_string(cc, "command_timeout", "100ms");
-    alchdb_cache_config_set_from_string(cc, "connect_timeout", "100ms");
-    alchdb_cache_config_set_from_string(cc, "breaker_open", "200ms");
+    ck_assert_int_eq(alchdb_cache_config_set_from_string(cc, "backend", k->backend), 0);
+    ck_assert_int_eq(alchdb_cache_config_set_from_string(cc, "prefix", prefix), 0);
+    ck_assert_int_eq(alchdb_cache_config_set_from_string(cc, "command_timeout", "100ms"), 0);
+    ck_assert_int_eq(alchdb_cache_config_set_from_string(cc, "connect_timeout", "100ms"), 0);
+    ck_assert_int_eq(alchdb_cache_config_set_from_string(cc, "breaker_open", "200ms"), 0);
     if (strcmp(k->backend, "redis") == 0) {
-        const char *addr = test_env("ALCHDB_TEST_REDIS");
         char host[64];
-        snprintf(host, sizeof host, "%.*s", (int)(strchr(addr, ':') - addr), addr);
-        alchdb_cache_config_set_from_string(cc, "redis_host", host);
-        alchdb_cache_config_set_from_string(cc, "redis_port", strchr(addr, ':') + 1);
+        int port;
+        redistest_addr(host, sizeof host, &port);
+        ck_assert_int_eq(alchdb_cache_config_set_string(cc, ALCHDB_CACHE_OPT_REDIS_HOST, host), 0);
+        ck_assert_int_eq(alchdb_cache_config_set_int64(cc, ALCHDB_CACHE_OPT_REDIS_PORT, port), 0);
     }
     alchdb_cache *c;
     ck_assert_msg(alchdb_cache_new(cc, &c) == 0, "%s", alchdb_last_error_message());
@@ -249,13 +250,6 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-static void redisctl(const char *what)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s redisctl %s", test_env("ALCHDB_RIG_SH"), what);
-    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
-}
-
 /* Readers in a second process with their own cache object on the same Redis. */
 static void child_readers(const cfg *parent, const char *prefix)
 {
@@ -316,18 +310,18 @@ static void run_config(const cfg *k)
     if (k->chaos) {
         usleep((useconds_t)(secs * 0.2e6));
         fprintf(stderr, "chaos: pause at %.3f s\n", (double)(alchdb__now_ns() - sh->t0) / 1e9);
-        redisctl("pause");
+        redistest_ctl("pause");
         usleep(600000);
-        redisctl("resume");
+        redistest_ctl("resume");
         fprintf(stderr, "chaos: resumed at %.3f s\n", (double)(alchdb__now_ns() - sh->t0) / 1e9);
         usleep((useconds_t)(secs * 0.2e6));
-        redisctl("kill");
+        redistest_ctl("kill");
         fprintf(stderr, "chaos: killed at %.3f s\n", (double)(alchdb__now_ns() - sh->t0) / 1e9);
         usleep(400000);
-        redisctl("start");
+        redistest_ctl("start");
         fprintf(stderr, "chaos: started at %.3f s\n", (double)(alchdb__now_ns() - sh->t0) / 1e9);
         usleep((useconds_t)(secs * 0.3e6));
-        redisctl("restart");
+        redistest_ctl("restart");
         fprintf(stderr, "chaos: restarted at %.3f s\n", (double)(alchdb__now_ns() - sh->t0) / 1e9);
         usleep((useconds_t)(secs * 0.3e6));
     } else {

@@ -7,6 +7,7 @@
 #include <alchdb/alchdb.h>
 
 #include "internal.h"
+#include "failalloc.h"
 #include "testutil.h"
 
 START_TEST(test_strerror_known_and_unknown)
@@ -65,38 +66,13 @@ START_TEST(test_last_error_is_thread_local)
 END_TEST
 
 /* ---- allocator hook ---- */
-static long fail_at = -1; /* fail the N-th allocation (1-based); -1 never */
-static long n_calls;
-static long live;
-static void *t_malloc(void *ud, size_t n)
-{
-    (void)ud;
-    if (++n_calls == fail_at)
-        return NULL;
-    live++;
-    return malloc(n);
-}
-static void *t_realloc(void *ud, void *p, size_t n)
-{
-    (void)ud;
-    if (++n_calls == fail_at)
-        return NULL;
-    return realloc(p, n);
-}
-static void t_free(void *ud, void *p)
-{
-    (void)ud;
-    live--;
-    free(p);
-}
-static const alchdb_allocator test_alloc = {ALCHDB_ALLOCATOR_VERSION, NULL, t_malloc, t_realloc, t_free};
 
 START_TEST(test_allocator_validation)
 {
-    alchdb_allocator bad = test_alloc;
+    alchdb_allocator bad = failalloc;
     bad.version = 99;
     ck_assert_int_eq(alchdb_set_allocator(&bad), ALCHDB_E_INVALID);
-    bad = test_alloc;
+    bad = failalloc;
     bad.free_fn = NULL;
     ck_assert_int_eq(alchdb_set_allocator(&bad), ALCHDB_E_INVALID);
     ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "allocator"));
@@ -105,20 +81,20 @@ END_TEST
 
 START_TEST(test_allocator_is_used_and_startup_only)
 {
-    ck_assert_int_eq(alchdb_set_allocator(&test_alloc), 0);
-    n_calls = 0;
-    live = 0;
+    ck_assert_int_eq(alchdb_set_allocator(&failalloc), 0);
+    failalloc_calls = 0;
+    failalloc_live = 0;
     alchdb__strbuf sb;
     alchdb__sb_init(&sb);
     alchdb__sb_puts(&sb, "hello");
-    ck_assert_int_ge(n_calls, 1);
-    ck_assert_int_eq(live, 1);
+    ck_assert_int_ge(failalloc_calls, 1);
+    ck_assert_int_eq(failalloc_live, 1);
     /* memory of the current allocator is live: switching is refused */
     ck_assert_int_eq(alchdb_set_allocator(NULL), ALCHDB_E_STATE);
     char *s = alchdb__sb_finish(&sb);
     ck_assert_str_eq(s, "hello");
     alchdb_free(s);
-    ck_assert_int_eq(live, 0);
+    ck_assert_int_eq(failalloc_live, 0);
     ck_assert_int_eq(alchdb_set_allocator(NULL), 0);
 }
 END_TEST
@@ -127,24 +103,24 @@ END_TEST
  * failure and leaks nothing. */
 START_TEST(test_allocator_injected_failures)
 {
-    ck_assert_int_eq(alchdb_set_allocator(&test_alloc), 0);
+    ck_assert_int_eq(alchdb_set_allocator(&failalloc), 0);
     for (long k = 1; k < 64; k++) {
-        fail_at = k;
-        n_calls = 0;
+        failalloc_at = k;
+        failalloc_calls = 0;
         alchdb__strbuf sb;
         alchdb__sb_init(&sb);
         for (int i = 0; i < 200; i++)
             alchdb__sb_printf(&sb, "line %d of a long enough text to grow the buffer\n", i);
         char *s = alchdb__sb_finish(&sb);
-        if (n_calls >= k)
+        if (failalloc_calls >= k)
             ck_assert_ptr_null(s);
         else
             ck_assert_ptr_nonnull(s);
         alchdb_free(s);
-        ck_assert_int_eq(live, 0);
+        ck_assert_int_eq(failalloc_live, 0);
         ck_assert_int_eq(alchdb__alloc_outstanding(), 0);
     }
-    fail_at = -1;
+    failalloc_at = -1;
     ck_assert_int_eq(alchdb_set_allocator(NULL), 0);
 }
 END_TEST

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "failalloc.h"
 #include "testutil.h"
 
 #include <alchdb/alchdb.h>
@@ -224,6 +225,24 @@ START_TEST(test_row_table)
     alchdb__sql_row_target *t = (alchdb__sql_row_target *)&t;
     int rc = alchdb__sql_row_target_parse(r->sql, (size_t)-1, &t);
     ck_assert_msg(rc == 0, "%s: rc %d (%s)", r->sql, rc, alchdb_last_error_message());
+    /* The analysis computes the same target from its own parse tree. */
+    alchdb_sql_analysis *an = NULL;
+    if (alchdb_sql_analyze(r->sql, (size_t)-1, &an) == 0) {
+        const alchdb__sql_row_target *at = alchdb__sql_row_target_of(an);
+        ck_assert_msg((at == NULL) == (t == NULL), "%s: analysis and parse disagree", r->sql);
+        if (at) {
+            ck_assert_str_eq(at->table, t->table);
+            ck_assert_int_eq(at->kind, t->kind);
+            ck_assert_uint_eq(at->neq, t->neq);
+            for (size_t i = 0; i < at->neq; i++) {
+                ck_assert_str_eq(at->eq[i].column, t->eq[i].column);
+                ck_assert_int_eq(at->eq[i].param, t->eq[i].param);
+            }
+            ck_assert_uint_eq(at->nset, t->nset);
+            ck_assert_int_eq(at->on_conflict, t->on_conflict);
+        }
+    }
+    alchdb_sql_analysis_free(an);
     if (r->kind == NONE) {
         ck_assert_msg(t == NULL, "%s: expected no target, got table %s", r->sql, t ? t->table : "");
         return;
@@ -324,41 +343,20 @@ END_TEST
 
 /* ---- allocation failures: every failing allocation gives ALCHDB_E_NOMEM,
  * *out = NULL and no leak; the loop ends when nothing failed ---- */
-static long fail_at = -1, n_allocs = 0;
-static void *t_malloc(void *ud, size_t n)
-{
-    (void)ud;
-    if (++n_allocs == fail_at)
-        return NULL;
-    return malloc(n);
-}
-static void *t_realloc(void *ud, void *p, size_t n)
-{
-    (void)ud;
-    if (++n_allocs == fail_at)
-        return NULL;
-    return realloc(p, n);
-}
-static void t_free(void *ud, void *p)
-{
-    (void)ud;
-    free(p);
-}
-static const alchdb_allocator test_alloc = {ALCHDB_ALLOCATOR_VERSION, NULL, t_malloc, t_realloc, t_free};
 
 static void oom_loop(const char *sql, bool expect_target, long min_allocs)
 {
     alchdb_sql_cache_clear();
-    ck_assert_int_eq(alchdb_set_allocator(&test_alloc), 0);
+    ck_assert_int_eq(alchdb_set_allocator(&failalloc), 0);
     long n;
     bool done = false;
     for (n = 1; n < 10000 && !done; n++) {
-        fail_at = n;
-        n_allocs = 0;
+        failalloc_at = n;
+        failalloc_calls = 0;
         alchdb__sql_row_target *t = (alchdb__sql_row_target *)&t;
         int rc = alchdb__sql_row_target_parse(sql, (size_t)-1, &t);
         if (rc == 0) {
-            ck_assert_msg(n_allocs < fail_at, "%s: success although allocation %ld failed", sql, n);
+            ck_assert_msg(failalloc_calls < failalloc_at, "%s: success although allocation %ld failed", sql, n);
             ck_assert(expect_target ? t != NULL : t == NULL);
             alchdb__sql_row_target_free(t);
             done = true;
@@ -370,7 +368,7 @@ static void oom_loop(const char *sql, bool expect_target, long min_allocs)
     }
     ck_assert(done);
     ck_assert_int_gt(n, min_allocs);
-    fail_at = -1;
+    failalloc_at = -1;
     ck_assert_int_eq(alchdb_set_allocator(NULL), 0);
 }
 

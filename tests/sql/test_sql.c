@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "failalloc.h"
 #include "testutil.h"
 
 #include <alchdb/alchdb.h>
@@ -746,37 +747,16 @@ START_TEST(test_cache_concurrent)
 END_TEST
 
 /* ---- allocation failures ---- */
-static long fail_at = -1, n_allocs = 0;
-static void *t_malloc(void *ud, size_t n)
-{
-    (void)ud;
-    if (++n_allocs == fail_at)
-        return NULL;
-    return malloc(n);
-}
-static void *t_realloc(void *ud, void *p, size_t n)
-{
-    (void)ud;
-    if (++n_allocs == fail_at)
-        return NULL;
-    return realloc(p, n);
-}
-static void t_free(void *ud, void *p)
-{
-    (void)ud;
-    free(p);
-}
-static const alchdb_allocator test_alloc = {ALCHDB_ALLOCATOR_VERSION, NULL, t_malloc, t_realloc, t_free};
 
 static void oom_loop(const char *sql, int final_rc, long min_allocs)
 {
     alchdb_sql_cache_clear();
-    ck_assert_int_eq(alchdb_set_allocator(&test_alloc), 0);
+    ck_assert_int_eq(alchdb_set_allocator(&failalloc), 0);
     int rc = -100;
     long n;
     for (n = 1; n < 10000; n++) {
-        fail_at = n;
-        n_allocs = 0;
+        failalloc_at = n;
+        failalloc_calls = 0;
         alchdb_sql_analysis *a = (alchdb_sql_analysis *)&a;
         rc = alchdb_sql_analyze(sql, (size_t)-1, &a);
         if (rc == final_rc && a) {
@@ -788,7 +768,7 @@ static void oom_loop(const char *sql, int final_rc, long min_allocs)
             alchdb_sql_analysis_free(a);
             alchdb_sql_cache_clear();
             ck_assert_int_eq(alchdb__alloc_outstanding(), 0);
-            if (n_allocs < fail_at && jr == 0)
+            if (failalloc_calls < failalloc_at && jr == 0)
                 break; /* nothing failed: every allocation point was covered */
             continue;
         }
@@ -799,7 +779,7 @@ static void oom_loop(const char *sql, int final_rc, long min_allocs)
     }
     ck_assert_int_eq(rc, final_rc);
     ck_assert_int_gt(n, min_allocs); /* the loop really exercised the allocations */
-    fail_at = -1;
+    failalloc_at = -1;
     ck_assert_int_eq(alchdb_set_allocator(NULL), 0);
 }
 
