@@ -9,6 +9,7 @@
 
 #include "alchdb/pq.h"
 #include "pool/pool_priv.h"
+#include "pqconn.h"
 
 #define LEASE_MAGIC 0x414c4331u /* "ALC1" */
 #define POOL_MAGIC 0x414c5030u  /* "ALP0" */
@@ -265,50 +266,19 @@ static void strip_nl(char *s)
 }
 
 /* Make one connection, bounded by connect_timeout. Runs without the lock.
- * On failure writes libpq's message (password masked) into err. */
+ * On failure writes libpq's message (redacted, one line) into err. */
 int alchdb__pool_connect(alchdb_pool *p, alchdb__slot *s, char *err, size_t errlen)
 {
-    static const char *const kw[] = {"dbname", "fallback_application_name", NULL};
-    const char *vals[] = {p->conninfo, "libalchdb", NULL};
-    int64_t deadline = alchdb__now_ns() + p->cfg.v[ALCHDB_POOL_OPT_CONNECT_TIMEOUT] * 1000;
-    PGconn *pg = PQconnectStartParams(kw, vals, 1);
-    if (!pg) {
-        snprintf(err, errlen, "out of memory starting a connection");
-        return ALCHDB_E_NOMEM;
-    }
-    int rc = 0;
-    if (PQstatus(pg) == CONNECTION_BAD) {
-        snprintf(err, errlen, "%s", PQerrorMessage(pg));
+    int64_t timeout_us = p->cfg.v[ALCHDB_POOL_OPT_CONNECT_TIMEOUT];
+    PGconn *pg = NULL;
+    int rc = alchdb__pq_connect(p->conninfo, alchdb__now_ns() + timeout_us * 1000, "pool",
+                                "connect", &pg, err, errlen);
+    if (rc == ALCHDB_E_TIMEOUT) {
+        snprintf(err, errlen, "connection attempt timed out after %lld ms",
+                 (long long)(timeout_us / 1000));
         rc = ALCHDB_E_CONNECT;
     }
-    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-    while (rc == 0 && st != PGRES_POLLING_OK) {
-        if (st == PGRES_POLLING_FAILED) {
-            snprintf(err, errlen, "%s", PQerrorMessage(pg));
-            rc = ALCHDB_E_CONNECT;
-            break;
-        }
-        int64_t left_ms = (deadline - alchdb__now_ns() + 999999) / 1000000;
-        if (left_ms <= 0) {
-            snprintf(err, errlen, "connection attempt timed out after %lld ms",
-                     (long long)(p->cfg.v[ALCHDB_POOL_OPT_CONNECT_TIMEOUT] / 1000));
-            rc = ALCHDB_E_CONNECT;
-            break;
-        }
-        struct pollfd pfd = {.fd = PQsocket(pg),
-                             .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
-        int n = poll(&pfd, 1, left_ms > 60000 ? 60000 : (int)left_ms);
-        if (n < 0 && errno != EINTR) {
-            snprintf(err, errlen, "poll() failed while connecting: %s", strerror(errno));
-            rc = ALCHDB_E_CONNECT;
-            break;
-        }
-        if (n > 0)
-            st = PQconnectPoll(pg);
-    }
     if (rc != 0) {
-        PQfinish(pg);
-        strip_nl(err);
         alchdb__pool_mask_secret(p, err);
         return rc;
     }

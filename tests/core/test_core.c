@@ -7,6 +7,7 @@
 #include <alchdb/alchdb.h>
 
 #include "internal.h"
+#include "pqconn.h"
 #include "failalloc.h"
 #include "testutil.h"
 
@@ -198,6 +199,110 @@ START_TEST(test_hash_distinguishes)
 }
 END_TEST
 
+
+/* Every conninfo form a password can hide in, and libpq's own messages that
+ * echo a malformed conninfo: the sentinel never survives, the rest stays
+ * readable. */
+START_TEST(test_redact_conninfo_forms)
+{
+    static const char *const leak[] = {
+        "host=h password=S3cr3tPW user=u",
+        "host=h PASSWORD = 'S3cr3tPW' user=u",
+        "host=h password='S3cr\\'3tPW with space' user=u",
+        "password=S3cr3tPW",
+        "host=h sslpassword=S3cr3tPW",
+        "postgresql://u:S3cr3tPW@h:5432/db",
+        "postgres://u:S3cr3tPW@h1:5432,h2:5433/db?sslmode=disable",
+        "postgresql://h/db?user=u&password=S3cr3tPW&sslmode=disable",
+        "postgresql://h/db?user=u&pass%77ord=S3cr3tPW",
+        "postgresql://h/db?user=u&%70%61%73%73%77%6F%72%64=S3cr3tPW",
+        "postgresql://h/db?password%3DS3cr3tPW",
+        "options='-c password=S3cr3tPW' host=h",
+        "invalid URI query parameter: \"postgresql://u:S3cr3tPW@h:x/db\"",
+        "unexpected spaces found in \"postgresql://u:S3c r3tPW@h/db\", use percent-encoded spaces",
+        "postgresql://u:S3cr3tPW/oops@h/db",
+        "PGPASSWORD=S3cr3tPW psql",
+        "a\nhost=h password=S3cr3tPW\npostgresql://u:S3cr3tPW@h",
+    };
+    for (size_t i = 0; i < sizeof leak / sizeof leak[0]; i++) {
+        char out[256];
+        alchdb__redact_into(out, sizeof out, leak[i], NULL, 0);
+        ck_assert_msg(!strstr(out, "S3cr3tPW") && !strstr(out, "S3cr") && !strstr(out, "3tPW"),
+                      "case %zu leaked: %s", i, out);
+        ck_assert_msg(strstr(out, "***"), "case %zu not marked: %s", i, out);
+        char *owned = alchdb__redact(leak[i], NULL, 0);
+        ck_assert_ptr_nonnull(owned);
+        ck_assert_str_eq(owned, out);
+        alchdb_free(owned);
+    }
+    /* What is not a secret stays as it was. */
+    char out[256];
+    alchdb__redact_into(out, sizeof out, "host=h port=5432 user=u dbname=d", NULL, 0);
+    ck_assert_str_eq(out, "host=h port=5432 user=u dbname=d");
+    alchdb__redact_into(out, sizeof out, "postgresql://u@h:5432/d?sslmode=disable", NULL, 0);
+    ck_assert_str_eq(out, "postgresql://u@h:5432/d?sslmode=disable");
+    alchdb__redact_into(out, sizeof out, "host=h password=pw user=u", NULL, 0);
+    ck_assert_str_eq(out, "host=h password=*** user=u");
+    alchdb__redact_into(out, sizeof out, "postgresql://u:pw@h/d", NULL, 0);
+    ck_assert_str_eq(out, "postgresql://u:***@h/d");
+    /* Verbatim secrets, e.g. a server message repeating the password. */
+    const char *sec[] = {NULL, "", "hunter2"};
+    alchdb__redact_into(out, sizeof out, "role said hunter2 twice: hunter2", sec, 3);
+    ck_assert_str_eq(out, "role said *** twice: ***");
+    /* Truncation keeps the NUL and never a partial secret. */
+    char small[12];
+    size_t n = alchdb__redact_into(small, sizeof small, "password=S3cr3tPW and more", NULL, 0);
+    ck_assert_uint_eq(n, strlen(small));
+    ck_assert_ptr_null(strstr(small, "S3cr"));
+    ck_assert_uint_eq(alchdb__redact_into(small, 1, "x", NULL, 0), 0);
+    ck_assert_str_eq(small, "");
+}
+END_TEST
+
+START_TEST(test_conninfo_password_and_messages)
+{
+    char *pw = alchdb__conninfo_password("host=h password='a b' user=u");
+    ck_assert_ptr_nonnull(pw);
+    ck_assert_str_eq(pw, "a b");
+    alchdb_free(pw);
+    pw = alchdb__conninfo_password("postgresql://u:p%40ss@h/d");
+    ck_assert_ptr_nonnull(pw);
+    ck_assert_str_eq(pw, "p@ss");
+    alchdb_free(pw);
+    ck_assert_ptr_null(alchdb__conninfo_password("host=h user=u"));
+    ck_assert_ptr_null(alchdb__conninfo_password("postgresql://u:pw@[::1/d"));
+    ck_assert_ptr_null(alchdb__conninfo_password(NULL));
+    char out[128];
+    alchdb__pq_message(out, sizeof out, "FATAL:  bad\nDETAIL: password=x\n");
+    ck_assert_str_eq(out, "FATAL:  bad DETAIL: password=***");
+}
+END_TEST
+
+/* A conninfo that does not parse fails with a redacted, one-line message (no
+ * server needed: libpq rejects it before connecting). */
+START_TEST(test_pq_connect_bad_conninfo_is_redacted)
+{
+    PGconn *pg = (PGconn *)1;
+    char err[256];
+    int rc = alchdb__pq_connect("postgresql://u:S3cr3tPW@[::1/d?bogus", alchdb__now_ns() + 1000000000,
+                                "core", "connect", &pg, err, sizeof err);
+    ck_assert_int_eq(rc, ALCHDB_E_CONNECT);
+    ck_assert_ptr_null(pg);
+    ck_assert_ptr_null(strstr(err, "S3cr3tPW"));
+    ck_assert_ptr_null(strstr(alchdb_last_error_message(), "S3cr3tPW"));
+    ck_assert_ptr_null(strchr(alchdb_last_error_message(), '\n'));
+    /* A port nobody listens on, and a deadline already passed. */
+    rc = alchdb__pq_connect("host=127.0.0.1 port=1 password=S3cr3tPW connect_timeout=1",
+                            alchdb__now_ns() + 2000000000LL, "core", "connect", &pg, err, sizeof err);
+    ck_assert_int_eq(rc, ALCHDB_E_CONNECT);
+    ck_assert_ptr_null(strstr(alchdb_last_error_message(), "S3cr3tPW"));
+    rc = alchdb__pq_connect("host=127.0.0.1 port=1", alchdb__now_ns() - 1, "core", "connect", &pg,
+                            NULL, 0);
+    ck_assert(rc == ALCHDB_E_TIMEOUT || rc == ALCHDB_E_CONNECT);
+    ck_assert_int_eq(alchdb__pq_connect(NULL, 0, NULL, NULL, &pg, NULL, 0), ALCHDB_E_INVALID);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -212,6 +317,9 @@ int main(void)
     tcase_add_test(tc, test_version);
     tcase_add_test(tc, test_json_string_escaping);
     tcase_add_test(tc, test_hash_distinguishes);
+    tcase_add_test(tc, test_redact_conninfo_forms);
+    tcase_add_test(tc, test_conninfo_password_and_messages);
+    tcase_add_test(tc, test_pq_connect_bad_conninfo_is_redacted);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -1,0 +1,66 @@
+/* libpq connections as every module opens them, and the one redaction function
+ * for anything that may echo a conninfo or a server message. Internal: the only
+ * private header that includes libpq-fe.h for all modules. Never exported. */
+#ifndef ALCHDB_PQCONN_H
+#define ALCHDB_PQCONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "internal.h"
+
+/* ---- redaction -------------------------------------------------------------
+ * Copy `text` into `out` (capacity `cap` > 0, always NUL-terminated, truncated
+ * if needed) with every secret a conninfo or a libpq/server message can carry
+ * replaced by "***":
+ *   - the value of every `password` keyword, in any case, also with its letters
+ *     percent-encoded (URI query), spaces around '=', quoted ('...' with
+ *     backslash escapes) or not, wherever it stands (a keyword conninfo, a URI
+ *     query, inside options='-c password=...');
+ *   - the password of a URI's userinfo (scheme://user:SECRET@host...), also
+ *     when the URI is malformed;
+ *   - each of `secrets` (may be NULL; entries NULL or "" are ignored) verbatim,
+ *     wherever it occurs (e.g. a password libpq parsed, echoed by the server).
+ * Returns the length written (without the NUL). */
+size_t alchdb__redact_into(char *out, size_t cap, const char *text, const char *const *secrets,
+                           size_t nsecrets);
+/* The same into an owned buffer (alchdb__free); NULL when out of memory. */
+char *alchdb__redact(const char *text, const char *const *secrets, size_t nsecrets);
+
+/* The password a conninfo would connect with (keyword or URI form), owned, or
+ * NULL when it names none or cannot be parsed. For passing to the redaction as
+ * a verbatim secret. */
+char *alchdb__conninfo_password(const char *conninfo);
+
+/* ---- connecting ------------------------------------------------------------
+ * Open a connection with the non-blocking libpq calls, bounded by the absolute
+ * monotonic deadline `deadline_ns` (alchdb__now_ns() clock). The conninfo may be
+ * in keyword or URI form; it is expanded as libpq's dbname is, with
+ * fallback_application_name=libalchdb and client_encoding=UTF8 unless the
+ * conninfo sets its own. Every connection gets a notice receiver that sends
+ * server notices and warnings to the log sink under `module` (redacted): the
+ * library never lets libpq print to stderr. A caller that needs its own
+ * receiver installs it afterwards with PQsetNoticeReceiver().
+ *
+ * On failure returns ALCHDB_E_CONNECT (or ALCHDB_E_NOMEM, ALCHDB_E_TIMEOUT when
+ * the deadline passed), sets the thread's error to "<what>: <reason>" with the
+ * reason redacted and on one line, copies the same reason into err (if err,
+ * errlen > 0), and *out = NULL. */
+int alchdb__pq_connect(const char *conninfo, int64_t deadline_ns, const char *module,
+                       const char *what, PGconn **out, char *err, size_t errlen);
+
+/* The notice receiver alchdb__pq_connect installs; `arg` is the module name
+ * (a string with static storage). For connections made elsewhere. */
+void alchdb__pq_notice_to_log(void *arg, const PGresult *res);
+
+/* A libpq message (PQerrorMessage, PQresultErrorMessage) on one line,
+ * redacted, into out. */
+void alchdb__pq_message(char *out, size_t cap, const char *msg);
+
+/* Record `code` as the thread's error: "<what>: <libpq message of conn>",
+ * redacted, one line. Returns code. */
+int alchdb__pq_error(int code, const PGconn *conn, const char *what);
+
+#endif /* ALCHDB_PQCONN_H */
