@@ -13,6 +13,7 @@
 #include <alchdb/error.h>
 #include <alchdb/alloc.h>
 #include <alchdb/log.h>
+#include <alchdb/options.h>
 #include <alchdb/sql.h>
 #include <alchdb/pool.h>
 #include <alchdb/client.h>

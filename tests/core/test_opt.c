@@ -1,0 +1,262 @@
+/* The option engine of lib/core/opt.c, through a spec of every type: the one
+ * rule for names, unknown options, units, ranges and the environment. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <alchdb/alchdb.h>
+
+#include "opt.h"
+#include "failalloc.h"
+#include "testutil.h"
+
+enum { K_COUNT = 1, K_DUR = 2, K_SIZE = 3, K_FLAG = 4, K_MODE = 5, K_NAME = 6, K_PASS = 9 };
+
+static const char *const MODES[] = {"rollback", "discard_all", NULL};
+
+static int check_name(const char *v, char *why, size_t cap)
+{
+    if (strlen(v) > 8) {
+        snprintf(why, cap, "at most 8 characters");
+        return -1;
+    }
+    return 0;
+}
+
+static const alchdb__optdef DEFS[] = {
+    {K_COUNT, "max_things", ALCHDB_OPT_INT, 1, 1000, 100, NULL, NULL, NULL, 0, "how many"},
+    {K_DUR, "some_timeout", ALCHDB_OPT_DURATION, 1000, 7200000000LL, 5000000, NULL, NULL, NULL, 0,
+     "how long"},
+    {K_SIZE, "max_bytes", ALCHDB_OPT_SIZE, 64, INT64_C(1) << 40, 65536, NULL, NULL, NULL, 0, "bytes"},
+    {K_FLAG, "enabled", ALCHDB_OPT_BOOL, 0, 1, 1, NULL, NULL, NULL, 0, "on or off"},
+    {K_MODE, "reset_policy", ALCHDB_OPT_ENUM, 0, 1, 0, NULL, MODES, NULL, 0, "how to reset"},
+    {K_NAME, "name", ALCHDB_OPT_STRING, 0, 0, 0, "dflt", NULL, check_name, 0, "a label"},
+    {K_PASS, "password", ALCHDB_OPT_STRING, 0, 0, 0, NULL, NULL, NULL, ALCHDB__OPT_SECRET, "secret"},
+};
+static const alchdb__optspec SPEC = {"demo", DEFS, sizeof DEFS / sizeof DEFS[0]};
+
+START_TEST(test_defaults_and_typed_access)
+{
+    alchdb__opts o;
+    ck_assert_int_eq(alchdb__opts_init(&o, &SPEC), 0);
+    ck_assert_uint_eq(o.nslots, 10);
+    ck_assert_int_eq(o.v[K_COUNT], 100);
+    ck_assert_int_eq(alchdb__opts_i(&o, K_DUR), 5000000);
+    ck_assert_str_eq(alchdb__opts_s(&o, K_NAME), "dflt");
+    ck_assert_ptr_null(alchdb__opts_s(&o, K_PASS));
+    ck_assert_int_eq(alchdb__opts_i(&o, 77), 0);
+
+    ck_assert_int_eq(alchdb__opts_set_int64(&o, K_COUNT, 7, "f"), 0);
+    int64_t v = 0;
+    ck_assert_int_eq(alchdb__opts_get_int64(&o, K_COUNT, &v, "f"), 0);
+    ck_assert_int_eq(v, 7);
+    /* Out of range: INVALID, names the option, value unchanged. */
+    ck_assert_int_eq(alchdb__opts_set_int64(&o, K_COUNT, 0, "f"), ALCHDB_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "max_things"));
+    ck_assert_int_eq(o.v[K_COUNT], 7);
+    ck_assert_int_eq(alchdb__opts_set_int64(&o, K_DUR, 999, "f"), ALCHDB_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "999us"));
+    /* Unknown key: NOTFOUND; wrong type: INVALID. */
+    ck_assert_int_eq(alchdb__opts_set_int64(&o, 8, 1, "f"), ALCHDB_E_NOTFOUND);
+    ck_assert_int_eq(alchdb__opts_get_int64(&o, -1, &v, "f"), ALCHDB_E_NOTFOUND);
+    ck_assert_int_eq(alchdb__opts_set_int64(&o, K_NAME, 1, "f"), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb__opts_set_string(&o, K_COUNT, "1", "f"), ALCHDB_E_INVALID);
+    const char *s = NULL;
+    ck_assert_int_eq(alchdb__opts_get_string(&o, K_COUNT, &s, "f"), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb__opts_get_int64(&o, K_COUNT, NULL, "f"), ALCHDB_E_INVALID);
+    /* Strings: the check runs, NULL unsets, secrets read back masked. */
+    ck_assert_int_eq(alchdb__opts_set_string(&o, K_NAME, "toolongname", "f"), ALCHDB_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "at most 8"));
+    ck_assert_int_eq(alchdb__opts_set_string(&o, K_NAME, "ok", "f"), 0);
+    ck_assert_int_eq(alchdb__opts_get_string(&o, K_NAME, &s, "f"), 0);
+    ck_assert_str_eq(s, "ok");
+    ck_assert_int_eq(alchdb__opts_set_string(&o, K_NAME, NULL, "f"), 0);
+    ck_assert_int_eq(alchdb__opts_get_string(&o, K_NAME, &s, "f"), 0);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(alchdb__opts_set_string(&o, K_PASS, "hunter2", "f"), 0);
+    ck_assert_int_eq(alchdb__opts_get_string(&o, K_PASS, &s, "f"), 0);
+    ck_assert_str_eq(s, "***");
+    ck_assert_str_eq(alchdb__opts_s(&o, K_PASS), "hunter2");
+
+    alchdb__opts c;
+    ck_assert_int_eq(alchdb__opts_copy(&c, &o), 0);
+    alchdb__opts_free(&o);
+    ck_assert_int_eq(c.v[K_COUNT], 7);
+    ck_assert_str_eq(alchdb__opts_s(&c, K_PASS), "hunter2");
+    alchdb__opts_free(&c);
+    alchdb__opts_free(&c); /* idempotent */
+}
+END_TEST
+
+START_TEST(test_by_name_every_type)
+{
+    alchdb__opts o;
+    ck_assert_int_eq(alchdb__opts_init(&o, &SPEC), 0);
+    /* Names are case-insensitive; unknown names are NOTFOUND. */
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "MAX_Things", " 12 ", "f"), 0);
+    ck_assert_int_eq(o.v[K_COUNT], 12);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "max_thing", "1", "f"), ALCHDB_E_NOTFOUND);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "max_thing"));
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "max_things", "12x", "f"), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "max_things", "", "f"), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "max_things", "99999999999999999999", "f"),
+                     ALCHDB_E_INVALID);
+    /* Durations need a unit. */
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "some_timeout", "1h30m", "f"), 0);
+    ck_assert_int_eq(o.v[K_DUR], INT64_C(5400000000));
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "some_timeout", "250ms", "f"), 0);
+    ck_assert_int_eq(o.v[K_DUR], 250000);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "some_timeout", "1.5s", "f"), 0);
+    ck_assert_int_eq(o.v[K_DUR], 1500000);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "some_timeout", "250", "f"), ALCHDB_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "unit"));
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "some_timeout", "-5s", "f"), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "some_timeout", "5 s", "f"), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "some_timeout", "2h", "f"), 0);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "some_timeout", "2h1s", "f"), ALCHDB_E_INVALID);
+    ck_assert_int_eq(o.v[K_DUR], INT64_C(7200000000));
+    /* Sizes. */
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "max_bytes", "64KiB", "f"), 0);
+    ck_assert_int_eq(o.v[K_SIZE], 65536);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "max_bytes", "2m", "f"), 0);
+    ck_assert_int_eq(o.v[K_SIZE], 2 * 1048576);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "max_bytes", "100", "f"), 0);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "max_bytes", "1PB", "f"), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "max_bytes", "2TiB", "f"), ALCHDB_E_INVALID);
+    /* Booleans and enums. */
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "enabled", "Off", "f"), 0);
+    ck_assert_int_eq(o.v[K_FLAG], 0);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "enabled", "yes", "f"), 0);
+    ck_assert_int_eq(o.v[K_FLAG], 1);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "enabled", "2", "f"), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "reset_policy", "DISCARD_ALL", "f"), 0);
+    ck_assert_int_eq(o.v[K_MODE], 1);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "reset_policy", "0", "f"), 0);
+    ck_assert_int_eq(o.v[K_MODE], 0);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "reset_policy", "nuke", "f"), ALCHDB_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "rollback, discard_all"));
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "reset_policy", "7", "f"), ALCHDB_E_INVALID);
+    /* Strings by name. */
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "name", "abc", "f"), 0);
+    ck_assert_str_eq(o.s[K_NAME], "abc");
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, NULL, "abc", "f"), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb__opts_set_from_string(&o, "name", NULL, "f"), ALCHDB_E_INVALID);
+    alchdb__opts_free(&o);
+}
+END_TEST
+
+START_TEST(test_from_env)
+{
+    alchdb__opts o;
+    ck_assert_int_eq(alchdb__opts_init(&o, &SPEC), 0);
+    setenv("ALCHT_MAX_THINGS", "33", 1);
+    setenv("ALCHT_SOME_TIMEOUT", "2s", 1);
+    setenv("ALCHT_NAME", "", 1); /* empty: ignored */
+    ck_assert_int_eq(alchdb__opts_from_env(&o, "ALCHT", "f"), 0);
+    ck_assert_int_eq(o.v[K_COUNT], 33);
+    ck_assert_int_eq(o.v[K_DUR], 2000000);
+    ck_assert_str_eq(o.s[K_NAME], "dflt");
+    setenv("ALCHT_ENABLED", "maybe", 1);
+    ck_assert_int_eq(alchdb__opts_from_env(&o, "ALCHT", "f"), ALCHDB_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "ALCHT_ENABLED"));
+    unsetenv("ALCHT_ENABLED");
+    ck_assert_int_eq(alchdb__opts_from_env(&o, "", "f"), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb__opts_from_env(&o, NULL, "f"), ALCHDB_E_INVALID);
+    alchdb__opts_free(&o);
+}
+END_TEST
+
+START_TEST(test_duration_syntax)
+{
+    int64_t us = -1;
+    ck_assert_int_eq(alchdb_parse_duration("0", &us), 0);
+    ck_assert_int_eq(us, 0);
+    ck_assert_int_eq(alchdb_parse_duration("100us", &us), 0);
+    ck_assert_int_eq(us, 100);
+    ck_assert_int_eq(alchdb_parse_duration("30m", &us), 0);
+    ck_assert_int_eq(us, INT64_C(1800000000));
+    ck_assert_int_eq(alchdb_parse_duration("1500ns", &us), 0);
+    ck_assert_int_eq(us, 1);
+    ck_assert_int_eq(alchdb_parse_duration("9999999999999h", &us), ALCHDB_E_RANGE);
+    ck_assert_int_eq(alchdb_parse_duration("", &us), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_parse_duration(".s", &us), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_parse_duration("5 parsecs", &us), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_parse_duration(NULL, &us), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_parse_duration("1s", NULL), ALCHDB_E_INVALID);
+    /* Formatting round-trips through the parser. */
+    const int64_t samples[] = {0, 1, 999, 1000, 250000, 1500000, 60000000, 5400000000LL,
+                               3600000001LL, 86400000000LL};
+    for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+        char buf[48];
+        alchdb__format_duration(samples[i], buf, sizeof buf);
+        ck_assert_int_eq(alchdb_parse_duration(buf, &us), 0);
+        ck_assert_msg(us == samples[i], "%lld formatted as %s parsed as %lld",
+                      (long long)samples[i], buf, (long long)us);
+    }
+    char buf[48];
+    alchdb__format_duration(250000, buf, sizeof buf);
+    ck_assert_str_eq(buf, "250ms");
+    alchdb__format_duration(5400000000LL, buf, sizeof buf);
+    ck_assert_str_eq(buf, "1h30m");
+}
+END_TEST
+
+START_TEST(test_listing_rejects_bad_calls)
+{
+    size_t n = 0;
+    ck_assert_int_eq(alchdb_options_count("no-such-module", &n), ALCHDB_E_NOTFOUND);
+    ck_assert_int_eq(alchdb_options_count(NULL, &n), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_options_count("pool", NULL), ALCHDB_E_INVALID);
+    alchdb_option_info info;
+    ck_assert_int_eq(alchdb_options_info("no-such-module", 0, &info, sizeof info), ALCHDB_E_NOTFOUND);
+    ck_assert_int_eq(alchdb_options_info("x", 0, &info, 4), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_options_info("x", 0, NULL, sizeof info), ALCHDB_E_INVALID);
+    char *json = NULL;
+    ck_assert_int_eq(alchdb_options_to_json(NULL, &json), 0);
+    ck_assert_ptr_nonnull(strstr(json, "\"modules\":["));
+    alchdb_free(json);
+    ck_assert_int_eq(alchdb_options_to_json("no-such-module", &json), ALCHDB_E_NOTFOUND);
+    ck_assert_ptr_null(json);
+    ck_assert_int_eq(alchdb_options_to_json(NULL, NULL), ALCHDB_E_INVALID);
+}
+END_TEST
+
+/* Every allocation of init, set and copy may fail: a clean NOMEM, no leak. */
+START_TEST(test_allocation_failure)
+{
+    for (int fail_at = 1; fail_at < 40; fail_at++) {
+        failalloc_arm(fail_at);
+        long live0 = atomic_load(&failalloc_live);
+        alchdb__opts o, c;
+        int rc = alchdb__opts_init(&o, &SPEC);
+        if (rc == 0) {
+            int rs = alchdb__opts_set_string(&o, K_PASS, "pw", "f");
+            ck_assert(rs == 0 || rs == ALCHDB_E_NOMEM);
+            int rcp = alchdb__opts_copy(&c, &o);
+            ck_assert(rcp == 0 || rcp == ALCHDB_E_NOMEM);
+            if (rcp == 0)
+                alchdb__opts_free(&c);
+        } else {
+            ck_assert_int_eq(rc, ALCHDB_E_NOMEM);
+        }
+        alchdb__opts_free(&o);
+        failalloc_arm(-1);
+        ck_assert_int_eq(atomic_load(&failalloc_live), live0);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    if (alchdb_set_allocator(&failalloc) != 0)
+        return EXIT_FAILURE;
+    Suite *s = suite_create("core-options");
+    TCase *tc = tcase_create("options");
+    tcase_add_test(tc, test_defaults_and_typed_access);
+    tcase_add_test(tc, test_by_name_every_type);
+    tcase_add_test(tc, test_from_env);
+    tcase_add_test(tc, test_duration_syntax);
+    tcase_add_test(tc, test_listing_rejects_bad_calls);
+    tcase_add_test(tc, test_allocation_failure);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
