@@ -17,6 +17,7 @@
 #include <alchdb/log.h>
 #include <alchdb/migration.h>
 #include <alchdb/monitor.h>
+#include <alchdb/options.h>
 #include <alchdb/pool.h>
 #include <alchdb/pq.h>
 #include <alchdb/router.h>
@@ -163,6 +164,13 @@ _Static_assert(ALCHDB_MONITOR_SORT_MAX == 4, "pin: ALCHDB_MONITOR_SORT_MAX");
 _Static_assert(ALCHDB_MONITOR_SORT_ERRORS == 5, "pin: ALCHDB_MONITOR_SORT_ERRORS");
 _Static_assert(ALCHDB_MONITOR_SORT_SLOW == 6, "pin: ALCHDB_MONITOR_SORT_SLOW");
 _Static_assert(ALCHDB_MONITOR_SORT_LAST_SEEN == 7, "pin: ALCHDB_MONITOR_SORT_LAST_SEEN");
+/* enum alchdb_opt_type (options.h) */
+_Static_assert(ALCHDB_OPT_INT == 1, "pin: ALCHDB_OPT_INT");
+_Static_assert(ALCHDB_OPT_DURATION == 2, "pin: ALCHDB_OPT_DURATION");
+_Static_assert(ALCHDB_OPT_SIZE == 3, "pin: ALCHDB_OPT_SIZE");
+_Static_assert(ALCHDB_OPT_BOOL == 4, "pin: ALCHDB_OPT_BOOL");
+_Static_assert(ALCHDB_OPT_ENUM == 5, "pin: ALCHDB_OPT_ENUM");
+_Static_assert(ALCHDB_OPT_STRING == 6, "pin: ALCHDB_OPT_STRING");
 /* enum alchdb_pool_opt (pool.h) */
 _Static_assert(ALCHDB_POOL_OPT_MAX_OPEN == 1, "pin: ALCHDB_POOL_OPT_MAX_OPEN");
 _Static_assert(ALCHDB_POOL_OPT_MAX_IDLE == 2, "pin: ALCHDB_POOL_OPT_MAX_IDLE");
@@ -249,6 +257,7 @@ _Static_assert(ALCHDB_MIG_OPAQUE == 64, "pin: ALCHDB_MIG_OPAQUE");
 _Static_assert(ALCHDB_MIG_IN_TRANSACTION == 128, "pin: ALCHDB_MIG_IN_TRANSACTION");
 _Static_assert(ALCHDB_MONITOR_QUERY_VERSION == 1, "pin: ALCHDB_MONITOR_QUERY_VERSION");
 _Static_assert(ALCHDB_MONITOR_JSON_WINDOWS == 1, "pin: ALCHDB_MONITOR_JSON_WINDOWS");
+_Static_assert(ALCHDB_OPTION_SECRET == 1, "pin: ALCHDB_OPTION_SECRET");
 _Static_assert(ALCHDB_SQL_READ_ONLY == 1, "pin: ALCHDB_SQL_READ_ONLY");
 _Static_assert(ALCHDB_SQL_LOCKING == 2, "pin: ALCHDB_SQL_LOCKING");
 _Static_assert(ALCHDB_SQL_CACHEABLE == 4, "pin: ALCHDB_SQL_CACHEABLE");
@@ -335,6 +344,20 @@ _Static_assert(offsetof(struct alchdb_monitor_stats, slow_log_entries) == 152, "
 _Static_assert(offsetof(struct alchdb_monitor_stats, plans_captured) == 160, "pin: offsetof(struct alchdb_monitor_stats, plans_captured)");
 _Static_assert(offsetof(struct alchdb_monitor_stats, parse_queued) == 168, "pin: offsetof(struct alchdb_monitor_stats, parse_queued)");
 _Static_assert(offsetof(struct alchdb_monitor_stats, parse_queue_dropped) == 176, "pin: offsetof(struct alchdb_monitor_stats, parse_queue_dropped)");
+/* struct alchdb_option_info (options.h) */
+_Static_assert(sizeof(struct alchdb_option_info) == 88, "pin: sizeof(struct alchdb_option_info)");
+_Static_assert(offsetof(struct alchdb_option_info, module) == 0, "pin: offsetof(struct alchdb_option_info, module)");
+_Static_assert(offsetof(struct alchdb_option_info, name) == 8, "pin: offsetof(struct alchdb_option_info, name)");
+_Static_assert(offsetof(struct alchdb_option_info, key) == 16, "pin: offsetof(struct alchdb_option_info, key)");
+_Static_assert(offsetof(struct alchdb_option_info, type) == 20, "pin: offsetof(struct alchdb_option_info, type)");
+_Static_assert(offsetof(struct alchdb_option_info, min) == 24, "pin: offsetof(struct alchdb_option_info, min)");
+_Static_assert(offsetof(struct alchdb_option_info, max) == 32, "pin: offsetof(struct alchdb_option_info, max)");
+_Static_assert(offsetof(struct alchdb_option_info, def) == 40, "pin: offsetof(struct alchdb_option_info, def)");
+_Static_assert(offsetof(struct alchdb_option_info, def_string) == 48, "pin: offsetof(struct alchdb_option_info, def_string)");
+_Static_assert(offsetof(struct alchdb_option_info, choices) == 56, "pin: offsetof(struct alchdb_option_info, choices)");
+_Static_assert(offsetof(struct alchdb_option_info, unit) == 64, "pin: offsetof(struct alchdb_option_info, unit)");
+_Static_assert(offsetof(struct alchdb_option_info, doc) == 72, "pin: offsetof(struct alchdb_option_info, doc)");
+_Static_assert(offsetof(struct alchdb_option_info, flags) == 80, "pin: offsetof(struct alchdb_option_info, flags)");
 /* struct alchdb_pool_metrics (pool.h) */
 _Static_assert(sizeof(struct alchdb_pool_metrics) == 208, "pin: sizeof(struct alchdb_pool_metrics)");
 _Static_assert(offsetof(struct alchdb_pool_metrics, size) == 0, "pin: offsetof(struct alchdb_pool_metrics, size)");
