@@ -73,7 +73,10 @@ typedef enum alchdb_route_reason {
     ALCHDB_ROUTE_FOREIGN_TOKEN = 11,     /**< primary: the token is from another cluster */
     ALCHDB_ROUTE_CAUSAL_REPLICA = 12,    /**< replica: read with a token, replica verified past it */
     ALCHDB_ROUTE_RETRY = 13,             /**< a read retried after its replica failed */
-    ALCHDB_ROUTE_NO_REPLICAS = 14        /**< primary: the router has no replicas */
+    ALCHDB_ROUTE_NO_REPLICAS = 14,       /**< primary: the router has no replicas */
+    ALCHDB_ROUTE_TOKEN_TIMELINE = 15     /**< primary: the token's write is not on the current timeline as far as
+                                              the router can verify (lost or unverifiable after a failover); the
+                                              read is NOT causally consistent with it. */
 } alchdb_route_reason;
 
 /** Numbered option keys. Durations are microseconds. @since 0.1.0 */
@@ -89,7 +92,13 @@ typedef enum alchdb_router_opt {
     ALCHDB_ROUTER_OPT_BREAKER_MAX_OPEN_TIME = 9, /**< cap of the open period (default 30 s) */
     ALCHDB_ROUTER_OPT_FALLBACK_MAX_PER_SEC = 10, /**< reads per second the primary takes for failed-over replicas; beyond: ALCHDB_E_BUSY (default 0 = no cap, still logged and counted) */
     ALCHDB_ROUTER_OPT_CAUSAL_DEFAULT = 11,    /**< 1: every read is causal (uses the router's last token) (default 0) */
-    ALCHDB_ROUTER_OPT_ACQUIRE_TIMEOUT = 12    /**< default acquire timeout when a call passes -1 (default 5 s) */
+    ALCHDB_ROUTER_OPT_ACQUIRE_TIMEOUT = 12,   /**< default acquire timeout when a call passes -1 (default 5 s) */
+    ALCHDB_ROUTER_OPT_MAX_STALENESS = 13,     /**< while no primary answers, how old a standby's data may be and still
+                                                   serve reads, measured from the last time the router saw it in step
+                                                   with a primary or receiving WAL (default 60 s; 0 = no limit)
+                                                   */
+    ALCHDB_ROUTER_OPT_PROBE_TIMEOUT = 14      /**< deadline of one health probe, connect included (default 2 s)
+                                                   */
 } alchdb_router_opt;
 
 /**
