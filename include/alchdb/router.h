@@ -208,15 +208,38 @@ ALCHDB_API int alchdb_router_release(alchdb_router *r, alchdb_conn *conn, const 
 ALCHDB_API int alchdb_router_conn_is_replica(const alchdb_router *r, const alchdb_conn *conn);
 
 /**
- * A read-your-writes token: the primary's current WAL insert position and
- * system identifier, as an opaque string (one round trip to the primary).
- * Call it after a write has committed.
+ * A read-your-writes token: the primary's current WAL insert position, its
+ * timeline and the cluster's system identifier, as an opaque string (one
+ * round trip to the primary). Call it after a write has committed; when you
+ * hold the write's connection, alchdb_router_conn_token() is exact across a
+ * failover, this one is not (see there).
  * @param buf receives the NUL-terminated token; @p cap at least 64.
  * @return 0, ALCHDB_E_INVALID, ALCHDB_E_RANGE (buffer too small),
  *         ALCHDB_E_CONNECT / ALCHDB_E_TIMEOUT / ALCHDB_E_QUERY (primary).
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_router_token(alchdb_router *r, char *buf, size_t cap);
+
+/**
+ * A read-your-writes token read on the connection a write just ran on,
+ * before it is released: the position of that server, with its timeline
+ * (one round trip). Prefer it to alchdb_router_token(), which asks whichever
+ * server is the primary when it is called: if the primary changed between
+ * the write and that call, its token names the new primary's position and
+ * cannot tell whether the write survived the failover; this one names the
+ * write's own server, and the router recognises it if a failover lost it.
+ * @param conn a connection from alchdb_router_acquire() that is still held,
+ *             outside a transaction (after COMMIT), on a primary.
+ * @param buf  receives the NUL-terminated token; @p cap at least 64.
+ * @return 0, ALCHDB_E_INVALID (arguments, a connection of another router or
+ *         not held), ALCHDB_E_STATE (inside a transaction, or the router has
+ *         not learnt its cluster yet), ALCHDB_E_QUERY (the server could not
+ *         say, e.g. it is a standby), ALCHDB_E_CONNECT (the connection broke;
+ *         it is marked broken).
+ * **Thread safety:** any thread (the connection's holder).
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_conn_token(alchdb_router *r, alchdb_conn *conn, char *buf, size_t cap);
 
 /**
  * Note a token learnt elsewhere (e.g. from a write made through the client) as

@@ -1,5 +1,6 @@
 /* Draining a pool: forget every connection made so far, so that the next
- * acquire connects anew. Connections carry the pool's generation from when
+ * acquire connects anew; and forgetting its connect back-off when its
+ * server is known to answer again. Connections carry the pool's generation from when
  * they were made; a drain starts a new generation and closes the idle ones at
  * once, and the others are closed instead of being reused when they come
  * back (release, or a refill that finishes after the drain). */
@@ -29,6 +30,19 @@ void alchdb__pool_drain(alchdb_pool *p)
         pthread_mutex_unlock(&p->mu);
         alchdb__dead_close(&dead);
         pthread_mutex_lock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+void alchdb__pool_reset_backoff(alchdb_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    if (p->backoff_until_ns) {
+        p->backoff_ns = 0;
+        p->backoff_until_ns = 0;
+        alchdb__pool_wake_connector(p, alchdb__now_ns());
     }
     pthread_mutex_unlock(&p->mu);
 }

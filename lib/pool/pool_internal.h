@@ -74,5 +74,9 @@ void alchdb__pool_mask_secret(const alchdb_pool *pool, char *msg);
  * the next acquire connects anew. For a conninfo naming several hosts this
  * makes libpq choose again (the router, when a host's role changed). */
 void alchdb__pool_drain(alchdb_pool *pool);
+/* Forget the connect back-off (drain.c): the server answers again (the
+ * router's probe says so), so the next acquire connects at once instead of
+ * failing fast until the back-off ends. */
+void alchdb__pool_reset_backoff(alchdb_pool *pool);
 
 #endif /* ALCHDB_POOL_INTERNAL_H */

@@ -28,6 +28,18 @@ const char *alchdb__host_state_name(int state)
     return state >= 0 && state <= HOST_FOREIGN ? names[state] : "unknown";
 }
 
+/* Whether the pool of h, reconnecting, can land on a primary that takes
+ * writes, or on a standby, given its target_session_attrs. */
+static bool tsa_allows_writes(const router_host *h)
+{
+    return h->tsa == TSA_ANY || h->tsa == TSA_READ_WRITE || h->tsa == TSA_PRIMARY;
+}
+
+static bool tsa_allows_standby(const router_host *h)
+{
+    return h->tsa != TSA_READ_WRITE && h->tsa != TSA_PRIMARY;
+}
+
 bool alchdb__router_on_current_timeline(const alchdb_router *r, const router_host *h)
 {
     uint32_t tli = atomic_load(&r->timeline);
@@ -84,7 +96,7 @@ static void choose_writer(alchdb_router *r, int64_t now)
         bool exact = st == HOST_PRIMARY || st == HOST_READ_ONLY || atomic_load(&h->timeline_exact);
         if (st != HOST_FOREIGN && st != HOST_DOWN && st != HOST_UNKNOWN && exact && tli > max_tli)
             max_tli = tli;
-        if (st != HOST_PRIMARY)
+        if (st != HOST_PRIMARY || !tsa_allows_writes(h))
             continue;
         bool better = best < 0 || tli > best_tli ||
                       (tli == best_tli && ((int)i == cur || (best != cur && h->configured_primary)));
@@ -177,7 +189,7 @@ static void judge_standby(alchdb_router *r, router_host *h, const probe_result *
         alchdb__log(ALCHDB_LOG_INFO, "router", "%s: %s: reads again", h->display,
                     with_primary ? "lag back under the threshold" : "recent enough");
     }
-    atomic_store(&h->readable, !atomic_load(&h->lag_excluded));
+    atomic_store(&h->readable, !atomic_load(&h->lag_excluded) && tsa_allows_standby(h));
 }
 
 /* ---- applying a probe ------------------------------------------------------------- */
@@ -212,7 +224,7 @@ void alchdb__router_apply_probe(alchdb_router *r, router_host *h, const probe_re
 {
     int64_t now = alchdb__now_ns();
     atomic_fetch_add_explicit(&h->probes, 1, memory_order_relaxed);
-    bool wrong = false;
+    bool wrong = false, reset_backoff = false;
     pthread_mutex_lock(&r->state_lock);
     if (!pr) {
         atomic_fetch_add_explicit(&h->probe_failures, 1, memory_order_relaxed);
@@ -227,6 +239,8 @@ void alchdb__router_apply_probe(alchdb_router *r, router_host *h, const probe_re
         if (!atomic_exchange(&h->probe_ok, 1) && atomic_load(&h->state) == HOST_DOWN)
             alchdb__log(ALCHDB_LOG_INFO, "router", "%s: health probe answers again", h->display);
         int st = state_of(r, pr);
+        if (st != atomic_load(&h->state))
+            reset_backoff = true; /* it answers in a new role: connect at once */
         atomic_store(&h->sysid, pr->sysid);
         atomic_store(&h->in_recovery, pr->in_recovery ? 1 : 0);
         atomic_store(&h->read_only, pr->read_only && !pr->in_recovery);
@@ -255,6 +269,8 @@ void alchdb__router_apply_probe(alchdb_router *r, router_host *h, const probe_re
         judge_standby(r, h, pr, now);
     pthread_mutex_unlock(&r->state_lock);
     alchdb__router_breaker_result(r, h, pr != NULL);
+    if (reset_backoff)
+        alchdb__pool_reset_backoff(h->pool);
     if (wrong)
         alchdb__router_reresolve(r, h, "it is not the role it was configured for");
 }

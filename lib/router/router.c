@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alchdb/pq.h"
 #include "pqconn.h"
 #include "router/router_internal.h"
 
@@ -37,7 +38,16 @@ static void sb_hosts(alchdb__strbuf *sb, const char *hosts, const char *ports)
  * target_session_attrs=read-write and =standby are two different entries:
  * the primary and the standbys of one cluster). Never the password. Returns
  * the display name (owned) or NULL with the error set. */
-static char *identity_of(const char *conninfo, bool *multi_host)
+static int tsa_of(const char *v)
+{
+    static const char *const names[] = {"any", "read-write", "read-only", "primary", "standby", "prefer-standby"};
+    for (int i = 0; v && i < 6; i++)
+        if (!strcmp(v, names[i]))
+            return i;
+    return TSA_ANY;
+}
+
+static char *identity_of(const char *conninfo, bool *multi_host, int *tsa_out)
 {
     char *err = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
@@ -67,6 +77,7 @@ static char *identity_of(const char *conninfo, bool *multi_host)
     }
     const char *hosts = host ? host : addr ? addr : "localhost";
     *multi_host = strchr(hosts, ',') != NULL;
+    *tsa_out = tsa_of(tsa);
     alchdb__strbuf sb;
     alchdb__sb_init(&sb);
     sb_hosts(&sb, hosts, port);
@@ -84,7 +95,8 @@ static int add_host(alchdb_router *r, const char *conninfo, int64_t weight, bool
 {
     const char *func = primary ? "alchdb_router_new" : "alchdb_router_add_replica";
     bool multi = false;
-    char *display = identity_of(conninfo, &multi);
+    int tsa = TSA_ANY;
+    char *display = identity_of(conninfo, &multi, &tsa);
     if (!display)
         return alchdb_last_error_code();
     for (size_t i = 0; i < r->nhosts; i++)
@@ -114,6 +126,7 @@ static int add_host(alchdb_router *r, const char *conninfo, int64_t weight, bool
     h->display = display;
     h->configured_primary = primary;
     h->multi_host = multi;
+    h->tsa = tsa;
     h->weight = weight;
     h->index = (int)r->nhosts;
     atomic_store(&h->in_recovery, -1);
@@ -313,6 +326,38 @@ ALCHDB_API int alchdb_router_token(alchdb_router *r, char *buf, size_t cap)
         return alchdb__error(ALCHDB_E_STATE, "alchdb_router_token: the router does not know its cluster yet");
     if (alchdb__token_format(&t, buf, cap) < 0)
         return alchdb__error(ALCHDB_E_INTERNAL, "alchdb_router_token: cannot format the token");
+    alchdb__router_note(r, &t);
+    return 0;
+}
+
+ALCHDB_API int alchdb_router_conn_token(alchdb_router *r, alchdb_conn *conn, char *buf, size_t cap)
+{
+    ALCHDB_CHECK_ARG(r, "r", "must not be NULL");
+    ALCHDB_CHECK_ARG(buf, "buf", "must not be NULL");
+    ALCHDB_CHECK_ARG(cap >= ALCHDB__TOKEN_CAP, "cap", "must be at least 64");
+    buf[0] = '\0';
+    ALCHDB_CHECK_ARG(conn, "conn", "must not be NULL");
+    ALCHDB_CHECK_ARG(alchdb__router_conn_host(r, conn) >= 0, "conn", "not a connection of this router");
+    PGconn *pg = alchdb_conn_pgconn(conn);
+    if (!pg)
+        return alchdb__invalid_arg(__func__, "conn", "is not held (already released?)");
+    if (PQtransactionStatus(pg) != PQTRANS_IDLE)
+        return alchdb__error(ALCHDB_E_STATE, "%s: the connection is inside a transaction: take the token after COMMIT",
+                             __func__);
+    uint64_t id = atomic_load(&r->sysid);
+    if (id == 0)
+        return alchdb__error(ALCHDB_E_STATE, "%s: the router does not know its cluster yet (start it first)", __func__);
+    alchdb__token t;
+    char why[512];
+    if (alchdb__token_read(pg, id, &t, why, sizeof why) < 0) {
+        if (PQstatus(pg) != CONNECTION_OK) {
+            alchdb_conn_mark_broken(conn);
+            return alchdb__error(ALCHDB_E_CONNECT, "%s: %s", __func__, why);
+        }
+        return alchdb__error(ALCHDB_E_QUERY, "%s: %s", __func__, why);
+    }
+    if (alchdb__token_format(&t, buf, cap) < 0)
+        return alchdb__error(ALCHDB_E_INTERNAL, "%s: cannot format the token", __func__);
     alchdb__router_note(r, &t);
     return 0;
 }

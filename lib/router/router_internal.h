@@ -37,6 +37,11 @@ enum {
     HOST_FOREIGN = 5   /* answers with another system identifier */
 };
 
+/* What libpq insists on when it connects (target_session_attrs): a pool
+ * that reconnects lands only on a server of that kind, so a host entry can
+ * only serve in the roles its attribute allows. */
+enum { TSA_ANY = 0, TSA_READ_WRITE, TSA_READ_ONLY, TSA_PRIMARY, TSA_STANDBY, TSA_PREFER_STANDBY };
+
 /* One probe's answer (probe.c → roles.c). */
 typedef struct probe_result {
     bool in_recovery, read_only;
@@ -57,6 +62,7 @@ typedef struct router_host {
     int index;
     bool configured_primary;
     bool multi_host; /* libpq picks one of several hosts at each connect */
+    int tsa;         /* TSA_*: its target_session_attrs */
     struct alchdb_router *router;
 
     /* What the probes found. Written by this host's prober (and by failures

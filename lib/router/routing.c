@@ -383,25 +383,22 @@ int alchdb__router_acquire_writer(alchdb_router *r, int64_t timeout_us, const ch
     return rc;
 }
 
-/* The token of a read (the caller's, or the router's latest when causal by
- * default) checked against the cluster: sets *need (0: no token), or turns
- * the read into one the primary serves (*reason, *replica_ok). */
-static int check_token(alchdb_router *r, const char *token, int64_t *need, int *reason, bool *replica_ok)
+/* What a token is worth for a read (judged against the cluster's current
+ * timeline, returned in *tli): sets *need, or turns the read into one the
+ * primary serves (*reason, *replica_ok). give_up: the timeline kept moving
+ * while routing; serve it from the primary without vouching for it. */
+static void judge_token(alchdb_router *r, const alchdb__token *t, bool give_up, int64_t *need, int *reason,
+                        bool *replica_ok, uint32_t *tli)
 {
-    alchdb__token t;
-    const char *why;
-    if (alchdb__token_parse(token, strlen(token), &t, &why) < 0)
-        return alchdb__error(ALCHDB_E_INVALID, "router: invalid consistency token: %s", why);
-    if (!*replica_ok)
-        return 0; /* the primary serves it anyway: it has every surviving write */
-    int verdict = alchdb__router_token_check(r, &t, need);
+    *tli = atomic_load(&r->timeline);
+    int verdict = give_up ? ALCHDB__TOKEN_UNVERIFIABLE : alchdb__router_token_check(r, t, need);
     if (verdict == ALCHDB__TOKEN_OK)
-        return 0;
+        return;
     *need = 0;
     *replica_ok = false;
     if (verdict == ALCHDB__TOKEN_FOREIGN) {
         *reason = ALCHDB_ROUTE_FOREIGN_TOKEN;
-        return 0;
+        return;
     }
     *reason = ALCHDB_ROUTE_TOKEN_TIMELINE;
     atomic_fetch_add(verdict == ALCHDB__TOKEN_LOST ? &r->tokens_lost : &r->tokens_unverifiable, 1);
@@ -413,8 +410,109 @@ static int check_token(alchdb_router *r, const char *token, int64_t *need, int *
                         ? "a token names a write on timeline %" PRIu32 " that is not in the current timeline %" PRIu32
                           "'s history (a failover lost it): the read runs on the primary without it"
                         : "a token names timeline %" PRIu32 ", which the router cannot check against the current "
-                          "timeline %" PRIu32 " (no history): the read runs on the primary, not causally consistent",
-                    t.timeline, atomic_load(&r->timeline));
+                          "timeline %" PRIu32 ": the read runs on the primary, not causally consistent",
+                    t->timeline, *tli);
+}
+
+/* A routing decision to carry out. */
+typedef struct route_plan {
+    int reason;
+    bool replica_ok;
+    int64_t need;  /* a token read: the position to have replayed (0: none) */
+    uint32_t tli;  /* the timeline the token was judged against (0: no token) */
+    int exclude;   /* a host a read just failed on, or -1 */
+} route_plan;
+
+#define ROUTE_AGAIN 1 /* the cluster's timeline moved under a token read: judge it again */
+
+/* A token read may only run where the timeline it was judged against still
+ * holds: a failover between the judgement and the acquire would otherwise
+ * send it to a server that never had its write. */
+static bool timeline_holds(alchdb_router *r, const route_plan *p, int host)
+{
+    return !p->tli || (atomic_load(&r->timeline) == p->tli && atomic_load(&r->hosts[host].timeline) == p->tli);
+}
+
+static int route_plan_run(alchdb_router *r, route_plan *p, int64_t timeout_us, const char *tag, alchdb_conn **conn_out,
+                          int *host_out)
+{
+    int rc;
+    uint64_t excluded = p->exclude >= 0 && (size_t)p->exclude < r->nhosts ? UINT64_C(1) << p->exclude : 0;
+    for (int attempt = 0; p->replica_ok && attempt < 2; attempt++) {
+        /* Standbys known to have replayed far enough first; then any, checked. */
+        int host = p->need > 0 ? pick_standby(r, excluded, p->need, true) : -1;
+        bool known = host >= 0;
+        if (host < 0)
+            host = pick_standby(r, excluded, p->need, false);
+        if (host < 0)
+            break;
+        excluded |= UINT64_C(1) << host;
+        if (!alchdb__router_breaker_allows(r, &r->hosts[host]))
+            continue;
+        alchdb_conn *c = NULL;
+        rc = acquire_on(r, host, timeout_us, tag, &c);
+        if (rc == ALCHDB_E_CLOSED)
+            return rc;
+        if (rc < 0)
+            continue; /* that standby cannot give a connection now: try another, then the primary */
+        if (!timeline_holds(r, p, host)) {
+            give_back(r, host, c);
+            return ROUTE_AGAIN;
+        }
+        if (p->need > 0 && !known && !standby_reached(r, &r->hosts[host], c, p->need)) {
+            give_back(r, host, c);
+            p->reason = ALCHDB_ROUTE_CAUSAL_PRIMARY;
+            p->replica_ok = false;
+            break;
+        }
+        if (p->need > 0)
+            p->reason = ALCHDB_ROUTE_CAUSAL_REPLICA;
+        else if (p->exclude >= 0)
+            p->reason = ALCHDB_ROUTE_RETRY;
+        atomic_fetch_add_explicit(&r->hosts[host].reads, 1, memory_order_relaxed);
+        *conn_out = c;
+        *host_out = host;
+        return 0;
+    }
+    bool write = alchdb__route_is_write(p->reason);
+    int target;
+    if (p->replica_ok) { /* wanted a standby, none could take it */
+        p->reason = p->exclude >= 0 ? ALCHDB_ROUTE_RETRY
+                    : p->need > 0   ? ALCHDB_ROUTE_CAUSAL_PRIMARY
+                    : r->nhosts == 1 ? ALCHDB_ROUTE_NO_REPLICAS
+                                     : ALCHDB_ROUTE_NO_HEALTHY_REPLICA;
+        target = p->need > 0 ? writer_target(r) : read_fallback_target(r);
+        if (target < 0)
+            return refuse(r, false, p->need, NULL);
+        if ((rc = fallback_admit(r, r->hosts[target].display)) < 0)
+            return rc;
+    } else {
+        /* Writes, reads that must see the primary, and token reads no
+         * standby could verify. */
+        target = writer_target(r);
+        if (target < 0)
+            return refuse(r, write, p->need, NULL);
+    }
+    bool known_up = atomic_load(&r->writer) == target || atomic_load(&r->hosts[target].state) == HOST_READ_ONLY;
+    rc = acquire_on(r, target, timeout_us, tag, conn_out);
+    if (rc == ALCHDB_E_CONNECT && !known_up) {
+        /* It was only tried because it may have come back: say why nothing else could take it. */
+        char tried[512];
+        snprintf(tried, sizeof tried, "%s", alchdb_last_error_message());
+        return refuse(r, write || !alchdb__route_is_read(p->reason), p->need, tried);
+    }
+    if (rc < 0)
+        return rc;
+    if (p->need > 0 && !timeline_holds(r, p, target)) {
+        give_back(r, target, *conn_out);
+        *conn_out = NULL;
+        return ROUTE_AGAIN;
+    }
+    if (write)
+        atomic_fetch_add_explicit(&r->hosts[target].writes, 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&r->hosts[target].reads, 1, memory_order_relaxed);
+    *host_out = target;
     return 0;
 }
 
@@ -442,94 +540,42 @@ int alchdb__router_acquire_ex(alchdb_router *r, int intent, const char *sql, siz
     case ALCHDB_INTENT_AUTO: reason = classify(sql, sql_len, &replica_ok); break;
     default: return alchdb__invalid_arg(__func__, "intent", "must be an alchdb_router_intent");
     }
-    int64_t need = 0;
-    int rc;
-    if (token && (rc = check_token(r, token, &need, &reason, &replica_ok)) < 0)
-        return rc;
-    if (token == tokbuf && reason == ALCHDB_ROUTE_TOKEN_TIMELINE) {
-        /* The router's own latest token names a write a failover lost (or
-         * one it cannot check): forget it rather than flag every read. */
-        pthread_mutex_lock(&r->lock);
-        if (!strcmp(r->last_token, tokbuf))
-            r->last_token[0] = '\0';
-        pthread_mutex_unlock(&r->lock);
+    alchdb__token t;
+    if (token) {
+        const char *why;
+        if (alchdb__token_parse(token, strlen(token), &t, &why) < 0)
+            return alchdb__error(ALCHDB_E_INVALID, "router: invalid consistency token: %s", why);
     }
     if (exclude_host >= 0 && replica_ok)
         atomic_fetch_add_explicit(&r->retries, 1, memory_order_relaxed);
-    uint64_t excluded = exclude_host >= 0 && (size_t)exclude_host < r->nhosts ? UINT64_C(1) << exclude_host : 0;
-    for (int attempt = 0; replica_ok && attempt < 2; attempt++) {
-        /* Standbys known to have replayed far enough first; then any, checked. */
-        int host = need > 0 ? pick_standby(r, excluded, need, true) : -1;
-        bool known = host >= 0;
-        if (host < 0)
-            host = pick_standby(r, excluded, need, false);
-        if (host < 0)
-            break;
-        excluded |= UINT64_C(1) << host;
-        if (!alchdb__router_breaker_allows(r, &r->hosts[host]))
-            continue;
-        alchdb_conn *c = NULL;
-        rc = acquire_on(r, host, timeout_us, tag, &c);
-        if (rc == ALCHDB_E_CLOSED)
-            return rc;
-        if (rc < 0)
-            continue; /* that standby cannot give a connection now: try another, then the primary */
-        if (need > 0 && !known && !standby_reached(r, &r->hosts[host], c, need)) {
-            give_back(r, host, c);
-            reason = ALCHDB_ROUTE_CAUSAL_PRIMARY;
-            replica_ok = false;
-            break;
+    for (int round = 0;; round++) {
+        route_plan p = {.reason = reason, .replica_ok = replica_ok, .exclude = exclude_host};
+        /* The primary serves a write or a primary-only read anyway: it has
+         * every surviving write, so only reads that may go to a standby
+         * need the token. */
+        if (token && replica_ok)
+            judge_token(r, &t, round >= 2, &p.need, &p.reason, &p.replica_ok, &p.tli);
+        if (token == tokbuf && p.reason == ALCHDB_ROUTE_TOKEN_TIMELINE) {
+            /* The router's own latest token names a write a failover lost (or
+             * one it cannot check): forget it rather than flag every read. */
+            pthread_mutex_lock(&r->lock);
+            if (!strcmp(r->last_token, tokbuf))
+                r->last_token[0] = '\0';
+            pthread_mutex_unlock(&r->lock);
         }
-        if (need > 0)
-            reason = ALCHDB_ROUTE_CAUSAL_REPLICA;
-        else if (exclude_host >= 0)
-            reason = ALCHDB_ROUTE_RETRY;
-        atomic_fetch_add_explicit(&r->hosts[host].reads, 1, memory_order_relaxed);
-        count(r, reason);
-        *conn_out = c;
+        int host = -1;
+        int rc = route_plan_run(r, &p, timeout_us, tag, conn_out, &host);
+        if (rc == ROUTE_AGAIN)
+            continue;
+        if (rc < 0)
+            return rc;
+        count(r, p.reason);
         if (reason_out)
-            *reason_out = reason;
+            *reason_out = p.reason;
         if (host_out)
             *host_out = host;
         return 0;
     }
-    bool write = alchdb__route_is_write(reason);
-    int target;
-    if (replica_ok) { /* wanted a standby, none could take it */
-        reason = exclude_host >= 0 ? ALCHDB_ROUTE_RETRY
-                                   : r->nhosts == 1 ? ALCHDB_ROUTE_NO_REPLICAS : ALCHDB_ROUTE_NO_HEALTHY_REPLICA;
-        target = read_fallback_target(r);
-        if (target < 0)
-            return refuse(r, false, need, NULL);
-        if ((rc = fallback_admit(r, r->hosts[target].display)) < 0)
-            return rc;
-    } else {
-        /* Writes, reads that must see the primary, and token reads no
-         * standby could verify. */
-        target = writer_target(r);
-        if (target < 0)
-            return refuse(r, write, need, NULL);
-    }
-    bool known_up = atomic_load(&r->writer) == target || atomic_load(&r->hosts[target].state) == HOST_READ_ONLY;
-    rc = acquire_on(r, target, timeout_us, tag, conn_out);
-    if (rc == ALCHDB_E_CONNECT && !known_up) {
-        /* It was only tried because it may have come back: say why nothing else could take it. */
-        char tried[512];
-        snprintf(tried, sizeof tried, "%s", alchdb_last_error_message());
-        return refuse(r, write || !alchdb__route_is_read(reason), need, tried);
-    }
-    if (rc < 0)
-        return rc;
-    if (write)
-        atomic_fetch_add_explicit(&r->hosts[target].writes, 1, memory_order_relaxed);
-    else
-        atomic_fetch_add_explicit(&r->hosts[target].reads, 1, memory_order_relaxed);
-    count(r, reason);
-    if (reason_out)
-        *reason_out = reason;
-    if (host_out)
-        *host_out = target;
-    return 0;
 }
 
 ALCHDB_API int alchdb_router_acquire(alchdb_router *r, int intent, const char *sql, const char *token,
