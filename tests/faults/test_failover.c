@@ -309,9 +309,8 @@ START_TEST(test_lost_write_token)
 }
 END_TEST
 
-int main(void)
+void faults_failover(Suite *s)
 {
-    /* One case per scenario, so that CK_RUN_CASE=<name> runs one. */
     const struct {
         const char *name;
         const TTest *test;
@@ -324,12 +323,10 @@ int main(void)
         {"rejoin", test_rejoin_as_standby},
         {"lost_write", test_lost_write_token},
     };
-    Suite *s = suite_create("faults-failover");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, cases[i].test);
         suite_add_tcase(s, tc);
     }
-    return run_suite(s);
 }

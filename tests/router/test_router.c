@@ -158,6 +158,20 @@ START_TEST(test_read_your_writes)
 }
 END_TEST
 
+/* A router metric by name from its JSON (the first occurrence). */
+static long fl_metric_rig(alchdb_router *r, const char *name)
+{
+    char *json;
+    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    char key[96];
+    snprintf(key, sizeof key, "\"%s\":", name);
+    const char *p = strstr(json, key);
+    ck_assert_ptr_nonnull(p);
+    long v = strtol(p + strlen(key), NULL, 10);
+    alchdb_free(json);
+    return v;
+}
+
 static void wait_health(alchdb_router *r, size_t host, int want, int seconds)
 {
     for (int i = 0; i < seconds * 20 && alchdb_router_host_healthy(r, host) != want; i++)
@@ -639,6 +653,108 @@ START_TEST(test_token_timeline)
 }
 END_TEST
 
+/* A primary that turns read-only (default_transaction_read_only, as an
+ * operator does to fence it): the sessions that answer 25006 are discarded,
+ * the router stops sending writes there at once (they fail fast with the
+ * reason) instead of a 25006 storm, probes stay at their pace, and writes
+ * come back when it is writable again. */
+typedef struct ro_writer {
+    alchdb_client *c;
+    atomic_int *stop;
+    atomic_long ok, read_only, refused, other;
+} ro_writer;
+
+static void *ro_write_main(void *p)
+{
+    ro_writer *w = p;
+    while (!atomic_load(w->stop)) {
+        alchdb_result *res = NULL;
+        int rc = alchdb_client_exec(w->c, "INSERT INTO rotest VALUES (1)", 0, NULL, &res);
+        if (rc == 0)
+            w->ok++;
+        else if (rc == ALCHDB_E_QUERY && !strcmp(alchdb_result_sqlstate(res), "25006"))
+            w->read_only++;
+        else if (rc == ALCHDB_E_CONNECT && strstr(alchdb_last_error_message(), "no server accepts writes"))
+            w->refused++;
+        else
+            w->other++;
+        alchdb_result_free(res);
+        usleep(2000);
+    }
+    return NULL;
+}
+
+static void primary_read_only(bool on)
+{
+    psql(test_env("ALCHDB_TEST_PRIMARY"), on ? "ALTER SYSTEM SET default_transaction_read_only = on"
+                                             : "ALTER SYSTEM RESET default_transaction_read_only");
+    psql(test_env("ALCHDB_TEST_PRIMARY"), "SELECT pg_reload_conf()");
+}
+
+/* Runs in the parent process whatever the test did: the rig is shared. */
+static void restore_writable(void)
+{
+    PGconn *c = PQconnectdb(test_env("ALCHDB_TEST_PRIMARY"));
+    PQclear(PQexec(c, "SET default_transaction_read_only = off"));
+    PQclear(PQexec(c, "ALTER SYSTEM RESET default_transaction_read_only"));
+    PQclear(PQexec(c, "SELECT pg_reload_conf()"));
+    PQfinish(c);
+}
+
+START_TEST(test_read_only_primary)
+{
+    psql(test_env("ALCHDB_TEST_PRIMARY"), "DROP TABLE IF EXISTS rotest; CREATE TABLE rotest (a int)");
+    alchdb_router *r = make_router(100000, 1LL << 40);
+    alchdb_client *c;
+    ck_assert_int_eq(alchdb_client_new_routed(r, &c), 0);
+    atomic_int stop = 0;
+    ro_writer w[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].c = c;
+        w[i].stop = &stop;
+        pthread_create(&th[i], NULL, ro_write_main, &w[i]);
+    }
+    usleep(500000);
+    long probes0 = fl_metric_rig(r, "probes");
+    primary_read_only(true);
+    usleep(3000000);
+    long probes1 = fl_metric_rig(r, "probes");
+    long ro_during = 0, refused = 0;
+    for (int i = 0; i < 3; i++) {
+        ro_during += w[i].read_only;
+        refused += w[i].refused;
+    }
+    primary_read_only(false);
+    long ok_before = 0;
+    for (int i = 0; i < 3; i++)
+        ok_before += w[i].ok;
+    long ok_after = ok_before;
+    for (int t = 0; t < 200 && ok_after < ok_before + 20; t++) {
+        usleep(50000);
+        ok_after = 0;
+        for (int i = 0; i < 3; i++)
+            ok_after += w[i].ok;
+    }
+    atomic_store(&stop, 1);
+    long other = 0;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        other += w[i].other;
+    }
+    printf("read-only primary: %ld writes answered 25006, %ld refused fast, %ld other errors, %ld probes in 3 s\n",
+           ro_during, refused, other, probes1 - probes0);
+    ck_assert_int_le(ro_during, 8 + 3); /* at most once per pooled session (and one in flight per thread) */
+    ck_assert_int_gt(refused, 0);
+    ck_assert_int_eq(other, 0);
+    ck_assert_int_le(probes1 - probes0, 3 * 10 + 3 * 4 + 2); /* its pace (100 ms) plus early ones (<= 4/s) */
+    ck_assert_int_ge(ok_after, ok_before + 20);            /* writes came back */
+    alchdb_client_free(c);
+    alchdb_router_free(r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("router");
@@ -656,5 +772,10 @@ int main(void)
     tcase_add_test(tc, test_reads_while_primary_down);
     tcase_add_test(tc, test_token_timeline);
     suite_add_tcase(s, tc);
+    TCase *ro = tcase_create("read_only_primary");
+    tcase_set_timeout(ro, 120);
+    tcase_add_unchecked_fixture(ro, NULL, restore_writable);
+    tcase_add_test(ro, test_read_only_primary);
+    suite_add_tcase(s, ro);
     return run_suite(s);
 }
