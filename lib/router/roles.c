@@ -262,9 +262,19 @@ void alchdb__router_apply_probe(alchdb_router *r, router_host *h, const probe_re
         atomic_store(&h->state, st);
         wrong = note_role(r, h, st);
     }
+    if (pr)
+        h->last_probe = *pr;
     choose_writer(r, now);
-    if (pr && atomic_load(&r->writer) == h->index && pr->insert_lsn >= 0)
+    if (pr && atomic_load(&r->writer) == h->index && pr->insert_lsn >= 0) {
+        bool first = r->nsamples == 0;
         push_sample(r, pr->insert_lsn, now);
+        /* A primary to measure against again (at start, or after a
+         * failover): the standbys judged without one are judged again now
+         * rather than at their next probe. */
+        for (size_t i = 0; first && i < r->nhosts; i++)
+            if ((int)i != h->index && atomic_load(&r->hosts[i].state) == HOST_STANDBY)
+                judge_standby(r, &r->hosts[i], &r->hosts[i].last_probe, now);
+    }
     if (pr && atomic_load(&h->state) == HOST_STANDBY)
         judge_standby(r, h, pr, now);
     pthread_mutex_unlock(&r->state_lock);

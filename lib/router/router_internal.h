@@ -108,6 +108,8 @@ typedef struct router_host {
     _Atomic int64_t last_reresolve_ns; /* rate limit of re-resolving */
     _Atomic int reresolve_pending;     /* the prober reconnects at its next probe */
     int64_t prev_receive_lsn;          /* under r->state_lock: receipt progress between probes */
+    probe_result last_probe;           /* under r->state_lock: the last answer (standbys are judged again
+                                          against a new primary's first sample) */
 } router_host;
 
 struct alchdb_router_config {

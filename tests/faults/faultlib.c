@@ -347,40 +347,42 @@ long fl_fails_since(const fl_load *l, int kind, int64_t t, const char *code)
     return k;
 }
 
-int64_t fl_last_fail(const fl_load *l, int kind)
+enum { SCAN_FIRST, SCAN_LAST, SCAN_SLOWEST };
+
+/* One pass over the recorded failures of kind. */
+static int64_t fail_scan(const fl_load *l, int kind, int what)
 {
     long n = atomic_load(&l->nfails);
     if (n > FL_MAX_FAILS)
         n = FL_MAX_FAILS;
-    int64_t t = 0;
-    for (long i = 0; i < n; i++)
-        if (l->fails[i].kind == kind && l->fails[i].t_ns > t)
-            t = l->fails[i].t_ns;
-    return t;
+    int64_t v = 0;
+    for (long i = 0; i < n; i++) {
+        const fl_fail *f = &l->fails[i];
+        if (f->kind != kind)
+            continue;
+        if (what == SCAN_FIRST && (!v || f->t_ns < v))
+            v = f->t_ns;
+        else if (what == SCAN_LAST && f->t_ns > v)
+            v = f->t_ns;
+        else if (what == SCAN_SLOWEST && f->lat_ns > v)
+            v = f->lat_ns;
+    }
+    return v;
+}
+
+int64_t fl_last_fail(const fl_load *l, int kind)
+{
+    return fail_scan(l, kind, SCAN_LAST);
 }
 
 int64_t fl_first_fail(const fl_load *l, int kind)
 {
-    long n = atomic_load(&l->nfails);
-    if (n > FL_MAX_FAILS)
-        n = FL_MAX_FAILS;
-    int64_t t = 0;
-    for (long i = 0; i < n; i++)
-        if (l->fails[i].kind == kind && (!t || l->fails[i].t_ns < t))
-            t = l->fails[i].t_ns;
-    return t;
+    return fail_scan(l, kind, SCAN_FIRST);
 }
 
 int64_t fl_max_fail_latency(const fl_load *l, int kind)
 {
-    long n = atomic_load(&l->nfails);
-    if (n > FL_MAX_FAILS)
-        n = FL_MAX_FAILS;
-    int64_t m = 0;
-    for (long i = 0; i < n; i++)
-        if (l->fails[i].kind == kind && l->fails[i].lat_ns > m)
-            m = l->fails[i].lat_ns;
-    return m;
+    return fail_scan(l, kind, SCAN_SLOWEST);
 }
 
 void fl_codes(const fl_load *l, int kind, char *buf, size_t cap)

@@ -51,7 +51,7 @@ static void promote_scenario(const char *name, bool multi_host, bool stop_old, b
     fl_opts o = {.primary = multi_host ? prim : c.node[0], .replica = multi_host ? stby : c.node[1]};
     alchdb_router *r = fl_router(&o);
     fl_load *l = fl_load_start(r, 4, 2, true);
-    fl_sleep_ms(2000);
+    fl_sleep_ms(1000);
     int64_t t_fault = fl_now();
     if (old_read_only)
         fl_sh(&c, "readonly 0 on");
@@ -60,7 +60,7 @@ static void promote_scenario(const char *name, bool multi_host, bool stop_old, b
     fl_sh(&c, "promote 1");
     int64_t t_done = fl_now();
     time_t wall_done = time(NULL);
-    fl_sleep_ms(6000);
+    fl_sleep_ms(5500); /* past the settling bound, to see that nothing fails after it */
     fl_load_stop(l);
     long probes0 = fl_metric(r, "probes"); /* the first host's */
     check_goals(name, l, t_fault, t_done, multi_host ? WRITE_SETTLE_MULTI_NS : WRITE_SETTLE_SINGLE_NS);
@@ -133,12 +133,12 @@ START_TEST(test_rejoin_as_standby)
     fl_opts om = {.primary = prim, .replica = stby};
     alchdb_router *rm = fl_router(&om);
     fl_load *l = fl_load_start(r, 4, 2, true);
-    fl_sleep_ms(1500);
+    fl_sleep_ms(1000);
     int64_t t_fault = fl_now();
     fl_sh(&c, "stop 0 fast");
     fl_sh(&c, "promote 1");
     int64_t t_done = fl_now();
-    fl_sleep_ms(2000);
+    fl_sleep_ms(1000);
     long standby_before = atomic_load(&l->on_standby);
     int64_t t_rejoin = fl_now();
     fl_sh(&c, "rejoin 0 1");
@@ -161,7 +161,7 @@ START_TEST(test_rejoin_as_standby)
         }
         fl_sleep_ms(50);
     }
-    fl_sleep_ms(1000);
+    fl_sleep_ms(500);
     fl_load_stop(l);
     check_goals("rejoin", l, t_fault, t_done, WRITE_SETTLE_SINGLE_NS);
     printf("FIGURES rejoin: pg_rewind + start took %.2f s; reads on the rejoined standby %.2f s after it started; "

@@ -42,7 +42,7 @@ START_TEST(test_partitioned_standby)
         fl_sleep_ms(50);
     ck_assert_int_eq(alchdb_router_host_healthy(r, 1), 1);
     fl_load *l = fl_load_start(r, 4, 1, false);
-    fl_sleep_ms(2000);
+    fl_sleep_ms(1000);
     long standby_before = atomic_load(&l->on_standby);
     ck_assert_int_gt(standby_before, 0);
     int64_t t_part = fl_now();
@@ -57,7 +57,7 @@ START_TEST(test_partitioned_standby)
         }
         fl_sleep_ms(20);
     }
-    fl_sleep_ms(6000);
+    fl_sleep_ms(4000);
     long standby_during = atomic_load(&l->on_standby);
     int64_t t_heal = fl_now();
     fl_sh(&c, "partition off");

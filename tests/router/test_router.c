@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <alchdb/alchdb.h>
@@ -755,6 +756,83 @@ START_TEST(test_read_only_primary)
 }
 END_TEST
 
+/* The router never prints and never lets a password out: probes of a dead
+ * host and a live one, failed and successful acquires, tokens, metrics and
+ * the log sink, with a sentinel password in every conninfo. fd 2 is captured
+ * for the whole run. */
+static char sink_buf[1 << 16];
+static size_t sink_len;
+static pthread_mutex_t sink_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void sink(void *ud, int level, const char *module, const char *message)
+{
+    (void)ud;
+    (void)level;
+    pthread_mutex_lock(&sink_mu);
+    int n = snprintf(sink_buf + sink_len, sizeof sink_buf - sink_len, "%s: %s\n", module, message);
+    if (n > 0 && sink_len + (size_t)n < sizeof sink_buf)
+        sink_len += (size_t)n;
+    pthread_mutex_unlock(&sink_mu);
+}
+
+START_TEST(test_silent_and_no_password)
+{
+    static const char secret[] = "Sentinel-Pw-7q3";
+    char dead[200], live[400];
+    snprintf(dead, sizeof dead, "host=127.0.0.1 port=1 dbname=x user=postgres password=%s connect_timeout=1", secret);
+    snprintf(live, sizeof live, "%s password=%s", test_env("ALCHDB_TEST_REPLICA"), secret);
+    char path[] = "/tmp/alchdb-router-stderr.XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    ck_assert_int_eq(alchdb_set_log_handler(sink, NULL, ALCHDB_LOG_DEBUG), 0);
+    alchdb_router_config *cfg;
+    ck_assert_int_eq(alchdb_router_config_new(&cfg), 0);
+    ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "probe_interval", "50ms"), 0);
+    ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "max_staleness", "0s"), 0);
+    alchdb_router *r;
+    ck_assert_int_eq(alchdb_router_new(dead, NULL, cfg, &r), 0);
+    ck_assert_int_eq(alchdb_router_add_replica(r, live, 1), 0);
+    ck_assert_int_eq(alchdb_router_add_replica(r, "host=127.0.0.1 port=1 dbname=x password='bad", 1),
+                     ALCHDB_E_INVALID);
+    char errors[4096] = "";
+    strncat(errors, alchdb_last_error_message(), sizeof errors - 1);
+    ck_assert_int_eq(alchdb_router_start(r), 0);
+    usleep(300000);
+    alchdb_conn *c;
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(alchdb_router_acquire(r, ALCHDB_INTENT_WRITE, NULL, NULL, -1, NULL, &c, NULL), ALCHDB_E_CONNECT);
+        strncat(errors, alchdb_last_error_message(), sizeof errors - strlen(errors) - 1);
+    }
+    char tok[64];
+    ck_assert_int_lt(alchdb_router_token(r, tok, sizeof tok), 0);
+    strncat(errors, alchdb_last_error_message(), sizeof errors - strlen(errors) - 1);
+    ck_assert_int_eq(alchdb_router_acquire(r, ALCHDB_INTENT_READ, NULL, NULL, -1, NULL, &c, NULL), 0);
+    PQclear(PQexec(alchdb_conn_pgconn(c), "DO $$ BEGIN RAISE NOTICE 'a notice'; RAISE WARNING 'a warning'; END $$"));
+    alchdb_router_release(r, c, NULL);
+    char *json;
+    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    alchdb_router_free(r);
+    alchdb_router_config_free(cfg);
+    alchdb_set_log_handler(NULL, NULL, ALCHDB_LOG_WARN);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    struct stat st;
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    close(fd);
+    unlink(path);
+    ck_assert_msg(st.st_size == 0, "the router wrote %lld bytes to stderr", (long long)st.st_size);
+    ck_assert_msg(!strstr(json, secret), "password in the metrics: %s", json);
+    ck_assert_msg(!strstr(errors, secret), "password in an error: %s", errors);
+    ck_assert_msg(!strstr(sink_buf, secret), "password in the log: %s", sink_buf);
+    ck_assert_ptr_nonnull(strstr(sink_buf, "health probe failed")); /* the sink did hear about the dead host */
+    alchdb_free(json);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("router");
@@ -772,6 +850,9 @@ int main(void)
     tcase_add_test(tc, test_reads_while_primary_down);
     tcase_add_test(tc, test_token_timeline);
     suite_add_tcase(s, tc);
+    TCase *quiet = tcase_create("silent");
+    tcase_add_test(quiet, test_silent_and_no_password);
+    suite_add_tcase(s, quiet);
     TCase *ro = tcase_create("read_only_primary");
     tcase_set_timeout(ro, 120);
     tcase_add_unchecked_fixture(ro, NULL, restore_writable);
