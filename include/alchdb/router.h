@@ -52,8 +52,8 @@ typedef struct alchdb_router_config alchdb_router_config;
 
 /** Balancing policies for reads over healthy replicas. @since 0.1.0 */
 typedef enum alchdb_router_policy {
-    ALCHDB_ROUTER_ROUND_ROBIN = 0,       /**< the seed's default */
-    ALCHDB_ROUTER_RANDOM = 1,            /**< the seed's other policy */
+    ALCHDB_ROUTER_ROUND_ROBIN = 0,       /**< each standby in turn (the default) */
+    ALCHDB_ROUTER_RANDOM = 1,            /**< a standby at random */
     ALCHDB_ROUTER_LEAST_OUTSTANDING = 2, /**< fewest connections in use */
     ALCHDB_ROUTER_WEIGHTED = 3           /**< random, proportional to each replica's weight */
 } alchdb_router_policy;

@@ -231,7 +231,8 @@ int alchdb__router_token_check(alchdb_router *r, const alchdb__token *t, int64_t
  * ancestor, "<timeline> <switch position> <reason>". Pure. Returns how many
  * entries were written (the newest cap ones), or -1 when malformed. */
 int alchdb__timeline_history_parse(const char *text, size_t len, router_switch *out, int cap);
-/* Whether the history of timeline tli is wanted (not loaded, not refused). */
+/* Whether the history of timeline tli is wanted: the newest timeline seen,
+ * not loaded yet, not refused. */
 bool alchdb__router_history_wanted(alchdb_router *r, uint32_t tli);
 /* Store the history file text of timeline tli (text NULL: the server refused
  * to show it, do not ask again for this timeline). */

@@ -68,8 +68,10 @@ int alchdb__timeline_history_parse(const char *text, size_t len, router_switch *
 
 bool alchdb__router_history_wanted(alchdb_router *r, uint32_t tli)
 {
+    /* Only the newest timeline's history is kept: an old primary still up on
+     * an older timeline (split brain) must not replace it. */
     pthread_mutex_lock(&r->state_lock);
-    bool wanted = tli > 1 && r->history_of != tli && r->history_denied != tli;
+    bool wanted = tli > 1 && tli >= atomic_load(&r->timeline) && r->history_of != tli && r->history_denied != tli;
     pthread_mutex_unlock(&r->state_lock);
     return wanted;
 }

@@ -190,6 +190,79 @@ START_TEST(test_history_parse)
 }
 END_TEST
 
+/* What a token is worth against a cluster's history, on a router that is
+ * never started (no server): its identity and history are set as the
+ * probes would set them. */
+static alchdb_router *history_router(void)
+{
+    alchdb_router *r;
+    ck_assert_int_eq(alchdb_router_new("host=127.0.0.1 port=1 dbname=x", NULL, NULL, &r), 0);
+    return r;
+}
+
+static int verdict(alchdb_router *r, uint64_t sysid, uint32_t tli, int64_t lsn, int64_t *need)
+{
+    alchdb__token t = {sysid, tli, lsn};
+    char buf[ALCHDB__TOKEN_CAP];
+    ck_assert_int_gt(alchdb__token_format(&t, buf, sizeof buf), 0);
+    int v = alchdb__router_token_verdict(r, buf, need);
+    int64_t need2;
+    ck_assert_int_eq(alchdb__router_token_check(r, &t, &need2), v); /* one judgement, text or parsed */
+    return v;
+}
+
+START_TEST(test_token_against_history)
+{
+    alchdb_router *r = history_router();
+    int64_t need = -1;
+    /* nothing known yet: never trusted */
+    ck_assert_int_eq(verdict(r, 42, 1, 100, &need), ALCHDB__TOKEN_FOREIGN);
+    atomic_store(&r->sysid, 42);
+    ck_assert_int_eq(verdict(r, 42, 1, 100, &need), ALCHDB__TOKEN_UNVERIFIABLE);
+    atomic_store(&r->timeline, 3);
+    ck_assert_int_eq(verdict(r, 43, 3, 100, &need), ALCHDB__TOKEN_FOREIGN);
+    ck_assert_int_eq(verdict(r, 42, 3, 0x12345, &need), ALCHDB__TOKEN_OK);
+    ck_assert_int_eq(need, 0x12345);
+    ck_assert_int_eq(verdict(r, 42, 4, 1, &need), ALCHDB__TOKEN_UNVERIFIABLE); /* a timeline not seen yet */
+    ck_assert_int_eq(need, 0);
+    ck_assert_int_eq(verdict(r, 42, 2, 1, &need), ALCHDB__TOKEN_UNVERIFIABLE); /* no history loaded */
+    ck_assert(alchdb__router_history_wanted(r, 3));
+    ck_assert(!alchdb__router_history_wanted(r, 2)); /* an older timeline's (an old primary still up) */
+    const char *h = "1\t0/100\tno recovery target specified\n2\t0/200\tno recovery target specified\n";
+    alchdb__router_set_history(r, 3, h, strlen(h));
+    ck_assert(!alchdb__router_history_wanted(r, 3));
+    ck_assert_int_eq(verdict(r, 42, 1, 0x100, &need), ALCHDB__TOKEN_OK); /* written before timeline 1 ended */
+    ck_assert_int_eq(need, 0x100);
+    ck_assert_int_eq(verdict(r, 42, 1, 0x101, &need), ALCHDB__TOKEN_LOST); /* after: lost in the failover */
+    ck_assert_int_eq(verdict(r, 42, 2, 0x150, &need), ALCHDB__TOKEN_OK);
+    ck_assert_int_eq(verdict(r, 42, 2, 0x201, &need), ALCHDB__TOKEN_LOST);
+    ck_assert_int_eq(need, 0);
+    /* a history for another timeline says nothing about this one */
+    atomic_store(&r->timeline, 5);
+    ck_assert_int_eq(verdict(r, 42, 1, 0x10, &need), ALCHDB__TOKEN_UNVERIFIABLE);
+    /* a sibling timeline is not an ancestor; one older than the kept
+     * history cannot be told */
+    const char *h5 = "2\t0/200\tx\n4\t0/400\ty\n";
+    alchdb__router_set_history(r, 5, h5, strlen(h5));
+    ck_assert_int_eq(verdict(r, 42, 3, 0x10, &need), ALCHDB__TOKEN_LOST);
+    ck_assert_int_eq(verdict(r, 42, 1, 0x10, &need), ALCHDB__TOKEN_UNVERIFIABLE);
+    ck_assert_int_eq(verdict(r, 42, 4, 0x400, &need), ALCHDB__TOKEN_OK);
+    /* a history the role may not read: asked once, then unverifiable */
+    atomic_store(&r->timeline, 6);
+    alchdb__router_set_history(r, 6, NULL, 0);
+    ck_assert(!alchdb__router_history_wanted(r, 6));
+    ck_assert_int_eq(verdict(r, 42, 5, 0x10, &need), ALCHDB__TOKEN_UNVERIFIABLE);
+    /* a file that does not parse is treated the same */
+    atomic_store(&r->timeline, 7);
+    alchdb__router_set_history(r, 7, "garbage", 7);
+    ck_assert(!alchdb__router_history_wanted(r, 7));
+    ck_assert_int_eq(verdict(r, 42, 6, 0x10, &need), ALCHDB__TOKEN_UNVERIFIABLE);
+    ck_assert_int_eq(alchdb__router_token_verdict(r, "alchdb1:42:0/1", &need), ALCHDB__TOKEN_MALFORMED);
+    ck_assert_int_eq(alchdb__router_token_verdict(r, NULL, &need), ALCHDB__TOKEN_MALFORMED);
+    alchdb_router_free(r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("router-token");
@@ -199,6 +272,7 @@ int main(void)
     tcase_add_test(tc, test_any_bytes);
     tcase_add_test(tc, test_lsn_and_walfile);
     tcase_add_test(tc, test_history_parse);
+    tcase_add_test(tc, test_token_against_history);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
