@@ -3,23 +3,31 @@
  * @brief Read/write splitting over a primary and streaming replicas: lag-aware,
  *        health-checked, with read-your-writes tokens and failover of reads.
  *
- * A router owns one alchdb_pool for the primary and one per replica. For each
- * statement it decides where it runs, in this order: the host's explicit
- * intent (write / primary-only / read) → the shared SQL analysis (only
- * read-only, non-locking statements without side effects may go to a
- * replica) → the primary when unsure. Every decision carries a reason code,
- * counted in the metrics. A background prober measures each replica's
- * recovery state and replay lag (bytes and seconds); replicas past the lag
- * threshold, or whose circuit breaker is open, get no reads until they are
- * back under the threshold by a hysteresis margin. When no replica can take a
- * read, it goes to the primary (logged and counted; optionally capped).
+ * A router owns one alchdb_pool per host (the primary it is created with,
+ * then the replicas added). What each host does follows what it is, as its
+ * prober thread finds every probe interval: writes go to the host that is
+ * not in recovery, accepts writes and is on the newest timeline (so they
+ * follow a failover); reads go to any standby whose data is recent enough,
+ * whatever it was configured as. For each statement the router decides where
+ * it runs, in this order: the host's explicit intent (write / primary-only /
+ * read) → the shared SQL analysis (only read-only, non-locking statements
+ * without side effects may go to a standby) → the primary when unsure. Every
+ * decision carries a reason code, counted in the metrics. Standbys past the
+ * lag threshold, or whose circuit breaker is open, get no reads until they
+ * are back under it by a hysteresis margin; while no primary answers they
+ * serve reads up to max_staleness and writes fail fast. When no standby can
+ * take a read, the primary does (logged and counted; optionally capped).
  *
- * Read-your-writes: after a write, alchdb_router_token() returns an opaque
- * token (the primary's WAL position and its system identifier). A read that
- * passes the token is sent only to a replica that has replayed up to it —
- * checked on the replica actually chosen — else waits a bounded time, else
- * runs on the primary. A malformed token is rejected; a token from another
- * cluster sends the read to the primary.
+ * Read-your-writes: after a write, alchdb_router_conn_token() (on the
+ * write's connection) or alchdb_router_token() returns an opaque token: the
+ * cluster's system identifier, the timeline and the WAL position. A read
+ * that passes the token runs only on a standby of the current timeline that
+ * has replayed up to it — checked on the standby actually chosen — else waits
+ * a bounded time, else runs on the primary. A token whose write a failover
+ * lost (or whose timeline cannot be checked) is never satisfied: the primary
+ * serves the read with the reason ALCHDB_ROUTE_TOKEN_TIMELINE. A malformed
+ * token is rejected; a token from another cluster sends the read to the
+ * primary.
  *
  * Hosts that run their own libpq calls use alchdb_router_acquire() /
  * alchdb_router_release() (and <alchdb/pq.h> to reach the PGconn); hosts that
@@ -44,8 +52,8 @@ typedef struct alchdb_router_config alchdb_router_config;
 
 /** Balancing policies for reads over healthy replicas. @since 0.1.0 */
 typedef enum alchdb_router_policy {
-    ALCHDB_ROUTER_ROUND_ROBIN = 0,       /**< the seed's default */
-    ALCHDB_ROUTER_RANDOM = 1,            /**< the seed's other policy */
+    ALCHDB_ROUTER_ROUND_ROBIN = 0,       /**< each standby in turn (the default) */
+    ALCHDB_ROUTER_RANDOM = 1,            /**< a standby at random */
     ALCHDB_ROUTER_LEAST_OUTSTANDING = 2, /**< fewest connections in use */
     ALCHDB_ROUTER_WEIGHTED = 3           /**< random, proportional to each replica's weight */
 } alchdb_router_policy;
@@ -73,7 +81,10 @@ typedef enum alchdb_route_reason {
     ALCHDB_ROUTE_FOREIGN_TOKEN = 11,     /**< primary: the token is from another cluster */
     ALCHDB_ROUTE_CAUSAL_REPLICA = 12,    /**< replica: read with a token, replica verified past it */
     ALCHDB_ROUTE_RETRY = 13,             /**< a read retried after its replica failed */
-    ALCHDB_ROUTE_NO_REPLICAS = 14        /**< primary: the router has no replicas */
+    ALCHDB_ROUTE_NO_REPLICAS = 14,       /**< primary: the router has no replicas */
+    ALCHDB_ROUTE_TOKEN_TIMELINE = 15     /**< primary: the token's write is not on the current timeline as far as
+                                              the router can verify (lost or unverifiable after a failover); the
+                                              read is NOT causally consistent with it. */
 } alchdb_route_reason;
 
 /** Numbered option keys. Durations are microseconds. @since 0.1.0 */
@@ -89,7 +100,13 @@ typedef enum alchdb_router_opt {
     ALCHDB_ROUTER_OPT_BREAKER_MAX_OPEN_TIME = 9, /**< cap of the open period (default 30 s) */
     ALCHDB_ROUTER_OPT_FALLBACK_MAX_PER_SEC = 10, /**< reads per second the primary takes for failed-over replicas; beyond: ALCHDB_E_BUSY (default 0 = no cap, still logged and counted) */
     ALCHDB_ROUTER_OPT_CAUSAL_DEFAULT = 11,    /**< 1: every read is causal (uses the router's last token) (default 0) */
-    ALCHDB_ROUTER_OPT_ACQUIRE_TIMEOUT = 12    /**< default acquire timeout when a call passes -1 (default 5 s) */
+    ALCHDB_ROUTER_OPT_ACQUIRE_TIMEOUT = 12,   /**< default acquire timeout when a call passes -1 (default 5 s) */
+    ALCHDB_ROUTER_OPT_MAX_STALENESS = 13,     /**< while no primary answers, how old a standby's data may be and still
+                                                   serve reads, measured from the last time the router saw it in step
+                                                   with a primary or receiving WAL (default 60 s; 0 = no limit)
+                                                   */
+    ALCHDB_ROUTER_OPT_PROBE_TIMEOUT = 14      /**< deadline of one health probe, connect included (default 2 s)
+                                                   */
 } alchdb_router_opt;
 
 /**
@@ -114,7 +131,8 @@ ALCHDB_API int alchdb_router_config_set_int64(alchdb_router_config *cfg, int opt
  * Set an option by name: "policy" (round_robin|random|least_outstanding|weighted),
  * "probe_interval", "max_lag_bytes", "max_lag_time", "lag_hysteresis_pct",
  * "causal_wait", "breaker_failures", "breaker_open_time", "breaker_max_open_time",
- * "fallback_max_per_sec", "causal_default" (true|false), "acquire_timeout".
+ * "fallback_max_per_sec", "causal_default" (true|false), "acquire_timeout",
+ * "max_staleness", "probe_timeout".
  * Durations accept "250ms", "1s", "1m".
  * @return 0 or ALCHDB_E_INVALID.
  * @since 0.1.0
@@ -145,11 +163,14 @@ ALCHDB_API int alchdb_router_new(const char *primary_conninfo, const alchdb_pool
 ALCHDB_API int alchdb_router_add_replica(alchdb_router *r, const char *conninfo, int64_t weight);
 
 /**
- * Start the router: learn the primary's system identifier and start the
- * health prober. A replica that cannot be reached yet is not an error (it is
- * probed until it answers); an unreachable primary is.
- * @return 0, ALCHDB_E_CONNECT (primary), ALCHDB_E_STATE (already started),
- *         ALCHDB_E_INTERNAL (thread creation).
+ * Start the router: start one prober thread per host and wait (bounded by
+ * the probe timeout) for each host's first probe; learn the cluster's system
+ * identifier (the primary's, else the first host's that answers). A host
+ * that cannot be reached yet is not an error (it is probed until it
+ * answers), so a router started while the primary is down serves reads from
+ * its standbys; no host answering at all is.
+ * @return 0, ALCHDB_E_CONNECT (no host answered), ALCHDB_E_STATE (already
+ *         started), ALCHDB_E_INTERNAL (thread creation).
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_router_start(alchdb_router *r);
@@ -172,7 +193,10 @@ ALCHDB_API void alchdb_router_free(alchdb_router *r);
  * @param conn_out   receives the connection (give it back with alchdb_router_release()).
  * @param reason_out receives the alchdb_route_reason (may be NULL).
  * @return 0, ALCHDB_E_INVALID (bad arguments, malformed token), ALCHDB_E_TIMEOUT,
- *         ALCHDB_E_CONNECT, ALCHDB_E_BUSY (fallback cap reached), ALCHDB_E_CLOSED.
+ *         ALCHDB_E_CONNECT (also: no server accepts writes now, or no standby
+ *         is within max_staleness while no primary answers; the message lists
+ *         every host's state), ALCHDB_E_BUSY (fallback cap reached),
+ *         ALCHDB_E_CLOSED.
  * **Thread safety:** any thread.
  * @since 0.1.0
  */
@@ -185,29 +209,55 @@ ALCHDB_API int alchdb_router_acquire(alchdb_router *r, int intent, const char *s
  * statement ended so the host's breaker and role detection learn from it.
  * @param sqlstate the SQLSTATE of the statement's error, or NULL for success.
  *                 Class 08 and 57P01..57P03 count as host failures (the
- *                 connection is discarded); 25006 on the primary marks it as
- *                 read-only (wrong role) and triggers a re-probe.
+ *                 connection is discarded); 25006 from a host that is not a
+ *                 standby discards the connection, stops writes to that host
+ *                 and asks for one (rate-limited) early probe. Other errors
+ *                 are answers of a healthy server.
  * @return 0, ALCHDB_E_INVALID, ALCHDB_E_STATE.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_router_release(alchdb_router *r, alchdb_conn *conn, const char *sqlstate);
 
 /**
- * True (1) when @p conn came from a replica, 0 from the primary, negative on error.
+ * True (1) when @p conn came from a host that is a standby now, 0 otherwise,
+ * negative on error.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_router_conn_is_replica(const alchdb_router *r, const alchdb_conn *conn);
 
 /**
- * A read-your-writes token: the primary's current WAL insert position and
- * system identifier, as an opaque string (one round trip to the primary).
- * Call it after a write has committed.
+ * A read-your-writes token: the primary's current WAL insert position, its
+ * timeline and the cluster's system identifier, as an opaque string (one
+ * round trip to the primary). Call it after a write has committed; when you
+ * hold the write's connection, alchdb_router_conn_token() is exact across a
+ * failover, this one is not (see there).
  * @param buf receives the NUL-terminated token; @p cap at least 64.
  * @return 0, ALCHDB_E_INVALID, ALCHDB_E_RANGE (buffer too small),
  *         ALCHDB_E_CONNECT / ALCHDB_E_TIMEOUT / ALCHDB_E_QUERY (primary).
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_router_token(alchdb_router *r, char *buf, size_t cap);
+
+/**
+ * A read-your-writes token read on the connection a write just ran on,
+ * before it is released: the position of that server, with its timeline
+ * (one round trip). Prefer it to alchdb_router_token(), which asks whichever
+ * server is the primary when it is called: if the primary changed between
+ * the write and that call, its token names the new primary's position and
+ * cannot tell whether the write survived the failover; this one names the
+ * write's own server, and the router recognises it if a failover lost it.
+ * @param conn a connection from alchdb_router_acquire() that is still held,
+ *             outside a transaction (after COMMIT), on a primary.
+ * @param buf  receives the NUL-terminated token; @p cap at least 64.
+ * @return 0, ALCHDB_E_INVALID (arguments, a connection of another router or
+ *         not held), ALCHDB_E_STATE (inside a transaction, or the router has
+ *         not learnt its cluster yet), ALCHDB_E_QUERY (the server could not
+ *         say, e.g. it is a standby), ALCHDB_E_CONNECT (the connection broke;
+ *         it is marked broken).
+ * **Thread safety:** any thread (the connection's holder).
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_conn_token(alchdb_router *r, alchdb_conn *conn, char *buf, size_t cap);
 
 /**
  * Note a token learnt elsewhere (e.g. from a write made through the client) as
@@ -228,9 +278,11 @@ ALCHDB_API int alchdb_router_probe_now(alchdb_router *r);
 ALCHDB_API const char *alchdb_route_reason_name(int reason);
 
 /**
- * Metrics and state as JSON: per host (role, health, in_recovery, lag bytes and
- * seconds, breaker state, reads/writes routed, failures), fallbacks, retries,
- * decisions by reason.
+ * Metrics and state as JSON: the writer, the cluster's system identifier and
+ * timeline; per host (configured role, state, writer, health, in_recovery,
+ * read_only, timeline, lag bytes and seconds, breaker state, reads/writes
+ * routed, errors and connect failures, probes); fallbacks, retries, refusals,
+ * token verdicts, decisions by reason (docs/router.md lists every field).
  * @param out receives an owned string (alchdb_free()).
  * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
  * @since 0.1.0
@@ -244,8 +296,10 @@ ALCHDB_API int alchdb_router_metrics_json(alchdb_router *r, char **out);
 ALCHDB_API size_t alchdb_router_host_count(const alchdb_router *r);
 
 /**
- * Whether host @p i currently takes reads (1), not (0), or a negative error.
- * The primary always reports 1 unless it was found in recovery.
+ * Whether host @p i currently takes reads (1), not (0), or a negative error:
+ * a standby within its lag (or, while no primary answers, staleness) limit,
+ * the host writes go to, or a read-only primary on the current timeline; never
+ * a host whose probe fails or whose breaker is open.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_router_host_healthy(const alchdb_router *r, size_t i);

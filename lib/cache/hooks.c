@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "cache/cache_priv.h"
-#include "router/router_internal.h"
+#include "router/token.h"
 
 /* ---- per-client binding ------------------------------------------------------- */
 
@@ -635,8 +635,8 @@ static void flight_finish(alchdb_cache *c, exec_state *st, const alchdb_result *
 
 static int64_t token_lsn(const char *tok)
 {
-    const char *p = tok ? strrchr(tok, ':') : NULL;
-    return p ? alchdb__lsn_parse(p + 1) : -1;
+    alchdb__token t;
+    return tok && alchdb__token_parse(tok, strlen(tok), &t, NULL) == 0 ? t.lsn : -1;
 }
 
 static void force_primary(alchdb__exec_ctx *ctx)
@@ -676,8 +676,8 @@ static void steer(binding *b, exec_state *st, alchdb__exec_ctx *ctx)
 {
     if (!b->router || (ctx->flags & ALCHDB_EXEC_PRIMARY))
         return;
-    uint64_t sysid = atomic_load(&b->router->sysid);
-    if (!sysid) {
+    alchdb__token tok;
+    if (alchdb__router_cluster(b->router, &tok.sysid, &tok.timeline) < 0) {
         force_primary(ctx);
         return;
     }
@@ -698,8 +698,11 @@ static void steer(binding *b, exec_state *st, alchdb__exec_ctx *ctx)
     }
     if (need == 0 || (ctx->token && token_lsn(ctx->token) >= need))
         return;
-    snprintf(st->token, sizeof st->token, "alchdb1:%" PRIu64 ":%X/%X", sysid, (unsigned)((uint64_t)need >> 32),
-             (unsigned)((uint64_t)need & 0xffffffffu));
+    tok.lsn = need;
+    if (alchdb__token_format(&tok, st->token, sizeof st->token) < 0) {
+        force_primary(ctx);
+        return;
+    }
     ctx->token = st->token;
 }
 
@@ -767,6 +770,14 @@ static int h_lookup(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out)
     if (!si || si->writes)
         return lookup_write(b, si, ctx); /* si NULL (no memory): treated as an unknown write */
     int reason = si->bypass;
+    int64_t token_need;
+    if (reason < 0 && ctx->token && b->router &&
+        alchdb__router_token_verdict(b->router, ctx->token, &token_need) != ALCHDB__TOKEN_OK)
+        /* A token that does not parse, names another cluster, or names a
+         * write the router cannot find on the current timeline is the
+         * router's to judge (it refuses it, or the primary serves the read):
+         * no cached result may stand in for that answer. */
+        reason = ALCHDB_CACHE_BYPASS_NOT_CACHEABLE;
     if (reason < 0 && ((qf & ALCHDB_CACHE_SKIP) || (!c->cache_all && !q)))
         reason = ALCHDB_CACHE_BYPASS_SKIP_FLAG;
     if (reason >= 0) {
@@ -887,14 +898,15 @@ hit:
 
 /* ---- after the statement ---------------------------------------------------------- */
 
-static void read_lsn(binding *b, PGconn *pg, int64_t *lsn)
+static void read_lsn(binding *b, PGconn *pg, int64_t *lsn, uint32_t *tli)
 {
     if (!b->router || PQtransactionStatus(pg) != PQTRANS_IDLE)
         return;
-    PGresult *r = PQexec(pg, "SELECT pg_current_wal_insert_lsn()::text");
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-        *lsn = alchdb__lsn_parse(PQgetvalue(r, 0, 0));
-    PQclear(r);
+    alchdb__token t;
+    if (alchdb__token_read(pg, 0, &t, NULL, 0) == 0) {
+        *lsn = t.lsn;
+        *tli = t.timeline;
+    }
 }
 
 static void h_before_release(void *ud, alchdb__exec_ctx *ctx, PGconn *pg)
@@ -903,11 +915,15 @@ static void h_before_release(void *ud, alchdb__exec_ctx *ctx, PGconn *pg)
     exec_state *st = ctx->txn ? ctx->txn->cache_state : ctx->cache_state;
     if (!st || st == &epoch_after || st->mode != ST_WRITE)
         return;
-    read_lsn(b, pg, &st->lsn);
+    uint32_t tli = 0;
+    read_lsn(b, pg, &st->lsn, &tli);
     if (st->lsn > 0) { /* the router's read-your-writes token reuses it */
         ctx->write_lsn = st->lsn;
-        if (ctx->txn)
+        ctx->write_tli = tli;
+        if (ctx->txn) {
             ctx->txn->write_lsn = st->lsn;
+            ctx->txn->write_tli = tli;
+        }
     }
 }
 

@@ -325,6 +325,7 @@ static void txn_release(alchdb_txn *t, const char *sqlstate)
         ctx.txn = t;
         ctx.route_host = -1;
         ctx.write_lsn = t->write_lsn;
+        ctx.write_tli = t->write_tli;
         c->route->release(c->route_ud, &ctx, t->conn, sqlstate);
     } else {
         alchdb__pool_release(t->pool, t->conn);

@@ -53,6 +53,7 @@ typedef struct alchdb__exec_ctx {
     bool cache_hit;          /* the result came from the cache (no database call) */
     int64_t write_lsn;       /* WAL position read on the connection after a write (0 = not read):
                                 whoever needs it first reads it, the others reuse it */
+    uint32_t write_tli;      /* the timeline of write_lsn */
 } alchdb__exec_ctx;
 
 typedef struct alchdb__route_hooks {
@@ -119,6 +120,7 @@ struct alchdb_txn {
     bool wrote; /* a statement other than SELECT ran (for after_commit) */
     void *cache_state; /* owned by the cache hooks until txn_end */
     int64_t write_lsn; /* as alchdb__exec_ctx.write_lsn, for the COMMIT */
+    uint32_t write_tli;
 };
 
 /* The one execution path of alchdb_client_exec*() (client.c); cq carries

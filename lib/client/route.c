@@ -6,12 +6,6 @@
 #include "client/client_internal.h"
 #include "router/router_internal.h"
 
-static bool write_reason(int reason)
-{
-    return reason == ALCHDB_ROUTE_INTENT_WRITE || reason == ALCHDB_ROUTE_WRITES ||
-           reason == ALCHDB_ROUTE_LOCKING || reason == ALCHDB_ROUTE_SIDE_EFFECTS || reason == ALCHDB_ROUTE_UNSURE;
-}
-
 static int r_acquire(void *ud, alchdb__exec_ctx *ctx, alchdb_pool *failed, alchdb_conn **out)
 {
     alchdb_router *r = ud;
@@ -46,23 +40,18 @@ static void r_release(void *ud, alchdb__exec_ctx *ctx, alchdb_conn *conn, const 
     alchdb_router *r = ud;
     /* A causal session remembers the position of its last write, so its
      * later reads see it. */
-    bool wrote = ctx->txn ? ctx->txn->wrote : write_reason(ctx->route_reason);
-    if (r->cfg.causal_default && !sqlstate && wrote && conn->pool == r->hosts[0].pool &&
-        PQtransactionStatus(conn->slot->pg) == PQTRANS_IDLE) {
-        char tok[64];
-        if (ctx->write_lsn > 0) { /* the cache read it already on this connection */
-            snprintf(tok, sizeof tok, "alchdb1:%llu:%X/%X", (unsigned long long)atomic_load(&r->sysid),
-                     (unsigned)((uint64_t)ctx->write_lsn >> 32), (unsigned)((uint64_t)ctx->write_lsn & 0xffffffffu));
-            alchdb_router_note_token(r, tok);
+    bool wrote = ctx->txn ? ctx->txn->wrote : alchdb__route_is_write(ctx->route_reason);
+    if (r->cfg.causal_default && !sqlstate && wrote && PQtransactionStatus(conn->slot->pg) == PQTRANS_IDLE) {
+        alchdb__token t = {0};
+        int rc = 0;
+        if (ctx->write_lsn > 0 && ctx->write_tli > 0) { /* the cache read it already on this connection */
+            t.lsn = ctx->write_lsn;
+            t.timeline = ctx->write_tli;
         } else {
-            PGresult *res = PQexec(conn->slot->pg, "SELECT pg_current_wal_insert_lsn()::text");
-            if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-                snprintf(tok, sizeof tok, "alchdb1:%llu:%s", (unsigned long long)atomic_load(&r->sysid),
-                         PQgetvalue(res, 0, 0));
-                alchdb_router_note_token(r, tok);
-            }
-            PQclear(res);
+            rc = alchdb__token_read(conn->slot->pg, 0, &t, NULL, 0);
         }
+        if (rc == 0)
+            alchdb__router_note(r, &t);
     }
     alchdb_router_release(r, conn, sqlstate);
 }
@@ -70,7 +59,7 @@ static void r_release(void *ud, alchdb__exec_ctx *ctx, alchdb_conn *conn, const 
 static bool r_may_retry(void *ud, const alchdb__exec_ctx *ctx)
 {
     (void)ud;
-    return !ctx->txn && ctx->route_host > 0;
+    return !ctx->txn && ctx->route_host >= 0 && alchdb__route_is_read(ctx->route_reason);
 }
 
 static const alchdb__route_hooks router_hooks = {r_acquire, r_release, r_may_retry};

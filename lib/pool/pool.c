@@ -213,6 +213,8 @@ void alchdb__pool_wake_connector(alchdb_pool *p, int64_t now)
  * false when the connection must be closed instead (surplus). Under p->mu. */
 bool alchdb__pool_put_back(alchdb_pool *p, alchdb__slot *s, int64_t now)
 {
+    if (alchdb__pool_stale(p, s))
+        return false;
     alchdb__waiter *w = p->wait_head;
     if (w) {
         waiter_remove(p, w);
@@ -271,6 +273,7 @@ int alchdb__pool_connect(alchdb_pool *p, alchdb__slot *s, char *err, size_t errl
 {
     int64_t timeout_us = p->cfg.v[ALCHDB_POOL_OPT_CONNECT_TIMEOUT];
     PGconn *pg = NULL;
+    s->generation = atomic_load(&p->generation);
     int rc = alchdb__pq_connect(p->conninfo, alchdb__now_ns() + timeout_us * 1000, "pool",
                                 "connect", &pg, err, errlen);
     if (rc == ALCHDB_E_TIMEOUT) {
@@ -582,7 +585,7 @@ int alchdb__pool_release(alchdb_pool *p, alchdb_conn *lease)
                              "(released twice?)",
                              p->qlabel);
     PGconn *pg = s->pg;
-    bool broken = s->broken || s->fatal_seen || PQstatus(pg) != CONNECTION_OK;
+    bool broken = s->broken || s->fatal_seen || PQstatus(pg) != CONNECTION_OK || alchdb__pool_stale(p, s);
     bool rolled_back = false;
     if (!broken) {
         switch (PQtransactionStatus(pg)) {

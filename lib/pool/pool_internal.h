@@ -50,6 +50,7 @@ struct alchdb__slot {
     bool broken;        /* set by the holder: close on release */
     bool fatal_seen;    /* a FATAL notice arrived (backend terminating) */
     bool leak_reported;
+    uint64_t generation; /* the pool's generation when this connection was made */
     char tag[ALCHDB__POOL_TAG_MAX];
     /* Per-physical-connection extension: the client's prepared-statement
      * cache. Freed (ext_free) whenever the server session ends or is reset. */
@@ -68,5 +69,14 @@ int64_t alchdb__pool_opt(const alchdb_pool *pool, int opt);
 bool alchdb__sqlstate_is_fatal(const char *sqlstate);
 /* Copy msg into dst, replacing the conninfo's password (if any) by ***. */
 void alchdb__pool_mask_secret(const alchdb_pool *pool, char *msg);
+/* Forget every connection made so far (drain.c): idle ones are closed now,
+ * those in use when they are released, those being made when they are done;
+ * the next acquire connects anew. For a conninfo naming several hosts this
+ * makes libpq choose again (the router, when a host's role changed). */
+void alchdb__pool_drain(alchdb_pool *pool);
+/* Forget the connect back-off (drain.c): the server answers again (the
+ * router's probe says so), so the next acquire connects at once instead of
+ * failing fast until the back-off ends. */
+void alchdb__pool_reset_backoff(alchdb_pool *pool);
 
 #endif /* ALCHDB_POOL_INTERNAL_H */

@@ -58,6 +58,7 @@ struct alchdb_pool {
     pthread_cond_t hk_cond;
 
     uint64_t rng;
+    _Atomic uint64_t generation; /* drain.c: connections of an older one are not reused */
     alchdb__pool_counters m;
     alchdb__hist wait_hist; /* acquire wait in ns */
 };
@@ -71,5 +72,7 @@ void alchdb__pool_wake_connector(alchdb_pool *p, int64_t now);
 bool alchdb__pool_put_back(alchdb_pool *p, alchdb__slot *s, int64_t now);
 void alchdb__pool_set_connect_error(alchdb_pool *p, const char *msg, int64_t now);
 int alchdb__pool_connect(alchdb_pool *p, alchdb__slot *s, char *err, size_t errlen);
+/* Whether a slot's connection predates the last drain. */
+bool alchdb__pool_stale(const alchdb_pool *p, const alchdb__slot *s);
 
 #endif /* ALCHDB_POOL_PRIV_H */

@@ -99,13 +99,19 @@ start_redis() {
   redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null | grep -q PONG
 }
 
+# As root, PostgreSQL runs as the unprivileged RIG_USER (created if missing).
+ensure_rig_user() {
+  if [ "$(id -u)" = 0 ] && ! id "$RIG_USER" >/dev/null 2>&1; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin "$RIG_USER"
+  fi
+  return 0
+}
+
 start_rig() {
   [ -x "$PG_BIN/initdb" ] || die "PostgreSQL 15 binaries not found in $PG_BIN (apt-get install postgresql-15)"
   command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
   command -v python3 >/dev/null || die "python3 not found (apt-get install python3)"
-  if [ "$(id -u)" = 0 ] && ! id "$RIG_USER" >/dev/null 2>&1; then
-    useradd --system --no-create-home --shell /usr/sbin/nologin "$RIG_USER"
-  fi
+  ensure_rig_user
   local dir
   dir=$(mktemp -d /tmp/alchdb-rig.XXXXXX)
   chmod 755 "$dir"
@@ -269,6 +275,9 @@ redisctl() { # action
     *) die "redisctl: unknown action $1" ;;
   esac
 }
+
+# Sourced (by tests/faults/cluster.sh): only the functions above.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 cmd=${1:-}
 shift || true
