@@ -77,12 +77,16 @@ typedef enum alchdb_cache_opt {
                                                   keys are re-read, 1 s..1 day, default 60 s */
     ALCHDB_CACHE_OPT_TRUST_TRIGGERS = 22,    /**< [trust_triggers] 0/1: 0 (default) treats a write to a table
                                                   with user triggers as a write to everything */
-    ALCHDB_CACHE_OPT_CACHE_ALL = 23          /**< [cache_all] 0/1: 1 (default) caches every cacheable read of an
+    ALCHDB_CACHE_OPT_CACHE_ALL = 23,         /**< [cache_all] 0/1: 1 (default) caches every cacheable read of an
                                                   attached client; 0 only alchdb_client_exec_cached() */
+    ALCHDB_CACHE_OPT_WRITE_MARK_TTL = 24     /**< [write_mark_ttl] how long a write's mark in Redis (placed
+                                                  before it commits) holds back the entries it will invalidate
+                                                  if its invalidation after the commit never arrives (the
+                                                  process died or lost Redis), 100 ms..1 day, default 60 s */
 } alchdb_cache_opt;
 
 /** Number of ::alchdb_cache_opt values. @since 0.1.0 */
-#define ALCHDB_CACHE_OPT_COUNT 24
+#define ALCHDB_CACHE_OPT_COUNT 25
 
 /**
  * Create a configuration holding the defaults.
