@@ -268,6 +268,12 @@ typedef struct alchdb_cache_metrics {
     int64_t db_time_saved_us; /**< sum over hits of the recorded query time of the entry */
     int64_t breaker_open;     /**< 1 when the Redis circuit breaker is open */
     int64_t fills_from_replica; /**< of fills: results a replica served (routed clients) */
+    int64_t routed_primary;   /**< reads of a routed client sent to the primary because the write positions
+                                   they need could not be known (Redis down, a write in flight, tables
+                                   that cannot all be named) */
+    int64_t routed_position;  /**< reads of a routed client sent to a replica that has replayed the write
+                                   positions they need (or to the primary when none has) */
+    int64_t write_marks;      /**< writes marked in Redis before their commit (see write_mark_ttl) */
 } alchdb_cache_metrics;
 
 /**

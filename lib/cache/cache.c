@@ -460,6 +460,9 @@ ALCHDB_API int alchdb_cache_get_metrics(alchdb_cache *c, alchdb_cache_metrics *m
         .db_time_saved_us = atomic_load(&c->saved_us),
         .breaker_open = c->be->ops->breaker_open(c->be),
         .fills_from_replica = atomic_load(&c->fills_from_replica),
+        .routed_primary = atomic_load(&c->routed_primary),
+        .routed_position = atomic_load(&c->routed_position),
+        .write_marks = atomic_load(&c->write_marks),
     };
     size_t n = size < sizeof all ? size : sizeof all;
     all.size = (uint32_t)n;
@@ -535,11 +538,13 @@ ALCHDB_API int alchdb_cache_stats_json(alchdb_cache *c, char **out)
                       ",\"misses_by_reason\":{\"absent\":%" PRId64 ",\"stale\":%" PRId64 ",\"corrupt\":%" PRId64 "}"
                       ",\"coalesced\":%" PRId64 ",\"fills\":%" PRId64 ",\"fills_rejected\":%" PRId64
                       ",\"fills_too_large\":%" PRId64 ",\"fills_from_replica\":%" PRId64 ",\"invalidations\":%" PRId64 ",\"backend_errors\":%" PRId64
-                      ",\"bytes_stored\":%" PRId64 ",\"bytes_served\":%" PRId64 ",\"db_time_saved_ms\":%.3f",
+                      ",\"bytes_stored\":%" PRId64 ",\"bytes_served\":%" PRId64 ",\"db_time_saved_ms\":%.3f"
+                      ",\"routed_primary\":%" PRId64 ",\"routed_position\":%" PRId64 ",\"write_marks\":%" PRId64,
                       m.lookups, m.hits, m.misses, ratio(m.hits, m.hits + m.misses),
                       m.misses - m.misses_stale - m.misses_corrupt, m.misses_stale, m.misses_corrupt, m.coalesced,
                       m.fills, m.fills_rejected, m.fills_too_large, m.fills_from_replica, m.invalidations, m.backend_errors,
-                      m.bytes_stored, m.bytes_served, (double)m.db_time_saved_us / 1e3);
+                      m.bytes_stored, m.bytes_served, (double)m.db_time_saved_us / 1e3, m.routed_primary,
+                      m.routed_position, m.write_marks);
     alchdb__sb_printf(&sb, ",\"bypasses\":%" PRId64 ",\"bypasses_by_reason\":{", m.bypasses);
     for (int i = 0; i < ALCHDB_CACHE_BYPASS_COUNT; i++)
         alchdb__sb_printf(&sb, "%s\"%s\":%" PRId64, i ? "," : "", BYPASS_NAMES[i], atomic_load(&c->bypass[i]));
