@@ -55,6 +55,9 @@ static const char UNLEASE_LUA[] =
  *         unknown), still pending while other marks live.
  *   gen   KEYS = gen key, epoch key, epoch marks; ARGV = "<id>:u": unless the
  *         gen key holds this server's run_id, bump the epoch and record it.
+ * A mark that expired instead of being removed by its bump belongs to a
+ * write that may have committed at any position: whoever finds it (the next
+ * mark or bump of the key) makes the key's position unknown.
  * When Redis refuses to store (maxmemory with noeviction) the key is
  * deleted instead: an absent key matches no entry and has no position, which
  * is the conservative answer; DEL is allowed at any memory use. */
@@ -77,19 +80,20 @@ static const char VERSIONS_LUA[] =
     "  if type(r) == 'table' and r.err then redis.call('DEL', k) end\n"
     "end\n"
     "local function last_mark(m, now)\n"
-    "  if type(redis.pcall('ZREMRANGEBYSCORE', m, '-inf', now)) == 'table' then\n"
+    "  local gone = redis.pcall('ZREMRANGEBYSCORE', m, '-inf', now)\n"
+    "  if type(gone) == 'table' then\n"
     "    redis.call('DEL', m)\n"
-    "    return nil\n"
+    "    return nil, true\n"
     "  end\n"
     "  local top = redis.call('ZRANGE', m, -1, -1, 'WITHSCORES')\n"
-    "  if top[2] then return tonumber(top[2]) end\n"
-    "  return nil\n"
+    "  if top[2] then return tonumber(top[2]), gone > 0 end\n"
+    "  return nil, gone > 0\n"
     "end\n"
     "local function bump(k, m, id, pos, ttl, now)\n"
     "  redis.pcall('ZREM', m, id)\n"
     "  local have = position(k)\n"
-    "  if not have or #pos ~= 16 then pos = 'u' elseif have > pos then pos = have end\n"
-    "  local last = last_mark(m, now)\n"
+    "  local last, expired = last_mark(m, now)\n"
+    "  if not have or #pos ~= 16 or expired then pos = 'u' elseif have > pos then pos = have end\n"
     "  if last then store(k, id .. ':' .. pos .. ':w', last - now) else store(k, id .. ':' .. pos, ttl) end\n"
     "end\n"
     "local op, now = ARGV[1], now_ms()\n"
@@ -109,9 +113,10 @@ static const char VERSIONS_LUA[] =
     "    if type(redis.pcall('ZADD', m, now + ttl, id)) == 'table' then\n"
     "      redis.call('DEL', k)\n"
     "    else\n"
-    "      local left = last_mark(m, now) - now\n"
-    "      redis.call('PEXPIRE', m, left)\n"
-    "      store(k, id .. ':' .. pos .. ':w', left)\n"
+    "      local last, expired = last_mark(m, now)\n"
+    "      if expired then pos = 'u' end\n"
+    "      redis.call('PEXPIRE', m, last - now)\n"
+    "      store(k, id .. ':' .. pos .. ':w', last - now)\n"
     "    end\n"
     "  end\n"
     "  return n\n"
