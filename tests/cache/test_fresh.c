@@ -410,20 +410,11 @@ END_TEST
 
 #define L "ct_fresh_lost"
 
-static void redis_cli(const char *command)
-{
-    char host[64], cmd[256];
-    int port;
-    redistest_addr(host, sizeof host, &port);
-    snprintf(cmd, sizeof cmd, "redis-cli -h %s -p %d %s >/dev/null", host, port, command);
-    ck_assert_msg(system(cmd) == 0, "%s", cmd);
-}
-
 static void setup_lost(void)
 {
     redistest_ctl_status("resume");
     redistest_ctl_status("start");
-    redis_cli("CLIENT UNPAUSE"); /* a failed case may have left writes paused */
+    redistest_cli("CLIENT UNPAUSE"); /* a failed case may have left writes paused */
     PGconn *pg = pgtest_connect();
     pgtest_exec(pg, "DROP TABLE IF EXISTS " L "; CREATE TABLE " L " (id int PRIMARY KEY, v text);"
                     "INSERT INTO " L " VALUES (1, 'before')");
@@ -450,7 +441,7 @@ static void pause_writes_hook(const char *point, const char *sql, void *ud)
     (void)sql;
     if (strcmp(point, "before-bump") == 0 && !*(int *)ud) {
         *(int *)ud = 1;
-        redis_cli("CLIENT PAUSE 300 WRITE");
+        redistest_cli("CLIENT PAUSE 300 WRITE");
     }
 }
 

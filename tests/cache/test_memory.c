@@ -11,6 +11,7 @@
 
 #include <alchdb/alchdb.h>
 
+#include "backend_test.h"
 #include "cache/cache_internal.h"
 #include "failalloc.h"
 #include "testutil.h"
@@ -841,18 +842,6 @@ START_TEST(test_measure_fetch)
 }
 END_TEST
 
-/* The token of vk now, and its position (-1 when unknown). */
-static int64_t position_of(alchdb__cache_backend *b, const char *vk, alchdb__cache_ver *cur)
-{
-    unsigned char *e = NULL;
-    size_t len = 0;
-    ck_assert_int_eq(b->ops->fetch(b, NULL, 1, &vk, cur, &e, &len), 0);
-    ck_assert_ptr_null(e);
-    int64_t lsn;
-    alchdb__cache_ver_state(cur, &lsn);
-    return lsn;
-}
-
 /* A version's write position only moves forward: a writer that committed
  * earlier but bumps later leaves the later commit's position. A position
  * nobody knows (an absent key may have lost one) stays unknown until a
@@ -864,27 +853,27 @@ START_TEST(test_positions_only_move_forward)
     alchdb__cache_ver v, cur, prev;
     alchdb__cache_ver_make(&v, "00000000000000a1", 0x200);
     ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
-    ck_assert_int_eq(position_of(b, vk, &cur), -1); /* it was absent */
+    ck_assert_int_eq(backend_position(b, vk, &cur), -1); /* it was absent */
     ck_assert_int_eq(alchdb__cache_ver_state(&cur, NULL), ALCHDB__VER_UNKNOWN);
     alchdb__cache_ver known;
     alchdb__cache_ver_make(&known, "00000000000000b1", 0x100);
     ck_assert_int_eq(b->ops->cas(b, vk, &cur, &known, 0), 1); /* resolved */
-    ck_assert_int_eq(position_of(b, vk, &cur), 0x100);
+    ck_assert_int_eq(backend_position(b, vk, &cur), 0x100);
     alchdb__cache_ver_make(&v, "00000000000000a2", 0x300); /* commits at 0x300, bumps first */
     ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
-    ck_assert_int_eq(position_of(b, vk, &cur), 0x300);
+    ck_assert_int_eq(backend_position(b, vk, &cur), 0x300);
     prev = cur;
     alchdb__cache_ver_make(&v, "00000000000000a3", 0x280); /* committed before it, bumps last */
     ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
-    ck_assert_int_eq(position_of(b, vk, &cur), 0x300);
+    ck_assert_int_eq(backend_position(b, vk, &cur), 0x300);
     ck_assert_str_ne(cur.v, prev.v); /* still a new token: entries of before are stale */
     ck_assert(strncmp(cur.v, "00000000000000a3", 16) == 0);
     alchdb__cache_ver_make(&v, "00000000000000a4", -1); /* a write of unknown position */
     ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
-    ck_assert_int_eq(position_of(b, vk, &cur), -1);
+    ck_assert_int_eq(backend_position(b, vk, &cur), -1);
     alchdb__cache_ver_make(&v, "00000000000000a5", 0x900);
     ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
-    ck_assert_int_eq(position_of(b, vk, &cur), -1); /* unknown stays unknown */
+    ck_assert_int_eq(backend_position(b, vk, &cur), -1); /* unknown stays unknown */
     /* Marks belong to shared backends: here they do nothing. */
     ck_assert_int_eq(b->ops->mark(b, 1, &vk, "00000000000000a6", 1000), 0);
     ck_assert_int_eq(alchdb__cache_ver_state(&cur, NULL), ALCHDB__VER_UNKNOWN);

@@ -25,6 +25,7 @@
 
 #include <alchdb/alchdb.h>
 
+#include "backend_test.h"
 #include "cache/cache_internal.h"
 #include "redistest.h"
 #include "testutil.h"
@@ -1181,18 +1182,6 @@ static void add_disruptive(Suite *s, const char *name, const TTest *t)
     suite_add_tcase(s, tc);
 }
 
-/* The token of vk now, and its position (-1 when unknown). */
-static int64_t position_of(alchdb__cache_backend *b, const char *vk, alchdb__cache_ver *cur)
-{
-    unsigned char *e = NULL;
-    size_t len = 0;
-    ck_assert_int_eq(b->ops->fetch(b, NULL, 1, &vk, cur, &e, &len), 0);
-    ck_assert_ptr_null(e);
-    int64_t lsn;
-    alchdb__cache_ver_state(cur, &lsn);
-    return lsn;
-}
-
 static alchdb__cache_ver tok(const char *id, int64_t lsn)
 {
     alchdb__cache_ver v;
@@ -1209,25 +1198,25 @@ START_TEST(test_positions_only_move_forward)
     const char *vk = K("v:t:pos");
     alchdb__cache_ver cur, prev, v = tok("00000000000000a1", 0x200);
     ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
-    ck_assert_int_eq(position_of(b, vk, &cur), -1); /* it was absent */
+    ck_assert_int_eq(backend_position(b, vk, &cur), -1); /* it was absent */
     alchdb__cache_ver known = tok("00000000000000b1", 0x100);
     ck_assert_int_eq(b->ops->cas(b, vk, &cur, &known, 0), 1);
-    ck_assert_int_eq(position_of(b, vk, &cur), 0x100);
+    ck_assert_int_eq(backend_position(b, vk, &cur), 0x100);
     v = tok("00000000000000a2", 0x300);
     ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
-    ck_assert_int_eq(position_of(b, vk, &cur), 0x300);
+    ck_assert_int_eq(backend_position(b, vk, &cur), 0x300);
     prev = cur;
     v = tok("00000000000000a3", 0x280); /* committed earlier, bumps last */
     ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
-    ck_assert_int_eq(position_of(b, vk, &cur), 0x300);
+    ck_assert_int_eq(backend_position(b, vk, &cur), 0x300);
     ck_assert_str_ne(cur.v, prev.v);
     ck_assert_str_eq(cur.v, tok("00000000000000a3", 0x300).v);
     v = tok("00000000000000a4", -1);
     ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
-    ck_assert_int_eq(position_of(b, vk, &cur), -1);
+    ck_assert_int_eq(backend_position(b, vk, &cur), -1);
     v = tok("00000000000000a5", 0x900);
     ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
-    ck_assert_int_eq(position_of(b, vk, &cur), -1);
+    ck_assert_int_eq(backend_position(b, vk, &cur), -1);
     b->ops->destroy(b);
     raw_cleanup();
 }
@@ -1274,7 +1263,7 @@ START_TEST(test_marks)
     /* the second one's: done, at the later position, no expiry left */
     alchdb__cache_ver done2 = tok("00000000000000a2", 0x48);
     ck_assert_int_eq(b->ops->bump(b, 1, vk, &done2, NULL), 0);
-    ck_assert_int_eq(position_of(b, vk[0], &cur[0]), 0x50);
+    ck_assert_int_eq(backend_position(b, vk[0], &cur[0]), 0x50);
     ck_assert_int_eq(alchdb__cache_ver_state(&cur[0], NULL), ALCHDB__VER_KNOWN);
     ck_assert_int_eq(raw_int(rc, "PTTL %s", vk[0]), -1);
     ck_assert_int_eq(raw_int(rc, "EXISTS %s", K("w:t:m")), 0);
@@ -1282,12 +1271,12 @@ START_TEST(test_marks)
     /* a writer that never bumps: its mark expires, and so does the key */
     ck_assert_int_eq(b->ops->mark(b, 1, vk, "00000000000000a3", 150), 1);
     usleep(300000);
-    ck_assert_int_eq(position_of(b, vk[0], &cur[0]), -1);
+    ck_assert_int_eq(backend_position(b, vk[0], &cur[0]), -1);
     ck_assert_int_eq(alchdb__cache_ver_state(&cur[0], NULL), ALCHDB__VER_ABSENT);
     /* its bump arriving late is harmless: the key becomes current at an unknown position */
     alchdb__cache_ver late = tok("00000000000000a3", 0x60);
     ck_assert_int_eq(b->ops->bump(b, 1, vk, &late, NULL), 0);
-    ck_assert_int_eq(position_of(b, vk[0], &cur[0]), -1);
+    ck_assert_int_eq(backend_position(b, vk[0], &cur[0]), -1);
     ck_assert_int_eq(alchdb__cache_ver_state(&cur[0], NULL), ALCHDB__VER_UNKNOWN);
 
     /* An expired mark of another writer does not keep the key pending, but
@@ -1295,13 +1284,13 @@ START_TEST(test_marks)
      * (found by the model, tests/model: "dies-beside-another"). */
     alchdb__cache_ver at90 = tok("00000000000000b2", 0x90);
     ck_assert_int_eq(b->ops->cas(b, vk[0], &cur[0], &at90, 0), 1);
-    ck_assert_int_eq(position_of(b, vk[0], &cur[0]), 0x90);
+    ck_assert_int_eq(backend_position(b, vk[0], &cur[0]), 0x90);
     ck_assert_int_eq(b->ops->mark(b, 1, vk, "00000000000000a4", 100), 1);
     ck_assert_int_eq(b->ops->mark(b, 1, vk, "00000000000000a5", 60000), 1);
     usleep(200000);
     alchdb__cache_ver done5 = tok("00000000000000a5", 0xa0);
     ck_assert_int_eq(b->ops->bump(b, 1, vk, &done5, NULL), 0);
-    ck_assert_int_eq(position_of(b, vk[0], &cur[0]), -1);
+    ck_assert_int_eq(backend_position(b, vk[0], &cur[0]), -1);
     ck_assert_int_eq(alchdb__cache_ver_state(&cur[0], NULL), ALCHDB__VER_UNKNOWN);
     /* likewise when a new mark finds it */
     ck_assert_int_eq(b->ops->cas(b, vk[0], &cur[0], &at90, 0), 1);
@@ -1310,7 +1299,7 @@ START_TEST(test_marks)
     ck_assert_int_eq(b->ops->mark(b, 1, vk, "00000000000000a7", 60000), 1);
     alchdb__cache_ver done7 = tok("00000000000000a7", 0xa0);
     ck_assert_int_eq(b->ops->bump(b, 1, vk, &done7, NULL), 0);
-    ck_assert_int_eq(position_of(b, vk[0], &cur[0]), -1);
+    ck_assert_int_eq(backend_position(b, vk[0], &cur[0]), -1);
     ck_assert(stats_has(b, "\"write_marks\":7"));
 
     /* bad arguments */

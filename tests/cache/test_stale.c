@@ -336,15 +336,6 @@ static void run_workers(const cfg *k, const char *prefix, int nwriters, int nrea
     conn_done(&x);
 }
 
-static void redis_cli(const char *command)
-{
-    char host[64], cmd[256];
-    int port;
-    redistest_addr(host, sizeof host, &port);
-    snprintf(cmd, sizeof cmd, "redis-cli -h %s -p %d %s >/dev/null", host, port, command);
-    ck_assert_msg(system(cmd) == 0, "%s", cmd);
-}
-
 static void fault(const char *what)
 {
     fprintf(stderr, "fault: %s at %.3f s\n", what, now_s());
@@ -378,10 +369,10 @@ static void faults(double secs)
     redistest_ctl("forget");
     usleep(slice);
     fault("maxmemory (noeviction) for 600 ms");
-    redis_cli("CONFIG SET maxmemory-policy noeviction");
-    redis_cli("CONFIG SET maxmemory 1");
+    redistest_cli("CONFIG SET maxmemory-policy noeviction");
+    redistest_cli("CONFIG SET maxmemory 1");
     usleep(600000);
-    redis_cli("CONFIG SET maxmemory 0");
+    redistest_cli("CONFIG SET maxmemory 0");
     fault("all restored");
     usleep(slice);
 }

@@ -491,10 +491,13 @@ def main(argv):
         return 0
     if len(argv) >= 2 and argv[0] == "--trace":
         name = argv[1]
+        if name not in SCENARIOS or not SCENARIOS[name][0]:
+            print("--trace: one of %s" % ", ".join(sorted(k for k, v in SCENARIOS.items() if v[0]) + list(LIMITS)))
+            return 2
         n, trace, secs = run(name, SCENARIOS[name][0])
         print("%s with %s off: %d states, %.2f s" % (name, SCENARIOS[name][0], n, secs))
         print("\n".join("  " + t for t in trace) if trace else "  no counterexample")
-        return 0
+        return 0 if trace else 1
     failures = 0
     for name, (fix, _, strong) in SCENARIOS.items():
         n, trace, secs = run(name)
