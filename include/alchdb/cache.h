@@ -16,9 +16,13 @@
  * current (one round trip), and a fill is stored only when they did not move
  * while the query ran (an atomic check-and-set). A committed write replaces
  * the tokens of the tables (or rows) it wrote, before alchdb_txn_commit() or
- * the exec call returns. Hence a read that begins after a write's commit call
- * returned never sees a result older than that write, in this process or in
- * any other process sharing the Redis.
+ * the exec call returns (and marks them in Redis before it can commit, so a
+ * writer that dies in between leaves nothing current). Hence a read that
+ * begins after a write's commit call returned never sees a result older than
+ * that write, in this process or in any other process sharing the Redis —
+ * also a read the cache does not answer: with a routed client, every such
+ * read runs on a replica that has replayed the writes it depends on, or on
+ * the primary.
  *
  * Writes that bypass the library (psql, other applications, triggers writing
  * other tables, functions called by a SELECT that write) are not seen: call

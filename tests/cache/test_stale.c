@@ -13,8 +13,8 @@
  * without and with routing; and the routed one while Redis is paused
  * (SIGSTOP), killed, restarted empty, restarted from an older snapshot and
  * refuses writes (maxmemory). Every one must end with zero stale reads, no
- * failed read, no read over 2 s, and real hits (and, routed, reads answered
- * by the replica). */
+ * failed read, no read over 2 s (10 s under the sanitizers), and real hits
+ * (and, routed, reads answered by the replica). */
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -56,6 +56,15 @@ typedef struct cfg {
     int processes; /* 1 or 3 */
     bool faults;
 } cfg;
+
+/* How long a read may take: the timeouts of everything it waits for, with
+ * generous slack; sanitizers slow every thread of three processes sharing
+ * two cores several times over. */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define SLOW_READ_NS 10000000000LL
+#else
+#define SLOW_READ_NS 2000000000LL
+#endif
 
 static double seconds(void)
 {
@@ -313,7 +322,7 @@ static void *reader_main(void *arg)
             if (read_one(w->c, how, "SELECT sum(v) FROM ct_stale WHERE grp = $1", a, &v, &last))
                 count_read(last, v, floor, "group sum");
         }
-        if (alchdb__now_ns() - t0 > 2000000000LL)
+        if (alchdb__now_ns() - t0 > SLOW_READ_NS)
             atomic_fetch_add(&sh->slow_reads, 1);
     }
     return NULL;
@@ -446,7 +455,7 @@ static void run_config(const cfg *k)
             "stale-check %-13s %d process(es): reads %lld (hit %lld, miss %lld, bypass %lld; on the replica %lld, "
             "the primary %lld), writes %lld | cache hits %lld misses %lld fills %lld (from the replica %lld) "
             "rejected %lld marks %lld backend_errors %lld | STALE %lld (hit %lld, miss %lld, bypass %lld), "
-            "failed reads %lld, reads over 2 s %lld\n",
+            "failed reads %lld, slow reads %lld\n",
             k->name, k->processes, (long long)reads, (long long)sh->reads[ALCHDB__CACHE_PATH_HIT],
             (long long)sh->reads[ALCHDB__CACHE_PATH_MISS], (long long)sh->reads[ALCHDB__CACHE_PATH_BYPASS],
             (long long)sh->on_replica, (long long)sh->on_primary, (long long)sh->writes, (long long)sh->hits,
