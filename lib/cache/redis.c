@@ -62,6 +62,7 @@ static const char UNLEASE_LUA[] =
  * deleted instead: an absent key matches no entry and has no position, which
  * is the conservative answer; DEL is allowed at any memory use. */
 static const char VERSIONS_LUA[] =
+    "if redis.replicate_commands then redis.replicate_commands() end\n" /* TIME, INFO before writes (Redis < 7) */
     "local function now_ms()\n"
     "  local t = redis.call('TIME')\n"
     "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
