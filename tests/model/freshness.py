@@ -373,7 +373,7 @@ def canon(s):
     return s._replace(redis=r._replace(E=E, K=K, entry=ent, snapshot=snap), actors=actors, next_id=len(ids) + 1)
 
 
-def explore(initial, fx, strong, limit=2_000_000):
+def explore(initial, fx, strong, limit=4_000_000):
     """Breadth first over every interleaving; returns (states, None) or
     (states, trace) for the shortest counterexample."""
     initial = canon(initial)
