@@ -15,7 +15,13 @@
 #include "router/router_internal.h"
 
 /* ---- the router's read-your-writes token ----------------------------------------
- * The only two places the cache reads or writes the token's text. */
+ * The only three places the cache knows the token: whether the router knows
+ * its cluster yet, reading a token's position, writing one. */
+
+static bool cluster_known(const alchdb_router *r)
+{
+    return atomic_load(&r->sysid) != 0;
+}
 
 static int64_t token_lsn(const char *tok)
 {
@@ -23,10 +29,12 @@ static int64_t token_lsn(const char *tok)
     return p ? alchdb__lsn_parse(p + 1) : -1;
 }
 
-static void token_for(const alchdb_router *r, int64_t lsn, char *buf, size_t cap)
+/* false when no token can be written (then the read goes to the primary). */
+static bool token_for(const alchdb_router *r, int64_t lsn, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "alchdb1:%" PRIu64 ":%X/%X", (uint64_t)atomic_load(&r->sysid), (unsigned)((uint64_t)lsn >> 32),
-             (unsigned)((uint64_t)lsn & 0xffffffffu));
+    int n = snprintf(buf, cap, "alchdb1:%" PRIu64 ":%X/%X", (uint64_t)atomic_load(&r->sysid),
+                     (unsigned)((uint64_t)lsn >> 32), (unsigned)((uint64_t)lsn & 0xffffffffu));
+    return n > 0 && (size_t)n < cap;
 }
 
 /* ---- steering --------------------------------------------------------------------- */
@@ -44,10 +52,15 @@ static void to_primary(alchdb_cache *c, alchdb__exec_ctx *ctx)
 /* A replica that has replayed need, else the primary (the router decides). */
 static void at_position(alchdb_cache *c, alchdb_router *r, alchdb__exec_ctx *ctx, int64_t need)
 {
-    atomic_fetch_add_explicit(&c->routed_position, 1, memory_order_relaxed);
-    if (ctx->token && token_lsn(ctx->token) >= need)
+    if (ctx->token && token_lsn(ctx->token) >= need) {
+        atomic_fetch_add_explicit(&c->routed_position, 1, memory_order_relaxed);
         return; /* the caller's own token asks for at least as much */
-    token_for(r, need, tl_token, sizeof tl_token);
+    }
+    if (!token_for(r, need, tl_token, sizeof tl_token)) {
+        to_primary(c, ctx);
+        return;
+    }
+    atomic_fetch_add_explicit(&c->routed_position, 1, memory_order_relaxed);
     ctx->token = tl_token;
 }
 
@@ -90,7 +103,7 @@ void alchdb__cache_route_miss(alchdb_cache *c, alchdb_router *r, const vset *vs,
 {
     if (!replica_possible(r, ctx))
         return;
-    if (!atomic_load(&r->sysid)) {
+    if (!cluster_known(r)) {
         to_primary(c, ctx);
         return;
     }
@@ -121,7 +134,7 @@ void alchdb__cache_route_bypass(alchdb_cache *c, alchdb_router *r, const vset *d
 {
     if (!replica_possible(r, ctx))
         return;
-    if (!deps || !atomic_load(&r->sysid)) {
+    if (!deps || !cluster_known(r)) {
         to_primary(c, ctx);
         return;
     }
