@@ -16,9 +16,13 @@
  * current (one round trip), and a fill is stored only when they did not move
  * while the query ran (an atomic check-and-set). A committed write replaces
  * the tokens of the tables (or rows) it wrote, before alchdb_txn_commit() or
- * the exec call returns. Hence a read that begins after a write's commit call
- * returned never sees a result older than that write, in this process or in
- * any other process sharing the Redis.
+ * the exec call returns (and marks them in Redis before it can commit, so a
+ * writer that dies in between leaves nothing current). Hence a read that
+ * begins after a write's commit call returned never sees a result older than
+ * that write, in this process or in any other process sharing the Redis —
+ * also a read the cache does not answer: with a routed client, every such
+ * read runs on a replica that has replayed the writes it depends on, or on
+ * the primary.
  *
  * Writes that bypass the library (psql, other applications, triggers writing
  * other tables, functions called by a SELECT that write) are not seen: call
@@ -77,12 +81,16 @@ typedef enum alchdb_cache_opt {
                                                   keys are re-read, 1 s..1 day, default 60 s */
     ALCHDB_CACHE_OPT_TRUST_TRIGGERS = 22,    /**< [trust_triggers] 0/1: 0 (default) treats a write to a table
                                                   with user triggers as a write to everything */
-    ALCHDB_CACHE_OPT_CACHE_ALL = 23          /**< [cache_all] 0/1: 1 (default) caches every cacheable read of an
+    ALCHDB_CACHE_OPT_CACHE_ALL = 23,         /**< [cache_all] 0/1: 1 (default) caches every cacheable read of an
                                                   attached client; 0 only alchdb_client_exec_cached() */
+    ALCHDB_CACHE_OPT_WRITE_MARK_TTL = 24     /**< [write_mark_ttl] how long a write's mark in Redis (placed
+                                                  before it commits) holds back the entries it will invalidate
+                                                  if its invalidation after the commit never arrives (the
+                                                  process died or lost Redis), 100 ms..1 day, default 60 s */
 } alchdb_cache_opt;
 
 /** Number of ::alchdb_cache_opt values. @since 0.1.0 */
-#define ALCHDB_CACHE_OPT_COUNT 24
+#define ALCHDB_CACHE_OPT_COUNT 25
 
 /**
  * Create a configuration holding the defaults.
@@ -264,6 +272,12 @@ typedef struct alchdb_cache_metrics {
     int64_t db_time_saved_us; /**< sum over hits of the recorded query time of the entry */
     int64_t breaker_open;     /**< 1 when the Redis circuit breaker is open */
     int64_t fills_from_replica; /**< of fills: results a replica served (routed clients) */
+    int64_t routed_primary;   /**< reads of a routed client sent to the primary because the write positions
+                                   they need could not be known (Redis down, a write in flight, tables
+                                   that cannot all be named) */
+    int64_t routed_position;  /**< reads of a routed client sent to a replica that has replayed the write
+                                   positions they need (or to the primary when none has) */
+    int64_t write_marks;      /**< writes marked in Redis before their commit (see write_mark_ttl) */
 } alchdb_cache_metrics;
 
 /**

@@ -91,6 +91,7 @@ ALCHDB_API int alchdb_cache_new(const alchdb_cache_config *cfg, alchdb_cache **o
     c->jitter_pct = iv[ALCHDB_CACHE_OPT_TTL_JITTER_PCT];
     c->lease_ttl_ms = iv[ALCHDB_CACHE_OPT_LEASE_TTL] / 1000;
     c->lease_wait_us = iv[ALCHDB_CACHE_OPT_LEASE_WAIT];
+    c->write_mark_ttl_ms = iv[ALCHDB_CACHE_OPT_WRITE_MARK_TTL] / 1000;
     c->max_entry = (size_t)iv[ALCHDB_CACHE_OPT_MAX_ENTRY_BYTES];
     c->compress_threshold = (size_t)iv[ALCHDB_CACHE_OPT_COMPRESS_THRESHOLD];
     c->pk_inval = iv[ALCHDB_CACHE_OPT_PK_INVALIDATION] != 0;
@@ -181,13 +182,16 @@ void alchdb__vset_clear(vset *s)
     s->overflow = false;
 }
 
-int alchdb__cache_bump(alchdb_cache *c, const vset *s, int64_t lsn)
+int alchdb__cache_bump(alchdb_cache *c, const vset *s, const char *writer, int64_t lsn)
 {
     if (s->n == 0)
         return 0;
+    char id[17];
+    if (!writer)
+        alchdb__cache_random_hex(id);
     alchdb__cache_ver v[CACHE_MAX_VKEYS];
     for (size_t i = 0; i < s->n; i++)
-        alchdb__cache_ver_new(&v[i], lsn);
+        alchdb__cache_ver_make(&v[i], writer ? writer : id, lsn);
     atomic_fetch_add(&c->invalidations, 1);
     int rc = c->be->ops->bump(c->be, s->n, (const char *const *)s->names, v, s->ttl_ms);
     if (rc < 0) {
@@ -199,13 +203,26 @@ int alchdb__cache_bump(alchdb_cache *c, const vset *s, int64_t lsn)
     return rc;
 }
 
-int alchdb__cache_bump_epoch(alchdb_cache *c)
+int alchdb__cache_mark(alchdb_cache *c, const vset *s, const char *writer)
+{
+    if (s->n == 0)
+        return 0;
+    int rc = c->be->ops->mark(c->be, s->n, (const char *const *)s->names, writer, c->write_mark_ttl_ms);
+    if (rc < 0)
+        atomic_fetch_add(&c->backend_errors, 1);
+    return rc;
+}
+
+int alchdb__cache_bump_epoch(alchdb_cache *c, const char *writer, int64_t lsn)
 {
     /* No allocation here: the fallback when remembering what to invalidate
      * failed (the memory backend keeps the epoch's slot; Redis marks itself
      * dirty if it cannot send, which also ends in an epoch bump). */
+    char id[17];
+    if (!writer)
+        alchdb__cache_random_hex(id);
     alchdb__cache_ver v;
-    alchdb__cache_ver_new(&v, -1);
+    alchdb__cache_ver_make(&v, writer ? writer : id, lsn);
     const char *key = c->epoch_key;
     int64_t ttl = 0;
     atomic_fetch_add(&c->invalidations, 1);
@@ -368,12 +385,12 @@ ALCHDB_API int alchdb_cache_invalidate_tables(alchdb_cache *c, const char *const
         alchdb__vset_add(&s, alchdb__cache_vkey(c, "t", alchdb__cache_relname(tables[i]), NULL), 0);
         alchdb__vset_add(&s, alchdb__cache_vkey(c, "b", alchdb__cache_relname(tables[i]), NULL), 0);
         if (s.overflow || s.n >= CACHE_MAX_VKEYS - 2) {
-            rc = alchdb__cache_bump(c, &s, -1);
+            rc = alchdb__cache_bump(c, &s, NULL, -1);
             alchdb__vset_clear(&s);
         }
     }
     if (rc == 0)
-        rc = alchdb__cache_bump(c, &s, -1);
+        rc = alchdb__cache_bump(c, &s, NULL, -1);
     alchdb__vset_clear(&s);
     if (rc >= 0)
         return 0;
@@ -388,7 +405,7 @@ ALCHDB_API int alchdb_cache_invalidate_tag(alchdb_cache *c, const char *tag)
     ALCHDB_CHECK_ARG(tag && *tag && strlen(tag) <= 200, "tag", "must have 1..200 bytes");
     vset s = {0};
     alchdb__vset_add(&s, alchdb__cache_vkey(c, "g", tag, NULL), 0);
-    int rc = s.overflow ? alchdb__nomem("cache tag") : alchdb__cache_bump(c, &s, -1);
+    int rc = s.overflow ? alchdb__nomem("cache tag") : alchdb__cache_bump(c, &s, NULL, -1);
     alchdb__vset_clear(&s);
     return rc < 0 ? rc : 0;
 }
@@ -396,7 +413,7 @@ ALCHDB_API int alchdb_cache_invalidate_tag(alchdb_cache *c, const char *tag)
 ALCHDB_API int alchdb_cache_clear(alchdb_cache *c)
 {
     ALCHDB_CHECK_ARG(c, "cache", "must not be NULL");
-    int rc = alchdb__cache_bump_epoch(c);
+    int rc = alchdb__cache_bump_epoch(c, NULL, -1);
     return rc < 0 ? rc : 0;
 }
 
@@ -443,6 +460,9 @@ ALCHDB_API int alchdb_cache_get_metrics(alchdb_cache *c, alchdb_cache_metrics *m
         .db_time_saved_us = atomic_load(&c->saved_us),
         .breaker_open = c->be->ops->breaker_open(c->be),
         .fills_from_replica = atomic_load(&c->fills_from_replica),
+        .routed_primary = atomic_load(&c->routed_primary),
+        .routed_position = atomic_load(&c->routed_position),
+        .write_marks = atomic_load(&c->write_marks),
     };
     size_t n = size < sizeof all ? size : sizeof all;
     all.size = (uint32_t)n;
@@ -518,11 +538,13 @@ ALCHDB_API int alchdb_cache_stats_json(alchdb_cache *c, char **out)
                       ",\"misses_by_reason\":{\"absent\":%" PRId64 ",\"stale\":%" PRId64 ",\"corrupt\":%" PRId64 "}"
                       ",\"coalesced\":%" PRId64 ",\"fills\":%" PRId64 ",\"fills_rejected\":%" PRId64
                       ",\"fills_too_large\":%" PRId64 ",\"fills_from_replica\":%" PRId64 ",\"invalidations\":%" PRId64 ",\"backend_errors\":%" PRId64
-                      ",\"bytes_stored\":%" PRId64 ",\"bytes_served\":%" PRId64 ",\"db_time_saved_ms\":%.3f",
+                      ",\"bytes_stored\":%" PRId64 ",\"bytes_served\":%" PRId64 ",\"db_time_saved_ms\":%.3f"
+                      ",\"routed_primary\":%" PRId64 ",\"routed_position\":%" PRId64 ",\"write_marks\":%" PRId64,
                       m.lookups, m.hits, m.misses, ratio(m.hits, m.hits + m.misses),
                       m.misses - m.misses_stale - m.misses_corrupt, m.misses_stale, m.misses_corrupt, m.coalesced,
                       m.fills, m.fills_rejected, m.fills_too_large, m.fills_from_replica, m.invalidations, m.backend_errors,
-                      m.bytes_stored, m.bytes_served, (double)m.db_time_saved_us / 1e3);
+                      m.bytes_stored, m.bytes_served, (double)m.db_time_saved_us / 1e3, m.routed_primary,
+                      m.routed_position, m.write_marks);
     alchdb__sb_printf(&sb, ",\"bypasses\":%" PRId64 ",\"bypasses_by_reason\":{", m.bypasses);
     for (int i = 0; i < ALCHDB_CACHE_BYPASS_COUNT; i++)
         alchdb__sb_printf(&sb, "%s\"%s\":%" PRId64, i ? "," : "", BYPASS_NAMES[i], atomic_load(&c->bypass[i]));

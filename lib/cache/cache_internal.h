@@ -6,8 +6,10 @@
  *   memory.c   the in-process backend (bounded by bytes, LRU, TTL)
  *   redis.c    the Redis backend (hiredis 0.14, RESP2, timeouts, breaker)
  *   catalog.c  per-client identity and catalog facts (primary keys, views, FKs)
- *   cache.c    the consistency protocol, single flight, metrics, public API
- *   hooks.c    the client's cache hooks (lookup / fill / commit)
+ *   cache.c    version bumps and marks, in-flight writes, metrics, public API
+ *   route.c    where a read of a routed client runs (positions of the tokens)
+ *   hooks.c    the client's cache hooks: lookup, single flight, fill, marks
+ *              and invalidation around writes
  *
  * The consistency protocol (docs/cache.md) works on "version keys": names of
  * things whose change invalidates entries. Every version key holds an opaque
@@ -33,12 +35,22 @@
 
 /* ---- version tokens --------------------------------------------------------- */
 
-/* "<16 hex random>:<lsn as 16 hex>" or "<16 hex random>:u" (write position
- * unknown). An empty string (v[0] == 0) means the key is absent. */
+/* "<16 hex random>:<pos>" where pos is the write position (WAL LSN as 16
+ * lower-case hex digits) of the last write the token stands for, or "u" when
+ * it is unknown. A write in flight (marked ahead of its commit, see mark)
+ * appends ":w": the token is *pending*, and nothing may be served or filled
+ * against it. An empty string (v[0] == 0) means the key is absent. */
 #define ALCHDB__CACHE_VER_MAX 40
 typedef struct alchdb__cache_ver {
     char v[ALCHDB__CACHE_VER_MAX];
 } alchdb__cache_ver;
+
+enum {
+    ALCHDB__VER_ABSENT = 0,  /* no token: matches no entry, position unknown */
+    ALCHDB__VER_KNOWN = 1,   /* committed, write position known */
+    ALCHDB__VER_UNKNOWN = 2, /* committed, write position unknown (or foreign bytes) */
+    ALCHDB__VER_PENDING = 3  /* a write is in flight (or its end was lost) */
+};
 
 /* ---- keyed hash (siphash.c) --------------------------------------------------- */
 
@@ -119,7 +131,7 @@ typedef struct alchdb__cache_backend_ops {
     const char *name; /* "memory" or "redis" */
     /* One round trip: the entry under key (owned copy in *entry, NULL when
      * absent) and the current token of each version key (cur[i].v[0] == 0
-     * when absent). */
+     * when absent). key may be NULL: only the tokens are read. */
     int (*fetch)(alchdb__cache_backend *b, const char *key, size_t n, const char *const *vkeys,
                  alchdb__cache_ver *cur, unsigned char **entry, size_t *entry_len);
     /* One round trip: set each absent version key to init[i] (set-if-absent;
@@ -133,11 +145,25 @@ typedef struct alchdb__cache_backend_ops {
     int (*fill)(alchdb__cache_backend *b, const char *key, size_t n, const char *const *vkeys,
                 const alchdb__cache_ver *expected, const unsigned char *entry, size_t entry_len,
                 int64_t ttl_ms);
-    /* One round trip: set each version key to newv[i] (ttl_ms[i] > 0: with
-     * that expiry, else none). On failure the backend remembers that an
+    /* One round trip, atomic per key: replace each version key's token by
+     * newv[i]'s random part with the position merged as
+     * alchdb__cache_ver_merge() does (positions only move forward; unknown
+     * stays unknown), ttl_ms[i] > 0 giving it that expiry. The mark whose id
+     * is newv[i]'s random part (16 hex digits) is removed; while other marks
+     * of the key are live, the new token stays pending. When the backend
+     * refuses to store (Redis OOM), the key is deleted instead: an absent key
+     * matches no entry. On failure the backend remembers that an
      * invalidation was lost (see "dirty" below). */
     int (*bump)(alchdb__cache_backend *b, size_t n, const char *const *vkeys, const alchdb__cache_ver *newv,
                 const int64_t *ttl_ms);
+    /* One round trip: mark each version key as written ahead of a commit:
+     * the key's token becomes pending (its position kept) and the mark, named
+     * id (16 hex digits), lives for ttl_ms unless the bump with a token of
+     * random part id removes it first. A pending key expires with its last
+     * mark, so a writer that dies between its commit and its bump leaves an
+     * absent key (never a current one). Only shared backends need it: the
+     * memory backend answers 0 and does nothing. */
+    int (*mark)(alchdb__cache_backend *b, size_t n, const char *const *vkeys, const char *id, int64_t ttl_ms);
     /* Compare-and-set of one version key: replace its token by newv (with
      * ttl_ms > 0 as its expiry) only if it still holds expected. Returns 1
      * replaced, 0 not, < 0 error. Used to give a token of unknown write
@@ -167,8 +193,12 @@ typedef struct alchdb__cache_backend_cfg {
     /* Full name of the namespace-epoch version key ("<prefix>:v:n"). The
      * backend replaces its token (with a fresh random one, position "u")
      * whenever invalidations may have been lost: a bump that failed (then
-     * every fetch fails until the epoch bump is delivered), a reconnect after
-     * a failure, a Redis restart (run_id changed). */
+     * every operation first replaces the epoch), a reconnect after a
+     * failure, and on every new connection to a Redis server that is not the
+     * one the namespace was last checked on ("<prefix>:v:gen" holds that
+     * server's run_id: a restart, maybe from an older snapshot, or a
+     * failover changes it; this is how a process that never saw the old
+     * server notices). */
     const char *epoch_key;
     /* memory */
     int64_t memory_bytes;      /* bound on entry bytes (keys + values) */
@@ -187,8 +217,21 @@ typedef struct alchdb__cache_backend_cfg {
 /* Fresh random token: 16 hex random digits + ":" + 16 hex lsn, or ":u" when
  * lsn < 0 (unknown). */
 void alchdb__cache_ver_new(alchdb__cache_ver *v, int64_t lsn);
-/* The write position a token carries: >= 0, or -1 for "u"/absent/malformed. */
+/* 16 random lower-case hex digits (a mark id, a token's random part). */
+void alchdb__cache_random_hex(char out[17]);
+/* The token "<rand16>:<lsn>" (":u" when lsn < 0); rand16: 16 hex digits. */
+void alchdb__cache_ver_make(alchdb__cache_ver *v, const char *rand16, int64_t lsn);
+/* ALCHDB__VER_* of a token; *lsn (may be NULL) its position when it has one
+ * (KNOWN, or PENDING over a known position), else -1. */
+int alchdb__cache_ver_state(const alchdb__cache_ver *v, int64_t *lsn);
+/* The write position a token carries: >= 0, or -1 for "u"/absent/pending/malformed. */
 int64_t alchdb__cache_ver_lsn(const alchdb__cache_ver *v);
+/* The token a bump stores over cur: proposed's random part, and the larger
+ * of both positions, unknown when either is unknown (absent, "u", pending
+ * with "u", foreign). A position never moves backwards: two writers bumping
+ * out of commit order leave the later commit's position. The Redis backend
+ * does the same in Lua (BUMP_LUA). */
+void alchdb__cache_ver_merge(alchdb__cache_ver *out, const alchdb__cache_ver *cur, const alchdb__cache_ver *proposed);
 
 int alchdb__cache_memory_new(const alchdb__cache_backend_cfg *cfg, alchdb__cache_backend **out);
 int alchdb__cache_redis_new(const alchdb__cache_backend_cfg *cfg, alchdb__cache_backend **out);

@@ -135,7 +135,7 @@ struct alchdb_cache {
     char *prefix;
     uint8_t hash_key[16];
     char *epoch_key;
-    int64_t default_ttl_ms, max_ttl_ms, jitter_pct, lease_ttl_ms, lease_wait_us;
+    int64_t default_ttl_ms, max_ttl_ms, jitter_pct, lease_ttl_ms, lease_wait_us, write_mark_ttl_ms;
     size_t max_entry, compress_threshold;
     bool pk_inval, trust_triggers, cache_all;
 
@@ -146,6 +146,7 @@ struct alchdb_cache {
 
     _Atomic int64_t lookups, hits, misses, misses_stale, misses_corrupt, coalesced, fills, fills_rejected,
         fills_too_large, fills_from_replica, bypasses, invalidations, backend_errors, bytes_stored, bytes_served, saved_us;
+    _Atomic int64_t routed_primary, routed_position, write_marks; /* reads steered; writes marked ahead */
     _Atomic int64_t bypass[ALCHDB_CACHE_BYPASS_COUNT];
     cache_pattern patterns[CACHE_PATTERNS];
 };
@@ -154,10 +155,15 @@ struct alchdb_cache {
 char *alchdb__cache_vkey(const alchdb_cache *c, const char *kind, const char *rel, const char *key);
 void alchdb__vset_add(vset *s, char *owned_name, int64_t ttl_ms);
 void alchdb__vset_clear(vset *s);
-/* Replace the tokens of every key in s (one backend round trip); lsn < 0 unknown. */
-int alchdb__cache_bump(alchdb_cache *c, const vset *s, int64_t lsn);
-/* Replace the namespace epoch without allocating. */
-int alchdb__cache_bump_epoch(alchdb_cache *c);
+/* Replace the tokens of every key in s (one backend round trip) after a
+ * write at position lsn (< 0 unknown); writer: the id its marks were placed
+ * with (alchdb__cache_mark), or NULL for an invalidation that marked nothing. */
+int alchdb__cache_bump(alchdb_cache *c, const vset *s, const char *writer, int64_t lsn);
+/* Mark every key in s as written ahead of a commit, for write_mark_ttl
+ * (shared backends; a no-op in memory). writer: 16 hex digits. */
+int alchdb__cache_mark(alchdb_cache *c, const vset *s, const char *writer);
+/* Replace the namespace epoch without allocating (writer, lsn as above). */
+int alchdb__cache_bump_epoch(alchdb_cache *c, const char *writer, int64_t lsn);
 /* In-process "write in flight" marks on version key names (counted). */
 void alchdb__cache_inflight_add(alchdb_cache *c, char *const *keys, size_t n);
 void alchdb__cache_inflight_remove(alchdb_cache *c, char *const *keys, size_t n);
@@ -166,8 +172,35 @@ cache_pattern *alchdb__cache_pattern(alchdb_cache *c, uint64_t fp, const char *t
 /* TTL in ms with the configured jitter applied. */
 int64_t alchdb__cache_ttl(const alchdb_cache *c, int64_t ttl_us);
 
+/* ---- where a read runs (route.c) ---------------------------------------------- */
+
+struct alchdb_router;
+/* A miss of a routed client that may fill from expected (the tokens read
+ * before its query): a replica past their highest position, resolving
+ * unknown positions first (compare-and-set in expected); the primary when a
+ * position cannot be had. Sets ctx->token or ALCHDB_EXEC_PRIMARY. */
+void alchdb__cache_route_miss(alchdb_cache *c, struct alchdb_router *r, const vset *vs, alchdb__cache_ver *expected,
+                              alchdb__exec_ctx *ctx);
+/* A read the cache does not answer: deps are the version keys it depends on
+ * (their positions are read), or NULL when they cannot all be named (the
+ * primary). */
+void alchdb__cache_route_bypass(alchdb_cache *c, struct alchdb_router *r, const vset *deps, alchdb__exec_ctx *ctx);
+/* The BEGIN of a transaction the router may send to a replica: a replica at
+ * the primary's current position, or the primary. */
+void alchdb__cache_route_txn(alchdb_cache *c, struct alchdb_router *r, alchdb__exec_ctx *ctx);
+
+/* Test seam: what the calling thread's last statement through a cache did. */
+typedef struct alchdb__cache_last {
+    int path;   /* ALCHDB__CACHE_PATH_* */
+    int reason; /* the alchdb_cache_bypass reason of a bypass, else -1 */
+    int host;   /* the router host it ran on (0 primary, > 0 a replica), -1 unrouted or a hit */
+} alchdb__cache_last;
+enum { ALCHDB__CACHE_PATH_NONE = 0, ALCHDB__CACHE_PATH_HIT, ALCHDB__CACHE_PATH_MISS, ALCHDB__CACHE_PATH_BYPASS };
+alchdb__cache_last alchdb__cache_last_statement(void);
+
 /* Test seam: called at the named points of a miss ("versions-read",
- * "query-done", "before-fill") with the statement text. Set only in tests. */
+ * "query-done", "before-fill") and of a write ("before-bump", after its
+ * commit) with the statement text. Set only in tests. */
 typedef void (*alchdb__cache_test_hook)(const char *point, const char *sql, void *ud);
 void alchdb__cache_set_test_hook(alchdb__cache_test_hook hook, void *ud);
 void alchdb__cache_test_point(const char *point, const char *sql);

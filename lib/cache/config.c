@@ -45,6 +45,7 @@ static const opt_def OPTS[ALCHDB_CACHE_OPT_COUNT] = {
     [ALCHDB_CACHE_OPT_CATALOG_REFRESH] = {"catalog_refresh", K_DUR, SEC, 86400 * SEC, 60 * SEC},
     [ALCHDB_CACHE_OPT_TRUST_TRIGGERS] = {"trust_triggers", K_BOOL, 0, 1, 0},
     [ALCHDB_CACHE_OPT_CACHE_ALL] = {"cache_all", K_BOOL, 0, 1, 1},
+    [ALCHDB_CACHE_OPT_WRITE_MARK_TTL] = {"write_mark_ttl", K_DUR, 100 * MS, 86400 * SEC, 60 * SEC},
 };
 
 static bool valid_opt(int opt)

@@ -23,7 +23,7 @@ typedef struct binding {
     alchdb_cache *cache;
     alchdb_client *client;
     char *scope;
-    alchdb_router *router; /* routed clients: LSN tokens steer misses */
+    alchdb_router *router; /* routed clients: reads run where their positions were replayed */
 
     pthread_mutex_t lock;
     pthread_cond_t loaded; /* a catalog load finished */
@@ -435,12 +435,13 @@ typedef struct exec_state {
     int64_t ttl_ms;
     cache_flight *flight;
     cache_pattern *pattern;
-    char token[80];
     /* writes */
     bool epoch;
     int64_t lsn;
     size_t nmarked;  /* how many of vs.names are marked in flight (the first ones) */
     bool epoch_marked; /* the namespace epoch is marked in flight */
+    char writer[17]; /* id of this write's marks in the backend, and of its tokens */
+    bool marked;     /* its marks were placed in the backend (ahead of the commit) */
 } exec_state;
 
 static void state_free(exec_state *st)
@@ -452,10 +453,34 @@ static void state_free(exec_state *st)
     alchdb__free(st);
 }
 
+/* What the thread's last statement did (a test seam: alchdb__cache_last_statement). */
+static _Thread_local alchdb__cache_last tl_last = {ALCHDB__CACHE_PATH_NONE, -1, -1};
+
+alchdb__cache_last alchdb__cache_last_statement(void)
+{
+    return tl_last;
+}
+
+static void note_path(int path, int reason)
+{
+    tl_last.path = path;
+    tl_last.reason = reason;
+    tl_last.host = -1;
+}
+
 static void count_bypass(alchdb_cache *c, int reason)
 {
     atomic_fetch_add_explicit(&c->bypasses, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->bypass[reason], 1, memory_order_relaxed);
+    note_path(ALCHDB__CACHE_PATH_BYPASS, reason);
+}
+
+/* A read the cache does not answer still needs a server that has every
+ * write committed before it began: deps, when known, give the positions. */
+static void bypass_read(binding *b, alchdb__exec_ctx *ctx, int reason, const vset *deps)
+{
+    count_bypass(b->cache, reason);
+    alchdb__cache_route_bypass(b->cache, b->router, deps, ctx);
 }
 
 /* ---- keys ------------------------------------------------------------------------ */
@@ -631,82 +656,15 @@ static void flight_finish(alchdb_cache *c, exec_state *st, const alchdb_result *
     st->flight = NULL;
 }
 
-/* ---- routing of misses (replicas) ------------------------------------------------- */
-
-static int64_t token_lsn(const char *tok)
-{
-    alchdb__token t;
-    return tok && alchdb__token_parse(tok, strlen(tok), &t, NULL) == 0 ? t.lsn : -1;
-}
-
-static void force_primary(alchdb__exec_ctx *ctx)
-{
-    ctx->flags = (ctx->flags & ~(unsigned)ALCHDB_EXEC_READ) | ALCHDB_EXEC_PRIMARY;
-}
-
-/* Give tokens of unknown write position ("u": created at first use, by an
- * unrouted writer, or after invalidations were lost) the primary's current
- * position. Safe: every write before now is at or below it, and a write
- * after it replaces the token, which makes the compare-and-set fail. */
-static int64_t resolve_unknown(binding *b, exec_state *st)
-{
-    char tok[80];
-    if (alchdb_router_token(b->router, tok, sizeof tok) != 0)
-        return -1;
-    int64_t now = token_lsn(tok);
-    if (now < 0)
-        return -1;
-    alchdb_cache *c = b->cache;
-    for (size_t i = 0; i < st->vs.n; i++) {
-        if (alchdb__cache_ver_lsn(&st->expected[i]) >= 0)
-            continue;
-        alchdb__cache_ver v;
-        alchdb__cache_ver_new(&v, now);
-        if (c->be->ops->cas(c->be, st->vs.names[i], &st->expected[i], &v, st->vs.ttl_ms[i]) != 1)
-            return -1; /* moved meanwhile (or unreachable): not worth a second try */
-        st->expected[i] = v;
-    }
-    return now;
-}
-
-/* A result stored from a replica must include the last write of everything
- * it depends on: ask the router for a replica that has replayed that far (a
- * consistency token), or the primary. */
-static void steer(binding *b, exec_state *st, alchdb__exec_ctx *ctx)
-{
-    if (!b->router || (ctx->flags & ALCHDB_EXEC_PRIMARY))
-        return;
-    alchdb__token tok;
-    if (alchdb__router_cluster(b->router, &tok.sysid, &tok.timeline) < 0) {
-        force_primary(ctx);
-        return;
-    }
-    int64_t need = 0;
-    bool unknown = false;
-    for (size_t i = 0; i < st->vs.n; i++) {
-        int64_t l = alchdb__cache_ver_lsn(&st->expected[i]);
-        unknown |= l < 0;
-        need = l > need ? l : need;
-    }
-    if (unknown) {
-        int64_t now = resolve_unknown(b, st);
-        if (now < 0) {
-            force_primary(ctx);
-            return;
-        }
-        need = now > need ? now : need;
-    }
-    if (need == 0 || (ctx->token && token_lsn(ctx->token) >= need))
-        return;
-    tok.lsn = need;
-    if (alchdb__token_format(&tok, st->token, sizeof st->token) < 0) {
-        force_primary(ctx);
-        return;
-    }
-    ctx->token = st->token;
-}
-
 /* ---- lookup --------------------------------------------------------------------- */
+
+static bool any_pending(const alchdb__cache_ver *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (alchdb__cache_ver_state(&v[i], NULL) == ALCHDB__VER_PENDING)
+            return true;
+    return false;
+}
 
 /* Writes in flight are marked on the version keys they will bump, so a
  * single-row write holds back reads of that row and of table-level entries,
@@ -734,6 +692,23 @@ static void unmark_in_flight(alchdb_cache *c, exec_state *st)
     st->nmarked = 0;
 }
 
+/* Marks in the backend, placed before the write can commit. If its bump
+ * never arrives (the process dies between commit and bump, or loses Redis),
+ * every process sharing the backend stops serving what it wrote until the
+ * marks expire (write_mark_ttl), and the keys are then absent: nothing
+ * filled before is ever current again. A mark that cannot be placed leaves
+ * the bump after the commit (always attempted) as the invalidation. */
+static void mark_ahead(alchdb_cache *c, exec_state *st)
+{
+    vset epoch = {.n = 1};
+    epoch.names[0] = c->epoch_key; /* borrowed: never cleared */
+    int rc = alchdb__cache_mark(c, st->epoch ? &epoch : &st->vs, st->writer);
+    if (rc > 0) {
+        st->marked = true;
+        atomic_fetch_add_explicit(&c->write_marks, 1, memory_order_relaxed);
+    }
+}
+
 /* The state of a write whose details could not be remembered (out of
  * memory): invalidate the whole namespace after it, which needs nothing. */
 static exec_state epoch_after;
@@ -751,11 +726,13 @@ static int lookup_write(binding *b, stmt_info *si, alchdb__exec_ctx *ctx)
     st->mode = ST_WRITE;
     st->si = si;
     st->lsn = -1;
+    alchdb__cache_random_hex(st->writer);
     uint8_t id[16];
     cache_catalog *cat = catalog_get(b, true, id);
     st->epoch = write_deps(b, si, cat, ctx, &st->vs);
     alchdb__catalog_release(cat);
     mark_in_flight(c, st);
+    mark_ahead(c, st); /* a statement outside a transaction commits when it ends */
     ctx->cache_state = st;
     return 0;
 }
@@ -780,8 +757,13 @@ static int h_lookup(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out)
         reason = ALCHDB_CACHE_BYPASS_NOT_CACHEABLE;
     if (reason < 0 && ((qf & ALCHDB_CACHE_SKIP) || (!c->cache_all && !q)))
         reason = ALCHDB_CACHE_BYPASS_SKIP_FLAG;
-    if (reason >= 0) {
-        count_bypass(c, reason);
+    /* Skipped reads, and reads calling functions like now() or random(),
+     * read only the tables they name: a routed client runs them where those
+     * tables' writes have been replayed. Any other bypass goes to the
+     * primary (routed) or simply runs (not routed). */
+    bool named = reason == ALCHDB_CACHE_BYPASS_SKIP_FLAG || reason == ALCHDB_CACHE_BYPASS_VOLATILE;
+    if (reason >= 0 && !(named && b->router)) {
+        bypass_read(b, ctx, reason, NULL);
         stmt_release(si);
         return 0;
     }
@@ -789,19 +771,20 @@ static int h_lookup(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out)
     cache_catalog *cat = catalog_get(b, true, identity);
     exec_state *st = cat ? alchdb__calloc(1, sizeof *st) : NULL;
     if (!st) { /* no catalog (database down) or no memory */
-        count_bypass(c, cat ? ALCHDB_CACHE_BYPASS_NOT_CACHEABLE : ALCHDB_CACHE_BYPASS_IDENTITY);
+        bypass_read(b, ctx, reason >= 0 ? reason : cat ? ALCHDB_CACHE_BYPASS_NOT_CACHEABLE : ALCHDB_CACHE_BYPASS_IDENTITY,
+                    NULL);
         alchdb__catalog_release(cat);
         stmt_release(si);
         return 0;
     }
     st->mode = ST_READ;
     st->si = si;
-    reason = read_deps(b, si, cat, ctx, &st->vs);
-    if (reason < 0 && alchdb__cache_inflight_any(c, st->vs.names, st->vs.n))
-        reason = ALCHDB_CACHE_BYPASS_WRITE_IN_FLIGHT;
+    int unnamed = read_deps(b, si, cat, ctx, &st->vs); /* >= 0: what it reads cannot all be named */
     alchdb__catalog_release(cat);
-    if (reason >= 0) {
-        count_bypass(c, reason);
+    if (reason < 0 && unnamed < 0 && alchdb__cache_inflight_any(c, st->vs.names, st->vs.n))
+        reason = ALCHDB_CACHE_BYPASS_WRITE_IN_FLIGHT;
+    if (reason >= 0 || unnamed >= 0) {
+        bypass_read(b, ctx, reason >= 0 ? reason : unnamed, unnamed >= 0 ? NULL : &st->vs);
         state_free(st);
         return 0;
     }
@@ -816,7 +799,16 @@ static int h_lookup(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out)
     size_t elen = 0;
     if (!(qf & ALCHDB_CACHE_REFRESH) && c->be->ops->fetch(c->be, st->keystr, st->vs.n, vk, cur, &entry, &elen) < 0) {
         atomic_fetch_add(&c->backend_errors, 1);
-        count_bypass(c, ALCHDB_CACHE_BYPASS_BACKEND);
+        bypass_read(b, ctx, ALCHDB_CACHE_BYPASS_BACKEND, NULL); /* positions unknown: the primary */
+        state_free(st);
+        return 0;
+    }
+    if (any_pending(cur, st->vs.n)) {
+        /* A write to something it reads is in flight in some process, or
+         * ended without its bump: nothing is served or stored, and where it
+         * committed is unknown, so the primary answers. */
+        alchdb__free(entry);
+        bypass_read(b, ctx, ALCHDB_CACHE_BYPASS_WRITE_IN_FLIGHT, NULL);
         state_free(st);
         return 0;
     }
@@ -844,6 +836,7 @@ static int h_lookup(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out)
             atomic_fetch_add(&c->backend_errors, 1);
             st->no_fill = true;
         }
+        st->no_fill |= any_pending(cur, st->vs.n); /* marked since the fetch */
     }
     if (!st->no_fill && !(qf & ALCHDB_CACHE_REFRESH)) {
         PGresult *shared = flight_join(c, st, vers_hash(cur, st->vs.n));
@@ -884,11 +877,13 @@ static int h_lookup(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out)
         atomic_fetch_add(&c->misses_stale, 1);
     if (st->pattern)
         atomic_fetch_add_explicit(&st->pattern->misses, 1, memory_order_relaxed);
-    steer(b, st, ctx);
+    note_path(ALCHDB__CACHE_PATH_MISS, -1);
+    alchdb__cache_route_miss(c, b->router, &st->vs, st->expected, ctx);
     alchdb__cache_test_point("versions-read", ctx->sql);
     ctx->cache_state = st;
     return 0;
 hit:
+    note_path(ALCHDB__CACHE_PATH_HIT, -1);
     atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
     if (st->pattern)
         atomic_fetch_add_explicit(&st->pattern->hits, 1, memory_order_relaxed);
@@ -952,11 +947,18 @@ static void remember_temps(binding *b, const stmt_info *si)
 static void finish_write(binding *b, exec_state *st, bool wrote)
 {
     alchdb_cache *c = b->cache;
-    if (wrote) {
+    if (wrote)
+        alchdb__cache_test_point("before-bump", st->si ? st->si->sql : "");
+    if (wrote || st->marked) {
+        /* After a write that certainly did not commit, the bump only takes
+         * its marks back (and forgets the position: rare, and safe). */
+        int64_t lsn = wrote ? st->lsn : -1;
         if (st->epoch)
-            alchdb__cache_bump_epoch(c);
+            alchdb__cache_bump_epoch(c, st->writer, lsn);
         else
-            alchdb__cache_bump(c, &st->vs, st->lsn);
+            alchdb__cache_bump(c, &st->vs, st->writer, lsn);
+    }
+    if (wrote) {
         if (st->si && (st->si->ddl || st->si->writes_unknown)) {
             pthread_mutex_lock(&b->lock);
             b->reload = true;
@@ -1009,13 +1011,14 @@ static void fill(alchdb_cache *c, exec_state *st, const alchdb__exec_ctx *ctx, c
 static void h_done(void *ud, alchdb__exec_ctx *ctx, const alchdb_result *res)
 {
     binding *b = ud;
+    tl_last.host = ctx->route_host;
     exec_state *st = ctx->cache_state;
     if (!st)
         return;
     ctx->cache_state = NULL;
     if (st == &epoch_after) {
         if (may_have_written(ctx, res))
-            alchdb__cache_bump_epoch(b->cache);
+            alchdb__cache_bump_epoch(b->cache, NULL, -1);
         return;
     }
     if (st->mode == ST_WRITE) {
@@ -1056,6 +1059,7 @@ static void h_txn_stmt(void *ud, alchdb__exec_ctx *ctx)
         }
         st->mode = ST_WRITE;
         st->lsn = -1;
+        alchdb__cache_random_hex(st->writer);
         ctx->txn->cache_state = st;
     }
     count_bypass(c, ALCHDB_CACHE_BYPASS_WRITE);
@@ -1075,6 +1079,24 @@ static void h_txn_stmt(void *ud, alchdb__exec_ctx *ctx)
     stmt_release(si);
 }
 
+/* BEGIN: where the transaction runs is decided now, for all its reads. */
+static void h_txn_begin(void *ud, alchdb__exec_ctx *ctx)
+{
+    binding *b = ud;
+    alchdb__cache_route_txn(b->cache, b->router, ctx);
+}
+
+/* Just before COMMIT is sent: the marks of everything the transaction wrote
+ * (in-process marks cover the transaction from its first write; the
+ * backend's only need to cover the commit and the bump after it). */
+static void h_txn_commit(void *ud, alchdb_txn *t)
+{
+    binding *b = ud;
+    exec_state *st = t->cache_state;
+    if (st && st != &epoch_after)
+        mark_ahead(b->cache, st);
+}
+
 static void h_txn_end(void *ud, alchdb_txn *t, bool committed)
 {
     binding *b = ud;
@@ -1084,7 +1106,7 @@ static void h_txn_end(void *ud, alchdb_txn *t, bool committed)
     t->cache_state = NULL;
     if (st == &epoch_after) {
         if (committed)
-            alchdb__cache_bump_epoch(b->cache);
+            alchdb__cache_bump_epoch(b->cache, NULL, -1);
         return;
     }
     finish_write(b, st, committed);
@@ -1111,8 +1133,8 @@ static void binding_free(void *ud)
     alchdb__free(b);
 }
 
-static const alchdb__cache_hooks cache_hooks = {h_lookup, h_before_release, h_done, h_txn_stmt, h_txn_end,
-                                                binding_free};
+static const alchdb__cache_hooks cache_hooks = {h_lookup,      h_before_release, h_done,     h_txn_stmt,
+                                                h_txn_end,     binding_free,     h_txn_begin, h_txn_commit};
 
 /* ---- public entry points ------------------------------------------------------------ */
 

@@ -489,12 +489,12 @@ static int mem_fetch(alchdb__cache_backend *b, const char *key, size_t n, const 
     int rc = keyrefs_init(&kr, m->seed, n, vkeys);
     if (rc)
         return rc;
-    keyref k = keyref_of(m->seed, key);
+    keyref k = key ? keyref_of(m->seed, key) : (keyref){0};
     int64_t now = alchdb__now_ns();
     garbage g = {0};
 
     pthread_mutex_lock(&m->lock);
-    entry *e = entry_lookup(m, &k, now, &g);
+    entry *e = key ? entry_lookup(m, &k, now, &g) : NULL;
     if (e) {
         table_touch(&m->entries, &e->n);
         /* Relaxed is enough: the lock orders it before any removal from
@@ -612,7 +612,11 @@ static int mem_bump(alchdb__cache_backend *b, size_t n, const char *const *vkeys
     pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < n; i++) {
         vnode *v = ver_lookup(m, &kr.k[i]);
-        if (!ver_put(m, &kr.k[i], v, &newv[i], ttl_ms ? ttl_ms[i] : 0, now, &g))
+        alchdb__cache_ver next, cur = {""};
+        if (ver_present(v, now))
+            cur = v->ver;
+        alchdb__cache_ver_merge(&next, &cur, &newv[i]); /* positions only move forward */
+        if (!ver_put(m, &kr.k[i], v, &next, ttl_ms ? ttl_ms[i] : 0, now, &g))
             nomem = true;
     }
     if (nomem)
@@ -642,6 +646,15 @@ static int mem_cas(alchdb__cache_backend *b, const char *vkey, const alchdb__cac
     garbage_free(&g);
     keyrefs_done(&kr);
     return swapped ? 1 : 0;
+}
+
+/* One process: its writes in flight are marked in the cache object itself
+ * (alchdb__cache_inflight_add), and a process that dies takes this backend
+ * with it, so nothing needs marking here. */
+static int mem_mark(alchdb__cache_backend *b, size_t n, const char *const *vkeys, const char *id, int64_t ttl_ms)
+{
+    (void)b, (void)n, (void)vkeys, (void)id, (void)ttl_ms;
+    return 0;
 }
 
 static int mem_lease(alchdb__cache_backend *b, const char *lease_key, const char *token, int64_t ttl_ms)
@@ -748,6 +761,7 @@ static const alchdb__cache_backend_ops mem_ops = {
     .fill = mem_fill,
     .bump = mem_bump,
     .cas = mem_cas,
+    .mark = mem_mark,
     .lease = mem_lease,
     .unlease = mem_unlease,
     .del = mem_del,

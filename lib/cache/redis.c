@@ -45,13 +45,100 @@ static const char UNLEASE_LUA[] =
     "end\n"
     "return 0\n";
 
+/* Version tokens that change: one script, three operations (ARGV[1]).
+ * KEYS are n version keys followed by their n mark keys ("<prefix>:w:..."),
+ * sorted sets of mark id -> expiry (ms, Redis clock).
+ *   mark  ARGV = id, ttl_ms: each key's token becomes pending ("...:w", its
+ *         position kept) and expires with its last live mark.
+ *   bump  ARGV = n tokens "<id>:<pos>", n ttls (ms, 0 = none): remove mark
+ *         id; store "<id>:<max(old pos, pos)>" ("u" when either is
+ *         unknown), still pending while other marks live.
+ *   gen   KEYS = gen key, epoch key, epoch marks; ARGV = "<id>:u": unless the
+ *         gen key holds this server's run_id, bump the epoch and record it.
+ * A mark that expired instead of being removed by its bump belongs to a
+ * write that may have committed at any position: whoever finds it (the next
+ * mark or bump of the key) makes the key's position unknown.
+ * When Redis refuses to store (maxmemory with noeviction) the key is
+ * deleted instead: an absent key matches no entry and has no position, which
+ * is the conservative answer; DEL is allowed at any memory use. */
+static const char VERSIONS_LUA[] =
+    "if redis.replicate_commands then redis.replicate_commands() end\n" /* TIME, INFO before writes (Redis < 7) */
+    "local function now_ms()\n"
+    "  local t = redis.call('TIME')\n"
+    "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "end\n"
+    "local function position(k)\n"
+    "  local cur = redis.pcall('GET', k)\n"
+    "  if type(cur) == 'table' and cur.err then redis.call('DEL', k) end\n"
+    "  if type(cur) ~= 'string' then return nil end\n"
+    "  local p = string.match(cur, '^%x+:(%x+)')\n"
+    "  if p and #p == 16 then return p end\n"
+    "  return nil\n"
+    "end\n"
+    "local function store(k, v, px)\n"
+    "  local r\n"
+    "  if px > 0 then r = redis.pcall('SET', k, v, 'PX', px) else r = redis.pcall('SET', k, v) end\n"
+    "  if type(r) == 'table' and r.err then redis.call('DEL', k) end\n"
+    "end\n"
+    "local function last_mark(m, now)\n"
+    "  local gone = redis.pcall('ZREMRANGEBYSCORE', m, '-inf', now)\n"
+    "  if type(gone) == 'table' then\n"
+    "    redis.call('DEL', m)\n"
+    "    return nil, true\n"
+    "  end\n"
+    "  local top = redis.call('ZRANGE', m, -1, -1, 'WITHSCORES')\n"
+    "  if top[2] then return tonumber(top[2]), gone > 0 end\n"
+    "  return nil, gone > 0\n"
+    "end\n"
+    "local function bump(k, m, id, pos, ttl, now)\n"
+    "  redis.pcall('ZREM', m, id)\n"
+    "  local have = position(k)\n"
+    "  local last, expired = last_mark(m, now)\n"
+    "  if not have or #pos ~= 16 or expired then pos = 'u' elseif have > pos then pos = have end\n"
+    "  if last then store(k, id .. ':' .. pos .. ':w', last - now) else store(k, id .. ':' .. pos, ttl) end\n"
+    "end\n"
+    "local op, now = ARGV[1], now_ms()\n"
+    "if op == 'gen' then\n"
+    "  local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''\n"
+    "  if redis.pcall('GET', KEYS[1]) == run then return {0, run} end\n"
+    "  bump(KEYS[2], KEYS[3], string.sub(ARGV[2], 1, 16), 'u', 0, now)\n"
+    "  store(KEYS[1], run, 0)\n"
+    "  return {1, run}\n"
+    "end\n"
+    "local n = #KEYS / 2\n"
+    "if op == 'mark' then\n"
+    "  local id, ttl = ARGV[2], tonumber(ARGV[3])\n"
+    "  for i = 1, n do\n"
+    "    local k, m = KEYS[i], KEYS[n + i]\n"
+    "    local pos = position(k) or 'u'\n"
+    "    if type(redis.pcall('ZADD', m, now + ttl, id)) == 'table' then\n"
+    "      redis.call('DEL', k)\n"
+    "    else\n"
+    "      local last, expired = last_mark(m, now)\n"
+    "      if expired then pos = 'u' end\n"
+    "      redis.call('PEXPIRE', m, last - now)\n"
+    "      store(k, id .. ':' .. pos .. ':w', last - now)\n"
+    "    end\n"
+    "  end\n"
+    "  return n\n"
+    "end\n"
+    "for i = 1, n do\n"
+    "  local id, pos = string.match(ARGV[1 + i], '^(%x+):(%w+)$')\n"
+    "  if not id then return redis.error_reply('ERR malformed version token') end\n"
+    "  bump(KEYS[i], KEYS[n + i], id, pos, tonumber(ARGV[1 + n + i]), now)\n"
+    "end\n"
+    "return n\n";
+
+enum { SCRIPT_FILL, SCRIPT_UNLEASE, SCRIPT_VERSIONS, NSCRIPTS };
+static const char *const SCRIPTS[NSCRIPTS] = {FILL_LUA, UNLEASE_LUA, VERSIONS_LUA};
+static const char *const SCRIPT_NAMES[NSCRIPTS] = {"fill", "unlease", "versions"};
+
 /* ---- types ------------------------------------------------------------------ */
 
 typedef struct rconn {
     redisContext *ctx;
     int64_t timeout_us;             /* socket timeout currently set on ctx (0: none yet) */
-    char fill_sha[SHA_LEN + 1];     /* the scripts as loaded into this server */
-    char unlease_sha[SHA_LEN + 1];
+    char sha[NSCRIPTS][SHA_LEN + 1]; /* the scripts (SCRIPT_*) as loaded into this server */
     struct rconn *next;             /* idle list */
 } rconn;
 
@@ -60,6 +147,8 @@ typedef enum { BRK_CLOSED, BRK_OPEN, BRK_HALF_OPEN } brk_state;
 typedef struct rbackend {
     alchdb__cache_backend base;
     char *host, *password, *epoch_key; /* copies of the configuration */
+    char *epoch_marks, *gen_key;       /* "<prefix>:w:n", "<prefix>:v:gen" */
+    size_t prefix_len;
     int port, db, pool_size, breaker_failures;
     int64_t connect_timeout_us, command_timeout_us, breaker_open_us;
 
@@ -75,8 +164,8 @@ typedef struct rbackend {
     uint64_t dirty_seq, clean_seq;
     bool failure_seen;    /* a transport failure since the last new connection */
     bool connected_once;
-    char run_id[RUN_ID_LEN + 1];
-    uint64_t errors, timeouts, reconnects, breaker_opens, epoch_bumps, rejected;
+    char run_id[RUN_ID_LEN + 1]; /* the server of the last new connection */
+    uint64_t errors, timeouts, reconnects, breaker_opens, epoch_bumps, rejected, server_changes, marks;
 } rbackend;
 
 /* One operation's hold on the backend: a context, its deadline, what happened. */
@@ -298,42 +387,98 @@ static redisReply *next_reply(sess *s, const char *what, int *rc)
     return r;
 }
 
-/* a is "EVALSHA <sha> ..." for a script loaded at connect time. When the
- * server lost it (SCRIPT FLUSH) it becomes "EVAL <body> ...", which also
- * loads it again for the next EVALSHA. */
-static redisReply *run_script(sess *s, args *a, const char *body, const char *what, int *rc)
+/* a is "EVALSHA <placeholder> ..." for script (SCRIPT_*), loaded at connect
+ * time: the context's sha goes in. When the server lost it (SCRIPT FLUSH) it
+ * becomes "EVAL <body> ...", which also loads it again for the next EVALSHA. */
+static redisReply *run_script(sess *s, args *a, int script, int *rc)
 {
+    const char *what = SCRIPT_NAMES[script];
+    a->v[0] = "EVALSHA";
+    a->len[0] = 7;
+    a->v[1] = s->c->sha[script];
+    a->len[1] = SHA_LEN;
     redisReply *r = run(s, a, what, rc);
     if (!r || r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOSCRIPT", 8) != 0)
         return r;
     freeReplyObject(r);
     a->v[0] = "EVAL";
     a->len[0] = 4;
-    a->v[1] = body;
-    a->len[1] = strlen(body);
+    a->v[1] = SCRIPTS[script];
+    a->len[1] = strlen(SCRIPTS[script]);
     return run(s, a, what, rc);
 }
 
-/* ---- connecting ------------------------------------------------------------------- */
+/* ---- calls of VERSIONS_LUA ---------------------------------------------------------- */
 
-/* The run_id from an INFO server reply ("" when missing). */
-static void parse_run_id(const redisReply *r, char out[RUN_ID_LEN + 1])
+/* "EVALSHA <sha> 2n vkeys... markkeys..." followed by the operation's
+ * arguments; the mark key names live in one allocation. */
+typedef struct vcall {
+    args a;
+    char *names;
+    char numkeys[24];
+} vcall;
+
+static void vcall_free(vcall *vc)
 {
-    out[0] = '\0';
-    if (r->type != REDIS_REPLY_STRING)
-        return;
-    const char *p = r->str, *end = r->str + r->len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *eol = nl ? nl : end;
-        if ((size_t)(eol - p) >= 7 + RUN_ID_LEN && memcmp(p, "run_id:", 7) == 0) {
-            memcpy(out, p + 7, RUN_ID_LEN);
-            out[RUN_ID_LEN] = '\0';
-            return;
-        }
-        p = nl ? nl + 1 : end;
-    }
+    args_free(&vc->a);
+    alchdb__free(vc->names);
 }
+
+/* The mark key of a version key: "<prefix>:v:<name>" -> "<prefix>:w:<name>". */
+static size_t mark_name(const rbackend *b, const char *vkey, char *out)
+{
+    size_t len = strlen(vkey);
+    memcpy(out, vkey, len + 1);
+    if (len > b->prefix_len + 3 && memcmp(vkey + b->prefix_len, ":v:", 3) == 0) {
+        out[b->prefix_len + 1] = 'w';
+        return len;
+    }
+    memcpy(out + len, ":w", 3); /* not one of ours: still a name of its own */
+    return len + 2;
+}
+
+static int vcall_init(const rbackend *b, vcall *vc, size_t n, const char *const *vkeys, size_t nargs)
+{
+    vc->names = NULL;
+    int rc = args_init(&vc->a, 3 + 2 * n + nargs);
+    if (rc < 0)
+        return rc;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(vkeys[i]) + 3;
+    char *p = vc->names = alchdb__malloc(total ? total : 1);
+    if (!p) {
+        args_free(&vc->a);
+        return alchdb__nomem("redis mark key names");
+    }
+    snprintf(vc->numkeys, sizeof vc->numkeys, "%zu", 2 * n);
+    args_add(&vc->a, "", 0); /* EVALSHA and the sha: run_script() */
+    args_add(&vc->a, "", 0);
+    args_str(&vc->a, vc->numkeys);
+    for (size_t i = 0; i < n; i++)
+        args_str(&vc->a, vkeys[i]);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = mark_name(b, vkeys[i], p);
+        args_add(&vc->a, p, len);
+        p += len + 1;
+    }
+    return 0;
+}
+
+/* Run a prepared call; the script answers how many keys it changed. */
+static int vcall_run(sess *s, vcall *vc)
+{
+    int rc;
+    redisReply *r = run_script(s, &vc->a, SCRIPT_VERSIONS, &rc);
+    if (!r)
+        return rc;
+    rc = r->type == REDIS_REPLY_INTEGER && r->integer >= 0 ? (int)(r->integer > INT32_MAX ? INT32_MAX : r->integer)
+                                                           : reply_error(r, "versions");
+    freeReplyObject(r);
+    return rc;
+}
+
+/* ---- connecting ------------------------------------------------------------------- */
 
 static int take_sha(const redisReply *r, char out[SHA_LEN + 1])
 {
@@ -352,9 +497,20 @@ static int handshake_reply(sess *s, const char *what, redisReply **r)
     return *r ? 0 : rc;
 }
 
+/* The generation check's answer {replaced 0/1, run_id}. */
+static int take_gen(const redisReply *r, bool *replaced, char run_id[RUN_ID_LEN + 1])
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->type != REDIS_REPLY_STRING)
+        return reply_error(r, "generation check");
+    *replaced = r->element[0]->integer == 1;
+    snprintf(run_id, RUN_ID_LEN + 1, "%.*s", (int)r->element[1]->len, r->element[1]->str);
+    return 0;
+}
+
 /* Read the handshake's replies in order. The AUTH error text is not kept:
  * the password must never reach a message, whatever the server echoes. */
-static int handshake_read(sess *s, char run_id[RUN_ID_LEN + 1])
+static int handshake_read(sess *s, bool *replaced, char run_id[RUN_ID_LEN + 1])
 {
     rbackend *b = s->b;
     redisReply *r;
@@ -376,32 +532,32 @@ static int handshake_read(sess *s, char run_id[RUN_ID_LEN + 1])
         if (rc < 0)
             return rc;
     }
-    if ((rc = handshake_reply(s, "INFO", &r)) < 0)
+    int first = 0; /* read every reply even after a bad one: the context stays in step */
+    for (int i = 0; i < NSCRIPTS; i++) {
+        if ((rc = handshake_reply(s, "SCRIPT LOAD", &r)) < 0)
+            return rc;
+        rc = take_sha(r, s->c->sha[i]);
+        freeReplyObject(r);
+        if (rc < 0 && first == 0)
+            first = rc;
+    }
+    if ((rc = handshake_reply(s, "generation check", &r)) < 0)
         return rc;
-    parse_run_id(r, run_id);
+    rc = take_gen(r, replaced, run_id);
     freeReplyObject(r);
-    if ((rc = handshake_reply(s, "SCRIPT LOAD", &r)) < 0)
-        return rc;
-    rc = take_sha(r, s->c->fill_sha);
-    freeReplyObject(r);
-    if (rc < 0)
-        return rc;
-    if ((rc = handshake_reply(s, "SCRIPT LOAD", &r)) < 0)
-        return rc;
-    rc = take_sha(r, s->c->unlease_sha);
-    freeReplyObject(r);
-    return rc;
+    return first < 0 ? first : rc;
 }
 
-/* One round trip on a new context: AUTH, SELECT, INFO server (run_id) and
- * loading both scripts. A context that fails it is never used. */
-static int handshake(sess *s, char run_id[RUN_ID_LEN + 1])
+/* One round trip on a new context: AUTH, SELECT, loading the scripts and the
+ * generation check. A context that fails it is never used, so nothing is
+ * served on a connection to a server whose generation was not checked. */
+static int handshake(sess *s, bool *replaced, char run_id[RUN_ID_LEN + 1])
 {
     rbackend *b = s->b;
     char dbnum[16];
     snprintf(dbnum, sizeof dbnum, "%d", b->db);
     args a;
-    args_init(&a, 3);
+    args_init(&a, 9);
     int rc = 0;
     if (b->password) {
         args_str(&a, "AUTH");
@@ -414,45 +570,59 @@ static int handshake(sess *s, char run_id[RUN_ID_LEN + 1])
         args_str(&a, dbnum);
         rc = append(s, &a, "SELECT");
     }
-    const char *bodies[2] = {FILL_LUA, UNLEASE_LUA};
-    a.argc = 0;
-    args_str(&a, "INFO");
-    args_str(&a, "server");
-    if (rc == 0)
-        rc = append(s, &a, "INFO");
-    for (int i = 0; i < 2 && rc == 0; i++) {
+    for (int i = 0; i < NSCRIPTS && rc == 0; i++) {
         a.argc = 0;
         args_str(&a, "SCRIPT");
         args_str(&a, "LOAD");
-        args_str(&a, bodies[i]);
+        args_str(&a, SCRIPTS[i]);
         rc = append(s, &a, "SCRIPT LOAD");
     }
+    alchdb__cache_ver epoch;
+    alchdb__cache_ver_new(&epoch, -1);
+    a.argc = 0;
+    args_str(&a, "EVAL");
+    args_str(&a, VERSIONS_LUA);
+    args_str(&a, "3");
+    args_str(&a, b->gen_key);
+    args_str(&a, b->epoch_key);
+    args_str(&a, b->epoch_marks);
+    args_str(&a, "gen");
+    args_str(&a, epoch.v);
     if (rc == 0)
-        rc = handshake_read(s, run_id);
+        rc = append(s, &a, "generation check");
+    if (rc == 0)
+        rc = handshake_read(s, replaced, run_id);
     s->broken |= rc < 0;
     return rc;
 }
 
-/* A new context is up: a reconnect after a failure or another run_id (Redis
- * restarted, maybe from an older snapshot) means invalidations may have been
- * lost, so the epoch is bumped before anything is served. Not the first one. */
-static void conn_register(rbackend *b, const char *run_id)
+/* A new context is up. A reconnect after a failure means invalidations may
+ * have been lost, so the epoch is bumped before anything is served (not on
+ * the first connection). A server that is not the one the namespace was last
+ * checked on had its epoch replaced by the handshake already: that covers
+ * every process, also one connecting for the first time. */
+static void conn_register(rbackend *b, bool replaced, const char *run_id)
 {
     pthread_mutex_lock(&b->mu);
     bool reconnect = b->connected_once && b->failure_seen;
-    bool restarted = b->connected_once && strcmp(b->run_id, run_id) != 0;
-    if (reconnect)
+    if (reconnect) {
         b->reconnects++;
-    if (reconnect || restarted)
         b->dirty_seq++;
+    }
+    if (replaced) {
+        b->server_changes++;
+        b->epoch_bumps++;
+    }
     b->failure_seen = false;
     b->connected_once = true;
     snprintf(b->run_id, sizeof b->run_id, "%s", run_id);
     pthread_mutex_unlock(&b->mu);
-    if (restarted)
-        alchdb__log(ALCHDB_LOG_WARN, LOG_MODULE, "redis %s:%d restarted (run_id changed): bumping the cache epoch",
-                    b->host, b->port);
-    else if (reconnect)
+    if (replaced)
+        alchdb__log(ALCHDB_LOG_WARN, LOG_MODULE,
+                    "redis %s:%d: the namespace was last checked on another server or this one restarted "
+                    "(run_id %s): cache epoch replaced",
+                    b->host, b->port, run_id);
+    if (reconnect)
         alchdb__log(ALCHDB_LOG_INFO, LOG_MODULE, "redis %s:%d reconnected: bumping the cache epoch", b->host,
                     b->port);
 }
@@ -482,10 +652,11 @@ static int conn_open(sess *s)
         return alchdb__nomem("redis connection");
     }
     s->c->ctx = ctx;
-    char run_id[RUN_ID_LEN + 1];
-    int rc = handshake(s, run_id);
+    char run_id[RUN_ID_LEN + 1] = "";
+    bool replaced = false;
+    int rc = handshake(s, &replaced, run_id);
     if (rc == 0)
-        conn_register(b, run_id);
+        conn_register(b, replaced, run_id);
     return rc;
 }
 
@@ -575,8 +746,8 @@ static void mark_dirty(rbackend *b)
                     "serves nothing until its epoch is bumped", b->host, b->port);
 }
 
-/* Before serving (fetch, fill, init) while invalidations may have been lost:
- * replace the namespace epoch's token, which makes every entry stale. */
+/* Before any operation while invalidations may have been lost: replace the
+ * namespace epoch's token, which makes every entry stale. */
 static int ensure_clean(sess *s)
 {
     rbackend *b = s->b;
@@ -586,21 +757,20 @@ static int ensure_clean(sess *s)
     pthread_mutex_unlock(&b->mu);
     if (!dirty)
         return 0;
+    /* A bump of the epoch with position unknown: live marks keep it pending. */
     alchdb__cache_ver tok;
     alchdb__cache_ver_new(&tok, -1);
-    args a;
-    args_init(&a, 3);
-    args_str(&a, "SET");
-    args_str(&a, b->epoch_key);
-    args_str(&a, tok.v);
-    int rc;
-    redisReply *r = run(s, &a, "SET epoch", &rc);
-    bool ok = r && reply_is_ok(r);
-    if (r && !ok)
-        reply_error(r, "SET epoch");
-    if (r)
-        freeReplyObject(r);
-    if (!ok) {
+    const char *key = b->epoch_key;
+    vcall vc;
+    int rc = vcall_init(b, &vc, 1, &key, 3);
+    if (rc == 0) {
+        args_str(&vc.a, "bump");
+        args_str(&vc.a, tok.v);
+        args_str(&vc.a, "0");
+        rc = vcall_run(s, &vc);
+        vcall_free(&vc);
+    }
+    if (rc < 0) {
         char why[256]; /* the message buffer is about to be rewritten */
         snprintf(why, sizeof why, "%s", alchdb_last_error_message());
         return alchdb__error(ALCHDB_E_BACKEND, "redis: invalidations may have been lost and the cache epoch "
@@ -659,7 +829,7 @@ static int sess_end(sess *s, int rc)
 
 /* Admission by the breaker, a context (maybe a new connection) and, before
  * serving, the epoch bump owed. On failure the session is already ended. */
-static int sess_begin(rbackend *b, sess *s, bool serve, bool force)
+static int sess_begin(rbackend *b, sess *s, bool force)
 {
     memset(s, 0, sizeof *s);
     s->b = b;
@@ -680,7 +850,9 @@ static int sess_begin(rbackend *b, sess *s, bool serve, bool force)
     sigpipe_block(s);
     if (rc == 0 && !s->c)
         rc = conn_open(s);
-    if (rc == 0 && serve)
+    /* Every operation, not only those that serve: a process that only
+     * writes delivers the epoch bump it owes with its next write. */
+    if (rc == 0)
         rc = ensure_clean(s);
     return rc < 0 ? sess_end(s, rc) : 0;
 }
@@ -689,10 +861,10 @@ typedef int (*sess_fn)(sess *s, void *arg);
 
 static int bump_run(sess *s, void *arg);
 
-static int with_session(alchdb__cache_backend *base, bool serve, sess_fn fn, void *arg)
+static int with_session(alchdb__cache_backend *base, sess_fn fn, void *arg)
 {
     sess s;
-    int rc = sess_begin((rbackend *)base, &s, serve, fn == bump_run);
+    int rc = sess_begin((rbackend *)base, &s, fn == bump_run);
     if (rc < 0)
         return rc;
     return sess_end(&s, fn(&s, arg));
@@ -715,14 +887,15 @@ static int fetch_run(sess *s, void *arg)
     redisReply *r = run(s, &op->a, "MGET", &rc);
     if (!r)
         return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != op->n + 1) {
+    size_t first = op->entry ? 1 : 0; /* the entry's element, when it was asked for */
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != op->n + first) {
         rc = reply_error(r, "MGET");
     } else {
         for (size_t i = 0; i < op->n; i++)
-            take_token(r->element[i + 1], &op->cur[i]);
+            take_token(r->element[i + first], &op->cur[i]);
         const redisReply *e = r->element[0];
         /* A key of another type reads as nil: a miss. */
-        if (e->type == REDIS_REPLY_STRING) {
+        if (first && e->type == REDIS_REPLY_STRING) {
             *op->entry = alchdb__malloc(e->len);
             if (*op->entry) {
                 memcpy(*op->entry, e->str, e->len);
@@ -742,20 +915,21 @@ static int redis_fetch(alchdb__cache_backend *b, const char *key, size_t n, cons
     ALCHDB_CHECK_ARG(entry && entry_len, "entry", "must not be NULL");
     *entry = NULL;
     *entry_len = 0;
-    ALCHDB_CHECK_ARG(key, "key", "must not be NULL");
+    ALCHDB_CHECK_ARG(key || n > 0, "key", "must not be NULL without version keys");
     ALCHDB_CHECK_ARG(n == 0 || (vkeys && cur), "vkeys", "must not be NULL");
     ALCHDB_CHECK_ARG(n <= MAX_VKEYS, "n", "too many version keys");
     for (size_t i = 0; i < n; i++)
         cur[i].v[0] = '\0';
-    fetch_op op = {.n = n, .cur = cur, .entry = entry, .entry_len = entry_len};
+    fetch_op op = {.n = n, .cur = cur, .entry = key ? entry : NULL, .entry_len = entry_len};
     int rc = args_init(&op.a, n + 2);
     if (rc < 0)
         return rc;
     args_str(&op.a, "MGET");
-    args_str(&op.a, key);
+    if (key)
+        args_str(&op.a, key);
     for (size_t i = 0; i < n; i++)
         args_str(&op.a, vkeys[i]);
-    rc = with_session(b, true, fetch_run, &op);
+    rc = with_session(b, fetch_run, &op);
     if (rc < 0) {
         alchdb__free(*entry);
         *entry = NULL;
@@ -849,32 +1023,28 @@ static int redis_init(alchdb__cache_backend *b, size_t n, const char *const *vke
     args_str(&op.mget, "MGET");
     for (size_t i = 0; i < n; i++)
         args_str(&op.mget, vkeys[i]);
-    rc = n ? with_session(b, true, init_run, &op) : 0;
+    rc = n ? with_session(b, init_run, &op) : 0;
     args_free(&op.mget);
     return rc;
 }
 
 typedef struct script_op {
-    args a;           /* EVALSHA <sha> numkeys keys... args... */
-    const char *body; /* the script, for EVAL after NOSCRIPT */
-    bool fill;        /* which of the context's shas */
+    args a;     /* EVALSHA <sha> numkeys keys... args... */
+    int script; /* SCRIPT_FILL or SCRIPT_UNLEASE */
 } script_op;
 
 static int script_run(sess *s, void *arg)
 {
     script_op *op = arg;
-    const char *sha = op->fill ? s->c->fill_sha : s->c->unlease_sha;
-    op->a.v[1] = sha;
-    op->a.len[1] = SHA_LEN;
-    const char *what = op->fill ? "fill" : "unlease";
+    const char *what = SCRIPT_NAMES[op->script];
     int rc;
-    redisReply *r = run_script(s, &op->a, op->body, what, &rc);
+    redisReply *r = run_script(s, &op->a, op->script, &rc);
     if (!r)
         return rc;
     if (r->type != REDIS_REPLY_INTEGER)
         rc = reply_error(r, what);
     else
-        rc = op->fill ? (r->integer == 1) : 0;
+        rc = op->script == SCRIPT_FILL ? (r->integer == 1) : 0;
     freeReplyObject(r);
     return rc;
 }
@@ -890,12 +1060,12 @@ static int redis_fill(alchdb__cache_backend *b, const char *key, size_t n, const
     char numkeys[24], ttl[24];
     snprintf(numkeys, sizeof numkeys, "%zu", n + 1);
     snprintf(ttl, sizeof ttl, "%" PRId64, ttl_ms > 0 ? ttl_ms : 0);
-    script_op op = {.body = FILL_LUA, .fill = true};
+    script_op op = {.script = SCRIPT_FILL};
     int rc = args_init(&op.a, 2 * n + 6);
     if (rc < 0)
         return rc;
-    args_str(&op.a, "EVALSHA");
-    args_add(&op.a, "", 0); /* the sha, per context */
+    args_add(&op.a, "", 0); /* EVALSHA and the sha: run_script() */
+    args_add(&op.a, "", 0);
     args_str(&op.a, numkeys);
     args_str(&op.a, key);
     for (size_t i = 0; i < n; i++)
@@ -904,7 +1074,7 @@ static int redis_fill(alchdb__cache_backend *b, const char *key, size_t n, const
     args_add(&op.a, entry ? (const char *)entry : "", entry_len);
     for (size_t i = 0; i < n; i++)
         args_str(&op.a, expected[i].v);
-    rc = with_session(b, true, script_run, &op);
+    rc = with_session(b, script_run, &op);
     args_free(&op.a);
     return rc;
 }
@@ -918,35 +1088,76 @@ static int redis_cas(alchdb__cache_backend *b, const char *vkey, const alchdb__c
     return redis_fill(b, vkey, 1, &vkey, expected, (const unsigned char *)newv->v, strlen(newv->v), ttl_ms);
 }
 
-typedef struct bump_op {
-    size_t n;
-    const char *const *vkeys;
-    const alchdb__cache_ver *newv;
-    const int64_t *ttl_ms;
-} bump_op;
-
 static int bump_run(sess *s, void *arg)
 {
-    bump_op *op = arg;
-    int rc = 0;
-    for (size_t i = 0; i < op->n && rc == 0; i++)
-        rc = append_set(s, op->vkeys[i], op->newv[i].v, false, op->ttl_ms ? op->ttl_ms[i] : 0);
-    return rc < 0 ? rc : read_sets(s, op->n, false);
+    return vcall_run(s, arg);
 }
 
 /* Any failure of a bump (even refused before sending) loses an invalidation. */
-static int redis_bump(alchdb__cache_backend *b, size_t n, const char *const *vkeys, const alchdb__cache_ver *newv,
+static int redis_bump(alchdb__cache_backend *base, size_t n, const char *const *vkeys, const alchdb__cache_ver *newv,
                       const int64_t *ttl_ms)
 {
-    int rc;
+    rbackend *b = (rbackend *)base;
+    int rc = 0;
     if ((n && (!vkeys || !newv)) || n > MAX_VKEYS)
         rc = alchdb__invalid_arg(__func__, "vkeys", "must not be NULL, at most 65536");
-    else {
-        bump_op op = {.n = n, .vkeys = vkeys, .newv = newv, .ttl_ms = ttl_ms};
-        rc = n ? with_session(b, false, bump_run, &op) : 0;
+    vcall vc;
+    char *ttls = NULL; /* n decimal numbers, 24 bytes each */
+    if (rc == 0 && n && (rc = vcall_init(b, &vc, n, vkeys, 1 + 2 * n)) == 0) {
+        if (!(ttls = alchdb__malloc(24 * n)))
+            rc = alchdb__nomem("redis bump");
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            snprintf(ttls + 24 * i, 24, "%" PRId64, ttl_ms && ttl_ms[i] > 0 ? ttl_ms[i] : 0);
+        if (rc == 0) {
+            args_str(&vc.a, "bump");
+            for (size_t i = 0; i < n; i++)
+                args_str(&vc.a, newv[i].v);
+            for (size_t i = 0; i < n; i++)
+                args_str(&vc.a, ttls + 24 * i);
+            rc = with_session(base, bump_run, &vc);
+        }
+        alchdb__free(ttls);
+        vcall_free(&vc);
     }
     if (rc < 0)
-        mark_dirty((rbackend *)b);
+        mark_dirty(b);
+    return rc < 0 ? rc : 0;
+}
+
+static int mark_run(sess *s, void *arg)
+{
+    int rc = vcall_run(s, arg);
+    if (rc > 0) {
+        pthread_mutex_lock(&s->b->mu);
+        s->b->marks++;
+        pthread_mutex_unlock(&s->b->mu);
+    }
+    return rc;
+}
+
+/* Subject to the breaker, unlike bumps: a write marks ahead only when Redis
+ * answers; otherwise the bump after it (always attempted) is what remains. */
+static int redis_mark(alchdb__cache_backend *base, size_t n, const char *const *vkeys, const char *id,
+                      int64_t ttl_ms)
+{
+    ALCHDB_CHECK_ARG(n == 0 || vkeys, "vkeys", "must not be NULL");
+    ALCHDB_CHECK_ARG(n <= MAX_VKEYS, "n", "too many version keys");
+    ALCHDB_CHECK_ARG(id && strlen(id) == 16, "id", "must be 16 hex digits");
+    ALCHDB_CHECK_ARG(ttl_ms > 0, "ttl_ms", "a mark must expire");
+    if (n == 0)
+        return 0;
+    rbackend *b = (rbackend *)base;
+    vcall vc;
+    int rc = vcall_init(b, &vc, n, vkeys, 3);
+    if (rc < 0)
+        return rc;
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%" PRId64, ttl_ms);
+    args_str(&vc.a, "mark");
+    args_str(&vc.a, id);
+    args_str(&vc.a, ttl);
+    rc = with_session(base, mark_run, &vc);
+    vcall_free(&vc);
     return rc;
 }
 
@@ -990,20 +1201,20 @@ static int redis_lease(alchdb__cache_backend *b, const char *lease_key, const ch
     args_str(&op.a, "NX");
     args_str(&op.a, "PX");
     args_str(&op.a, ttl);
-    return with_session(b, false, simple_run, &op);
+    return with_session(b, simple_run, &op);
 }
 
 static int redis_unlease(alchdb__cache_backend *b, const char *lease_key, const char *token)
 {
     ALCHDB_CHECK_ARG(lease_key && token, "lease_key", "must not be NULL");
-    script_op op = {.body = UNLEASE_LUA, .fill = false};
+    script_op op = {.script = SCRIPT_UNLEASE};
     args_init(&op.a, 5);
-    args_str(&op.a, "EVALSHA");
+    args_add(&op.a, "", 0); /* EVALSHA and the sha: run_script() */
     args_add(&op.a, "", 0);
     args_str(&op.a, "1");
     args_str(&op.a, lease_key);
     args_str(&op.a, token);
-    return with_session(b, false, script_run, &op);
+    return with_session(b, script_run, &op);
 }
 
 static int del_answer(const redisReply *r, const char *what)
@@ -1018,7 +1229,7 @@ static int redis_del(alchdb__cache_backend *b, const char *key)
     args_init(&op.a, 2);
     args_str(&op.a, "DEL");
     args_str(&op.a, key);
-    return with_session(b, false, simple_run, &op);
+    return with_session(b, simple_run, &op);
 }
 
 static bool redis_breaker_open(alchdb__cache_backend *base)
@@ -1038,9 +1249,9 @@ static void redis_stats_json(alchdb__cache_backend *base, alchdb__strbuf *sb)
     alchdb__sb_printf(sb,
                       "\"breaker\":\"%s\",\"errors\":%" PRIu64 ",\"timeouts\":%" PRIu64 ",\"reconnects\":%" PRIu64
                       ",\"breaker_opens\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"epoch_bumps\":%" PRIu64
-                      ",\"dirty\":%s,\"connections\":%d",
+                      ",\"server_changes\":%" PRIu64 ",\"write_marks\":%" PRIu64 ",\"dirty\":%s,\"connections\":%d",
                       state, b->errors, b->timeouts, b->reconnects, b->breaker_opens, b->rejected, b->epoch_bumps,
-                      b->dirty_seq != b->clean_seq ? "true" : "false", b->live);
+                      b->server_changes, b->marks, b->dirty_seq != b->clean_seq ? "true" : "false", b->live);
     pthread_mutex_unlock(&b->mu);
 }
 
@@ -1053,6 +1264,8 @@ static void free_config(rbackend *b)
     }
     alchdb__free(b->host);
     alchdb__free(b->epoch_key);
+    alchdb__free(b->epoch_marks);
+    alchdb__free(b->gen_key);
 }
 
 /* Every operation must have returned: only idle contexts are left. */
@@ -1080,6 +1293,7 @@ static const alchdb__cache_backend_ops redis_ops = {
     .fill = redis_fill,
     .bump = redis_bump,
     .cas = redis_cas,
+    .mark = redis_mark,
     .lease = redis_lease,
     .unlease = redis_unlease,
     .del = redis_del,
@@ -1091,7 +1305,9 @@ static const alchdb__cache_backend_ops redis_ops = {
 static int check_cfg(const alchdb__cache_backend_cfg *cfg)
 {
     ALCHDB_CHECK_ARG(cfg, "cfg", "must not be NULL");
-    ALCHDB_CHECK_ARG(cfg->epoch_key && *cfg->epoch_key, "epoch_key", "must be set");
+    ALCHDB_CHECK_ARG(cfg->epoch_key && strlen(cfg->epoch_key) > 4 &&
+                         strcmp(cfg->epoch_key + strlen(cfg->epoch_key) - 4, ":v:n") == 0,
+                     "epoch_key", "must be \"<prefix>:v:n\"");
     ALCHDB_CHECK_ARG(cfg->redis_host && *cfg->redis_host, "redis_host", "must be set");
     ALCHDB_CHECK_ARG(cfg->redis_port > 0 && cfg->redis_port < 65536, "redis_port", "must be 1..65535");
     ALCHDB_CHECK_ARG(cfg->redis_db >= 0, "redis_db", "must be >= 0");
@@ -1135,7 +1351,18 @@ int alchdb__cache_redis_new(const alchdb__cache_backend_cfg *cfg, alchdb__cache_
     b->host = alchdb__strdup(cfg->redis_host);
     b->epoch_key = alchdb__strdup(cfg->epoch_key);
     b->password = cfg->redis_password && *cfg->redis_password ? alchdb__strdup(cfg->redis_password) : NULL;
-    bool nomem = !b->host || !b->epoch_key || (cfg->redis_password && *cfg->redis_password && !b->password);
+    /* "<prefix>:v:n" (check_cfg): the prefix names the marks and the generation key. */
+    b->prefix_len = strlen(cfg->epoch_key) - 4;
+    b->epoch_marks = alchdb__strdup(cfg->epoch_key);
+    b->gen_key = alchdb__malloc(b->prefix_len + sizeof ":v:gen");
+    if (b->epoch_marks)
+        b->epoch_marks[b->prefix_len + 1] = 'w';
+    if (b->gen_key) {
+        memcpy(b->gen_key, cfg->epoch_key, b->prefix_len);
+        memcpy(b->gen_key + b->prefix_len, ":v:gen", sizeof ":v:gen");
+    }
+    bool nomem = !b->host || !b->epoch_key || !b->epoch_marks || !b->gen_key ||
+                 (cfg->redis_password && *cfg->redis_password && !b->password);
     if (nomem || init_sync(b) < 0) {
         free_config(b);
         alchdb__free(b);

@@ -26,23 +26,75 @@ static uint64_t next_random(void)
     return z ^ (z >> 31);
 }
 
+void alchdb__cache_random_hex(char out[17])
+{
+    snprintf(out, 17, "%016" PRIx64, next_random());
+}
+
+void alchdb__cache_ver_make(alchdb__cache_ver *v, const char *rand16, int64_t lsn)
+{
+    if (lsn < 0)
+        snprintf(v->v, sizeof v->v, "%.16s:u", rand16);
+    else
+        snprintf(v->v, sizeof v->v, "%.16s:%016" PRIx64, rand16, (uint64_t)lsn);
+}
+
 void alchdb__cache_ver_new(alchdb__cache_ver *v, int64_t lsn)
 {
-    uint64_t r = next_random();
-    if (lsn < 0)
-        snprintf(v->v, sizeof v->v, "%016" PRIx64 ":u", r);
-    else
-        snprintf(v->v, sizeof v->v, "%016" PRIx64 ":%016" PRIx64, r, (uint64_t)lsn);
+    char r[17];
+    alchdb__cache_random_hex(r);
+    alchdb__cache_ver_make(v, r, lsn);
+}
+
+static bool hex16(const char *p)
+{
+    for (int i = 0; i < 16; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+            return false;
+    return true;
+}
+
+int alchdb__cache_ver_state(const alchdb__cache_ver *v, int64_t *lsn)
+{
+    if (lsn)
+        *lsn = -1;
+    size_t len = strnlen(v->v, sizeof v->v);
+    if (len == 0)
+        return ALCHDB__VER_ABSENT;
+    if (len < 18 || v->v[16] != ':' || !hex16(v->v))
+        return ALCHDB__VER_UNKNOWN; /* foreign bytes: never trusted for a position */
+    const char *pos = v->v + 17;
+    size_t plen = len - 17;
+    bool pending = plen >= 2 && strcmp(pos + plen - 2, ":w") == 0;
+    if (pending)
+        plen -= 2;
+    if (plen == 16 && hex16(pos)) {
+        char digits[17];
+        memcpy(digits, pos, 16);
+        digits[16] = '\0';
+        uint64_t x = strtoull(digits, NULL, 16);
+        if (x > INT64_MAX)
+            return pending ? ALCHDB__VER_PENDING : ALCHDB__VER_UNKNOWN;
+        if (lsn)
+            *lsn = (int64_t)x;
+        return pending ? ALCHDB__VER_PENDING : ALCHDB__VER_KNOWN;
+    }
+    if (plen == 1 && pos[0] == 'u')
+        return pending ? ALCHDB__VER_PENDING : ALCHDB__VER_UNKNOWN;
+    return ALCHDB__VER_UNKNOWN;
 }
 
 int64_t alchdb__cache_ver_lsn(const alchdb__cache_ver *v)
 {
-    const char *colon = memchr(v->v, ':', sizeof v->v);
-    if (!colon || colon != v->v + 16 || strlen(colon + 1) != 16)
-        return -1;
-    char *end;
-    unsigned long long x = strtoull(colon + 1, &end, 16);
-    if (*end || x > INT64_MAX)
-        return -1;
-    return (int64_t)x;
+    int64_t lsn;
+    return alchdb__cache_ver_state(v, &lsn) == ALCHDB__VER_KNOWN ? lsn : -1;
+}
+
+void alchdb__cache_ver_merge(alchdb__cache_ver *out, const alchdb__cache_ver *cur, const alchdb__cache_ver *proposed)
+{
+    int64_t have = -1, want = -1;
+    alchdb__cache_ver_state(cur, &have); /* a pending token keeps the position it had */
+    bool known = have >= 0 && alchdb__cache_ver_state(proposed, &want) == ALCHDB__VER_KNOWN;
+    /* The random part is the proposed token's, so the result is new. */
+    alchdb__cache_ver_make(out, proposed->v, known ? (want > have ? want : have) : -1);
 }

@@ -360,6 +360,8 @@ ALCHDB_API int alchdb_client_begin(alchdb_client *c, unsigned flags, alchdb_txn 
         ctx.pool = c->pool;
         ctx.txn = t;
         ctx.route_host = -1;
+        if (c->cache && c->cache->txn_begin)
+            c->cache->txn_begin(c->cache_ud, &ctx);
         rc = c->route->acquire(c->route_ud, &ctx, NULL, &t->conn);
         t->pool = ctx.pool;
     } else {
@@ -444,6 +446,8 @@ ALCHDB_API int alchdb_txn_commit(alchdb_txn *t)
                                              "an earlier error and has been rolled back");
     }
     PGresult *r = NULL;
+    if (t->client->cache && t->client->cache->txn_commit)
+        t->client->cache->txn_commit(t->client->cache_ud, t);
     int rc = simple(s, "COMMIT", &r);
     /* A COMMIT that failed without a server answer may have committed. */
     bool maybe_committed = rc == 0 || s->broken;

@@ -93,6 +93,13 @@ typedef struct alchdb__cache_hooks {
     void (*txn_end)(void *ud, alchdb_txn *txn, bool committed);
     /* The client is being freed. */
     void (*destroy)(void *ud);
+    /* A transaction is about to begin (ctx->sql is its BEGIN, ctx->txn set),
+     * before the router chooses its connection: the hook may steer it
+     * (ctx->token) so that its reads are fresh enough. */
+    void (*txn_begin)(void *ud, alchdb__exec_ctx *ctx);
+    /* COMMIT is about to be sent (the hook may mark what the transaction
+     * wrote before it can become visible). */
+    void (*txn_commit)(void *ud, alchdb_txn *txn);
 } alchdb__cache_hooks;
 
 typedef struct alchdb__observe_hooks {

@@ -11,6 +11,7 @@
 
 #include <alchdb/alchdb.h>
 
+#include "backend_test.h"
 #include "cache/cache_internal.h"
 #include "failalloc.h"
 #include "testutil.h"
@@ -841,6 +842,84 @@ START_TEST(test_measure_fetch)
 }
 END_TEST
 
+/* A version's write position only moves forward: a writer that committed
+ * earlier but bumps later leaves the later commit's position. A position
+ * nobody knows (an absent key may have lost one) stays unknown until a
+ * reader resolves it, and every bump still changes the token. */
+START_TEST(test_positions_only_move_forward)
+{
+    alchdb__cache_backend *b = mk(1 << 20);
+    const char *vk = "p:v:t:pos";
+    alchdb__cache_ver v, cur, prev;
+    alchdb__cache_ver_make(&v, "00000000000000a1", 0x200);
+    ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
+    ck_assert_int_eq(backend_position(b, vk, &cur), -1); /* it was absent */
+    ck_assert_int_eq(alchdb__cache_ver_state(&cur, NULL), ALCHDB__VER_UNKNOWN);
+    alchdb__cache_ver known;
+    alchdb__cache_ver_make(&known, "00000000000000b1", 0x100);
+    ck_assert_int_eq(b->ops->cas(b, vk, &cur, &known, 0), 1); /* resolved */
+    ck_assert_int_eq(backend_position(b, vk, &cur), 0x100);
+    alchdb__cache_ver_make(&v, "00000000000000a2", 0x300); /* commits at 0x300, bumps first */
+    ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
+    ck_assert_int_eq(backend_position(b, vk, &cur), 0x300);
+    prev = cur;
+    alchdb__cache_ver_make(&v, "00000000000000a3", 0x280); /* committed before it, bumps last */
+    ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
+    ck_assert_int_eq(backend_position(b, vk, &cur), 0x300);
+    ck_assert_str_ne(cur.v, prev.v); /* still a new token: entries of before are stale */
+    ck_assert(strncmp(cur.v, "00000000000000a3", 16) == 0);
+    alchdb__cache_ver_make(&v, "00000000000000a4", -1); /* a write of unknown position */
+    ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
+    ck_assert_int_eq(backend_position(b, vk, &cur), -1);
+    alchdb__cache_ver_make(&v, "00000000000000a5", 0x900);
+    ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
+    ck_assert_int_eq(backend_position(b, vk, &cur), -1); /* unknown stays unknown */
+    /* Marks belong to shared backends: here they do nothing. */
+    ck_assert_int_eq(b->ops->mark(b, 1, &vk, "00000000000000a6", 1000), 0);
+    ck_assert_int_eq(alchdb__cache_ver_state(&cur, NULL), ALCHDB__VER_UNKNOWN);
+    b->ops->destroy(b);
+}
+END_TEST
+
+/* The token format: what each state looks like and what a merge keeps. */
+START_TEST(test_token_states)
+{
+    static const struct {
+        const char *tok;
+        int state;
+        int64_t lsn;
+    } T[] = {
+        {"", ALCHDB__VER_ABSENT, -1},
+        {"0123456789abcdef:u", ALCHDB__VER_UNKNOWN, -1},
+        {"0123456789abcdef:0000000000000010", ALCHDB__VER_KNOWN, 16},
+        {"0123456789abcdef:0000000000000010:w", ALCHDB__VER_PENDING, 16},
+        {"0123456789abcdef:u:w", ALCHDB__VER_PENDING, -1},
+        {"0123456789abcdef:8000000000000000", ALCHDB__VER_UNKNOWN, -1}, /* beyond int64 */
+        {"0123456789ABCDEF:0000000000000010", ALCHDB__VER_UNKNOWN, -1}, /* not ours */
+        {"0123456789abcdef:00000000000010", ALCHDB__VER_UNKNOWN, -1},
+        {"0123456789abcdef", ALCHDB__VER_UNKNOWN, -1},
+        {"garbage", ALCHDB__VER_UNKNOWN, -1},
+        {"0123456789abcdef:0000000000000010:x", ALCHDB__VER_UNKNOWN, -1},
+    };
+    for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
+        alchdb__cache_ver v;
+        snprintf(v.v, sizeof v.v, "%s", T[i].tok);
+        int64_t lsn = 7;
+        ck_assert_msg(alchdb__cache_ver_state(&v, &lsn) == T[i].state, "%s", T[i].tok);
+        ck_assert_msg(lsn == T[i].lsn, "%s: %lld", T[i].tok, (long long)lsn);
+        ck_assert_int_eq(alchdb__cache_ver_state(&v, NULL), T[i].state);
+    }
+    alchdb__cache_ver cur, prop, out;
+    snprintf(cur.v, sizeof cur.v, "%s", "0123456789abcdef:0000000000000010:w");
+    alchdb__cache_ver_make(&prop, "fedcba9876543210", 8);
+    alchdb__cache_ver_merge(&out, &cur, &prop); /* a pending token keeps its position */
+    ck_assert_str_eq(out.v, "fedcba9876543210:0000000000000010");
+    alchdb__cache_ver_make(&prop, "fedcba9876543210", 0x20);
+    alchdb__cache_ver_merge(&out, &cur, &prop);
+    ck_assert_str_eq(out.v, "fedcba9876543210:0000000000000020");
+}
+END_TEST
+
 START_TEST(test_constructor_arguments)
 {
     alchdb__cache_backend *b = (alchdb__cache_backend *)&b;
@@ -860,6 +939,8 @@ int main(void)
     TCase *tc = tcase_create("memory");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_constructor_arguments);
+    tcase_add_test(tc, test_positions_only_move_forward);
+    tcase_add_test(tc, test_token_states);
     tcase_add_test(tc, test_fetch_absent_then_present);
     tcase_add_test(tc, test_fill_only_when_versions_match);
     tcase_add_test(tc, test_init_is_set_if_absent);

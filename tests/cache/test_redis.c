@@ -25,6 +25,7 @@
 
 #include <alchdb/alchdb.h>
 
+#include "backend_test.h"
 #include "cache/cache_internal.h"
 #include "redistest.h"
 #include "testutil.h"
@@ -333,17 +334,21 @@ START_TEST(test_fetch_init_fill_bump)
     unsigned char *e;
     size_t len;
 
-    /* nothing there yet */
+    /* nothing there yet but the epoch, which the first connection's
+     * generation check set (position unknown) */
     ck_assert_int_eq(fetch(b, ek, 3, vk, cur, &e, &len), 0);
     ck_assert_ptr_null(e);
     ck_assert_uint_eq(len, 0);
-    for (int i = 0; i < 3; i++)
+    ck_assert_int_eq(alchdb__cache_ver_state(&cur[0], NULL), ALCHDB__VER_UNKNOWN);
+    alchdb__cache_ver epoch = cur[0];
+    for (int i = 1; i < 3; i++)
         ck_assert_str_eq(cur[i].v, "");
 
     /* init: set-if-absent, with the given expiries */
     alchdb__cache_ver init[3] = {fresh(), fresh(), fresh()}, init2[3] = {fresh(), fresh(), fresh()};
     int64_t ttl[3] = {0, 60000, 0};
     ck_assert_int_eq(b->ops->init(b, 3, vk, init, ttl, cur), 0);
+    init[0] = epoch; /* it was there */
     for (int i = 0; i < 3; i++)
         ck_assert_str_eq(cur[i].v, init[i].v);
     ck_assert_int_eq(raw_int(rc, "PTTL %s", vk[0]), -1);
@@ -413,7 +418,8 @@ START_TEST(test_fetch_init_fill_bump)
     ck_assert_str_eq(cur[2].v, nb[1].v);
 
     ck_assert(stats_has(b, "\"breaker\":\"closed\",\"errors\":0,\"timeouts\":0,\"reconnects\":0"));
-    ck_assert(stats_has(b, "\"epoch_bumps\":0,\"dirty\":false,\"connections\":1"));
+    /* the first connection to a namespace nobody checked on this server replaces its epoch */
+    ck_assert(stats_has(b, "\"epoch_bumps\":1,\"server_changes\":1,\"write_marks\":0,\"dirty\":false,\"connections\":1"));
     redisFree(rc);
     b->ops->destroy(b);
     ck_assert_int_eq(alchdb__alloc_outstanding(), base);
@@ -638,22 +644,40 @@ START_TEST(test_oom)
     ck_assert(entry_is(e, len, "before", 6));
     alchdb__free(e);
 
-    /* a bump that cannot be stored: dirty, nothing is served */
+    /* A bump over maxmemory is still delivered: Redis 7 lets a script that
+     * already wrote go on writing (the version script starts with a ZREM),
+     * and where a store is refused the script deletes the key instead (DEL
+     * is allowed at any memory use). Either way the old token is gone. */
     alchdb__cache_ver nv = fresh();
-    ck_assert_int_eq(b->ops->bump(b, 1, &vk[1], &nv, NULL), ALCHDB_E_BACKEND);
-    ck_assert(stats_has(b, "\"dirty\":true"));
-    ck_assert_int_eq(fetch(b, K("e:0"), 2, vk, cur, &e, &len), ALCHDB_E_BACKEND);
-    ck_assert_ptr_null(e);
-    ck_assert_int_lt(fill_str(b, K("e:0"), 2, vk, init, "x"), 0);
-    ck_assert_int_lt(b->ops->init(b, 2, vk, init, NULL, cur), 0);
+    ck_assert_int_eq(b->ops->bump(b, 1, &vk[1], &nv, NULL), 0);
+    ck_assert(stats_has(b, "\"dirty\":false"));
+    ck_assert_int_eq(fetch(b, K("e:0"), 2, vk, cur, &e, &len), 0);
+    ck_assert_str_ne(cur[1].v, init[1].v);
+    ck_assert(cur[1].v[0] == '\0' || strcmp(cur[1].v, nv.v) == 0);
+    alchdb__free(e);
+    ck_assert_int_eq(fill_str(b, K("e:0"), 2, vk, init, "x"), 0); /* the old tokens: refused */
+    /* A mark, likewise: the epoch is pending or gone, never the old token. */
+    alchdb__cache_ver old_epoch = cur[0];
+    ck_assert_int_ge(b->ops->mark(b, 1, vk, "00000000000000aa", 60000), 0);
+    ck_assert_int_eq(fetch(b, K("e:0"), 2, vk, cur, &e, &len), 0);
+    alchdb__free(e);
+    ck_assert_str_ne(cur[0].v, old_epoch.v);
+    ck_assert_int_ne(alchdb__cache_ver_state(&cur[0], NULL), ALCHDB__VER_KNOWN);
+    ck_assert_int_ne(alchdb__cache_ver_state(&cur[0], NULL), ALCHDB__VER_UNKNOWN);
     ck_assert(stats_has(b, "\"breaker\":\"closed\"")); /* the server did answer */
 
     rawdo(rc, "CONFIG SET maxmemory %s", saved_maxmemory);
+    alchdb__cache_ver end = {""};
+    alchdb__cache_ver_make(&end, "00000000000000aa", -1); /* the mark's own bump ends it */
+    ck_assert_int_eq(b->ops->bump(b, 1, vk, &end, NULL), 0);
+    alchdb__cache_ver again[2] = {fresh(), fresh()};
+    ck_assert_int_eq(b->ops->init(b, 2, vk, again, NULL, cur), 0);
+    ck_assert_str_eq(cur[0].v, end.v);
     ck_assert_int_eq(fetch(b, K("e:0"), 2, vk, cur, &e, &len), 0);
-    ck_assert_str_ne(cur[0].v, init[0].v); /* the epoch moved: the entry is stale */
-    ck_assert_str_ne(cur[0].v, "");
+    ck_assert(entry_is(e, len, "before", 6)); /* still there, never current again */
     alchdb__free(e);
-    ck_assert(stats_has(b, "\"epoch_bumps\":1,\"dirty\":false"));
+    ck_assert_int_eq(fill_str(b, K("e:0"), 2, vk, cur, "after"), 1);
+    ck_assert(stats_has(b, "\"dirty\":false"));
     char epoch[64];
     raw_get(rc, vk[0], epoch, sizeof epoch);
     ck_assert_str_eq(epoch, cur[0].v);
@@ -728,8 +752,8 @@ START_TEST(test_breaker)
     ck_assert(stats_has(b, "\"breaker\":\"open\",\"errors\":3"));
     ck_assert(b->ops->breaker_open(b));
     ck_assert(stats_has(b, "\"breaker_opens\":1"));
-    for (int round = 0; round < 20; round++)
-        all_ops_refused(b, 50 * MS);
+    for (int round = 0; round < 20; round++) /* at once: far below the 1 s connect timeout */
+        all_ops_refused(b, 200 * MS);
     ck_assert_int_eq(stat_num(b, "rejected"), 20 * 6);
     ck_assert_int_eq(stat_num(b, "errors"), 3 + 20); /* the 20 bumps that were attempted */
     ck_assert(stats_has(b, "\"dirty\":true")); /* the failed bumps were lost */
@@ -1158,6 +1182,137 @@ static void add_disruptive(Suite *s, const char *name, const TTest *t)
     suite_add_tcase(s, tc);
 }
 
+static alchdb__cache_ver tok(const char *id, int64_t lsn)
+{
+    alchdb__cache_ver v;
+    alchdb__cache_ver_make(&v, id, lsn);
+    return v;
+}
+
+/* As the memory backend (test_memory.c), in the Lua script: a position never
+ * moves backwards, and unknown stays unknown. */
+START_TEST(test_positions_only_move_forward)
+{
+    alchdb__cache_backend_cfg cfg = cfg_default();
+    alchdb__cache_backend *b = mk(&cfg);
+    const char *vk = K("v:t:pos");
+    alchdb__cache_ver cur, prev, v = tok("00000000000000a1", 0x200);
+    ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
+    ck_assert_int_eq(backend_position(b, vk, &cur), -1); /* it was absent */
+    alchdb__cache_ver known = tok("00000000000000b1", 0x100);
+    ck_assert_int_eq(b->ops->cas(b, vk, &cur, &known, 0), 1);
+    ck_assert_int_eq(backend_position(b, vk, &cur), 0x100);
+    v = tok("00000000000000a2", 0x300);
+    ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
+    ck_assert_int_eq(backend_position(b, vk, &cur), 0x300);
+    prev = cur;
+    v = tok("00000000000000a3", 0x280); /* committed earlier, bumps last */
+    ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
+    ck_assert_int_eq(backend_position(b, vk, &cur), 0x300);
+    ck_assert_str_ne(cur.v, prev.v);
+    ck_assert_str_eq(cur.v, tok("00000000000000a3", 0x300).v);
+    v = tok("00000000000000a4", -1);
+    ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
+    ck_assert_int_eq(backend_position(b, vk, &cur), -1);
+    v = tok("00000000000000a5", 0x900);
+    ck_assert_int_eq(b->ops->bump(b, 1, &vk, &v, NULL), 0);
+    ck_assert_int_eq(backend_position(b, vk, &cur), -1);
+    b->ops->destroy(b);
+    raw_cleanup();
+}
+END_TEST
+
+/* Marks: a marked key is pending (nothing is served or filled against it)
+ * until the bump of every live mark; a mark's end is its own writer's bump
+ * (by id) or its expiry, after which a key whose bump never came is absent. */
+START_TEST(test_marks)
+{
+    alchdb__cache_backend_cfg cfg = cfg_default();
+    alchdb__cache_backend *b = mk(&cfg);
+    redisContext *rc = raw();
+    const char *vk[2] = {K("v:t:m"), K("v:r:m:1")};
+    alchdb__cache_ver cur[2], init[2] = {tok("00000000000000c1", 0x40), tok("00000000000000c2", 0x40)};
+    ck_assert_int_eq(b->ops->init(b, 2, vk, init, NULL, cur), 0);
+    ck_assert_int_eq(fill_str(b, K("e:m"), 2, vk, cur, "old"), 1);
+
+    /* two writers mark the same keys */
+    ck_assert_int_eq(b->ops->mark(b, 2, vk, "00000000000000a1", 60000), 2);
+    ck_assert_int_eq(b->ops->mark(b, 1, vk, "00000000000000a2", 60000), 1);
+    unsigned char *e;
+    size_t len;
+    ck_assert_int_eq(fetch(b, K("e:m"), 2, vk, cur, &e, &len), 0);
+    alchdb__free(e);
+    for (int i = 0; i < 2; i++) {
+        int64_t lsn;
+        ck_assert_int_eq(alchdb__cache_ver_state(&cur[i], &lsn), ALCHDB__VER_PENDING);
+        ck_assert_int_eq(lsn, 0x40); /* the position is kept */
+    }
+    ck_assert_int_eq(fill_str(b, K("e:m"), 2, vk, init, "stale"), 0);
+    long long pttl = raw_int(rc, "PTTL %s", vk[0]);
+    ck_assert(pttl > 0 && pttl <= 60000); /* a pending key expires with its marks */
+    ck_assert_int_eq(raw_int(rc, "ZCARD %s", K("w:t:m")), 2);
+
+    /* the first writer's bump: the other's mark still stands on vk[0] */
+    alchdb__cache_ver done[2] = {tok("00000000000000a1", 0x50), tok("00000000000000a1", 0x50)};
+    ck_assert_int_eq(b->ops->bump(b, 2, vk, done, NULL), 0);
+    ck_assert_int_eq(fetch(b, K("e:m"), 2, vk, cur, &e, &len), 0);
+    alchdb__free(e);
+    ck_assert_int_eq(alchdb__cache_ver_state(&cur[0], NULL), ALCHDB__VER_PENDING);
+    ck_assert_str_eq(cur[1].v, done[1].v);
+    ck_assert_int_eq(raw_int(rc, "PTTL %s", vk[1]), -1);
+    /* the second one's: done, at the later position, no expiry left */
+    alchdb__cache_ver done2 = tok("00000000000000a2", 0x48);
+    ck_assert_int_eq(b->ops->bump(b, 1, vk, &done2, NULL), 0);
+    ck_assert_int_eq(backend_position(b, vk[0], &cur[0]), 0x50);
+    ck_assert_int_eq(alchdb__cache_ver_state(&cur[0], NULL), ALCHDB__VER_KNOWN);
+    ck_assert_int_eq(raw_int(rc, "PTTL %s", vk[0]), -1);
+    ck_assert_int_eq(raw_int(rc, "EXISTS %s", K("w:t:m")), 0);
+
+    /* a writer that never bumps: its mark expires, and so does the key */
+    ck_assert_int_eq(b->ops->mark(b, 1, vk, "00000000000000a3", 150), 1);
+    usleep(300000);
+    ck_assert_int_eq(backend_position(b, vk[0], &cur[0]), -1);
+    ck_assert_int_eq(alchdb__cache_ver_state(&cur[0], NULL), ALCHDB__VER_ABSENT);
+    /* its bump arriving late is harmless: the key becomes current at an unknown position */
+    alchdb__cache_ver late = tok("00000000000000a3", 0x60);
+    ck_assert_int_eq(b->ops->bump(b, 1, vk, &late, NULL), 0);
+    ck_assert_int_eq(backend_position(b, vk[0], &cur[0]), -1);
+    ck_assert_int_eq(alchdb__cache_ver_state(&cur[0], NULL), ALCHDB__VER_UNKNOWN);
+
+    /* An expired mark of another writer does not keep the key pending, but
+     * that writer may have committed anywhere: the position becomes unknown
+     * (found by the model, tests/model: "dies-beside-another"). */
+    alchdb__cache_ver at90 = tok("00000000000000b2", 0x90);
+    ck_assert_int_eq(b->ops->cas(b, vk[0], &cur[0], &at90, 0), 1);
+    ck_assert_int_eq(backend_position(b, vk[0], &cur[0]), 0x90);
+    ck_assert_int_eq(b->ops->mark(b, 1, vk, "00000000000000a4", 100), 1);
+    ck_assert_int_eq(b->ops->mark(b, 1, vk, "00000000000000a5", 60000), 1);
+    usleep(200000);
+    alchdb__cache_ver done5 = tok("00000000000000a5", 0xa0);
+    ck_assert_int_eq(b->ops->bump(b, 1, vk, &done5, NULL), 0);
+    ck_assert_int_eq(backend_position(b, vk[0], &cur[0]), -1);
+    ck_assert_int_eq(alchdb__cache_ver_state(&cur[0], NULL), ALCHDB__VER_UNKNOWN);
+    /* likewise when a new mark finds it */
+    ck_assert_int_eq(b->ops->cas(b, vk[0], &cur[0], &at90, 0), 1);
+    ck_assert_int_eq(b->ops->mark(b, 1, vk, "00000000000000a6", 100), 1);
+    usleep(200000);
+    ck_assert_int_eq(b->ops->mark(b, 1, vk, "00000000000000a7", 60000), 1);
+    alchdb__cache_ver done7 = tok("00000000000000a7", 0xa0);
+    ck_assert_int_eq(b->ops->bump(b, 1, vk, &done7, NULL), 0);
+    ck_assert_int_eq(backend_position(b, vk[0], &cur[0]), -1);
+    ck_assert(stats_has(b, "\"write_marks\":7"));
+
+    /* bad arguments */
+    ck_assert_int_eq(b->ops->mark(b, 1, vk, "short", 100), ALCHDB_E_INVALID);
+    ck_assert_int_eq(b->ops->mark(b, 1, vk, "00000000000000a8", 0), ALCHDB_E_INVALID);
+    ck_assert_int_eq(b->ops->mark(b, 1, NULL, "00000000000000a8", 10), ALCHDB_E_INVALID);
+    ck_assert_int_eq(b->ops->mark(b, 0, NULL, "00000000000000a8", 10), 0);
+    redisFree(rc);
+    b->ops->destroy(b);
+    raw_cleanup();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cache-redis");
@@ -1174,6 +1329,8 @@ int main(void)
     tcase_add_test(tc, test_connect_timeout);
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_measure_fetch);
+    tcase_add_test(tc, test_positions_only_move_forward);
+    tcase_add_test(tc, test_marks);
     suite_add_tcase(s, tc);
     add_disruptive(s, "oom", test_oom);
     add_disruptive(s, "pause", test_pause_resume);

@@ -525,7 +525,7 @@ START_TEST(test_hook_seams)
     alchdb_client *c = open_client("alchdb_chooks", 1, NULL);
     static const alchdb__observe_hooks oh = {obs};
     static const alchdb__cache_hooks ch = {fake_lookup, fake_before_release, fake_done, fake_txn_stmt,
-                                           fake_txn_end, NULL};
+                                           fake_txn_end, NULL, NULL, NULL};
     c->observe = &oh;
     c->cache = &ch;
     observed = observed_err = fake_done_calls = 0;

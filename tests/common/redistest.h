@@ -40,4 +40,14 @@ static inline void redistest_ctl(const char *action)
     ck_assert_msg(redistest_ctl_status(action) == 0, "rig.sh redisctl %s failed", action);
 }
 
+/* `redis-cli COMMAND` against the rig's Redis; fails the test when it fails. */
+static inline void redistest_cli(const char *command)
+{
+    char host[64], cmd[512];
+    int port;
+    redistest_addr(host, sizeof host, &port);
+    snprintf(cmd, sizeof cmd, "redis-cli -h %s -p %d %s >/dev/null", host, port, command);
+    ck_assert_msg(system(cmd) == 0, "%s", cmd);
+}
+
 #endif

@@ -67,6 +67,7 @@ _Static_assert(ALCHDB_CACHE_OPT_HASH_KEY == 20, "pin: ALCHDB_CACHE_OPT_HASH_KEY"
 _Static_assert(ALCHDB_CACHE_OPT_CATALOG_REFRESH == 21, "pin: ALCHDB_CACHE_OPT_CATALOG_REFRESH");
 _Static_assert(ALCHDB_CACHE_OPT_TRUST_TRIGGERS == 22, "pin: ALCHDB_CACHE_OPT_TRUST_TRIGGERS");
 _Static_assert(ALCHDB_CACHE_OPT_CACHE_ALL == 23, "pin: ALCHDB_CACHE_OPT_CACHE_ALL");
+_Static_assert(ALCHDB_CACHE_OPT_WRITE_MARK_TTL == 24, "pin: ALCHDB_CACHE_OPT_WRITE_MARK_TTL");
 /* enum alchdb_cache_bypass (cache.h) */
 _Static_assert(ALCHDB_CACHE_BYPASS_SKIP_FLAG == 0, "pin: ALCHDB_CACHE_BYPASS_SKIP_FLAG");
 _Static_assert(ALCHDB_CACHE_BYPASS_WRITE == 1, "pin: ALCHDB_CACHE_BYPASS_WRITE");
@@ -244,7 +245,7 @@ _Static_assert(ALCHDB_SQL_UTILITY == 7, "pin: ALCHDB_SQL_UTILITY");
 
 /* ---- integer macros (flags, table versions) ---- */
 _Static_assert(ALCHDB_ALLOCATOR_VERSION == 1, "pin: ALCHDB_ALLOCATOR_VERSION");
-_Static_assert(ALCHDB_CACHE_OPT_COUNT == 24, "pin: ALCHDB_CACHE_OPT_COUNT");
+_Static_assert(ALCHDB_CACHE_OPT_COUNT == 25, "pin: ALCHDB_CACHE_OPT_COUNT");
 _Static_assert(ALCHDB_CACHE_SKIP == 1, "pin: ALCHDB_CACHE_SKIP");
 _Static_assert(ALCHDB_CACHE_NO_FILL == 2, "pin: ALCHDB_CACHE_NO_FILL");
 _Static_assert(ALCHDB_CACHE_REFRESH == 4, "pin: ALCHDB_CACHE_REFRESH");
@@ -291,7 +292,7 @@ _Static_assert(offsetof(struct alchdb_cache_query, ttl_us) == 8, "pin: offsetof(
 _Static_assert(offsetof(struct alchdb_cache_query, tags) == 16, "pin: offsetof(struct alchdb_cache_query, tags)");
 _Static_assert(offsetof(struct alchdb_cache_query, ntags) == 24, "pin: offsetof(struct alchdb_cache_query, ntags)");
 /* struct alchdb_cache_metrics (cache.h) */
-_Static_assert(sizeof(struct alchdb_cache_metrics) == 144, "pin: sizeof(struct alchdb_cache_metrics)");
+_Static_assert(sizeof(struct alchdb_cache_metrics) == 168, "pin: sizeof(struct alchdb_cache_metrics)");
 _Static_assert(offsetof(struct alchdb_cache_metrics, size) == 0, "pin: offsetof(struct alchdb_cache_metrics, size)");
 _Static_assert(offsetof(struct alchdb_cache_metrics, reserved) == 4, "pin: offsetof(struct alchdb_cache_metrics, reserved)");
 _Static_assert(offsetof(struct alchdb_cache_metrics, lookups) == 8, "pin: offsetof(struct alchdb_cache_metrics, lookups)");
@@ -311,6 +312,9 @@ _Static_assert(offsetof(struct alchdb_cache_metrics, bytes_served) == 112, "pin:
 _Static_assert(offsetof(struct alchdb_cache_metrics, db_time_saved_us) == 120, "pin: offsetof(struct alchdb_cache_metrics, db_time_saved_us)");
 _Static_assert(offsetof(struct alchdb_cache_metrics, breaker_open) == 128, "pin: offsetof(struct alchdb_cache_metrics, breaker_open)");
 _Static_assert(offsetof(struct alchdb_cache_metrics, fills_from_replica) == 136, "pin: offsetof(struct alchdb_cache_metrics, fills_from_replica)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, routed_primary) == 144, "pin: offsetof(struct alchdb_cache_metrics, routed_primary)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, routed_position) == 152, "pin: offsetof(struct alchdb_cache_metrics, routed_position)");
+_Static_assert(offsetof(struct alchdb_cache_metrics, write_marks) == 160, "pin: offsetof(struct alchdb_cache_metrics, write_marks)");
 /* struct alchdb_monitor_query (monitor.h) */
 _Static_assert(sizeof(struct alchdb_monitor_query) == 64, "pin: sizeof(struct alchdb_monitor_query)");
 _Static_assert(offsetof(struct alchdb_monitor_query, version) == 0, "pin: offsetof(struct alchdb_monitor_query, version)");

@@ -9,11 +9,14 @@
 #   tests/services/rig.sh pgctl primary|replica|replica2 stop|start|restart [MODE]
 #                                                  control a server of a running rig
 #                                                  (reads ALCHDB_TEST_* from the environment)
-#   tests/services/rig.sh redisctl stop|kill|start|restart|pause|resume
+#   tests/services/rig.sh redisctl stop|kill|start|restart|pause|resume|save|forget
 #                                                  control the rig's redis-server: stop is
 #                                                  SHUTDOWN NOSAVE (data lost, like a crash
 #                                                  without persistence), kill is SIGKILL,
-#                                                  pause/resume are SIGSTOP/SIGCONT (reads
+#                                                  pause/resume are SIGSTOP/SIGCONT, save
+#                                                  writes a snapshot that every later start
+#                                                  loads (a restart from an older state)
+#                                                  until forget deletes it (reads
 #                                                  ALCHDB_TEST_REDIS_PORT and ALCHDB_TEST_RIG_DIR)
 #
 # Starts on 127.0.0.1 and free ports, in a temporary directory: a PostgreSQL 15
@@ -272,6 +275,8 @@ redisctl() { # action
       pid=$(redis_pid "$d")
       [ -n "$pid" ] || die "redisctl: redis is not running"
       if [ "$1" = pause ]; then kill -STOP "$pid"; else kill -CONT "$pid"; fi ;;
+    save) redis-cli -h 127.0.0.1 -p "$port" save | grep -q OK || die "redisctl: SAVE failed"; [ -f "$d/dump.rdb" ] ;;
+    forget) rm -f "$d/dump.rdb" ;;
     *) die "redisctl: unknown action $1" ;;
   esac
 }
@@ -300,6 +305,6 @@ case "$cmd" in
   start) start_rig ;;
   stop) [ $# -eq 1 ] || die "usage: rig.sh stop ENVFILE"; stop_rig "$1" ;;
   pgctl) [ $# -ge 2 ] || die "usage: rig.sh pgctl NAME stop|start|restart|promote [MODE]"; pgctl "$@" ;;
-  redisctl) [ $# -eq 1 ] || die "usage: rig.sh redisctl stop|kill|start|restart|pause|resume"; redisctl "$1" ;;
+  redisctl) [ $# -eq 1 ] || die "usage: rig.sh redisctl stop|kill|start|restart|pause|resume|save|forget"; redisctl "$1" ;;
   *) sed -n '2,28p' "$0" >&2; exit 2 ;;
 esac
