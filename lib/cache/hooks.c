@@ -749,12 +749,16 @@ static int h_lookup(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out)
     int reason = si->bypass;
     int64_t token_need;
     if (reason < 0 && ctx->token && b->router &&
-        alchdb__router_token_verdict(b->router, ctx->token, &token_need) != ALCHDB__TOKEN_OK)
+        alchdb__router_token_verdict(b->router, ctx->token, &token_need) != ALCHDB__TOKEN_OK) {
         /* A token that does not parse, names another cluster, or names a
          * write the router cannot find on the current timeline is the
-         * router's to judge (it refuses it, or the primary serves the read):
-         * no cached result may stand in for that answer. */
-        reason = ALCHDB_CACHE_BYPASS_NOT_CACHEABLE;
+         * router's to judge (it refuses it, or the primary serves the read
+         * and counts the token): no cached result may stand in for that
+         * answer, and the cache does not re-route the read either. */
+        count_bypass(c, ALCHDB_CACHE_BYPASS_NOT_CACHEABLE);
+        stmt_release(si);
+        return 0;
+    }
     if (reason < 0 && ((qf & ALCHDB_CACHE_SKIP) || (!c->cache_all && !q)))
         reason = ALCHDB_CACHE_BYPASS_SKIP_FLAG;
     /* Skipped reads, and reads calling functions like now() or random(),
