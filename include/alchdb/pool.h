@@ -315,6 +315,8 @@ typedef struct alchdb_pool_metrics {
     int64_t rollbacks;           /**< releases that rolled a transaction back */
     int64_t validations;         /**< round-trip validations run */
     int64_t leaks;               /**< leak reports logged */
+    int64_t cancels;             /**< cancel requests sent for statements left running (release, timeouts, cancel handles) */
+    int64_t connect_requeued;    /**< failed connection attempts whose caller went back in line (connections were open) instead of failing */
 } alchdb_pool_metrics;
 
 /**

@@ -80,7 +80,7 @@ void *alchdb__pool_housekeeper(void *arg)
             alchdb__dead_close(&dead[i]);
         if (ns) {
             char err[512];
-            int rc = alchdb__pool_connect(p, ns, err, sizeof err);
+            int rc = alchdb__pool_connect(p, ns, 0, err, sizeof err);
             pthread_mutex_lock(&p->mu);
             p->connecting--;
             now = alchdb__now_ns();
