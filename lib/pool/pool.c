@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "alchdb/pq.h"
+#include "pool/futex.h"
 #include "pool/pool_priv.h"
 #include "pqconn.h"
 
@@ -55,12 +56,6 @@ static void copy_tag(char *dst, const char *tag)
     for (; i + 1 < ALCHDB__POOL_TAG_MAX && tag[i]; i++)
         dst[i] = tag[i];
     dst[i] = '\0';
-}
-
-static void ns_to_timespec(int64_t mono_ns, struct timespec *ts)
-{
-    ts->tv_sec = (time_t)(mono_ns / 1000000000);
-    ts->tv_nsec = (long)(mono_ns % 1000000000);
 }
 
 static uint64_t next_rand(alchdb_pool *p)
@@ -207,20 +202,25 @@ void alchdb__pool_wake_connector(alchdb_pool *p, int64_t now)
         alchdb__waiter *w = p->wait_head;
         waiter_remove(p, w);
         w->retry = true;
-        pthread_cond_signal(&w->cond);
+        atomic_store_explicit(&w->woken, 1, memory_order_release);
+        alchdb__waiter_wake(w);
     }
 }
+
+void alchdb__waiter_wake(alchdb__waiter *w) { alchdb__futex_wake(&w->woken); }
 
 /* Put a usable connection back: straight to the oldest waiter when there is
  * one (no barging, no thundering herd), else onto the idle stack. Returns
  * false when the connection must be closed instead (surplus). Under p->mu. */
-bool alchdb__pool_put_back(alchdb_pool *p, alchdb__slot *s, int64_t now)
+bool alchdb__pool_put_back(alchdb_pool *p, alchdb__slot *s, int64_t now, alchdb__waiter **wake)
 {
     alchdb__waiter *w = p->wait_head;
+    *wake = NULL;
     if (w) {
         waiter_remove(p, w);
         w->conn = slot_take(p, s, w->tag, now);
-        pthread_cond_signal(&w->cond);
+        atomic_store_explicit(&w->woken, 1, memory_order_release);
+        *wake = w;
         return true;
     }
     if (p->nidle >= p->max_idle)
@@ -288,6 +288,7 @@ int alchdb__pool_connect(alchdb_pool *p, alchdb__slot *s, int64_t deadline_ns, c
         return rc;
     }
     PQsetNoticeReceiver(pg, notice_rx, s);
+    PQsetnonblocking(pg, 1); /* see pqwait.h: borrowers get blocking mode back */
     int64_t now = alchdb__now_ns();
     s->pg = pg;
     s->created_ns = now;
@@ -429,7 +430,8 @@ static void wake_all_waiters(alchdb_pool *p)
         alchdb__waiter *w = p->wait_head;
         waiter_remove(p, w);
         w->retry = true;
-        pthread_cond_signal(&w->cond);
+        atomic_store_explicit(&w->woken, 1, memory_order_release);
+        alchdb__waiter_wake(w);
     }
 }
 
@@ -438,8 +440,11 @@ static void waiter_cancel_wake(void *arg)
     alchdb__waiter *w = arg;
     pthread_mutex_lock(&w->pool->mu);
     w->canceled = true;
-    if (w->cond_ready)
-        pthread_cond_signal(&w->cond);
+    if (w->queued) {
+        waiter_remove(w->pool, w);
+        atomic_store_explicit(&w->woken, 1, memory_order_release);
+        alchdb__waiter_wake(w);
+    }
     pthread_mutex_unlock(&w->pool->mu);
 }
 
@@ -627,14 +632,6 @@ static int acquire_loop(alchdb_pool *p, const alchdb__deadline *d, int64_t start
                                p->qlabel, p->nwaiters, p->in_use, p->max_open);
             break;
         }
-        if (!w->cond_ready) {
-            pthread_condattr_t ca;
-            pthread_condattr_init(&ca);
-            pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-            pthread_cond_init(&w->cond, &ca);
-            pthread_condattr_destroy(&ca);
-            w->cond_ready = true;
-        }
         if (!waited) {
             waited = true;
             p->m.waited++;
@@ -643,20 +640,25 @@ static int acquire_loop(alchdb_pool *p, const alchdb__deadline *d, int64_t start
         w->err = 0;
         w->retry = false;
         w->tag = tag;
+        atomic_store_explicit(&w->woken, 0, memory_order_relaxed);
         waiter_enqueue(p, w, front);
         if (p->hk_wants_waiters)
             pthread_cond_signal(&p->hk_cond);
-        struct timespec ts;
-        ns_to_timespec(d->at_ns, &ts);
-        while (!w->conn && !w->err && !w->retry && !w->canceled) {
-            if (pthread_cond_timedwait(&w->cond, &p->mu, &ts) == ETIMEDOUT)
+        pthread_mutex_unlock(&p->mu);
+        while (!atomic_load_explicit(&w->woken, memory_order_acquire))
+            if (alchdb__futex_wait(&w->woken, 0, d->at_ns) == ETIMEDOUT)
                 break;
+        if (atomic_load_explicit(&w->woken, memory_order_acquire) && w->conn) {
+            /* handed over by a release: ours without taking the lock */
+            alchdb__hist_record(&p->wait_hist, alchdb__now_ns() - start);
+            *out = w->conn;
+            return 0;
         }
-        waiter_remove(p, w);
-        if (w->conn) {
-            int64_t t = alchdb__now_ns();
+        pthread_mutex_lock(&p->mu);
+        waiter_remove(p, w); /* timed out: still queued */
+        if (w->conn) {       /* handed over between the timeout and the lock */
             pthread_mutex_unlock(&p->mu);
-            alchdb__hist_record(&p->wait_hist, t - start);
+            alchdb__hist_record(&p->wait_hist, alchdb__now_ns() - start);
             *out = w->conn;
             return 0;
         }
@@ -679,9 +681,10 @@ int alchdb__pool_acquire_ex(alchdb_pool *p, int64_t deadline_ns, alchdb_cancel *
     alchdb__deadline d = {deadline_ns, cancel};
     alchdb__waiter w;
     w.pool = p;
-    w.cond_ready = false;
     w.canceled = false;
     w.queued = false;
+    w.conn = NULL;
+    atomic_init(&w.woken, 0);
     alchdb__cancel_wake cw = {waiter_cancel_wake, &w, NULL, NULL};
     if (cancel) {
         if (alchdb__cancel_fired(cancel))
@@ -691,8 +694,6 @@ int alchdb__pool_acquire_ex(alchdb_pool *p, int64_t deadline_ns, alchdb_cancel *
     int rc = acquire_loop(p, &d, start, tag, &w, out);
     if (cancel)
         alchdb__cancel_unregister(cancel, &cw); /* after this no wake-up touches w */
-    if (w.cond_ready)
-        pthread_cond_destroy(&w.cond);
     return rc;
 }
 
@@ -794,13 +795,14 @@ int alchdb__pool_release_ex(alchdb_pool *p, alchdb_conn *lease, int64_t deadline
     if (cancel_sent)
         p->m.cancels++;
     bool close = true;
+    alchdb__waiter *handed = NULL;
     if (p->closed) {
         p->m.closed_shutdown++;
     } else if (broken) {
         p->m.closed_broken++;
     } else if (s->expires_ns && now >= s->expires_ns) {
         p->m.closed_lifetime++;
-    } else if (alchdb__pool_put_back(p, s, now)) {
+    } else if (alchdb__pool_put_back(p, s, now, &handed)) {
         close = false;
     } else {
         p->m.closed_surplus++;
@@ -814,6 +816,8 @@ int alchdb__pool_release_ex(alchdb_pool *p, alchdb_conn *lease, int64_t deadline
     } else {
         pthread_mutex_unlock(&p->mu);
     }
+    if (handed)
+        alchdb__waiter_wake(handed); /* after unlocking: it never waits for our lock */
     if (stale_ext && stale_free)
         stale_free(stale_ext, NULL);
     alchdb__dead_close(&dead);
@@ -865,6 +869,7 @@ ALCHDB_API PGconn *alchdb_conn_pgconn(alchdb_conn *conn)
         alchdb__pool_fork_error(conn->pool, __func__);
         return NULL;
     }
+    PQsetnonblocking(conn->slot->pg, 0); /* the borrower's contract: blocking mode (pq.h) */
     return conn->slot->pg;
 }
 
@@ -1126,7 +1131,8 @@ ALCHDB_API void alchdb_pool_close(alchdb_pool *p)
         alchdb__waiter *next = w->next;
         waiter_remove(p, w);
         w->err = ALCHDB_E_CLOSED;
-        pthread_cond_signal(&w->cond);
+        atomic_store_explicit(&w->woken, 1, memory_order_release);
+        alchdb__waiter_wake(w);
         w = next;
     }
     pthread_cond_signal(&p->hk_cond);

@@ -5,10 +5,15 @@
 
 #include "pool/pool_internal.h"
 
-/* A caller waiting for a connection. Lives on the waiter's stack; each has its
- * own condition variable so a release wakes exactly the one it serves. */
+/* A caller waiting for a connection. Lives on the waiter's stack. Whoever
+ * serves it (a release handing over a connection, close, a wake to connect,
+ * its cancel handle) fills the fields below and then sets `woken` to 1 under
+ * the pool lock, and wakes it with a futex: a release does that after
+ * unlocking, so the woken thread never blocks on the pool lock, and the waiter
+ * takes a handed-over connection without touching the lock at all. Each
+ * waiter sleeps on its own word: a release wakes exactly the one it serves. */
 typedef struct alchdb__waiter {
-    pthread_cond_t cond;
+    _Atomic uint32_t woken;
     struct alchdb__waiter *next, *prev;
     alchdb_pool *pool;
     alchdb_conn *conn; /* handed over by a releaser */
@@ -16,7 +21,6 @@ typedef struct alchdb__waiter {
     int err;           /* ALCHDB_E_CLOSED when the pool closed */
     bool retry;        /* woken to make a connection itself (or to fail fast) */
     bool queued;
-    bool cond_ready;   /* cond initialised (lazily: most acquires never wait) */
     bool canceled;     /* its cancel handle fired */
 } alchdb__waiter;
 
@@ -74,7 +78,11 @@ void alchdb__pool_slot_retire(alchdb_pool *p, alchdb__slot *s, alchdb__dead *dea
 void alchdb__dead_close(alchdb__dead *d);
 bool alchdb__pool_can_connect(const alchdb_pool *p, int64_t now);
 void alchdb__pool_wake_connector(alchdb_pool *p, int64_t now);
-bool alchdb__pool_put_back(alchdb_pool *p, alchdb__slot *s, int64_t now);
+/* *wake: a waiter that was handed the connection, to wake with
+ * alchdb__waiter_wake() after unlocking (NULL otherwise). */
+bool alchdb__pool_put_back(alchdb_pool *p, alchdb__slot *s, int64_t now, alchdb__waiter **wake);
+/* Wake a waiter whose `woken` was set under the lock (either side of the unlock). */
+void alchdb__waiter_wake(alchdb__waiter *w);
 void alchdb__pool_set_connect_error(alchdb_pool *p, const char *msg, int64_t now);
 /* Connect slot s, bounded by connect_timeout and by deadline_ns (0 = none).
  * ALCHDB_E_TIMEOUT only when deadline_ns ended the attempt first. */

@@ -55,8 +55,6 @@ int alchdb__pq_next(PGconn *pg, const alchdb__deadline *d, PGresult **out)
         int f = PQflush(pg); /* 0 all sent, 1 more to send, -1 failed */
         if (f != 1 && !PQisBusy(pg)) {
             *out = PQgetResult(pg);
-            if (!*out && PQstatus(pg) == CONNECTION_OK)
-                PQsetnonblocking(pg, 0); /* idle again: back to libpq's default */
             return 0;
         }
         int rc = alchdb__pq_wait_socket(pg, f == 1, d);

@@ -60,7 +60,10 @@ int alchdb__pq_cancel_inflight(void);
 void alchdb__pq_cancel_forget(void);
 
 /* ---- waiting on a connection (pqwait.c) ----------------------------------------
- * All of these leave the connection in non-blocking mode and return 0,
+ * Pooled connections stay in libpq's non-blocking mode (set when they are
+ * made; PQexec() by other modules works there too, as libpq documents);
+ * alchdb_conn_pgconn() switches a borrowed one back to blocking mode. These
+ * functions set non-blocking mode themselves and return 0,
  * ALCHDB_E_TIMEOUT (the deadline passed), ALCHDB_E_CANCELED (the handle fired)
  * or ALCHDB_E_IO (poll failed). After TIMEOUT or CANCELED a query may still be
  * running: the caller sends a cancel and discards the connection. */
