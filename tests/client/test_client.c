@@ -12,6 +12,7 @@
 #include <alchdb/pq.h>
 
 #include "client/client_internal.h"
+#include "failalloc.h"
 #include "internal.h"
 #include "pgtest.h"
 #include "pool/pqwait.h"
@@ -1279,7 +1280,86 @@ START_TEST(test_routed_deadline_and_stream)
 }
 END_TEST
 
+/* ---- allocation failure ---- */
+
+static void oom_round(alchdb_client *c)
+{
+    const int32_t fmt[] = {1};
+    const int32_t len[] = {3};
+    const char *p[] = {"a\0b"};
+    alchdb_exec_opts o = {.size = sizeof o, .timeout_us = 10000000, .param_formats = fmt, .param_lengths = len};
+    alchdb_result *r = NULL;
+    int rc = alchdb_client_exec_opts(c, "SELECT octet_length($1::bytea)", 1, p, &o, &r);
+    ck_assert_msg(rc == 0 || rc == ALCHDB_E_NOMEM, "exec: %d %s", rc, alchdb_last_error_message());
+    if (rc == 0)
+        ck_assert_str_eq(alchdb_result_value(r, 0, 0), "3");
+    alchdb_result_free(r);
+    alchdb_stream *st = NULL;
+    rc = alchdb_client_stream(c, "SELECT g FROM generate_series(1, 5) g", 0, NULL, NULL, &st);
+    ck_assert_msg(rc == 0 || rc == ALCHDB_E_NOMEM, "stream: %d %s", rc, alchdb_last_error_message());
+    if (rc == 0) {
+        const alchdb_result *row;
+        int n = 0;
+        while ((rc = alchdb_stream_next(st, &row)) == 1)
+            n++;
+        ck_assert_msg(rc == 0 || rc == ALCHDB_E_NOMEM, "next: %d %s", rc, alchdb_last_error_message());
+        if (rc == 0)
+            ck_assert_int_eq(n, 5);
+        alchdb_stream_free(st);
+    }
+    alchdb_txn *t = NULL;
+    rc = alchdb_client_begin(c, 0, &t);
+    ck_assert_msg(rc == 0 || rc == ALCHDB_E_NOMEM, "begin: %d %s", rc, alchdb_last_error_message());
+    if (rc == 0) {
+        rc = alchdb_txn_exec(t, "SELECT 1", 0, NULL, NULL);
+        ck_assert_msg(rc == 0 || rc == ALCHDB_E_NOMEM, "txn exec: %d %s", rc, alchdb_last_error_message());
+        rc = alchdb_txn_commit(t);
+        ck_assert_msg(rc == 0 || rc == ALCHDB_E_NOMEM || rc == ALCHDB_E_STATE, "commit: %d %s", rc,
+                      alchdb_last_error_message());
+        alchdb_txn_free(t);
+    }
+    alchdb_cancel *k = NULL;
+    rc = alchdb_cancel_new(&k);
+    ck_assert_msg(rc == 0 || rc == ALCHDB_E_NOMEM, "cancel_new: %d", rc);
+    alchdb_cancel_free(k);
+}
+
+/* Each allocation of an exec with binary parameters, a stream, a
+ * transaction and a cancel handle fails in turn: every call succeeds or
+ * returns ALCHDB_E_NOMEM, and nothing leaks. */
+START_TEST(test_out_of_memory)
+{
+    ck_assert_int_eq(alchdb_set_allocator(&failalloc), 0);
+    char ci[1024];
+    snprintf(ci, sizeof ci, "%s application_name=alchdb_coom", test_env("ALCHDB_TEST_PRIMARY"));
+    long k;
+    for (k = 1; k <= 400; k++) {
+        /* a new client each time: the first-use allocations (pool, statement
+         * cache) fail in turn too */
+        failalloc_arm(k);
+        alchdb_client *c = NULL;
+        int rc = alchdb_client_open(ci, NULL, &c);
+        ck_assert_msg(rc == 0 || rc == ALCHDB_E_NOMEM, "open: %d %s", rc, alchdb_last_error_message());
+        if (rc == 0)
+            oom_round(c);
+        long calls = atomic_load(&failalloc_calls);
+        failalloc_arm(-1);
+        alchdb_client_free(c);
+        if (calls < k)
+            break; /* the sequence no longer reaches allocation k */
+    }
+    fprintf(stderr, "out of memory: failed each of the first %ld allocations in turn\n", k - 1);
+    ck_assert_int_gt(k, 20);
+    alchdb_client *c = open_client("alchdb_coom", 1, NULL);
+    oom_round(c); /* everything works again */
+    alchdb_client_free(c);
+    ck_assert_int_eq(alchdb__alloc_outstanding(), 0);
+    ck_assert_int_eq(alchdb_set_allocator(NULL), 0);
+}
+END_TEST
+
 int main(int argc, char **argv)
+
 
 
 {
@@ -1310,6 +1390,7 @@ int main(int argc, char **argv)
         tcase_add_test(tc, test_fork_guard_client);
         tcase_add_test(tc, test_utf8_on_latin1_database);
         tcase_add_test(tc, test_routed_deadline_and_stream);
+        tcase_add_test(tc, test_out_of_memory);
     }
     suite_add_tcase(s, tc);
     return run_suite(s);
