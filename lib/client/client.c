@@ -211,8 +211,9 @@ static int acquire(alchdb_client *c, alchdb__exec_ctx *ctx, alchdb_pool *failed,
 {
     if (c->route)
         return c->route->acquire(c->route_ud, ctx, failed, conn);
-    return alchdb__pool_acquire_ex(ctx->pool, alchdb__pool_acquire_deadline(ctx->pool, -1, ctx->deadline_ns),
-                                   ctx->cancel, TAG_EXEC, conn);
+    /* ctx->start_ns is fresh unless a cache lookup ran first */
+    int64_t now = c->cache ? alchdb__now_ns() : ctx->start_ns;
+    return alchdb__pool_acquire_ex(ctx->pool, now, ctx->deadline_ns, ctx->cancel, TAG_EXEC, conn);
 }
 
 static void release(alchdb_client *c, alchdb__exec_ctx *ctx, alchdb_conn *conn, const char *sqlstate)

@@ -175,8 +175,8 @@ static int stream_open(const char *func, alchdb_client *c, alchdb_txn *t, const 
         if (c->route)
             rc = c->route->acquire(c->route_ud, ctx, NULL, &st->conn);
         else
-            rc = alchdb__pool_acquire_ex(ctx->pool, alchdb__pool_acquire_deadline(ctx->pool, -1, ctx->deadline_ns),
-                                         ctx->cancel, TAG_STREAM, &st->conn);
+            rc = alchdb__pool_acquire_ex(ctx->pool, alchdb__now_ns(), ctx->deadline_ns, ctx->cancel, TAG_STREAM,
+                                         &st->conn);
         if (rc) {
             if (rc == ALCHDB_E_TIMEOUT || rc == ALCHDB_E_CANCELED) {
                 char why[900];

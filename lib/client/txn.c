@@ -185,8 +185,7 @@ ALCHDB_API int alchdb_client_begin_opts(alchdb_client *c, unsigned flags, const 
         rc = c->route->acquire(c->route_ud, &ctx, NULL, &t->conn);
         t->pool = ctx.pool;
     } else {
-        rc = alchdb__pool_acquire_ex(t->pool, alchdb__pool_acquire_deadline(t->pool, -1, d.at_ns), o.cancel,
-                                     TAG_TXN, &t->conn);
+        rc = alchdb__pool_acquire_ex(t->pool, start, d.at_ns, o.cancel, TAG_TXN, &t->conn);
     }
     if (rc == 0) {
         rc = simple(t->conn->slot, __func__, begin, &d, start, NULL);

@@ -308,9 +308,10 @@ int alchdb__pool_connect(alchdb_pool *p, alchdb__slot *s, int64_t deadline_ns, c
     return 0;
 }
 
-void alchdb__pool_discard(alchdb_pool *p, alchdb__dead *d, bool running)
+void alchdb__pool_discard(alchdb_pool *p, alchdb__dead *d)
 {
-    if (running && d->pg && alchdb__pq_cancel_async(d->pg)) {
+    if (d->pg && PQstatus(d->pg) == CONNECTION_OK && PQtransactionStatus(d->pg) == PQTRANS_ACTIVE &&
+        alchdb__pq_cancel_async(d->pg)) {
         pthread_mutex_lock(&p->mu);
         p->m.cancels++;
         pthread_mutex_unlock(&p->mu);
@@ -457,10 +458,9 @@ static int canceled_error(alchdb_pool *p, int64_t start)
 /* A connection taken from the idle stack: check it outside the lock.
  * Returns 1 when it is handed out, 0 when it was retired (look again), or a
  * negative code (the deadline or the cancel handle ended the check). */
-static int take_idle(alchdb_pool *p, alchdb__slot *s, const alchdb__deadline *d, int64_t start,
+static int take_idle(alchdb_pool *p, alchdb__slot *s, const alchdb__deadline *d, int64_t start, int64_t now,
                      bool waited, const char *tag, alchdb_conn **out)
 {
-    int64_t now = alchdb__now_ns();
     alchdb__pool_idle_remove(p, s);
     alchdb_conn *lease = slot_take(p, s, tag, now);
     pthread_mutex_unlock(&p->mu);
@@ -488,7 +488,7 @@ static int take_idle(alchdb_pool *p, alchdb__slot *s, const alchdb__deadline *d,
     alchdb__pool_slot_retire(p, s, &dead);
     alchdb__pool_wake_connector(p, alchdb__now_ns());
     pthread_mutex_unlock(&p->mu);
-    alchdb__pool_discard(p, &dead, why < 0);
+    alchdb__pool_discard(p, &dead);
     if (why == ALCHDB_E_TIMEOUT) {
         pthread_mutex_lock(&p->mu);
         p->m.timeouts++;
@@ -581,6 +581,9 @@ static int acquire_loop(alchdb_pool *p, const alchdb__deadline *d, int64_t start
 {
     bool waited = false, front = false;
     int rc = 0;
+    /* The caller's clock reading serves the first look (one clock read per
+     * uncontended acquire: on this kind of VM each costs about 65 ns). */
+    int64_t now = start;
     pthread_mutex_lock(&p->mu);
     for (;;) {
         if (p->closed) {
@@ -593,14 +596,14 @@ static int acquire_loop(alchdb_pool *p, const alchdb__deadline *d, int64_t start
         }
         alchdb__slot *s = p->idle_head;
         if (s && !p->wait_head) {
-            int t = take_idle(p, s, d, start, waited, tag, out);
+            int t = take_idle(p, s, d, start, now, waited, tag, out);
             if (t == 1)
                 return 0;
             if (t < 0)
                 return t;
+            now = alchdb__now_ns();
             continue; /* retired: look again (locked) */
         }
-        int64_t now = alchdb__now_ns();
         if ((!p->wait_head || front) && alchdb__pool_can_connect(p, now)) {
             int t = connect_for(p, d, start, waited, tag, out);
             if (t == 1)
@@ -669,15 +672,15 @@ static int acquire_loop(alchdb_pool *p, const alchdb__deadline *d, int64_t start
         /* retry (woken to connect), canceled or timeout: the loop decides; a
          * woken connector keeps its place at the head of the line. */
         front = w->retry;
+        now = alchdb__now_ns();
     }
     pthread_mutex_unlock(&p->mu);
     return rc;
 }
 
-int alchdb__pool_acquire_ex(alchdb_pool *p, int64_t deadline_ns, alchdb_cancel *cancel,
-                            const char *tag, alchdb_conn **out)
+static int acquire_at(alchdb_pool *p, int64_t start, int64_t deadline_ns, alchdb_cancel *cancel, const char *tag,
+                      alchdb_conn **out)
 {
-    int64_t start = alchdb__now_ns();
     alchdb__deadline d = {deadline_ns, cancel};
     alchdb__waiter w;
     w.pool = p;
@@ -697,19 +700,25 @@ int alchdb__pool_acquire_ex(alchdb_pool *p, int64_t deadline_ns, alchdb_cancel *
     return rc;
 }
 
-int64_t alchdb__pool_acquire_deadline(const alchdb_pool *p, int64_t timeout_us, int64_t call_deadline_ns)
+int alchdb__pool_acquire_ex(alchdb_pool *p, int64_t now_ns, int64_t call_deadline_ns, alchdb_cancel *cancel,
+                            const char *tag, alchdb_conn **out)
 {
-    if (timeout_us < 0)
-        timeout_us = p->cfg.v[ALCHDB_POOL_OPT_ACQUIRE_TIMEOUT];
-    int64_t at = alchdb__now_ns() + timeout_us * 1000;
-    return call_deadline_ns && call_deadline_ns < at ? call_deadline_ns : at;
+    if (ALCHDB_UNLIKELY(alchdb__forked_since(p->fork_gen)))
+        return alchdb__pool_fork_error(p, "acquire");
+    int64_t at = now_ns + p->cfg.v[ALCHDB_POOL_OPT_ACQUIRE_TIMEOUT] * 1000;
+    if (call_deadline_ns && call_deadline_ns < at)
+        at = call_deadline_ns;
+    return acquire_at(p, now_ns, at, cancel, tag, out);
 }
 
 int alchdb__pool_acquire(alchdb_pool *p, int64_t timeout_us, const char *tag, alchdb_conn **out)
 {
     if (ALCHDB_UNLIKELY(alchdb__forked_since(p->fork_gen)))
         return alchdb__pool_fork_error(p, "alchdb_pool_acquire");
-    return alchdb__pool_acquire_ex(p, alchdb__pool_acquire_deadline(p, timeout_us, 0), NULL, tag, out);
+    if (timeout_us < 0)
+        timeout_us = p->cfg.v[ALCHDB_POOL_OPT_ACQUIRE_TIMEOUT];
+    int64_t now = alchdb__now_ns();
+    return acquire_at(p, now, now + timeout_us * 1000, NULL, tag, out);
 }
 
 ALCHDB_API int alchdb_pool_acquire(alchdb_pool *pool, int64_t timeout_us, const char *tag,
@@ -737,7 +746,7 @@ int alchdb__pool_release_ex(alchdb_pool *p, alchdb_conn *lease, int64_t deadline
                              p->qlabel);
     PGconn *pg = s->pg;
     bool broken = s->broken || s->fatal_seen || PQstatus(pg) != CONNECTION_OK;
-    bool rolled_back = false, running = false;
+    bool rolled_back = false;
     alchdb__deadline d = {deadline_ns, NULL};
     if (!broken) {
         PGTransactionStatusType ts = PQtransactionStatus(pg);
@@ -752,13 +761,11 @@ int alchdb__pool_release_ex(alchdb_pool *p, alchdb_conn *lease, int64_t deadline
             int wrc = alchdb__pq_exec(pg, "ROLLBACK", &d, &r);
             broken = wrc != 0 || !r || PQresultStatus(r) != PGRES_COMMAND_OK ||
                      PQtransactionStatus(pg) != PQTRANS_IDLE;
-            running = wrc != 0;
             PQclear(r);
             rolled_back = true;
             break;
         }
-        default: /* a query still running (or unknown state): stop it, never reuse */
-            running = true;
+        default: /* a query still running (or unknown state): never reused */
             broken = true;
             break;
         }
@@ -770,13 +777,14 @@ int alchdb__pool_release_ex(alchdb_pool *p, alchdb_conn *lease, int64_t deadline
         PGresult *r = NULL;
         int wrc = alchdb__pq_exec(pg, "DISCARD ALL", &d, &r);
         broken = wrc != 0 || !r || PQresultStatus(r) != PGRES_COMMAND_OK;
-        running = wrc != 0;
         PQclear(r);
         discard_reset = true;
     }
-    /* A query left running is stopped on the server (the connection is
-     * closed below, so a late cancel cannot hit another statement). */
-    bool cancel_sent = running && alchdb__pq_cancel_async(pg);
+    /* A query left running (the holder's, or a reset cut short) is stopped
+     * on the server; the connection is closed below, so a late cancel cannot
+     * hit another statement. */
+    bool cancel_sent = broken && PQstatus(pg) == CONNECTION_OK && PQtransactionStatus(pg) == PQTRANS_ACTIVE &&
+                       alchdb__pq_cancel_async(pg);
     int64_t now = alchdb__now_ns();
     alchdb__dead dead = {0};
     void *stale_ext = NULL;

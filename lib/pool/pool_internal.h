@@ -65,15 +65,13 @@ struct alchdb__slot {
  * acquire_timeout. */
 int alchdb__pool_acquire(alchdb_pool *pool, int64_t timeout_us, const char *tag,
                          alchdb_conn **out);
-/* Acquire bounded by the absolute deadline deadline_ns (> 0; every wait
- * inside honours it: the queue, connecting, validating) and woken by cancel
- * (may be NULL): ALCHDB_E_CANCELED when it fires. */
-int alchdb__pool_acquire_ex(alchdb_pool *pool, int64_t deadline_ns, alchdb_cancel *cancel,
-                            const char *tag, alchdb_conn **out);
-/* The absolute deadline of an acquire that may wait timeout_us (-1 = the
- * pool's acquire_timeout), capped by call_deadline_ns (0 = none). */
-int64_t alchdb__pool_acquire_deadline(const alchdb_pool *pool, int64_t timeout_us,
-                                      int64_t call_deadline_ns);
+/* Acquire for a call: waits up to the pool's acquire_timeout from now_ns (a
+ * recent alchdb__now_ns() reading of the caller: it saves a clock read),
+ * capped by the call's absolute deadline call_deadline_ns (0 = none); every
+ * wait inside honours that bound (the queue, connecting, validating). cancel
+ * (may be NULL) wakes it: ALCHDB_E_CANCELED. ALCHDB_E_STATE after fork(). */
+int alchdb__pool_acquire_ex(alchdb_pool *pool, int64_t now_ns, int64_t call_deadline_ns,
+                            alchdb_cancel *cancel, const char *tag, alchdb_conn **out);
 int alchdb__pool_release(alchdb_pool *pool, alchdb_conn *conn);
 /* Release; the reset round trips (ROLLBACK, DISCARD ALL) are bounded by
  * deadline_ns, or by connect_timeout when it is 0 (or already passed). */

@@ -87,7 +87,8 @@ void alchdb__pool_set_connect_error(alchdb_pool *p, const char *msg, int64_t now
 /* Connect slot s, bounded by connect_timeout and by deadline_ns (0 = none).
  * ALCHDB_E_TIMEOUT only when deadline_ns ended the attempt first. */
 int alchdb__pool_connect(alchdb_pool *p, alchdb__slot *s, int64_t deadline_ns, char *err, size_t errlen);
-/* Close a retired connection outside the lock; a query may still run on it. */
-void alchdb__pool_discard(alchdb_pool *p, alchdb__dead *d, bool running);
+/* Close a retired connection outside the lock; a query still running on it
+ * gets a cancel request first. */
+void alchdb__pool_discard(alchdb_pool *p, alchdb__dead *d);
 
 #endif /* ALCHDB_POOL_PRIV_H */
