@@ -280,15 +280,29 @@ ALCHDB_API int alchdb_txn_exec(alchdb_txn *t, const char *sql, int nparams,
 
 /* ---- the end --------------------------------------------------------------------- */
 
+/* The checks and the deadline of a commit or a rollback. */
+static int end_begins(alchdb_txn *t, const char *func, const alchdb_exec_opts *opts, int64_t *start,
+                      alchdb__deadline *d)
+{
+    if (!t)
+        return alchdb__invalid_arg(func, "txn", "must not be NULL");
+    alchdb_exec_opts o;
+    int rc = alchdb__exec_opts_load(func, opts, false, &o);
+    if (rc || (rc = usable(t, func)) != 0)
+        return rc;
+    *start = alchdb__now_ns();
+    d->at_ns = o.timeout_us ? *start + o.timeout_us * 1000 : 0;
+    d->cancel = o.cancel;
+    return 0;
+}
+
 ALCHDB_API int alchdb_txn_commit_opts(alchdb_txn *t, const alchdb_exec_opts *opts)
 {
-    ALCHDB_CHECK_ARG(t, "txn", "must not be NULL");
-    alchdb_exec_opts o;
-    int rc = alchdb__exec_opts_load(__func__, opts, false, &o);
-    if (rc || (rc = usable(t, __func__)) != 0)
+    int64_t start;
+    alchdb__deadline d;
+    int rc = end_begins(t, __func__, opts, &start, &d);
+    if (rc)
         return rc;
-    int64_t start = alchdb__now_ns();
-    alchdb__deadline d = {o.timeout_us ? start + o.timeout_us * 1000 : 0, o.cancel};
     alchdb__slot *s = t->conn->slot;
     alchdb__saved_error e;
     if (PQtransactionStatus(s->pg) == PQTRANS_INERROR) {
@@ -330,13 +344,11 @@ ALCHDB_API int alchdb_txn_commit(alchdb_txn *t) { return alchdb_txn_commit_opts(
 
 ALCHDB_API int alchdb_txn_rollback_opts(alchdb_txn *t, const alchdb_exec_opts *opts)
 {
-    ALCHDB_CHECK_ARG(t, "txn", "must not be NULL");
-    alchdb_exec_opts o;
-    int rc = alchdb__exec_opts_load(__func__, opts, false, &o);
-    if (rc || (rc = usable(t, __func__)) != 0)
+    int64_t start;
+    alchdb__deadline d;
+    int rc = end_begins(t, __func__, opts, &start, &d);
+    if (rc)
         return rc;
-    int64_t start = alchdb__now_ns();
-    alchdb__deadline d = {o.timeout_us ? start + o.timeout_us * 1000 : 0, o.cancel};
     rc = simple(t->conn->slot, "alchdb_txn_rollback", "ROLLBACK", &d, start, NULL);
     alchdb__saved_error e;
     if (rc)

@@ -1009,19 +1009,14 @@ static int parse_conninfo(alchdb_pool *p, const char *conninfo)
 
 /* ---- lifecycle --------------------------------------------------------- */
 
-static void pool_destroy(alchdb_pool *p)
+/* The memory of a pool (its connections are closed or dropped by then). */
+static void pool_free_memory(alchdb_pool *p)
 {
-    for (int i = 0; p->slots && i < p->max_open; i++) {
-        alchdb__slot *s = &p->slots[i];
-        alchdb__dead d = {s->pg, s->ext, s->ext_free};
-        alchdb__dead_close(&d);
+    for (int i = 0; p->slots && i < p->max_open; i++)
         for (int k = 0; k < ALCHDB__POOL_LEASES; k++)
-            s->leases[k].magic = DEAD_MAGIC;
-    }
+            p->slots[i].leases[k].magic = DEAD_MAGIC;
     alchdb__free(p->slots);
     alchdb__hist_destroy(&p->wait_hist);
-    pthread_cond_destroy(&p->hk_cond);
-    pthread_mutex_destroy(&p->mu);
     alchdb__free(p->conninfo);
     alchdb__free(p->masked_conninfo);
     if (p->password) {
@@ -1033,6 +1028,18 @@ static void pool_destroy(alchdb_pool *p)
     alchdb__free(p->cfg.name);
     p->magic = DEAD_MAGIC;
     alchdb__free(p);
+}
+
+static void pool_destroy(alchdb_pool *p)
+{
+    for (int i = 0; p->slots && i < p->max_open; i++) {
+        alchdb__slot *s = &p->slots[i];
+        alchdb__dead d = {s->pg, s->ext, s->ext_free};
+        alchdb__dead_close(&d);
+    }
+    pthread_cond_destroy(&p->hk_cond);
+    pthread_mutex_destroy(&p->mu);
+    pool_free_memory(p);
 }
 
 static void maybe_destroy_locked_then_unlock(alchdb_pool *p)
@@ -1176,22 +1183,8 @@ static void pool_free_in_child(alchdb_pool *p)
             s->ext_free(s->ext, NULL);
         alchdb__pq_drop_inherited(s->pg);
         s->pg = NULL;
-        for (int k = 0; k < ALCHDB__POOL_LEASES; k++)
-            s->leases[k].magic = DEAD_MAGIC;
     }
-    alchdb__free(p->slots);
-    alchdb__hist_destroy(&p->wait_hist);
-    alchdb__free(p->conninfo);
-    alchdb__free(p->masked_conninfo);
-    if (p->password) {
-        memset(p->password, 0, strlen(p->password));
-        alchdb__free(p->password);
-    }
-    alchdb__free(p->label);
-    alchdb__free(p->qlabel);
-    alchdb__free(p->cfg.name);
-    p->magic = DEAD_MAGIC;
-    alchdb__free(p);
+    pool_free_memory(p);
 }
 
 ALCHDB_API void alchdb_pool_free(alchdb_pool *p)

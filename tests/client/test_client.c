@@ -827,15 +827,7 @@ END_TEST
 
 /* ---- per-call deadline and cancel ---- */
 
-static long active_sleepers(const char *app)
-{
-    char sql[300];
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s' AND state = 'active' "
-             "AND query LIKE 'SELECT pg_sleep%%'",
-             app);
-    return pgtest_count(sql);
-}
+static long active_sleepers(const char *app) { return pgtest_active(app, "SELECT pg_sleep%"); }
 
 static void wait_sleepers(const char *app, long want)
 {
@@ -1093,15 +1085,9 @@ START_TEST(test_stream_rows)
                      0);
     ck_assert_int_eq(alchdb_stream_next(st, &row), 1);
     alchdb_stream_free(st);
-    for (int k = 0; k < 250; k++) {
-        if (pgtest_count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'alchdb_cstream' AND "
-                         "state = 'active' AND query LIKE '%generate_series(1, 100000)%'") == 0)
-            break;
+    for (int k = 0; k < 250 && pgtest_active("alchdb_cstream", "%generate_series(1, 100000)%") > 0; k++)
         sleep_ms(20);
-    }
-    ck_assert_int_eq(pgtest_count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'alchdb_cstream' "
-                                  "AND state = 'active' AND query LIKE '%generate_series(1, 100000)%'"),
-                     0);
+    ck_assert_int_eq(pgtest_active("alchdb_cstream", "%generate_series(1, 100000)%"), 0);
     ck_assert_int_eq(obs_stream_rc, ALCHDB_E_CANCELED);
 
     /* the deadline covers the whole stream */

@@ -823,15 +823,7 @@ START_TEST(test_stopped_backend_release_bounded)
 }
 END_TEST
 
-static long active_sleepers(const char *app)
-{
-    char sql[300];
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s' AND state = 'active' "
-             "AND query LIKE 'SELECT pg_sleep%%'",
-             app);
-    return pgtest_count(sql);
-}
+static long active_sleepers(const char *app) { return pgtest_active(app, "SELECT pg_sleep%"); }
 
 /* Releasing a connection with a query still running cancels it on the server. */
 START_TEST(test_release_cancels_running_query)
