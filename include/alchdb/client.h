@@ -230,8 +230,10 @@ ALCHDB_API alchdb_pool *alchdb_client_pool(alchdb_client *client);
  * @return 0 (*out holds the rows); ALCHDB_E_QUERY when the server answered
  *         with an error or the connection broke during the statement — *out
  *         then ALSO holds a result carrying the SQLSTATE and the message (free
- *         it); ALCHDB_E_INVALID, ALCHDB_E_TIMEOUT, ALCHDB_E_CONNECT,
- *         ALCHDB_E_BUSY, ALCHDB_E_CLOSED, ALCHDB_E_NOMEM (no result).
+ *         it; alchdb_last_error_sqlstate() has it too); ALCHDB_E_INVALID,
+ *         ALCHDB_E_TIMEOUT, ALCHDB_E_CONNECT, ALCHDB_E_BUSY, ALCHDB_E_CLOSED,
+ *         ALCHDB_E_NOMEM, ALCHDB_E_STATE (transaction control: see
+ *         alchdb_client_exec_opts(); a client made before fork()) (no result).
  * **Ownership:** *out is owned: free with alchdb_result_free().
  * **Thread safety:** any thread; concurrent calls use different connections.
  * @since 0.1.0
