@@ -883,6 +883,35 @@ START_TEST(test_call_timeout)
     r = ok_exec(c, "SELECT 'fresh connection'", 0, NULL);
     alchdb_result_free(r);
 
+    /* a parameter too big for the socket buffers, to a stopped backend: the
+     * send itself waits, and the deadline holds there too */
+    enum { BIG = 32 << 20 };
+    char *big = malloc(BIG);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'z', BIG);
+    const int32_t bfmt[] = {1};
+    const int32_t blen[] = {BIG};
+    const char *bp[] = {big};
+    alchdb_exec_opts obig = {.size = sizeof obig, .timeout_us = 300000, .param_formats = bfmt,
+                             .param_lengths = blen};
+    pid = ok_exec(c, "SELECT pg_backend_pid()", 0, NULL);
+    ps = procstop_begin(atoi(alchdb_result_value(pid, 0, 0)), 20000);
+    alchdb_result_free(pid);
+    t0 = ms_now();
+    rc = alchdb_client_exec_opts(c, "SELECT octet_length($1::bytea)", 1, bp, &obig, NULL);
+    took = ms_now() - t0;
+    procstop_end(&ps);
+    ck_assert_int_eq(rc, ALCHDB_E_TIMEOUT);
+    ck_assert_msg(took >= 290 && took < 1300, "took %lld ms", (long long)took);
+    /* and the same parameter goes through when the server answers */
+    obig.timeout_us = 60000000;
+    r = NULL;
+    ck_assert_msg(alchdb_client_exec_opts(c, "SELECT octet_length($1::bytea)", 1, bp, &obig, &r) == 0, "%s",
+                  alchdb_last_error_message());
+    ck_assert_int_eq(atoi(alchdb_result_value(r, 0, 0)), BIG);
+    alchdb_result_free(r);
+    free(big);
+
     /* transactions: a timed-out statement ends the transaction */
     alchdb_txn *t;
     ck_assert_int_eq(alchdb_client_begin_opts(c, 0, &o, &t), 0);
