@@ -12,6 +12,7 @@
 
 #define TAG_EXEC "client"
 #define MAX_TIMEOUT_US INT64_C(315360000000000) /* ten years */
+#define OPTS_V1_SIZE (offsetof(alchdb_exec_opts, cache) + sizeof(((alchdb_exec_opts *)0)->cache))
 
 ALCHDB_API int alchdb_client_new(alchdb_pool *pool, alchdb_client **out)
 {
@@ -88,14 +89,18 @@ int alchdb__exec_opts_load(const char *func, const alchdb_exec_opts *opts, bool 
     full->size = sizeof *full;
     if (!opts)
         return 0;
-    if (opts->size < sizeof *full)
+    /* The struct is append-only: a caller built against an older header
+     * passes a smaller size (at least the first version's, whose last member
+     * is `cache`) and gets defaults for the rest; a newer one passes a larger
+     * size, fine as long as the members this library does not know are 0. */
+    if (opts->size < OPTS_V1_SIZE)
         return alchdb__invalid_arg(func, "opts", "size must be sizeof(alchdb_exec_opts)");
     for (size_t i = sizeof *full; i < opts->size; i++)
         if (((const unsigned char *)opts)[i])
             return alchdb__error(ALCHDB_E_UNSUPPORTED,
                                  "%s: opts has members this library version (%s) does not know", func,
                                  alchdb_version_string());
-    memcpy(full, opts, sizeof *full);
+    memcpy(full, opts, opts->size < sizeof *full ? opts->size : sizeof *full);
     full->size = sizeof *full;
     if (full->timeout_us < 0)
         return alchdb__invalid_arg(func, "opts", "timeout_us must be 0 (none) or positive");

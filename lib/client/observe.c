@@ -24,6 +24,8 @@ static void m_observe(void *ud, const alchdb__exec_ctx *ctx)
         sqlstate = r->sqlstate;
     else if (ctx->rc == ALCHDB_E_TIMEOUT || ctx->rc == ALCHDB_E_CANCELED)
         sqlstate = "57014"; /* query_canceled: the deadline or the cancel handle stopped it */
+    else if (ctx->rc == ALCHDB_E_STATE)
+        sqlstate = "25000"; /* invalid_transaction_state: transaction control refused */
     else if (ctx->rc != 0)
         sqlstate = "08000"; /* no server answer (acquire failed, connection lost) */
     alchdb_monitor_query q = {
