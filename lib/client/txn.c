@@ -298,8 +298,8 @@ static int end_begins(alchdb_txn *t, const char *func, const alchdb_exec_opts *o
 
 ALCHDB_API int alchdb_txn_commit_opts(alchdb_txn *t, const alchdb_exec_opts *opts)
 {
-    int64_t start;
-    alchdb__deadline d;
+    int64_t start = 0;
+    alchdb__deadline d = {0, NULL};
     int rc = end_begins(t, __func__, opts, &start, &d);
     if (rc)
         return rc;
@@ -344,8 +344,8 @@ ALCHDB_API int alchdb_txn_commit(alchdb_txn *t) { return alchdb_txn_commit_opts(
 
 ALCHDB_API int alchdb_txn_rollback_opts(alchdb_txn *t, const alchdb_exec_opts *opts)
 {
-    int64_t start;
-    alchdb__deadline d;
+    int64_t start = 0;
+    alchdb__deadline d = {0, NULL};
     int rc = end_begins(t, __func__, opts, &start, &d);
     if (rc)
         return rc;
