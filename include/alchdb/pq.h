@@ -15,9 +15,10 @@
  * @endcode
  *
  * Rules for the borrowed PGconn: do not PQfinish() it, do not keep it after
- * release, leave it in blocking mode with no query in flight. Release rolls
- * back an open transaction; session state you change (SET, LISTEN, temporary
- * tables) stays unless the pool's reset policy is DISCARD ALL. Call
+ * release. alchdb_conn_pgconn() hands it out in blocking mode. Release rolls
+ * back an open transaction; a query still in flight is canceled on the server
+ * and the connection closed; session state you change (SET, LISTEN,
+ * temporary tables) stays unless the pool's reset policy is DISCARD ALL. Call
  * alchdb_conn_mark_broken() when you know the session is unusable.
  *
  * The pool installs its own notice receiver on every connection (notices go

@@ -299,8 +299,13 @@ static int64_t row_ttl(const alchdb_cache *c)
 
 static const char *eq_value(const alchdb__sql_eq *e, const alchdb__exec_ctx *ctx)
 {
-    if (e->param > 0)
-        return e->param <= ctx->nparams ? ctx->params[e->param - 1] : NULL;
+    if (e->param > 0) {
+        if (e->param > ctx->nparams)
+            return NULL;
+        if (ctx->param_formats && ctx->param_formats[e->param - 1] == 1)
+            return NULL; /* binary bytes are not a text key: the table-level key is used */
+        return ctx->params[e->param - 1];
+    }
     return e->literal;
 }
 
@@ -496,10 +501,14 @@ static void entry_key(binding *b, const uint8_t identity[16], const alchdb__exec
     uint32_t np = (uint32_t)ctx->nparams;
     alchdb__sip128_field(&s, &np, sizeof np);
     for (int i = 0; i < ctx->nparams; i++) {
-        if (ctx->params[i])
-            alchdb__sip128_field(&s, ctx->params[i], strlen(ctx->params[i]));
-        else
+        bool bin = ctx->param_formats && ctx->param_formats[i] == 1;
+        if (!ctx->params[i]) {
             alchdb__sip128_null(&s);
+        } else {
+            uint8_t f = bin ? 1 : 0; /* the same bytes as text and as binary mean different values */
+            alchdb__sip128_field(&s, &f, 1);
+            alchdb__sip128_field(&s, ctx->params[i], bin ? (size_t)ctx->param_lengths[i] : strlen(ctx->params[i]));
+        }
     }
     const alchdb_cache_query *q = ctx->cache_query;
     for (size_t i = 0; q && i < q->ntags; i++)
@@ -1166,27 +1175,40 @@ ALCHDB_API int alchdb_client_set_cache(alchdb_client *client, alchdb_cache *cach
     return 0;
 }
 
+/* The checks of per-statement cache options; func names the public caller. */
+#define Q_CHECK(cond, why)                                                                         \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            return alchdb__invalid_arg(func, "q", (why));                                          \
+    } while (0)
+
+int alchdb__cache_query_check(const alchdb_client *client, const alchdb_cache_query *q, const char *func)
+{
+    if (!q)
+        return 0;
+    Q_CHECK(q->version == ALCHDB_CACHE_QUERY_VERSION, "version must be ALCHDB_CACHE_QUERY_VERSION");
+    Q_CHECK(!(q->flags & ~(ALCHDB_CACHE_SKIP | ALCHDB_CACHE_NO_FILL | ALCHDB_CACHE_REFRESH)),
+            "flags: unknown ALCHDB_CACHE_* flag");
+    Q_CHECK(q->ntags <= 16 && (!q->ntags || q->tags), "tags: at most 16, not NULL when ntags > 0");
+    for (size_t i = 0; i < q->ntags; i++)
+        Q_CHECK(q->tags[i] && *q->tags[i] && strlen(q->tags[i]) <= 200, "tags: each 1..200 bytes");
+    if (q->ttl_us != 0 && client && client->cache == &cache_hooks) {
+        const alchdb_cache *c = ((binding *)client->cache_ud)->cache;
+        Q_CHECK(q->ttl_us >= 1000 && q->ttl_us / 1000 <= c->max_ttl_ms, "ttl_us: must be 0 (default) or 1 ms..max_ttl");
+    } else {
+        Q_CHECK(q->ttl_us >= 0, "ttl_us: must not be negative");
+    }
+    return 0;
+}
+
 ALCHDB_API int alchdb_client_exec_cached(alchdb_client *client, const char *sql, int nparams,
                                          const char *const *params, unsigned flags, const alchdb_cache_query *q,
                                          alchdb_result **out)
 {
     if (out)
         *out = NULL;
-    if (q) {
-        ALCHDB_CHECK_ARG(q->version == ALCHDB_CACHE_QUERY_VERSION, "q", "version must be ALCHDB_CACHE_QUERY_VERSION");
-        ALCHDB_CHECK_ARG(!(q->flags & ~(ALCHDB_CACHE_SKIP | ALCHDB_CACHE_NO_FILL | ALCHDB_CACHE_REFRESH)), "q",
-                         "flags: unknown ALCHDB_CACHE_* flag");
-        ALCHDB_CHECK_ARG(q->ntags <= 16 && (!q->ntags || q->tags), "q", "tags: at most 16, not NULL when ntags > 0");
-        for (size_t i = 0; i < q->ntags; i++)
-            ALCHDB_CHECK_ARG(q->tags[i] && *q->tags[i] && strlen(q->tags[i]) <= 200, "q",
-                             "tags: each 1..200 bytes");
-        if (q->ttl_us != 0 && client && client->cache == &cache_hooks) {
-            const alchdb_cache *c = ((binding *)client->cache_ud)->cache;
-            ALCHDB_CHECK_ARG(q->ttl_us >= 1000 && q->ttl_us / 1000 <= c->max_ttl_ms, "q",
-                             "ttl_us: must be 0 (default) or 1 ms..max_ttl");
-        } else {
-            ALCHDB_CHECK_ARG(q->ttl_us >= 0, "q", "ttl_us: must not be negative");
-        }
-    }
+    int rc = alchdb__cache_query_check(client, q, __func__);
+    if (rc)
+        return rc;
     return alchdb__client_exec(__func__, client, sql, nparams, params, flags, NULL, q, out);
 }

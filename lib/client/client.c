@@ -1,11 +1,18 @@
-/* The client facade: exec with cached prepared statements, transactions. */
+/* The client facade: lifecycle, per-call options, and the one execution path
+ * of every alchdb_client_exec*() call (route, cache, acquire, run, release,
+ * observe). Statements on a connection are in exec.c, transactions in txn.c,
+ * streams in stream.c. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "alchdb/cache.h"
+#include "alchdb/version.h"
 #include "client/client_internal.h"
 
 #define TAG_EXEC "client"
-#define TAG_TXN "client:txn"
+#define MAX_TIMEOUT_US INT64_C(315360000000000) /* ten years */
+#define OPTS_V1_SIZE (offsetof(alchdb_exec_opts, cache) + sizeof(((alchdb_exec_opts *)0)->cache))
 
 ALCHDB_API int alchdb_client_new(alchdb_pool *pool, alchdb_client **out)
 {
@@ -16,6 +23,7 @@ ALCHDB_API int alchdb_client_new(alchdb_pool *pool, alchdb_client **out)
     if (!c)
         return alchdb__nomem("client");
     c->pool = pool;
+    c->fork_gen = alchdb__fork_generation();
     c->slow_ns = alchdb__pool_opt(pool, ALCHDB_POOL_OPT_SLOW_QUERY_THRESHOLD) * 1000;
     *out = c;
     return 0;
@@ -43,7 +51,10 @@ ALCHDB_API void alchdb_client_free(alchdb_client *c)
 {
     if (!c)
         return;
-    if (c->cache && c->cache->destroy)
+    /* In a forked child the attached modules are the parent's (their locks
+     * may be held by threads that do not exist here): only the client's own
+     * memory and its own pool (dropped without Terminate) are released. */
+    if (c->cache && c->cache->destroy && !alchdb__forked_since(c->fork_gen))
         c->cache->destroy(c->cache_ud);
     if (c->owns_pool)
         alchdb_pool_free(c->pool);
@@ -59,93 +70,51 @@ ALCHDB_API alchdb_pool *alchdb_client_pool(alchdb_client *c)
     return c->pool;
 }
 
-/* ---- one statement on one connection ------------------------------------- */
-
-static bool retry_state(const char *st)
+int alchdb__client_fork_check(const alchdb_client *c, const char *func)
 {
-    /* 26000: the prepared statement is gone (DISCARD ALL/DEALLOCATE by the
-     * host); 0A000: "cached plan must not change result type" after DDL. */
-    return strcmp(st, "26000") == 0 || strcmp(st, "0A000") == 0;
+    if (ALCHDB_LIKELY(!alchdb__forked_since(c->fork_gen)))
+        return 0;
+    return alchdb__error(ALCHDB_E_STATE,
+                         "%s: the client was created before fork() and cannot be used in the child "
+                         "(its connections belong to the parent): create a new client after fork()",
+                         func);
 }
 
-/* Run ctx on the connection of slot s. Returns 0 or ALCHDB_E_QUERY with *res
- * set, or ALCHDB_E_NOMEM without a result. Marks the slot broken when the
- * session is gone. */
-static int run_on_conn(alchdb_pool *pool, alchdb__slot *s, const alchdb__exec_ctx *ctx,
-                       bool in_txn, alchdb_result **res)
-{
-    PGconn *pg = s->pg;
-    int fmt = (ctx->flags & ALCHDB_EXEC_BINARY_RESULT) ? 1 : 0;
-    PGresult *pr = NULL;
-    alchdb_result *r = NULL;
+/* ---- options and arguments ------------------------------------------------------ */
 
-    if (ctx->flags & ALCHDB_EXEC_SIMPLE) {
-        pr = PQexec(pg, ctx->sql);
-        /* PQexec keeps only the last result of a multi-statement string. */
-    } else if ((ctx->flags & ALCHDB_EXEC_UNPREPARED) ||
-               alchdb__pool_opt(pool, ALCHDB_POOL_OPT_STMT_CACHE_SIZE) == 0) {
-        pr = PQexecParams(pg, ctx->sql, ctx->nparams, NULL, ctx->params, NULL, NULL, fmt);
-    } else {
-        alchdb__stmt_cache *cache = s->ext;
-        if (!cache) {
-            cache = alchdb__stmt_cache_new(
-                (size_t)alchdb__pool_opt(pool, ALCHDB_POOL_OPT_STMT_CACHE_SIZE));
-            if (!cache)
-                return alchdb__nomem("statement cache");
-            s->ext = cache;
-            s->ext_free = alchdb__stmt_cache_free;
-        }
-        for (int attempt = 0;; attempt++) {
-            alchdb__stmt *st = alchdb__stmt_cache_get(cache, ctx->sql, ctx->sql_len, ctx->sql_hash);
-            if (!st) {
-                char evicted[24];
-                st = alchdb__stmt_cache_put(cache, ctx->sql, ctx->sql_len, ctx->sql_hash, evicted);
-                if (evicted[0])
-                    alchdb__stmt_cache_defer(cache, evicted);
-                alchdb__stmt_cache_flush_deferred(cache, pg);
-                if (!st)
-                    return alchdb__nomem("prepared statement");
-                PGresult *pp = PQprepare(pg, st->name, ctx->sql, ctx->nparams, NULL);
-                if (!pp || PQresultStatus(pp) != PGRES_COMMAND_OK) {
-                    alchdb__stmt_cache_remove(cache, st);
-                    pr = pp;
-                    break;
-                }
-                PQclear(pp);
-            }
-            pr = PQexecPrepared(pg, st->name, ctx->nparams, ctx->params, NULL, NULL, fmt);
-            ExecStatusType es = pr ? PQresultStatus(pr) : PGRES_FATAL_ERROR;
-            if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK || es == PGRES_EMPTY_QUERY)
-                break;
-            const char *code = pr ? PQresultErrorField(pr, PG_DIAG_SQLSTATE) : NULL;
-            if (!code || !retry_state(code))
-                break;
-            /* The server's statement is stale: forget it, and retry once when
-             * no transaction was aborted by the failure. */
-            if (strcmp(code, "0A000") == 0)
-                alchdb__stmt_cache_defer(cache, st->name);
-            alchdb__stmt_cache_remove(cache, st);
-            if (attempt > 0 || in_txn || PQtransactionStatus(pg) != PQTRANS_IDLE)
-                break;
-            PQclear(pr);
-            pr = NULL;
-        }
-    }
-    r = alchdb__result_wrap(pr, pg);
-    if (!r) {
-        if (PQstatus(pg) != CONNECTION_OK)
-            s->broken = true;
-        return ALCHDB_E_NOMEM;
-    }
-    if (r->status != 0 && (alchdb__sqlstate_is_fatal(r->sqlstate) || PQstatus(pg) != CONNECTION_OK))
-        s->broken = true;
-    *res = r;
-    return r->status;
+int alchdb__exec_opts_load(const char *func, const alchdb_exec_opts *opts, bool statement,
+                           alchdb_exec_opts *full)
+{
+    memset(full, 0, sizeof *full);
+    full->size = sizeof *full;
+    if (!opts)
+        return 0;
+    /* The struct is append-only: a caller built against an older header
+     * passes a smaller size (at least the first version's, whose last member
+     * is `cache`) and gets defaults for the rest; a newer one passes a larger
+     * size, fine as long as the members this library does not know are 0. */
+    if (opts->size < OPTS_V1_SIZE)
+        return alchdb__invalid_arg(func, "opts", "size must be sizeof(alchdb_exec_opts)");
+    for (size_t i = sizeof *full; i < opts->size; i++)
+        if (((const unsigned char *)opts)[i])
+            return alchdb__error(ALCHDB_E_UNSUPPORTED,
+                                 "%s: opts has members this library version (%s) does not know", func,
+                                 alchdb_version_string());
+    memcpy(full, opts, opts->size < sizeof *full ? opts->size : sizeof *full);
+    full->size = sizeof *full;
+    if (full->timeout_us < 0)
+        return alchdb__invalid_arg(func, "opts", "timeout_us must be 0 (none) or positive");
+    if (full->timeout_us > MAX_TIMEOUT_US)
+        full->timeout_us = MAX_TIMEOUT_US;
+    if (!statement && (full->flags || full->token || full->param_formats || full->param_lengths || full->cache))
+        return alchdb__invalid_arg(func, "opts", "only timeout_us and cancel apply to this call");
+    return 0;
 }
 
-static int check_exec_args(const char *func, const char *sql, int nparams,
-                           const char *const *params, unsigned flags)
+int alchdb__check_exec_args(const char *func, const char *sql, int nparams, const char *const *params,
+                            const alchdb_exec_opts *o)
 {
+    unsigned flags = o->flags;
     if (!sql)
         return alchdb__invalid_arg(func, "sql", "must not be NULL");
     if (!*sql)
@@ -163,10 +132,43 @@ static int check_exec_args(const char *func, const char *sql, int nparams,
         return alchdb__invalid_arg(func, "nparams", "must be 0 with ALCHDB_EXEC_SIMPLE");
     if ((flags & ALCHDB_EXEC_SIMPLE) && (flags & ALCHDB_EXEC_BINARY_RESULT))
         return alchdb__invalid_arg(func, "flags", "ALCHDB_EXEC_SIMPLE returns text only");
+    for (int i = 0; o->param_formats && i < nparams; i++) {
+        if (o->param_formats[i] != 0 && o->param_formats[i] != 1)
+            return alchdb__invalid_arg(func, "opts", "param_formats: each entry must be 0 (text) or 1 (binary)");
+        if (o->param_formats[i] == 1 && params[i] && (!o->param_lengths || o->param_lengths[i] < 0))
+            return alchdb__invalid_arg(func, "opts",
+                                       "param_lengths: required (>= 0) for every binary parameter");
+    }
     return 0;
 }
 
-static void finish(alchdb_client *c, alchdb__exec_ctx *ctx, int rc, alchdb_result *r)
+void alchdb__exec_ctx_init(alchdb__exec_ctx *ctx, const char *sql, int nparams, const char *const *params,
+                           const alchdb_exec_opts *o, int64_t start_ns)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->sql = sql;
+    ctx->sql_len = strlen(sql);
+    ctx->sql_hash = alchdb__hash64(sql, ctx->sql_len, 0);
+    ctx->nparams = nparams;
+    ctx->params = params;
+    bool binary = false;
+    for (int i = 0; o->param_formats && i < nparams; i++)
+        binary |= o->param_formats[i] == 1;
+    if (binary) { /* all-text formats are the default: leave them out */
+        ctx->param_formats = o->param_formats;
+        ctx->param_lengths = o->param_lengths;
+    }
+    ctx->flags = o->flags;
+    ctx->token = o->token;
+    ctx->cancel = o->cancel;
+    ctx->start_ns = start_ns;
+    ctx->deadline_ns = o->timeout_us ? start_ns + o->timeout_us * 1000 : 0;
+    ctx->route_host = -1;
+    ctx->rows = -1;
+    ctx->cache_query = o->cache;
+}
+
+void alchdb__client_finish(alchdb_client *c, alchdb__exec_ctx *ctx, int rc, alchdb_result *r)
 {
     ctx->end_ns = alchdb__now_ns();
     ctx->rc = rc;
@@ -179,6 +181,27 @@ static void finish(alchdb_client *c, alchdb__exec_ctx *ctx, int rc, alchdb_resul
         c->observe->observe(c->observe_ud, ctx);
 }
 
+int alchdb__client_query_error(const char *func, const alchdb_result *r)
+{
+    alchdb__error(ALCHDB_E_QUERY, "%s: %s: %s", func, r->sqlstate, r->message ? r->message : "");
+    alchdb__set_error_sqlstate(r->sqlstate);
+    return ALCHDB_E_QUERY;
+}
+
+void alchdb__err_save(alchdb__saved_error *e)
+{
+    e->code = alchdb_last_error_code();
+    snprintf(e->sqlstate, sizeof e->sqlstate, "%s", alchdb_last_error_sqlstate());
+    snprintf(e->msg, sizeof e->msg, "%s", alchdb_last_error_message());
+}
+
+int alchdb__err_restore(const alchdb__saved_error *e)
+{
+    alchdb__error(e->code, "%s", e->msg);
+    alchdb__set_error_sqlstate(e->sqlstate);
+    return e->code;
+}
+
 static void hand_out(alchdb_result *r, alchdb_result **out)
 {
     if (out)
@@ -187,57 +210,78 @@ static void hand_out(alchdb_result *r, alchdb_result **out)
         alchdb_result_free(r);
 }
 
-int alchdb__client_exec(const char *func, alchdb_client *c, const char *sql, int nparams,
-                        const char *const *params, unsigned flags, const char *token,
-                        const struct alchdb_cache_query *cq, alchdb_result **out)
+/* ---- the execution path ------------------------------------------------------------ */
+
+static int acquire(alchdb_client *c, alchdb__exec_ctx *ctx, alchdb_pool *failed, alchdb_conn **conn)
 {
-    if (out)
-        *out = NULL;
-    if (!c)
-        return alchdb__invalid_arg(func, "client", "must not be NULL");
-    int rc = check_exec_args(func, sql, nparams, params, flags);
+    if (c->route)
+        return c->route->acquire(c->route_ud, ctx, failed, conn);
+    /* ctx->start_ns is fresh unless a cache lookup ran first */
+    int64_t now = c->cache ? alchdb__now_ns() : ctx->start_ns;
+    return alchdb__pool_acquire_ex(ctx->pool, now, ctx->deadline_ns, ctx->cancel, TAG_EXEC, conn);
+}
+
+static void release(alchdb_client *c, alchdb__exec_ctx *ctx, alchdb_conn *conn, const char *sqlstate)
+{
+    if (c->route)
+        c->route->release(c->route_ud, ctx, conn, sqlstate);
+    else
+        alchdb__pool_release_ex(ctx->pool, conn, ctx->deadline_ns);
+}
+
+int alchdb__client_exec_opts(const char *func, alchdb_client *c, const char *sql, int nparams,
+                             const char *const *params, const alchdb_exec_opts *o, alchdb_result **out)
+{
+    int rc = alchdb__check_exec_args(func, sql, nparams, params, o);
     if (rc)
         return rc;
-    alchdb__exec_ctx ctx = {0};
-    ctx.token = token;
-    ctx.sql = sql;
-    ctx.sql_len = strlen(sql);
-    ctx.sql_hash = alchdb__hash64(sql, ctx.sql_len, 0);
-    ctx.nparams = nparams;
-    ctx.params = params;
-    ctx.flags = flags;
+    if ((rc = alchdb__client_fork_check(c, func)) != 0)
+        return rc;
+    alchdb__exec_ctx ctx;
+    alchdb__exec_ctx_init(&ctx, sql, nparams, params, o, alchdb__now_ns());
     ctx.pool = c->pool;
-    ctx.start_ns = alchdb__now_ns();
-
-    ctx.route_host = -1;
-    ctx.cache_query = cq;
     alchdb_result *r = NULL;
     if (c->cache && c->cache->lookup(c->cache_ud, &ctx, &r) == 1 && r) {
         ctx.cache_hit = true;
-        finish(c, &ctx, r->status, r);
+        alchdb__client_finish(c, &ctx, r->status, r);
         hand_out(r, out);
         return ctx.rc;
     }
     alchdb_pool *failed = NULL;
+    alchdb__saved_error err;
     for (int attempt = 0;; attempt++) {
         alchdb_conn *conn;
-        if (c->route)
-            rc = c->route->acquire(c->route_ud, &ctx, failed, &conn);
-        else
-            rc = alchdb__pool_acquire(ctx.pool, -1, TAG_EXEC, &conn);
+        rc = acquire(c, &ctx, failed, &conn);
         if (rc) {
-            finish(c, &ctx, rc, NULL);
+            if (rc == ALCHDB_E_TIMEOUT || rc == ALCHDB_E_CANCELED) {
+                char why[900];
+                snprintf(why, sizeof why, "%s", alchdb_last_error_message());
+                alchdb__error(rc, "%s: %s", func, why);
+            }
+            alchdb__err_save(&err);
+            alchdb__client_finish(c, &ctx, rc, NULL);
             if (c->cache)
                 c->cache->done(c->cache_ud, &ctx, NULL);
-            return rc;
+            return alchdb__err_restore(&err);
         }
-        rc = run_on_conn(ctx.pool, conn->slot, &ctx, false, &r);
+        alchdb__slot *s = conn->slot;
+        s->no_txn_warning = false;
+        rc = alchdb__exec_on_conn(ctx.pool, s, &ctx, false, &r);
+        if (rc == 0 || rc == ALCHDB_E_QUERY) {
+            int misuse = alchdb__client_txn_misuse(func, s, r);
+            if (misuse) {
+                alchdb_result_free(r);
+                r = NULL;
+                rc = misuse;
+            }
+        } else if (rc == ALCHDB_E_TIMEOUT || rc == ALCHDB_E_CANCELED) {
+            alchdb__exec_interrupted(func, rc, &ctx);
+        }
+        if (rc && rc != ALCHDB_E_QUERY)
+            alchdb__err_save(&err);
         if (ctx.cache_state)
-            c->cache->before_release(c->cache_ud, &ctx, conn->slot->pg);
-        if (c->route)
-            c->route->release(c->route_ud, &ctx, conn, rc == ALCHDB_E_QUERY ? r->sqlstate : NULL);
-        else
-            alchdb__pool_release(ctx.pool, conn);
+            c->cache->before_release(c->cache_ud, &ctx, s->pg);
+        release(c, &ctx, conn, rc == ALCHDB_E_QUERY ? r->sqlstate : NULL);
         /* A read that lost its replica (gone, shutting down) runs once more
          * elsewhere, so the caller sees no error. Writes are never retried. */
         if (rc == ALCHDB_E_QUERY && attempt == 0 && c->route && alchdb__sqlstate_is_fatal(r->sqlstate) &&
@@ -249,13 +293,45 @@ int alchdb__client_exec(const char *func, alchdb_client *c, const char *sql, int
         }
         break;
     }
-    if (rc == ALCHDB_E_QUERY)
-        alchdb__error(rc, "%s: %s", r->sqlstate, r->message);
-    finish(c, &ctx, rc, r);
+    alchdb__client_finish(c, &ctx, rc, r);
     if (c->cache)
         c->cache->done(c->cache_ud, &ctx, r);
+    if (rc == ALCHDB_E_QUERY)
+        alchdb__client_query_error(func, r);
+    else if (rc)
+        alchdb__err_restore(&err);
     hand_out(r, out);
     return rc;
+}
+
+int alchdb__client_exec(const char *func, alchdb_client *c, const char *sql, int nparams,
+                        const char *const *params, unsigned flags, const char *token,
+                        const struct alchdb_cache_query *cq, alchdb_result **out)
+{
+    if (out)
+        *out = NULL;
+    if (!c)
+        return alchdb__invalid_arg(func, "client", "must not be NULL");
+    alchdb_exec_opts o = {.size = sizeof o, .flags = flags, .token = token, .cache = cq};
+    return alchdb__client_exec_opts(func, c, sql, nparams, params, &o, out);
+}
+
+ALCHDB_API int alchdb_client_exec_opts(alchdb_client *c, const char *sql, int nparams,
+                                       const char *const *params, const alchdb_exec_opts *opts,
+                                       alchdb_result **out)
+{
+    if (out)
+        *out = NULL;
+    ALCHDB_CHECK_ARG(c, "client", "must not be NULL");
+    alchdb_exec_opts o;
+    int rc = alchdb__exec_opts_load(__func__, opts, true, &o);
+    if (rc)
+        return rc;
+    if (o.token && !c->route)
+        return alchdb__error(ALCHDB_E_STATE, "%s: a token needs a router (alchdb_client_new_routed)", __func__);
+    if (o.cache && (rc = alchdb__cache_query_check(c, o.cache, __func__)) != 0)
+        return rc;
+    return alchdb__client_exec_opts(__func__, c, sql, nparams, params, &o, out);
 }
 
 ALCHDB_API int alchdb_client_exec_flags(alchdb_client *c, const char *sql, int nparams,
@@ -282,213 +358,4 @@ ALCHDB_API int alchdb_client_exec_token(alchdb_client *c, const char *sql, int n
         return alchdb__error(ALCHDB_E_STATE, "%s: the client has no router (alchdb_client_new_routed)",
                              __func__);
     return alchdb__client_exec(__func__, c, sql, nparams, params, flags, token, NULL, out);
-}
-
-/* ---- transactions -------------------------------------------------------- */
-
-static int simple(alchdb__slot *s, const char *sql, PGresult **keep)
-{
-    PGresult *r = PQexec(s->pg, sql);
-    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (st != PGRES_COMMAND_OK) {
-        const char *code = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-        if (PQstatus(s->pg) != CONNECTION_OK || alchdb__sqlstate_is_fatal(code))
-            s->broken = true;
-        const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-        if (!msg)
-            msg = PQerrorMessage(s->pg);
-        char m[600];
-        snprintf(m, sizeof m, "%s", msg ? msg : "no message");
-        size_t n = strlen(m);
-        while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
-            m[--n] = '\0';
-        alchdb__error(ALCHDB_E_QUERY, "%s failed: %s%s%s", sql, code ? code : "", code ? ": " : "", m);
-        PQclear(r);
-        return ALCHDB_E_QUERY;
-    }
-    if (keep)
-        *keep = r;
-    else
-        PQclear(r);
-    return 0;
-}
-
-/* Give a transaction's connection back (through the router when routed). */
-static void txn_release(alchdb_txn *t, const char *sqlstate)
-{
-    alchdb_client *c = t->client;
-    if (c->route) {
-        alchdb__exec_ctx ctx = {0};
-        ctx.sql = "COMMIT";
-        ctx.sql_len = 6;
-        ctx.pool = t->pool;
-        ctx.txn = t;
-        ctx.route_host = -1;
-        ctx.write_lsn = t->write_lsn;
-        ctx.write_tli = t->write_tli;
-        c->route->release(c->route_ud, &ctx, t->conn, sqlstate);
-    } else {
-        alchdb__pool_release(t->pool, t->conn);
-    }
-}
-
-ALCHDB_API int alchdb_client_begin(alchdb_client *c, unsigned flags, alchdb_txn **out)
-{
-    ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
-    *out = NULL;
-    ALCHDB_CHECK_ARG(c, "client", "must not be NULL");
-    ALCHDB_CHECK_ARG(!(flags & ~(unsigned)(ALCHDB_TXN_READ_ONLY | ALCHDB_TXN_REPEATABLE_READ |
-                                           ALCHDB_TXN_SERIALIZABLE)),
-                     "flags", "unknown ALCHDB_TXN_* flag");
-    char begin[96] = "BEGIN";
-    if (flags & ALCHDB_TXN_SERIALIZABLE)
-        strcat(begin, " ISOLATION LEVEL SERIALIZABLE");
-    else if (flags & ALCHDB_TXN_REPEATABLE_READ)
-        strcat(begin, " ISOLATION LEVEL REPEATABLE READ");
-    if (flags & ALCHDB_TXN_READ_ONLY)
-        strcat(begin, " READ ONLY");
-    alchdb_txn *t = alchdb__calloc(1, sizeof *t);
-    if (!t)
-        return alchdb__nomem("transaction");
-    t->client = c;
-    t->pool = c->pool;
-    int rc;
-    if (c->route) {
-        alchdb__exec_ctx ctx = {0};
-        ctx.sql = begin;
-        ctx.sql_len = strlen(begin);
-        ctx.pool = c->pool;
-        ctx.txn = t;
-        ctx.route_host = -1;
-        if (c->cache && c->cache->txn_begin)
-            c->cache->txn_begin(c->cache_ud, &ctx);
-        rc = c->route->acquire(c->route_ud, &ctx, NULL, &t->conn);
-        t->pool = ctx.pool;
-    } else {
-        rc = alchdb__pool_acquire(t->pool, -1, TAG_TXN, &t->conn);
-    }
-    if (rc == 0) {
-        rc = simple(t->conn->slot, begin, NULL);
-        if (rc)
-            txn_release(t, NULL);
-    }
-    if (rc) {
-        alchdb__free(t);
-        return rc;
-    }
-    t->open = true;
-    *out = t;
-    return 0;
-}
-
-ALCHDB_API int alchdb_txn_exec_flags(alchdb_txn *t, const char *sql, int nparams,
-                                     const char *const *params, unsigned flags,
-                                     alchdb_result **out)
-{
-    if (out)
-        *out = NULL;
-    ALCHDB_CHECK_ARG(t, "txn", "must not be NULL");
-    int rc = check_exec_args(__func__, sql, nparams, params, flags);
-    if (rc)
-        return rc;
-    if (!t->open)
-        return alchdb__error(ALCHDB_E_STATE, "%s: the transaction has ended", __func__);
-    alchdb__exec_ctx ctx = {0};
-    ctx.sql = sql;
-    ctx.sql_len = strlen(sql);
-    ctx.sql_hash = alchdb__hash64(sql, ctx.sql_len, 0);
-    ctx.nparams = nparams;
-    ctx.params = params;
-    ctx.flags = flags;
-    ctx.pool = t->pool;
-    ctx.txn = t;
-    ctx.start_ns = alchdb__now_ns();
-    if (t->client->cache)
-        t->client->cache->txn_stmt(t->client->cache_ud, &ctx);
-    alchdb_result *r = NULL;
-    rc = run_on_conn(t->pool, t->conn->slot, &ctx, true, &r);
-    if (rc == ALCHDB_E_QUERY)
-        alchdb__error(rc, "%s: %s", r->sqlstate, r->message);
-    t->wrote = true; /* conservative until the SQL analysis can tell reads apart */
-    finish(t->client, &ctx, rc, r);
-    hand_out(r, out);
-    return rc;
-}
-
-ALCHDB_API int alchdb_txn_exec(alchdb_txn *t, const char *sql, int nparams,
-                               const char *const *params, alchdb_result **out)
-{
-    return alchdb_txn_exec_flags(t, sql, nparams, params, 0, out);
-}
-
-/* Give the connection back and end the handle. committed: COMMIT was sent
- * and its outcome is success or unknown (the cache then invalidates what the
- * transaction wrote). */
-static void txn_end(alchdb_txn *t, bool committed)
-{
-    txn_release(t, NULL);
-    t->conn = NULL;
-    t->open = false;
-    alchdb_client *c = t->client;
-    if (c->cache)
-        c->cache->txn_end(c->cache_ud, t, committed);
-}
-
-ALCHDB_API int alchdb_txn_commit(alchdb_txn *t)
-{
-    ALCHDB_CHECK_ARG(t, "txn", "must not be NULL");
-    if (!t->open)
-        return alchdb__error(ALCHDB_E_STATE, "alchdb_txn_commit: the transaction has ended");
-    alchdb__slot *s = t->conn->slot;
-    if (PQtransactionStatus(s->pg) == PQTRANS_INERROR) {
-        txn_end(t, false); /* release rolls back */
-        return alchdb__error(ALCHDB_E_QUERY, "alchdb_txn_commit: the transaction was aborted by "
-                                             "an earlier error and has been rolled back");
-    }
-    PGresult *r = NULL;
-    if (t->client->cache && t->client->cache->txn_commit)
-        t->client->cache->txn_commit(t->client->cache_ud, t);
-    int rc = simple(s, "COMMIT", &r);
-    /* A COMMIT that failed without a server answer may have committed. */
-    bool maybe_committed = rc == 0 || s->broken;
-    if (rc == 0) {
-        /* COMMIT of a transaction the server had already aborted answers ROLLBACK. */
-        if (strcmp(PQcmdStatus(r), "ROLLBACK") == 0) {
-            rc = alchdb__error(ALCHDB_E_QUERY, "alchdb_txn_commit: the server rolled the "
-                                               "transaction back");
-            maybe_committed = false;
-        }
-        PQclear(r);
-    }
-    alchdb_client *c = t->client;
-    if (maybe_committed && c->cache) {
-        alchdb__exec_ctx ctx = {0};
-        ctx.sql = "COMMIT";
-        ctx.sql_len = 6;
-        ctx.pool = t->pool;
-        ctx.txn = t;
-        ctx.route_host = -1;
-        c->cache->before_release(c->cache_ud, &ctx, s->pg);
-    }
-    txn_end(t, maybe_committed);
-    return rc;
-}
-
-ALCHDB_API int alchdb_txn_rollback(alchdb_txn *t)
-{
-    ALCHDB_CHECK_ARG(t, "txn", "must not be NULL");
-    if (!t->open)
-        return alchdb__error(ALCHDB_E_STATE, "alchdb_txn_rollback: the transaction has ended");
-    int rc = simple(t->conn->slot, "ROLLBACK", NULL);
-    txn_end(t, false);
-    return rc;
-}
-
-ALCHDB_API void alchdb_txn_free(alchdb_txn *t)
-{
-    if (!t)
-        return;
-    if (t->open)
-        txn_end(t, false); /* release rolls back an open transaction */
-    alchdb__free(t);
 }

@@ -1,5 +1,5 @@
 /* Client internals and the seams where the router, the cache and the monitor
- * plug in (issues 4, 5, 6). Never exported.
+ * plug in. Never exported.
  *
  * The client's execution path is:
  *   route (pick the pool) -> cache lookup -> acquire -> prepare/execute
@@ -39,10 +39,16 @@ typedef struct alchdb__exec_ctx {
     uint64_t sql_hash;       /* alchdb__hash64(sql, sql_len, 0) */
     int nparams;
     const char *const *params;
+    const int *param_formats; /* NULL: every parameter is text (NUL-terminated) */
+    const int *param_lengths; /* byte lengths of the binary ones (param_formats[i] == 1) */
     unsigned flags;          /* ALCHDB_EXEC_* */
     alchdb_txn *txn;         /* NULL outside a transaction */
     alchdb_pool *pool;       /* the pool used (the router may choose another) */
     int64_t start_ns, end_ns;
+    int64_t deadline_ns;     /* the call's deadline (0 = none): acquire + every round trip */
+    alchdb_cancel *cancel;   /* the call's cancel handle, or NULL */
+    bool streaming;          /* rows are handed out one at a time (never cached) */
+    int64_t rows;            /* rows of a stream, for observers (-1: read them from result) */
     int rc;                  /* outcome */
     const alchdb_result *result;
     const char *token;       /* read-your-writes token for this statement, or NULL */
@@ -102,6 +108,11 @@ typedef struct alchdb__cache_hooks {
     void (*txn_commit)(void *ud, alchdb_txn *txn);
 } alchdb__cache_hooks;
 
+/* The checks of per-statement cache options (lib/cache/hooks.c): 0 or
+ * ALCHDB_E_INVALID naming func and 'q'. */
+int alchdb__cache_query_check(const alchdb_client *client, const struct alchdb_cache_query *q,
+                              const char *func);
+
 typedef struct alchdb__observe_hooks {
     /* Every statement, after it finished (also errors and cache hits). */
     void (*observe)(void *ud, const alchdb__exec_ctx *ctx);
@@ -110,6 +121,7 @@ typedef struct alchdb__observe_hooks {
 struct alchdb_client {
     alchdb_pool *pool;
     bool owns_pool;
+    uint32_t fork_gen; /* alchdb__fork_generation() when made */
     int64_t slow_ns; /* slow_query_threshold of the pool, ns (0 = off) */
     const alchdb__route_hooks *route;
     void *route_ud;
@@ -128,13 +140,81 @@ struct alchdb_txn {
     void *cache_state; /* owned by the cache hooks until txn_end */
     int64_t write_lsn; /* as alchdb__exec_ctx.write_lsn, for the COMMIT */
     uint32_t write_tli;
+    alchdb_stream *stream; /* a stream holds the connection (txn_stream) */
+    char first_error[6];   /* SQLSTATE of the error that aborted the transaction */
+    char ended_by[96];     /* why the handle ended, for ALCHDB_E_STATE messages */
 };
 
-/* The one execution path of alchdb_client_exec*() (client.c); cq carries
- * per-statement cache options (alchdb_client_exec_cached) or NULL. */
+/* The one execution path of every alchdb_client_exec*() (client.c); opts is
+ * complete (checked, defaults applied). */
+int alchdb__client_exec_opts(const char *func, alchdb_client *c, const char *sql, int nparams,
+                             const char *const *params, const alchdb_exec_opts *opts,
+                             alchdb_result **out);
+/* The same with the older arguments; cq carries per-statement cache options
+ * (alchdb_client_exec_cached) or NULL. */
 int alchdb__client_exec(const char *func, alchdb_client *c, const char *sql, int nparams,
                         const char *const *params, unsigned flags, const char *token,
                         const struct alchdb_cache_query *cq, alchdb_result **out);
+/* Check a caller's options and copy them into *full (defaults for NULL or a
+ * shorter struct). statement: flags/token/params/cache allowed. */
+int alchdb__exec_opts_load(const char *func, const alchdb_exec_opts *opts, bool statement,
+                           alchdb_exec_opts *full);
+/* Check sql/nparams/params/flags and the parameter formats. */
+int alchdb__check_exec_args(const char *func, const char *sql, int nparams, const char *const *params,
+                            const alchdb_exec_opts *o);
+/* Fill the fields of ctx common to every statement. */
+void alchdb__exec_ctx_init(alchdb__exec_ctx *ctx, const char *sql, int nparams, const char *const *params,
+                           const alchdb_exec_opts *o, int64_t start_ns);
+/* ALCHDB_E_STATE when the client was made before a fork() of this process. */
+int alchdb__client_fork_check(const alchdb_client *c, const char *func);
+/* Report a finished statement: slow log, observer. */
+void alchdb__client_finish(alchdb_client *c, alchdb__exec_ctx *ctx, int rc, alchdb_result *r);
+/* The thread's error kept across the hooks that run after a failure
+ * (release, observer, cache), whatever they do with the thread's error. */
+typedef struct alchdb__saved_error {
+    int code;
+    char sqlstate[6];
+    char msg[1024];
+} alchdb__saved_error;
+void alchdb__err_save(alchdb__saved_error *e);
+int alchdb__err_restore(const alchdb__saved_error *e);
+/* Record a failed statement as the thread's error (with its SQLSTATE). */
+int alchdb__client_query_error(const char *func, const alchdb_result *r);
+
+/* ---- one statement on one connection (exec.c) ---------------------------------- */
+
+/* Run ctx on the connection of slot s. Returns 0 or ALCHDB_E_QUERY with *res
+ * set; ALCHDB_E_TIMEOUT, ALCHDB_E_CANCELED (the statement may still run: the
+ * release that follows cancels it and closes the connection) or
+ * ALCHDB_E_NOMEM without a result (error set). Marks the slot broken when the
+ * session is gone. Retries once, outside transactions, a statement the
+ * server's plan cache refused before running it. */
+int alchdb__exec_on_conn(alchdb_pool *pool, alchdb__slot *s, const alchdb__exec_ctx *ctx, bool in_txn,
+                         alchdb_result **res);
+/* Start ctx on slot s in single-row mode and wait for its first result
+ * (*first: a row, the final result, or an error result). Same codes and
+ * retry rule as alchdb__exec_on_conn. */
+int alchdb__stream_start_on_conn(alchdb_pool *pool, alchdb__slot *s, const alchdb__exec_ctx *ctx,
+                                 bool in_txn, PGresult **first);
+/* Check why a call ended on a connection that was left in a transaction or
+ * that answered a transaction-control statement outside one: returns
+ * ALCHDB_E_STATE (message set, pointing to the txn API) or 0. */
+int alchdb__client_txn_misuse(const char *func, alchdb__slot *s, const alchdb_result *r);
+/* The deadline error of an interrupted statement, naming func. */
+int alchdb__exec_interrupted(const char *func, int code, const alchdb__exec_ctx *ctx);
+
+/* ---- transactions and streams (txn.c, stream.c) ------------------------------- */
+
+/* The transaction's connection ended under a statement or a stream: give it
+ * back (the pool cancels and closes it when a query is left running) and end
+ * the handle. committed: see the txn_end cache hook. */
+void alchdb__txn_finish(alchdb_txn *t, bool committed, int64_t deadline_ns, const char *why);
+/* After a transaction's statement: end the handle when the server's
+ * transaction status says the transaction is over. */
+void alchdb__txn_after_stmt(alchdb_txn *t, const alchdb__exec_ctx *ctx, int rc, const alchdb_result *r);
+/* The transaction of a stream is being freed: end the stream (its statement
+ * is canceled, the transaction ends) and detach it. */
+void alchdb__stream_abandon(alchdb_stream *st);
 
 /* Per-connection prepared-statement cache (stmtcache.c). */
 typedef struct alchdb__stmt alchdb__stmt;
@@ -159,7 +239,8 @@ void alchdb__stmt_cache_remove(alchdb__stmt_cache *c, alchdb__stmt *s);
 size_t alchdb__stmt_cache_count(const alchdb__stmt_cache *c);
 /* Names whose server-side statement must still be deallocated. */
 void alchdb__stmt_cache_defer(alchdb__stmt_cache *c, const char *name);
-/* DEALLOCATE the deferred names when the connection is outside a transaction. */
-void alchdb__stmt_cache_flush_deferred(alchdb__stmt_cache *c, PGconn *pg);
+/* DEALLOCATE the deferred names when the connection is not in a failed
+ * transaction, bounded by d: 0 or the deadline's code. */
+int alchdb__stmt_cache_flush_deferred(alchdb__stmt_cache *c, PGconn *pg, const alchdb__deadline *d);
 
 #endif /* ALCHDB_CLIENT_INTERNAL_H */

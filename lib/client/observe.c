@@ -11,7 +11,9 @@ static void m_observe(void *ud, const alchdb__exec_ctx *ctx)
     alchdb_monitor *mon = ud;
     const alchdb_result *r = ctx->result;
     int64_t rows = -1;
-    if (r && r->res && r->status == 0) {
+    if (ctx->rows >= 0 && ctx->rc == 0) { /* a stream: its rows were handed out one by one */
+        rows = ctx->rows;
+    } else if (r && r->res && r->status == 0) {
         if (PQresultStatus(r->res) == PGRES_TUPLES_OK)
             rows = PQntuples(r->res);
         else if (*PQcmdTuples(r->res))
@@ -20,6 +22,10 @@ static void m_observe(void *ud, const alchdb__exec_ctx *ctx)
     const char *sqlstate = NULL;
     if (ctx->rc == ALCHDB_E_QUERY && r && r->sqlstate[0])
         sqlstate = r->sqlstate;
+    else if (ctx->rc == ALCHDB_E_TIMEOUT || ctx->rc == ALCHDB_E_CANCELED)
+        sqlstate = "57014"; /* query_canceled: the deadline or the cancel handle stopped it */
+    else if (ctx->rc == ALCHDB_E_STATE)
+        sqlstate = "25000"; /* invalid_transaction_state: transaction control refused */
     else if (ctx->rc != 0)
         sqlstate = "08000"; /* no server answer (acquire failed, connection lost) */
     alchdb_monitor_query q = {

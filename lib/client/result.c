@@ -139,6 +139,14 @@ ALCHDB_API uint32_t alchdb_result_column_type(const alchdb_result *r, int col)
     return (uint32_t)PQftype(r->res, col);
 }
 
+ALCHDB_API int alchdb_result_column_format(const alchdb_result *r, int col)
+{
+    int rc = check_col(r, col, __func__);
+    if (rc)
+        return rc;
+    return PQfformat(r->res, col);
+}
+
 ALCHDB_API const char *alchdb_result_value(const alchdb_result *r, int64_t row, int col)
 {
     if (check_cell(r, row, col, __func__))

@@ -24,8 +24,14 @@ static int r_acquire(void *ud, alchdb__exec_ctx *ctx, alchdb_pool *failed, alchd
     for (size_t i = 0; failed && i < r->nhosts; i++)
         if (r->hosts[i].pool == failed)
             exclude = (int)i;
+    /* The call's deadline caps the wait (the router's acquire_timeout otherwise). */
+    int64_t timeout_us = -1;
+    if (ctx->deadline_ns) {
+        int64_t left_us = (ctx->deadline_ns - alchdb__now_ns()) / 1000;
+        timeout_us = left_us < 0 ? 0 : left_us < r->cfg.acquire_timeout_us ? left_us : r->cfg.acquire_timeout_us;
+    }
     int reason = 0, host = -1;
-    int rc = alchdb__router_acquire_ex(r, intent, ctx->sql, ctx->sql_len, ctx->token, -1,
+    int rc = alchdb__router_acquire_ex(r, intent, ctx->sql, ctx->sql_len, ctx->token, timeout_us,
                                        ctx->txn ? "client:txn" : "client", exclude, out, &reason, &host);
     if (rc == 0) {
         ctx->pool = r->hosts[host].pool;

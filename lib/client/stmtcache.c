@@ -140,16 +140,21 @@ void alchdb__stmt_cache_defer(alchdb__stmt_cache *c, const char *name)
     /* beyond that the statement lingers until the session ends: harmless */
 }
 
-void alchdb__stmt_cache_flush_deferred(alchdb__stmt_cache *c, PGconn *pg)
+int alchdb__stmt_cache_flush_deferred(alchdb__stmt_cache *c, PGconn *pg, const alchdb__deadline *d)
 {
     /* DEALLOCATE is not transactional, but fails inside an aborted transaction. */
     PGTransactionStatusType ts = PQtransactionStatus(pg);
     if (!c->ndefer || (ts != PQTRANS_IDLE && ts != PQTRANS_INTRANS))
-        return;
-    for (int i = 0; i < c->ndefer; i++) {
+        return 0;
+    while (c->ndefer > 0) {
         char sql[48];
-        snprintf(sql, sizeof sql, "DEALLOCATE %s", c->defer[i]);
-        PQclear(PQexec(pg, sql));
+        snprintf(sql, sizeof sql, "DEALLOCATE %s", c->defer[c->ndefer - 1]);
+        PGresult *r = NULL;
+        int rc = alchdb__pq_exec(pg, sql, d, &r);
+        PQclear(r);
+        if (rc)
+            return rc; /* the rest waits for the next statement */
+        c->ndefer--;
     }
-    c->ndefer = 0;
+    return 0;
 }

@@ -7,6 +7,7 @@
  * never allocates (it must work when the allocator has just failed). */
 static _Thread_local int tl_code;
 static _Thread_local char tl_message[1024];
+static _Thread_local char tl_sqlstate[6]; /* "" unless the failure came from a server */
 
 ALCHDB_API const char *alchdb_strerror(int code)
 {
@@ -27,6 +28,7 @@ ALCHDB_API const char *alchdb_strerror(int code)
     case ALCHDB_E_BACKEND: return "backend error";
     case ALCHDB_E_RANGE: return "value out of range";
     case ALCHDB_E_INTERNAL: return "internal error";
+    case ALCHDB_E_CANCELED: return "canceled";
     default: return "unknown error";
     }
 }
@@ -35,15 +37,29 @@ ALCHDB_API int alchdb_last_error_code(void) { return tl_code; }
 
 ALCHDB_API const char *alchdb_last_error_message(void) { return tl_message; }
 
+ALCHDB_API const char *alchdb_last_error_sqlstate(void) { return tl_sqlstate; }
+
+void alchdb__set_error_sqlstate(const char *sqlstate)
+{
+    size_t n = sqlstate ? strlen(sqlstate) : 0;
+    if (n == 5) {
+        memcpy(tl_sqlstate, sqlstate, 6);
+    } else {
+        tl_sqlstate[0] = '\0';
+    }
+}
+
 ALCHDB_API void alchdb_clear_error(void)
 {
     tl_code = 0;
     tl_message[0] = '\0';
+    tl_sqlstate[0] = '\0';
 }
 
 int alchdb__verror(int code, const char *fmt, va_list ap)
 {
     tl_code = code;
+    tl_sqlstate[0] = '\0';
     if (fmt) {
         int n = vsnprintf(tl_message, sizeof tl_message, fmt, ap);
         if (n < 0)

@@ -30,6 +30,9 @@ int alchdb__verror(int code, const char *fmt, va_list ap);
 /* Shorthand for the most common failures. */
 int alchdb__invalid_arg(const char *func, const char *arg, const char *why);
 int alchdb__nomem(const char *what);
+/* Attach the server's SQLSTATE to the error just recorded (after
+ * alchdb__error); NULL or anything but 5 characters clears it. */
+void alchdb__set_error_sqlstate(const char *sqlstate);
 
 /* Check an argument; on failure set ALCHDB_E_INVALID naming it and return. */
 #define ALCHDB_CHECK_ARG(cond, name, why)                                      \

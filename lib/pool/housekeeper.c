@@ -80,7 +80,7 @@ void *alchdb__pool_housekeeper(void *arg)
             alchdb__dead_close(&dead[i]);
         if (ns) {
             char err[512];
-            int rc = alchdb__pool_connect(p, ns, err, sizeof err);
+            int rc = alchdb__pool_connect(p, ns, 0, err, sizeof err);
             pthread_mutex_lock(&p->mu);
             p->connecting--;
             now = alchdb__now_ns();
@@ -97,7 +97,8 @@ void *alchdb__pool_housekeeper(void *arg)
                 p->backoff_ns = 0;
                 p->backoff_until_ns = 0;
                 p->last_connect_error[0] = '\0';
-                if (p->closed || !alchdb__pool_put_back(p, ns, now)) {
+                alchdb__waiter *handed = NULL;
+                if (p->closed || !alchdb__pool_put_back(p, ns, now, &handed)) {
                     alchdb__dead d;
                     if (p->closed)
                         p->m.closed_shutdown++;
@@ -108,6 +109,8 @@ void *alchdb__pool_housekeeper(void *arg)
                     alchdb__dead_close(&d);
                     pthread_mutex_lock(&p->mu);
                 }
+                if (handed)
+                    alchdb__waiter_wake(handed); /* under the lock here: fine, rare */
             }
             continue; /* re-evaluate at once: more may be needed */
         }

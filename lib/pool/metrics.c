@@ -30,6 +30,8 @@ static void fill(alchdb_pool *p, alchdb_pool_metrics *m)
     m->rollbacks = p->m.rollbacks;
     m->validations = p->m.validations;
     m->leaks = p->m.leaks;
+    m->cancels = p->m.cancels;
+    m->connect_requeued = p->m.connect_requeued;
     pthread_mutex_unlock(&p->mu);
     m->utilization_pct = p->max_open ? 100.0 * (double)m->in_use / (double)p->max_open : 0;
     m->wait_p50_ns = alchdb__hist_quantile(&p->wait_hist, 0.50);
@@ -43,6 +45,8 @@ ALCHDB_API int alchdb_pool_get_metrics(alchdb_pool *pool, alchdb_pool_metrics *m
     ALCHDB_CHECK_ARG(pool && pool->magic == POOL_MAGIC, "pool", "must be a live pool");
     ALCHDB_CHECK_ARG(m, "m", "must not be NULL");
     ALCHDB_CHECK_ARG(size >= 8, "size", "must be at least 8 (pass sizeof(alchdb_pool_metrics))");
+    if (alchdb__forked_since(pool->fork_gen))
+        return alchdb__pool_fork_error(pool, __func__);
     alchdb_pool_metrics full;
     fill(pool, &full);
     size_t n = size < sizeof full ? size : sizeof full;
@@ -61,6 +65,8 @@ ALCHDB_API int alchdb_pool_metrics_json(alchdb_pool *pool, char **out)
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
     *out = NULL;
     ALCHDB_CHECK_ARG(pool && pool->magic == POOL_MAGIC, "pool", "must be a live pool");
+    if (alchdb__forked_since(pool->fork_gen))
+        return alchdb__pool_fork_error(pool, __func__);
     alchdb_pool_metrics m;
     fill(pool, &m);
     const int64_t *v = pool->cfg.v;
@@ -106,11 +112,12 @@ ALCHDB_API int alchdb_pool_metrics_json(alchdb_pool *pool, char **out)
                       "\"connections_created\":%lld,\"connect_errors\":%lld,"
                       "\"connections_closed\":{\"idle_timeout\":%lld,\"lifetime\":%lld,"
                       "\"broken\":%lld,\"surplus\":%lld,\"shutdown\":%lld},\"rollbacks\":%lld,"
-                      "\"validations\":%lld,\"leaks\":%lld,",
+                      "\"validations\":%lld,\"leaks\":%lld,\"cancels\":%lld,\"connect_requeued\":%lld,",
                       (long long)m.connects, (long long)m.connect_errors, (long long)m.closed_idle,
                       (long long)m.closed_lifetime, (long long)m.closed_broken,
                       (long long)m.closed_surplus, (long long)m.closed_shutdown,
-                      (long long)m.rollbacks, (long long)m.validations, (long long)m.leaks);
+                      (long long)m.rollbacks, (long long)m.validations, (long long)m.leaks,
+                      (long long)m.cancels, (long long)m.connect_requeued);
     /* holders and last connect error under the lock */
     pthread_mutex_lock(&pool->mu);
     int64_t now = alchdb__now_ns();

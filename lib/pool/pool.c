@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alchdb/pq.h"
+#include "pool/futex.h"
 #include "pool/pool_priv.h"
 #include "pqconn.h"
 
@@ -54,12 +56,6 @@ static void copy_tag(char *dst, const char *tag)
     for (; i + 1 < ALCHDB__POOL_TAG_MAX && tag[i]; i++)
         dst[i] = tag[i];
     dst[i] = '\0';
-}
-
-static void ns_to_timespec(int64_t mono_ns, struct timespec *ts)
-{
-    ts->tv_sec = (time_t)(mono_ns / 1000000000);
-    ts->tv_nsec = (long)(mono_ns % 1000000000);
 }
 
 static uint64_t next_rand(alchdb_pool *p)
@@ -135,8 +131,10 @@ void alchdb__dead_close(alchdb__dead *d)
 {
     if (d->ext && d->ext_free)
         d->ext_free(d->ext, NULL);
-    if (d->pg)
+    if (d->pg) {
+        PQsetnonblocking(d->pg, 1); /* the Terminate message never waits on a stuck server */
         PQfinish(d->pg);
+    }
     d->pg = NULL;
     d->ext = NULL;
 }
@@ -204,22 +202,27 @@ void alchdb__pool_wake_connector(alchdb_pool *p, int64_t now)
         alchdb__waiter *w = p->wait_head;
         waiter_remove(p, w);
         w->retry = true;
-        pthread_cond_signal(&w->cond);
+        atomic_store_explicit(&w->woken, 1, memory_order_release);
+        alchdb__waiter_wake(w);
     }
 }
+
+void alchdb__waiter_wake(alchdb__waiter *w) { alchdb__futex_wake(&w->woken); }
 
 /* Put a usable connection back: straight to the oldest waiter when there is
  * one (no barging, no thundering herd), else onto the idle stack. Returns
  * false when the connection must be closed instead (surplus). Under p->mu. */
-bool alchdb__pool_put_back(alchdb_pool *p, alchdb__slot *s, int64_t now)
+bool alchdb__pool_put_back(alchdb_pool *p, alchdb__slot *s, int64_t now, alchdb__waiter **wake)
 {
     if (alchdb__pool_stale(p, s))
         return false;
     alchdb__waiter *w = p->wait_head;
+    *wake = NULL;
     if (w) {
         waiter_remove(p, w);
         w->conn = slot_take(p, s, w->tag, now);
-        pthread_cond_signal(&w->cond);
+        atomic_store_explicit(&w->woken, 1, memory_order_release);
+        *wake = w;
         return true;
     }
     if (p->nidle >= p->max_idle)
@@ -247,13 +250,15 @@ static void notice_rx(void *arg, const PGresult *res)
     const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
     if (sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
         s->fatal_seen = true;
+    /* "there is no transaction in progress": COMMIT/ROLLBACK outside one */
+    const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (code && strcmp(code, "25P01") == 0)
+        s->no_txn_warning = true;
     if (alchdb__log_enabled(ALCHDB_LOG_DEBUG)) {
-        const char *msg = PQresultErrorMessage(res);
-        size_t n = strlen(msg);
-        while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-            n--;
-        alchdb__log(ALCHDB_LOG_DEBUG, "pool", "pool %s: server notice: %.*s", s->pool->qlabel,
-                    (int)n, msg);
+        char msg[768];
+        alchdb__pq_message(msg, sizeof msg, PQresultErrorMessage(res));
+        alchdb__pool_mask_secret(s->pool, msg);
+        alchdb__log(ALCHDB_LOG_DEBUG, "pool", "pool %s: server notice: %s", s->pool->qlabel, msg);
     }
 }
 
@@ -267,16 +272,16 @@ static void strip_nl(char *s)
             *q = ' ';
 }
 
-/* Make one connection, bounded by connect_timeout. Runs without the lock.
- * On failure writes libpq's message (redacted, one line) into err. */
-int alchdb__pool_connect(alchdb_pool *p, alchdb__slot *s, char *err, size_t errlen)
+int alchdb__pool_connect(alchdb_pool *p, alchdb__slot *s, int64_t deadline_ns, char *err, size_t errlen)
 {
     int64_t timeout_us = p->cfg.v[ALCHDB_POOL_OPT_CONNECT_TIMEOUT];
+    int64_t own = alchdb__now_ns() + timeout_us * 1000;
+    bool caller_first = deadline_ns && deadline_ns < own;
     PGconn *pg = NULL;
     s->generation = atomic_load(&p->generation);
-    int rc = alchdb__pq_connect(p->conninfo, alchdb__now_ns() + timeout_us * 1000, "pool",
-                                "connect", &pg, err, errlen);
-    if (rc == ALCHDB_E_TIMEOUT) {
+    int rc = alchdb__pq_connect(p->conninfo, caller_first ? deadline_ns : own, "pool", "connect", &pg,
+                                err, errlen);
+    if (rc == ALCHDB_E_TIMEOUT && !caller_first) {
         snprintf(err, errlen, "connection attempt timed out after %lld ms",
                  (long long)(timeout_us / 1000));
         rc = ALCHDB_E_CONNECT;
@@ -286,11 +291,12 @@ int alchdb__pool_connect(alchdb_pool *p, alchdb__slot *s, char *err, size_t errl
         return rc;
     }
     PQsetNoticeReceiver(pg, notice_rx, s);
+    PQsetnonblocking(pg, 1); /* see pqwait.h: borrowers get blocking mode back */
     int64_t now = alchdb__now_ns();
     s->pg = pg;
     s->created_ns = now;
     s->last_used_ns = now;
-    s->broken = s->fatal_seen = false;
+    s->broken = s->fatal_seen = s->no_txn_warning = false;
     int64_t life = p->cfg.v[ALCHDB_POOL_OPT_CONN_MAX_LIFETIME] * 1000;
     if (life > 0) {
         pthread_mutex_lock(&p->mu);
@@ -305,48 +311,71 @@ int alchdb__pool_connect(alchdb_pool *p, alchdb__slot *s, char *err, size_t errl
     return 0;
 }
 
+void alchdb__pool_discard(alchdb_pool *p, alchdb__dead *d)
+{
+    if (d->pg && PQstatus(d->pg) == CONNECTION_OK && PQtransactionStatus(d->pg) == PQTRANS_ACTIVE &&
+        alchdb__pq_cancel_async(d->pg)) {
+        pthread_mutex_lock(&p->mu);
+        p->m.cancels++;
+        pthread_mutex_unlock(&p->mu);
+    }
+    alchdb__dead_close(d);
+}
+
+int alchdb__pool_fork_error(const alchdb_pool *p, const char *func)
+{
+    return alchdb__error(ALCHDB_E_STATE,
+                         "%s: pool %s was created in process %ld and cannot be used in the forked "
+                         "child %ld (its connections belong to the parent): create a new pool "
+                         "after fork()",
+                         func, p->qlabel, p->pid, (long)getpid());
+}
+
 /* ---- acquire ----------------------------------------------------------- */
 
-/* Decide whether an idle connection may be handed out. Runs without the lock
- * on a slot the caller holds. */
-static bool slot_usable(alchdb_pool *p, alchdb__slot *s, int64_t now, int *why)
+enum { USABLE = 0, EXPIRED = 1, BROKEN = 2 };
+
+/* Decide whether an idle connection may be handed out: USABLE, EXPIRED,
+ * BROKEN, or the deadline's ALCHDB_E_TIMEOUT / ALCHDB_E_CANCELED while the
+ * validation round trip was in flight. Runs without the lock on a slot the
+ * caller holds. */
+static int slot_check(alchdb_pool *p, alchdb__slot *s, int64_t now, const alchdb__deadline *d)
 {
-    *why = 0;
-    if (s->expires_ns && now >= s->expires_ns) {
-        *why = 1;
-        return false;
-    }
+    if (s->expires_ns && now >= s->expires_ns)
+        return EXPIRED;
     int64_t idle = now - s->last_used_ns;
     if (idle >= LIVENESS_IDLE_NS) {
         struct pollfd pfd = {.fd = PQsocket(s->pg), .events = POLLIN};
         if (pfd.fd < 0)
-            return false;
+            return BROKEN;
         if (poll(&pfd, 1, 0) > 0) {
             /* Unsolicited data on an idle connection: a notification, a
              * parameter change, or the server saying goodbye. PQisBusy parses
              * it, so a FATAL notice reaches notice_rx (fatal_seen); a second
              * read sees the EOF that follows it. */
             if (!PQconsumeInput(s->pg))
-                return false;
+                return BROKEN;
             (void)PQisBusy(s->pg);
             if (!s->fatal_seen && poll(&pfd, 1, 0) > 0 && !PQconsumeInput(s->pg))
-                return false;
+                return BROKEN;
         }
         if (PQstatus(s->pg) != CONNECTION_OK || s->fatal_seen)
-            return false;
+            return BROKEN;
     }
-    int64_t vi = p->cfg.v[ALCHDB_POOL_OPT_VALIDATION_INTERVAL] * 1000;
-    if (idle >= vi) {
-        PGresult *r = PQexec(s->pg, "");
-        bool ok = r && PQresultStatus(r) == PGRES_EMPTY_QUERY;
+    if (idle >= p->validate_ns) {
+        PGresult *r = NULL;
+        int rc = alchdb__pq_exec(s->pg, "", d, &r);
+        bool ok = rc == 0 && r && PQresultStatus(r) == PGRES_EMPTY_QUERY;
         PQclear(r);
         pthread_mutex_lock(&p->mu);
         p->m.validations++;
         pthread_mutex_unlock(&p->mu);
+        if (rc)
+            return rc;
         if (!ok || PQstatus(s->pg) != CONNECTION_OK)
-            return false;
+            return BROKEN;
     }
-    return true;
+    return USABLE;
 }
 
 static void top_holders(alchdb_pool *p, int64_t now, char *buf, size_t len)
@@ -381,7 +410,7 @@ static void top_holders(alchdb_pool *p, int64_t now, char *buf, size_t len)
 }
 
 /* Build the timeout error under the lock. */
-static int timeout_error(alchdb_pool *p, int64_t waited_ns, int64_t now)
+static int timeout_error(alchdb_pool *p, int64_t waited_ns, int64_t now, const char *during)
 {
     char holders[512];
     top_holders(p, now, holders, sizeof holders);
@@ -389,107 +418,203 @@ static int timeout_error(alchdb_pool *p, int64_t waited_ns, int64_t now)
     if (p->last_connect_error[0] && p->open < p->max_open)
         snprintf(conn_err, sizeof conn_err, "; last connect error: %s", p->last_connect_error);
     return alchdb__error(ALCHDB_E_TIMEOUT,
-                         "pool %s: acquire timed out after %lld ms: %d/%d connections in use, "
+                         "pool %s: acquire timed out after %lld ms%s: %d/%d connections in use, "
                          "%d waiters%s%s%s",
-                         p->qlabel, (long long)(waited_ns / 1000000), p->in_use, p->max_open,
+                         p->qlabel, (long long)(waited_ns / 1000000), during, p->in_use, p->max_open,
                          p->nwaiters, holders[0] ? "; longest holders: " : "", holders, conn_err);
 }
 
 static void maybe_destroy_locked_then_unlock(alchdb_pool *p);
 
-int alchdb__pool_acquire(alchdb_pool *p, int64_t timeout_us, const char *tag, alchdb_conn **out)
+/* The server is down and nothing is open or being opened: every waiter
+ * re-evaluates now and fails fast instead of waiting out its deadline. */
+static void wake_all_waiters(alchdb_pool *p)
 {
-    int64_t start = alchdb__now_ns();
-    if (timeout_us < 0)
-        timeout_us = p->cfg.v[ALCHDB_POOL_OPT_ACQUIRE_TIMEOUT];
-    int64_t deadline = start + timeout_us * 1000;
-    bool waited = false, front = false;
-    alchdb__waiter w;
-    bool cond_ready = false;
-    int rc = 0;
+    while (p->wait_head) {
+        alchdb__waiter *w = p->wait_head;
+        waiter_remove(p, w);
+        w->retry = true;
+        atomic_store_explicit(&w->woken, 1, memory_order_release);
+        alchdb__waiter_wake(w);
+    }
+}
 
+static void waiter_cancel_wake(void *arg)
+{
+    alchdb__waiter *w = arg;
+    pthread_mutex_lock(&w->pool->mu);
+    w->canceled = true;
+    if (w->queued) {
+        waiter_remove(w->pool, w);
+        atomic_store_explicit(&w->woken, 1, memory_order_release);
+        alchdb__waiter_wake(w);
+    }
+    pthread_mutex_unlock(&w->pool->mu);
+}
+
+static int canceled_error(alchdb_pool *p, int64_t start)
+{
+    return alchdb__error(ALCHDB_E_CANCELED, "pool %s: acquire canceled after %lld ms", p->qlabel,
+                         (long long)((alchdb__now_ns() - start) / 1000000));
+}
+
+/* A connection taken from the idle stack: check it outside the lock.
+ * Returns 1 when it is handed out, 0 when it was retired (look again), or a
+ * negative code (the deadline or the cancel handle ended the check). */
+static int take_idle(alchdb_pool *p, alchdb__slot *s, const alchdb__deadline *d, int64_t start, int64_t now,
+                     bool waited, const char *tag, alchdb_conn **out)
+{
+    alchdb__pool_idle_remove(p, s);
+    alchdb_conn *lease = slot_take(p, s, tag, now);
+    pthread_mutex_unlock(&p->mu);
+    int64_t idle = now - s->last_used_ns;
+    int why = USABLE;
+    if (ALCHDB_UNLIKELY(idle >= LIVENESS_IDLE_NS || idle >= p->validate_ns ||
+                        (s->expires_ns && now >= s->expires_ns)))
+        why = slot_check(p, s, now, d);
+    if (ALCHDB_LIKELY(why == USABLE)) {
+        alchdb__hist_record(&p->wait_hist, waited ? now - start : 0);
+        *out = lease;
+        return 1;
+    }
+    /* Unusable: retire it (a validation cut short by the deadline may still
+     * be running on a stuck backend: cancel it). */
+    atomic_store(&lease->held, 0);
+    alchdb__dead dead;
+    pthread_mutex_lock(&p->mu);
+    p->in_use--;
+    p->m.acquisitions--;
+    if (why == EXPIRED)
+        p->m.closed_lifetime++;
+    else
+        p->m.closed_broken++;
+    alchdb__pool_slot_retire(p, s, &dead);
+    alchdb__pool_wake_connector(p, alchdb__now_ns());
+    pthread_mutex_unlock(&p->mu);
+    alchdb__pool_discard(p, &dead);
+    if (why == ALCHDB_E_TIMEOUT) {
+        pthread_mutex_lock(&p->mu);
+        p->m.timeouts++;
+        now = alchdb__now_ns();
+        int rc = timeout_error(p, now - start, now, " while validating an idle connection (no answer)");
+        pthread_mutex_unlock(&p->mu);
+        return rc;
+    }
+    if (why == ALCHDB_E_CANCELED)
+        return canceled_error(p, start);
+    if (why < 0)
+        return alchdb__error(why, "pool %s: validating an idle connection failed", p->qlabel);
+    pthread_mutex_lock(&p->mu);
+    return 0;
+}
+
+/* Make a connection for the caller (the lock is held on entry and on a 0
+ * return). Returns 1 when one is handed out (unlocked), 0 to look again
+ * (locked: the attempt failed but connections are open or coming, so the
+ * caller goes back in line), or a negative code (unlocked). */
+static int connect_for(alchdb_pool *p, const alchdb__deadline *d, int64_t start, bool waited,
+                       const char *tag, alchdb_conn **out)
+{
+    int64_t now = alchdb__now_ns();
+    alchdb__slot *ns = free_pop(p);
+    if (!ns) { /* cannot happen: open + connecting < max_open */
+        pthread_mutex_unlock(&p->mu);
+        return alchdb__error(ALCHDB_E_INTERNAL, "pool %s: no free slot", p->qlabel);
+    }
+    ns->state = ALCHDB__SLOT_CONNECTING;
+    p->connecting++;
+    /* Capacity may remain for the next waiter to connect in parallel. */
+    alchdb__pool_wake_connector(p, now);
+    pthread_mutex_unlock(&p->mu);
+    char err[512];
+    int crc = alchdb__pool_connect(p, ns, d->at_ns, err, sizeof err);
+    pthread_mutex_lock(&p->mu);
+    p->connecting--;
+    now = alchdb__now_ns();
+    if (crc != 0) {
+        ns->state = ALCHDB__SLOT_FREE;
+        ns->next = p->free_head;
+        p->free_head = ns;
+        if (crc == ALCHDB_E_TIMEOUT) {
+            /* The caller's deadline ended the attempt, not the server: no
+             * back-off; another caller may use the capacity. */
+            p->m.timeouts++;
+            alchdb__pool_wake_connector(p, now);
+            int rc = timeout_error(p, now - start, now, " while connecting");
+            pthread_mutex_unlock(&p->mu);
+            return rc;
+        }
+        alchdb__pool_set_connect_error(p, err, now);
+        if (crc == ALCHDB_E_NOMEM || (p->open == 0 && p->connecting == 0)) {
+            /* Nothing open and nothing coming: the server is down (or we are
+             * out of memory). Fail now, and so do the waiters. */
+            wake_all_waiters(p);
+            pthread_mutex_unlock(&p->mu);
+            return alchdb__error(crc == ALCHDB_E_NOMEM ? crc : ALCHDB_E_CONNECT,
+                                 "pool %s: cannot connect: %s", p->qlabel, err);
+        }
+        /* Connections are open (or being opened): this caller still has
+         * time, so it waits in line for a released one instead of failing. */
+        p->m.connect_requeued++;
+        return 0;
+    }
+    p->open++;
+    p->m.connects++;
+    p->backoff_ns = 0;
+    p->backoff_until_ns = 0;
+    p->last_connect_error[0] = '\0';
+    if (p->closed) {
+        alchdb__dead dead;
+        p->m.closed_shutdown++;
+        alchdb__pool_slot_retire(p, ns, &dead);
+        pthread_mutex_unlock(&p->mu);
+        alchdb__dead_close(&dead);
+        return alchdb__error(ALCHDB_E_CLOSED, "pool %s is closed", p->qlabel);
+    }
+    alchdb_conn *lease = slot_take(p, ns, tag, now);
+    alchdb__pool_wake_connector(p, now);
+    pthread_mutex_unlock(&p->mu);
+    alchdb__hist_record(&p->wait_hist, waited ? now - start : 0);
+    *out = lease;
+    return 1;
+}
+
+static int acquire_loop(alchdb_pool *p, const alchdb__deadline *d, int64_t start, const char *tag,
+                        alchdb__waiter *w, alchdb_conn **out)
+{
+    bool waited = false, front = false;
+    int rc = 0;
+    /* The caller's clock reading serves the first look (one clock read per
+     * uncontended acquire: on this kind of VM each costs about 65 ns). */
+    int64_t now = start;
     pthread_mutex_lock(&p->mu);
     for (;;) {
         if (p->closed) {
             rc = alchdb__error(ALCHDB_E_CLOSED, "pool %s is closed", p->qlabel);
             break;
         }
+        if (ALCHDB_UNLIKELY(w->canceled || alchdb__cancel_fired(d->cancel))) {
+            rc = canceled_error(p, start);
+            break;
+        }
         alchdb__slot *s = p->idle_head;
         if (s && !p->wait_head) {
-            int64_t now = alchdb__now_ns();
-            alchdb__pool_idle_remove(p, s);
-            alchdb_conn *lease = slot_take(p, s, tag, now);
-            pthread_mutex_unlock(&p->mu);
-            int why;
-            if (ALCHDB_LIKELY(now - s->last_used_ns < LIVENESS_IDLE_NS &&
-                              (!s->expires_ns || now < s->expires_ns)) ||
-                slot_usable(p, s, now, &why)) {
-                alchdb__hist_record(&p->wait_hist, waited ? now - start : 0);
-                *out = lease;
+            int t = take_idle(p, s, d, start, now, waited, tag, out);
+            if (t == 1)
                 return 0;
-            }
-            /* Unusable: retire it and look again. */
-            atomic_store(&lease->held, 0);
-            alchdb__dead dead;
-            pthread_mutex_lock(&p->mu);
-            p->in_use--;
-            p->m.acquisitions--;
-            if (why == 1)
-                p->m.closed_lifetime++;
-            else
-                p->m.closed_broken++;
-            alchdb__pool_slot_retire(p, s, &dead);
-            pthread_mutex_unlock(&p->mu);
-            alchdb__dead_close(&dead);
-            pthread_mutex_lock(&p->mu);
-            continue;
-        }
-        int64_t now = alchdb__now_ns();
-        if ((!p->wait_head || front) && alchdb__pool_can_connect(p, now)) {
-            alchdb__slot *ns = free_pop(p);
-            if (!ns) { /* cannot happen: open + connecting < max_open */
-                rc = alchdb__error(ALCHDB_E_INTERNAL, "pool %s: no free slot", p->qlabel);
-                break;
-            }
-            ns->state = ALCHDB__SLOT_CONNECTING;
-            p->connecting++;
-            /* Capacity may remain for the next waiter to connect in parallel. */
-            alchdb__pool_wake_connector(p, now);
-            pthread_mutex_unlock(&p->mu);
-            char err[512];
-            int crc = alchdb__pool_connect(p, ns, err, sizeof err);
-            pthread_mutex_lock(&p->mu);
-            p->connecting--;
+            if (t < 0)
+                return t;
             now = alchdb__now_ns();
-            if (crc != 0) {
-                ns->state = ALCHDB__SLOT_FREE;
-                ns->next = p->free_head;
-                p->free_head = ns;
-                alchdb__pool_set_connect_error(p, err, now);
-                rc = alchdb__error(crc == ALCHDB_E_NOMEM ? crc : ALCHDB_E_CONNECT,
-                                   "pool %s: cannot connect: %s", p->qlabel, err);
-                break;
-            }
-            p->open++;
-            p->m.connects++;
-            p->backoff_ns = 0;
-            p->backoff_until_ns = 0;
-            p->last_connect_error[0] = '\0';
-            if (p->closed) {
-                alchdb__dead dead;
-                p->m.closed_shutdown++;
-                alchdb__pool_slot_retire(p, ns, &dead);
-                pthread_mutex_unlock(&p->mu);
-                alchdb__dead_close(&dead);
-                pthread_mutex_lock(&p->mu);
-                continue; /* reports ALCHDB_E_CLOSED */
-            }
-            alchdb_conn *lease = slot_take(p, ns, tag, now);
-            alchdb__pool_wake_connector(p, now);
-            pthread_mutex_unlock(&p->mu);
-            alchdb__hist_record(&p->wait_hist, waited ? now - start : 0);
-            *out = lease;
-            return 0;
+            continue; /* retired: look again (locked) */
+        }
+        if ((!p->wait_head || front) && alchdb__pool_can_connect(p, now)) {
+            int t = connect_for(p, d, start, waited, tag, out);
+            if (t == 1)
+                return 0;
+            if (t < 0)
+                return t;
+            front = true; /* connecting failed, others are open: back in line, first */
+            now = alchdb__now_ns();
         }
         /* Nothing idle and no connect allowed now: fail fast when the server
          * is down and nothing can come back, else wait in line. */
@@ -500,9 +625,9 @@ int alchdb__pool_acquire(alchdb_pool *p, int64_t timeout_us, const char *tag, al
                                p->last_connect_error);
             break;
         }
-        if (now >= deadline) {
+        if (now >= d->at_ns) {
             p->m.timeouts++;
-            rc = timeout_error(p, now - start, now);
+            rc = timeout_error(p, now - start, now, "");
             break;
         }
         if (!waited && p->nwaiters >= p->cfg.v[ALCHDB_POOL_OPT_MAX_WAITERS]) {
@@ -513,52 +638,90 @@ int alchdb__pool_acquire(alchdb_pool *p, int64_t timeout_us, const char *tag, al
                                p->qlabel, p->nwaiters, p->in_use, p->max_open);
             break;
         }
-        if (!cond_ready) {
-            pthread_condattr_t ca;
-            pthread_condattr_init(&ca);
-            pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-            pthread_cond_init(&w.cond, &ca);
-            pthread_condattr_destroy(&ca);
-            cond_ready = true;
-        }
         if (!waited) {
             waited = true;
             p->m.waited++;
         }
-        w.conn = NULL;
-        w.err = 0;
-        w.retry = false;
-        w.tag = tag;
-        waiter_enqueue(p, &w, front);
+        w->conn = NULL;
+        w->err = 0;
+        w->retry = false;
+        w->tag = tag;
+        atomic_store_explicit(&w->woken, 0, memory_order_relaxed);
+        waiter_enqueue(p, w, front);
         if (p->hk_wants_waiters)
             pthread_cond_signal(&p->hk_cond);
-        struct timespec ts;
-        ns_to_timespec(deadline, &ts);
-        while (!w.conn && !w.err && !w.retry) {
-            if (pthread_cond_timedwait(&w.cond, &p->mu, &ts) == ETIMEDOUT)
+        pthread_mutex_unlock(&p->mu);
+        while (!atomic_load_explicit(&w->woken, memory_order_acquire))
+            if (alchdb__futex_wait(&w->woken, 0, d->at_ns) == ETIMEDOUT)
                 break;
-        }
-        waiter_remove(p, &w);
-        if (w.conn) {
-            int64_t t = alchdb__now_ns();
-            pthread_mutex_unlock(&p->mu);
-            pthread_cond_destroy(&w.cond);
-            alchdb__hist_record(&p->wait_hist, t - start);
-            *out = w.conn;
+        if (atomic_load_explicit(&w->woken, memory_order_acquire) && w->conn) {
+            /* handed over by a release: ours without taking the lock */
+            alchdb__hist_record(&p->wait_hist, alchdb__now_ns() - start);
+            *out = w->conn;
             return 0;
         }
-        if (w.err) {
-            rc = alchdb__error(w.err, "pool %s was closed while waiting", p->qlabel);
+        pthread_mutex_lock(&p->mu);
+        waiter_remove(p, w); /* timed out: still queued */
+        if (w->conn) {       /* handed over between the timeout and the lock */
+            pthread_mutex_unlock(&p->mu);
+            alchdb__hist_record(&p->wait_hist, alchdb__now_ns() - start);
+            *out = w->conn;
+            return 0;
+        }
+        if (w->err) {
+            rc = alchdb__error(w->err, "pool %s was closed while waiting", p->qlabel);
             break;
         }
-        /* retry (woken to connect) or timeout: loop re-evaluates; a woken
-         * connector keeps its place at the head of the line. */
-        front = w.retry;
+        /* retry (woken to connect), canceled or timeout: the loop decides; a
+         * woken connector keeps its place at the head of the line. */
+        front = w->retry;
+        now = alchdb__now_ns();
     }
     pthread_mutex_unlock(&p->mu);
-    if (cond_ready)
-        pthread_cond_destroy(&w.cond);
     return rc;
+}
+
+static int acquire_at(alchdb_pool *p, int64_t start, int64_t deadline_ns, alchdb_cancel *cancel, const char *tag,
+                      alchdb_conn **out)
+{
+    alchdb__deadline d = {deadline_ns, cancel};
+    alchdb__waiter w;
+    w.pool = p;
+    w.canceled = false;
+    w.queued = false;
+    w.conn = NULL;
+    atomic_init(&w.woken, 0);
+    alchdb__cancel_wake cw = {waiter_cancel_wake, &w, NULL, NULL};
+    if (cancel) {
+        if (alchdb__cancel_fired(cancel))
+            return canceled_error(p, start);
+        alchdb__cancel_register(cancel, &cw);
+    }
+    int rc = acquire_loop(p, &d, start, tag, &w, out);
+    if (cancel)
+        alchdb__cancel_unregister(cancel, &cw); /* after this no wake-up touches w */
+    return rc;
+}
+
+int alchdb__pool_acquire_ex(alchdb_pool *p, int64_t now_ns, int64_t call_deadline_ns, alchdb_cancel *cancel,
+                            const char *tag, alchdb_conn **out)
+{
+    if (ALCHDB_UNLIKELY(alchdb__forked_since(p->fork_gen)))
+        return alchdb__pool_fork_error(p, "acquire");
+    int64_t at = now_ns + p->cfg.v[ALCHDB_POOL_OPT_ACQUIRE_TIMEOUT] * 1000;
+    if (call_deadline_ns && call_deadline_ns < at)
+        at = call_deadline_ns;
+    return acquire_at(p, now_ns, at, cancel, tag, out);
+}
+
+int alchdb__pool_acquire(alchdb_pool *p, int64_t timeout_us, const char *tag, alchdb_conn **out)
+{
+    if (ALCHDB_UNLIKELY(alchdb__forked_since(p->fork_gen)))
+        return alchdb__pool_fork_error(p, "alchdb_pool_acquire");
+    if (timeout_us < 0)
+        timeout_us = p->cfg.v[ALCHDB_POOL_OPT_ACQUIRE_TIMEOUT];
+    int64_t now = alchdb__now_ns();
+    return acquire_at(p, now, now + timeout_us * 1000, NULL, tag, out);
 }
 
 ALCHDB_API int alchdb_pool_acquire(alchdb_pool *pool, int64_t timeout_us, const char *tag,
@@ -575,7 +738,7 @@ ALCHDB_API int alchdb_pool_acquire(alchdb_pool *pool, int64_t timeout_us, const 
 
 /* ---- release ----------------------------------------------------------- */
 
-int alchdb__pool_release(alchdb_pool *p, alchdb_conn *lease)
+int alchdb__pool_release_ex(alchdb_pool *p, alchdb_conn *lease, int64_t deadline_ns)
 {
     alchdb__slot *s = lease->slot;
     uint32_t one = 1;
@@ -587,31 +750,44 @@ int alchdb__pool_release(alchdb_pool *p, alchdb_conn *lease)
     PGconn *pg = s->pg;
     bool broken = s->broken || s->fatal_seen || PQstatus(pg) != CONNECTION_OK || alchdb__pool_stale(p, s);
     bool rolled_back = false;
+    alchdb__deadline d = {deadline_ns, NULL};
     if (!broken) {
-        switch (PQtransactionStatus(pg)) {
+        PGTransactionStatusType ts = PQtransactionStatus(pg);
+        if (ts != PQTRANS_IDLE && !d.at_ns)
+            d.at_ns = alchdb__now_ns() + p->cfg.v[ALCHDB_POOL_OPT_CONNECT_TIMEOUT] * 1000;
+        switch (ts) {
         case PQTRANS_IDLE:
             break;
         case PQTRANS_INTRANS:
         case PQTRANS_INERROR: {
-            PGresult *r = PQexec(pg, "ROLLBACK");
-            broken = !r || PQresultStatus(r) != PGRES_COMMAND_OK ||
+            PGresult *r = NULL;
+            int wrc = alchdb__pq_exec(pg, "ROLLBACK", &d, &r);
+            broken = wrc != 0 || !r || PQresultStatus(r) != PGRES_COMMAND_OK ||
                      PQtransactionStatus(pg) != PQTRANS_IDLE;
             PQclear(r);
             rolled_back = true;
             break;
         }
-        default: /* a query still running or unknown state: not reusable */
+        default: /* a query still running (or unknown state): never reused */
             broken = true;
             break;
         }
     }
     bool discard_reset = false;
     if (!broken && p->cfg.v[ALCHDB_POOL_OPT_RESET_POLICY] == ALCHDB_POOL_RESET_DISCARD_ALL) {
-        PGresult *r = PQexec(pg, "DISCARD ALL");
-        broken = !r || PQresultStatus(r) != PGRES_COMMAND_OK;
+        if (!d.at_ns)
+            d.at_ns = alchdb__now_ns() + p->cfg.v[ALCHDB_POOL_OPT_CONNECT_TIMEOUT] * 1000;
+        PGresult *r = NULL;
+        int wrc = alchdb__pq_exec(pg, "DISCARD ALL", &d, &r);
+        broken = wrc != 0 || !r || PQresultStatus(r) != PGRES_COMMAND_OK;
         PQclear(r);
         discard_reset = true;
     }
+    /* A query left running (the holder's, or a reset cut short) is stopped
+     * on the server; the connection is closed below, so a late cancel cannot
+     * hit another statement. */
+    bool cancel_sent = broken && PQstatus(pg) == CONNECTION_OK && PQtransactionStatus(pg) == PQTRANS_ACTIVE &&
+                       alchdb__pq_cancel_async(pg);
     int64_t now = alchdb__now_ns();
     alchdb__dead dead = {0};
     void *stale_ext = NULL;
@@ -627,14 +803,17 @@ int alchdb__pool_release(alchdb_pool *p, alchdb_conn *lease)
     p->in_use--;
     if (rolled_back)
         p->m.rollbacks++;
+    if (cancel_sent)
+        p->m.cancels++;
     bool close = true;
+    alchdb__waiter *handed = NULL;
     if (p->closed) {
         p->m.closed_shutdown++;
     } else if (broken) {
         p->m.closed_broken++;
     } else if (s->expires_ns && now >= s->expires_ns) {
         p->m.closed_lifetime++;
-    } else if (alchdb__pool_put_back(p, s, now)) {
+    } else if (alchdb__pool_put_back(p, s, now, &handed)) {
         close = false;
     } else {
         p->m.closed_surplus++;
@@ -644,14 +823,21 @@ int alchdb__pool_release(alchdb_pool *p, alchdb_conn *lease)
         alchdb__pool_wake_connector(p, now);
     }
     if (p->freeing) {
-        maybe_destroy_locked_then_unlock(p);
+        maybe_destroy_locked_then_unlock(p); /* p may be gone after this */
     } else {
         pthread_mutex_unlock(&p->mu);
     }
+    if (handed)
+        alchdb__waiter_wake(handed); /* after unlocking: it never waits for our lock */
     if (stale_ext && stale_free)
         stale_free(stale_ext, NULL);
     alchdb__dead_close(&dead);
     return 0;
+}
+
+int alchdb__pool_release(alchdb_pool *p, alchdb_conn *lease)
+{
+    return alchdb__pool_release_ex(p, lease, 0);
 }
 
 ALCHDB_API int alchdb_pool_release(alchdb_pool *pool, alchdb_conn *conn)
@@ -664,7 +850,9 @@ ALCHDB_API int alchdb_pool_release(alchdb_pool *pool, alchdb_conn *conn)
                              "alchdb_pool_release: the connection belongs to pool %s, not to "
                              "pool %s",
                              conn->pool->qlabel, pool->qlabel);
-    return alchdb__pool_release(pool, conn);
+    if (ALCHDB_UNLIKELY(alchdb__forked_since(pool->fork_gen)))
+        return alchdb__pool_fork_error(pool, __func__);
+    return alchdb__pool_release_ex(pool, conn, 0);
 }
 
 ALCHDB_API int alchdb_conn_mark_broken(alchdb_conn *conn)
@@ -672,6 +860,8 @@ ALCHDB_API int alchdb_conn_mark_broken(alchdb_conn *conn)
     ALCHDB_CHECK_ARG(conn && conn->magic == LEASE_MAGIC, "conn", "is not a connection handle");
     if (!atomic_load(&conn->held))
         return alchdb__error(ALCHDB_E_STATE, "alchdb_conn_mark_broken: connection is not acquired");
+    if (ALCHDB_UNLIKELY(alchdb__forked_since(conn->pool->fork_gen)))
+        return alchdb__pool_fork_error(conn->pool, __func__);
     conn->slot->broken = true;
     return 0;
 }
@@ -686,6 +876,11 @@ ALCHDB_API PGconn *alchdb_conn_pgconn(alchdb_conn *conn)
         alchdb__error(ALCHDB_E_STATE, "alchdb_conn_pgconn: connection is not acquired");
         return NULL;
     }
+    if (ALCHDB_UNLIKELY(alchdb__forked_since(conn->pool->fork_gen))) {
+        alchdb__pool_fork_error(conn->pool, __func__);
+        return NULL;
+    }
+    PQsetnonblocking(conn->slot->pg, 0); /* the borrower's contract: blocking mode (pq.h) */
     return conn->slot->pg;
 }
 
@@ -817,19 +1012,14 @@ static int parse_conninfo(alchdb_pool *p, const char *conninfo)
 
 /* ---- lifecycle --------------------------------------------------------- */
 
-static void pool_destroy(alchdb_pool *p)
+/* The memory of a pool (its connections are closed or dropped by then). */
+static void pool_free_memory(alchdb_pool *p)
 {
-    for (int i = 0; p->slots && i < p->max_open; i++) {
-        alchdb__slot *s = &p->slots[i];
-        alchdb__dead d = {s->pg, s->ext, s->ext_free};
-        alchdb__dead_close(&d);
+    for (int i = 0; p->slots && i < p->max_open; i++)
         for (int k = 0; k < ALCHDB__POOL_LEASES; k++)
-            s->leases[k].magic = DEAD_MAGIC;
-    }
+            p->slots[i].leases[k].magic = DEAD_MAGIC;
     alchdb__free(p->slots);
     alchdb__hist_destroy(&p->wait_hist);
-    pthread_cond_destroy(&p->hk_cond);
-    pthread_mutex_destroy(&p->mu);
     alchdb__free(p->conninfo);
     alchdb__free(p->masked_conninfo);
     if (p->password) {
@@ -841,6 +1031,18 @@ static void pool_destroy(alchdb_pool *p)
     alchdb__free(p->cfg.name);
     p->magic = DEAD_MAGIC;
     alchdb__free(p);
+}
+
+static void pool_destroy(alchdb_pool *p)
+{
+    for (int i = 0; p->slots && i < p->max_open; i++) {
+        alchdb__slot *s = &p->slots[i];
+        alchdb__dead d = {s->pg, s->ext, s->ext_free};
+        alchdb__dead_close(&d);
+    }
+    pthread_cond_destroy(&p->hk_cond);
+    pthread_mutex_destroy(&p->mu);
+    pool_free_memory(p);
 }
 
 static void maybe_destroy_locked_then_unlock(alchdb_pool *p)
@@ -884,6 +1086,9 @@ ALCHDB_API int alchdb_pool_new(const char *conninfo, const alchdb_pool_config *c
         return alchdb__nomem("pool");
     }
     p->magic = POOL_MAGIC;
+    p->fork_gen = alchdb__fork_generation();
+    p->pid = (long)getpid();
+    p->validate_ns = c.v[ALCHDB_POOL_OPT_VALIDATION_INTERVAL] * 1000;
     p->max_open = (int)mo;
     p->max_idle = (int)mi;
     p->max_connecting = (int)c.v[ALCHDB_POOL_OPT_MAX_CONNECTING];
@@ -932,6 +1137,8 @@ ALCHDB_API void alchdb_pool_close(alchdb_pool *p)
 {
     if (!p || p->magic != POOL_MAGIC)
         return;
+    if (alchdb__forked_since(p->fork_gen))
+        return; /* the parent's pool: nothing here may be touched (alchdb_pool_free drops it) */
     pthread_mutex_lock(&p->mu);
     if (p->closed) {
         pthread_mutex_unlock(&p->mu);
@@ -942,7 +1149,8 @@ ALCHDB_API void alchdb_pool_close(alchdb_pool *p)
         alchdb__waiter *next = w->next;
         waiter_remove(p, w);
         w->err = ALCHDB_E_CLOSED;
-        pthread_cond_signal(&w->cond);
+        atomic_store_explicit(&w->woken, 1, memory_order_release);
+        alchdb__waiter_wake(w);
         w = next;
     }
     pthread_cond_signal(&p->hk_cond);
@@ -967,10 +1175,29 @@ ALCHDB_API void alchdb_pool_close(alchdb_pool *p)
     }
 }
 
+/* Free a pool inherited through fork(): its connections are dropped without
+ * a Terminate message (the parent's sessions live on), and no lock is taken
+ * or destroyed (one may be held by a thread that does not exist here). */
+static void pool_free_in_child(alchdb_pool *p)
+{
+    for (int i = 0; p->slots && i < p->max_open; i++) {
+        alchdb__slot *s = &p->slots[i];
+        if (s->ext && s->ext_free)
+            s->ext_free(s->ext, NULL);
+        alchdb__pq_drop_inherited(s->pg);
+        s->pg = NULL;
+    }
+    pool_free_memory(p);
+}
+
 ALCHDB_API void alchdb_pool_free(alchdb_pool *p)
 {
     if (!p || p->magic != POOL_MAGIC)
         return;
+    if (alchdb__forked_since(p->fork_gen)) {
+        pool_free_in_child(p);
+        return;
+    }
     alchdb_pool_close(p);
     pthread_mutex_lock(&p->mu);
     p->freeing = true;

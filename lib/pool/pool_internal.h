@@ -10,6 +10,7 @@
 #include "alchdb/pool.h"
 #include "internal.h"
 #include "pool/hist.h"
+#include "pool/pqwait.h"
 
 #define ALCHDB__POOL_NOPTS 16 /* integer options are 1..15 */
 #define ALCHDB__POOL_LEASES 4 /* handles per slot: stale releases are caught for 4 reuses */
@@ -49,6 +50,8 @@ struct alchdb__slot {
     int64_t created_ns, expires_ns, last_used_ns, acquired_ns;
     bool broken;        /* set by the holder: close on release */
     bool fatal_seen;    /* a FATAL notice arrived (backend terminating) */
+    bool no_txn_warning; /* a WARNING 25P01 arrived: COMMIT/ROLLBACK outside a transaction
+                            (the client clears it before each statement) */
     bool leak_reported;
     uint64_t generation; /* the pool's generation when this connection was made */
     char tag[ALCHDB__POOL_TAG_MAX];
@@ -58,11 +61,25 @@ struct alchdb__slot {
     void (*ext_free)(void *ext, PGconn *pg);
 };
 
-/* Internal fast paths used by the client (no handle re-validation beyond the
- * public function's). */
+/* Internal fast paths used by the client, the router and the cache (no handle
+ * re-validation beyond the public function's). timeout_us -1 = the pool's
+ * acquire_timeout. */
 int alchdb__pool_acquire(alchdb_pool *pool, int64_t timeout_us, const char *tag,
                          alchdb_conn **out);
+/* Acquire for a call: waits up to the pool's acquire_timeout from now_ns (a
+ * recent alchdb__now_ns() reading of the caller: it saves a clock read),
+ * capped by the call's absolute deadline call_deadline_ns (0 = none); every
+ * wait inside honours that bound (the queue, connecting, validating). cancel
+ * (may be NULL) wakes it: ALCHDB_E_CANCELED. ALCHDB_E_STATE after fork(). */
+int alchdb__pool_acquire_ex(alchdb_pool *pool, int64_t now_ns, int64_t call_deadline_ns,
+                            alchdb_cancel *cancel, const char *tag, alchdb_conn **out);
 int alchdb__pool_release(alchdb_pool *pool, alchdb_conn *conn);
+/* Release; the reset round trips (ROLLBACK, DISCARD ALL) are bounded by
+ * deadline_ns, or by connect_timeout when it is 0 (or already passed). */
+int alchdb__pool_release_ex(alchdb_pool *pool, alchdb_conn *conn, int64_t deadline_ns);
+/* ALCHDB_E_STATE (message set) when the pool was made before a fork() of this
+ * process; func names the caller. */
+int alchdb__pool_fork_error(const alchdb_pool *pool, const char *func);
 /* Options the client reads (microseconds / counts). */
 int64_t alchdb__pool_opt(const alchdb_pool *pool, int opt);
 /* True when the SQLSTATE means the session is gone (class 08, 57P01..03). */

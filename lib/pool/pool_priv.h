@@ -5,16 +5,23 @@
 
 #include "pool/pool_internal.h"
 
-/* A caller waiting for a connection. Lives on the waiter's stack; each has its
- * own condition variable so a release wakes exactly the one it serves. */
+/* A caller waiting for a connection. Lives on the waiter's stack. Whoever
+ * serves it (a release handing over a connection, close, a wake to connect,
+ * its cancel handle) fills the fields below and then sets `woken` to 1 under
+ * the pool lock, and wakes it with a futex: a release does that after
+ * unlocking, so the woken thread never blocks on the pool lock, and the waiter
+ * takes a handed-over connection without touching the lock at all. Each
+ * waiter sleeps on its own word: a release wakes exactly the one it serves. */
 typedef struct alchdb__waiter {
-    pthread_cond_t cond;
+    _Atomic uint32_t woken;
     struct alchdb__waiter *next, *prev;
+    alchdb_pool *pool;
     alchdb_conn *conn; /* handed over by a releaser */
     const char *tag;   /* the waiter's tag (valid while it waits) */
     int err;           /* ALCHDB_E_CLOSED when the pool closed */
-    bool retry;        /* woken to make a connection itself */
+    bool retry;        /* woken to make a connection itself (or to fail fast) */
     bool queued;
+    bool canceled;     /* its cancel handle fired */
 } alchdb__waiter;
 
 /* A physical connection detached from its slot, to be closed without the lock. */
@@ -27,14 +34,17 @@ typedef struct alchdb__dead {
 typedef struct alchdb__pool_counters {
     int64_t acquisitions, waited, timeouts, rejected, connects, connect_errors;
     int64_t closed_idle, closed_lifetime, closed_broken, closed_surplus, closed_shutdown;
-    int64_t rollbacks, validations, leaks;
+    int64_t rollbacks, validations, leaks, cancels, connect_requeued;
 } alchdb__pool_counters;
 
 struct alchdb_pool {
     uint32_t magic;
+    uint32_t fork_gen; /* alchdb__fork_generation() when made: a child of fork() sees a newer one */
+    long pid;          /* the creating process, for the fork error */
     pthread_mutex_t mu;
     struct alchdb_pool_config cfg;
     int max_open, max_idle, max_connecting;
+    int64_t validate_ns; /* validation_interval in ns: reuse after this long idle gets a round trip */
     char *conninfo;        /* as given (may hold a password: never shown) */
     char *masked_conninfo; /* password replaced by *** */
     char *password;        /* to mask it out of libpq messages */
@@ -69,9 +79,18 @@ void alchdb__pool_slot_retire(alchdb_pool *p, alchdb__slot *s, alchdb__dead *dea
 void alchdb__dead_close(alchdb__dead *d);
 bool alchdb__pool_can_connect(const alchdb_pool *p, int64_t now);
 void alchdb__pool_wake_connector(alchdb_pool *p, int64_t now);
-bool alchdb__pool_put_back(alchdb_pool *p, alchdb__slot *s, int64_t now);
+/* *wake: a waiter that was handed the connection, to wake with
+ * alchdb__waiter_wake() after unlocking (NULL otherwise). */
+bool alchdb__pool_put_back(alchdb_pool *p, alchdb__slot *s, int64_t now, alchdb__waiter **wake);
+/* Wake a waiter whose `woken` was set under the lock (either side of the unlock). */
+void alchdb__waiter_wake(alchdb__waiter *w);
 void alchdb__pool_set_connect_error(alchdb_pool *p, const char *msg, int64_t now);
-int alchdb__pool_connect(alchdb_pool *p, alchdb__slot *s, char *err, size_t errlen);
+/* Connect slot s, bounded by connect_timeout and by deadline_ns (0 = none).
+ * ALCHDB_E_TIMEOUT only when deadline_ns ended the attempt first. */
+int alchdb__pool_connect(alchdb_pool *p, alchdb__slot *s, int64_t deadline_ns, char *err, size_t errlen);
+/* Close a retired connection outside the lock; a query still running on it
+ * gets a cancel request first. */
+void alchdb__pool_discard(alchdb_pool *p, alchdb__dead *d);
 /* Whether a slot's connection predates the last drain. */
 bool alchdb__pool_stale(const alchdb_pool *p, const alchdb__slot *s);
 

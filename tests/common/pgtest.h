@@ -4,6 +4,7 @@
 #define ALCHDB_PGTEST_H
 
 #include <libpq-fe.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "testutil.h"
@@ -42,6 +43,18 @@ static inline long pgtest_count(const char *sql)
     PQclear(r);
     PQfinish(c);
     return n;
+}
+
+/* How many backends of application_name app run a statement LIKE pattern
+ * (both plain identifiers and patterns of the test itself, not user input). */
+static inline long pgtest_active(const char *app, const char *pattern)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s' AND state = 'active' "
+             "AND query LIKE '%s'",
+             app, pattern);
+    return pgtest_count(sql);
 }
 
 #endif

@@ -111,6 +111,7 @@ _Static_assert(ALCHDB_E_BUSY == -12, "pin: ALCHDB_E_BUSY");
 _Static_assert(ALCHDB_E_BACKEND == -13, "pin: ALCHDB_E_BACKEND");
 _Static_assert(ALCHDB_E_RANGE == -14, "pin: ALCHDB_E_RANGE");
 _Static_assert(ALCHDB_E_INTERNAL == -15, "pin: ALCHDB_E_INTERNAL");
+_Static_assert(ALCHDB_E_CANCELED == -16, "pin: ALCHDB_E_CANCELED");
 /* enum alchdb_log_level (log.h) */
 _Static_assert(ALCHDB_LOG_NONE == 0, "pin: ALCHDB_LOG_NONE");
 _Static_assert(ALCHDB_LOG_ERROR == 1, "pin: ALCHDB_LOG_ERROR");
@@ -315,6 +316,16 @@ _Static_assert(offsetof(struct alchdb_cache_metrics, fills_from_replica) == 136,
 _Static_assert(offsetof(struct alchdb_cache_metrics, routed_primary) == 144, "pin: offsetof(struct alchdb_cache_metrics, routed_primary)");
 _Static_assert(offsetof(struct alchdb_cache_metrics, routed_position) == 152, "pin: offsetof(struct alchdb_cache_metrics, routed_position)");
 _Static_assert(offsetof(struct alchdb_cache_metrics, write_marks) == 160, "pin: offsetof(struct alchdb_cache_metrics, write_marks)");
+/* struct alchdb_exec_opts (client.h) */
+_Static_assert(sizeof(struct alchdb_exec_opts) == 56, "pin: sizeof(struct alchdb_exec_opts)");
+_Static_assert(offsetof(struct alchdb_exec_opts, size) == 0, "pin: offsetof(struct alchdb_exec_opts, size)");
+_Static_assert(offsetof(struct alchdb_exec_opts, flags) == 4, "pin: offsetof(struct alchdb_exec_opts, flags)");
+_Static_assert(offsetof(struct alchdb_exec_opts, timeout_us) == 8, "pin: offsetof(struct alchdb_exec_opts, timeout_us)");
+_Static_assert(offsetof(struct alchdb_exec_opts, cancel) == 16, "pin: offsetof(struct alchdb_exec_opts, cancel)");
+_Static_assert(offsetof(struct alchdb_exec_opts, token) == 24, "pin: offsetof(struct alchdb_exec_opts, token)");
+_Static_assert(offsetof(struct alchdb_exec_opts, param_formats) == 32, "pin: offsetof(struct alchdb_exec_opts, param_formats)");
+_Static_assert(offsetof(struct alchdb_exec_opts, param_lengths) == 40, "pin: offsetof(struct alchdb_exec_opts, param_lengths)");
+_Static_assert(offsetof(struct alchdb_exec_opts, cache) == 48, "pin: offsetof(struct alchdb_exec_opts, cache)");
 /* struct alchdb_monitor_query (monitor.h) */
 _Static_assert(sizeof(struct alchdb_monitor_query) == 64, "pin: sizeof(struct alchdb_monitor_query)");
 _Static_assert(offsetof(struct alchdb_monitor_query, version) == 0, "pin: offsetof(struct alchdb_monitor_query, version)");
@@ -366,7 +377,7 @@ _Static_assert(offsetof(struct alchdb_option_info, unit) == 64, "pin: offsetof(s
 _Static_assert(offsetof(struct alchdb_option_info, doc) == 72, "pin: offsetof(struct alchdb_option_info, doc)");
 _Static_assert(offsetof(struct alchdb_option_info, flags) == 80, "pin: offsetof(struct alchdb_option_info, flags)");
 /* struct alchdb_pool_metrics (pool.h) */
-_Static_assert(sizeof(struct alchdb_pool_metrics) == 208, "pin: sizeof(struct alchdb_pool_metrics)");
+_Static_assert(sizeof(struct alchdb_pool_metrics) == 224, "pin: sizeof(struct alchdb_pool_metrics)");
 _Static_assert(offsetof(struct alchdb_pool_metrics, size) == 0, "pin: offsetof(struct alchdb_pool_metrics, size)");
 _Static_assert(offsetof(struct alchdb_pool_metrics, reserved) == 4, "pin: offsetof(struct alchdb_pool_metrics, reserved)");
 _Static_assert(offsetof(struct alchdb_pool_metrics, max_open) == 8, "pin: offsetof(struct alchdb_pool_metrics, max_open)");
@@ -394,6 +405,8 @@ _Static_assert(offsetof(struct alchdb_pool_metrics, closed_shutdown) == 176, "pi
 _Static_assert(offsetof(struct alchdb_pool_metrics, rollbacks) == 184, "pin: offsetof(struct alchdb_pool_metrics, rollbacks)");
 _Static_assert(offsetof(struct alchdb_pool_metrics, validations) == 192, "pin: offsetof(struct alchdb_pool_metrics, validations)");
 _Static_assert(offsetof(struct alchdb_pool_metrics, leaks) == 200, "pin: offsetof(struct alchdb_pool_metrics, leaks)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, cancels) == 208, "pin: offsetof(struct alchdb_pool_metrics, cancels)");
+_Static_assert(offsetof(struct alchdb_pool_metrics, connect_requeued) == 216, "pin: offsetof(struct alchdb_pool_metrics, connect_requeued)");
 #endif
 
 /* An ISO C translation unit needs at least one declaration. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <alchdb/alchdb.h>
@@ -14,6 +15,8 @@
 
 #include "internal.h"
 #include "pgtest.h"
+#include "pool/pqwait.h"
+#include "procstop.h"
 #include "testutil.h"
 
 static int64_t now_ms(void) { return alchdb__now_ns() / 1000000; }
@@ -716,6 +719,262 @@ START_TEST(test_max_waiters)
 }
 END_TEST
 
+/* ---- deadlines that hold ---- */
+
+/* validation_interval 0 means a round trip on every reuse, also within 10 ms. */
+START_TEST(test_validation_interval_zero)
+{
+    const char *kv[] = {"validation_interval", "0", NULL};
+    alchdb_pool *pool = make_pool("alchdb_tval0", 1, kv);
+    alchdb_conn *c;
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(alchdb_pool_acquire(pool, -1, "v", &c), 0);
+        ck_assert_int_eq(alchdb_pool_release(pool, c), 0);
+    }
+    alchdb_pool_metrics m;
+    metrics(pool, &m);
+    ck_assert_int_eq(m.connects, 1);
+    ck_assert_int_eq(m.validations, 2); /* the two reuses, right after each release */
+    alchdb_pool_free(pool);
+}
+END_TEST
+
+static int backend_pid(alchdb_pool *pool)
+{
+    alchdb_conn *c;
+    ck_assert_int_eq(alchdb_pool_acquire(pool, -1, "pid", &c), 0);
+    int pid = PQbackendPID(alchdb_conn_pgconn(c));
+    ck_assert_int_eq(alchdb_pool_release(pool, c), 0);
+    return pid;
+}
+
+/* A pooled backend that stops answering (SIGSTOP) cannot hold an acquire
+ * past its deadline: the validation round trip is bounded by it. */
+START_TEST(test_stopped_backend_acquire_deadline)
+{
+    const char *kv[] = {"validation_interval", "0", NULL};
+    alchdb_pool *pool = make_pool("alchdb_tstopb", 1, kv);
+    int pid = backend_pid(pool);
+    procstop ps = procstop_begin(pid, 20000);
+    alchdb_conn *c = NULL;
+    int64_t t0 = now_ms();
+    int rc = alchdb_pool_acquire(pool, 500000, "stuck", &c);
+    int64_t took = now_ms() - t0;
+    procstop_end(&ps);
+    ck_assert_int_eq(rc, ALCHDB_E_TIMEOUT);
+    ck_assert_msg(took >= 490 && took < 1500, "acquire with a 500 ms deadline took %lld ms", (long long)took);
+    ck_assert_msg(strstr(alchdb_last_error_message(), "validating"), "%s", alchdb_last_error_message());
+    /* the stuck connection was discarded: the next acquire gets a new backend */
+    ck_assert_int_ne(backend_pid(pool), pid);
+    alchdb_pool_metrics m;
+    metrics(pool, &m);
+    ck_assert_int_eq(m.closed_broken, 1);
+    ck_assert_int_eq(m.timeouts, 1);
+    alchdb_pool_free(pool);
+}
+END_TEST
+
+/* A stopped postmaster: the connect is bounded by the caller's deadline, not
+ * by connect_timeout (5 s), and it does not count as a server failure. */
+START_TEST(test_stopped_postmaster_connect_deadline)
+{
+    alchdb_pool *pool = make_pool("alchdb_tstopm", 2, NULL);
+    procstop ps = procstop_begin(procstop_postmaster(), 20000);
+    alchdb_conn *c = NULL;
+    int64_t t0 = now_ms();
+    int rc = alchdb_pool_acquire(pool, 300000, "cold", &c);
+    int64_t took = now_ms() - t0;
+    procstop_end(&ps);
+    ck_assert_int_eq(rc, ALCHDB_E_TIMEOUT);
+    ck_assert_msg(took >= 290 && took < 1300, "acquire with a 300 ms deadline took %lld ms", (long long)took);
+    ck_assert_msg(strstr(alchdb_last_error_message(), "while connecting"), "%s", alchdb_last_error_message());
+    /* no back-off was set: the server is back and the next acquire connects */
+    ck_assert_msg(alchdb_pool_acquire(pool, 10000000, "warm", &c) == 0, "%s", alchdb_last_error_message());
+    ck_assert_int_eq(alchdb_pool_release(pool, c), 0);
+    alchdb_pool_metrics m;
+    metrics(pool, &m);
+    ck_assert_int_eq(m.connect_errors, 0);
+    alchdb_pool_free(pool);
+}
+END_TEST
+
+/* The rollback on release is bounded (by connect_timeout when the caller
+ * gave no deadline): a stopped backend costs a release that long, and the
+ * connection is closed. */
+START_TEST(test_stopped_backend_release_bounded)
+{
+    const char *kv[] = {"connect_timeout", "300ms", NULL};
+    alchdb_pool *pool = make_pool("alchdb_tstopr", 1, kv);
+    alchdb_conn *c;
+    ck_assert_int_eq(alchdb_pool_acquire(pool, -1, "txn", &c), 0);
+    PGconn *pg = alchdb_conn_pgconn(c);
+    PQclear(PQexec(pg, "BEGIN"));
+    procstop ps = procstop_begin(PQbackendPID(pg), 20000);
+    int64_t t0 = now_ms();
+    ck_assert_int_eq(alchdb_pool_release(pool, c), 0);
+    int64_t took = now_ms() - t0;
+    procstop_end(&ps);
+    ck_assert_msg(took >= 290 && took < 1300, "release took %lld ms", (long long)took);
+    alchdb_pool_metrics m;
+    metrics(pool, &m);
+    ck_assert_int_eq(m.closed_broken, 1);
+    ck_assert_int_eq(m.open, 0);
+    alchdb_pool_free(pool);
+}
+END_TEST
+
+static long active_sleepers(const char *app) { return pgtest_active(app, "SELECT pg_sleep%"); }
+
+/* Releasing a connection with a query still running cancels it on the server. */
+START_TEST(test_release_cancels_running_query)
+{
+    alchdb_pool *pool = make_pool("alchdb_tcancel", 1, NULL);
+    alchdb_conn *c;
+    ck_assert_int_eq(alchdb_pool_acquire(pool, -1, "busy", &c), 0);
+    ck_assert_int_eq(PQsendQuery(alchdb_conn_pgconn(c), "SELECT pg_sleep(60)"), 1);
+    for (int k = 0; k < 250 && active_sleepers("alchdb_tcancel") == 0; k++)
+        sleep_ms(20);
+    ck_assert_int_eq(active_sleepers("alchdb_tcancel"), 1);
+    int64_t t0 = now_ms();
+    ck_assert_int_eq(alchdb_pool_release(pool, c), 0);
+    ck_assert_int_lt(now_ms() - t0, 1000); /* the cancel request never blocks the release */
+    for (int k = 0; k < 250 && active_sleepers("alchdb_tcancel") > 0; k++)
+        sleep_ms(20);
+    ck_assert_int_eq(active_sleepers("alchdb_tcancel"), 0); /* stopped long before its 60 s */
+    alchdb_pool_metrics m;
+    metrics(pool, &m);
+    ck_assert_int_eq(m.cancels, 1);
+    ck_assert_int_eq(m.closed_broken, 1);
+    alchdb_pool_free(pool);
+    for (int k = 0; k < 250 && alchdb__pq_cancel_inflight() > 0; k++)
+        sleep_ms(20);
+    ck_assert_int_eq(alchdb__pq_cancel_inflight(), 0);
+}
+END_TEST
+
+/* ---- the connect storm: a failed connect does not fail a caller with time ---- */
+
+enum { LIM_THREADS = 40, LIM_PER = 10 };
+static alchdb_pool *lim_pool;
+static atomic_int lim_fail, lim_ok;
+static char lim_err[512];
+static pthread_barrier_t lim_bar;
+
+static void *lim_worker(void *arg)
+{
+    (void)arg;
+    pthread_barrier_wait(&lim_bar);
+    for (int k = 0; k < LIM_PER; k++) {
+        alchdb_conn *c;
+        if (alchdb_pool_acquire(lim_pool, 60000000, "limited", &c) != 0) {
+            if (atomic_fetch_add(&lim_fail, 1) == 0)
+                snprintf(lim_err, sizeof lim_err, "%s", alchdb_last_error_message());
+            continue;
+        }
+        PGresult *r = PQexec(alchdb_conn_pgconn(c), "SELECT pg_sleep(0.002)");
+        if (PQresultStatus(r) == PGRES_TUPLES_OK)
+            atomic_fetch_add(&lim_ok, 1);
+        else
+            atomic_fetch_add(&lim_fail, 1);
+        PQclear(r);
+        alchdb_pool_release(lim_pool, c);
+    }
+    return NULL;
+}
+
+/* The server takes 3 connections of this role and refuses the rest, while
+ * the pool may open 8: the callers whose connect is refused wait for a
+ * released connection instead of failing. */
+START_TEST(test_refused_connects_requeue)
+{
+    admin_exec("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'alchdb_climit') THEN "
+               "CREATE ROLE alchdb_climit LOGIN; END IF; END $$; ALTER ROLE alchdb_climit CONNECTION LIMIT 3");
+    char ci[1024];
+    snprintf(ci, sizeof ci, "%s user=alchdb_climit application_name=alchdb_tclimit", test_env("ALCHDB_TEST_PRIMARY"));
+    alchdb_pool_config *cfg;
+    ck_assert_int_eq(alchdb_pool_config_new(&cfg), 0);
+    ck_assert_int_eq(alchdb_pool_config_set_int64(cfg, ALCHDB_POOL_OPT_MAX_OPEN, 8), 0);
+    ck_assert_int_eq(alchdb_pool_config_set_int64(cfg, ALCHDB_POOL_OPT_MAX_IDLE, 8), 0);
+    ck_assert_int_eq(alchdb_pool_new(ci, cfg, &lim_pool), 0);
+    alchdb_pool_config_free(cfg);
+    atomic_store(&lim_fail, 0);
+    atomic_store(&lim_ok, 0);
+    pthread_barrier_init(&lim_bar, NULL, LIM_THREADS);
+    pthread_t t[LIM_THREADS];
+    for (int i = 0; i < LIM_THREADS; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, lim_worker, NULL), 0);
+    for (int i = 0; i < LIM_THREADS; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&lim_bar);
+    alchdb_pool_metrics m;
+    metrics(lim_pool, &m);
+    fprintf(stderr, "refused connects: ok=%d failed=%d connects=%lld errors=%lld requeued=%lld\n",
+            atomic_load(&lim_ok), atomic_load(&lim_fail), (long long)m.connects, (long long)m.connect_errors,
+            (long long)m.connect_requeued);
+    ck_assert_msg(atomic_load(&lim_fail) == 0, "%d requests failed, first: %s", atomic_load(&lim_fail), lim_err);
+    ck_assert_int_eq(atomic_load(&lim_ok), LIM_THREADS * LIM_PER);
+    ck_assert_int_le(m.open, 3);
+    ck_assert_int_gt(m.connect_errors, 0); /* the limit was hit */
+    ck_assert_int_gt(m.connect_requeued, 0);
+    alchdb_pool_free(lim_pool);
+    /* the server down with nothing open still fails fast */
+    alchdb_pool *down;
+    snprintf(ci, sizeof ci, "host=127.0.0.1 port=%d dbname=x", 1);
+    ck_assert_int_eq(alchdb_pool_new(ci, NULL, &down), 0);
+    alchdb_conn *c;
+    int64_t t0 = now_ms();
+    ck_assert_int_eq(alchdb_pool_acquire(down, 5000000, "down", &c), ALCHDB_E_CONNECT);
+    ck_assert_int_lt(now_ms() - t0, 2000);
+    alchdb_pool_free(down);
+}
+END_TEST
+
+/* ---- fork ---- */
+
+START_TEST(test_fork_guard)
+{
+    alchdb_pool *pool = make_pool("alchdb_tfork", 2, NULL);
+    alchdb_conn *c;
+    ck_assert_int_eq(alchdb_pool_acquire(pool, -1, "parent", &c), 0);
+    PGconn *pg = alchdb_conn_pgconn(c);
+    int pid = PQbackendPID(pg);
+    ck_assert_int_eq(alchdb_pool_release(pool, c), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        /* In the child: every use fails clearly; free drops the inherited
+         * connection without a word to the server. No Check asserts here. */
+        alchdb_conn *x = NULL;
+        int code = 0;
+        if (alchdb_pool_acquire(pool, 1000000, "child", &x) != ALCHDB_E_STATE)
+            code |= 1;
+        if (!strstr(alchdb_last_error_message(), "fork"))
+            code |= 2;
+        alchdb_pool_metrics cm;
+        if (alchdb_pool_get_metrics(pool, &cm, sizeof cm) != ALCHDB_E_STATE)
+            code |= 4;
+        alchdb_pool_close(pool);
+        alchdb_pool_free(pool);
+        _exit(code);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    /* the parent's session is intact: the same backend answers */
+    ck_assert_int_eq(alchdb_pool_acquire(pool, -1, "parent", &c), 0);
+    ck_assert_ptr_eq(alchdb_conn_pgconn(c), pg);
+    PGresult *r = PQexec(pg, "SELECT pg_backend_pid()");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    ck_assert_int_eq(atoi(PQgetvalue(r, 0, 0)), pid);
+    PQclear(r);
+    ck_assert_int_eq(alchdb_pool_release(pool, c), 0);
+    alchdb_pool_metrics m;
+    metrics(pool, &m);
+    ck_assert_int_eq(m.closed_broken, 0);
+    alchdb_pool_free(pool);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pool-integration");
@@ -734,6 +993,13 @@ int main(void)
     tcase_add_test(tc, test_close_wakes_waiters_and_free_with_held);
     tcase_add_test(tc, test_max_waiters);
     tcase_add_test(tc, test_primary_restart_mid_load);
+    tcase_add_test(tc, test_validation_interval_zero);
+    tcase_add_test(tc, test_stopped_backend_acquire_deadline);
+    tcase_add_test(tc, test_stopped_postmaster_connect_deadline);
+    tcase_add_test(tc, test_stopped_backend_release_bounded);
+    tcase_add_test(tc, test_release_cancels_running_query);
+    tcase_add_test(tc, test_refused_connects_requeue);
+    tcase_add_test(tc, test_fork_guard);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -190,8 +190,13 @@ stop_rig() { # envfile
     [ -f "$d/postmaster.pid" ] && as_owner "$PG_BIN/pg_ctl" -D "$d" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
   done
   if [ -f "$dir/redis/redis.pid" ]; then
-    kill -CONT "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
-    kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
+    local rpid
+    rpid=$(cat "$dir/redis/redis.pid")
+    kill -CONT "$rpid" 2>/dev/null || true
+    kill "$rpid" 2>/dev/null || true
+    # A redis-server on its way out still writes its log and removes its pid
+    # file: removing the directory under it fails ("Directory not empty").
+    for _ in $(seq 1 100); do kill -0 "$rpid" 2>/dev/null || break; sleep 0.05; done
   fi
   case "$dir" in /tmp/alchdb-rig.*) rm -rf "$dir" ;; esac
 }
