@@ -9,28 +9,53 @@
  * The scanner never fails: malformed input (an unterminated string or
  * comment, a stray byte) still yields tokens that cover every byte, so
  * callers can always make progress. */
+#include <pthread.h>
 #include <string.h>
 
 #include "sql_priv.h"
 
-static bool is_space(unsigned char c)
+/* Character classes, one table lookup per byte. */
+enum {
+    C_SPACE = 1,       /* whitespace */
+    C_IDENT_START = 2, /* letters, _, bytes >= 0x80 */
+    C_IDENT_CONT = 4,  /* also digits and $ */
+    C_DIGIT = 8,
+    C_OP = 16,         /* operator characters */
+    C_PUNCT = 32,      /* ( ) , ; [ ] . */
+    C_PREFIX = 64,     /* letters that may start a string constant: e b x n u */
+};
+
+static unsigned char cls[256];
+
+static void init_classes(void)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+    for (int c = 0; c < 256; c++) {
+        unsigned char k = 0;
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')
+            k |= C_SPACE;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80)
+            k |= C_IDENT_START | C_IDENT_CONT;
+        if (c >= '0' && c <= '9')
+            k |= C_DIGIT | C_IDENT_CONT;
+        if (c == '$')
+            k |= C_IDENT_CONT;
+        if (c && strchr("~!@#^&|`?+-*/%<>=", c))
+            k |= C_OP;
+        if (c && strchr("(),;[].", c))
+            k |= C_PUNCT;
+        if (c && strchr("eEbBxXnNuU", c))
+            k |= C_PREFIX;
+        cls[c] = k;
+    }
 }
 
-static bool ident_start(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
-}
+static pthread_once_t classes_once = PTHREAD_ONCE_INIT;
 
-static bool ident_cont(unsigned char c)
-{
-    return ident_start(c) || (c >= '0' && c <= '9') || c == '$';
-}
-
-static bool digit(unsigned char c) { return c >= '0' && c <= '9'; }
-
-static bool op_char(unsigned char c) { return c && strchr("~!@#^&|`?+-*/%<>=", c) != NULL; }
+static bool is_space(unsigned char c) { return cls[c] & C_SPACE; }
+static bool ident_start(unsigned char c) { return cls[c] & C_IDENT_START; }
+static bool ident_cont(unsigned char c) { return cls[c] & C_IDENT_CONT; }
+static bool digit(unsigned char c) { return cls[c] & C_DIGIT; }
+static bool op_char(unsigned char c) { return cls[c] & C_OP; }
 
 /* Position after a quoted run that started at s[i] == q: doubled quotes
  * continue it; with backslashes, \x escapes the next byte. Unterminated:
@@ -102,7 +127,8 @@ static size_t operator_len(const char *s, size_t len, size_t i)
     if (n > 1 && (s[i + n - 1] == '+' || s[i + n - 1] == '-')) {
         bool special = false;
         for (size_t k = 0; k < n && !special; k++)
-            special = strchr("~!@#^&|`?%", s[i + k]) != NULL;
+            special = s[i + k] != '+' && s[i + k] != '-' && s[i + k] != '*' && s[i + k] != '/' &&
+                      s[i + k] != '<' && s[i + k] != '>' && s[i + k] != '=';
         while (!special && n > 1 && (s[i + n - 1] == '+' || s[i + n - 1] == '-'))
             n--;
     }
@@ -135,8 +161,21 @@ static size_t number_len(const char *s, size_t len, size_t i)
     return j - i;
 }
 
+/* A string constant's prefix (E'', B'', X'', N'', U&'' and U&"") at
+ * s[pos]: the position of its opening quote, or 0 when there is none. */
+static size_t prefix_quote(const char *s, size_t len, size_t pos)
+{
+    unsigned char c = (unsigned char)s[pos];
+    if (pos + 1 >= len)
+        return 0;
+    if ((c == 'u' || c == 'U'))
+        return s[pos + 1] == '&' && pos + 2 < len && (s[pos + 2] == '\'' || s[pos + 2] == '"') ? pos + 2 : 0;
+    return s[pos + 1] == '\'' ? pos + 1 : 0;
+}
+
 size_t alchdb__sql_token(const char *s, size_t len, size_t pos, alchdb__sql_tok *t)
 {
+    pthread_once(&classes_once, init_classes);
     t->start = pos;
     if (pos >= len) {
         t->kind = ALCHDB__SQL_TOK_END;
@@ -145,12 +184,24 @@ size_t alchdb__sql_token(const char *s, size_t len, size_t pos, alchdb__sql_tok 
     }
     unsigned char c = (unsigned char)s[pos];
     unsigned char n1 = pos + 1 < len ? (unsigned char)s[pos + 1] : 0;
-    size_t end = pos + 1;
+    unsigned char k = cls[c];
+    size_t end = pos + 1, q;
     int kind = ALCHDB__SQL_TOK_OTHER;
-    if (is_space(c)) {
+    if (k & C_SPACE) {
         while (end < len && is_space((unsigned char)s[end]))
             end++;
         kind = ALCHDB__SQL_TOK_SPACE;
+    } else if ((k & C_PREFIX) && (q = prefix_quote(s, len, pos)) > 0) {
+        bool backslashes = (c == 'e' || c == 'E');
+        end = skip_quoted(s, len, q, s[q], backslashes);
+        kind = s[q] == '"' ? ALCHDB__SQL_TOK_QIDENT : ALCHDB__SQL_TOK_STRING;
+    } else if (k & C_IDENT_START) {
+        while (end < len && ident_cont((unsigned char)s[end]))
+            end++;
+        kind = ALCHDB__SQL_TOK_WORD;
+    } else if (k & C_DIGIT || (c == '.' && digit(n1))) {
+        end = pos + number_len(s, len, pos);
+        kind = ALCHDB__SQL_TOK_NUMBER;
     } else if (c == '-' && n1 == '-') {
         end = pos + 2;
         while (end < len && s[end] != '\n')
@@ -159,50 +210,33 @@ size_t alchdb__sql_token(const char *s, size_t len, size_t pos, alchdb__sql_tok 
     } else if (c == '/' && n1 == '*') {
         end = skip_block_comment(s, len, pos);
         kind = ALCHDB__SQL_TOK_COMMENT;
+    } else if (k & C_PUNCT) {
+        kind = ALCHDB__SQL_TOK_PUNCT;
+    } else if (k & C_OP) {
+        end = pos + operator_len(s, len, pos);
+        kind = ALCHDB__SQL_TOK_OP;
     } else if (c == '\'') {
         end = skip_quoted(s, len, pos, '\'', false);
         kind = ALCHDB__SQL_TOK_STRING;
     } else if (c == '"') {
         end = skip_quoted(s, len, pos, '"', false);
         kind = ALCHDB__SQL_TOK_QIDENT;
-    } else if ((c == 'e' || c == 'E') && n1 == '\'') {
-        end = skip_quoted(s, len, pos + 1, '\'', true);
-        kind = ALCHDB__SQL_TOK_STRING;
-    } else if (strchr("bBxXnN", c) && n1 == '\'') {
-        end = skip_quoted(s, len, pos + 1, '\'', false);
-        kind = ALCHDB__SQL_TOK_STRING;
-    } else if ((c == 'u' || c == 'U') && n1 == '&' && pos + 2 < len && (s[pos + 2] == '\'' || s[pos + 2] == '"')) {
-        end = skip_quoted(s, len, pos + 2, s[pos + 2], false);
-        kind = s[pos + 2] == '"' ? ALCHDB__SQL_TOK_QIDENT : ALCHDB__SQL_TOK_STRING;
-    } else if (ident_start(c)) {
-        while (end < len && ident_cont((unsigned char)s[end]))
-            end++;
-        kind = ALCHDB__SQL_TOK_WORD;
+    } else if (c == ':') {
+        end = pos + (n1 == ':' || n1 == '=' ? 2 : 1);
+        kind = ALCHDB__SQL_TOK_PUNCT;
     } else if (c == '$') {
         size_t tag;
         if (digit(n1)) {
-            end = pos + 1;
             while (end < len && digit((unsigned char)s[end]))
                 end++;
             kind = ALCHDB__SQL_TOK_PARAM;
         } else if ((tag = dollar_tag(s, len, pos)) > 0) {
-            size_t k = pos + tag;
-            while (k < len && !(s[k] == '$' && len - k >= tag && !memcmp(s + k, s + pos, tag)))
-                k++;
-            end = k < len ? k + tag : len;
+            size_t m = pos + tag;
+            while (m < len && !(s[m] == '$' && len - m >= tag && !memcmp(s + m, s + pos, tag)))
+                m++;
+            end = m < len ? m + tag : len;
             kind = ALCHDB__SQL_TOK_STRING;
         }
-    } else if (digit(c) || (c == '.' && digit(n1))) {
-        end = pos + number_len(s, len, pos);
-        kind = ALCHDB__SQL_TOK_NUMBER;
-    } else if (c == ':') {
-        end = pos + (n1 == ':' || n1 == '=' ? 2 : 1);
-        kind = ALCHDB__SQL_TOK_PUNCT;
-    } else if (strchr("(),;[].", c)) {
-        kind = ALCHDB__SQL_TOK_PUNCT;
-    } else if (op_char(c)) {
-        end = pos + operator_len(s, len, pos);
-        kind = ALCHDB__SQL_TOK_OP;
     }
     t->kind = kind;
     t->len = end - pos;
