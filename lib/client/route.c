@@ -5,6 +5,7 @@
 
 #include "client/client_internal.h"
 #include "router/router_internal.h"
+#include "sql/sql_internal.h"
 
 static bool write_reason(int reason)
 {
@@ -12,15 +13,39 @@ static bool write_reason(int reason)
            reason == ALCHDB_ROUTE_LOCKING || reason == ALCHDB_ROUTE_SIDE_EFFECTS || reason == ALCHDB_ROUTE_UNSURE;
 }
 
+/* Where a transaction may run, from the parse of the statements that open
+ * it: a READ ONLY one on a replica, unless SERIALIZABLE (standbys refuse
+ * it); every other one, and anything that does not parse as BEGIN/START
+ * TRANSACTION or SET TRANSACTION, on the primary. */
+static int txn_intent(const char *sql, size_t len)
+{
+    int err = 0;
+    const alchdb_sql_analysis *a = alchdb__sql_analyze_shared(sql, len, &err);
+    size_t n = a && !err ? alchdb_sql_analysis_count(a) : 0;
+    bool ok = n > 0, read_only = false, serializable = false;
+    for (size_t i = 0; ok && i < n; i++) {
+        uint32_t m = alchdb__sql_stmt_txn(a, i);
+        ok = (m & (ALCHDB__SQL_TXN_START | ALCHDB__SQL_TXN_SET)) != 0;
+        if (m & ALCHDB__SQL_TXN_READ_ONLY)
+            read_only = true;
+        if (m & ALCHDB__SQL_TXN_READ_WRITE)
+            read_only = false;
+        if (m & ALCHDB__SQL_TXN_ISO_SERIALIZABLE)
+            serializable = true;
+        else if (m & (ALCHDB__SQL_TXN_ISO_READ_UNCOMMITTED | ALCHDB__SQL_TXN_ISO_READ_COMMITTED |
+                      ALCHDB__SQL_TXN_ISO_REPEATABLE_READ))
+            serializable = false;
+    }
+    alchdb__sql_release(a);
+    return ok && read_only && !serializable ? ALCHDB_INTENT_READ : ALCHDB_INTENT_WRITE;
+}
+
 static int r_acquire(void *ud, alchdb__exec_ctx *ctx, alchdb_pool *failed, alchdb_conn **out)
 {
     alchdb_router *r = ud;
     int intent = ALCHDB_INTENT_AUTO;
     if (ctx->txn) {
-        /* A READ ONLY transaction may run on a replica (not SERIALIZABLE:
-         * standbys refuse it); every other one on the primary. */
-        intent = strstr(ctx->sql, "READ ONLY") && !strstr(ctx->sql, "SERIALIZABLE") ? ALCHDB_INTENT_READ
-                                                                                   : ALCHDB_INTENT_WRITE;
+        intent = txn_intent(ctx->sql, ctx->sql_len);
     } else if (ctx->flags & ALCHDB_EXEC_PRIMARY) {
         intent = ALCHDB_INTENT_PRIMARY;
     } else if (ctx->flags & ALCHDB_EXEC_READ) {

@@ -594,6 +594,49 @@ START_TEST(test_deep_statement)
 }
 END_TEST
 
+/* Transaction modes come from the parse: comments and strings that mention
+ * READ ONLY do not count, case and option order do not matter. */
+START_TEST(test_txn_modes)
+{
+    static const struct {
+        const char *sql;
+        size_t stmt;
+        uint32_t want;
+    } cases[] = {
+        {"BEGIN", 0, ALCHDB__SQL_TXN_START},
+        {"begin read only", 0, ALCHDB__SQL_TXN_START | ALCHDB__SQL_TXN_READ_ONLY},
+        {"BEGIN /* READ ONLY */", 0, ALCHDB__SQL_TXN_START},
+        {"BEGIN; SELECT 'READ ONLY'", 0, ALCHDB__SQL_TXN_START},
+        {"BEGIN; SELECT 'READ ONLY'", 1, 0},
+        {"START TRANSACTION READ WRITE", 0, ALCHDB__SQL_TXN_START | ALCHDB__SQL_TXN_READ_WRITE},
+        {"START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0,
+         ALCHDB__SQL_TXN_START | ALCHDB__SQL_TXN_ISO_REPEATABLE_READ | ALCHDB__SQL_TXN_READ_ONLY},
+        {"BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE", 0,
+         ALCHDB__SQL_TXN_START | ALCHDB__SQL_TXN_ISO_SERIALIZABLE | ALCHDB__SQL_TXN_READ_ONLY |
+             ALCHDB__SQL_TXN_DEFERRABLE},
+        {"BEGIN TRANSACTION ISOLATION LEVEL READ COMMITTED, NOT DEFERRABLE", 0,
+         ALCHDB__SQL_TXN_START | ALCHDB__SQL_TXN_ISO_READ_COMMITTED | ALCHDB__SQL_TXN_NOT_DEFERRABLE},
+        {"BEGIN ISOLATION LEVEL READ UNCOMMITTED", 0, ALCHDB__SQL_TXN_START | ALCHDB__SQL_TXN_ISO_READ_UNCOMMITTED},
+        {"SET TRANSACTION READ ONLY", 0, ALCHDB__SQL_TXN_SET | ALCHDB__SQL_TXN_READ_ONLY},
+        {"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", 0, ALCHDB__SQL_TXN_SET | ALCHDB__SQL_TXN_ISO_SERIALIZABLE},
+        {"SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", 0,
+         ALCHDB__SQL_TXN_SESSION | ALCHDB__SQL_TXN_READ_ONLY},
+        {"SET default_transaction_read_only = on", 0, 0},
+        {"COMMIT", 0, 0},
+        {"SELECT 1", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        alchdb_sql_analysis *a;
+        ck_assert_int_eq(alchdb_sql_analyze(cases[i].sql, (size_t)-1, &a), 0);
+        uint32_t got = alchdb__sql_stmt_txn(a, cases[i].stmt);
+        ck_assert_msg(got == cases[i].want, "%s [%zu]: modes 0x%x, want 0x%x", cases[i].sql, cases[i].stmt, got,
+                      cases[i].want);
+        alchdb_sql_analysis_free(a);
+    }
+    ck_assert_uint_eq(alchdb__sql_stmt_txn(NULL, 0), 0);
+}
+END_TEST
+
 START_TEST(test_hash)
 {
     ck_assert(alchdb_sql_hash("SELECT 1", (size_t)-1) == alchdb_sql_hash("SELECT 1", 8));
@@ -822,6 +865,7 @@ int main(void)
     tcase_add_test(tc, test_json_shape);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_hash);
+    tcase_add_test(tc, test_txn_modes);
     tcase_add_test(tc, test_deep_statement);
     tcase_add_test(tc, test_internal_helpers);
     suite_add_tcase(s, tc);
