@@ -88,3 +88,74 @@ void alchdb__sql_quote_qualified(alchdb__strbuf *sb, const char *catalog, const 
     }
     alchdb__sql_quote_ident(sb, name);
 }
+
+/* One identifier token: an unquoted word folded to lower case (ASCII, as
+ * PostgreSQL folds), or a quoted one with its doubled quotes undone. */
+static char *ident_of(const char *s, const alchdb__sql_tok *t)
+{
+    if (t->kind == ALCHDB__SQL_TOK_WORD) {
+        char *out = alchdb__strndup(s + t->start, t->len);
+        for (char *p = out; p && *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p + ('a' - 'A'));
+        return out;
+    }
+    /* "..." (a U&"..." identifier is refused by the caller) */
+    const char *p = s + t->start + 1, *end = s + t->start + t->len - 1;
+    char *out = alchdb__malloc((size_t)(end - p) + 1);
+    size_t n = 0;
+    for (; out && p < end; p++) {
+        out[n++] = *p;
+        if (*p == '"')
+            p++;
+    }
+    if (out)
+        out[n] = '\0';
+    return out;
+}
+
+int alchdb__sql_qualified_name(const char *text, size_t len, char **schema_out, char **name_out)
+{
+    *schema_out = *name_out = NULL;
+    ALCHDB_CHECK_ARG(text, "name", "must not be NULL");
+    if (len == (size_t)-1)
+        len = strlen(text);
+    char *parts[3] = {NULL, NULL, NULL};
+    size_t np = 0;
+    bool want_ident = true;
+    alchdb__sql_tok t;
+    int rc = 0;
+    for (size_t pos = alchdb__sql_skip_space_comments(text, 0, len); pos < len && rc == 0;
+         pos = alchdb__sql_skip_space_comments(text, pos, len)) {
+        pos = alchdb__sql_token(text, len, pos, &t);
+        bool quoted_ok = t.kind == ALCHDB__SQL_TOK_QIDENT && text[t.start] == '"' && t.len >= 2 &&
+                         text[t.start + t.len - 1] == '"' && t.len > 2;
+        if (want_ident && (t.kind == ALCHDB__SQL_TOK_WORD || quoted_ok) && np < 3) {
+            if (!(parts[np++] = ident_of(text, &t)))
+                rc = alchdb__nomem("SQL name");
+            want_ident = false;
+        } else if (!want_ident && t.kind == ALCHDB__SQL_TOK_PUNCT && t.len == 1 && text[t.start] == '.') {
+            want_ident = true;
+        } else {
+            rc = ALCHDB_E_INVALID;
+        }
+    }
+    if (rc == 0 && (np == 0 || want_ident))
+        rc = ALCHDB_E_INVALID;
+    if (rc == 0) {
+        *name_out = parts[np - 1];
+        parts[np - 1] = NULL;
+        if (np >= 2) {
+            *schema_out = parts[np - 2];
+            parts[np - 2] = NULL;
+        }
+    }
+    for (size_t i = 0; i < 3; i++)
+        alchdb__free(parts[i]);
+    if (rc == ALCHDB_E_INVALID)
+        return alchdb__error(ALCHDB_E_INVALID,
+                             "'%.*s' is not a relation name as SQL writes it ([catalog.][schema.]name, each part "
+                             "an identifier or a double-quoted name)",
+                             (int)(len > 200 ? 200 : len), text);
+    return rc;
+}

@@ -88,6 +88,13 @@ bool alchdb__sql_word_is(const char *s, const alchdb__sql_tok *t, const char *wo
 /* The first position at or after pos that is not whitespace or a comment. */
 size_t alchdb__sql_skip_space_comments(const char *s, size_t pos, size_t end);
 
+/* A relation name written as SQL ("app.users", "Users", public."a.b",
+ * "My ""quoted"" name"), read with the scanner into its schema (NULL when
+ * not written; a catalog part is dropped) and its name, folded and unquoted
+ * as PostgreSQL does. Both owned (alchdb__free). ALCHDB_E_INVALID when the
+ * text is not such a name; ALCHDB_E_NOMEM. */
+int alchdb__sql_qualified_name(const char *text, size_t len, char **schema_out, char **name_out);
+
 /* Cache counters (for tests and metrics). */
 typedef struct alchdb__sql_cache_stats {
     uint64_t hits;
