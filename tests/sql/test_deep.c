@@ -331,6 +331,53 @@ START_TEST(test_script_with_unanalysed_statement)
 }
 END_TEST
 
+/* The migration assessor still walks libpg_query's JSON recursively: the
+ * deepest tree it is given (just under the limit of alchdb__sql_parse_tree)
+ * is assessed on a 256 KiB stack, a volatile default at the bottom found;
+ * one level deeper is refused and rated unknown. */
+static void assess_default(void *arg)
+{
+    const char *sql = arg;
+    alchdb_migration *m = NULL;
+    ck_assert_int_eq(alchdb_migration_new(NULL, &m), 0);
+    ck_assert_int_eq(alchdb_migration_add_file(m, "deep.sql", sql, (size_t)-1), 0);
+    ck_assert_ptr_null(alchdb_migration_file_error(m, 0, NULL, NULL));
+    uint32_t f = 0;
+    ck_assert_int_eq(alchdb_migration_stmt_flags(m, 0, 0, &f), 0);
+    ck_assert_msg(f & ALCHDB_MIG_REWRITES_TABLE, "a volatile default rewrites the table: flags 0x%x", f);
+    alchdb_migration_free(m);
+}
+
+START_TEST(test_migration_at_json_limit)
+{
+    /* random() at the bottom of a left-deep chain */
+    gen g = {"default", "ALTER TABLE t ADD COLUMN c float DEFAULT random()", " + 1", "", "", ""};
+    size_t n = 250;
+    char *sql = NULL, *tree = NULL;
+    for (;; n--) { /* the largest n whose tree is handed out */
+        free(sql);
+        sql = make(&g, n);
+        int rc = alchdb__sql_parse_tree(sql, (size_t)-1, &tree, NULL);
+        if (rc == 0)
+            break;
+        ck_assert_int_eq(rc, ALCHDB_E_RANGE);
+        ck_assert_uint_gt(n, 100);
+    }
+    alchdb__free(tree);
+    ck_assert_uint_lt(n, 250);
+    on_stack(SMALL_STACK, assess_default, sql);
+    free(sql);
+    sql = make(&g, n + 1);
+    alchdb_migration *m = NULL;
+    ck_assert_int_eq(alchdb_migration_new(NULL, &m), 0);
+    ck_assert_int_eq(alchdb_migration_add_file(m, "deeper.sql", sql, (size_t)-1), 0);
+    ck_assert_ptr_nonnull(strstr(alchdb_migration_file_error(m, 0, NULL, NULL), "too deeply"));
+    ck_assert_int_eq(alchdb_migration_max_risk(m), ALCHDB_RISK_UNKNOWN);
+    alchdb_migration_free(m);
+    free(sql);
+}
+END_TEST
+
 /* The kind of an unanalysed statement comes from its first words. */
 START_TEST(test_unanalysed_kinds)
 {
@@ -443,6 +490,7 @@ int main(int argc, char **argv)
         tcase_add_loop_test(tc, test_shapes_analysed, 0, (int)NSHAPES);
         tcase_add_test(tc, test_script_with_unanalysed_statement);
         tcase_add_test(tc, test_visitor);
+        tcase_add_test(tc, test_migration_at_json_limit);
     }
     suite_add_tcase(s, tc);
     return run_suite(s);
