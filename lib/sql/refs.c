@@ -222,6 +222,31 @@ static int typmod_text(const alchdb__sql_node *m, alchdb__strbuf *sb)
     return 0;
 }
 
+/* An interval with typmods: PostgreSQL reads a generic typmod of
+ * pg_catalog.interval as its range mask (interval(2) is "interval month"),
+ * so these are written with the INTERVAL keyword: INTERVAL DAY TO
+ * SECOND(3), INTERVAL(2). */
+static int render_interval(const alchdb__sql_node *mods, alchdb__strbuf *sb)
+{
+    const alchdb__sql_node *m0 = alchdb__sql_node_get(alchdb__sql_node_item(mods, 0), "ival");
+    int64_t mask = alchdb__sql_node_int(alchdb__sql_node_get(m0, "ival"), -1);
+    const char *range = interval_range(mask);
+    if (!range && mask != 0x7FFF)
+        return alchdb__error(ALCHDB_E_UNSUPPORTED, "an interval range this library does not know");
+    alchdb__sb_puts(sb, "INTERVAL");
+    if (range) {
+        alchdb__sb_puts(sb, " ");
+        alchdb__sb_puts(sb, range);
+    }
+    if (alchdb__sql_node_count(mods) > 1) {
+        alchdb__sb_puts(sb, "(");
+        if (typmod_text(alchdb__sql_node_item(mods, 1), sb) < 0)
+            return alchdb__error(ALCHDB_E_UNSUPPORTED, "an interval precision that is not a constant");
+        alchdb__sb_puts(sb, ")");
+    }
+    return 0;
+}
+
 int alchdb__sql_type_render(const alchdb__sql_node *tn, alchdb__strbuf *sb)
 {
     const char *parts[4];
@@ -230,36 +255,27 @@ int alchdb__sql_type_render(const alchdb__sql_node *tn, alchdb__strbuf *sb)
         return alchdb__error(ALCHDB_E_UNSUPPORTED, "a type given by OID cannot be rendered");
     if (alchdb__sql_node_true(alchdb__sql_node_get(tn, "setof")))
         alchdb__sb_puts(sb, "SETOF ");
-    for (size_t i = 0; i < np; i++) {
-        if (i)
-            alchdb__sb_puts(sb, ".");
-        alchdb__sql_quote_ident(sb, parts[i]);
-    }
-    if (alchdb__sql_node_true(alchdb__sql_node_get(tn, "pct_type")))
-        alchdb__sb_puts(sb, "%TYPE");
     const alchdb__sql_node *mods = alchdb__sql_node_get(tn, "typmods");
     size_t nm = alchdb__sql_node_count(mods);
-    bool interval = np == 2 && !strcmp(parts[0], "pg_catalog") && !strcmp(parts[1], "interval");
-    size_t first = 0;
-    if (interval && nm > 0) {
-        /* INTERVAL DAY TO SECOND(3): the range mask, then the precision */
-        const alchdb__sql_node *m0 = alchdb__sql_node_item(mods, 0);
-        const alchdb__sql_node *iv = alchdb__sql_node_get(alchdb__sql_node_get(m0, "ival"), "ival");
-        const char *range = iv ? interval_range(iv->num) : NULL;
-        if (!range && !(iv && iv->num == 0x7FFF))
-            return alchdb__error(ALCHDB_E_UNSUPPORTED, "an interval range this library does not know");
-        if (range) {
-            alchdb__sb_puts(sb, " ");
-            alchdb__sb_puts(sb, range);
+    if (np == 2 && !strcmp(parts[0], "pg_catalog") && !strcmp(parts[1], "interval") && nm > 0) {
+        int rc = render_interval(mods, sb);
+        if (rc < 0)
+            return rc;
+    } else {
+        for (size_t i = 0; i < np; i++) {
+            if (i)
+                alchdb__sb_puts(sb, ".");
+            alchdb__sql_quote_ident(sb, parts[i]);
         }
-        first = 1;
-    }
-    for (size_t i = first; i < nm; i++) {
-        alchdb__sb_puts(sb, i == first ? "(" : ", ");
-        if (typmod_text(alchdb__sql_node_item(mods, i), sb) < 0)
-            return alchdb__error(ALCHDB_E_UNSUPPORTED, "a type modifier that is not a constant cannot be rendered");
-        if (i + 1 == nm)
-            alchdb__sb_puts(sb, ")");
+        if (alchdb__sql_node_true(alchdb__sql_node_get(tn, "pct_type")))
+            alchdb__sb_puts(sb, "%TYPE");
+        for (size_t i = 0; i < nm; i++) {
+            alchdb__sb_puts(sb, i == 0 ? "(" : ", ");
+            if (typmod_text(alchdb__sql_node_item(mods, i), sb) < 0)
+                return alchdb__error(ALCHDB_E_UNSUPPORTED, "a type modifier that is not a constant cannot be rendered");
+            if (i + 1 == nm)
+                alchdb__sb_puts(sb, ")");
+        }
     }
     const alchdb__sql_node *bounds = alchdb__sql_node_get(tn, "arrayBounds");
     for (size_t i = 0; i < alchdb__sql_node_count(bounds); i++) {

@@ -549,12 +549,60 @@ START_TEST(test_keywords_match_server)
 }
 END_TEST
 
+/* Type names rendered from the tree read back as the same type on the
+ * server (format_type of a column declared each way). */
+START_TEST(test_types_render_as_server)
+{
+    static const char *const types[] = {
+        "int", "\"char\"", "char", "char(10)", "varchar(20)", "numeric(10, 2)", "numeric", "bit(3)",
+        "timestamp(3) with time zone", "time without time zone", "interval", "interval(2)",
+        "interval day to second(3)", "interval year to month", "interval minute", "int[]", "text[][]",
+        "double precision", "\"Typ.e\"", "\"sch.x\".\"Typ.e\"[]", "\"select\"",
+    };
+    setup_db();
+    PGconn *c = db_connect();
+    pgtest_exec(c, "CREATE SCHEMA \"sch.x\"");
+    pgtest_exec(c, "CREATE TYPE \"sch.x\".\"Typ.e\" AS (a int)");
+    pgtest_exec(c, "CREATE TYPE \"Typ.e\" AS (a int)");
+    pgtest_exec(c, "CREATE TYPE \"select\" AS (a int)");
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        char sql[512];
+        snprintf(sql, sizeof sql, "SELECT NULL::%s", types[i]);
+        alchdb__sql_tree *t = NULL;
+        ck_assert_int_eq(alchdb__sql_tree_parse(sql, (size_t)-1, &t, NULL), 0);
+        const alchdb__sql_node *rt = alchdb__sql_node_item(
+            alchdb__sql_node_get(alchdb__sql_tree_stmt(t, 0, NULL, NULL), "targetList"), 0);
+        const alchdb__sql_node *tn = alchdb__sql_node_get(alchdb__sql_node_get(rt, "val"), "typeName");
+        alchdb__strbuf sb;
+        alchdb__sb_init(&sb);
+        ck_assert_int_eq(alchdb__sql_type_render(tn, &sb), 0);
+        char *rendered = alchdb__sb_finish(&sb);
+        alchdb__sql_tree_free(t);
+        snprintf(sql, sizeof sql,
+                 "CREATE TEMP TABLE ty (a %s, b %s); SELECT format_type(a.atttypid, a.atttypmod), "
+                 "format_type(b.atttypid, b.atttypmod) FROM pg_attribute a, pg_attribute b "
+                 "WHERE a.attrelid = 'ty'::regclass AND b.attrelid = a.attrelid AND a.attname = 'a' AND b.attname = 'b'",
+                 types[i], rendered);
+        PGresult *r = PQexec(c, sql);
+        ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s as %s: %s", types[i], rendered, PQresultErrorMessage(r));
+        ck_assert_msg(!strcmp(PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1)), "%s rendered %s: %s, not %s", types[i],
+                      rendered, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 0));
+        PQclear(r);
+        pgtest_exec(c, "DROP TABLE ty");
+        alchdb__free(rendered);
+    }
+    PQfinish(c);
+    teardown_db();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sql-live");
     TCase *tc = tcase_create("live");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_keywords_match_server);
+    tcase_add_test(tc, test_types_render_as_server);
     tcase_add_test(tc, test_transaction_modes_route);
     tcase_add_test(tc, test_deep_statements_through_client);
     tcase_add_test(tc, test_advisor_skips_deep_statements);
