@@ -1,22 +1,31 @@
-/* The small ordered sets an analysis keeps: strings (volatile function
+/* Growable arrays, and the small ordered sets an analysis keeps: strings (volatile function
  * names) and names (tables, function calls) as catalog/schema/name parts plus
  * their rendering. Sets are small, so duplicates are found by a linear scan. */
 #include "sql_priv.h"
 #include "tree.h"
+
+void *sql__grow(void *arr, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return arr;
+    size_t ncap = *cap ? *cap * 2 : 8;
+    while (ncap < need)
+        ncap *= 2;
+    void *g = alchdb__realloc(arr, ncap * size);
+    if (g)
+        *cap = ncap;
+    return g;
+}
 
 bool sql__strset_add(sql_strset *s, const char *str, size_t n)
 {
     for (size_t i = 0; i < s->n; i++)
         if (strlen(s->items[i]) == n && !memcmp(s->items[i], str, n))
             return true;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 4;
-        char **items = alchdb__realloc(s->items, cap * sizeof *items);
-        if (!items)
-            return false;
-        s->items = items;
-        s->cap = cap;
-    }
+    char **items = sql__grow(s->items, &s->cap, s->n + 1, sizeof *s->items);
+    if (!items)
+        return false;
+    s->items = items;
     char *d = alchdb__strndup(str, n);
     if (!d)
         return false;
@@ -50,14 +59,10 @@ bool sql__nameset_add(sql_nameset *s, const char *catalog, const char *schema, c
     for (size_t i = 0; i < s->n; i++)
         if (same(s->items[i].catalog, catalog) && same(s->items[i].schema, schema) && !strcmp(s->items[i].name, name))
             return true;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 4;
-        sql_name *items = alchdb__realloc(s->items, cap * sizeof *items);
-        if (!items)
-            return false;
-        s->items = items;
-        s->cap = cap;
-    }
+    sql_name *items = sql__grow(s->items, &s->cap, s->n + 1, sizeof *s->items);
+    if (!items)
+        return false;
+    s->items = items;
     bool ok = true;
     sql_name nm = {dup_or_null(catalog, &ok), dup_or_null(schema, &ok), dup_or_null(name, &ok), NULL};
     alchdb__strbuf sb;

@@ -30,6 +30,10 @@ typedef struct sql_nameset {
     size_t n, cap;
 } sql_nameset;
 
+/* The array arr of *cap elements of `size` bytes, grown (doubling) to hold
+ * at least `need`: the array to use from now on, or NULL when memory ran
+ * out (arr and *cap unchanged). */
+void *sql__grow(void *arr, size_t *cap, size_t need, size_t size);
 bool sql__strset_add(sql_strset *s, const char *str, size_t n);
 void sql__strset_free(sql_strset *s);
 bool sql__nameset_add(sql_nameset *s, const char *catalog, const char *schema, const char *name);

@@ -66,21 +66,6 @@ typedef struct reader {
     bool nomem;
 } reader;
 
-static bool grow(void **arr, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return true;
-    size_t ncap = *cap ? *cap * 2 : 64;
-    while (ncap < need)
-        ncap *= 2;
-    void *g = alchdb__realloc(*arr, ncap * size);
-    if (!g)
-        return false;
-    *arr = g;
-    *cap = ncap;
-    return true;
-}
-
 static void skip_ws(reader *r)
 {
     while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\t' || *r->p == '\r'))
@@ -200,10 +185,12 @@ static const char *read_string(reader *r)
 
 static bool push_member(reader *r, const char *key, const alchdb__sql_node *v)
 {
-    if (!grow((void **)&r->mem, &r->capmem, r->nmem + 1, sizeof *r->mem)) {
+    member *mem = sql__grow(r->mem, &r->capmem, r->nmem + 1, sizeof *r->mem);
+    if (!mem) {
         r->nomem = true;
         return false;
     }
+    r->mem = mem;
     r->mem[r->nmem].key = key;
     r->mem[r->nmem].val = *v;
     r->nmem++;
@@ -287,10 +274,12 @@ static bool read_json(reader *r, alchdb__sql_node *root)
         memset(&v, 0, sizeof v);
         char c = *r->p;
         if (c == '{' || c == '[') {
-            if (!grow((void **)&r->open, &r->capopen, r->nopen + 1, sizeof *r->open)) {
+            open_container *open = sql__grow(r->open, &r->capopen, r->nopen + 1, sizeof *r->open);
+            if (!open) {
                 r->nomem = true;
                 return false;
             }
+            r->open = open;
             if (r->nopen > 0 && !push_member(r, key, &v)) /* placeholder, filled on close */
                 return false;
             r->open[r->nopen++] = (open_container){c == '{', r->nmem};

@@ -20,14 +20,10 @@ typedef struct fstack {
 
 static bool push(fstack *s, frame fr)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        frame *g = alchdb__realloc(s->f, cap * sizeof *g);
-        if (!g)
-            return false;
-        s->f = g;
-        s->cap = cap;
-    }
+    frame *f = sql__grow(s->f, &s->cap, s->n + 1, sizeof *s->f);
+    if (!f)
+        return false;
+    s->f = f;
     s->f[s->n++] = fr;
     return true;
 }
@@ -120,16 +116,12 @@ static void scope_push(scope *sc, const char *name)
 {
     if (!name)
         return;
-    if (sc->n == sc->cap) {
-        size_t cap = sc->cap ? sc->cap * 2 : 8;
-        const char **g = alchdb__realloc(sc->names, cap * sizeof *g);
-        if (!g) {
-            sc->nomem = true;
-            return;
-        }
-        sc->names = g;
-        sc->cap = cap;
+    const char **names = sql__grow(sc->names, &sc->cap, sc->n + 1, sizeof *sc->names);
+    if (!names) {
+        sc->nomem = true;
+        return;
     }
+    sc->names = names;
     sc->names[sc->n++] = name;
 }
 
