@@ -406,6 +406,37 @@ START_TEST(test_allocation_failures)
 }
 END_TEST
 
+/* ---- the walker of docs/sql.md, as written there ---- */
+static int count_tables(void *ud, const alchdb__sql_node *n, const char *key,
+                        const alchdb__sql_node *parent, uintptr_t *state)
+{
+    alchdb__sql_relref r;
+    if (alchdb__sql_relref_of(n, &r) && !r.cte)
+        ++*(size_t *)ud; /* r.schema and r.name: two fields, never split on dots */
+    return ALCHDB__SQL_VISIT_DESCEND;
+}
+
+static size_t tables_named(const char *sql)
+{
+    size_t n = 0;
+    alchdb__sql_tree *t;
+    if (alchdb__sql_tree_parse(sql, (size_t)-1, &t, NULL) == 0) {
+        for (size_t i = 0; i < alchdb__sql_tree_count(t); i++)
+            alchdb__sql_visit(alchdb__sql_tree_stmt(t, i, NULL, NULL), alchdb__sql_tree_depth(t), 0,
+                              count_tables, NULL, &n);
+        alchdb__sql_tree_free(t);
+    }
+    return n;
+}
+/* ---- end of the docs/sql.md walker ---- */
+
+START_TEST(test_doc_walker)
+{
+    ck_assert_uint_eq(tables_named("WITH c AS (SELECT * FROM a) SELECT * FROM c, b.\"x.y\"; DELETE FROM d"), 3);
+    ck_assert_uint_eq(tables_named("SELEC nothing"), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sql-layer");
@@ -419,6 +450,7 @@ int main(void)
     tcase_add_test(tc, test_cte_scoping);
     tcase_add_test(tc, test_tree_errors);
     tcase_add_test(tc, test_allocation_failures);
+    tcase_add_test(tc, test_doc_walker);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

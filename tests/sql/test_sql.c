@@ -2,6 +2,7 @@
  * input, the cache (hits, eviction, 8 threads) and allocation failures. */
 #include <jansson.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -637,6 +638,38 @@ START_TEST(test_txn_modes)
 }
 END_TEST
 
+/* The "Use" snippet of docs/sql.md, as written there (its output goes to
+ * stdout/stderr of the test). */
+START_TEST(test_doc_snippet)
+{
+    alchdb_sql_analysis *a;
+    int rc = alchdb_sql_analyze("SELECT * FROM app.users WHERE id = 1; UPDATE t SET x = 1",
+                                (size_t)-1, &a);
+    if (rc == ALCHDB_E_PARSE) {                        /* a still carries the error */
+        int64_t off;
+        const char *msg = alchdb_sql_analysis_error(a, &off);
+        fprintf(stderr, "syntax error at byte %lld: %s\n", (long long)off, msg);
+    } else if (rc == 0) {
+        for (size_t i = 0; i < alchdb_sql_analysis_count(a); i++) {
+            uint32_t f;
+            alchdb_sql_stmt_flags(a, i, &f);
+            const char *reason = alchdb_sql_stmt_not_cacheable_reason(a, i);
+            printf("%s read_only=%d cacheable=%d reason=%s\n",
+                   alchdb_sql_kind_name(alchdb_sql_stmt_kind(a, i)),
+                   !!(f & ALCHDB_SQL_READ_ONLY), !!(f & ALCHDB_SQL_CACHEABLE), reason ? reason : "-");
+            for (size_t j = 0; j < alchdb_sql_stmt_table_count(a, i, ALCHDB_SQL_TABLES_READ); j++) {
+                const char *schema, *name;
+                alchdb_sql_stmt_table_name(a, i, ALCHDB_SQL_TABLES_READ, j, &schema, &name);
+                printf("  reads %s (schema %s, name %s)\n",
+                       alchdb_sql_stmt_table(a, i, ALCHDB_SQL_TABLES_READ, j), schema ? schema : "-", name);
+            }
+        }
+    }
+    alchdb_sql_analysis_free(a);                       /* accepts NULL */
+    ck_assert_int_eq(rc, 0);
+}
+END_TEST
+
 START_TEST(test_hash)
 {
     ck_assert(alchdb_sql_hash("SELECT 1", (size_t)-1) == alchdb_sql_hash("SELECT 1", 8));
@@ -866,6 +899,7 @@ int main(void)
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_hash);
     tcase_add_test(tc, test_txn_modes);
+    tcase_add_test(tc, test_doc_snippet);
     tcase_add_test(tc, test_deep_statement);
     tcase_add_test(tc, test_internal_helpers);
     suite_add_tcase(s, tc);
