@@ -3,12 +3,10 @@
  * its version check, single flight and leases on a miss, the check-and-set
  * fill, and the invalidation after a write commits. docs/cache.md explains
  * why this never serves a result older than a write whose commit returned. */
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "cache/cache_priv.h"
@@ -89,12 +87,6 @@ static bool add_rel(char ***names, char ***schemas, size_t *n, const char *schem
     return true;
 }
 
-static bool starts_word(const char *s, const char *w)
-{
-    size_t n = strlen(w);
-    return !strncasecmp(s, w, n) && !isalnum((unsigned char)s[n]) && s[n] != '_';
-}
-
 /* Facts of one statement of the analysis into si. */
 static int classify_one(stmt_info *si, const alchdb_sql_analysis *a, size_t i, bool single)
 {
@@ -115,7 +107,6 @@ static int classify_one(stmt_info *si, const alchdb_sql_analysis *a, size_t i, b
                 return alchdb__nomem("cache statement");
         }
     }
-    const char *norm = alchdb_sql_stmt_normalized(a, i);
     if (f & ALCHDB_SQL_READ_ONLY) {
         if (!single || (f & ALCHDB_SQL_TXN_CONTROL))
             si->bypass = ALCHDB_CACHE_BYPASS_NOT_CACHEABLE;
@@ -136,7 +127,7 @@ static int classify_one(stmt_info *si, const alchdb_sql_analysis *a, size_t i, b
         si->creates_temp |= (f & ALCHDB_SQL_TEMP_TABLE) != 0;
     } else if (kind == ALCHDB_SQL_UTILITY && alchdb_sql_stmt_table_count(a, i, ALCHDB_SQL_TABLES_WRITTEN) == 0) {
         /* CALL, DO and EXECUTE run code we cannot see; SET, LISTEN, ... write nothing. */
-        if (norm && (starts_word(norm, "CALL") || starts_word(norm, "DO") || starts_word(norm, "EXECUTE")))
+        if (alchdb__sql_stmt_opaque(a, i))
             si->writes = si->writes_unknown = true;
         else if (si->bypass == ALCHDB_CACHE_BYPASS_WRITE)
             si->bypass = ALCHDB_CACHE_BYPASS_NOT_CACHEABLE;

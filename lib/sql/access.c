@@ -218,6 +218,11 @@ const alchdb__sql_row_target *alchdb__sql_row_target_of(const alchdb_sql_analysi
     return a ? a->rt : NULL;
 }
 
+bool alchdb__sql_stmt_opaque(const alchdb_sql_analysis *a, size_t i)
+{
+    return a && i < a->n && a->stmts[i].opaque;
+}
+
 uint32_t alchdb__sql_stmt_txn(const alchdb_sql_analysis *a, size_t i)
 {
     return a && i < a->n ? a->stmts[i].txn : 0;

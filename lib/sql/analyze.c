@@ -83,6 +83,7 @@ static int finish_stmt(alchdb_sql_analysis *a, sql_stmt *st, size_t start, size_
     }
     st->kind = r->kind;
     st->txn = r->txn;
+    st->opaque = r->opaque;
     sql__classify(r, &st->flags, &st->reason);
     st->tables[0] = r->tables[0];
     st->tables[1] = r->tables[1];

@@ -42,6 +42,10 @@ int alchdb__sql_split(const char *sql, size_t len, size_t **offsets, size_t **le
 bool alchdb__sql_func_is_volatile(const char *name);
 bool alchdb__sql_func_has_side_effects(const char *name);
 
+/* Statement i runs code the analysis cannot see (CALL, DO, EXECUTE of a
+ * prepared statement): it may have written anything. */
+bool alchdb__sql_stmt_opaque(const alchdb_sql_analysis *a, size_t i);
+
 /* Transaction modes of statement i of an analysis (0 for a statement that
  * sets none): BEGIN/START TRANSACTION, SET TRANSACTION and SET SESSION
  * CHARACTERISTICS AS TRANSACTION, with the modes they name, read from the

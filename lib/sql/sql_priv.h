@@ -43,6 +43,7 @@ typedef struct sql_stmt {
     int kind;
     uint32_t flags;
     uint32_t txn;         /* ALCHDB__SQL_TXN_* of a transaction-mode statement */
+    bool opaque;          /* CALL, DO, EXECUTE: runs code the analysis cannot see */
     size_t offset, length;
     uint64_t fingerprint;
     char *normalized;
@@ -78,6 +79,7 @@ int sql__row_target_build(const struct alchdb__sql_tree *t, const struct alchdb_
 typedef struct sql_walk_result {
     int kind;
     uint32_t txn;
+    bool opaque;
     bool locking, side_effects, volatile_fn, writable_cte, select_into, temp_table;
     bool read_only_hint; /* a utility statement that is read-only by nature */
     bool incomplete;     /* not all of the tree could be walked: conservative answers */

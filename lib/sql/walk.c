@@ -276,6 +276,7 @@ void sql__walk_stmt(const alchdb__sql_node *stmt, sql_walk_result *r)
         return;
     }
     r->kind = kind_of(type, stmt);
+    r->opaque = !strcmp(type, "CallStmt") || !strcmp(type, "DoStmt") || !strcmp(type, "ExecuteStmt");
     if (!strcmp(type, "SelectStmt") && alchdb__sql_node_get(stmt, "intoClause"))
         r->select_into = true;
 

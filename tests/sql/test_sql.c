@@ -635,6 +635,22 @@ START_TEST(test_txn_modes)
         alchdb_sql_analysis_free(a);
     }
     ck_assert_uint_eq(alchdb__sql_stmt_txn(NULL, 0), 0);
+
+    /* statements that run code the analysis cannot see */
+    static const struct {
+        const char *sql;
+        bool opaque;
+    } opaque[] = {
+        {"CALL p(1)", true},          {"DO $$ BEGIN NULL; END $$", true}, {"EXECUTE q(1)", true},
+        {"call \"P\"()", true},       {"SELECT 'CALL p()'", false},        {"PREPARE q AS SELECT 1", false},
+        {"SELECT do_it()", false},
+    };
+    for (size_t i = 0; i < sizeof opaque / sizeof opaque[0]; i++) {
+        alchdb_sql_analysis *a;
+        ck_assert_int_eq(alchdb_sql_analyze(opaque[i].sql, (size_t)-1, &a), 0);
+        ck_assert_msg(alchdb__sql_stmt_opaque(a, 0) == opaque[i].opaque, "%s", opaque[i].sql);
+        alchdb_sql_analysis_free(a);
+    }
 }
 END_TEST
 
