@@ -34,9 +34,9 @@
 
 size_t sql__pgq_max_units(void) { return (MAX_HELPER_STACK - STACK_RESERVE - HELPER_MARGIN) / STACK_PER_UNIT; }
 
-/* The lowest address of the calling thread's stack (0: unknown), read once
- * per thread. */
-static _Thread_local uintptr_t t_stack_low;
+/* The bounds of the calling thread's stack (0, 0: unknown), read once per
+ * thread. */
+static _Thread_local uintptr_t t_stack_low, t_stack_high;
 static _Thread_local bool t_stack_known;
 
 static size_t stack_left(void)
@@ -48,17 +48,21 @@ static size_t stack_left(void)
         if (pthread_getattr_np(pthread_self(), &attr) == 0) {
             void *addr = NULL;
             size_t size = 0;
-            if (pthread_attr_getstack(&attr, &addr, &size) == 0)
+            if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr && size) {
                 t_stack_low = (uintptr_t)addr;
+                t_stack_high = t_stack_low + size;
+            }
             pthread_attr_destroy(&attr);
         }
 #endif
     }
     volatile char probe = 0;
     uintptr_t sp = (uintptr_t)&probe;
-    if (!t_stack_low)
+    /* Outside the thread's own stack (a coroutine or a stack the caller
+     * switched to): nothing is known, assume little. */
+    if (sp <= t_stack_low || sp > t_stack_high)
         return UNKNOWN_STACK_BUDGET;
-    return sp > t_stack_low ? (size_t)(sp - t_stack_low) : 0;
+    return (size_t)(sp - t_stack_low);
 }
 
 static void run_ops(sql_pgq *q)
@@ -110,7 +114,12 @@ int sql__pgq_run(sql_pgq *q)
                              "SQL nested too deeply to analyse on this thread (about %zu levels) and no helper "
                              "thread with a %zu-byte stack could be started (error %d)",
                              est, need, e);
+    /* The helper works on q, which lives on this thread's stack: this
+     * thread must not be cancelled before the helper is done. */
+    int oldstate;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &oldstate);
     pthread_join(tid, NULL);
+    pthread_setcancelstate(oldstate, &oldstate);
     return 0;
 }
 
