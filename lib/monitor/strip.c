@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "monitor/monitor_internal.h"
-#include "sql/sql_internal.h"
+#include "sql/scan.h"
 
 enum { K_LITERAL = 1, K_WORD, K_QIDENT, K_OP, K_PUNCT, K_OTHER };
 
@@ -32,20 +32,19 @@ static void flush(stripper *s)
     }
 }
 
-static void put(stripper *s, const unsigned char *p, size_t n)
+static inline void put_byte(stripper *s, unsigned char c)
 {
-    while (n > 0) {
-        if (s->n == sizeof s->buf)
-            flush(s);
-        size_t k = sizeof s->buf - s->n < n ? sizeof s->buf - s->n : n;
-        memcpy(s->buf + s->n, p, k);
-        s->n += k;
-        p += k;
-        n -= k;
-    }
+    if (s->n == sizeof s->buf)
+        flush(s);
+    s->buf[s->n++] = c;
 }
 
-static void put_byte(stripper *s, unsigned char c) { put(s, &c, 1); }
+/* Tokens are short: a byte loop beats a call to memcpy. */
+static void put(stripper *s, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        put_byte(s, (unsigned char)p[i]);
+}
 
 /* The display text, bounded by out_max. */
 static void show(alchdb__strbuf *out, size_t out_max, const char *p, size_t n)
@@ -64,8 +63,9 @@ uint64_t alchdb__monitor_strip(const char *sql, size_t len, alchdb__strbuf *out,
     bool first_word = true, space = false;
     *dml = false;
     alchdb__sql_tok t;
+    alchdb__sql_scan_ready();
     for (size_t pos = 0; pos < len;) {
-        pos = alchdb__sql_token(sql, len, pos, &t);
+        pos = alchdb__sql_scan_token(sql, len, pos, &t);
         if (t.kind == ALCHDB__SQL_TOK_SPACE || t.kind == ALCHDB__SQL_TOK_COMMENT) {
             space = ntok > 0;
             continue;
@@ -86,15 +86,12 @@ uint64_t alchdb__monitor_strip(const char *sql, size_t len, alchdb__strbuf *out,
             break;
         case ALCHDB__SQL_TOK_WORD: {
             put_byte(&s, K_WORD);
-            char low[64];
-            for (size_t i = 0; i < t.len; i += sizeof low) {
-                size_t k = t.len - i < sizeof low ? t.len - i : sizeof low;
-                for (size_t j = 0; j < k; j++) {
-                    char c = p[i + j];
-                    low[j] = c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
-                }
-                put(&s, (const unsigned char *)low, k);
-                show(out, out_max, low, k);
+            for (size_t i = 0; i < t.len; i++) {
+                char c = p[i];
+                c = c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+                put_byte(&s, (unsigned char)c);
+                if (out)
+                    show(out, out_max, &c, 1);
             }
             if (first_word) {
                 first_word = false;
@@ -110,7 +107,7 @@ uint64_t alchdb__monitor_strip(const char *sql, size_t len, alchdb__strbuf *out,
                                                   [ALCHDB__SQL_TOK_PUNCT] = K_PUNCT,
                                                   [ALCHDB__SQL_TOK_OTHER] = K_OTHER};
             put_byte(&s, kinds[t.kind]);
-            put(&s, (const unsigned char *)p, t.len);
+            put(&s, p, t.len);
             show(out, out_max, p, t.len);
             if (!(t.kind == ALCHDB__SQL_TOK_PUNCT && p[0] == '(')) /* "(SELECT ...)" still counts as a SELECT */
                 first_word = false;
