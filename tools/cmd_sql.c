@@ -1,6 +1,7 @@
 /* `alchdb sql analyze`: the SQL module's analysis of a script, as JSON (the
  * library's stable shape) or as text for people. */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@ static const char analyze_usage[] =
     "usage: alchdb sql analyze [--format json|text] [FILE|-]\n"
     "\n"
     "Analyse every statement of a SQL script (default: standard input): kind, read-only,\n"
-    "locking, tables read and written, volatile functions, cacheability, fingerprint and\n"
+    "locking, tables read and written, functions called, cacheability, fingerprint and\n"
     "normalized text.\n"
     "\n"
     "  --format json|text   the stable JSON interface (default) or a text report\n"
@@ -63,6 +64,43 @@ static void print_list(const char *label, const alchdb_sql_analysis *a, size_t i
     fputc('\n', stdout);
 }
 
+/* A name part, double-quoted unless it is lower-case letters, digits and _
+ * (so "a.b" and a.b read apart). */
+static void print_part(const char *s)
+{
+    bool bare = *s && !(*s >= '0' && *s <= '9');
+    for (const char *p = s; *p && bare; p++)
+        bare = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+    if (bare) {
+        fputs(s, stdout);
+        return;
+    }
+    fputc('"', stdout);
+    for (const char *p = s; *p; p++)
+        fputs(*p == '"' ? "\"\"" : (char[]){*p, '\0'}, stdout);
+    fputc('"', stdout);
+}
+
+/* Every function called, as [schema.]name. */
+static void print_functions(const alchdb_sql_analysis *a, size_t i)
+{
+    size_t n = alchdb_sql_stmt_function_count(a, i);
+    printf("  %-12s", "functions:");
+    if (!n)
+        fputs(" -", stdout);
+    for (size_t j = 0; j < n; j++) {
+        const char *schema, *name;
+        alchdb_sql_stmt_function(a, i, j, &schema, &name);
+        fputs(j ? ", " : " ", stdout);
+        if (schema) {
+            print_part(schema);
+            fputc('.', stdout);
+        }
+        print_part(name);
+    }
+    fputc('\n', stdout);
+}
+
 static void print_text(const alchdb_sql_analysis *a, const char *sql)
 {
     static const struct {
@@ -104,7 +142,11 @@ static void print_text(const alchdb_sql_analysis *a, const char *sql)
         print_list("reads:", a, i, ALCHDB_SQL_TABLES_READ);
         print_list("writes:", a, i, ALCHDB_SQL_TABLES_WRITTEN);
         print_list("volatile:", a, i, -1);
+        print_functions(a, i);
         printf("  %-12s %s%s%s\n", "cacheable:", reason ? "no (" : "yes", reason ? reason : "", reason ? ")" : "");
+        const char *why = NULL;
+        if (alchdb_sql_stmt_status(a, i, &why) < 0)
+            printf("  %-12s %s\n", "unanalysed:", why);
     }
 }
 

@@ -198,8 +198,11 @@ ALCHDB_API const char *alchdb_sql_stmt_normalized(const alchdb_sql_analysis *a, 
 ALCHDB_API size_t alchdb_sql_stmt_table_count(const alchdb_sql_analysis *a, size_t i, int which);
 
 /**
- * Name of table @p j of statement @p i, as written: "schema.name" when
- * qualified, "name" when not, with PostgreSQL's case folding applied.
+ * Name of table @p j of statement @p i rendered as SQL: "[schema.]name" as
+ * written (a catalog too when one was written), with PostgreSQL's case
+ * folding applied and each part double-quoted where PostgreSQL needs it, so
+ * the text reads back as the same table: app.users, "App"."Users",
+ * public."a.b", "select". alchdb_sql_stmt_table_name() gives the parts.
  * @param a the analysis.
  * @param i statement index.
  * @param which ALCHDB_SQL_TABLES_READ or ALCHDB_SQL_TABLES_WRITTEN.
@@ -210,6 +213,71 @@ ALCHDB_API size_t alchdb_sql_stmt_table_count(const alchdb_sql_analysis *a, size
  * @since 0.1.0
  */
 ALCHDB_API const char *alchdb_sql_stmt_table(const alchdb_sql_analysis *a, size_t i, int which, size_t j);
+
+/**
+ * Schema and name of table @p j of statement @p i as two fields, taken from
+ * the parse tree (never split on dots), as PostgreSQL folded them: for
+ * public."a.b" the schema "public" and the name "a.b"; for "a.b" no schema
+ * and the name "a.b"; for "App"."Users" "App" and "Users".
+ * @param a the analysis.
+ * @param i statement index.
+ * @param which ALCHDB_SQL_TABLES_READ or ALCHDB_SQL_TABLES_WRITTEN.
+ * @param j table index, below alchdb_sql_stmt_table_count().
+ * @param schema_out optional; receives the schema, or NULL when the table
+ *        was not qualified (borrowed, valid until the analysis is freed).
+ * @param name_out optional; receives the name (borrowed, likewise).
+ * @return 0 or ALCHDB_E_INVALID (then both outputs are NULL).
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_sql_stmt_table_name(const alchdb_sql_analysis *a, size_t i, int which, size_t j,
+                                          const char **schema_out, const char **name_out);
+
+/**
+ * Number of distinct functions statement @p i calls (every function call
+ * written in it, built-in or not; operators and casts are not calls).
+ * @param a the analysis.
+ * @param i statement index.
+ * @return the count; 0 on a bad argument (the thread-local error is set).
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API size_t alchdb_sql_stmt_function_count(const alchdb_sql_analysis *a, size_t i);
+
+/**
+ * Function @p j that statement @p i calls, exactly as written: quoted names
+ * keep their case ("Counter"), unquoted ones are folded to lower case, the
+ * schema is given only when written (public."a.b"() has the schema "public"
+ * and the name "a.b"). In order of first appearance.
+ * @param a the analysis.
+ * @param i statement index.
+ * @param j function index, below alchdb_sql_stmt_function_count().
+ * @param schema_out optional; receives the schema or NULL (borrowed, valid
+ *        until the analysis is freed).
+ * @param name_out optional; receives the name (borrowed, likewise).
+ * @return 0 or ALCHDB_E_INVALID (then both outputs are NULL).
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_sql_stmt_function(const alchdb_sql_analysis *a, size_t i, size_t j, const char **schema_out,
+                                        const char **name_out);
+
+/**
+ * Whether statement @p i was analysed in full. A statement nested too deeply
+ * to analyse safely (see docs/sql.md, "Deep statements") is kept with
+ * conservative answers: not read-only, not cacheable ("too_complex"), no
+ * tables, the fingerprint every such statement shares, its own text as the
+ * normalized text; its status says why.
+ * @param a the analysis.
+ * @param i statement index.
+ * @param message_out optional; receives NULL when the statement was
+ *        analysed, else why not (borrowed, valid until the analysis is freed).
+ * @return 0 when analysed, ALCHDB_E_RANGE when too deep to analyse,
+ *         ALCHDB_E_INVALID on a bad argument.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_sql_stmt_status(const alchdb_sql_analysis *a, size_t i, const char **message_out);
 
 /**
  * Number of distinct volatile or side-effecting functions statement @p i calls.

@@ -503,6 +503,11 @@ static void parse_one(wctx *x, size_t i)
     int64_t off = -1;
     int rc = alchdb__sql_parse_tree(q->sql, strlen(q->sql), &tree, &off);
     char *shortq = shorten(q->sql);
+    if (rc == ALCHDB_E_RANGE) {
+        note_limited(x, 0, "query not analysed: nested too deeply to analyse", alchdb_last_error_message(), shortq);
+        alchdb__free(shortq);
+        return;
+    }
     if (rc) {
         if (strcmp(q->source, "pg_stat_statements"))
             note_limited(x, 0, "query not analysed: it does not parse", alchdb_last_error_message(), shortq);

@@ -342,12 +342,6 @@ cache_pattern *alchdb__cache_pattern(alchdb_cache *c, uint64_t fp, const char *t
 
 /* ---- explicit invalidation ----------------------------------------------------- */
 
-const char *alchdb__cache_relname(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    return dot ? dot + 1 : name;
-}
-
 bool alchdb__names_add(char ***list, size_t *n, const char *s, size_t len)
 {
     for (size_t i = 0; i < *n; i++)
@@ -378,12 +372,27 @@ ALCHDB_API int alchdb_cache_invalidate_tables(alchdb_cache *c, const char *const
     for (size_t i = 0; i < n; i++)
         if (!tables[i] || !*tables[i] || strlen(tables[i]) > 255)
             return alchdb__invalid_arg(__func__, "tables", "every name must have 1..255 bytes");
-    vset s = {0};
+    /* Names as SQL writes them, read by the SQL module (public."a.b" is the
+     * table a.b, not b): version keys use the name, whatever the schema. */
+    char **names = alchdb__calloc(n, sizeof *names);
+    if (!names)
+        return alchdb__nomem("cache invalidation");
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
+        char *schema = NULL;
+        rc = alchdb__sql_qualified_name(tables[i], (size_t)-1, &schema, &names[i]);
+        alchdb__free(schema);
+        if (rc == ALCHDB_E_INVALID) {
+            char why[320]; /* the thread's message buffer is about to be rewritten */
+            snprintf(why, sizeof why, "%s", alchdb_last_error_message());
+            rc = alchdb__invalid_arg(__func__, "tables", why);
+        }
+    }
+    vset s = {0};
+    for (size_t i = 0; i < n && rc == 0; i++) {
         /* Table and bulk: every entry that read the table, also key lookups. */
-        alchdb__vset_add(&s, alchdb__cache_vkey(c, "t", alchdb__cache_relname(tables[i]), NULL), 0);
-        alchdb__vset_add(&s, alchdb__cache_vkey(c, "b", alchdb__cache_relname(tables[i]), NULL), 0);
+        alchdb__vset_add(&s, alchdb__cache_vkey(c, "t", names[i], NULL), 0);
+        alchdb__vset_add(&s, alchdb__cache_vkey(c, "b", names[i], NULL), 0);
         if (s.overflow || s.n >= CACHE_MAX_VKEYS - 2) {
             rc = alchdb__cache_bump(c, &s, NULL, -1);
             alchdb__vset_clear(&s);
@@ -392,6 +401,9 @@ ALCHDB_API int alchdb_cache_invalidate_tables(alchdb_cache *c, const char *const
     if (rc == 0)
         rc = alchdb__cache_bump(c, &s, NULL, -1);
     alchdb__vset_clear(&s);
+    alchdb__names_free(names, n);
+    if (rc == ALCHDB_E_INVALID)
+        return rc;
     if (rc >= 0)
         return 0;
     char why[512]; /* the thread's message buffer is about to be rewritten */

@@ -37,9 +37,6 @@ typedef struct vset {
 
 /* ---- small shared helpers (cache.c) -------------------------------------------- */
 
-/* A table name as the version keys use it: the schema is dropped, so
- * same-named tables of several schemas share keys (over-invalidation only). */
-const char *alchdb__cache_relname(const char *name);
 /* Append a copy of s[0..len) to a list unless it is there; false: no memory. */
 bool alchdb__names_add(char ***list, size_t *n, const char *s, size_t len);
 void alchdb__names_free(char **list, size_t n);
@@ -48,7 +45,14 @@ void alchdb__names_free(char **list, size_t n);
 
 enum { PK_NONE = 0, PK_INT, PK_TEXT, PK_UUID };
 
+/* A relation as PostgreSQL names it: schema and name, two fields. */
+typedef struct rel_ref {
+    char *schema;
+    char *name;
+} rel_ref;
+
 typedef struct rel_info {
+    char *schema;          /* pg_namespace.nspname; NULL: the entry for every relation of this name */
     char *name;            /* pg_class.relname */
     int pk_class;          /* the single-column key's type class, PK_NONE if none/ambiguous */
     char *pk_col;
@@ -57,28 +61,39 @@ typedef struct rel_info {
     bool has_triggers;     /* user triggers: writes may touch anything */
     bool is_view;
     size_t nbase;          /* views: the base relations they read, transitively */
-    char **base;
+    rel_ref *base;
     size_t nchild;         /* relations whose rows a write here may change (FK actions,
                               partitions and inheritance parents/children) */
-    char **child;
+    rel_ref *child;
     struct rel_info *next;
 } rel_info;
+
+/* A function of pg_proc by exact (schema, name); schema NULL: every schema's
+ * function of that name. */
+typedef struct cache_func {
+    char *schema;
+    char *name;
+    bool no_cache;         /* VOLATILE anywhere, or STABLE outside pg_catalog (may read tables) */
+} cache_func;
 
 typedef struct cache_catalog {
     _Atomic int refs;
     size_t nbuckets;
     rel_info **buckets;
-    size_t nfuncs;         /* functions whose result may change without a write we see:
-                              VOLATILE anywhere, STABLE outside pg_catalog (may read
-                              tables); names, lower-case */
-    char **funcs;
+    size_t nfuncs;
+    cache_func *funcs;
     size_t funcmask;       /* open-addressing set over funcs: funcslot[h & funcmask] */
     uint32_t *funcslot;    /* index + 1, 0 = empty */
     int64_t loaded_ns;
 } cache_catalog;
 
-const rel_info *alchdb__catalog_rel(const cache_catalog *cat, const char *relname);
-bool alchdb__catalog_volatile_func(const cache_catalog *cat, const char *name);
+/* The facts of relation (schema, relname), exact names; schema NULL: the
+ * facts of every relation of that name merged. NULL when unknown. */
+const rel_info *alchdb__catalog_rel(const cache_catalog *cat, const char *schema, const char *relname);
+/* Function (schema, name) exactly as called (schema NULL when the call does
+ * not qualify it): 1 a cached read must not call it, 0 it may, -1 unknown
+ * (no such function in the catalog: not cacheable either). */
+int alchdb__catalog_func(const cache_catalog *cat, const char *schema, const char *name);
 void alchdb__catalog_release(cache_catalog *cat);
 /* Read the session identity (hashed into *identity) and the catalog facts on
  * one connection of pool. */
@@ -101,10 +116,13 @@ typedef struct stmt_info {
     bool creates_temp;     /* CREATE TEMP TABLE: remember its name */
     uint64_t fingerprint;
     const char *normalized; /* for the per-pattern metrics (borrowed from a) */
-    size_t nread, nwritten, nfuncs;
-    char **read;           /* relation names (schema stripped) */
+    size_t nread, nwritten;
+    char **read;           /* relation names as version keys use them (the name, never re-split on dots) */
     char **written;
-    char **funcs;          /* names called as functions (lower-case) */
+    char **read_schema;    /* each one's schema: NULL when not written, or when the statement names
+                              the relation in several schemas (then the catalog's facts for every
+                              relation of that name apply) */
+    char **written_schema;
     const alchdb__sql_row_target *rt; /* single-relation shape (borrowed from a), or NULL */
     const alchdb_sql_analysis *a; /* the shared analysis, referenced until release */
     struct stmt_info *next;

@@ -18,9 +18,10 @@ static const char IDENTITY_SQL[] =
     " current_setting('lc_monetary'), current_setting('lc_numeric'),"
     " current_setting('standard_conforming_strings'), current_setting('server_version_num')";
 
-/* Relations and their single-column primary keys (NULL when none). */
+/* Relations (schema, name) and their single-column primary keys (NULL
+ * when none). */
 static const char RELS_SQL[] =
-    "SELECT c.relname, c.relkind::text, c.relpersistence::text,"
+    "SELECT n.nspname, c.relname, c.relkind::text, c.relpersistence::text,"
     " (SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
     "   WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnkeyatts = 1),"
     " (SELECT format_type(a.atttypid, NULL) || CASE WHEN EXISTS (SELECT 1 FROM pg_collation co"
@@ -33,58 +34,75 @@ static const char RELS_SQL[] =
 
 /* View -> relation it reads (direct; expanded transitively here). */
 static const char VIEWS_SQL[] =
-    "SELECT DISTINCT v.relname, t.relname FROM pg_rewrite r"
+    "SELECT DISTINCT vn.nspname, v.relname, tn.nspname, t.relname FROM pg_rewrite r"
     " JOIN pg_class v ON v.oid = r.ev_class AND v.relkind = 'v'"
+    " JOIN pg_namespace vn ON vn.oid = v.relnamespace"
     " JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid"
     "  AND d.refclassid = 'pg_class'::regclass"
-    " JOIN pg_class t ON t.oid = d.refobjid AND t.oid <> v.oid";
+    " JOIN pg_class t ON t.oid = d.refobjid AND t.oid <> v.oid"
+    " JOIN pg_namespace tn ON tn.oid = t.relnamespace";
 
 /* Parent -> child whose rows an action on the parent changes. */
 static const char FKS_SQL[] =
-    "SELECT DISTINCT p.relname, c.relname FROM pg_constraint k"
-    " JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class p ON p.oid = k.confrelid"
+    "SELECT DISTINCT pn.nspname, p.relname, cn.nspname, c.relname FROM pg_constraint k"
+    " JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace"
+    " JOIN pg_class p ON p.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace"
     " WHERE k.contype = 'f' AND (k.confdeltype IN ('c','n','d') OR k.confupdtype IN ('c','n','d'))";
 
 /* Partitions and inheritance: rows written through one are rows of the other. */
 static const char INHERITS_SQL[] =
-    "SELECT p.relname, c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-    " JOIN pg_class p ON p.oid = i.inhparent"
-    " UNION SELECT c.relname, p.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-    " JOIN pg_class p ON p.oid = i.inhparent";
+    "WITH i AS (SELECT pn.nspname AS ps, p.relname AS pr, cn.nspname AS cs, c.relname AS cr FROM pg_inherits h"
+    " JOIN pg_class c ON c.oid = h.inhrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace"
+    " JOIN pg_class p ON p.oid = h.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace)"
+    " SELECT ps, pr, cs, cr FROM i UNION SELECT cs, cr, ps, pr FROM i";
 
-/* Functions a cached read must not call: VOLATILE ones anywhere (PostgreSQL's
- * own verdict, also for built-ins the SQL analysis does not list), and STABLE
- * ones outside pg_catalog, which may read tables the statement does not name.
- * Names with any such overload count. */
+/* Every function by exact (schema, name), and whether a cached read must not
+ * call it: VOLATILE ones anywhere (PostgreSQL's own verdict, also for
+ * built-ins the SQL analysis does not list), and STABLE ones outside
+ * pg_catalog, which may read tables the statement does not name. A name with
+ * any such overload counts. A function not listed is unknown: not cacheable
+ * either. */
 static const char FUNCS_SQL[] =
-    "SELECT DISTINCT lower(p.proname) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-    " WHERE p.provolatile = 'v' OR (p.provolatile = 's' AND n.nspname NOT IN ('pg_catalog','information_schema'))";
+    "SELECT n.nspname, p.proname, bool_or(p.provolatile = 'v' OR (p.provolatile = 's'"
+    " AND n.nspname NOT IN ('pg_catalog','information_schema')))::text"
+    " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace GROUP BY 1, 2";
 
-/* ---- the relation map ------------------------------------------------------------ */
+/* ---- the relation map ------------------------------------------------------------
+ * Keyed by exact (schema, name), never by a name re-split on dots. Each name
+ * also has an entry with schema NULL that stands for every relation of that
+ * name, with their facts merged, for statements that do not qualify it
+ * (which of them the session's search_path picks is not known here). */
 
-static size_t bucket_of(const cache_catalog *cat, const char *name)
+static bool same_schema(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
+static size_t bucket_of(const cache_catalog *cat, const char *schema, const char *name)
 {
-    return (size_t)(alchdb__hash64(name, strlen(name), 7) % cat->nbuckets);
+    uint64_t h = alchdb__hash64(name, strlen(name), 7);
+    if (schema)
+        h = alchdb__hash64(schema, strlen(schema), h);
+    return (size_t)(h % cat->nbuckets);
 }
 
-const rel_info *alchdb__catalog_rel(const cache_catalog *cat, const char *relname)
+const rel_info *alchdb__catalog_rel(const cache_catalog *cat, const char *schema, const char *relname)
 {
-    if (!cat || !cat->nbuckets)
+    if (!cat || !cat->nbuckets || !relname)
         return NULL;
-    for (const rel_info *r = cat->buckets[bucket_of(cat, relname)]; r; r = r->next)
-        if (strcmp(r->name, relname) == 0)
+    for (const rel_info *r = cat->buckets[bucket_of(cat, schema, relname)]; r; r = r->next)
+        if (strcmp(r->name, relname) == 0 && same_schema(r->schema, schema))
             return r;
     return NULL;
 }
 
-static rel_info *rel_get(cache_catalog *cat, const char *name, bool *created)
+static rel_info *rel_get(cache_catalog *cat, const char *schema, const char *name, bool *created)
 {
-    size_t b = bucket_of(cat, name);
+    size_t b = bucket_of(cat, schema, name);
     for (rel_info *r = cat->buckets[b]; r; r = r->next)
-        if (strcmp(r->name, name) == 0)
+        if (strcmp(r->name, name) == 0 && same_schema(r->schema, schema))
             return *created = false, r;
     rel_info *r = alchdb__calloc(1, sizeof *r);
-    if (!r || !(r->name = alchdb__strdup(name))) {
+    if (!r || !(r->name = alchdb__strdup(name)) || (schema && !(r->schema = alchdb__strdup(schema)))) {
+        if (r)
+            alchdb__free(r->name);
         alchdb__free(r);
         return NULL;
     }
@@ -94,22 +112,66 @@ static rel_info *rel_get(cache_catalog *cat, const char *name, bool *created)
     return r;
 }
 
-static bool names_add_str(char ***list, size_t *n, const char *s)
+/* Add (schema, name) to a list of references unless it is there. */
+static bool refs_add(rel_ref **list, size_t *n, const char *schema, const char *name)
 {
-    return alchdb__names_add(list, n, s, strlen(s));
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp((*list)[i].name, name) && same_schema((*list)[i].schema, schema))
+            return true;
+    rel_ref *grown = alchdb__realloc(*list, (*n + 1) * sizeof *grown);
+    if (!grown)
+        return false;
+    *list = grown;
+    rel_ref r = {schema ? alchdb__strdup(schema) : NULL, alchdb__strdup(name)};
+    if (!r.name || (schema && !r.schema)) {
+        alchdb__free(r.schema);
+        alchdb__free(r.name);
+        return false;
+    }
+    grown[(*n)++] = r;
+    return true;
 }
 
-bool alchdb__catalog_volatile_func(const cache_catalog *cat, const char *name)
+static void refs_free(rel_ref *list, size_t n)
 {
-    if (!cat || !cat->funcslot)
-        return false;
-    for (size_t h = (size_t)alchdb__hash64(name, strlen(name), 11);; h++) {
+    for (size_t i = 0; i < n; i++) {
+        alchdb__free(list[i].schema);
+        alchdb__free(list[i].name);
+    }
+    alchdb__free(list);
+}
+
+/* ---- functions ---------------------------------------------------------------------
+ * An open-addressing set of (schema, name) -> "must not be cached", with an
+ * entry of schema NULL per name for calls that do not qualify it (set when
+ * any schema's function of that name must not be cached). */
+
+static uint64_t func_hash(const char *schema, const char *name)
+{
+    uint64_t h = alchdb__hash64(name, strlen(name), 11);
+    return schema ? alchdb__hash64(schema, strlen(schema), h) : h;
+}
+
+static cache_func *func_find(const cache_catalog *cat, const char *schema, const char *name)
+{
+    if (!cat->funcslot)
+        return NULL;
+    for (size_t h = (size_t)func_hash(schema, name);; h++) {
         uint32_t slot = cat->funcslot[h & cat->funcmask];
         if (!slot)
-            return false;
-        if (strcmp(cat->funcs[slot - 1], name) == 0)
-            return true;
+            return NULL;
+        cache_func *f = &cat->funcs[slot - 1];
+        if (!strcmp(f->name, name) && same_schema(f->schema, schema))
+            return f;
     }
+}
+
+int alchdb__catalog_func(const cache_catalog *cat, const char *schema, const char *name)
+{
+    if (!cat || !name)
+        return -1;
+    const cache_func *f = func_find(cat, schema, name);
+    return f ? f->no_cache : -1;
 }
 
 void alchdb__catalog_release(cache_catalog *cat)
@@ -120,16 +182,21 @@ void alchdb__catalog_release(cache_catalog *cat)
         rel_info *r = cat->buckets[b];
         while (r) {
             rel_info *next = r->next;
+            alchdb__free(r->schema);
             alchdb__free(r->name);
             alchdb__free(r->pk_col);
-            alchdb__names_free(r->base, r->nbase);
-            alchdb__names_free(r->child, r->nchild);
+            refs_free(r->base, r->nbase);
+            refs_free(r->child, r->nchild);
             alchdb__free(r);
             r = next;
         }
     }
     alchdb__free(cat->buckets);
-    alchdb__names_free(cat->funcs, cat->nfuncs);
+    for (size_t i = 0; i < cat->nfuncs; i++) {
+        alchdb__free(cat->funcs[i].schema);
+        alchdb__free(cat->funcs[i].name);
+    }
+    alchdb__free(cat->funcs);
     alchdb__free(cat->funcslot);
     alchdb__free(cat);
 }
@@ -205,6 +272,19 @@ static PGresult *run(PGconn *pg, const char *sql)
     return r;
 }
 
+/* Fold a relation's key facts into an entry: the first relation sets the
+ * key column; relations sharing an entry keep it only when they agree. */
+static int merge_key(rel_info *ri, bool first, int cls, const char *col)
+{
+    if (first && cls != PK_NONE) {
+        ri->pk_class = cls;
+        return (ri->pk_col = alchdb__strdup(col)) ? 0 : alchdb__nomem("cache catalog");
+    }
+    if (!first && (cls != ri->pk_class || !ri->pk_col || !col || strcmp(ri->pk_col, col)))
+        ri->pk_class = PK_NONE;
+    return 0;
+}
+
 static int load_rels(PGconn *pg, cache_catalog *cat)
 {
     PGresult *r = run(pg, RELS_SQL);
@@ -213,31 +293,25 @@ static int load_rels(PGconn *pg, cache_catalog *cat)
     int rc = 0;
     for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
         bool created;
-        rel_info *ri = rel_get(cat, PQgetvalue(r, i, 0), &created);
+        rel_info *ri = rel_get(cat, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), &created);
         if (!ri) {
             rc = alchdb__nomem("cache catalog");
             break;
         }
-        const char *kind = PQgetvalue(r, i, 1);
-        int cls = PQgetisnull(r, i, 3) ? PK_NONE : pk_class_of(PQgetvalue(r, i, 4));
-        ri->volatile_rel |= strchr("fS", kind[0]) != NULL;
-        ri->temp |= PQgetvalue(r, i, 2)[0] == 't';
-        ri->has_triggers |= PQgetvalue(r, i, 5)[0] == 't';
-        ri->is_view |= kind[0] == 'v';
-        /* Same-named relations in several schemas share version keys; they
-         * may share a key column only when they agree on it. */
-        if (created && cls != PK_NONE) {
-            ri->pk_class = cls;
-            if (!(ri->pk_col = alchdb__strdup(PQgetvalue(r, i, 3))))
-                rc = alchdb__nomem("cache catalog");
-        } else if (!created && (cls != ri->pk_class || !ri->pk_col || strcmp(ri->pk_col, PQgetvalue(r, i, 3)))) {
-            ri->pk_class = PK_NONE;
-        }
+        const char *kind = PQgetvalue(r, i, 2);
+        int cls = PQgetisnull(r, i, 4) ? PK_NONE : pk_class_of(PQgetvalue(r, i, 5));
+        ri->volatile_rel = strchr("fS", kind[0]) != NULL;
+        ri->temp = PQgetvalue(r, i, 3)[0] == 't';
+        ri->has_triggers = PQgetvalue(r, i, 6)[0] == 't';
+        ri->is_view = kind[0] == 'v';
+        rc = merge_key(ri, created, cls, PQgetvalue(r, i, 4));
     }
     PQclear(r);
     return rc;
 }
 
+/* (schema, name) -> (schema, name) pairs into the bases (views) or the
+ * children (foreign keys, inheritance) of the first relation. */
 static int load_pairs(PGconn *pg, cache_catalog *cat, const char *sql, bool views)
 {
     PGresult *r = run(pg, sql);
@@ -246,9 +320,9 @@ static int load_pairs(PGconn *pg, cache_catalog *cat, const char *sql, bool view
     int rc = 0;
     for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
         bool created;
-        rel_info *ri = rel_get(cat, PQgetvalue(r, i, 0), &created);
-        bool ok = ri && (views ? names_add_str(&ri->base, &ri->nbase, PQgetvalue(r, i, 1))
-                               : names_add_str(&ri->child, &ri->nchild, PQgetvalue(r, i, 1)));
+        rel_info *ri = rel_get(cat, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), &created);
+        bool ok = ri && (views ? refs_add(&ri->base, &ri->nbase, PQgetvalue(r, i, 2), PQgetvalue(r, i, 3))
+                               : refs_add(&ri->child, &ri->nchild, PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)));
         if (!ok)
             rc = alchdb__nomem("cache catalog");
     }
@@ -264,10 +338,10 @@ static int expand_views(cache_catalog *cat)
         for (size_t b = 0; b < cat->nbuckets; b++) {
             for (rel_info *v = cat->buckets[b]; v; v = v->next) {
                 for (size_t k = 0; k < v->nbase; k++) {
-                    const rel_info *base = alchdb__catalog_rel(cat, v->base[k]);
+                    const rel_info *base = alchdb__catalog_rel(cat, v->base[k].schema, v->base[k].name);
                     for (size_t j = 0; base && j < base->nbase; j++) {
                         size_t before = v->nbase;
-                        if (!names_add_str(&v->base, &v->nbase, base->base[j]))
+                        if (!refs_add(&v->base, &v->nbase, base->base[j].schema, base->base[j].name))
                             return alchdb__nomem("cache catalog");
                         grew |= v->nbase != before;
                     }
@@ -280,32 +354,77 @@ static int expand_views(cache_catalog *cat)
     return 0;
 }
 
+/* The entries of schema NULL: for each name, the facts of every relation of
+ * that name merged (flags or-ed, bases and children united, a key column
+ * only when all agree). */
+static int add_any_schema_entries(cache_catalog *cat)
+{
+    size_t nb = cat->nbuckets;
+    for (size_t b = 0; b < nb; b++) {
+        for (rel_info *ri = cat->buckets[b]; ri; ri = ri->next) {
+            if (!ri->schema)
+                continue;
+            bool created;
+            rel_info *any = rel_get(cat, NULL, ri->name, &created);
+            if (!any || merge_key(any, created, ri->pk_class, ri->pk_col) < 0)
+                return alchdb__nomem("cache catalog");
+            any->volatile_rel |= ri->volatile_rel;
+            any->temp |= ri->temp;
+            any->has_triggers |= ri->has_triggers;
+            any->is_view |= ri->is_view;
+            for (size_t k = 0; k < ri->nbase; k++)
+                if (!refs_add(&any->base, &any->nbase, ri->base[k].schema, ri->base[k].name))
+                    return alchdb__nomem("cache catalog");
+            for (size_t k = 0; k < ri->nchild; k++)
+                if (!refs_add(&any->child, &any->nchild, ri->child[k].schema, ri->child[k].name))
+                    return alchdb__nomem("cache catalog");
+        }
+    }
+    return 0;
+}
+
+static bool func_insert(cache_catalog *cat, const char *schema, const char *name, bool no_cache)
+{
+    cache_func *f = func_find(cat, schema, name);
+    if (f) {
+        f->no_cache |= no_cache;
+        return true;
+    }
+    cache_func nf = {schema ? alchdb__strdup(schema) : NULL, alchdb__strdup(name), no_cache};
+    if (!nf.name || (schema && !nf.schema)) {
+        alchdb__free(nf.schema);
+        alchdb__free(nf.name);
+        return false;
+    }
+    cat->funcs[cat->nfuncs++] = nf;
+    size_t h = (size_t)func_hash(schema, name);
+    while (cat->funcslot[h & cat->funcmask])
+        h++;
+    cat->funcslot[h & cat->funcmask] = (uint32_t)cat->nfuncs;
+    return true;
+}
+
 static int load_funcs(PGconn *pg, cache_catalog *cat)
 {
     PGresult *r = run(pg, FUNCS_SQL);
     if (!r)
         return ALCHDB_E_QUERY;
+    /* Each row is an exact entry and may add a schema-less one: at most 2n
+     * entries in a set kept at most half full. */
     size_t n = (size_t)PQntuples(r), cap = 16;
-    while (cap < 2 * n)
+    while (cap < 4 * n)
         cap *= 2;
     int rc = 0;
-    cat->funcs = alchdb__calloc(n ? n : 1, sizeof *cat->funcs);
+    cat->funcs = alchdb__calloc(2 * n + 1, sizeof *cat->funcs);
     cat->funcslot = alchdb__calloc(cap, sizeof *cat->funcslot);
     if (!cat->funcs || !cat->funcslot)
         rc = alchdb__nomem("cache catalog");
     cat->funcmask = cap - 1;
-    /* DISTINCT names: no duplicate check; the set is at most half full. */
     for (size_t i = 0; i < n && rc == 0; i++) {
-        const char *name = PQgetvalue(r, (int)i, 0);
-        if (!(cat->funcs[i] = alchdb__strdup(name))) {
+        const char *schema = PQgetvalue(r, (int)i, 0), *name = PQgetvalue(r, (int)i, 1);
+        bool no_cache = PQgetvalue(r, (int)i, 2)[0] == 't';
+        if (!func_insert(cat, schema, name, no_cache) || !func_insert(cat, NULL, name, no_cache))
             rc = alchdb__nomem("cache catalog");
-            break;
-        }
-        cat->nfuncs = i + 1;
-        size_t h = (size_t)alchdb__hash64(name, strlen(name), 11);
-        while (cat->funcslot[h & cat->funcmask])
-            h++;
-        cat->funcslot[h & cat->funcmask] = (uint32_t)(i + 1);
     }
     PQclear(r);
     return rc;
@@ -358,6 +477,8 @@ int alchdb__catalog_load(alchdb_pool *pool, const char *scope, uint8_t identity[
         rc = load_funcs(pg, cat);
     if (!rc)
         rc = expand_views(cat);
+    if (!rc)
+        rc = add_any_schema_entries(cat);
     if (rc == ALCHDB_E_QUERY && PQstatus(pg) != CONNECTION_OK)
         alchdb_conn_mark_broken(conn);
     alchdb__pool_release(pool, conn);

@@ -3,12 +3,10 @@
  * its version check, single flight and leases on a miss, the check-and-set
  * fill, and the invalidation after a write commits. docs/cache.md explains
  * why this never serves a result older than a write whose commit returned. */
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "cache/cache_priv.h"
@@ -46,56 +44,47 @@ static void stmt_release(stmt_info *si)
         return;
     alchdb__names_free(si->read, si->nread);
     alchdb__names_free(si->written, si->nwritten);
-    alchdb__names_free(si->funcs, si->nfuncs);
+    alchdb__names_free(si->read_schema, si->nread);
+    alchdb__names_free(si->written_schema, si->nwritten);
     alchdb__free(si->sql);
     alchdb__sql_release(si->a);
     alchdb__free(si);
 }
 
-static bool system_rel(const char *name)
+static bool system_rel(const char *schema, const char *name)
 {
-    return !strncmp(name, "pg_catalog.", 11) || !strncmp(name, "information_schema.", 19) ||
-           !strncmp(alchdb__cache_relname(name), "pg_", 3);
+    return (schema && (!strcmp(schema, "pg_catalog") || !strcmp(schema, "information_schema"))) ||
+           !strncmp(name, "pg_", 3);
 }
 
-/* Names used as functions in the normalized text: an identifier followed by
- * "(" (literals are already $n there). Checked against the functions the
- * catalog says a cached read must not call (VOLATILE ones, and STABLE ones
- * outside pg_catalog), which the SQL analysis cannot know. */
-static bool scan_funcs(stmt_info *si, const char *t)
+/* Add relation (schema, name) to a statement's list: version keys use the
+ * name; the schema picks the catalog's facts, and a name met in several
+ * schemas gets them all (schema NULL). */
+static bool add_rel(char ***names, char ***schemas, size_t *n, const char *schema, const char *name)
 {
-    for (const char *p = t; *p;) {
-        if (*p == '"') { /* quoted identifier: skip, callers of quoted functions are rare */
-            p = strchr(p + 1, '"');
-            p = p ? p + 1 : t + strlen(t);
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp((*names)[i], name))
             continue;
+        if ((*schemas)[i] && (!schema || strcmp((*schemas)[i], schema))) {
+            alchdb__free((*schemas)[i]);
+            (*schemas)[i] = NULL;
         }
-        if (!isalpha((unsigned char)*p) && *p != '_') {
-            p++;
-            continue;
-        }
-        const char *s = p;
-        while (isalnum((unsigned char)*p) || *p == '_' || *p == '$')
-            p++;
-        const char *q = p;
-        while (*q == ' ')
-            q++;
-        if (*q == '(') {
-            char buf[64];
-            size_t n = (size_t)(p - s) < sizeof buf - 1 ? (size_t)(p - s) : sizeof buf - 1;
-            for (size_t i = 0; i < n; i++)
-                buf[i] = (char)tolower((unsigned char)s[i]);
-            if (!alchdb__names_add(&si->funcs, &si->nfuncs, buf, n))
-                return false;
-        }
+        return true;
+    }
+    char **gs = alchdb__realloc(*schemas, (*n + 1) * sizeof *gs);
+    if (!gs)
+        return false;
+    *schemas = gs;
+    gs[*n] = NULL;
+    if (schema && !(gs[*n] = alchdb__strdup(schema)))
+        return false;
+    size_t before = *n;
+    if (!alchdb__names_add(names, n, name, strlen(name))) {
+        alchdb__free(gs[before]);
+        gs[before] = NULL;
+        return false;
     }
     return true;
-}
-
-static bool starts_word(const char *s, const char *w)
-{
-    size_t n = strlen(w);
-    return !strncasecmp(s, w, n) && !isalnum((unsigned char)s[n]) && s[n] != '_';
 }
 
 /* Facts of one statement of the analysis into si. */
@@ -107,17 +96,17 @@ static int classify_one(stmt_info *si, const alchdb_sql_analysis *a, size_t i, b
     for (int which = 0; which < 2; which++) {
         size_t n = alchdb_sql_stmt_table_count(a, i, which);
         for (size_t j = 0; j < n; j++) {
-            const char *full = alchdb_sql_stmt_table(a, i, which, j);
-            if (which == ALCHDB_SQL_TABLES_READ && system_rel(full) && si->bypass < 0)
+            const char *schema, *rel;
+            alchdb_sql_stmt_table_name(a, i, which, j, &schema, &rel);
+            if (which == ALCHDB_SQL_TABLES_READ && system_rel(schema, rel) && si->bypass < 0)
                 si->bypass = ALCHDB_CACHE_BYPASS_SYSTEM_CATALOG;
-            const char *rel = alchdb__cache_relname(full);
-            bool ok = which == ALCHDB_SQL_TABLES_READ ? alchdb__names_add(&si->read, &si->nread, rel, strlen(rel))
-                                                      : alchdb__names_add(&si->written, &si->nwritten, rel, strlen(rel));
+            bool ok = which == ALCHDB_SQL_TABLES_READ
+                          ? add_rel(&si->read, &si->read_schema, &si->nread, schema, rel)
+                          : add_rel(&si->written, &si->written_schema, &si->nwritten, schema, rel);
             if (!ok)
                 return alchdb__nomem("cache statement");
         }
     }
-    const char *norm = alchdb_sql_stmt_normalized(a, i);
     if (f & ALCHDB_SQL_READ_ONLY) {
         if (!single || (f & ALCHDB_SQL_TXN_CONTROL))
             si->bypass = ALCHDB_CACHE_BYPASS_NOT_CACHEABLE;
@@ -129,7 +118,7 @@ static int classify_one(stmt_info *si, const alchdb_sql_analysis *a, size_t i, b
             si->bypass = ALCHDB_CACHE_BYPASS_TEMP_TABLE;
         else if (!(f & ALCHDB_SQL_CACHEABLE) && si->bypass < 0)
             si->bypass = ALCHDB_CACHE_BYPASS_NOT_CACHEABLE;
-        return norm && !scan_funcs(si, norm) ? alchdb__nomem("cache statement") : 0;
+        return 0;
     }
     /* Not read-only: it writes, changes session state, or calls something with side effects. */
     si->bypass = (f & ALCHDB_SQL_LOCKING) ? ALCHDB_CACHE_BYPASS_LOCKING : ALCHDB_CACHE_BYPASS_WRITE;
@@ -138,7 +127,7 @@ static int classify_one(stmt_info *si, const alchdb_sql_analysis *a, size_t i, b
         si->creates_temp |= (f & ALCHDB_SQL_TEMP_TABLE) != 0;
     } else if (kind == ALCHDB_SQL_UTILITY && alchdb_sql_stmt_table_count(a, i, ALCHDB_SQL_TABLES_WRITTEN) == 0) {
         /* CALL, DO and EXECUTE run code we cannot see; SET, LISTEN, ... write nothing. */
-        if (norm && (starts_word(norm, "CALL") || starts_word(norm, "DO") || starts_word(norm, "EXECUTE")))
+        if (alchdb__sql_stmt_opaque(a, i))
             si->writes = si->writes_unknown = true;
         else if (si->bypass == ALCHDB_CACHE_BYPASS_WRITE)
             si->bypass = ALCHDB_CACHE_BYPASS_NOT_CACHEABLE;
@@ -334,7 +323,7 @@ static int read_deps(binding *b, const stmt_info *si, const cache_catalog *cat, 
     alchdb__vset_add(vs, alchdb__strdup(c->epoch_key), 0);
     for (size_t i = 0; i < si->nread; i++) {
         const char *rel = si->read[i];
-        const rel_info *ri = alchdb__catalog_rel(cat, rel);
+        const rel_info *ri = alchdb__catalog_rel(cat, si->read_schema[i], rel);
         if ((ri && ri->temp) || is_temp(b, rel))
             return ALCHDB_CACHE_BYPASS_TEMP_TABLE;
         if (ri && ri->volatile_rel)
@@ -348,11 +337,17 @@ static int read_deps(binding *b, const stmt_info *si, const cache_catalog *cat, 
             alchdb__vset_add(vs, alchdb__cache_vkey(c, "t", rel, NULL), 0);
         }
         for (size_t k = 0; ri && k < ri->nbase; k++)
-            alchdb__vset_add(vs, alchdb__cache_vkey(c, "t", ri->base[k], NULL), 0);
+            alchdb__vset_add(vs, alchdb__cache_vkey(c, "t", ri->base[k].name, NULL), 0);
     }
-    for (size_t i = 0; i < si->nfuncs; i++)
-        if (alchdb__catalog_volatile_func(cat, si->funcs[i]))
+    /* Every function the read calls, by its exact name: one the catalog
+     * distrusts or does not know makes the result uncacheable. */
+    size_t ncalls = si->a && alchdb_sql_analysis_count(si->a) == 1 ? alchdb_sql_stmt_function_count(si->a, 0) : 0;
+    for (size_t i = 0; i < ncalls; i++) {
+        const char *schema, *name;
+        alchdb_sql_stmt_function(si->a, 0, i, &schema, &name);
+        if (alchdb__catalog_func(cat, schema, name) != 0)
             return ALCHDB_CACHE_BYPASS_VOLATILE;
+    }
     const alchdb_cache_query *q = ctx->cache_query;
     for (size_t i = 0; q && i < q->ntags; i++)
         alchdb__vset_add(vs, alchdb__cache_vkey(c, "g", q->tags[i], NULL), 0);
@@ -369,7 +364,7 @@ static bool write_deps(binding *b, const stmt_info *si, const cache_catalog *cat
         return true;
     for (size_t i = 0; i < si->nwritten; i++) {
         const char *rel = si->written[i];
-        const rel_info *ri = alchdb__catalog_rel(cat, rel);
+        const rel_info *ri = alchdb__catalog_rel(cat, si->written_schema[i], rel);
         if (ri && ri->has_triggers && !c->trust_triggers)
             return true;
         char key[256];
@@ -389,8 +384,9 @@ static bool write_deps(binding *b, const stmt_info *si, const cache_catalog *cat
         for (size_t t = 0; t < ntodo; t++) {
             const rel_info *x = todo[t];
             for (size_t k = 0; k < x->nbase + x->nchild; k++) {
-                const char *other = k < x->nbase ? x->base[k] : x->child[k - x->nbase];
-                const rel_info *ox = alchdb__catalog_rel(cat, other);
+                const rel_ref *oref = k < x->nbase ? &x->base[k] : &x->child[k - x->nbase];
+                const char *other = oref->name;
+                const rel_info *ox = alchdb__catalog_rel(cat, oref->schema, other);
                 if (ox && ox->has_triggers && !c->trust_triggers)
                     return true;
                 alchdb__vset_add(vs, alchdb__cache_vkey(c, "t", other, NULL), 0);

@@ -14,6 +14,7 @@
 #include "cache/cache_priv.h"
 #include "router/router_internal.h"
 #include "router/token.h"
+#include "sql/sql_internal.h"
 
 /* ---- the router's read-your-writes token ----------------------------------------
  * The only three places the cache knows the token: whether the router knows
@@ -164,10 +165,10 @@ void alchdb__cache_route_bypass(alchdb_cache *c, alchdb_router *r, const vset *d
 
 void alchdb__cache_route_txn(alchdb_cache *c, alchdb_router *r, alchdb__exec_ctx *ctx)
 {
-    /* A transaction the router may run on a replica (it sends READ ONLY ones
-     * there) reads tables nobody names in advance: it needs everything
+    /* A transaction the router may run on a replica (by the same rule the
+     * router uses) reads tables nobody names in advance: it needs everything
      * committed so far, the primary's current position. */
-    if (!r || r->nhosts < 2 || !ctx->sql || !strstr(ctx->sql, "READ ONLY"))
+    if (!r || r->nhosts < 2 || !ctx->sql || !alchdb__sql_txn_replica_ok(ctx->sql, ctx->sql_len))
         return;
     int64_t now = primary_position(r);
     if (now < 0) {

@@ -5,16 +5,14 @@
 
 #include "client/client_internal.h"
 #include "router/router_internal.h"
+#include "sql/sql_internal.h"
 
 static int r_acquire(void *ud, alchdb__exec_ctx *ctx, alchdb_pool *failed, alchdb_conn **out)
 {
     alchdb_router *r = ud;
     int intent = ALCHDB_INTENT_AUTO;
     if (ctx->txn) {
-        /* A READ ONLY transaction may run on a replica (not SERIALIZABLE:
-         * standbys refuse it); every other one on the primary. */
-        intent = strstr(ctx->sql, "READ ONLY") && !strstr(ctx->sql, "SERIALIZABLE") ? ALCHDB_INTENT_READ
-                                                                                   : ALCHDB_INTENT_WRITE;
+        intent = alchdb__sql_txn_replica_ok(ctx->sql, ctx->sql_len) ? ALCHDB_INTENT_READ : ALCHDB_INTENT_WRITE;
     } else if (ctx->flags & ALCHDB_EXEC_PRIMARY) {
         intent = ALCHDB_INTENT_PRIMARY;
     } else if (ctx->flags & ALCHDB_EXEC_READ) {

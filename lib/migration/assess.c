@@ -1928,6 +1928,15 @@ int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, s
         f->max_risk = ALCHDB_RISK_UNKNOWN;
         return 0;
     }
+    if (rc == ALCHDB_E_RANGE) {
+        /* Nested too deeply to analyse safely: say so instead of guessing. */
+        f->error = alchdb__strdup(alchdb_last_error_message());
+        if (!f->error)
+            return alchdb__nomem("migration error");
+        f->err_line = f->err_column = 1;
+        f->max_risk = ALCHDB_RISK_UNKNOWN;
+        return 0;
+    }
     if (rc < 0)
         return rc;
     json_error_t jerr;

@@ -14,6 +14,7 @@
 #define SEED_RAW 0x7261772d74657874ull
 #define TAG_STRIP 0x5354524950504544ull
 #define TAG_UNPARSED 0x554e504152534544ull
+#define TAG_UNANALYSED 0x554e414e414c5953ull /* the one pattern of statements too deep to analyse */
 
 int64_t alchdb__monitor_now(alchdb_monitor *mon)
 {
@@ -257,7 +258,7 @@ static mon_pattern *slot_take(alchdb_monitor *mon)
     pthread_mutex_lock(&victim->lock);
     evict_into_aggregate(mon, victim);
     map_del(mon, victim->key);
-    if (victim->kind == MON_KIND_UNPARSED)
+    if (victim->kind != MON_KIND_PARSED)
         atomic_fetch_sub_explicit(&mon->unparsed, 1, memory_order_relaxed);
     if (alchdb__log_enabled(ALCHDB_LOG_DEBUG))
         alchdb__log(ALCHDB_LOG_DEBUG, MON_MODULE, "evicting pattern %016llx (%lld calls)",
@@ -326,7 +327,7 @@ static int pattern_get(alchdb_monitor *mon, uint64_t key, int kind, bool dml, ch
     p->first_seen_us = now;
     p->recent_start_us = now;
     atomic_store_explicit(&p->last_used_us, now, memory_order_relaxed);
-    if (kind == MON_KIND_UNPARSED)
+    if (kind != MON_KIND_PARSED)
         atomic_fetch_add_explicit(&mon->unparsed, 1, memory_order_relaxed);
     *slot = p->slot;
     *gen = p->gen;
@@ -340,13 +341,8 @@ static int pattern_get(alchdb_monitor *mon, uint64_t key, int kind, bool dml, ch
 static void compute_suggestions(alchdb_monitor *mon, const char *sql, size_t len, uint32_t slot,
                                 uint32_t gen)
 {
-    char *tree = NULL;
-    if (alchdb__sql_parse_tree(sql, len, &tree, NULL) != 0)
-        return;
     int64_t off = 0;
-    uint32_t bits =
-        alchdb__monitor_suggest(tree, mon->cfg.v[ALCHDB_MONITOR_OPT_LARGE_OFFSET], &off);
-    alchdb__free(tree);
+    uint32_t bits = alchdb__monitor_suggest(sql, len, mon->cfg.v[ALCHDB_MONITOR_OPT_LARGE_OFFSET], &off);
     mon_pattern *p = mon->slots[slot];
     pthread_mutex_lock(&p->lock);
     if (p->used && p->gen == gen) {
@@ -398,6 +394,8 @@ static int resolve(alchdb_monitor *mon, const char *sql, size_t len, uint64_t ra
         if (rc == 0 && normalized)
             kind = MON_KIND_PARSED;
         else {
+            if (rc == ALCHDB_E_RANGE) /* too deep to parse safely: one shared pattern */
+                kind = MON_KIND_UNANALYSED;
             alchdb__free(normalized);
             normalized = NULL;
         }
@@ -407,6 +405,10 @@ static int resolve(alchdb_monitor *mon, const char *sql, size_t len, uint64_t ra
     if (kind == MON_KIND_PARSED) {
         key = fp;
         text = normalized;
+    } else if (kind == MON_KIND_UNANALYSED) {
+        key = TAG_UNANALYSED;
+        if (!(text = alchdb__strdup(MON_UNANALYSED_TEXT)))
+            return alchdb__nomem("monitor pattern text");
     } else {
         alchdb__strbuf sb;
         alchdb__sb_init(&sb);
@@ -425,7 +427,7 @@ static int resolve(alchdb_monitor *mon, const char *sql, size_t len, uint64_t ra
     /* The stripped key may stand for the fingerprint only where constants are
      * plain A_Const nodes: DML. Utility statements keep strings in their
      * nodes (COMMENT ... IS '...', NOTIFY), so they always get parsed. */
-    if (kind == MON_KIND_UNPARSED || dml)
+    if (kind != MON_KIND_PARSED || dml)
         cache_put(mon, skey, 0, stamp, *slot, *gen);
     cache_put(mon, raw_key, (uint32_t)len, stamp, *slot, *gen);
     alchdb_clear_error();

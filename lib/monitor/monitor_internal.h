@@ -49,7 +49,11 @@ typedef struct mon_errclass {
     int64_t n;
 } mon_errclass;
 
-enum { MON_KIND_PARSED = 0, MON_KIND_UNPARSED = 1 };
+/* Patterns: parsed (keyed by fingerprint), unparsed (libpg_query refused
+ * the text: keyed by its literal-stripped hash), unanalysed (nested too
+ * deeply to parse safely: all such statements share one pattern). */
+enum { MON_KIND_PARSED = 0, MON_KIND_UNPARSED = 1, MON_KIND_UNANALYSED = 2 };
+#define MON_UNANALYSED_TEXT "(statements nested too deeply to analyse)"
 
 typedef struct mon_pattern {
     pthread_mutex_t lock;
@@ -172,8 +176,9 @@ void alchdb__monitor_config_defaults(alchdb_monitor_config *cfg);
 uint64_t alchdb__monitor_strip(const char *sql, size_t len, alchdb__strbuf *out, size_t out_max,
                                int *tokens, bool *dml);
 
-/* suggest.c: suggestion bits from a libpg_query JSON parse tree. */
-uint32_t alchdb__monitor_suggest(const char *json_tree, int64_t large_offset, int64_t *offset_seen);
+/* suggest.c: suggestion bits of a statement text (0 when it does not parse
+ * or is too deep to analyse). */
+uint32_t alchdb__monitor_suggest(const char *sql, size_t len, int64_t large_offset, int64_t *offset_seen);
 const char *alchdb__monitor_suggest_code(unsigned bit);
 const char *alchdb__monitor_suggest_text(unsigned bit);
 

@@ -8,6 +8,7 @@
 
 #include "alchdb/pq.h"
 #include "monitor/monitor_internal.h"
+#include "sql/sql_internal.h"
 
 #define PLAN_STMT "alchdb_monitor_plan"
 #define PLAN_MAX_BYTES (256 * 1024)
@@ -24,24 +25,20 @@ static int cmp_cand(const void *a, const void *b)
     return x->total_us > y->total_us ? -1 : x->total_us < y->total_us;
 }
 
-/* Highest $n in a normalized text (quoted parts skipped). */
+/* Highest $n in a normalized text, read with the SQL module's scanner (a
+ * "$5" inside a string, a dollar quote or a comment is not a parameter). */
 static int count_params(const char *t)
 {
     int maxn = 0;
-    for (const char *p = t; *p; p++) {
-        if (*p == '\'' || *p == '"') {
-            char q = *p++;
-            while (*p && *p != q)
-                p++;
-            if (!*p)
-                break;
+    size_t len = strlen(t);
+    alchdb__sql_tok tok;
+    for (size_t pos = 0; pos < len;) {
+        pos = alchdb__sql_token(t, len, pos, &tok);
+        if (tok.kind != ALCHDB__SQL_TOK_PARAM || tok.len > 6)
             continue;
-        }
-        if (*p == '$' && p[1] >= '1' && p[1] <= '9') {
-            int n = (int)strtol(p + 1, NULL, 10);
-            if (n > maxn && n <= 65535)
-                maxn = n;
-        }
+        int n = (int)strtol(t + tok.start + 1, NULL, 10);
+        if (n > maxn && n <= 65535)
+            maxn = n;
     }
     return maxn;
 }

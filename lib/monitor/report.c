@@ -271,7 +271,9 @@ static void emit_pattern(alchdb__strbuf *sb, const psnap *s, int64_t now, bool w
     char id[17];
     key_hex(id, s->key);
     alchdb__sb_printf(sb, "{\"id\":\"%s\",\"kind\":\"%s\",\"text\":", id,
-                      s->kind == MON_KIND_PARSED ? "parsed" : "unparsed");
+                      s->kind == MON_KIND_PARSED       ? "parsed"
+                      : s->kind == MON_KIND_UNANALYSED ? "unanalysed"
+                                                       : "unparsed");
     alchdb__sb_json_str(sb, s->text);
     alchdb__sb_printf(
         sb,

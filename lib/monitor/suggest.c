@@ -1,10 +1,12 @@
-/* Suggestions from libpg_query's JSON parse tree (computed once per pattern,
- * off the record path's fast lane). */
-#include <jansson.h>
+/* Suggestions from the parse tree (computed once per pattern, off the record
+ * path's fast lane), read through the SQL layer's visitor: any depth of
+ * statement is walked without recursion. */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "monitor/monitor_internal.h"
+#include "sql/tree.h"
 
 static const struct {
     unsigned bit;
@@ -43,73 +45,36 @@ const char *alchdb__monitor_suggest_text(unsigned bit)
 }
 
 typedef struct sctx {
+    const alchdb__sql_tree *tree;
+    const alchdb__sql_node *root; /* the statement being walked */
     uint32_t bits;
     int64_t large_offset;
     int64_t offset_seen;
 } sctx;
 
-static const char *funcname_last(json_t *funccall)
+/* Visit state: the node is inside the WHERE clause of a SELECT, UPDATE or
+ * DELETE (not crossing into a subquery). */
+#define IN_WHERE ((uintptr_t)1)
+
+static const char *funcname_last(const alchdb__sql_node *fc)
 {
-    json_t *names = json_object_get(funccall, "funcname");
-    size_t n = json_array_size(names);
-    if (!n)
-        return NULL;
-    json_t *s = json_object_get(json_array_get(names, n - 1), "String");
-    return json_string_value(json_object_get(s, "sval"));
+    const char *schema, *name;
+    return alchdb__sql_func_of(fc, &schema, &name) ? name : NULL;
 }
 
-static bool has_column_arg(json_t *funccall)
+/* A function call with a column (or a cast column) among its arguments. */
+static bool func_on_column(const alchdb__sql_node *side)
 {
-    json_t *args = json_object_get(funccall, "args");
-    size_t i;
-    json_t *a;
-    json_array_foreach(args, i, a) {
-        if (json_object_get(a, "ColumnRef"))
-            return true;
-        json_t *tc = json_object_get(a, "TypeCast");
-        if (tc && json_object_get(json_object_get(tc, "arg"), "ColumnRef"))
+    if (!alchdb__sql_node_is(side, "FuncCall"))
+        return false;
+    const alchdb__sql_node *args = alchdb__sql_node_get(side, "args");
+    for (size_t i = 0; i < alchdb__sql_node_count(args); i++) {
+        const alchdb__sql_node *a = alchdb__sql_node_item(args, i);
+        if (alchdb__sql_node_is(a, "ColumnRef") ||
+            (alchdb__sql_node_is(a, "TypeCast") && alchdb__sql_node_is(alchdb__sql_node_get(a, "arg"), "ColumnRef")))
             return true;
     }
     return false;
-}
-
-static bool func_on_column(json_t *side)
-{
-    json_t *fc = json_object_get(side, "FuncCall");
-    return fc && has_column_arg(fc);
-}
-
-/* Walk a WHERE clause for comparisons with a function of a column on one side. */
-static void walk_where(json_t *n, sctx *c)
-{
-    if (json_is_array(n)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(n, i, v) walk_where(v, c);
-        return;
-    }
-    if (!json_is_object(n))
-        return;
-    json_t *ae = json_object_get(n, "A_Expr");
-    if (ae && (func_on_column(json_object_get(ae, "lexpr")) ||
-               func_on_column(json_object_get(ae, "rexpr"))))
-        c->bits |= MON_SUG_FUNC_ON_COLUMN;
-    json_t *sel = json_object_get(n, "SelectStmt"); /* subqueries are walked separately */
-    if (sel)
-        return;
-    const char *k;
-    json_t *v;
-    json_object_foreach(n, k, v) walk_where(v, c);
-}
-
-static int64_t const_int(json_t *n)
-{
-    json_t *ac = json_object_get(n, "A_Const");
-    json_t *iv = json_object_get(ac, "ival");
-    if (!iv)
-        return -1;
-    json_t *x = json_object_get(iv, "ival");
-    return x ? json_integer_value(x) : 0;
 }
 
 static bool is_aggregate(const char *name)
@@ -124,100 +89,96 @@ static bool is_aggregate(const char *name)
     return false;
 }
 
-static void check_select(json_t *s, sctx *c, bool top)
+/* OFFSET's value when it is an integer constant, else -1. */
+static int64_t const_int(const sctx *c, const alchdb__sql_node *n)
 {
-    size_t i;
-    json_t *v;
+    alchdb__sql_const k;
+    if (!alchdb__sql_const_of(c->tree, n, &k) || k.kind != ALCHDB__SQL_CONST_INT)
+        return alchdb__sql_node_is(n, "A_Const") && alchdb__sql_node_get(n, "ival") ? 0 : -1;
+    return strtoll(k.text, NULL, 10);
+}
+
+/* What a SELECT says at its own level (its subqueries are visited as SELECTs
+ * of their own). */
+static void check_select(sctx *c, const alchdb__sql_node *s, bool top)
+{
     bool aggregate = false;
-    json_array_foreach(json_object_get(s, "targetList"), i, v) {
-        json_t *val = json_object_get(json_object_get(v, "ResTarget"), "val");
-        json_t *cr = json_object_get(val, "ColumnRef");
-        if (cr) {
-            json_t *fields = json_object_get(cr, "fields");
-            json_t *last = json_array_get(fields, json_array_size(fields) - 1);
-            if (json_object_get(last, "A_Star"))
-                c->bits |= MON_SUG_SELECT_STAR;
-        }
-        json_t *fc = json_object_get(val, "FuncCall");
-        if (fc && is_aggregate(funcname_last(fc)))
+    const alchdb__sql_node *tl = alchdb__sql_node_get(s, "targetList");
+    for (size_t i = 0; i < alchdb__sql_node_count(tl); i++) {
+        const alchdb__sql_node *val = alchdb__sql_node_get(alchdb__sql_node_item(tl, i), "val");
+        const char *fields[4];
+        bool star;
+        if (alchdb__sql_column_of(val, fields, 4, &star) && star)
+            c->bits |= MON_SUG_SELECT_STAR;
+        if (alchdb__sql_node_is(val, "FuncCall") && is_aggregate(funcname_last(val)))
             aggregate = true;
     }
-    json_array_foreach(json_object_get(s, "sortClause"), i, v) {
-        json_t *fc = json_object_get(json_object_get(json_object_get(v, "SortBy"), "node"),
-                                     "FuncCall");
-        const char *fn = fc ? funcname_last(fc) : NULL;
+    const alchdb__sql_node *sort = alchdb__sql_node_get(s, "sortClause");
+    for (size_t i = 0; i < alchdb__sql_node_count(sort); i++) {
+        const alchdb__sql_node *node = alchdb__sql_node_get(alchdb__sql_node_item(sort, i), "node");
+        const char *fn = alchdb__sql_node_is(node, "FuncCall") ? funcname_last(node) : NULL;
         if (fn && !strcasecmp(fn, "random"))
             c->bits |= MON_SUG_ORDER_RANDOM;
     }
-    int64_t off = const_int(json_object_get(s, "limitOffset"));
+    int64_t off = const_int(c, alchdb__sql_node_get(s, "limitOffset"));
     if (off >= c->large_offset) {
         c->bits |= MON_SUG_LARGE_OFFSET;
         if (off > c->offset_seen)
             c->offset_seen = off;
     }
-    json_t *where = json_object_get(s, "whereClause");
-    if (where)
-        walk_where(where, c);
-    const char *op = json_string_value(json_object_get(s, "op"));
-    if (top && json_array_size(json_object_get(s, "fromClause")) > 0 && !where &&
-        !json_object_get(s, "limitCount") && !json_object_get(s, "groupClause") &&
-        !json_object_get(s, "havingClause") && !aggregate && (!op || !strcmp(op, "SETOP_NONE")))
+    const char *op = alchdb__sql_field_str(s, "op");
+    if (top && alchdb__sql_node_count(alchdb__sql_node_get(s, "fromClause")) > 0 &&
+        !alchdb__sql_node_get(s, "whereClause") && !alchdb__sql_node_get(s, "limitCount") &&
+        !alchdb__sql_node_get(s, "groupClause") && !alchdb__sql_node_get(s, "havingClause") && !aggregate &&
+        (!op || !strcmp(op, "SETOP_NONE")))
         c->bits |= MON_SUG_UNBOUNDED;
 }
 
-static void walk(json_t *n, sctx *c)
+static int enter(void *ud, const alchdb__sql_node *n, const char *key, const alchdb__sql_node *parent,
+                 uintptr_t *state)
 {
-    if (json_is_array(n)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(n, i, v) walk(v, c);
-        return;
-    }
-    if (!json_is_object(n))
-        return;
-    const char *k;
-    json_t *v;
-    json_object_foreach(n, k, v) {
-        if (!strcmp(k, "SelectStmt")) {
-            check_select(v, c, false);
-        } else if (!strcmp(k, "UpdateStmt") || !strcmp(k, "DeleteStmt")) {
-            json_t *where = json_object_get(v, "whereClause");
-            if (!where)
-                c->bits |= MON_SUG_NO_WHERE_WRITE;
-            else
-                walk_where(where, c);
-        } else if (!strcmp(k, "A_Expr")) {
-            const char *kind = json_string_value(json_object_get(v, "kind"));
-            if (kind && (!strcmp(kind, "AEXPR_LIKE") || !strcmp(kind, "AEXPR_ILIKE"))) {
-                json_t *ac = json_object_get(json_object_get(v, "rexpr"), "A_Const");
-                const char *pat =
-                    json_string_value(json_object_get(json_object_get(ac, "sval"), "sval"));
-                if (pat && pat[0] == '%')
-                    c->bits |= MON_SUG_LEADING_LIKE;
-            }
+    sctx *c = ud;
+    const char *type = alchdb__sql_node_type(n);
+    const char *pt = alchdb__sql_node_type(parent);
+    if (key && !strcmp(key, "whereClause") && pt &&
+        (!strcmp(pt, "SelectStmt") || !strcmp(pt, "UpdateStmt") || !strcmp(pt, "DeleteStmt")))
+        *state |= IN_WHERE;
+    if (!type)
+        return ALCHDB__SQL_VISIT_DESCEND;
+    if (!strcmp(type, "SelectStmt")) {
+        *state &= ~IN_WHERE;
+        check_select(c, n, n == c->root);
+    } else if (!strcmp(type, "UpdateStmt") || !strcmp(type, "DeleteStmt")) {
+        *state &= ~IN_WHERE;
+        if (!alchdb__sql_node_get(n, "whereClause"))
+            c->bits |= MON_SUG_NO_WHERE_WRITE;
+    } else if (!strcmp(type, "A_Expr")) {
+        const char *kind = alchdb__sql_field_str(n, "kind");
+        if (kind && (!strcmp(kind, "AEXPR_LIKE") || !strcmp(kind, "AEXPR_ILIKE"))) {
+            const alchdb__sql_node *r = alchdb__sql_node_get(n, "rexpr");
+            alchdb__sql_const k;
+            if (alchdb__sql_const_of(c->tree, r, &k) && k.kind == ALCHDB__SQL_CONST_STRING && k.text[0] == '%')
+                c->bits |= MON_SUG_LEADING_LIKE;
         }
-        walk(v, c);
+        if ((*state & IN_WHERE) &&
+            (func_on_column(alchdb__sql_node_get(n, "lexpr")) || func_on_column(alchdb__sql_node_get(n, "rexpr"))))
+            c->bits |= MON_SUG_FUNC_ON_COLUMN;
     }
+    return ALCHDB__SQL_VISIT_DESCEND;
 }
 
-uint32_t alchdb__monitor_suggest(const char *json_tree, int64_t large_offset, int64_t *offset_seen)
+uint32_t alchdb__monitor_suggest(const char *sql, size_t len, int64_t large_offset, int64_t *offset_seen)
 {
-    json_error_t jerr;
-    json_t *root = json_loads(json_tree, 0, &jerr);
-    if (!root)
-        return 0;
-    sctx c = {.bits = 0, .large_offset = large_offset, .offset_seen = 0};
-    json_t *stmts = json_object_get(root, "stmts");
-    size_t i;
-    json_t *st;
-    json_array_foreach(stmts, i, st) {
-        json_t *stmt = json_object_get(st, "stmt");
-        json_t *sel = json_object_get(stmt, "SelectStmt");
-        if (sel)
-            check_select(sel, &c, true); /* walk() below re-checks it as a non-top node */
-        walk(stmt, &c);
+    *offset_seen = 0;
+    alchdb__sql_tree *t = NULL;
+    if (alchdb__sql_tree_parse(sql, len, &t, NULL) != 0)
+        return 0; /* unparsed or too deep: no suggestions */
+    sctx c = {.tree = t, .large_offset = large_offset};
+    for (size_t i = 0; i < alchdb__sql_tree_count(t); i++) {
+        c.root = alchdb__sql_tree_stmt(t, i, NULL, NULL);
+        alchdb__sql_visit(c.root, alchdb__sql_tree_depth(t), 0, enter, NULL, &c);
     }
-    json_decref(root);
+    alchdb__sql_tree_free(t);
     *offset_seen = c.offset_seen;
     return c.bits;
 }

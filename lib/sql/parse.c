@@ -1,6 +1,6 @@
-/* Thin, uncached access to libpg_query for modules that need the raw parse
- * tree, a single fingerprint or the statement boundaries. */
-#include <pg_query.h>
+/* Uncached access for modules that need libpg_query's JSON tree (until they
+ * move to the layer of tree.h), a single fingerprint or the statement
+ * boundaries. Everything goes through the stack guard of pgq.c. */
 #include <string.h>
 
 #include "sql_priv.h"
@@ -22,6 +22,27 @@ static int parse_error(const PgQueryError *e)
     return alchdb__error(ALCHDB_E_PARSE, "%s", e->message ? e->message : "syntax error");
 }
 
+/* The nesting of a JSON text (brackets outside strings). */
+static size_t json_depth(const char *j)
+{
+    size_t depth = 0, max = 0;
+    for (const char *p = j; *p; p++) {
+        if (*p == '"') {
+            for (p++; *p && *p != '"'; p++)
+                if (*p == '\\' && p[1])
+                    p++;
+            if (!*p)
+                break;
+        } else if (*p == '{' || *p == '[') {
+            if (++depth > max)
+                max = depth;
+        } else if (*p == '}' || *p == ']') {
+            depth--;
+        }
+    }
+    return max;
+}
+
 int alchdb__sql_parse_tree(const char *sql, size_t len, char **json_tree, int64_t *err_offset)
 {
     if (err_offset)
@@ -32,16 +53,22 @@ int alchdb__sql_parse_tree(const char *sql, size_t len, char **json_tree, int64_
     char *text = input_copy(__func__, sql, &len, &err);
     if (!text)
         return err;
-    PgQueryParseResult pr = pg_query_parse(text);
-    int rc = 0;
-    if (pr.error) {
+    sql_pgq q;
+    int rc = sql__pgq_prepare(&q, text, len, SQL_PGQ_PARSE);
+    if (rc == 0)
+        rc = sql__pgq_run(&q);
+    if (rc == 0 && q.parse.error) {
         if (err_offset)
-            *err_offset = sql__cursor_to_offset(text, len, pr.error->cursorpos);
-        rc = parse_error(pr.error);
-    } else if (!(*json_tree = alchdb__strdup(pr.parse_tree))) {
+            *err_offset = sql__cursor_to_offset(text, len, q.parse.error->cursorpos);
+        rc = parse_error(q.parse.error);
+    } else if (rc == 0 && json_depth(q.parse.parse_tree) > ALCHDB__SQL_JSON_MAX_DEPTH) {
+        rc = alchdb__error(ALCHDB_E_RANGE,
+                           "SQL nested too deeply to analyse: its parse tree is %zu levels deep, more than %d",
+                           json_depth(q.parse.parse_tree), ALCHDB__SQL_JSON_MAX_DEPTH);
+    } else if (rc == 0 && !(*json_tree = alchdb__strdup(q.parse.parse_tree))) {
         rc = alchdb__nomem("SQL parse tree");
     }
-    pg_query_free_parse_result(pr);
+    sql__pgq_done(&q);
     alchdb__free(text);
     return rc;
 }
@@ -56,21 +83,21 @@ int alchdb__sql_fingerprint(const char *sql, size_t len, uint64_t *fp, char **no
     char *text = input_copy(__func__, sql, &len, &err);
     if (!text)
         return err;
-    PgQueryFingerprintResult fr = pg_query_fingerprint(text);
-    int rc = 0;
-    if (fr.error)
-        rc = parse_error(fr.error);
-    else
-        *fp = fr.fingerprint;
-    pg_query_free_fingerprint_result(fr);
+    sql_pgq q;
+    int rc = sql__pgq_prepare(&q, text, len, SQL_PGQ_FINGERPRINT | (normalized ? SQL_PGQ_NORMALIZE : 0));
+    if (rc == 0)
+        rc = sql__pgq_run(&q);
+    if (rc == 0 && q.fp.error)
+        rc = parse_error(q.fp.error);
+    else if (rc == 0)
+        *fp = q.fp.fingerprint;
     if (rc == 0 && normalized) {
-        PgQueryNormalizeResult nr = pg_query_normalize(text);
-        if (nr.error)
-            rc = parse_error(nr.error);
-        else if (!(*normalized = alchdb__strdup(nr.normalized_query)))
+        if (q.norm.error)
+            rc = parse_error(q.norm.error);
+        else if (!(*normalized = alchdb__strdup(q.norm.normalized_query)))
             rc = alchdb__nomem("normalized SQL");
-        pg_query_free_normalize_result(nr);
     }
+    sql__pgq_done(&q);
     alchdb__free(text);
     return rc;
 }
@@ -102,7 +129,7 @@ int alchdb__sql_split(const char *sql, size_t len, size_t **offsets, size_t **le
                     start = len;
                 if (end > len)
                     end = len;
-                start = sql__skip_space_comments(text, start, end);
+                start = alchdb__sql_skip_space_comments(text, start, end);
                 while (end > start && strchr(" \t\n\r\f\v", text[end - 1]))
                     end--;
                 if (end == start)

@@ -8,263 +8,152 @@
  *
  * The relation is named by the same tree walk the analysis uses (walk.c), so
  * the two always spell it alike; the walk's table sets also double-check that
- * the statement touches exactly one relation. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
+ * the statement touches exactly one relation. All walks use the layer's
+ * visitor: no recursion. */
 #include "sql_priv.h"
+#include "tree.h"
 
 typedef struct pk_ctx {
-    const char *sql; /* the statement text: A_Const locations index it */
-    size_t len;
-    const json_t *rel; /* the RangeVar body of the one relation */
+    const alchdb__sql_tree *tree; /* constants are read through it (exact values) */
+    alchdb__sql_relref rel;       /* the one relation */
     alchdb__sql_row_target *t;
     size_t cap_eq;
+    int rc; /* PK_OK or PK_NOMEM while walking */
 } pk_ctx;
 
 enum { PK_SKIP = 0, PK_OK = 1, PK_NOMEM = -1 };
 
-static const char *jstr(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
-/* {"Type": {...}} -> the inner object when the wrapper is of that type. */
-static json_t *node_of(const json_t *v, const char *type)
-{
-    if (!json_is_object(v) || json_object_size(v) != 1)
-        return NULL;
-    json_t *inner = json_object_get(v, type);
-    return json_is_object(inner) ? inner : NULL;
-}
-
-/* The sval of a {"String": {"sval": ...}} list element. */
-static const char *string_node(const json_t *v)
-{
-    return jstr(node_of(v, "String"), "sval");
-}
-
 /* ---- shape checks ----------------------------------------------------------- */
 
-/* Node types and fields that make a statement more than "one relation, plain
- * expressions": subqueries, other relations, CTEs, cursors, locking, SELECT
- * INTO, VALUES lists. Any of them anywhere in a scanned subtree refuses it. */
+/* Node types and members that make a statement more than "one relation,
+ * plain expressions": subqueries, other relations, CTEs, cursors, locking,
+ * SELECT INTO, VALUES lists. Any of them anywhere in a checked subtree
+ * refuses it. */
+static bool forbidden_type(const char *type)
+{
+    static const char *const types[] = {
+        "SubLink",        "SelectStmt",     "InsertStmt",    "UpdateStmt",      "DeleteStmt",
+        "MergeStmt",      "RangeVar",       "RangeSubselect", "JoinExpr",       "RangeFunction",
+        "RangeTableSample", "RangeTableFunc", "CurrentOfExpr", "WithClause",    "CommonTableExpr",
+        "IntoClause",     "LockingClause",
+    };
+    for (size_t i = 0; type && i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp(type, types[i]))
+            return true;
+    return false;
+}
+
 static bool forbidden_key(const char *key)
 {
-    static const char *const keys[] = {
-        "SubLink",       "SelectStmt",   "InsertStmt",      "UpdateStmt",    "DeleteStmt",
-        "MergeStmt",     "RangeVar",     "RangeSubselect",  "JoinExpr",      "RangeFunction",
-        "RangeTableSample", "RangeTableFunc", "CurrentOfExpr", "withClause", "WithClause",
-        "CommonTableExpr", "intoClause", "IntoClause",      "lockingClause", "LockingClause",
-        "valuesLists",   "larg",         "rarg",
-    };
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    static const char *const keys[] = {"withClause", "intoClause", "lockingClause", "valuesLists", "larg", "rarg"};
+    for (size_t i = 0; key && i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(key, keys[i]))
             return true;
     return false;
 }
 
-static bool has_forbidden(const json_t *v)
+typedef struct shape_ctx {
+    const alchdb__sql_node *root;
+    const char *skip; /* a member of root not checked (NULL: none) */
+    bool found;
+} shape_ctx;
+
+static int shape_enter(void *ud, const alchdb__sql_node *n, const char *key, const alchdb__sql_node *parent,
+                       uintptr_t *state)
 {
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *item;
-        json_array_foreach(v, i, item) if (has_forbidden(item)) return true;
-    } else if (json_is_object(v)) {
-        const char *key;
-        json_t *val;
-        json_object_foreach((json_t *)v, key, val)
-        {
-            if (forbidden_key(key) || has_forbidden(val))
-                return true;
-        }
+    (void)state;
+    shape_ctx *s = ud;
+    if (n == s->root)
+        return ALCHDB__SQL_VISIT_DESCEND;
+    if (parent == s->root && s->skip && !strcmp(key, s->skip))
+        return ALCHDB__SQL_VISIT_SKIP;
+    if (forbidden_key(key) || forbidden_type(alchdb__sql_node_type(n))) {
+        s->found = true;
+        return ALCHDB__SQL_VISIT_STOP;
     }
-    return false;
+    return ALCHDB__SQL_VISIT_DESCEND;
 }
 
-/* Every field of body except skip (NULL: none) is free of forbidden nodes. */
-static bool fields_clean(const json_t *body, const char *skip)
+/* PK_OK when every member of n except skip is free of forbidden nodes (n's
+ * own type does not count), PK_SKIP when not (or too deep to check),
+ * PK_NOMEM. */
+static int clean(const alchdb__sql_node *n, const char *skip)
 {
-    const char *key;
-    json_t *val;
-    json_object_foreach((json_t *)body, key, val)
-    {
-        if (skip && !strcmp(key, skip))
-            continue;
-        if (forbidden_key(key) || has_forbidden(val))
-            return false;
-    }
-    return true;
+    shape_ctx s = {n, skip, false};
+    int rc = alchdb__sql_visit(n, SQL_MAX_TREE_DEPTH, 0, shape_enter, NULL, &s);
+    if (rc == ALCHDB_E_NOMEM)
+        return PK_NOMEM;
+    return rc >= 0 && !s.found ? PK_OK : PK_SKIP;
 }
 
 /* ---- values ---------------------------------------------------------------- */
-
-static bool ident_char(char ch)
-{
-    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
-           ch == '.' || ch == '$' || (unsigned char)ch >= 0x80;
-}
-
-/* libpg_query 15-4.0.0 prints an Integer constant only when it is positive:
- * 0 and every negative value both arrive as "ival": {}. Recover the value
- * from the statement text at the constant's location, accepting only the
- * spellings "digits" and "-digits" (PostgreSQL reports a negated constant at
- * its minus sign); anything else (- 5, -(5), comments) is skipped. */
-static int int_from_source(pk_ctx *c, const json_t *aconst, char **lit)
-{
-    json_int_t loc = json_integer_value(json_object_get(aconst, "location"));
-    if (!json_is_integer(json_object_get(aconst, "location")) || loc < 0 || (size_t)loc >= c->len)
-        return PK_SKIP;
-    const char *p = c->sql + loc, *end = c->sql + c->len;
-    bool neg = false;
-    if (*p == '-') {
-        neg = true;
-        p++;
-    }
-    const char *digits = p;
-    while (p < end && *p >= '0' && *p <= '9')
-        p++;
-    size_t nd = (size_t)(p - digits);
-    if (nd == 0 || (p < end && ident_char(*p)))
-        return PK_SKIP;
-    while (nd > 1 && *digits == '0') { /* leading zeros */
-        digits++;
-        nd--;
-    }
-    if (nd > 10)
-        return PK_SKIP; /* not an int4: cannot be an Integer node */
-    long long v = 0;
-    for (size_t i = 0; i < nd; i++)
-        v = v * 10 + (digits[i] - '0');
-    if (neg)
-        v = -v;
-    if (v > 0 || v < -2147483648LL)
-        return PK_SKIP; /* a positive value would have been printed: not this constant */
-    char buf[24];
-    snprintf(buf, sizeof buf, "%lld", v);
-    return (*lit = alchdb__strdup(buf)) ? PK_OK : PK_NOMEM;
-}
-
-/* A_Const kinds we record. */
-enum { C_NONE, C_INT, C_FLOAT, C_STRING };
-
-static int const_kind(const json_t *aconst)
-{
-    if (json_is_object(json_object_get(aconst, "ival")))
-        return C_INT;
-    if (json_is_string(json_object_get(json_object_get(aconst, "fval"), "fval")))
-        return C_FLOAT;
-    if (json_is_string(json_object_get(json_object_get(aconst, "sval"), "sval")))
-        return C_STRING;
-    return C_NONE; /* NULL, booleans, bit strings */
-}
-
-static int const_text(pk_ctx *c, const json_t *aconst, char **lit)
-{
-    const char *s;
-    switch (const_kind(aconst)) {
-    case C_INT: {
-        json_t *iv = json_object_get(json_object_get(aconst, "ival"), "ival");
-        if (!iv)
-            return int_from_source(c, aconst, lit);
-        if (!json_is_integer(iv))
-            return PK_SKIP;
-        char buf[24];
-        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(iv));
-        return (*lit = alchdb__strdup(buf)) ? PK_OK : PK_NOMEM;
-    }
-    case C_FLOAT:
-        s = jstr(json_object_get(aconst, "fval"), "fval");
-        break;
-    case C_STRING:
-        s = jstr(json_object_get(aconst, "sval"), "sval");
-        break;
-    default:
-        return PK_SKIP;
-    }
-    return (*lit = alchdb__strdup(s)) ? PK_OK : PK_NOMEM;
-}
 
 /* Casts that leave the value's identity alone: plain (no typmod, no array)
  * built-in key types. A typmod truncates or rounds ('abcd'::varchar(2)), other
  * types may compare differently (citext), so those conjuncts are skipped.
  * Returns the cast's type name, or NULL when not acceptable. */
-static const char *plain_cast_type(const json_t *tn)
+static const char *plain_cast_type(const alchdb__sql_node *tn)
 {
-    if (!json_is_object(tn) || json_array_size(json_object_get(tn, "typmods")) ||
-        json_array_size(json_object_get(tn, "arrayBounds")) || json_is_true(json_object_get(tn, "setof")) ||
-        json_is_true(json_object_get(tn, "pct_type")))
+    if (!tn || alchdb__sql_node_count(alchdb__sql_node_get(tn, "typmods")) ||
+        alchdb__sql_node_count(alchdb__sql_node_get(tn, "arrayBounds")) ||
+        alchdb__sql_node_true(alchdb__sql_node_get(tn, "setof")) ||
+        alchdb__sql_node_true(alchdb__sql_node_get(tn, "pct_type")))
         return NULL;
-    json_t *names = json_object_get(tn, "names");
-    size_t n = json_array_size(names);
-    if (n == 2) {
-        const char *schema = string_node(json_array_get(names, 0));
-        if (!schema || strcmp(schema, "pg_catalog"))
-            return NULL;
-    } else if (n != 1) {
+    const char *parts[2];
+    size_t n = alchdb__sql_name_parts(alchdb__sql_node_get(tn, "names"), parts, 2);
+    if (n == 2 && strcmp(parts[0], "pg_catalog"))
         return NULL;
-    }
-    const char *name = string_node(json_array_get(names, n - 1));
+    if (n == 0)
+        return NULL;
     static const char *const ok[] = {"int2", "int4", "int8", "numeric", "text", "varchar", "uuid"};
-    for (size_t i = 0; name && i < sizeof ok / sizeof ok[0]; i++)
-        if (!strcmp(name, ok[i]))
-            return name;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (!strcmp(parts[n - 1], ok[i]))
+            return parts[n - 1];
     return NULL;
 }
 
 /* The value side of an equality: $n, a constant, or either under a plain
  * cast. */
-static int value_of(pk_ctx *c, const json_t *v, int *param, char **lit)
+static int value_of(pk_ctx *c, const alchdb__sql_node *v, int *param, char **lit)
 {
     *param = 0;
     *lit = NULL;
-    const json_t *tc = node_of(v, "TypeCast");
     const char *cast = NULL;
-    if (tc) {
-        if (!(cast = plain_cast_type(json_object_get(tc, "typeName"))))
+    if (alchdb__sql_node_is(v, "TypeCast")) {
+        if (!(cast = plain_cast_type(alchdb__sql_node_get(v, "typeName"))))
             return PK_SKIP;
-        v = json_object_get(tc, "arg");
+        v = alchdb__sql_node_get(v, "arg");
     }
-    const json_t *pr = node_of(v, "ParamRef");
-    if (pr) {
-        json_int_t num = json_integer_value(json_object_get(pr, "number"));
-        if (num < 1 || num > 65535) /* PostgreSQL's limit on bind parameters */
-            return PK_SKIP;
-        *param = (int)num;
+    if ((*param = alchdb__sql_param_of(v)) > 0)
         return PK_OK;
-    }
-    const json_t *ac = node_of(v, "A_Const");
-    if (!ac)
+    alchdb__sql_const k;
+    if (!alchdb__sql_const_of(c->tree, v, &k))
         return PK_SKIP;
+    if (k.kind != ALCHDB__SQL_CONST_INT && k.kind != ALCHDB__SQL_CONST_FLOAT && k.kind != ALCHDB__SQL_CONST_STRING)
+        return PK_SKIP; /* NULL, booleans, bit strings */
     /* A float constant under an integer or text cast is rounded or reprinted
      * (1.5::int = 2, 1e3::text = '1000'): keep only numeric. */
-    if (cast && const_kind(ac) == C_FLOAT && strcmp(cast, "numeric"))
+    if (cast && k.kind == ALCHDB__SQL_CONST_FLOAT && strcmp(cast, "numeric"))
         return PK_SKIP;
-    return const_text(c, ac, lit);
+    return (*lit = alchdb__strdup(k.text)) ? PK_OK : PK_NOMEM;
 }
 
 /* ---- columns --------------------------------------------------------------- */
 
 /* The column of a ColumnRef naming a column of the one relation: id, t.id,
  * alias.id, schema.t.id, catalog.schema.t.id; NULL otherwise. */
-static const char *column_of(const pk_ctx *c, const json_t *v)
+static const char *column_of(const pk_ctx *c, const alchdb__sql_node *v)
 {
-    const json_t *cr = node_of(v, "ColumnRef");
-    json_t *fields = json_object_get(cr, "fields");
-    size_t n = json_array_size(fields);
-    if (n < 1 || n > 4)
-        return NULL;
     const char *f[4];
-    for (size_t i = 0; i < n; i++)
-        if (!(f[i] = string_node(json_array_get(fields, i))))
-            return NULL; /* A_Star */
+    bool star;
+    size_t n = alchdb__sql_column_of(v, f, 4, &star);
+    if (n == 0 || star)
+        return NULL;
     if (n == 1)
         return f[0];
-    const char *alias = jstr(json_object_get(c->rel, "alias"), "aliasname");
-    if (alias) /* an aliased relation is only visible under its alias */
-        return n == 2 && !strcmp(f[0], alias) ? f[1] : NULL;
-    const char *names[3] = {jstr(c->rel, "catalogname"), jstr(c->rel, "schemaname"), jstr(c->rel, "relname")};
+    if (c->rel.alias) /* an aliased relation is only visible under its alias */
+        return n == 2 && !strcmp(f[0], c->rel.alias) ? f[1] : NULL;
+    const char *names[3] = {c->rel.catalog, c->rel.schema, c->rel.name};
     size_t quals = n - 1;
     for (size_t i = 0; i < quals; i++) {
         const char *want = names[3 - quals + i];
@@ -315,20 +204,18 @@ static int add_name(char ***list, size_t *n, const char *name)
 }
 
 /* One conjunct: col = value or value = col with the plain "=" operator. */
-static int conjunct(pk_ctx *c, const json_t *ax)
+static int conjunct(pk_ctx *c, const alchdb__sql_node *ax)
 {
-    const char *kind = jstr(ax, "kind");
-    json_t *name = json_object_get(ax, "name");
-    if (!kind || strcmp(kind, "AEXPR_OP") || json_array_size(name) != 1)
+    const char *kind = alchdb__sql_field_str(ax, "kind");
+    const char *op[1];
+    if (!kind || strcmp(kind, "AEXPR_OP") || alchdb__sql_name_parts(alchdb__sql_node_get(ax, "name"), op, 1) != 1 ||
+        strcmp(op[0], "="))
         return PK_OK;
-    const char *op = string_node(json_array_get(name, 0));
-    if (!op || strcmp(op, "="))
-        return PK_OK;
-    const json_t *l = json_object_get(ax, "lexpr"), *r = json_object_get(ax, "rexpr");
+    const alchdb__sql_node *l = alchdb__sql_node_get(ax, "lexpr"), *r = alchdb__sql_node_get(ax, "rexpr");
     if (!l || !r)
         return PK_OK;
     const char *col = column_of(c, l);
-    const json_t *val = r;
+    const alchdb__sql_node *val = r;
     if (!col) {
         col = column_of(c, r);
         val = l;
@@ -345,104 +232,122 @@ static int conjunct(pk_ctx *c, const json_t *ax)
 
 /* The conjuncts of an AND tree (nested ANDs flattened). Anything else at a
  * node (OR, NOT, other operators) contributes nothing below it. */
-static int where_eqs(pk_ctx *c, const json_t *w)
+static int where_enter(void *ud, const alchdb__sql_node *n, const char *key, const alchdb__sql_node *parent,
+                       uintptr_t *state)
 {
-    const json_t *be = node_of(w, "BoolExpr");
-    if (be) {
-        const char *op = jstr(be, "boolop");
-        if (!op || strcmp(op, "AND_EXPR"))
-            return PK_OK;
-        size_t i;
-        json_t *arg;
-        json_array_foreach(json_object_get(be, "args"), i, arg)
-        {
-            if (where_eqs(c, arg) == PK_NOMEM)
-                return PK_NOMEM;
-        }
-        return PK_OK;
+    (void)key, (void)parent, (void)state;
+    pk_ctx *c = ud;
+    if (alchdb__sql_node_is(n, "BoolExpr")) {
+        const char *op = alchdb__sql_field_str(n, "boolop");
+        return op && !strcmp(op, "AND_EXPR") ? ALCHDB__SQL_VISIT_DESCEND : ALCHDB__SQL_VISIT_SKIP;
     }
-    const json_t *ax = node_of(w, "A_Expr");
-    return ax ? conjunct(c, ax) : PK_OK;
+    if (alchdb__sql_node_is(n, "A_Expr") && (c->rc = conjunct(c, n)) == PK_NOMEM)
+        return ALCHDB__SQL_VISIT_STOP;
+    return ALCHDB__SQL_VISIT_SKIP;
+}
+
+static int where_eqs(pk_ctx *c, const alchdb__sql_node *w)
+{
+    c->rc = PK_OK;
+    int rc = alchdb__sql_visit(w, SQL_MAX_TREE_DEPTH, 0, where_enter, NULL, c);
+    if (rc == ALCHDB_E_NOMEM || c->rc == PK_NOMEM)
+        return PK_NOMEM;
+    return PK_OK; /* a conjunct left out for depth only means less precision */
 }
 
 /* ---- statements ------------------------------------------------------------- */
 
-static bool select_shape(const json_t *body, const json_t **rel)
+/* The shapes: PK_OK with *rel set, PK_SKIP, PK_NOMEM. */
+static int select_shape(const alchdb__sql_node *body, const alchdb__sql_node **rel)
 {
-    const char *op = jstr(body, "op");
+    const char *op = alchdb__sql_field_str(body, "op");
     if (op && strcmp(op, "SETOP_NONE"))
-        return false;
-    json_t *from = json_object_get(body, "fromClause");
-    if (json_array_size(from) != 1)
-        return false;
-    const json_t *rv = node_of(json_array_get(from, 0), "RangeVar");
-    if (!rv || json_object_get(json_object_get(rv, "alias"), "colnames"))
-        return false; /* FROM t AS x(a, b) renames the columns */
+        return PK_SKIP;
+    const alchdb__sql_node *from = alchdb__sql_node_get(body, "fromClause");
+    if (alchdb__sql_node_count(from) != 1)
+        return PK_SKIP;
+    const alchdb__sql_node *rv = alchdb__sql_node_item(from, 0);
+    if (!alchdb__sql_node_is(rv, "RangeVar") || alchdb__sql_node_get(alchdb__sql_node_get(rv, "alias"), "colnames"))
+        return PK_SKIP; /* FROM t AS x(a, b) renames the columns */
     *rel = rv;
-    return fields_clean(body, "fromClause");
+    return clean(body, "fromClause");
 }
 
-static bool update_delete_shape(const json_t *body, const char *extra_from, const json_t **rel)
+static int update_delete_shape(const alchdb__sql_node *body, const char *extra_from, const alchdb__sql_node **rel)
 {
-    if (json_object_get(body, extra_from))
-        return false;
-    *rel = json_object_get(body, "relation");
-    return json_is_string(json_object_get(*rel, "relname")) && fields_clean(body, "relation");
+    if (alchdb__sql_node_get(body, extra_from))
+        return PK_SKIP;
+    *rel = alchdb__sql_node_get(body, "relation");
+    return alchdb__sql_field_str(*rel, "relname") ? clean(body, "relation") : PK_SKIP;
 }
 
 /* INSERT INTO t (cols) VALUES (one row): *row receives the row's items. */
-static bool insert_shape(const json_t *body, const json_t **rel, const json_t **row)
+static int insert_shape(const alchdb__sql_node *body, const alchdb__sql_node **rel, const alchdb__sql_node **row)
 {
-    json_t *cols = json_object_get(body, "cols");
-    const json_t *sel = node_of(json_object_get(body, "selectStmt"), "SelectStmt");
-    if (!json_array_size(cols) || !sel)
-        return false;
+    const alchdb__sql_node *cols = alchdb__sql_node_get(body, "cols");
+    const alchdb__sql_node *sel = alchdb__sql_node_get(body, "selectStmt");
+    if (!alchdb__sql_node_count(cols) || !alchdb__sql_node_is(sel, "SelectStmt"))
+        return PK_SKIP;
     /* The source is a bare VALUES list: no WITH, ORDER BY, LIMIT (VALUES (1)
      * LIMIT 0 inserts nothing) or anything else on it. */
-    const char *key;
-    json_t *val;
-    json_object_foreach((json_t *)sel, key, val)
-    {
+    for (uint32_t i = 0; i < sel->n; i++) {
+        const char *key = sel->keys[i];
         if (!strcmp(key, "valuesLists") || !strcmp(key, "limitOption"))
             continue;
-        if (!strcmp(key, "op") && json_is_string(val) && !strcmp(json_string_value(val), "SETOP_NONE"))
+        const char *v = alchdb__sql_node_str(&sel->kids[i]);
+        if (!strcmp(key, "op") && v && !strcmp(v, "SETOP_NONE"))
             continue;
-        return false;
+        return PK_SKIP;
     }
-    json_t *lists = json_object_get(sel, "valuesLists");
-    if (json_array_size(lists) != 1)
-        return false;
-    const json_t *items = json_object_get(node_of(json_array_get(lists, 0), "List"), "items");
-    if (json_array_size(items) != json_array_size(cols) || has_forbidden(items))
-        return false;
-    *rel = json_object_get(body, "relation");
+    const alchdb__sql_node *lists = alchdb__sql_node_get(sel, "valuesLists");
+    if (alchdb__sql_node_count(lists) != 1)
+        return PK_SKIP;
+    const alchdb__sql_node *items = alchdb__sql_node_get(alchdb__sql_node_item(lists, 0), "items");
+    if (alchdb__sql_node_count(items) != alchdb__sql_node_count(cols))
+        return PK_SKIP;
+    int rc = clean(items, NULL);
+    if (rc != PK_OK)
+        return rc;
+    *rel = alchdb__sql_node_get(body, "relation");
     *row = items;
-    return json_is_string(json_object_get(*rel, "relname")) && fields_clean(body, "selectStmt");
+    return alchdb__sql_field_str(*rel, "relname") ? clean(body, "selectStmt") : PK_SKIP;
 }
 
-static int update_set_cols(pk_ctx *c, const json_t *body);
-
-static int insert_fill(pk_ctx *c, const json_t *body, const json_t *row)
+static int update_set_cols(pk_ctx *c, const alchdb__sql_node *body)
 {
     alchdb__sql_row_target *t = c->t;
-    json_t *cols = json_object_get(body, "cols");
-    for (size_t i = 0; i < json_array_size(cols); i++) {
-        const json_t *rt = node_of(json_array_get(cols, i), "ResTarget");
-        const char *name = jstr(rt, "name");
-        if (!name || json_array_size(json_object_get(rt, "indirection")))
+    const alchdb__sql_node *list = alchdb__sql_node_get(body, "targetList");
+    for (size_t i = 0; i < alchdb__sql_node_count(list); i++) {
+        const char *name = alchdb__sql_field_str(alchdb__sql_node_item(list, i), "name");
+        if (!name)
+            return PK_SKIP;
+        if (add_name(&t->set_cols, &t->nset, name) == PK_NOMEM)
+            return PK_NOMEM;
+    }
+    return PK_OK;
+}
+
+static int insert_fill(pk_ctx *c, const alchdb__sql_node *body, const alchdb__sql_node *row)
+{
+    alchdb__sql_row_target *t = c->t;
+    const alchdb__sql_node *cols = alchdb__sql_node_get(body, "cols");
+    for (size_t i = 0; i < alchdb__sql_node_count(cols); i++) {
+        const alchdb__sql_node *rt = alchdb__sql_node_item(cols, i);
+        const char *name = alchdb__sql_field_str(rt, "name");
+        if (!name || alchdb__sql_node_count(alchdb__sql_node_get(rt, "indirection")))
             continue; /* a[1], b.c: the value is not the column's */
         int param;
         char *lit;
-        int rc = value_of(c, json_array_get(row, i), &param, &lit);
+        int rc = value_of(c, alchdb__sql_node_item(row, i), &param, &lit);
         if (rc == PK_NOMEM)
             return PK_NOMEM;
         if (rc == PK_OK && add_eq(c, name, param, lit) == PK_NOMEM)
             return PK_NOMEM;
     }
-    const json_t *oc = json_object_get(body, "onConflictClause");
+    const alchdb__sql_node *oc = alchdb__sql_node_get(body, "onConflictClause");
     if (!oc)
         return PK_OK;
-    const char *action = jstr(oc, "action");
+    const char *action = alchdb__sql_field_str(oc, "action");
     if (action && !strcmp(action, "ONCONFLICT_NOTHING"))
         t->on_conflict = 1;
     else if (action && !strcmp(action, "ONCONFLICT_UPDATE"))
@@ -455,38 +360,22 @@ static int insert_fill(pk_ctx *c, const json_t *body, const json_t *row)
         if (rc != PK_OK)
             return rc;
     }
-    const json_t *infer = json_object_get(oc, "infer");
-    json_t *elems = json_object_get(infer, "indexElems");
-    if (jstr(infer, "conname"))
+    const alchdb__sql_node *infer = alchdb__sql_node_get(oc, "infer");
+    const alchdb__sql_node *elems = alchdb__sql_node_get(infer, "indexElems");
+    if (alchdb__sql_field_str(infer, "conname"))
         return PK_OK; /* ON CONSTRAINT name: columns unknown here */
     /* Only a plain column list is reported; an expression element makes the
      * target unknown (nconflict 0), as without a list. */
-    for (size_t i = 0; i < json_array_size(elems); i++) {
-        const json_t *ie = node_of(json_array_get(elems, i), "IndexElem");
-        if (!jstr(ie, "name") || json_object_get(ie, "expr"))
+    for (size_t i = 0; i < alchdb__sql_node_count(elems); i++) {
+        const alchdb__sql_node *ie = alchdb__sql_node_item(elems, i);
+        if (!alchdb__sql_node_is(ie, "IndexElem") || !alchdb__sql_field_str(ie, "name") ||
+            alchdb__sql_node_get(ie, "expr"))
             return PK_OK;
     }
-    for (size_t i = 0; i < json_array_size(elems); i++) {
-        const char *name = jstr(node_of(json_array_get(elems, i), "IndexElem"), "name");
-        if (add_name(&t->conflict_cols, &t->nconflict, name) == PK_NOMEM)
+    for (size_t i = 0; i < alchdb__sql_node_count(elems); i++)
+        if (add_name(&t->conflict_cols, &t->nconflict, alchdb__sql_field_str(alchdb__sql_node_item(elems, i), "name")) ==
+            PK_NOMEM)
             return PK_NOMEM;
-    }
-    return PK_OK;
-}
-
-static int update_set_cols(pk_ctx *c, const json_t *body)
-{
-    alchdb__sql_row_target *t = c->t;
-    size_t i;
-    json_t *item;
-    json_array_foreach(json_object_get(body, "targetList"), i, item)
-    {
-        const char *name = jstr(node_of(item, "ResTarget"), "name");
-        if (!name)
-            return PK_SKIP;
-        if (add_name(&t->set_cols, &t->nset, name) == PK_NOMEM)
-            return PK_NOMEM;
-    }
     return PK_OK;
 }
 
@@ -495,6 +384,8 @@ void alchdb__sql_row_target_free(alchdb__sql_row_target *t)
     if (!t)
         return;
     alchdb__free(t->table);
+    alchdb__free(t->schema);
+    alchdb__free(t->name);
     for (size_t i = 0; i < t->neq; i++) {
         alchdb__free(t->eq[i].column);
         alchdb__free(t->eq[i].literal);
@@ -509,10 +400,10 @@ void alchdb__sql_row_target_free(alchdb__sql_row_target *t)
     alchdb__free(t);
 }
 
-/* The relation's name as the analysis spells it: the walk's only table, in
- * the set the statement kind implies (read for SELECT, written otherwise),
- * with the other set empty. Stolen from r (NULL, PK_SKIP when it disagrees). */
-static int table_from_walk(json_t *stmt, int kind, char **table)
+/* The relation as the analysis names it: the walk's only table, in the set
+ * the statement kind implies (read for SELECT, written otherwise), with the
+ * other set empty. PK_SKIP when it disagrees. */
+static int table_from_walk(const alchdb__sql_node *stmt, int kind, alchdb__sql_row_target *t)
 {
     sql_walk_result r;
     memset(&r, 0, sizeof r);
@@ -522,67 +413,64 @@ static int table_from_walk(json_t *stmt, int kind, char **table)
     if (r.nomem) {
         rc = PK_NOMEM;
     } else if (!r.incomplete && r.kind == kind && r.tables[want].n == 1 && r.tables[!want].n == 0) {
-        *table = r.tables[want].items[0];
-        r.tables[want].items[0] = NULL;
+        sql_name *nm = &r.tables[want].items[0];
+        t->table = nm->display;
+        t->schema = nm->schema;
+        t->name = nm->name;
+        nm->display = nm->schema = nm->name = NULL;
         rc = PK_OK;
     }
-    sql__strset_free(&r.tables[0]);
-    sql__strset_free(&r.tables[1]);
-    sql__strset_free(&r.funcs);
+    sql__walk_result_free(&r);
     return rc;
 }
 
 /* Fill c->t from the statement; PK_SKIP: not a simple shape. */
-static int build(pk_ctx *c, json_t *stmt)
+static int build(pk_ctx *c, const alchdb__sql_node *stmt)
 {
-    void *it = json_object_iter(stmt);
-    const char *type = it ? json_object_iter_key(it) : NULL;
-    const json_t *body = it ? json_object_iter_value(it) : NULL;
-    if (!type || !json_is_object(body) || json_object_size(stmt) != 1)
+    const char *type = alchdb__sql_node_type(stmt);
+    if (!type)
         return PK_SKIP;
-    const json_t *rel = NULL, *row = NULL;
-    int kind;
+    const alchdb__sql_node *rel = NULL, *row = NULL;
+    int kind, rc;
     if (!strcmp(type, "SelectStmt")) {
         kind = ALCHDB_SQL_SELECT;
-        if (!select_shape(body, &rel))
-            return PK_SKIP;
+        rc = select_shape(stmt, &rel);
     } else if (!strcmp(type, "UpdateStmt")) {
         kind = ALCHDB_SQL_UPDATE;
-        if (!update_delete_shape(body, "fromClause", &rel))
-            return PK_SKIP;
+        rc = update_delete_shape(stmt, "fromClause", &rel);
     } else if (!strcmp(type, "DeleteStmt")) {
         kind = ALCHDB_SQL_DELETE;
-        if (!update_delete_shape(body, "usingClause", &rel))
-            return PK_SKIP;
+        rc = update_delete_shape(stmt, "usingClause", &rel);
     } else if (!strcmp(type, "InsertStmt")) {
         kind = ALCHDB_SQL_INSERT;
-        if (!insert_shape(body, &rel, &row))
-            return PK_SKIP;
+        rc = insert_shape(stmt, &rel, &row);
     } else {
         return PK_SKIP;
     }
-
-    c->rel = rel;
+    if (rc != PK_OK)
+        return rc;
+    if (!alchdb__sql_relref_of(rel, &c->rel))
+        return PK_SKIP;
     alchdb__sql_row_target *t = c->t;
     t->kind = kind;
-    int rc = table_from_walk(stmt, kind, &t->table);
+    rc = table_from_walk(stmt, kind, t);
     if (rc != PK_OK)
         return rc;
     if (kind == ALCHDB_SQL_INSERT)
-        return insert_fill(c, body, row);
-    if (kind == ALCHDB_SQL_UPDATE && (rc = update_set_cols(c, body)) != PK_OK)
+        return insert_fill(c, stmt, row);
+    if (kind == ALCHDB_SQL_UPDATE && (rc = update_set_cols(c, stmt)) != PK_OK)
         return rc;
-    const json_t *where = json_object_get(body, "whereClause");
+    const alchdb__sql_node *where = alchdb__sql_node_get(stmt, "whereClause");
     return where ? where_eqs(c, where) : PK_OK;
 }
 
-int sql__row_target_build(const char *sql, size_t len, json_t *stmt, alchdb__sql_row_target **out)
+int sql__row_target_build(const alchdb__sql_tree *tree, const alchdb__sql_node *stmt, alchdb__sql_row_target **out)
 {
     *out = NULL;
     alchdb__sql_row_target *t = alchdb__calloc(1, sizeof *t);
     if (!t)
         return alchdb__nomem("SQL row target");
-    pk_ctx c = {.sql = sql, .len = len, .t = t};
+    pk_ctx c = {.tree = tree, .t = t};
     int b = build(&c, stmt);
     if (b == PK_OK) {
         *out = t;
@@ -597,20 +485,14 @@ int alchdb__sql_row_target_parse(const char *sql, size_t len, alchdb__sql_row_ta
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
     *out = NULL;
     ALCHDB_CHECK_ARG(sql, "sql", "must not be NULL");
-    char *tree = NULL;
-    int rc = alchdb__sql_parse_tree(sql, len, &tree, NULL);
+    alchdb__sql_tree *t = NULL;
+    int rc = alchdb__sql_tree_parse(sql, len, &t, NULL);
+    if (rc == ALCHDB_E_RANGE)
+        return 0; /* too deep: not a simple statement */
     if (rc < 0)
         return rc;
-    if (len == (size_t)-1)
-        len = strlen(sql);
-    json_error_t jerr;
-    json_t *root = json_loads(tree, 0, &jerr);
-    alchdb__free(tree);
-    if (!root) /* too deep for jansson: not a simple statement */
-        return json_error_code(&jerr) == json_error_out_of_memory ? alchdb__nomem("SQL parse tree") : 0;
-    json_t *stmts = json_object_get(root, "stmts");
-    if (json_array_size(stmts) == 1)
-        rc = sql__row_target_build(sql, len, json_object_get(json_array_get(stmts, 0), "stmt"), out);
-    json_decref(root);
+    if (alchdb__sql_tree_count(t) == 1)
+        rc = sql__row_target_build(t, alchdb__sql_tree_stmt(t, 0, NULL, NULL), out);
+    alchdb__sql_tree_free(t);
     return rc;
 }

@@ -115,7 +115,7 @@ def main(path):
         st = doc["statements"][0]
         check(len(doc["statements"]) == 1, "one statement")
         check(st["kind"] == "select" and st["read_only"] is True, "kind select, read-only")
-        check("app.users" in st["tables_read"] and st["tables_written"] == [],
+        check({"schema": "app", "name": "users"} in st["tables_read"] and st["tables_written"] == [],
               "tables_read %r contains app.users, nothing written" % (st["tables_read"],))
     except (ValueError, KeyError, IndexError, TypeError) as e:
         check(False, "JSON shape (%s): %s" % (e, text[:300]))

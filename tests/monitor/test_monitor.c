@@ -171,6 +171,65 @@ START_TEST(test_grouping_in_lists_and_literals)
 }
 END_TEST
 
+/* The literal-stripped key tells a literal from the jsonb operators ?, ?|
+ * and ?&: "j 'a' ?" (no longer valid SQL: it stays unparsed) and "j ? 'a'"
+ * once both stripped to "j ? ?", so whichever came first took the other's
+ * records. Each must get its own pattern whatever the order. */
+START_TEST(test_text_key_literal_vs_operator)
+{
+    static const char *const pairs[][2] = {
+        {"SELECT * FROM t WHERE j 'a' ?", "SELECT * FROM t WHERE j ? 'a'"},
+        {"SELECT * FROM t WHERE j '{a}' ?|", "SELECT * FROM t WHERE j ?| '{a}'"},
+        {"SELECT * FROM t WHERE j '{a}' ?&", "SELECT * FROM t WHERE j ?& '{a}'"},
+        {"SELECT j ? 'a' FROM t", "SELECT j 'a' ? FROM t"},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        alchdb_monitor *m = mk(NULL);
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, pairs[i][0], 10, NULL), 0);
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, pairs[i][1], 20, NULL), 0);
+        alchdb_monitor_stats st = stats(m);
+        ck_assert_msg(st.patterns == 2, "'%s' and '%s' share a pattern", pairs[i][0], pairs[i][1]);
+        ck_assert_int_eq(st.unparsed_patterns, 1);
+        /* new literals of each shape still find their own pattern without parsing */
+        int64_t parses = st.parses;
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, pairs[i][1], 30, NULL), 0);
+        st = stats(m);
+        ck_assert_int_eq(st.patterns, 2);
+        ck_assert_int_eq(st.parses, parses);
+        alchdb_monitor_free(m);
+    }
+}
+END_TEST
+
+/* Statements too deep to analyse safely share one "unanalysed" pattern
+ * (also from a thread with a 256 KiB stack: tests/sql/test_deep.c). */
+START_TEST(test_unanalysed_pattern)
+{
+    alchdb_monitor *m = mk(NULL);
+    for (int shape = 0; shape < 2; shape++) {
+        size_t n = 140000;
+        char *sql = malloc(64 + n * 8);
+        ck_assert_ptr_nonnull(sql);
+        char *p = sql + sprintf(sql, shape ? "SELECT 'x'" : "SELECT 1");
+        for (size_t k = 0; k < n; k++)
+            p += sprintf(p, shape ? " || 'x'" : " + %d", (int)(k % 10));
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, sql, 100, NULL), 0);
+        free(sql);
+    }
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 1", 1, NULL), 0);
+    alchdb_monitor_stats st = stats(m);
+    ck_assert_int_eq(st.calls, 3);
+    ck_assert_int_eq(st.patterns, 2);
+    json_t *p = patterns(m, ALCHDB_MONITOR_SORT_CALLS, 0, 0);
+    json_t *u = json_array_get(p, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(u, "kind")), "unanalysed");
+    ck_assert_int_eq(jint(u, "calls"), 2);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(u, "text")), "too deeply"));
+    json_decref(p);
+    alchdb_monitor_free(m);
+}
+END_TEST
+
 static int cmp64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -773,6 +832,8 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_config);
     tcase_add_test(tc, test_grouping_in_lists_and_literals);
+    tcase_add_test(tc, test_text_key_literal_vs_operator);
+    tcase_add_test(tc, test_unanalysed_pattern);
     tcase_add_loop_test(tc, test_percentiles_accuracy, 0, 2);
     tcase_add_test(tc, test_threshold_exact);
     tcase_add_test(tc, test_slow_log_ring_bounded);

@@ -184,6 +184,14 @@ START_TEST(test_plan_capture)
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(seq, 0), "relation")), "mon_plan_t");
     ck_assert_ptr_nonnull(json_object_get(plan, "explain"));
     json_decref(p);
+    /* "$5" in a comment or a string is not a parameter: the plan of the one
+     * real parameter is captured */
+    ck_assert_int_eq(alchdb_monitor_reset(m), 0);
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT id FROM mon_plan_t /* $5 */ WHERE n = 5 OR "
+                                                     "$$ $7 $$ = 'x'", 90000, NULL), 0);
+    ck_assert_msg(alchdb_monitor_capture_plans(m, NULL, test_env("ALCHDB_TEST_PRIMARY"), 5, &got) == 0, "%s",
+                  alchdb_last_error_message());
+    ck_assert_int_eq(got, 1);
     /* a bad conninfo: a clear error, no password shown */
     ck_assert_int_eq(alchdb_monitor_reset(m), 0);
     ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT id FROM mon_plan_t WHERE n = 4", 90000, NULL), 0);

@@ -2,6 +2,7 @@
  * input, the cache (hits, eviction, 8 threads) and allocation failures. */
 #include <jansson.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@ static const row rows[] = {
     {"SELECT 1", S, 1, 0, 1, "", "", ""},
     {"SELECT * FROM users", S, 1, 0, 1, "users", "", ""},
     {"SELECT * FROM app.users WHERE id = 5", S, 1, 0, 1, "app.users", "", ""},
-    {"SELECT * FROM \"App\".\"Users\"", S, 1, 0, 1, "App.Users", "", ""},
+    {"SELECT * FROM \"App\".\"Users\"", S, 1, 0, 1, "\"App\".\"Users\"", "", ""},
     {"SELECT * FROM USERS", S, 1, 0, 1, "users", "", ""},
     {"SELECT count(*) FROM db.app.t", S, 1, 0, 1, "db.app.t", "", ""},
     {"SELECT u.id FROM users u JOIN orders o ON o.uid = u.id LEFT JOIN app.items i ON i.oid = o.id", S, 1, 0, 1,
@@ -382,7 +383,7 @@ START_TEST(test_json_shape)
     ck_assert_uint_eq(json_array_size(stmts), 2);
     static const char *const keys[] = {"index", "offset", "kind", "read_only", "locking", "fingerprint",
                                        "normalized", "tables_read", "tables_written", "volatile_functions",
-                                       "cacheable", "not_cacheable_reason"};
+                                       "cacheable", "not_cacheable_reason", "functions", "unanalysed"};
     for (size_t i = 0; i < 2; i++) {
         json_t *st = json_array_get(stmts, i);
         ck_assert_uint_eq(json_object_size(st), sizeof keys / sizeof keys[0]);
@@ -403,12 +404,23 @@ START_TEST(test_json_shape)
     ck_assert(json_is_true(json_object_get(s0, "read_only")));
     ck_assert(json_is_true(json_object_get(s0, "cacheable")));
     ck_assert(json_is_null(json_object_get(s0, "not_cacheable_reason")));
-    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(s0, "tables_read"), 0)), "app.users");
+    json_t *t0 = json_array_get(json_object_get(s0, "tables_read"), 0);
+    ck_assert_uint_eq(json_object_size(t0), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(t0, "schema")), "app");
+    ck_assert_str_eq(json_string_value(json_object_get(t0, "name")), "users");
+    ck_assert(json_is_null(json_object_get(s0, "unanalysed")));
+    ck_assert_uint_eq(json_array_size(json_object_get(s0, "functions")), 0);
     ck_assert_str_eq(json_string_value(json_object_get(s0, "normalized")), "SELECT * FROM app.users WHERE id = $1");
     ck_assert_str_eq(json_string_value(json_object_get(s1, "kind")), "update");
     ck_assert(json_is_false(json_object_get(s1, "read_only")));
-    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(s1, "tables_written"), 0)), "t");
-    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(s1, "tables_read"), 0)), "s");
+    json_t *w1 = json_array_get(json_object_get(s1, "tables_written"), 0);
+    ck_assert(json_is_null(json_object_get(w1, "schema")));
+    ck_assert_str_eq(json_string_value(json_object_get(w1, "name")), "t");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(s1, "tables_read"), 0), "name")),
+                     "s");
+    json_t *f1 = json_array_get(json_object_get(s1, "functions"), 0);
+    ck_assert(json_is_null(json_object_get(f1, "schema")));
+    ck_assert_str_eq(json_string_value(json_object_get(f1, "name")), "now");
     ck_assert_str_eq(json_string_value(json_array_get(json_object_get(s1, "volatile_functions"), 0)), "now");
     ck_assert_str_eq(json_string_value(json_object_get(s1, "not_cacheable_reason")), "not_select");
     json_decref(root);
@@ -528,9 +540,11 @@ START_TEST(test_bad_input)
 }
 END_TEST
 
-/* Trees deeper than the JSON parser's limit (2048) are still analysed: the
- * other statements fully, the deep one conservatively. */
-START_TEST(test_too_deep_statement)
+/* Deep trees are walked without recursion: 3000 chained "+" (tens of
+ * thousands of levels in libpg_query's output) are analysed in full, and so
+ * are the other statements of the script. tests/sql/test_deep.c has the
+ * statements too deep to analyse. */
+START_TEST(test_deep_statement)
 {
     size_t n = 3000;
     char *sql = malloc(64 + n * 4);
@@ -547,8 +561,10 @@ START_TEST(test_too_deep_statement)
     ck_assert(f & ALCHDB_SQL_CACHEABLE);
     ck_assert_int_eq(alchdb_sql_stmt_kind(a, 1), S);
     alchdb_sql_stmt_flags(a, 1, &f);
-    ck_assert(!(f & ALCHDB_SQL_READ_ONLY));
-    ck_assert_str_eq(alchdb_sql_stmt_not_cacheable_reason(a, 1), "too_complex");
+    ck_assert(f & ALCHDB_SQL_READ_ONLY);
+    ck_assert(f & ALCHDB_SQL_CACHEABLE);
+    ck_assert_str_eq(alchdb_sql_stmt_table(a, 1, ALCHDB_SQL_TABLES_READ, 0), "t");
+    ck_assert_int_eq(alchdb_sql_stmt_status(a, 1, NULL), 0);
     ck_assert_int_eq(alchdb_sql_stmt_kind(a, 2), D);
     ck_assert_str_eq(alchdb_sql_stmt_table(a, 2, ALCHDB_SQL_TABLES_WRITTEN, 0), "zz");
     size_t off;
@@ -557,23 +573,116 @@ START_TEST(test_too_deep_statement)
     alchdb_sql_analysis_free(a);
     free(sql);
 
-    /* 380 nested subqueries: too deep to walk, so conservatively not read-only */
+    /* 380 nested subqueries, and a write at the bottom: found */
     size_t depth = 380;
-    sql = malloc(32 + depth * 20);
+    sql = malloc(64 + depth * 20);
     ck_assert_ptr_nonnull(sql);
     p = sql + sprintf(sql, "SELECT * FROM ");
     for (size_t k = 0; k < depth; k++)
         p += sprintf(p, "(SELECT * FROM ");
-    p += sprintf(p, "t");
+    p += sprintf(p, "t FOR UPDATE");
     for (size_t k = 0; k < depth; k++)
         p += sprintf(p, ") x");
     ck_assert_int_eq(alchdb_sql_analyze(sql, (size_t)-1, &a), 0);
     ck_assert_int_eq(alchdb_sql_stmt_kind(a, 0), S);
     alchdb_sql_stmt_flags(a, 0, &f);
     ck_assert(!(f & ALCHDB_SQL_READ_ONLY));
-    ck_assert_str_eq(alchdb_sql_stmt_not_cacheable_reason(a, 0), "too_complex");
+    ck_assert(f & ALCHDB_SQL_LOCKING);
+    ck_assert_str_eq(alchdb_sql_stmt_not_cacheable_reason(a, 0), "locking_clause");
+    ck_assert_str_eq(alchdb_sql_stmt_table(a, 0, ALCHDB_SQL_TABLES_READ, 0), "t");
     alchdb_sql_analysis_free(a);
     free(sql);
+}
+END_TEST
+
+/* Transaction modes come from the parse: comments and strings that mention
+ * READ ONLY do not count, case and option order do not matter. */
+START_TEST(test_txn_modes)
+{
+    static const struct {
+        const char *sql;
+        size_t stmt;
+        uint32_t want;
+    } cases[] = {
+        {"BEGIN", 0, ALCHDB__SQL_TXN_START},
+        {"begin read only", 0, ALCHDB__SQL_TXN_START | ALCHDB__SQL_TXN_READ_ONLY},
+        {"BEGIN /* READ ONLY */", 0, ALCHDB__SQL_TXN_START},
+        {"BEGIN; SELECT 'READ ONLY'", 0, ALCHDB__SQL_TXN_START},
+        {"BEGIN; SELECT 'READ ONLY'", 1, 0},
+        {"START TRANSACTION READ WRITE", 0, ALCHDB__SQL_TXN_START | ALCHDB__SQL_TXN_READ_WRITE},
+        {"START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0,
+         ALCHDB__SQL_TXN_START | ALCHDB__SQL_TXN_ISO_REPEATABLE_READ | ALCHDB__SQL_TXN_READ_ONLY},
+        {"BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE", 0,
+         ALCHDB__SQL_TXN_START | ALCHDB__SQL_TXN_ISO_SERIALIZABLE | ALCHDB__SQL_TXN_READ_ONLY |
+             ALCHDB__SQL_TXN_DEFERRABLE},
+        {"BEGIN TRANSACTION ISOLATION LEVEL READ COMMITTED, NOT DEFERRABLE", 0,
+         ALCHDB__SQL_TXN_START | ALCHDB__SQL_TXN_ISO_READ_COMMITTED | ALCHDB__SQL_TXN_NOT_DEFERRABLE},
+        {"BEGIN ISOLATION LEVEL READ UNCOMMITTED", 0, ALCHDB__SQL_TXN_START | ALCHDB__SQL_TXN_ISO_READ_UNCOMMITTED},
+        {"SET TRANSACTION READ ONLY", 0, ALCHDB__SQL_TXN_SET | ALCHDB__SQL_TXN_READ_ONLY},
+        {"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", 0, ALCHDB__SQL_TXN_SET | ALCHDB__SQL_TXN_ISO_SERIALIZABLE},
+        {"SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", 0,
+         ALCHDB__SQL_TXN_SESSION | ALCHDB__SQL_TXN_READ_ONLY},
+        {"SET default_transaction_read_only = on", 0, 0},
+        {"COMMIT", 0, 0},
+        {"SELECT 1", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        alchdb_sql_analysis *a;
+        ck_assert_int_eq(alchdb_sql_analyze(cases[i].sql, (size_t)-1, &a), 0);
+        uint32_t got = alchdb__sql_stmt_txn(a, cases[i].stmt);
+        ck_assert_msg(got == cases[i].want, "%s [%zu]: modes 0x%x, want 0x%x", cases[i].sql, cases[i].stmt, got,
+                      cases[i].want);
+        alchdb_sql_analysis_free(a);
+    }
+    ck_assert_uint_eq(alchdb__sql_stmt_txn(NULL, 0), 0);
+
+    /* statements that run code the analysis cannot see */
+    static const struct {
+        const char *sql;
+        bool opaque;
+    } opaque[] = {
+        {"CALL p(1)", true},          {"DO $$ BEGIN NULL; END $$", true}, {"EXECUTE q(1)", true},
+        {"call \"P\"()", true},       {"SELECT 'CALL p()'", false},        {"PREPARE q AS SELECT 1", false},
+        {"SELECT do_it()", false},
+    };
+    for (size_t i = 0; i < sizeof opaque / sizeof opaque[0]; i++) {
+        alchdb_sql_analysis *a;
+        ck_assert_int_eq(alchdb_sql_analyze(opaque[i].sql, (size_t)-1, &a), 0);
+        ck_assert_msg(alchdb__sql_stmt_opaque(a, 0) == opaque[i].opaque, "%s", opaque[i].sql);
+        alchdb_sql_analysis_free(a);
+    }
+}
+END_TEST
+
+/* The "Use" snippet of docs/sql.md, as written there (its output goes to
+ * stdout/stderr of the test). */
+START_TEST(test_doc_snippet)
+{
+    alchdb_sql_analysis *a;
+    int rc = alchdb_sql_analyze("SELECT * FROM app.users WHERE id = 1; UPDATE t SET x = 1",
+                                (size_t)-1, &a);
+    if (rc == ALCHDB_E_PARSE) {                        /* a still carries the error */
+        int64_t off;
+        const char *msg = alchdb_sql_analysis_error(a, &off);
+        fprintf(stderr, "syntax error at byte %lld: %s\n", (long long)off, msg);
+    } else if (rc == 0) {
+        for (size_t i = 0; i < alchdb_sql_analysis_count(a); i++) {
+            uint32_t f;
+            alchdb_sql_stmt_flags(a, i, &f);
+            const char *reason = alchdb_sql_stmt_not_cacheable_reason(a, i);
+            printf("%s read_only=%d cacheable=%d reason=%s\n",
+                   alchdb_sql_kind_name(alchdb_sql_stmt_kind(a, i)),
+                   !!(f & ALCHDB_SQL_READ_ONLY), !!(f & ALCHDB_SQL_CACHEABLE), reason ? reason : "-");
+            for (size_t j = 0; j < alchdb_sql_stmt_table_count(a, i, ALCHDB_SQL_TABLES_READ); j++) {
+                const char *schema, *name;
+                alchdb_sql_stmt_table_name(a, i, ALCHDB_SQL_TABLES_READ, j, &schema, &name);
+                printf("  reads %s (schema %s, name %s)\n",
+                       alchdb_sql_stmt_table(a, i, ALCHDB_SQL_TABLES_READ, j), schema ? schema : "-", name);
+            }
+        }
+    }
+    alchdb_sql_analysis_free(a);                       /* accepts NULL */
+    ck_assert_int_eq(rc, 0);
 }
 END_TEST
 
@@ -805,7 +914,9 @@ int main(void)
     tcase_add_test(tc, test_json_shape);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_hash);
-    tcase_add_test(tc, test_too_deep_statement);
+    tcase_add_test(tc, test_txn_modes);
+    tcase_add_test(tc, test_doc_snippet);
+    tcase_add_test(tc, test_deep_statement);
     tcase_add_test(tc, test_internal_helpers);
     suite_add_tcase(s, tc);
     TCase *tcc = tcase_create("cache");

@@ -96,7 +96,8 @@ static char *write_file(const char *text)
 
 START_TEST(test_json_from_file_and_stdin)
 {
-    const char *sql = "SELECT * FROM app.users WHERE id = 1;\nDELETE FROM t USING s WHERE t.id = s.id;\n";
+    const char *sql = "SELECT * FROM app.users WHERE id = 1;\nDELETE FROM t USING s WHERE t.id = s.id;\n"
+                      "SELECT * FROM public.\"a.b\", \"a.b\";\n";
     char *path = write_file(sql);
     const char *args[] = {"sql", "analyze", path, NULL};
     run_result r = run(NULL, args);
@@ -106,14 +107,24 @@ START_TEST(test_json_from_file_and_stdin)
     json_t *root = json_loads(r.out, 0, &jerr);
     ck_assert_msg(root != NULL, "not JSON: %s", r.out);
     json_t *stmts = json_object_get(root, "statements");
-    ck_assert_uint_eq(json_array_size(stmts), 2);
-    json_t *s0 = json_array_get(stmts, 0), *s1 = json_array_get(stmts, 1);
+    ck_assert_uint_eq(json_array_size(stmts), 3);
+    json_t *s0 = json_array_get(stmts, 0), *s1 = json_array_get(stmts, 1), *s2 = json_array_get(stmts, 2);
     ck_assert_str_eq(json_string_value(json_object_get(s0, "kind")), "select");
     ck_assert(json_is_true(json_object_get(s0, "read_only")));
-    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(s0, "tables_read"), 0)), "app.users");
+    json_t *t0 = json_array_get(json_object_get(s0, "tables_read"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(t0, "schema")), "app");
+    ck_assert_str_eq(json_string_value(json_object_get(t0, "name")), "users");
     ck_assert_str_eq(json_string_value(json_object_get(s1, "kind")), "delete");
     ck_assert_int_eq(json_integer_value(json_object_get(s1, "offset")), (json_int_t)(strstr(sql, "DELETE") - sql));
-    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(s1, "tables_written"), 0)), "t");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(s1, "tables_written"), 0), "name")),
+                     "t");
+    /* public."a.b" and "a.b" are told apart: schema and name never re-split */
+    json_t *reads = json_object_get(s2, "tables_read");
+    ck_assert_uint_eq(json_array_size(reads), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(reads, 0), "schema")), "public");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(reads, 0), "name")), "a.b");
+    ck_assert(json_is_null(json_object_get(json_array_get(reads, 1), "schema")));
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(reads, 1), "name")), "a.b");
     json_decref(root);
     done(&r);
 
