@@ -636,6 +636,26 @@ START_TEST(test_txn_modes)
     }
     ck_assert_uint_eq(alchdb__sql_stmt_txn(NULL, 0), 0);
 
+    /* The one rule for running a transaction on a replica (router and cache). */
+    static const struct {
+        const char *sql;
+        bool replica;
+    } where[] = {
+        {"BEGIN READ ONLY", true},
+        {"begin read only", true},
+        {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", true},
+        {"BEGIN READ ONLY ISOLATION LEVEL SERIALIZABLE", false},
+        {"BEGIN /* READ ONLY */", false},
+        {"BEGIN; SELECT 'READ ONLY'", false},
+        {"BEGIN; SET TRANSACTION READ ONLY", true},
+        {"BEGIN READ ONLY; SET TRANSACTION READ WRITE", false},
+        {"SELECT 'READ ONLY'", false},
+        {"BEGIN READ ONLY garbage", false},
+    };
+    for (size_t i = 0; i < sizeof where / sizeof where[0]; i++)
+        ck_assert_msg(alchdb__sql_txn_replica_ok(where[i].sql, strlen(where[i].sql)) == where[i].replica,
+                      "%s: replica_ok should be %d", where[i].sql, where[i].replica);
+
     /* statements that run code the analysis cannot see */
     static const struct {
         const char *sql;
