@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pqconn.h"
@@ -115,6 +116,18 @@ static bool uri_password(const char *s, size_t *ps, size_t *pe)
     return true;
 }
 
+/* Does a secret start at s? Then *keep is the number of bytes before it to
+ * copy as they are (the keyword and '=', or the URI up to the userinfo's
+ * ':'), [*keep, *end) is the secret (relative to s; may be empty) and the
+ * scan resumes at *end. */
+static bool secret_at(const char *s, size_t *keep, size_t *end)
+{
+    size_t w = match_password_word(s);
+    if (w && keyword_value(s, w, keep, end))
+        return true;
+    return s[0] == ':' && s[1] == '/' && s[2] == '/' && uri_password(s, keep, end);
+}
+
 size_t alchdb__redact_into(char *out, size_t cap, const char *text, const char *const *secrets,
                            size_t nsecrets)
 {
@@ -139,17 +152,10 @@ size_t alchdb__redact_into(char *out, size_t cap, const char *text, const char *
         }
         if (hit)
             continue;
-        size_t w = match_password_word(s);
-        if (w && keyword_value(s, w, &a, &b)) {
+        if (secret_at(s, &a, &b)) {
             out_put(&o, s, a);
             if (b > a)
                 out_put(&o, "***", 3);
-            i += b;
-            continue;
-        }
-        if (s[0] == ':' && s[1] == '/' && s[2] == '/' && uri_password(s, &a, &b)) {
-            out_put(&o, s, a);
-            out_put(&o, "***", 3);
             i += b;
             continue;
         }
@@ -164,9 +170,12 @@ char *alchdb__redact(const char *text, const char *const *secrets, size_t nsecre
 {
     if (!text)
         text = "";
-    /* The result is never longer than the text plus "***" for what is
-     * replaced by it; a replaced span of fewer than three bytes grows it. */
-    size_t cap = strlen(text) * 2 + 4;
+    /* A replaced span becomes "***": at worst every byte is a one-byte
+     * secret and the text triples. */
+    size_t len = strlen(text);
+    if (len > (SIZE_MAX - 4) / 3)
+        return NULL;
+    size_t cap = len * 3 + 4;
     char *buf = alchdb__malloc(cap);
     if (!buf)
         return NULL;
@@ -192,13 +201,146 @@ char *alchdb__conninfo_password(const char *conninfo)
     return pw;
 }
 
-/* ---- messages -------------------------------------------------------------- */
+ALCHDB_API int alchdb_redact(const char *text, const char *conninfo, char **out)
+{
+    ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
+    *out = NULL;
+    ALCHDB_CHECK_ARG(text, "text", "must not be NULL");
+    *out = alchdb__redact_conninfo(text, conninfo);
+    return *out ? 0 : alchdb__nomem("redacted text");
+}
 
-void alchdb__pq_message(char *out, size_t cap, const char *msg)
+/* The n bytes at s decoded into out (room for n + 1): percent escapes (a '%'
+ * without two hex digits after it stays) or, for a quoted keyword value,
+ * backslash escapes, as libpq reads them. */
+static void decode_span(char *out, const char *s, size_t n, bool backslash)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (backslash && s[i] == '\\' && i + 1 < n) {
+            out[j++] = s[++i];
+        } else if (!backslash && s[i] == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
+                   hexval((unsigned char)s[i + 2]) >= 0) {
+            out[j++] = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+            i += 2;
+        } else {
+            out[j++] = s[i];
+        }
+    }
+    out[j] = '\0';
+}
+
+/* Takes `owned` (NULL: an allocation failed, returns false). */
+static bool secrets_add(alchdb__conninfo_secrets *cs, char *owned)
+{
+    if (!owned)
+        return false;
+    bool skip = !owned[0];
+    for (size_t i = 0; i < cs->n && !skip; i++)
+        skip = strcmp(cs->v[i], owned) == 0;
+    if (skip) {
+        alchdb__free(owned);
+        return true;
+    }
+    if (cs->n == ALCHDB__MAX_CONNINFO_SECRETS) {
+        alchdb__free(owned);
+        return false;
+    }
+    /* Longest first, so that a secret containing another is replaced whole. */
+    size_t at = cs->n, len = strlen(owned);
+    while (at > 0 && strlen(cs->v[at - 1]) < len) {
+        cs->v[at] = cs->v[at - 1];
+        at--;
+    }
+    cs->v[at] = owned;
+    cs->n++;
+    return true;
+}
+
+static char *decoded_copy(const char *s, size_t n, bool backslash)
+{
+    char *d = alchdb__malloc(n + 1);
+    if (d)
+        decode_span(d, s, n, backslash);
+    return d;
+}
+
+bool alchdb__conninfo_secrets_init(alchdb__conninfo_secrets *cs, const char *conninfo)
+{
+    cs->n = 0;
+    if (!conninfo)
+        return true;
+    bool ok = true;
+    /* The password as libpq parses it (NULL also when there is none). */
+    char *pw = alchdb__conninfo_password(conninfo);
+    if (pw)
+        ok &= secrets_add(cs, pw);
+    /* Every span the patterns find in the raw text, as written and decoded:
+     * libpq quotes such a token alone in some parse errors (`invalid
+     * percent-encoded token: "..."`), where no pattern shows that it is a
+     * password, and cannot parse the conninfo to tell us. */
+    for (size_t i = 0; conninfo[i];) {
+        size_t a, b;
+        if (!secret_at(conninfo + i, &a, &b)) {
+            i++;
+            continue;
+        }
+        if (b > a) {
+            const char *v = conninfo + i + a;
+            size_t n = b - a;
+            ok &= secrets_add(cs, alchdb__strndup(v, n));
+            ok &= secrets_add(cs, decoded_copy(v, n, false));
+            ok &= secrets_add(cs, decoded_copy(v, n, true));
+        }
+        i += b > 0 ? b : 1;
+    }
+    return ok;
+}
+
+void alchdb__conninfo_secrets_free(alchdb__conninfo_secrets *cs)
+{
+    if (!cs)
+        return;
+    for (size_t i = 0; i < cs->n; i++)
+        alchdb__free(cs->v[i]);
+    cs->n = 0;
+}
+
+/* Said instead of a text whose secrets could not all be collected (out of
+ * memory, or more password spans than the set holds). */
+static const char withheld[] = "(text withheld: out of memory while removing its password)";
+
+size_t alchdb__redact_conninfo_into(char *out, size_t cap, const char *text, const char *conninfo)
 {
     if (!out || cap == 0)
-        return;
-    alchdb__redact_into(out, cap, msg ? msg : "", NULL, 0);
+        return 0;
+    alchdb__conninfo_secrets cs;
+    size_t n;
+    if (alchdb__conninfo_secrets_init(&cs, conninfo))
+        n = alchdb__redact_into(out, cap, text, (const char *const *)cs.v, cs.n);
+    else
+        n = alchdb__redact_into(out, cap, withheld, NULL, 0);
+    alchdb__conninfo_secrets_free(&cs);
+    return n;
+}
+
+char *alchdb__redact_conninfo(const char *text, const char *conninfo)
+{
+    alchdb__conninfo_secrets cs;
+    char *r;
+    if (alchdb__conninfo_secrets_init(&cs, conninfo))
+        r = alchdb__redact(text, (const char *const *)cs.v, cs.n);
+    else
+        r = alchdb__strdup(withheld);
+    alchdb__conninfo_secrets_free(&cs);
+    return r;
+}
+
+/* ---- messages -------------------------------------------------------------- */
+
+/* On one line: trailing white space cut, line breaks and tabs made spaces. */
+static void one_line(char *out)
+{
     size_t n = strlen(out);
     while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
         out[--n] = '\0';
@@ -207,11 +349,40 @@ void alchdb__pq_message(char *out, size_t cap, const char *msg)
             *q = ' ';
 }
 
+void alchdb__pq_message(char *out, size_t cap, const char *msg)
+{
+    if (!out || cap == 0)
+        return;
+    alchdb__redact_into(out, cap, msg ? msg : "", NULL, 0);
+    one_line(out);
+}
+
+void alchdb__pq_result_message(char *out, size_t cap, const PGconn *conn, const PGresult *res,
+                               bool primary)
+{
+    if (!out || cap == 0)
+        return;
+    const char *msg = NULL;
+    if (res && primary)
+        msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (res && (!msg || !*msg))
+        msg = PQresultErrorMessage(res);
+    if ((!msg || !*msg) && conn)
+        msg = PQerrorMessage(conn);
+    if (!msg || !*msg)
+        msg = conn ? "no message from the server" : "no connection";
+    /* The connection's own password too, in case a server repeats it. */
+    const char *pw = conn ? PQpass(conn) : NULL;
+    const char *secrets[1] = {pw};
+    alchdb__redact_into(out, cap, msg, secrets, pw && *pw ? 1 : 0);
+    one_line(out);
+}
+
 int alchdb__pq_error(int code, const PGconn *conn, const char *what)
 {
     char msg[768];
-    alchdb__pq_message(msg, sizeof msg, conn ? PQerrorMessage(conn) : "no connection");
-    return alchdb__error(code, "%s: %s", what ? what : "libpq", msg[0] ? msg : "unknown error");
+    alchdb__pq_result_message(msg, sizeof msg, conn, NULL, false);
+    return alchdb__error(code, "%s: %s", what ? what : "libpq", msg);
 }
 
 void alchdb__pq_notice_to_log(void *arg, const PGresult *res)
@@ -236,18 +407,43 @@ static int connect_fail(PGconn *pg, const char *conninfo, int code, const char *
                         const char *reason, char *err, size_t errlen)
 {
     char red[768], msg[768];
-    /* The password libpq would have sent, verbatim, in case a server or a
-     * library message repeats it; then the patterns and one line. */
-    char *pw = alchdb__conninfo_password(conninfo);
-    const char *secrets[1] = {pw};
-    alchdb__redact_into(red, sizeof red, reason, secrets, pw ? 1 : 0);
-    alchdb__free(pw);
+    /* The password as libpq parsed it and every span that looks like one in
+     * the raw conninfo, verbatim (libpq may quote a malformed token alone),
+     * then the patterns, then one line. */
+    alchdb__redact_conninfo_into(red, sizeof red, reason, conninfo);
     alchdb__pq_message(msg, sizeof msg, red);
     if (err && errlen)
         snprintf(err, errlen, "%s", msg);
     if (pg)
         PQfinish(pg);
     return alchdb__error(code, "%s: %s", what ? what : "connect", msg);
+}
+
+/* libpq's connect_timeout of the conninfo (else PGCONNECT_TIMEOUT) in
+ * nanoseconds, 0 when none: what PQconnectdb() would wait at most per host.
+ * Values of 1 mean 2 s, as in libpq. */
+static int64_t conninfo_connect_timeout_ns(const char *conninfo)
+{
+    const char *v = NULL;
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+    if (err)
+        PQfreemem(err);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, "connect_timeout") == 0)
+            v = o->val;
+    if (!v || !*v)
+        v = getenv("PGCONNECT_TIMEOUT");
+    char *end = NULL;
+    long long sec = v && *v ? strtoll(v, &end, 10) : 0;
+    if (end && *end)
+        sec = 0; /* libpq rejects it; the connect attempt reports that */
+    PQconninfoFree(opts);
+    if (sec <= 0)
+        return 0;
+    if (sec < 2)
+        sec = 2;
+    return sec > INT64_MAX / 1000000000 ? INT64_MAX : (int64_t)sec * 1000000000;
 }
 
 int alchdb__pq_connect(const char *conninfo, int64_t deadline_ns, const char *module,
@@ -259,6 +455,9 @@ int alchdb__pq_connect(const char *conninfo, int64_t deadline_ns, const char *mo
         err[0] = '\0';
     ALCHDB_CHECK_ARG(conninfo != NULL, "conninfo", "must not be NULL");
     ALCHDB_CHECK_ARG(out != NULL, "out", "must not be NULL");
+    int64_t ct = conninfo_connect_timeout_ns(conninfo), start = alchdb__now_ns();
+    if (ct && ct < INT64_MAX - start && start + ct < deadline_ns)
+        deadline_ns = start + ct;
     /* Entries before "dbname" are defaults the conninfo may override; the
      * expanded conninfo itself comes next. */
     static const char *const kw[] = {"client_encoding", "fallback_application_name", "dbname",
@@ -294,4 +493,9 @@ int alchdb__pq_connect(const char *conninfo, int64_t deadline_ns, const char *mo
     }
     *out = pg;
     return 0;
+}
+
+int64_t alchdb__pq_default_deadline(void)
+{
+    return alchdb__now_ns() + (int64_t)ALCHDB__PQ_CONNECT_TIMEOUT_MS * 1000000;
 }
