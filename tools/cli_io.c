@@ -1,8 +1,11 @@
 #include "cli_io.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <alchdb/alchdb.h>
 
 char *alchdb_cli_read_file(const char *path, size_t max, size_t *len, const char **why)
 {
@@ -44,4 +47,23 @@ char *alchdb_cli_read_file(const char *path, size_t max, size_t *len, const char
     if (buf)
         *len = n;
     return buf;
+}
+
+void alchdb_cli_error(const char *fmt, ...)
+{
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    /* The text as its own conninfo: every password-looking span in it is
+     * replaced, also where it shows up again verbatim or decoded. */
+    char *shown = NULL;
+    if (alchdb_redact(buf, buf, &shown) == 0)
+        fputs(shown, stderr);
+    else
+        fputs("alchdb: (message withheld: out of memory while removing passwords)\n", stderr);
+    alchdb_free(shown);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "client/client_internal.h"
+#include "pqconn.h"
 
 #define TAG_EXEC "client"
 #define TAG_TXN "client:txn"
@@ -294,14 +295,8 @@ static int simple(alchdb__slot *s, const char *sql, PGresult **keep)
         const char *code = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
         if (PQstatus(s->pg) != CONNECTION_OK || alchdb__sqlstate_is_fatal(code))
             s->broken = true;
-        const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-        if (!msg)
-            msg = PQerrorMessage(s->pg);
         char m[600];
-        snprintf(m, sizeof m, "%s", msg ? msg : "no message");
-        size_t n = strlen(m);
-        while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
-            m[--n] = '\0';
+        alchdb__pq_result_message(m, sizeof m, s->pg, r, true);
         alchdb__error(ALCHDB_E_QUERY, "%s failed: %s%s%s", sql, code ? code : "", code ? ": " : "", m);
         PQclear(r);
         return ALCHDB_E_QUERY;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "alchdb/sql.h"
+#include "pqconn.h"
 #include "router_internal.h"
 
 #define MAX_HOSTS 64
@@ -167,7 +168,9 @@ static char *display_of(const char *conninfo)
     char *err = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
     if (!opts) {
-        alchdb__error(ALCHDB_E_INVALID, "invalid conninfo: %s", err ? err : "out of memory");
+        char msg[512];
+        alchdb__redact_conninfo_into(msg, sizeof msg, err ? err : "out of memory", conninfo);
+        alchdb__error(ALCHDB_E_INVALID, "invalid conninfo: %s", msg);
         PQfreemem(err);
         return NULL;
     }
@@ -191,7 +194,9 @@ static char *display_of(const char *conninfo)
     alchdb__sb_printf(&sb, "%s:%s/%s", host ? host : addr ? addr : "localhost", port ? port : "5432",
                       db ? db : user ? user : "");
     PQconninfoFree(opts);
-    char *d = alchdb__sb_finish(&sb);
+    char *shown = alchdb__sb_finish(&sb);
+    char *d = shown ? alchdb__redact_conninfo(shown, conninfo) : NULL;
+    alchdb__free(shown);
     if (!d)
         alchdb__nomem("router host name");
     return d;
