@@ -25,7 +25,7 @@ typedef struct capture {
 
 static capture cap_all = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0};
 
-static void cap_put(capture *c, const char *s)
+static inline void cap_put(capture *c, const char *s)
 {
     if (!s)
         return;
@@ -50,8 +50,8 @@ static void cap_put(capture *c, const char *s)
     pthread_mutex_unlock(&c->mu);
 }
 
-static void cap_printf(capture *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void cap_printf(capture *c, const char *fmt, ...)
+static inline void cap_printf(capture *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void cap_printf(capture *c, const char *fmt, ...)
 {
     char b[2048];
     va_list ap;
@@ -61,7 +61,7 @@ static void cap_printf(capture *c, const char *fmt, ...)
     cap_put(c, b);
 }
 
-static void cap_reset(capture *c)
+static inline void cap_reset(capture *c)
 {
     pthread_mutex_lock(&c->mu);
     c->len = 0;
@@ -71,7 +71,7 @@ static void cap_reset(capture *c)
 }
 
 /* A copy of what was captured (free()). */
-static char *cap_text(capture *c)
+static inline char *cap_text(capture *c)
 {
     pthread_mutex_lock(&c->mu);
     char *s = strdup(c->buf ? c->buf : "");
@@ -80,13 +80,13 @@ static char *cap_text(capture *c)
 }
 
 /* The log sink at DEBUG, every message tagged with its level and module. */
-static void cap_log(void *ud, int level, const char *module, const char *message)
+static inline void cap_log(void *ud, int level, const char *module, const char *message)
 {
     cap_printf(ud, "log %s %s: %s", alchdb_log_level_name(level), module, message);
 }
 
 /* The thread's last error, after a call that returned rc. */
-static void cap_error(capture *c, const char *call, int rc)
+static inline void cap_error(capture *c, const char *call, int rc)
 {
     cap_printf(c, "%s -> %d: %s", call, rc, alchdb_last_error_message());
 }
@@ -98,7 +98,7 @@ typedef struct cli_result {
     char *out, *err;
 } cli_result;
 
-static char *cap_read_fd(int fd)
+static inline char *cap_read_fd(int fd)
 {
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
@@ -117,7 +117,7 @@ static char *cap_read_fd(int fd)
     return buf;
 }
 
-static int cap_temp_fd(void)
+static inline int cap_temp_fd(void)
 {
     char path[] = "/tmp/alchdb-capture-XXXXXX";
     int fd = mkstemp(path);
@@ -127,7 +127,7 @@ static int cap_temp_fd(void)
 }
 
 /* Run `cli args...` (NULL-terminated, at most 30) with /dev/null as input. */
-static cli_result cli_run(const char *cli, const char *const *args)
+static inline cli_result cli_run(const char *cli, const char *const *args)
 {
     int out = cap_temp_fd(), err = cap_temp_fd();
     char *argv[32];
@@ -154,7 +154,7 @@ static cli_result cli_run(const char *cli, const char *const *args)
     return r;
 }
 
-static void cli_done(cli_result *r)
+static inline void cli_done(cli_result *r)
 {
     free(r->out);
     free(r->err);
