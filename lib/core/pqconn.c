@@ -136,28 +136,42 @@ size_t alchdb__redact_into(char *out, size_t cap, const char *text, const char *
     redact_out o = {out, cap, 0};
     if (!text)
         text = "";
-    size_t i = 0;
+    /* A pattern's secret [mask_at, mask_end) is replaced when the scan gets
+     * there; the bytes before it (the keyword, the URI up to its ':') are
+     * scanned like any others, so a verbatim secret among them (a password
+     * that is also the user name) is replaced too. */
+    size_t i = 0, mask_at = SIZE_MAX, mask_end = 0;
     while (text[i] && o.len < cap - 1) {
-        const char *s = text + i;
-        size_t a, b;
-        bool hit = false;
-        for (size_t k = 0; k < nsecrets && !hit; k++) {
-            const char *sec = secrets ? secrets[k] : NULL;
-            size_t n = sec ? strlen(sec) : 0;
-            if (n && strncmp(s, sec, n) == 0) {
-                out_put(&o, "***", 3);
-                i += n;
-                hit = true;
-            }
+        if (i == mask_at) {
+            out_put(&o, "***", 3);
+            i = mask_end;
+            mask_at = SIZE_MAX;
+            continue;
         }
-        if (hit)
+        const char *s = text + i;
+        size_t n = 0;
+        for (size_t k = 0; k < nsecrets && !n; k++) {
+            const char *sec = secrets ? secrets[k] : NULL;
+            size_t sl = sec ? strlen(sec) : 0;
+            if (sl && strncmp(s, sec, sl) == 0)
+                n = sl;
+        }
+        if (n) {
+            out_put(&o, "***", 3);
+            i += n;
+            if (mask_at != SIZE_MAX && i > mask_at) { /* it ran into the pattern's secret */
+                if (i < mask_end)
+                    i = mask_end;
+                mask_at = SIZE_MAX;
+            }
             continue;
-        if (secret_at(s, &a, &b)) {
-            out_put(&o, s, a);
-            if (b > a)
-                out_put(&o, "***", 3);
-            i += b;
-            continue;
+        }
+        size_t a, b;
+        if (mask_at == SIZE_MAX && secret_at(s, &a, &b) && b > a) {
+            mask_at = i + a;
+            mask_end = i + b;
+            if (a == 0)
+                continue; /* the secret starts here */
         }
         out_put(&o, s, 1);
         i++;

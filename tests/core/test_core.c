@@ -406,6 +406,13 @@ START_TEST(test_redact_conninfo_secrets)
         ck_assert_str_eq(owned, out);
         alchdb_free(owned);
     }
+    /* A password that is also the user name: the URI's user part is scanned
+     * for verbatim secrets too, not copied as it is. */
+    char out2[128];
+    alchdb__redact_conninfo_into(out2, sizeof out2, "postgresql://pw0rd:pw0rd@h/db", "postgresql://pw0rd:pw0rd@h/db");
+    ck_assert_str_eq(out2, "postgresql://***:***@h/db");
+    alchdb__redact_conninfo_into(out2, sizeof out2, "user=password password=password", "password=password");
+    ck_assert_ptr_null(strstr(out2, "=password"));
     /* Without a conninfo the patterns alone apply. */
     char *o = NULL;
     ck_assert_int_eq(alchdb_redact("postgresql://app:s3cret@db/app", NULL, &o), 0);
