@@ -409,8 +409,18 @@ void alchdb__pq_notice_to_log(void *arg, const PGresult *res)
         level = ALCHDB_LOG_DEBUG;
     if (!alchdb__log_enabled(level))
         return;
-    char msg[768];
-    alchdb__pq_message(msg, sizeof msg, PQresultErrorMessage(res));
+    /* "server WARNING: <message> DETAIL: ... HINT: ...": the fields, since
+     * PQresultErrorMessage() repeats the severity. */
+    const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+    const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+    char raw[1024], msg[768];
+    if (primary)
+        snprintf(raw, sizeof raw, "%s%s%s%s%s", primary, detail ? " DETAIL: " : "", detail ? detail : "",
+                 hint ? " HINT: " : "", hint ? hint : "");
+    else
+        snprintf(raw, sizeof raw, "%s", PQresultErrorMessage(res));
+    alchdb__pq_message(msg, sizeof msg, raw);
     alchdb__log(level, arg ? (const char *)arg : "core", "server %s: %s", sev ? sev : "notice",
                 msg);
 }
