@@ -27,6 +27,16 @@
  * callers can write `return alchdb__error(ALCHDB_E_INVALID, "...")`. */
 int alchdb__error(int code, const char *fmt, ...) ALCHDB_PRINTF(2, 3);
 int alchdb__verror(int code, const char *fmt, va_list ap);
+/* The thread's error detail, saved and put back by a call that absorbs a
+ * failure of its own (a text that does not parse becomes an "unparsed"
+ * pattern; a monitor failure never fails the query that reported it), so
+ * that it neither leaves a stale detail nor overwrites the caller's. */
+typedef struct alchdb__error_state {
+    int code;
+    char message[1024];
+} alchdb__error_state;
+void alchdb__error_save(alchdb__error_state *s);
+void alchdb__error_restore(const alchdb__error_state *s);
 /* Shorthand for the most common failures. */
 int alchdb__invalid_arg(const char *func, const char *arg, const char *why);
 int alchdb__nomem(const char *what);
