@@ -64,6 +64,7 @@ static void run_pool_and_client(void)
     ck_assert_int_eq(alchdb_monitor_config_set_from_string(mc, "plan_capture_interval", "0"), 0);
     alchdb_monitor *mon = NULL;
     ck_assert_int_eq(alchdb_monitor_new(mc, &mon), 0);
+    alchdb_monitor_config_free(mc);
     ck_assert_int_eq(alchdb_monitor_record_simple(mon, "SELECT v FROM t WHERE id = noisy() + $1", 900000, NULL), 0);
     int got = 0;
     ck_assert_msg(alchdb_monitor_capture_plans(mon, pool, NULL, 5, &got) == 0, "capture: %s",
