@@ -12,7 +12,7 @@
 
 #define DB "alchdb_trust_oom"
 
-static char db_ci[512];
+static char db_ci[512], replica_ci[512];
 
 static void setup_db(void)
 {
@@ -21,6 +21,7 @@ static void setup_db(void)
     pgtest_exec(c, "CREATE DATABASE " DB " STRATEGY FILE_COPY");
     PQfinish(c);
     snprintf(db_ci, sizeof db_ci, "%s dbname=" DB, test_env("ALCHDB_TEST_PRIMARY"));
+    snprintf(replica_ci, sizeof replica_ci, "%s dbname=" DB, test_env("ALCHDB_TEST_REPLICA"));
     c = PQconnectdb(db_ci);
     ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
     PQsetNoticeProcessor(c, pgtest_quiet, NULL);
@@ -207,13 +208,17 @@ END_TEST
 typedef struct router_state {
     alchdb_router_config *cfg;
     alchdb_router *r;
+    alchdb_client *client;
 } router_state;
 
+/* intent AUTO decides from the SQL analysis: a read and a write */
 static int router_use(alchdb_router *r, oom_state *st, int intent)
 {
     alchdb_conn *c = NULL;
     int reason = 0;
-    int rc = alchdb_router_acquire(r, intent, "SELECT 1", NULL, 10000000, "oom", &c, &reason);
+    const char *sql = intent == ALCHDB_INTENT_WRITE ? "UPDATE orders SET total = total WHERE id = 1"
+                                                    : "SELECT * FROM customers WHERE id = 1";
+    int rc = alchdb_router_acquire(r, ALCHDB_INTENT_AUTO, sql, NULL, 10000000, "oom", &c, &reason);
     if (st)
         rc = oom_note(st, "alchdb_router_acquire", rc);
     if (rc)
@@ -227,11 +232,16 @@ static int router_run(oom_state *st)
     router_state *s = st->data;
     if (OOM_CALL(st, alchdb_router_config_new(&s->cfg)) ||
         OOM_CALL(st, alchdb_router_config_set_from_string(s->cfg, "probe_interval", "100ms")) ||
-        OOM_CALL(st, alchdb_router_new(test_env("ALCHDB_TEST_PRIMARY"), NULL, s->cfg, &s->r)) ||
-        OOM_CALL(st, alchdb_router_add_replica(s->r, test_env("ALCHDB_TEST_REPLICA"), 1)) ||
+        OOM_CALL(st, alchdb_router_new(db_ci, NULL, s->cfg, &s->r)) ||
+        OOM_CALL(st, alchdb_router_add_replica(s->r, replica_ci, 1)) ||
         OOM_CALL(st, alchdb_router_start(s->r)))
         return -1;
     if (router_use(s->r, st, ALCHDB_INTENT_WRITE) || router_use(s->r, st, ALCHDB_INTENT_READ))
+        return -1;
+    /* a client over the router: a write, then a read that must see it */
+    if (OOM_CALL(st, alchdb_client_new_routed(s->r, &s->client)) ||
+        OOM_CALL(st, alchdb_client_exec(s->client, "UPDATE orders SET total = total WHERE id = 2", 0, NULL, NULL)) ||
+        OOM_CALL(st, alchdb_client_exec(s->client, "SELECT total FROM orders WHERE id = 2", 0, NULL, NULL)))
         return -1;
     char tok[256];
     int rc = OOM_CALL(st, alchdb_router_token(s->r, tok, sizeof tok));
@@ -259,6 +269,7 @@ static void router_check(oom_state *st)
 static void router_teardown(oom_state *st)
 {
     router_state *s = st->data;
+    alchdb_client_free(s->client);
     alchdb_router_free(s->r);
     alchdb_router_config_free(s->cfg);
 }
