@@ -70,7 +70,7 @@ static PGconn *connect_db(const alchdb_advisor_options *opts, const char *what)
     PGconn *conn = NULL;
     char label[64];
     snprintf(label, sizeof label, "%s: cannot connect", what);
-    alchdb__pq_connect(opts->conninfo, alchdb__pq_default_deadline(), ADV_MOD, label, &conn, NULL, 0);
+    alchdb__pq_connect_default(opts->conninfo, ADV_MOD, label, &conn);
     return conn;
 }
 

@@ -519,7 +519,15 @@ int alchdb__pq_connect(const char *conninfo, int64_t deadline_ns, const char *mo
     return 0;
 }
 
-int64_t alchdb__pq_default_deadline(void)
+int alchdb__pq_connect_default(const char *conninfo, const char *module, const char *what, PGconn **out)
 {
-    return alchdb__now_ns() + (int64_t)ALCHDB__PQ_CONNECT_TIMEOUT_MS * 1000000;
+    int64_t deadline = alchdb__now_ns() + (int64_t)ALCHDB__PQ_CONNECT_TIMEOUT_MS * 1000000;
+    int rc = alchdb__pq_connect(conninfo, deadline, module, what, out, NULL, 0);
+    if (rc == ALCHDB_E_TIMEOUT) {
+        /* these callers document a connect failure, not a timeout */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", alchdb_last_error_message());
+        rc = alchdb__error(ALCHDB_E_CONNECT, "%s", msg);
+    }
+    return rc;
 }

@@ -81,11 +81,13 @@ int alchdb__pq_connect(const char *conninfo, int64_t deadline_ns, const char *mo
  * (a string with static storage). For connections made elsewhere. */
 void alchdb__pq_notice_to_log(void *arg, const PGresult *res);
 
-/* How long a module without a connect timeout option of its own (monitor plan
- * capture, advisor, migration) waits for a connection, unless the conninfo's
- * connect_timeout is shorter: alchdb__pq_default_deadline() is now + this. */
+/* alchdb__pq_connect() for the modules without a connect timeout option of
+ * their own (monitor plan capture, advisor, migration): at most
+ * ALCHDB__PQ_CONNECT_TIMEOUT_MS, or the conninfo's connect_timeout when
+ * shorter; a deadline that passes is reported as ALCHDB_E_CONNECT, which is
+ * what those functions document. */
 #define ALCHDB__PQ_CONNECT_TIMEOUT_MS 30000
-int64_t alchdb__pq_default_deadline(void);
+int alchdb__pq_connect_default(const char *conninfo, const char *module, const char *what, PGconn **out);
 
 /* A libpq message (PQerrorMessage, PQresultErrorMessage) on one line,
  * redacted, into out. */

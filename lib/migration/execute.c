@@ -103,8 +103,7 @@ ALCHDB_API int alchdb_migration_execute(alchdb_migration *m, size_t file, char *
                                  "%s: statement %zu of %s is opaque (DO block): run it by hand after review",
                                  __func__, i + 1, f->name);
     PGconn *c = NULL;
-    int crc = alchdb__pq_connect(m->opts.conninfo, alchdb__pq_default_deadline(), "migration",
-                                 "alchdb_migration_execute: cannot connect", &c, NULL, 0);
+    int crc = alchdb__pq_connect_default(m->opts.conninfo, "migration", "alchdb_migration_execute: cannot connect", &c);
     if (crc < 0)
         return crc;
     exec_out *outs = alchdb__calloc(f->nphases ? f->nphases : 1, sizeof *outs);

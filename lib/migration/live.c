@@ -16,8 +16,7 @@ typedef struct mig_live {
 int alchdb__mig_live_open(alchdb_migration *m)
 {
     PGconn *conn = NULL;
-    int rc = alchdb__pq_connect(m->opts.conninfo, alchdb__pq_default_deadline(), "migration",
-                                "migration live mode: cannot connect", &conn, NULL, 0);
+    int rc = alchdb__pq_connect_default(m->opts.conninfo, "migration", "migration live mode: cannot connect", &conn);
     if (rc < 0)
         return rc;
     mig_live *l = alchdb__malloc(sizeof *l);

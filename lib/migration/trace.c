@@ -463,11 +463,10 @@ ALCHDB_API int alchdb_migration_trace(const alchdb_migration_options *opts, cons
         return rc;
     }
     PGconn *a = NULL, *b = NULL;
-    int64_t deadline = alchdb__pq_default_deadline();
     static const char what[] = "trace: cannot connect to the scratch database";
-    rc = alchdb__pq_connect(opts->conninfo, deadline, "migration", what, &a, NULL, 0);
+    rc = alchdb__pq_connect_default(opts->conninfo, "migration", what, &a);
     if (rc == 0)
-        rc = alchdb__pq_connect(opts->conninfo, deadline, "migration", what, &b, NULL, 0);
+        rc = alchdb__pq_connect_default(opts->conninfo, "migration", what, &b);
     if (rc < 0) {
         PQfinish(a);
         alchdb_migration_free(m);

@@ -172,8 +172,7 @@ int alchdb_monitor_capture_plans(alchdb_monitor *mon, alchdb_pool *pool, const c
         if (rc == 0)
             c = alchdb_conn_pgconn(pc);
     } else {
-        rc = alchdb__pq_connect(conninfo, alchdb__pq_default_deadline(), "monitor",
-                                "monitor plan capture", &c, NULL, 0);
+        rc = alchdb__pq_connect_default(conninfo, "monitor", "monitor plan capture", &c);
     }
     int got = 0;
     for (size_t i = 0; rc == 0 && c && i < nc; i++) {

@@ -494,6 +494,16 @@ START_TEST(test_pq_connect_honours_connect_timeout)
     took_ms = (alchdb__now_ns() - t0) / 1000000;
     ck_assert_int_eq(rc, ALCHDB_E_TIMEOUT);
     ck_assert_msg(took_ms < 20000, "took %lld ms", (long long)took_ms);
+    /* The modules without a timeout option: bounded the same way, reported as
+     * the connect failure they document. */
+    snprintf(ci, sizeof ci, "host=127.0.0.1 port=%d connect_timeout=2", ntohs(a.sin_port));
+    t0 = alchdb__now_ns();
+    rc = alchdb__pq_connect_default(ci, "core", "connect", &pg);
+    took_ms = (alchdb__now_ns() - t0) / 1000000;
+    ck_assert_int_eq(rc, ALCHDB_E_CONNECT);
+    ck_assert_ptr_null(pg);
+    ck_assert_msg(took_ms >= 1900 && took_ms < 30000, "took %lld ms", (long long)took_ms);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "deadline passed"));
     close(ls);
 }
 END_TEST
@@ -511,6 +521,7 @@ int main(void)
 {
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60); /* the connect-timeout case waits twice for 2 s */
     tcase_add_test(tc, test_strerror_known_and_unknown);
     tcase_add_test(tc, test_last_error_set_and_clear);
     tcase_add_test(tc, test_last_error_is_thread_local);
