@@ -2,6 +2,7 @@
  * failures, log sink, version. */
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -508,6 +509,31 @@ START_TEST(test_pq_connect_honours_connect_timeout)
 }
 END_TEST
 
+/* docs/errors.md, "Passwords": the snippet as written. */
+static char logged[256];
+__attribute__((format(printf, 1, 2))) static void log_line(const char *fmt, ...);
+static void log_line(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(logged, sizeof logged, fmt, ap);
+    va_end(ap);
+}
+
+START_TEST(test_redact_doc_snippet)
+{
+    const char *conninfo = "postgresql://app:s3cret@db/app";
+    /* ---- docs/errors.md ---- */
+    char *shown = NULL;
+    if (alchdb_redact(conninfo, conninfo, &shown) == 0) {
+        log_line("connecting to %s", shown); /* postgresql://app:***@db/app */
+        alchdb_free(shown);
+    }
+    /* ---- end ---- */
+    ck_assert_str_eq(logged, "connecting to postgresql://app:***@db/app");
+}
+END_TEST
+
 START_TEST(test_pq_result_message)
 {
     char out[64];
@@ -540,6 +566,7 @@ int main(void)
     tcase_add_test(tc, test_redact_conninfo_oom);
     tcase_add_test(tc, test_pq_connect_honours_connect_timeout);
     tcase_add_test(tc, test_pq_result_message);
+    tcase_add_test(tc, test_redact_doc_snippet);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
