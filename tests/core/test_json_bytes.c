@@ -196,13 +196,9 @@ static char latin1_ci[512];
 
 static void live_setup(void)
 {
-    PGconn *c = pgtest_connect();
-    pgtest_exec(c, "DROP DATABASE IF EXISTS " DB " WITH (FORCE)");
-    pgtest_exec(c, "CREATE DATABASE " DB " STRATEGY FILE_COPY");
-    PQfinish(c);
     char ci[512];
-    snprintf(ci, sizeof ci, "%s dbname=" DB, test_env("ALCHDB_TEST_PRIMARY"));
-    c = PQconnectdb(ci);
+    pgtest_fresh_db(DB, ci, sizeof ci);
+    PGconn *c = PQconnectdb(ci);
     ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
     /* names with letters LATIN1 has, so the server converts rather than fails */
     pgtest_exec(c, "CREATE TABLE \"tabl\xc3\xa9\" (id int PRIMARY KEY, \"v\xc3\xa4l\" text)");
@@ -216,12 +212,7 @@ static void live_setup(void)
     snprintf(latin1_ci, sizeof latin1_ci, "%s dbname=" DB " client_encoding=LATIN1", test_env("ALCHDB_TEST_PRIMARY"));
 }
 
-static void live_teardown(void)
-{
-    PGconn *c = pgtest_connect();
-    pgtest_exec(c, "DROP DATABASE IF EXISTS " DB " WITH (FORCE)");
-    PQfinish(c);
-}
+static void live_teardown(void) { pgtest_drop_db(DB); }
 
 START_TEST(test_live_emitters)
 {

@@ -201,13 +201,9 @@ static alchdb_advisor_report *good_report;
 
 static void make_good_report(void)
 {
-    PGconn *c = pgtest_connect();
-    pgtest_exec(c, "DROP DATABASE IF EXISTS alchdb_trust_secrets WITH (FORCE)");
-    pgtest_exec(c, "CREATE DATABASE alchdb_trust_secrets STRATEGY FILE_COPY");
-    PQfinish(c);
     char ci[512];
-    snprintf(ci, sizeof ci, "%s dbname=alchdb_trust_secrets", test_env("ALCHDB_TEST_PRIMARY"));
-    c = PQconnectdb(ci);
+    pgtest_fresh_db("alchdb_trust_secrets", ci, sizeof ci);
+    PGconn *c = PQconnectdb(ci);
     ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
     pgtest_exec(c, "CREATE TABLE parent (id int PRIMARY KEY)");
     pgtest_exec(c, "CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent(id))");
@@ -353,9 +349,7 @@ static void teardown(void)
     unlink(sql_file);
     alchdb_advisor_report_free(good_report);
     good_report = NULL;
-    PGconn *c = pgtest_connect();
-    pgtest_exec(c, "DROP DATABASE IF EXISTS alchdb_trust_secrets WITH (FORCE)");
-    PQfinish(c);
+    pgtest_drop_db("alchdb_trust_secrets");
 }
 
 int main(int argc, char **argv)

@@ -17,12 +17,8 @@ static char ci[512];
 
 static void setup_db(void)
 {
-    PGconn *c = pgtest_connect();
-    pgtest_exec(c, "DROP DATABASE IF EXISTS " DB " WITH (FORCE)");
-    pgtest_exec(c, "CREATE DATABASE " DB " STRATEGY FILE_COPY");
-    PQfinish(c);
-    snprintf(ci, sizeof ci, "%s dbname=" DB, test_env("ALCHDB_TEST_PRIMARY"));
-    c = PQconnectdb(ci);
+    pgtest_fresh_db(DB, ci, sizeof ci);
+    PGconn *c = PQconnectdb(ci);
     ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
     PQsetNoticeProcessor(c, pgtest_quiet, NULL);
     pgtest_exec(c, "CREATE TABLE t (id int PRIMARY KEY, v text)");
@@ -40,11 +36,24 @@ static void setup_db(void)
     PQfinish(c);
 }
 
-static void drop_db(void)
+static void drop_db(void) { pgtest_drop_db(DB); }
+
+/* One slow pattern planned through a pool's connection or by conninfo: the
+ * planner folds noisy(), which raises a WARNING. */
+static void capture_noisy_plan(alchdb_pool *pool, const char *conninfo, const char *sql)
 {
-    PGconn *c = pgtest_connect();
-    pgtest_exec(c, "DROP DATABASE IF EXISTS " DB " WITH (FORCE)");
-    PQfinish(c);
+    alchdb_monitor_config *mc = NULL;
+    ck_assert_int_eq(alchdb_monitor_config_new(&mc), 0);
+    ck_assert_int_eq(alchdb_monitor_config_set_from_string(mc, "plan_capture_interval", "0"), 0);
+    alchdb_monitor *mon = NULL;
+    ck_assert_int_eq(alchdb_monitor_new(mc, &mon), 0);
+    alchdb_monitor_config_free(mc);
+    ck_assert_int_eq(alchdb_monitor_record_simple(mon, sql, 900000, NULL), 0);
+    int got = 0;
+    ck_assert_msg(alchdb_monitor_capture_plans(mon, pool, conninfo, 5, &got) == 0, "capture: %s",
+                  alchdb_last_error_message());
+    ck_assert_int_eq(got, 1);
+    alchdb_monitor_free(mon);
 }
 
 static void run_pool_and_client(void)
@@ -58,19 +67,7 @@ static void run_pool_and_client(void)
     PQclear(r);
     ck_assert_int_eq(alchdb_pool_release(pool, c), 0);
 
-    /* Plan capture through the pool's connection. */
-    alchdb_monitor_config *mc = NULL;
-    ck_assert_int_eq(alchdb_monitor_config_new(&mc), 0);
-    ck_assert_int_eq(alchdb_monitor_config_set_from_string(mc, "plan_capture_interval", "0"), 0);
-    alchdb_monitor *mon = NULL;
-    ck_assert_int_eq(alchdb_monitor_new(mc, &mon), 0);
-    alchdb_monitor_config_free(mc);
-    ck_assert_int_eq(alchdb_monitor_record_simple(mon, "SELECT v FROM t WHERE id = noisy() + $1", 900000, NULL), 0);
-    int got = 0;
-    ck_assert_msg(alchdb_monitor_capture_plans(mon, pool, NULL, 5, &got) == 0, "capture: %s",
-                  alchdb_last_error_message());
-    ck_assert_int_eq(got, 1);
-    alchdb_monitor_free(mon);
+    capture_noisy_plan(pool, NULL, "SELECT v FROM t WHERE id = noisy() + $1");
     alchdb_pool_free(pool);
 
     alchdb_client *cl = NULL;
@@ -89,21 +86,7 @@ static void run_pool_and_client(void)
     alchdb_client_free(cl);
 }
 
-static void run_monitor_by_conninfo(void)
-{
-    alchdb_monitor_config *mc = NULL;
-    ck_assert_int_eq(alchdb_monitor_config_new(&mc), 0);
-    ck_assert_int_eq(alchdb_monitor_config_set_from_string(mc, "plan_capture_interval", "0"), 0);
-    alchdb_monitor *mon = NULL;
-    ck_assert_int_eq(alchdb_monitor_new(mc, &mon), 0);
-    alchdb_monitor_config_free(mc);
-    ck_assert_int_eq(alchdb_monitor_record_simple(mon, "SELECT v FROM t WHERE id > noisy()", 900000, NULL), 0);
-    int got = 0;
-    ck_assert_msg(alchdb_monitor_capture_plans(mon, NULL, ci, 5, &got) == 0, "capture: %s",
-                  alchdb_last_error_message());
-    ck_assert_int_eq(got, 1);
-    alchdb_monitor_free(mon);
-}
+static void run_monitor_by_conninfo(void) { capture_noisy_plan(NULL, ci, "SELECT v FROM t WHERE id > noisy()"); }
 
 static void run_advisor(void)
 {

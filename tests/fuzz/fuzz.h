@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,11 +93,15 @@ static void fuzz_log(void *ud, int level, const char *module, const char *messag
     fprintf(stderr, "[%s %s] %s\n", alchdb_log_level_name(level), module, message);
 }
 
-/* Call once from LLVMFuzzerInitialize. */
-static inline void fuzz_init(void)
+/* Every target is a program of its own that includes this header once. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    (void)argc;
+    (void)argv;
     if (getenv("FUZZ_LOG"))
         alchdb_set_log_handler(fuzz_log, NULL, ALCHDB_LOG_DEBUG);
+    return 0;
 }
 
 #endif

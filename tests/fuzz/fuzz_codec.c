@@ -13,14 +13,6 @@
 #include "fuzz.h"
 #include "cache/cache_internal.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_init();
-    return 0;
-}
 
 static void put_le(unsigned char *p, uint64_t v, int n)
 {

@@ -9,27 +9,20 @@
  * on. */
 #include "fuzz.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_init();
-    return 0;
-}
 
 #define NAME_MAX_LEN 64
 
-static void set_env_line(const char *name, const char *value)
+/* The variable alchdb_pool_config_from_env(cfg, "FZ") reads for an option:
+ * FZ_ and the name in upper case. False when the name cannot be one. */
+static bool env_name(const char *name, char *var, size_t cap)
 {
-    char var[NAME_MAX_LEN + 16];
-    int n = snprintf(var, sizeof var, "FZ_%s", name);
-    if (n < 0 || (size_t)n >= sizeof var || strchr(name, '=') || !*name)
-        return;
+    int n = snprintf(var, cap, "FZ_%s", name);
+    if (n < 0 || (size_t)n >= cap || strchr(name, '=') || !*name)
+        return false;
     for (char *p = var; *p; p++)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
-    setenv(var, value, 1);
+    return true;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -79,8 +72,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             rc = alchdb_migration_options_set_from_string(mo, name, value);
             fuzz_check_rc("alchdb_migration_options_set_from_string", rc);
         }
-        if (pick & 32 && nenv < 32 && strlen(name) <= NAME_MAX_LEN) {
-            set_env_line(name, value);
+        char var[NAME_MAX_LEN + 16];
+        if (pick & 32 && nenv < 32 && strlen(name) <= NAME_MAX_LEN && env_name(name, var, sizeof var)) {
+            setenv(var, value, 1);
             env_names[nenv++] = lines[i];
         }
         int64_t us = 0;
@@ -93,11 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check_rc("alchdb_pool_config_from_env", rc);
         for (size_t i = 0; i < nenv; i++) {
             char var[NAME_MAX_LEN + 16];
-            snprintf(var, sizeof var, "FZ_%s", env_names[i]);
-            for (char *p = var; *p; p++)
-                if (*p >= 'a' && *p <= 'z')
-                    *p = (char)(*p - 'a' + 'A');
-            unsetenv(var);
+            if (env_name(env_names[i], var, sizeof var))
+                unsetenv(var);
         }
     }
     free(lines[0]);

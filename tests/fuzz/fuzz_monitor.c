@@ -9,14 +9,6 @@
 #include "internal.h"
 #include "monitor/monitor_internal.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_init();
-    return 0;
-}
 
 static alchdb_monitor *make(int keep_parameters)
 {

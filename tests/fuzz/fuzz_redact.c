@@ -16,14 +16,6 @@
 #include "internal.h"
 #include "pqconn.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_init();
-    return 0;
-}
 
 /* A '*' in a secret: the "***" of a replacement next to text may hold it. */
 static bool has_star(const char *s) { return strchr(s, '*') != NULL; }

@@ -7,14 +7,6 @@
 #include "internal.h"
 #include "sql/sql_internal.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_init();
-    return 0;
-}
 
 static void check_analysis(const alchdb_sql_analysis *a, size_t size)
 {

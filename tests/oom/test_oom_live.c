@@ -16,13 +16,9 @@ static char db_ci[512], replica_ci[512];
 
 static void setup_db(void)
 {
-    PGconn *c = pgtest_connect();
-    pgtest_exec(c, "DROP DATABASE IF EXISTS " DB " WITH (FORCE)");
-    pgtest_exec(c, "CREATE DATABASE " DB " STRATEGY FILE_COPY");
-    PQfinish(c);
-    snprintf(db_ci, sizeof db_ci, "%s dbname=" DB, test_env("ALCHDB_TEST_PRIMARY"));
+    pgtest_fresh_db(DB, db_ci, sizeof db_ci);
     snprintf(replica_ci, sizeof replica_ci, "%s dbname=" DB, test_env("ALCHDB_TEST_REPLICA"));
-    c = PQconnectdb(db_ci);
+    PGconn *c = PQconnectdb(db_ci);
     ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
     PQsetNoticeProcessor(c, pgtest_quiet, NULL);
     pgtest_exec(c, "CREATE TABLE customers (id int PRIMARY KEY, email text, region text)");
@@ -35,12 +31,7 @@ static void setup_db(void)
     PQfinish(c);
 }
 
-static void drop_db(void)
-{
-    PGconn *c = pgtest_connect();
-    pgtest_exec(c, "DROP DATABASE IF EXISTS " DB " WITH (FORCE)");
-    PQfinish(c);
-}
+static void drop_db(void) { pgtest_drop_db(DB); }
 
 /* ---- pool ------------------------------------------------------------------ */
 
