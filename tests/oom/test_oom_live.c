@@ -411,8 +411,8 @@ typedef struct mig_state {
 static const char live_sql[] = "ALTER TABLE orders ADD COLUMN note text;\n"
                                "ALTER TABLE customers ALTER COLUMN email TYPE varchar(100);\n"
                                "CREATE INDEX CONCURRENTLY orders_total_idx ON orders (total);\n";
-static const char trace_sql[] = "DROP TABLE IF EXISTS traced_oom;\nCREATE TABLE traced_oom (id int PRIMARY KEY);\n"
-                                "ALTER TABLE traced_oom ADD COLUMN v text;\n";
+/* idempotent: every run of the sweep traces it again */
+static const char trace_sql[] = "ALTER TABLE orders ALTER COLUMN total SET DEFAULT 0;\n";
 
 static int mig_run(oom_state *st)
 {
