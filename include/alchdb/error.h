@@ -83,7 +83,9 @@ ALCHDB_API void alchdb_clear_error(void);
  * percent-decoded) — pass the conninfo a message is about, or the text itself
  * to redact a conninfo that may not parse.
  * Example: `alchdb_redact("postgresql://app:s3cret@db/app", NULL, &out)` gives
- * `postgresql://app:***@db/app`.
+ * `postgresql://app:***@db/app`. When not every password of @p conninfo can be
+ * collected (more than 24 spans), the whole text is replaced by
+ * "(text withheld: ...)" rather than shown half redacted.
  * @param text     the text (copied), not NULL.
  * @param conninfo NULL, or a libpq conninfo whose passwords to replace too.
  * @param out      receives the owned result; set to NULL first.

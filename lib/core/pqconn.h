@@ -1,6 +1,7 @@
-/* libpq connections as every module opens them, and the one redaction function
- * for anything that may echo a conninfo or a server message. Internal: the only
- * private header that includes libpq-fe.h for all modules. Never exported. */
+/* libpq connections as every module opens them (pqconn.c), and the one
+ * redaction for anything that may echo a conninfo or a server message
+ * (redact.c). Internal: the only private header that includes libpq-fe.h for
+ * all modules. Never exported. */
 #ifndef ALCHDB_PQCONN_H
 #define ALCHDB_PQCONN_H
 
@@ -54,7 +55,8 @@ void alchdb__conninfo_secrets_free(alchdb__conninfo_secrets *cs);
  * it, a display form of it). When the secrets cannot be collected (out of
  * memory), out receives a fixed "(text withheld: ...)" instead. */
 size_t alchdb__redact_conninfo_into(char *out, size_t cap, const char *text, const char *conninfo);
-/* The same into an owned buffer (alchdb__free); NULL when out of memory. */
+/* The same into an owned buffer (alchdb__free), "(text withheld: ...)" too;
+ * NULL only when out of memory. */
 char *alchdb__redact_conninfo(const char *text, const char *conninfo);
 
 /* ---- connecting ------------------------------------------------------------
