@@ -51,19 +51,24 @@ char *alchdb_cli_read_file(const char *path, size_t max, size_t *len, const char
 
 void alchdb_cli_error(const char *fmt, ...)
 {
-    char buf[4096];
+    /* Formatted whole before it is redacted: a cut could leave part of a
+     * URI's password without the '@' that marks it. */
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    /* The text as its own conninfo: every password-looking span in it is
-     * replaced, also where it shows up again verbatim or decoded. */
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
     char *shown = NULL;
-    if (alchdb_redact(buf, buf, &shown) == 0)
-        fputs(shown, stderr);
-    else
-        fputs("alchdb: (message withheld: out of memory while removing passwords)\n", stderr);
+    if (buf) {
+        va_start(ap, fmt);
+        vsnprintf(buf, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        /* The text as its own conninfo: every password-looking span in it is
+         * replaced, also where it shows up again verbatim or decoded. */
+        if (alchdb_redact(buf, buf, &shown) != 0)
+            shown = NULL;
+    }
+    fputs(shown ? shown : "alchdb: (message withheld: out of memory while removing passwords)\n", stderr);
     alchdb_free(shown);
+    free(buf);
 }
