@@ -34,7 +34,7 @@ int alchdb_cli_advise(int argc, char **argv)
         return 2;
     }
     int rc = 2;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 0; i < argc; i++) { /* argv holds the arguments after "advise" */
         const char *a = argv[i];
         bool more = i + 1 < argc;
         if (!strcmp(a, "--conninfo") && more)

@@ -231,6 +231,12 @@ START_TEST(test_live_emitters)
     must_parse("advisor report", rc, json);
     alchdb_advisor_report_free(rep);
     alchdb_advisor_options_free(o);
+    /* the CLI's report of the same database */
+    const char *args[] = {"advise", "--conninfo", latin1_ci, "--no-hypopg", "--format", "json", NULL};
+    cli_result cr = cli_run(cli, args);
+    ck_assert_msg(cr.status == 0, "alchdb advise: %d %s", cr.status, cr.err);
+    must_parse_text("alchdb advise", cr.out, true);
+    cli_done(&cr);
 
     /* migration trace and execute: the server's errors in LATIN1 */
     alchdb_migration_options *mo = NULL;
@@ -265,7 +271,7 @@ START_TEST(test_live_emitters)
     rc = alchdb_pool_metrics_json(pool, &json);
     must_parse("pool metrics after a connect error", rc, json);
     alchdb_pool_free(pool);
-    ck_assert_int_eq(docs_checked, 5);
+    ck_assert_int_eq(docs_checked, 6);
 }
 END_TEST
 

@@ -6,6 +6,8 @@
  * messages, the CLI's standard output and error) and searched for the
  * sentinel and for parts of it. Needs the rig (a role that must authenticate
  * with SCRAM). The CLI's path is argv[1]. */
+#include <stdbool.h>
+
 #include <alchdb/alchdb.h>
 #include <alchdb/pq.h>
 
@@ -267,6 +269,11 @@ static void run_cli_case(const form *f, size_t n, const char *const *args)
     cap_printf(&cap_all, "cli case %zu -> %d\nstdout: %s\nstderr: %s", n, r.status, r.out, r.err);
     ck_assert_msg(r.status != 0 && r.status != 127, "form '%s': CLI case %zu exited %d", f->name, n, r.status);
     ck_assert_msg(r.err[0] != '\0', "form '%s': CLI case %zu said nothing on stderr", f->name, n);
+    /* the commands given --conninfo got as far as the server, which refused */
+    bool connects = n == 1 || n == 2 || n == 4 || n == 5 || n == 7;
+    if (f->parses && connects)
+        ck_assert_msg(strstr(r.err, "password authentication failed"), "form '%s': CLI case %zu never reached the server",
+                      f->name, n);
     cli_done(&r);
 }
 
