@@ -221,7 +221,7 @@ fi
 if [ $RUN_QUICK = 0 ]; then
   banner "fuzz: libFuzzer targets (clang, ${ALCHDB_FUZZ_SECONDS:-20}s each)"
   t0=$(now)
-  tests/fuzz/run.sh --build "$BUILD_ROOT/build-fuzz" --seconds "${ALCHDB_FUZZ_SECONDS:-20}" || true
+  ALCHDB_BUILD_ROOT="$BUILD_ROOT" tests/fuzz/run.sh || true
   phase_time "fuzz (build + short runs)" $(( $(now) - t0 ))
 fi
 

@@ -12,15 +12,16 @@
 #   tests/fuzz/run.sh --long --seconds 7200 codec
 #
 # Options: --build DIR (default $ALCHDB_BUILD_ROOT/build-fuzz, else ./build-fuzz),
-# --seconds N (per target), --long, --no-build. Environment: ALCHDB_JOBS (2),
-# RUN_RESULTS (tests/run.sh's result file: one line per target is appended).
+# --seconds N (per target; default $ALCHDB_FUZZ_SECONDS, else 20, or 1800
+# with --long), --long, --no-build. Environment: ALCHDB_JOBS (2), RUN_RESULTS
+# (tests/run.sh's result file: one line per target is appended).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 TARGETS_ALL=(sql monitor migration codec config redact json)
 BUILD=${ALCHDB_BUILD_ROOT:-$ROOT}/build-fuzz
-SECONDS_PER=20
+SECONDS_PER=
 LONG=0
 DO_BUILD=1
 targets=()
@@ -36,7 +37,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ ${#targets[@]} -gt 0 ] || targets=("${TARGETS_ALL[@]}")
-if [ $LONG = 1 ] && [ "$SECONDS_PER" = 20 ]; then SECONDS_PER=1800; fi
+if [ -z "$SECONDS_PER" ]; then
+  if [ $LONG = 1 ]; then SECONDS_PER=${ALCHDB_FUZZ_SECONDS:-1800}; else SECONDS_PER=${ALCHDB_FUZZ_SECONDS:-20}; fi
+fi
 for t in "${targets[@]}"; do
   [ -d "tests/fuzz/corpus/$t" ] || { echo "tests/fuzz/run.sh: no target '$t' (${TARGETS_ALL[*]})" >&2; exit 2; }
 done
