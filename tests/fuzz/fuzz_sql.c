@@ -58,7 +58,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == 0) {
         json_error_t e;
         json_t *v = json_loads(tree, 0, &e);
-        FUZZ_CHECK(v != NULL, "parse tree is not JSON: %s", e.text);
+        /* jansson refuses documents nested deeper than 2048 levels, which a
+         * deeply nested statement's tree is: valid, but not checkable here */
+        FUZZ_CHECK(v != NULL || strstr(e.text, "maximum parsing depth"), "parse tree is not JSON: %s", e.text);
         json_decref(v);
     }
     alchdb__free(tree);
