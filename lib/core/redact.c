@@ -53,13 +53,14 @@ static size_t match_password_word(const char *s)
 }
 
 /* After a "password" word at s: the value's span [*vs, *ve) (relative to s)
- * when an '=' follows (spaces allowed around it). A quoted value ends at its
+ * when an '=' follows (white space allowed around it, as libpq allows any
+ * isspace() character there). A quoted value ends at its
  * unescaped closing quote, a bare one at white space, '&' or the end;
  * backslash escapes the next character in both. */
 static bool keyword_value(const char *s, size_t wlen, size_t *vs, size_t *ve)
 {
     size_t i = wlen;
-    while (s[i] == ' ' || s[i] == '\t')
+    while (isspace((unsigned char)s[i]))
         i++;
     if (s[i] == '%' && s[i + 1] == '3' && (s[i + 2] == 'd' || s[i + 2] == 'D'))
         i += 3; /* a percent-encoded '=' */
@@ -67,7 +68,7 @@ static bool keyword_value(const char *s, size_t wlen, size_t *vs, size_t *ve)
         i++;
     else
         return false;
-    while (s[i] == ' ' || s[i] == '\t')
+    while (isspace((unsigned char)s[i]))
         i++;
     if (s[i] == '\'') {
         size_t j = ++i;

@@ -230,6 +230,7 @@ START_TEST(test_redact_conninfo_forms)
         "postgresql://u:S3cr3tPW/oops@h/db",
         "PGPASSWORD=S3cr3tPW psql",
         "a\nhost=h password=S3cr3tPW\npostgresql://u:S3cr3tPW@h",
+        "host=h password\r\r\v =\f S3cr3tPW", /* libpq allows any isspace() around '=' */
     };
     for (size_t i = 0; i < sizeof leak / sizeof leak[0]; i++) {
         char out[256];
