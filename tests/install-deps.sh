@@ -15,8 +15,8 @@ PACKAGES=(
   # HypoPG for the advisor, PgBouncer for the benches
   check libsubunit-dev postgresql-15 postgresql-client-15 postgresql-15-hypopg
   redis-server redis-tools pgbouncer
-  # gates and checkers
-  abigail-tools valgrind python3
+  # gates and checkers; clang and its fuzzer runtime for tests/fuzz (libFuzzer)
+  abigail-tools valgrind python3 clang libclang-rt-14-dev
   # tools the rig and scripts use (runuser, useradd, ss, ps)
   util-linux passwd iproute2 procps
 )

@@ -3,15 +3,17 @@
 # suite against the real servers, under the sanitizers and valgrind.
 #
 #   tests/run.sh            full run (what CI runs through .ci/run)
-#   tests/run.sh --quick    developers: no sanitizer builds, no valgrind
+#   tests/run.sh --quick    developers: no sanitizer builds, no valgrind, no fuzzing
 #
 # Environment:
 #   ALCHDB_SKIP_APT=1       do not run apt (only check the packages are present)
 #   ALCHDB_JOBS=N           parallel compile/test jobs (default 2)
 #   ALCHDB_BUILD_ROOT=DIR   where the build directories go (default: the repo)
+#   ALCHDB_FUZZ_SECONDS=N   seconds each libFuzzer target runs (default 20)
 #
 # Build directories: build-ci (-Dwerror=true; also used for valgrind),
-# build-asan (ASan+UBSan), build-tsan (TSan). The rig (tests/services/rig.sh)
+# build-asan (ASan+UBSan), build-tsan (TSan), build-fuzz (clang, the libFuzzer
+# targets of tests/fuzz, each run briefly; not with --quick). The rig (tests/services/rig.sh)
 # is started ONCE and every test phase runs inside it. Suites tagged 'threaded'
 # in meson test() are the ones the TSan phase runs; 'integration' tests run one
 # at a time (they share the servers and may restart them), the others in
@@ -149,7 +151,7 @@ RUN_QUICK=0
 case "${1:-}" in
   --quick) RUN_QUICK=1 ;;
   "") ;;
-  -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
   *) echo "usage: tests/run.sh [--quick]" >&2; exit 2 ;;
 esac
 WORK=$(mktemp -d)
@@ -214,6 +216,15 @@ if [ $RUN_QUICK = 0 ]; then
   configure_build tsan "$TSAN" -Dwerror=true -Db_sanitize=thread -Db_lundef=false || true
 fi
 
+# libFuzzer targets: a clang build of their own, each run for a short bounded
+# time from its seed corpus (tests/fuzz/run.sh; long runs: docs/reliability.md).
+if [ $RUN_QUICK = 0 ]; then
+  banner "fuzz: libFuzzer targets (clang, ${ALCHDB_FUZZ_SECONDS:-20}s each)"
+  t0=$(now)
+  ALCHDB_BUILD_ROOT="$BUILD_ROOT" tests/fuzz/run.sh || true
+  phase_time "fuzz (build + short runs)" $(( $(now) - t0 ))
+fi
+
 if [ $CI_OK = 1 ]; then
   banner "rig: PostgreSQL 15 primary + streaming replica + Redis"
   t0=$(now)
@@ -232,7 +243,7 @@ echo
 echo "phase times:"
 awk -F'\t' '{ printf "  %-40s %5ds\n", $1, $2 }' "$RUN_PHASES"
 printf "  %-40s %5ds\n" "total" $(( $(now) - START ))
-[ $RUN_QUICK = 1 ] && echo "(--quick: sanitizer builds and valgrind skipped)"
+[ $RUN_QUICK = 1 ] && echo "(--quick: sanitizer builds, valgrind and fuzzing skipped)"
 passed=$(grep -c '^PASS' "$RUN_RESULTS" || true)
 failed=$(grep -c '^FAIL' "$RUN_RESULTS" || true)
 echo

@@ -7,6 +7,7 @@
 
 #include <alchdb/alchdb.h>
 
+#include "cli_io.h"
 #include "cmd_advise.h"
 #include "cmd_migrate.h"
 #include "cmd_sql.h"
@@ -49,6 +50,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name))
             return commands[i].run(argc - 2, argv + 2);
-    fprintf(stderr, "alchdb: unknown command '%s' (see `alchdb --help`)\n", cmd);
+    alchdb_cli_error("alchdb: unknown command '%s' (see `alchdb --help`)\n", cmd);
     return 2;
 }

@@ -10,4 +10,13 @@
  * memory"); errno still tells the system's reason for the first two. */
 char *alchdb_cli_read_file(const char *path, size_t max, size_t *len, const char **why);
 
+/* Print a formatted message to standard error with every password removed
+ * (alchdb_redact, the text taken as its own conninfo): every message the CLI
+ * writes there goes through this, because they echo arguments. */
+void alchdb_cli_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 #endif

@@ -30,11 +30,11 @@ int alchdb_cli_advise(int argc, char **argv)
     bool apply = false;
     alchdb_advisor_options *o = NULL;
     if (alchdb_advisor_options_new(&o)) {
-        fprintf(stderr, "alchdb advise: %s\n", alchdb_last_error_message());
+        alchdb_cli_error("alchdb advise: %s\n", alchdb_last_error_message());
         return 2;
     }
     int rc = 2;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 0; i < argc; i++) { /* argv holds the arguments after "advise" */
         const char *a = argv[i];
         bool more = i + 1 < argc;
         if (!strcmp(a, "--conninfo") && more)
@@ -51,7 +51,7 @@ int alchdb_cli_advise(int argc, char **argv)
             alchdb_advisor_options_set_int64(o, ALCHDB_ADVISOR_OPT_USE_PG_STAT_STATEMENTS, 0);
         else if (!strcmp(a, "--max-suggestions") && more) {
             if (alchdb_advisor_options_set_from_string(o, "max_suggestions", argv[++i])) {
-                fprintf(stderr, "alchdb advise: --max-suggestions: %s\n", alchdb_last_error_message());
+                alchdb_cli_error("alchdb advise: --max-suggestions: %s\n", alchdb_last_error_message());
                 goto out;
             }
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -59,7 +59,7 @@ int alchdb_cli_advise(int argc, char **argv)
             rc = 0;
             goto out;
         } else {
-            fprintf(stderr, "alchdb advise: unknown or incomplete argument '%s'\n%s", a, usage);
+            alchdb_cli_error("alchdb advise: unknown or incomplete argument '%s'\n%s", a, usage);
             goto out;
         }
     }
@@ -73,19 +73,19 @@ int alchdb_cli_advise(int argc, char **argv)
         const char *why = NULL;
         char *text = alchdb_cli_read_file(queries, (size_t)64 << 20, &len, &why);
         if (!text) {
-            fprintf(stderr, "alchdb advise: %s: %s\n", queries, why);
+            alchdb_cli_error("alchdb advise: %s: %s\n", queries, why);
             goto out;
         }
         int qrc = alchdb_advisor_options_add_queries(o, text, len);
         free(text);
         if (qrc) {
-            fprintf(stderr, "alchdb advise: %s: %s\n", queries, alchdb_last_error_message());
+            alchdb_cli_error("alchdb advise: %s: %s\n", queries, alchdb_last_error_message());
             goto out;
         }
     }
     alchdb_advisor_report *r = NULL;
     if (alchdb_advisor_analyze(o, &r)) {
-        fprintf(stderr, "alchdb advise: %s\n", alchdb_last_error_message());
+        alchdb_cli_error("alchdb advise: %s\n", alchdb_last_error_message());
         goto out;
     }
     char *outs = NULL;
@@ -99,10 +99,10 @@ int alchdb_cli_advise(int argc, char **argv)
         for (int64_t i = 0; i < n; i++) {
             const char *sql = alchdb_advisor_report_item_sql(r, ALCHDB_ADVISOR_MISSING, (size_t)i);
             if (alchdb_advisor_apply(o, r, ALCHDB_ADVISOR_MISSING, (size_t)i)) {
-                fprintf(stderr, "alchdb advise: apply failed: %s\n", alchdb_last_error_message());
+                alchdb_cli_error("alchdb advise: apply failed: %s\n", alchdb_last_error_message());
                 rc = 1;
             } else {
-                fprintf(stderr, "applied: %s\n", sql);
+                alchdb_cli_error("applied: %s\n", sql);
             }
         }
     }

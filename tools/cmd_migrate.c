@@ -46,7 +46,7 @@ int alchdb_cli_migrate_check(int argc, char **argv)
     const char *format = "text", *fail_on = "high";
     alchdb_migration_options *opts = NULL;
     if (alchdb_migration_options_new(&opts) < 0) {
-        fprintf(stderr, "alchdb migrate check: %s\n", alchdb_last_error_message());
+        alchdb_cli_error("alchdb migrate check: %s\n", alchdb_last_error_message());
         return 2;
     }
     int i = 0, rc = 0;
@@ -64,7 +64,7 @@ int alchdb_cli_migrate_check(int argc, char **argv)
         if (a[0] != '-' || !strcmp(a, "-"))
             break;
         if (i + 1 >= argc) {
-            fprintf(stderr, "alchdb migrate check: %s needs a value\n", a);
+            alchdb_cli_error("alchdb migrate check: %s needs a value\n", a);
             alchdb_migration_options_free(opts);
             return 2;
         }
@@ -81,12 +81,12 @@ int alchdb_cli_migrate_check(int argc, char **argv)
         else if (!strcmp(a, "--lock-timeout"))
             src = alchdb_migration_options_set_from_string(opts, "lock_timeout", v);
         else {
-            fprintf(stderr, "alchdb migrate check: unknown option %s (see --help)\n", a);
+            alchdb_cli_error("alchdb migrate check: unknown option %s (see --help)\n", a);
             alchdb_migration_options_free(opts);
             return 2;
         }
         if (src < 0) {
-            fprintf(stderr, "alchdb migrate check: %s %s: %s\n", a, v, alchdb_last_error_message());
+            alchdb_cli_error("alchdb migrate check: %s %s: %s\n", a, v, alchdb_last_error_message());
             alchdb_migration_options_free(opts);
             return 2;
         }
@@ -96,18 +96,18 @@ int alchdb_cli_migrate_check(int argc, char **argv)
                     : !strcmp(fail_on, "high")   ? ALCHDB_RISK_HIGH
                                                  : -1;
     if (threshold < 0 || (strcmp(format, "text") && strcmp(format, "json"))) {
-        fprintf(stderr, "alchdb migrate check: --fail-on must be low|medium|high and --format text|json\n");
+        alchdb_cli_error("alchdb migrate check: --fail-on must be low|medium|high and --format text|json\n");
         alchdb_migration_options_free(opts);
         return 2;
     }
     if (i >= argc) {
-        fprintf(stderr, "alchdb migrate check: no FILE given (see --help)\n");
+        alchdb_cli_error("alchdb migrate check: no FILE given (see --help)\n");
         alchdb_migration_options_free(opts);
         return 2;
     }
     alchdb_migration *m = NULL;
     if (alchdb_migration_new(opts, &m) < 0) {
-        fprintf(stderr, "alchdb migrate check: %s\n", alchdb_last_error_message());
+        alchdb_cli_error("alchdb migrate check: %s\n", alchdb_last_error_message());
         alchdb_migration_options_free(opts);
         return 2;
     }
@@ -118,12 +118,12 @@ int alchdb_cli_migrate_check(int argc, char **argv)
         const char *why = NULL;
         char *sql = alchdb_cli_read_file(argv[i], (size_t)ALCHDB_MIGRATION_MAX_FILE_BYTES, &len, &why);
         if (!sql) {
-            fprintf(stderr, "alchdb migrate check: %s: %s (%s)\n", argv[i], why, strerror(errno));
+            alchdb_cli_error("alchdb migrate check: %s: %s (%s)\n", argv[i], why, strerror(errno));
             usage_error = true;
             continue;
         }
         if (alchdb_migration_add_file(m, argv[i], sql, len) < 0) {
-            fprintf(stderr, "%s: %s\n", argv[i], alchdb_last_error_message());
+            alchdb_cli_error("%s: %s\n", argv[i], alchdb_last_error_message());
             usage_error = true;
         }
         free(sql);
@@ -133,7 +133,7 @@ int alchdb_cli_migrate_check(int argc, char **argv)
         const char *err = alchdb_migration_file_error(m, f, &line, &col);
         if (err) {
             /* file names come from argv; the message from the parser */
-            fprintf(stderr, "%s:%lld:%lld: %s\n", alchdb_migration_file_name(m, f), (long long)line, (long long)col,
+            alchdb_cli_error("%s:%lld:%lld: %s\n", alchdb_migration_file_name(m, f), (long long)line, (long long)col,
                     err);
             usage_error = true;
         }
@@ -141,7 +141,7 @@ int alchdb_cli_migrate_check(int argc, char **argv)
     char *out = NULL;
     rc = !strcmp(format, "json") ? alchdb_migration_to_json(m, &out) : alchdb_migration_to_text(m, &out);
     if (rc < 0) {
-        fprintf(stderr, "alchdb migrate check: %s\n", alchdb_last_error_message());
+        alchdb_cli_error("alchdb migrate check: %s\n", alchdb_last_error_message());
         alchdb_migration_free(m);
         return 2;
     }
@@ -170,24 +170,24 @@ int alchdb_cli_migrate_trace(int argc, char **argv)
             format = argv[++i];
         else if (argv[i][0] != '-' || !strcmp(argv[i], "-")) {
             if (file) {
-                fprintf(stderr, "alchdb migrate trace: one FILE only\n");
+                alchdb_cli_error("alchdb migrate trace: one FILE only\n");
                 return 2;
             }
             file = argv[i];
         } else {
-            fprintf(stderr, "alchdb migrate trace: unknown option %s (see --help)\n", argv[i]);
+            alchdb_cli_error("alchdb migrate trace: unknown option %s (see --help)\n", argv[i]);
             return 2;
         }
     }
     if (!conninfo || !file || (strcmp(format, "json") && strcmp(format, "text"))) {
-        fprintf(stderr, "alchdb migrate trace: --conninfo and FILE are required; --format json|text\n");
+        alchdb_cli_error("alchdb migrate trace: --conninfo and FILE are required; --format json|text\n");
         return 2;
     }
     size_t len = 0;
     const char *why = NULL;
     char *sql = alchdb_cli_read_file(file, (size_t)ALCHDB_MIGRATION_MAX_FILE_BYTES, &len, &why);
     if (!sql) {
-        fprintf(stderr, "alchdb migrate trace: %s: %s (%s)\n", file, why, strerror(errno));
+        alchdb_cli_error("alchdb migrate trace: %s: %s (%s)\n", file, why, strerror(errno));
         return 2;
     }
     alchdb_migration_options *opts = NULL;
@@ -201,7 +201,7 @@ int alchdb_cli_migrate_trace(int argc, char **argv)
     alchdb_migration_options_free(opts);
     free(sql);
     if (rc < 0) {
-        fprintf(stderr, "alchdb migrate trace: %s\n", alchdb_last_error_message());
+        alchdb_cli_error("alchdb migrate trace: %s\n", alchdb_last_error_message());
         return 2;
     }
     if (!strcmp(format, "json"))
@@ -227,6 +227,6 @@ int alchdb_cli_migrate(int argc, char **argv)
         return alchdb_cli_migrate_check(argc - 1, argv + 1);
     if (!strcmp(argv[0], "trace"))
         return alchdb_cli_migrate_trace(argc - 1, argv + 1);
-    fprintf(stderr, "alchdb migrate: unknown subcommand '%s' (check|trace)\n", argv[0]);
+    alchdb_cli_error("alchdb migrate: unknown subcommand '%s' (check|trace)\n", argv[0]);
     return 2;
 }

@@ -40,7 +40,7 @@ static void print_syntax_error(const char *name, const char *sql, size_t len, co
         line += sql[i] == '\n';
     for (size_t i = line_start; i < pos; i++)
         col += ((unsigned char)sql[i] & 0xC0) != 0x80;
-    fprintf(stderr, "%s:%zu:%zu: syntax error: %s\n", name, line, col, msg);
+    alchdb_cli_error("%s:%zu:%zu: syntax error: %s\n", name, line, col, msg);
     fprintf(stderr, "  %.*s\n  ", (int)(line_end - line_start), sql + line_start);
     for (size_t i = line_start; i < pos; i++) {
         unsigned char ch = (unsigned char)sql[i];
@@ -168,14 +168,14 @@ int alchdb_cli_sql_analyze(int argc, char **argv)
                 return 2;
             }
             if (strcmp(format, "json") && strcmp(format, "text")) {
-                fprintf(stderr, "alchdb sql analyze: unknown format '%s' (json|text)\n", format);
+                alchdb_cli_error("alchdb sql analyze: unknown format '%s' (json|text)\n", format);
                 return 2;
             }
         } else if (arg[0] == '-' && arg[1] != '\0') {
-            fprintf(stderr, "alchdb sql analyze: unknown option '%s' (see --help)\n", arg);
+            alchdb_cli_error("alchdb sql analyze: unknown option '%s' (see --help)\n", arg);
             return 2;
         } else if (file) {
-            fprintf(stderr, "alchdb sql analyze: only one FILE is accepted ('%s' and '%s')\n", file, arg);
+            alchdb_cli_error("alchdb sql analyze: only one FILE is accepted ('%s' and '%s')\n", file, arg);
             return 2;
         } else {
             file = arg;
@@ -188,13 +188,13 @@ int alchdb_cli_sql_analyze(int argc, char **argv)
     const char *why = NULL;
     char *sql = alchdb_cli_read_file(file, ALCHDB_SQL_MAX_BYTES, &len, &why);
     if (!sql) {
-        fprintf(stderr, "alchdb sql analyze: %s: %s\n", name, why);
+        alchdb_cli_error("alchdb sql analyze: %s: %s\n", name, why);
         return 2;
     }
     alchdb_sql_analysis *a = NULL;
     int rc = alchdb_sql_analyze(sql, len, &a);
     if (rc < 0 && !a) {
-        fprintf(stderr, "alchdb sql analyze: %s: %s\n", name, alchdb_last_error_message());
+        alchdb_cli_error("alchdb sql analyze: %s: %s\n", name, alchdb_last_error_message());
         free(sql);
         return 2;
     }
@@ -202,7 +202,7 @@ int alchdb_cli_sql_analyze(int argc, char **argv)
     if (!strcmp(format, "json")) {
         char *json = NULL;
         if (alchdb_sql_analysis_to_json(a, &json) < 0) {
-            fprintf(stderr, "alchdb sql analyze: %s\n", alchdb_last_error_message());
+            alchdb_cli_error("alchdb sql analyze: %s\n", alchdb_last_error_message());
             status = 2;
         } else {
             puts(json);
@@ -233,6 +233,6 @@ int alchdb_cli_sql(int argc, char **argv)
     }
     if (!strcmp(argv[0], "analyze"))
         return alchdb_cli_sql_analyze(argc - 1, argv + 1);
-    fprintf(stderr, "alchdb sql: unknown subcommand '%s' (analyze)\n", argv[0]);
+    alchdb_cli_error("alchdb sql: unknown subcommand '%s' (analyze)\n", argv[0]);
     return 2;
 }

@@ -86,6 +86,30 @@ ALCHDB_API const char *alchdb_last_error_sqlstate(void);
  */
 ALCHDB_API void alchdb_clear_error(void);
 
+/**
+ * Redact passwords from a text, as the library does for everything it echoes
+ * (error details, log lines, JSON): every value of a `password` keyword (any
+ * case, spaces around '=', quoted or bare, percent-encoded in a URI query,
+ * inside `options='-c password=...'`) and every URI userinfo password (also
+ * in a malformed URI) becomes "***". When @p conninfo is given, every
+ * password it holds is also replaced wherever it occurs verbatim (as libpq
+ * parses it, and every span the rules above find in it, as written and
+ * percent-decoded) — pass the conninfo a message is about, or the text itself
+ * to redact a conninfo that may not parse.
+ * Example: `alchdb_redact("postgresql://app:s3cret@db/app", NULL, &out)` gives
+ * `postgresql://app:***@db/app`. When not every password of @p conninfo can be
+ * collected (more than 24 spans), the whole text is replaced by
+ * "(text withheld: ...)" rather than shown half redacted.
+ * @param text     the text (copied), not NULL.
+ * @param conninfo NULL, or a libpq conninfo whose passwords to replace too.
+ * @param out      receives the owned result; set to NULL first.
+ * @return 0, ALCHDB_E_INVALID (NULL text or out), ALCHDB_E_NOMEM.
+ * **Ownership:** *out is owned: free with alchdb_free().
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_redact(const char *text, const char *conninfo, char **out);
+
 ALCHDB_END_DECLS
 
 #endif /* ALCHDB_ERROR_H */

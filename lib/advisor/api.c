@@ -5,6 +5,7 @@
 
 #include "adv.h"
 #include "alchdb/pq.h"
+#include "pqconn.h"
 
 static void session_setup(PGconn *conn, const alchdb_advisor_options *o)
 {
@@ -66,17 +67,10 @@ ALCHDB_API int alchdb_advisor_analyze_pgconn(PGconn *conn, const alchdb_advisor_
 
 static PGconn *connect_db(const alchdb_advisor_options *opts, const char *what)
 {
-    PGconn *conn = PQconnectdb(opts->conninfo);
-    if (!conn) {
-        alchdb__nomem("libpq connection");
-        return NULL;
-    }
-    if (PQstatus(conn) != CONNECTION_OK) {
-        /* libpq's message never contains the password. */
-        alchdb__error(ALCHDB_E_CONNECT, "%s: cannot connect: %s", what, PQerrorMessage(conn));
-        PQfinish(conn);
-        return NULL;
-    }
+    PGconn *conn = NULL;
+    char label[64];
+    snprintf(label, sizeof label, "%s: cannot connect", what);
+    alchdb__pq_connect_default(opts->conninfo, ADV_MOD, label, &conn);
     return conn;
 }
 
@@ -117,10 +111,8 @@ static int exec_simple(PGconn *conn, const char *sql, char *err, size_t errlen)
 {
     PGresult *res = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok) {
-        const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-        snprintf(err, errlen, "%s", m ? m : PQerrorMessage(conn));
-    }
+    if (!ok)
+        alchdb__pq_result_message(err, errlen, conn, res, true);
     PQclear(res);
     return ok ? 0 : -1;
 }

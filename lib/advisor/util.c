@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "adv.h"
+#include "pqconn.h"
 
 bool alchdb__adv_push(void **arr, size_t *n, size_t *cap, size_t elem)
 {
@@ -109,12 +110,8 @@ PGresult *alchdb__adv_query(adv_ctx *c, const char *what, const char *sql, int n
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return res;
-    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c->conn);
     char buf[512];
-    snprintf(buf, sizeof buf, "%s", msg ? msg : "");
-    size_t n = strlen(buf);
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-        buf[--n] = '\0';
+    alchdb__pq_result_message(buf, sizeof buf, c->conn, res, false);
     alchdb__adv_note(c->r, "could not read %s: %s", what, buf);
     PQclear(res);
     return NULL;

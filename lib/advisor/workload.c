@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "adv.h"
+#include "pqconn.h"
 #include "sql/sql_internal.h"
 
 #define MAX_COLS 4
@@ -602,8 +603,7 @@ static double plan_cost(adv_ctx *c, wq *q, bool record_seq, char *err, size_t er
     alchdb__free(prep);
     double cost = -1;
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-        snprintf(err, errlen, "%s", m ? m : PQerrorMessage(c->conn));
+        alchdb__pq_result_message(err, errlen, c->conn, res, true);
         const char *ss = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         snprintf(sqlstate, 6, "%s", ss ? ss : "");
         PQclear(res);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cache/cache_priv.h"
+#include "pqconn.h"
 
 static const char IDENTITY_SQL[] =
     "SELECT current_database(), current_user, session_user, current_setting('search_path'),"
@@ -265,7 +266,9 @@ static PGresult *run(PGconn *pg, const char *sql)
 {
     PGresult *r = PQexec(pg, sql);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        alchdb__error(ALCHDB_E_QUERY, "cache catalog query failed: %s", PQresultErrorMessage(r));
+        char msg[512];
+        alchdb__pq_result_message(msg, sizeof msg, pg, r, false);
+        alchdb__error(ALCHDB_E_QUERY, "cache catalog query failed: %s", msg);
         PQclear(r);
         return NULL;
     }

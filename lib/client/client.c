@@ -9,6 +9,7 @@
 #include "alchdb/cache.h"
 #include "alchdb/version.h"
 #include "client/client_internal.h"
+#include "pqconn.h"
 
 #define TAG_EXEC "client"
 #define MAX_TIMEOUT_US INT64_C(315360000000000) /* ten years */

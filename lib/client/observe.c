@@ -45,7 +45,11 @@ static void m_observe(void *ud, const alchdb__exec_ctx *ctx)
     }
     if (q.duration_us < 0)
         q.duration_us = 0;
-    alchdb_monitor_record(mon, &q); /* a monitor failure never fails the query */
+    /* A monitor failure never fails the query, nor changes its error detail. */
+    alchdb__error_state saved;
+    alchdb__error_save(&saved);
+    alchdb_monitor_record(mon, &q);
+    alchdb__error_restore(&saved);
 }
 
 static const alchdb__observe_hooks monitor_hooks = {m_observe};

@@ -5,6 +5,7 @@
 
 #include "alchdb/pq.h"
 #include "client/client_internal.h"
+#include "pqconn.h"
 
 static void set_state(alchdb_result *r, const char *st)
 {
@@ -48,7 +49,12 @@ alchdb_result *alchdb__result_wrap(PGresult *res, PGconn *pg)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         n--;
-    r->message = alchdb__strndup(msg, n);
+    /* Redacted: a server message may echo a conninfo (dblink, subscriptions). */
+    char *raw = alchdb__strndup(msg, n);
+    const char *pw = pg ? PQpass(pg) : NULL;
+    const char *secrets[1] = {pw};
+    r->message = raw ? alchdb__redact(raw, secrets, pw && *pw ? 1 : 0) : NULL;
+    alchdb__free(raw);
     if (!r->message) {
         alchdb_result_free(r);
         alchdb__nomem("result message");

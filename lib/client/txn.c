@@ -110,9 +110,8 @@ static int simple(alchdb__slot *s, const char *func, const char *sql, const alch
             s->broken = true;
         if (!code && lost)
             code = "08006";
-        const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
         char m[600];
-        alchdb__pq_message(m, sizeof m, msg ? msg : PQerrorMessage(s->pg));
+        alchdb__pq_result_message(m, sizeof m, s->pg, r, true);
         alchdb__error(ALCHDB_E_QUERY, "%s: %s failed: %s%s%s", func, sql, code ? code : "", code ? ": " : "", m);
         alchdb__set_error_sqlstate(code);
         PQclear(r);

@@ -56,6 +56,22 @@ ALCHDB_API void alchdb_clear_error(void)
     tl_sqlstate[0] = '\0';
 }
 
+void alchdb__error_save(alchdb__error_state *s)
+{
+    s->code = tl_code;
+    size_t n = strnlen(tl_message, sizeof tl_message - 1);
+    memcpy(s->message, tl_message, n);
+    s->message[n] = '\0';
+}
+
+void alchdb__error_restore(const alchdb__error_state *s)
+{
+    tl_code = s->code;
+    size_t n = strnlen(s->message, sizeof tl_message - 1);
+    memcpy(tl_message, s->message, n);
+    tl_message[n] = '\0';
+}
+
 int alchdb__verror(int code, const char *fmt, va_list ap)
 {
     tl_code = code;

@@ -27,6 +27,16 @@
  * callers can write `return alchdb__error(ALCHDB_E_INVALID, "...")`. */
 int alchdb__error(int code, const char *fmt, ...) ALCHDB_PRINTF(2, 3);
 int alchdb__verror(int code, const char *fmt, va_list ap);
+/* The thread's error detail, saved and put back by a call that absorbs a
+ * failure of its own (a text that does not parse becomes an "unparsed"
+ * pattern; a monitor failure never fails the query that reported it), so
+ * that it neither leaves a stale detail nor overwrites the caller's. */
+typedef struct alchdb__error_state {
+    int code;
+    char message[1024];
+} alchdb__error_state;
+void alchdb__error_save(alchdb__error_state *s);
+void alchdb__error_restore(const alchdb__error_state *s);
 /* Shorthand for the most common failures. */
 int alchdb__invalid_arg(const char *func, const char *arg, const char *why);
 int alchdb__nomem(const char *what);
@@ -70,8 +80,19 @@ void alchdb__sb_init(alchdb__strbuf *sb);
 void alchdb__sb_append(alchdb__strbuf *sb, const char *s, size_t n);
 void alchdb__sb_puts(alchdb__strbuf *sb, const char *s);
 void alchdb__sb_printf(alchdb__strbuf *sb, const char *fmt, ...) ALCHDB_PRINTF(2, 3);
-/* Append s as a JSON string literal (with quotes); NULL appends null. */
+/* Append s as a JSON string literal (with quotes); NULL appends null. Valid
+ * JSON whatever the bytes: '"', '\\' and control characters are escaped,
+ * U+2028/U+2029 too (for JavaScript), and every ill-formed UTF-8 sequence
+ * (stray continuation bytes, overlong forms, surrogates, code points above
+ * U+10FFFF, truncated sequences) becomes one U+FFFD per maximal subpart.
+ * Well-formed UTF-8 passes unchanged. The _strn form takes a length and
+ * escapes embedded NUL bytes as \u0000. */
 void alchdb__sb_json_str(alchdb__strbuf *sb, const char *s);
+void alchdb__sb_json_strn(alchdb__strbuf *sb, const char *s, size_t n);
+/* Length (1..4) of the well-formed UTF-8 sequence at p, of which `left` > 0
+ * bytes are readable; 0 when ill-formed, with *bad the number of bytes one
+ * U+FFFD replaces (1..3). */
+size_t alchdb__utf8_seq(const unsigned char *p, size_t left, size_t *bad);
 /* Hand the buffer over (owned, NUL-terminated) or NULL on failure. */
 char *alchdb__sb_finish(alchdb__strbuf *sb);
 void alchdb__sb_reset(alchdb__strbuf *sb);

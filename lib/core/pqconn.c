@@ -1,204 +1,18 @@
-/* libpq connections as every module opens them, and the redaction of secrets
- * from anything that may echo a conninfo or a server message. */
-#include <ctype.h>
+/* libpq connections as every module opens them, and the messages they echo,
+ * redacted (redact.c). */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pqconn.h"
 
-/* ---- redaction ----------------------------------------------------------- */
-
-typedef struct redact_out {
-    char *buf;
-    size_t cap; /* > 0 */
-    size_t len;
-} redact_out;
-
-static void out_put(redact_out *o, const char *s, size_t n)
-{
-    size_t room = o->cap - 1 - o->len;
-    if (n > room)
-        n = room;
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Length of the word "password" at s, letters in any case and each possibly
- * percent-encoded (a URI query); 0 when there is none. */
-static size_t match_password_word(const char *s)
-{
-    static const char word[] = "password";
-    size_t j = 0;
-    for (size_t k = 0; word[k]; k++) {
-        int c = (unsigned char)s[j];
-        if (c == '%' && hexval((unsigned char)s[j + 1]) >= 0 && hexval((unsigned char)s[j + 2]) >= 0) {
-            c = hexval((unsigned char)s[j + 1]) * 16 + hexval((unsigned char)s[j + 2]);
-            j += 3;
-        } else if (c) {
-            j++;
-        } else {
-            return 0;
-        }
-        if (tolower(c) != word[k])
-            return 0;
-    }
-    return j;
-}
-
-/* After a "password" word at s: the value's span [*vs, *ve) (relative to s)
- * when an '=' follows (spaces allowed around it). A quoted value ends at its
- * unescaped closing quote, a bare one at white space, '&' or the end;
- * backslash escapes the next character in both. */
-static bool keyword_value(const char *s, size_t wlen, size_t *vs, size_t *ve)
-{
-    size_t i = wlen;
-    while (s[i] == ' ' || s[i] == '\t')
-        i++;
-    if (s[i] == '%' && s[i + 1] == '3' && (s[i + 2] == 'd' || s[i + 2] == 'D'))
-        i += 3; /* a percent-encoded '=' */
-    else if (s[i] == '=')
-        i++;
-    else
-        return false;
-    while (s[i] == ' ' || s[i] == '\t')
-        i++;
-    if (s[i] == '\'') {
-        size_t j = ++i;
-        while (s[j] && s[j] != '\'') {
-            if (s[j] == '\\' && s[j + 1])
-                j++;
-            j++;
-        }
-        *vs = i;
-        *ve = j;
-        return true;
-    }
-    size_t j = i;
-    while (s[j] && !isspace((unsigned char)s[j]) && s[j] != '&') {
-        if (s[j] == '\\' && s[j + 1])
-            j++;
-        j++;
-    }
-    *vs = i;
-    *ve = j;
-    return true;
-}
-
-/* A URI's userinfo password after the "://" at s: [*ps, *pe) relative to s.
- * The authority is not trusted to be well formed (libpq echoes malformed URIs
- * in its errors): the password runs from the first ':' after the scheme to the
- * LAST '@' of the line, which may hide a little more than the password but
- * never less. */
-static bool uri_password(const char *s, size_t *ps, size_t *pe)
-{
-    size_t i = 3, colon = 0, at = 0;
-    for (; s[i] && s[i] != '\n' && s[i] != '\r'; i++) {
-        if (s[i] == ':' && !colon && !at)
-            colon = i;
-        else if (s[i] == '@')
-            at = i;
-    }
-    if (!colon || !at || at < colon)
-        return false;
-    *ps = colon + 1;
-    *pe = at;
-    return true;
-}
-
-size_t alchdb__redact_into(char *out, size_t cap, const char *text, const char *const *secrets,
-                           size_t nsecrets)
-{
-    if (!out || cap == 0)
-        return 0;
-    redact_out o = {out, cap, 0};
-    if (!text)
-        text = "";
-    size_t i = 0;
-    while (text[i] && o.len < cap - 1) {
-        const char *s = text + i;
-        size_t a, b;
-        bool hit = false;
-        for (size_t k = 0; k < nsecrets && !hit; k++) {
-            const char *sec = secrets ? secrets[k] : NULL;
-            size_t n = sec ? strlen(sec) : 0;
-            if (n && strncmp(s, sec, n) == 0) {
-                out_put(&o, "***", 3);
-                i += n;
-                hit = true;
-            }
-        }
-        if (hit)
-            continue;
-        size_t w = match_password_word(s);
-        if (w && keyword_value(s, w, &a, &b)) {
-            out_put(&o, s, a);
-            if (b > a)
-                out_put(&o, "***", 3);
-            i += b;
-            continue;
-        }
-        if (s[0] == ':' && s[1] == '/' && s[2] == '/' && uri_password(s, &a, &b)) {
-            out_put(&o, s, a);
-            out_put(&o, "***", 3);
-            i += b;
-            continue;
-        }
-        out_put(&o, s, 1);
-        i++;
-    }
-    out[o.len] = '\0';
-    return o.len;
-}
-
-char *alchdb__redact(const char *text, const char *const *secrets, size_t nsecrets)
-{
-    if (!text)
-        text = "";
-    /* The result is never longer than the text plus "***" for what is
-     * replaced by it; a replaced span of fewer than three bytes grows it. */
-    size_t cap = strlen(text) * 2 + 4;
-    char *buf = alchdb__malloc(cap);
-    if (!buf)
-        return NULL;
-    alchdb__redact_into(buf, cap, text, secrets, nsecrets);
-    return buf;
-}
-
-char *alchdb__conninfo_password(const char *conninfo)
-{
-    if (!conninfo)
-        return NULL;
-    char *err = NULL;
-    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
-    if (err)
-        PQfreemem(err);
-    if (!opts)
-        return NULL;
-    char *pw = NULL;
-    for (PQconninfoOption *o = opts; o->keyword; o++)
-        if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0])
-            pw = alchdb__strdup(o->val);
-    PQconninfoFree(opts);
-    return pw;
-}
-
 /* ---- messages -------------------------------------------------------------- */
 
-void alchdb__pq_message(char *out, size_t cap, const char *msg)
+/* On one line: trailing white space cut, line breaks and tabs made spaces. */
+static void one_line(char *out)
 {
-    if (!out || cap == 0)
-        return;
-    alchdb__redact_into(out, cap, msg ? msg : "", NULL, 0);
     size_t n = strlen(out);
     while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
         out[--n] = '\0';
@@ -207,11 +21,40 @@ void alchdb__pq_message(char *out, size_t cap, const char *msg)
             *q = ' ';
 }
 
+void alchdb__pq_message(char *out, size_t cap, const char *msg)
+{
+    if (!out || cap == 0)
+        return;
+    alchdb__redact_into(out, cap, msg ? msg : "", NULL, 0);
+    one_line(out);
+}
+
+void alchdb__pq_result_message(char *out, size_t cap, const PGconn *conn, const PGresult *res,
+                               bool primary)
+{
+    if (!out || cap == 0)
+        return;
+    const char *msg = NULL;
+    if (res && primary)
+        msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (res && (!msg || !*msg))
+        msg = PQresultErrorMessage(res);
+    if ((!msg || !*msg) && conn)
+        msg = PQerrorMessage(conn);
+    if (!msg || !*msg)
+        msg = conn ? "no message from the server" : "no connection";
+    /* The connection's own password too, in case a server repeats it. */
+    const char *pw = conn ? PQpass(conn) : NULL;
+    const char *secrets[1] = {pw};
+    alchdb__redact_into(out, cap, msg, secrets, pw && *pw ? 1 : 0);
+    one_line(out);
+}
+
 int alchdb__pq_error(int code, const PGconn *conn, const char *what)
 {
     char msg[768];
-    alchdb__pq_message(msg, sizeof msg, conn ? PQerrorMessage(conn) : "no connection");
-    return alchdb__error(code, "%s: %s", what ? what : "libpq", msg[0] ? msg : "unknown error");
+    alchdb__pq_result_message(msg, sizeof msg, conn, NULL, false);
+    return alchdb__error(code, "%s: %s", what ? what : "libpq", msg);
 }
 
 void alchdb__pq_notice_to_log(void *arg, const PGresult *res)
@@ -224,8 +67,18 @@ void alchdb__pq_notice_to_log(void *arg, const PGresult *res)
         level = ALCHDB_LOG_DEBUG;
     if (!alchdb__log_enabled(level))
         return;
-    char msg[768];
-    alchdb__pq_message(msg, sizeof msg, PQresultErrorMessage(res));
+    /* "server WARNING: <message> DETAIL: ... HINT: ...": the fields, since
+     * PQresultErrorMessage() repeats the severity. */
+    const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+    const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+    char raw[1024], msg[768];
+    if (primary)
+        snprintf(raw, sizeof raw, "%s%s%s%s%s", primary, detail ? " DETAIL: " : "", detail ? detail : "",
+                 hint ? " HINT: " : "", hint ? hint : "");
+    else
+        snprintf(raw, sizeof raw, "%s", PQresultErrorMessage(res));
+    alchdb__pq_message(msg, sizeof msg, raw);
     alchdb__log(level, arg ? (const char *)arg : "core", "server %s: %s", sev ? sev : "notice",
                 msg);
 }
@@ -236,18 +89,43 @@ static int connect_fail(PGconn *pg, const char *conninfo, int code, const char *
                         const char *reason, char *err, size_t errlen)
 {
     char red[768], msg[768];
-    /* The password libpq would have sent, verbatim, in case a server or a
-     * library message repeats it; then the patterns and one line. */
-    char *pw = alchdb__conninfo_password(conninfo);
-    const char *secrets[1] = {pw};
-    alchdb__redact_into(red, sizeof red, reason, secrets, pw ? 1 : 0);
-    alchdb__free(pw);
+    /* The password as libpq parsed it and every span that looks like one in
+     * the raw conninfo, verbatim (libpq may quote a malformed token alone),
+     * then the patterns, then one line. */
+    alchdb__redact_conninfo_into(red, sizeof red, reason, conninfo);
     alchdb__pq_message(msg, sizeof msg, red);
     if (err && errlen)
         snprintf(err, errlen, "%s", msg);
     if (pg)
         PQfinish(pg);
     return alchdb__error(code, "%s: %s", what ? what : "connect", msg);
+}
+
+/* libpq's connect_timeout of the conninfo (else PGCONNECT_TIMEOUT) in
+ * nanoseconds, 0 when none: what PQconnectdb() would wait at most per host.
+ * Values of 1 mean 2 s, as in libpq. */
+static int64_t conninfo_connect_timeout_ns(const char *conninfo)
+{
+    const char *v = NULL;
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+    if (err)
+        PQfreemem(err);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, "connect_timeout") == 0)
+            v = o->val;
+    if (!v || !*v)
+        v = getenv("PGCONNECT_TIMEOUT");
+    char *end = NULL;
+    long long sec = v && *v ? strtoll(v, &end, 10) : 0;
+    if (end && *end)
+        sec = 0; /* libpq rejects it; the connect attempt reports that */
+    PQconninfoFree(opts);
+    if (sec <= 0)
+        return 0;
+    if (sec < 2)
+        sec = 2;
+    return sec > INT64_MAX / 1000000000 ? INT64_MAX : (int64_t)sec * 1000000000;
 }
 
 int alchdb__pq_connect(const char *conninfo, int64_t deadline_ns, const char *module,
@@ -259,6 +137,9 @@ int alchdb__pq_connect(const char *conninfo, int64_t deadline_ns, const char *mo
         err[0] = '\0';
     ALCHDB_CHECK_ARG(conninfo != NULL, "conninfo", "must not be NULL");
     ALCHDB_CHECK_ARG(out != NULL, "out", "must not be NULL");
+    int64_t ct = conninfo_connect_timeout_ns(conninfo), start = alchdb__now_ns();
+    if (ct && ct < INT64_MAX - start && start + ct < deadline_ns)
+        deadline_ns = start + ct;
     /* Entries before "dbname" are defaults the conninfo may override; the
      * expanded conninfo itself comes next. */
     static const char *const kw[] = {"client_encoding", "fallback_application_name", "dbname",
@@ -294,4 +175,17 @@ int alchdb__pq_connect(const char *conninfo, int64_t deadline_ns, const char *mo
     }
     *out = pg;
     return 0;
+}
+
+int alchdb__pq_connect_default(const char *conninfo, const char *module, const char *what, PGconn **out)
+{
+    int64_t deadline = alchdb__now_ns() + (int64_t)ALCHDB__PQ_CONNECT_TIMEOUT_MS * 1000000;
+    int rc = alchdb__pq_connect(conninfo, deadline, module, what, out, NULL, 0);
+    if (rc == ALCHDB_E_TIMEOUT) {
+        /* these callers document a connect failure, not a timeout */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", alchdb_last_error_message());
+        rc = alchdb__error(ALCHDB_E_CONNECT, "%s", msg);
+    }
+    return rc;
 }

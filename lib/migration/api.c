@@ -77,7 +77,7 @@ static int parse_ms(const char *s, int64_t *out)
     errno = 0;
     char *end;
     double v = strtod(s, &end);
-    if (end == s || errno || v < 0)
+    if (end == s || errno || !(v >= 0)) /* also NaN */
         return -1;
     double mult = 1;
     if (!*end || !strcmp(end, "ms"))
@@ -90,7 +90,11 @@ static int parse_ms(const char *s, int64_t *out)
         mult = 3600000;
     else
         return -1;
-    *out = (int64_t)(v * mult);
+    /* converting a double beyond int64_t (1e40s, inf) is undefined */
+    double ms = v * mult;
+    if (!(ms < 9.2e18))
+        return -1;
+    *out = (int64_t)ms;
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "model.h"
+#include "pqconn.h"
 
 typedef struct exec_out {
     int status; /* 0 done, 1 failed, 2 skipped */
@@ -23,10 +24,7 @@ static bool run(PGconn *c, const char *sql, exec_out *o)
     if (!ok) {
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
         snprintf(o->sqlstate, sizeof o->sqlstate, "%s", state ? state : "");
-        snprintf(o->error, sizeof o->error, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
-        size_t n = strlen(o->error);
-        while (n && (o->error[n - 1] == '\n' || o->error[n - 1] == ' '))
-            o->error[--n] = '\0';
+        alchdb__pq_result_message(o->error, sizeof o->error, c, r, false);
     }
     PQclear(r);
     return ok;
@@ -104,12 +102,10 @@ ALCHDB_API int alchdb_migration_execute(alchdb_migration *m, size_t file, char *
             return alchdb__error(ALCHDB_E_INVALID,
                                  "%s: statement %zu of %s is opaque (DO block): run it by hand after review",
                                  __func__, i + 1, f->name);
-    PGconn *c = PQconnectdb(m->opts.conninfo);
-    if (PQstatus(c) != CONNECTION_OK) {
-        int rc = alchdb__error(ALCHDB_E_CONNECT, "%s: cannot connect: %s", __func__, PQerrorMessage(c));
-        PQfinish(c);
-        return rc;
-    }
+    PGconn *c = NULL;
+    int crc = alchdb__pq_connect_default(m->opts.conninfo, "migration", "alchdb_migration_execute: cannot connect", &c);
+    if (crc < 0)
+        return crc;
     exec_out *outs = alchdb__calloc(f->nphases ? f->nphases : 1, sizeof *outs);
     if (!outs) {
         PQfinish(c);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "pqconn.h"
 
 typedef struct mig_live {
     PGconn *conn;
@@ -14,15 +15,10 @@ typedef struct mig_live {
 
 int alchdb__mig_live_open(alchdb_migration *m)
 {
-    PGconn *conn = PQconnectdb(m->opts.conninfo);
-    if (!conn)
-        return alchdb__nomem("libpq connection");
-    if (PQstatus(conn) != CONNECTION_OK) {
-        /* libpq's message never contains the password. */
-        alchdb__error(ALCHDB_E_CONNECT, "migration live mode: cannot connect: %s", PQerrorMessage(conn));
-        PQfinish(conn);
-        return ALCHDB_E_CONNECT;
-    }
+    PGconn *conn = NULL;
+    int rc = alchdb__pq_connect_default(m->opts.conninfo, "migration", "migration live mode: cannot connect", &conn);
+    if (rc < 0)
+        return rc;
     mig_live *l = alchdb__malloc(sizeof *l);
     if (!l) {
         PQfinish(conn);
@@ -77,7 +73,9 @@ static PGresult *query(mig_live *l, const char *sql, int n, const char *const *p
 {
     PGresult *r = PQexecParams(l->conn, sql, n, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        alchdb__log(ALCHDB_LOG_WARN, "migration", "live query failed: %s", PQresultErrorMessage(r));
+        char msg[512];
+        alchdb__pq_result_message(msg, sizeof msg, l->conn, r, false);
+        alchdb__log(ALCHDB_LOG_WARN, "migration", "live query failed: %s", msg);
         PQclear(r);
         return NULL;
     }

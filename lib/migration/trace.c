@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "model.h"
+#include "pqconn.h"
 
 /* PostgreSQL's first OID for user objects: everything below is a system catalog. */
 #define FIRST_NORMAL_OID 16384
@@ -56,7 +57,9 @@ static int take_snap(PGconn *c, snap *s)
                             "WHERE c.oid >= 16384 AND n.nspname NOT IN ('pg_toast', 'information_schema') "
                             "AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        int rc = alchdb__error(ALCHDB_E_QUERY, "trace: reading pg_class failed: %s", PQresultErrorMessage(r));
+        char msg[512];
+        alchdb__pq_result_message(msg, sizeof msg, c, r, false);
+        int rc = alchdb__error(ALCHDB_E_QUERY, "trace: reading pg_class failed: %s", msg);
         PQclear(r);
         return rc;
     }
@@ -109,7 +112,9 @@ static int read_locks(PGconn *c, int pid, const snap *before, obs *o)
                                "AND l.pid = CASE WHEN $1::int = 0 THEN pg_backend_pid() ELSE $1::int END",
                                1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        int rc = alchdb__error(ALCHDB_E_QUERY, "trace: reading pg_locks failed: %s", PQresultErrorMessage(r));
+        char msg[512];
+        alchdb__pq_result_message(msg, sizeof msg, c, r, false);
+        int rc = alchdb__error(ALCHDB_E_QUERY, "trace: reading pg_locks failed: %s", msg);
         PQclear(r);
         return rc;
     }
@@ -153,7 +158,7 @@ static bool exec_ok(PGconn *c, const char *sql, char *err, size_t errcap)
     ExecStatusType st = PQresultStatus(r);
     bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
     if (!ok && err)
-        snprintf(err, errcap, "%s", PQresultErrorMessage(r));
+        alchdb__pq_result_message(err, errcap, c, r, false);
     PQclear(r);
     return ok;
 }
@@ -375,7 +380,7 @@ static int trace_stmt(PGconn *a, PGconn *b, const mig_stmt *st, size_t idx, trac
             alchdb__free(qn);
         }
         if (!PQsendQuery(a, st->sql)) {
-            snprintf(err, sizeof err, "%s", PQerrorMessage(a));
+            alchdb__pq_result_message(err, sizeof err, a, NULL, false);
             failed = true;
         } else if (blocking) {
             int pid = PQbackendPID(a);
@@ -400,7 +405,7 @@ static int trace_stmt(PGconn *a, PGconn *b, const mig_stmt *st, size_t idx, trac
             while ((r = PQgetResult(a)) != NULL) {
                 ExecStatusType es = PQresultStatus(r);
                 if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK && es != PGRES_EMPTY_QUERY) {
-                    snprintf(err, sizeof err, "%s", PQresultErrorMessage(r));
+                    alchdb__pq_result_message(err, sizeof err, a, r, false);
                     failed = true;
                 }
                 PQclear(r);
@@ -457,13 +462,13 @@ ALCHDB_API int alchdb_migration_trace(const alchdb_migration_options *opts, cons
         alchdb_migration_free(m);
         return rc;
     }
-    PGconn *a = PQconnectdb(opts->conninfo);
-    PGconn *b = PQconnectdb(opts->conninfo);
-    if (PQstatus(a) != CONNECTION_OK || PQstatus(b) != CONNECTION_OK) {
-        rc = alchdb__error(ALCHDB_E_CONNECT, "trace: cannot connect to the scratch database: %s",
-                           PQerrorMessage(PQstatus(a) != CONNECTION_OK ? a : b));
+    PGconn *a = NULL, *b = NULL;
+    static const char what[] = "trace: cannot connect to the scratch database";
+    rc = alchdb__pq_connect_default(opts->conninfo, "migration", what, &a);
+    if (rc == 0)
+        rc = alchdb__pq_connect_default(opts->conninfo, "migration", what, &b);
+    if (rc < 0) {
         PQfinish(a);
-        PQfinish(b);
         alchdb_migration_free(m);
         return rc;
     }

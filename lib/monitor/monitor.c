@@ -430,7 +430,6 @@ static int resolve(alchdb_monitor *mon, const char *sql, size_t len, uint64_t ra
     if (kind != MON_KIND_PARSED || dml)
         cache_put(mon, skey, 0, stamp, *slot, *gen);
     cache_put(mon, raw_key, (uint32_t)len, stamp, *slot, *gen);
-    alchdb_clear_error();
     return 0;
 }
 
@@ -623,8 +622,17 @@ int alchdb__monitor_record_at(alchdb_monitor *mon, const alchdb_monitor_query *q
     uint32_t slot, gen;
     mon_pattern *p;
     bool created = false;
+    /* The slow path may absorb failures (a text that does not parse, a
+     * suggestion that cannot be computed): a successful record leaves the
+     * caller's error detail as it was. */
+    alchdb__error_state saved;
+    bool restore = false;
     for (;;) {
         if (!cache_get(mon, raw_key, (uint32_t)len, stamp, &slot, &gen)) {
+            if (!restore) {
+                alchdb__error_save(&saved);
+                restore = true;
+            }
             int rc = resolve(mon, q->sql, len, raw_key, stamp, now, may_queue, &slot, &gen, &created);
             if (rc == MON_NEEDS_PARSE)
                 return alchdb__monitor_enqueue(mon, q, len, now);
@@ -736,6 +744,8 @@ int alchdb__monitor_record_at(alchdb_monitor *mon, const alchdb_monitor_query *q
             ent.labels = join_labels(q);
         slow_push(mon, &ent);
     }
+    if (restore)
+        alchdb__error_restore(&saved);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* Plan capture: EXPLAIN (FORMAT JSON) of slow patterns, generic plans for
  * texts with $n parameters. Runs on the caller's thread, never holding a lock
  * the recorders need across a server round trip. */
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "alchdb/pq.h"
 #include "monitor/monitor_internal.h"
 #include "sql/sql_internal.h"
+#include "pqconn.h"
 
 #define PLAN_STMT "alchdb_monitor_plan"
 #define PLAN_MAX_BYTES (256 * 1024)
@@ -49,6 +51,25 @@ static void exec_quiet(PGconn *c, const char *sql)
     PQclear(r);
 }
 
+/* The server's error for a failed step, redacted and on one line (owned). */
+static char *step_error(PGconn *c, const PGresult *r)
+{
+    char msg[512];
+    alchdb__pq_result_message(msg, sizeof msg, c, r, false);
+    return alchdb__strdup(msg);
+}
+
+/* The plan is embedded as it is in the monitor's JSON documents: keep it only
+ * when it parses (a client_encoding other than UTF8 could make it invalid). */
+static bool plan_is_json(const char *plan)
+{
+    json_error_t e;
+    json_t *root = json_loads(plan, JSON_REJECT_DUPLICATES, &e);
+    bool ok = root != NULL;
+    json_decref(root);
+    return ok;
+}
+
 /* Returns the plan (owned) or NULL with *err (owned) set. */
 static char *explain_one(PGconn *c, const char *text, char **err)
 {
@@ -59,7 +80,7 @@ static char *explain_one(PGconn *c, const char *text, char **err)
     PGresult *r = PQprepare(c, PLAN_STMT, text, 0, NULL);
     bool prepared = PQresultStatus(r) == PGRES_COMMAND_OK;
     if (!prepared)
-        *err = alchdb__strdup(PQresultErrorMessage(r));
+        *err = step_error(c, r);
     PQclear(r);
     if (prepared) {
         int np = count_params(text);
@@ -73,13 +94,14 @@ static char *explain_one(PGconn *c, const char *text, char **err)
         char *q = alchdb__sb_finish(&sb);
         if (q) {
             r = PQexec(c, q);
-            if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
-                PQgetlength(r, 0, 0) <= PLAN_MAX_BYTES)
-                plan = alchdb__strdup(PQgetvalue(r, 0, 0));
+            if (PQresultStatus(r) != PGRES_TUPLES_OK)
+                *err = step_error(c, r);
+            else if (PQntuples(r) != 1 || PQgetlength(r, 0, 0) > PLAN_MAX_BYTES)
+                *err = alchdb__strdup("plan too large or empty");
+            else if (!plan_is_json(PQgetvalue(r, 0, 0)))
+                *err = alchdb__strdup("plan is not valid JSON (is client_encoding UTF8?)");
             else
-                *err = alchdb__strdup(PQresultStatus(r) == PGRES_TUPLES_OK
-                                          ? "plan too large or empty"
-                                          : PQresultErrorMessage(r));
+                plan = alchdb__strdup(PQgetvalue(r, 0, 0));
             PQclear(r);
             alchdb__free(q);
         }
@@ -87,30 +109,7 @@ static char *explain_one(PGconn *c, const char *text, char **err)
     exec_quiet(c, "ROLLBACK");
     if (prepared)
         exec_quiet(c, "DEALLOCATE " PLAN_STMT); /* prepared statements outlive ROLLBACK */
-    if (*err) {
-        size_t n = strlen(*err); /* libpq messages end in a newline */
-        while (n && ((*err)[n - 1] == '\n' || (*err)[n - 1] == ' '))
-            (*err)[--n] = '\0';
-    }
     return plan;
-}
-
-static void mask_password(const char *conninfo, char *msg)
-{
-    char *perr = NULL;
-    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
-    PQfreemem(perr);
-    if (!opts)
-        return;
-    for (PQconninfoOption *o = opts; o->keyword; o++) {
-        if (strcmp(o->keyword, "password") || !o->val || !o->val[0])
-            continue;
-        size_t pl = strlen(o->val);
-        char *hit;
-        while ((hit = strstr(msg, o->val)) != NULL)
-            memset(hit, '*', pl);
-    }
-    PQconninfoFree(opts);
 }
 
 int alchdb_monitor_capture_plans(alchdb_monitor *mon, alchdb_pool *pool, const char *conninfo,
@@ -170,18 +169,7 @@ int alchdb_monitor_capture_plans(alchdb_monitor *mon, alchdb_pool *pool, const c
         if (rc == 0)
             c = alchdb_conn_pgconn(pc);
     } else {
-        c = PQconnectdb(conninfo);
-        if (PQstatus(c) != CONNECTION_OK) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
-            mask_password(conninfo, msg);
-            size_t n = strlen(msg);
-            while (n && msg[n - 1] == '\n')
-                msg[--n] = '\0';
-            rc = alchdb__error(ALCHDB_E_CONNECT, "monitor plan capture: %s", msg);
-            PQfinish(c);
-            c = NULL;
-        }
+        rc = alchdb__pq_connect_default(conninfo, "monitor", "monitor plan capture", &c);
     }
     int got = 0;
     for (size_t i = 0; rc == 0 && c && i < nc; i++) {

@@ -886,35 +886,6 @@ ALCHDB_API PGconn *alchdb_conn_pgconn(alchdb_conn *conn)
 
 /* ---- conninfo: parse, display name, masking ------------------------------ */
 
-static bool has_secret_text(const char *ci)
-{
-    if (strstr(ci, "password") || strstr(ci, "PASSWORD"))
-        return true;
-    const char *u = strstr(ci, "://");
-    if (u) {
-        const char *at = strchr(u + 3, '@');
-        const char *colon = strchr(u + 3, ':');
-        if (at && colon && colon < at)
-            return true;
-    }
-    return false;
-}
-
-/* libpq quotes fragments of the input in its parse errors; when the input
- * holds a password, blank every quoted fragment out. */
-static void scrub_quoted(char *msg)
-{
-    char *q = msg;
-    while ((q = strchr(q, '"')) != NULL) {
-        char *e = strchr(q + 1, '"');
-        if (!e)
-            break;
-        memmove(q + 4, e, strlen(e) + 1);
-        memcpy(q + 1, "***", 3);
-        q += 5;
-    }
-}
-
 void alchdb__pool_mask_secret(const alchdb_pool *p, char *msg)
 {
     if (!p->password || !p->password[0])
@@ -952,12 +923,10 @@ static int parse_conninfo(alchdb_pool *p, const char *conninfo)
     PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
     if (!opts) {
         char msg[512];
-        snprintf(msg, sizeof msg, "%s", err ? err : "out of memory");
+        alchdb__redact_conninfo_into(msg, sizeof msg, err ? err : "out of memory", conninfo);
         if (err)
             PQfreemem(err);
         strip_nl(msg);
-        if (has_secret_text(conninfo))
-            scrub_quoted(msg);
         return alchdb__error(ALCHDB_E_INVALID, "alchdb_pool_new: invalid conninfo: %s", msg);
     }
     const char *host = NULL, *hostaddr = NULL, *port = NULL, *db = NULL, *user = NULL;
@@ -992,16 +961,20 @@ static int parse_conninfo(alchdb_pool *p, const char *conninfo)
     snprintf(addr, sizeof addr, "%s:%s/%s", host ? host : hostaddr ? hostaddr : "localhost",
              port ? port : "5432", db ? db : user ? user : "postgres");
     PQconninfoFree(opts);
-    p->masked_conninfo = alchdb__sb_finish(&masked);
-    if (!p->masked_conninfo)
-        p->masked_conninfo = alchdb__strdup("");
+    /* Other values may carry a password too (options='-c password=...', a
+     * dbname that is itself a conninfo): the display forms are redacted. */
+    char *shown = alchdb__sb_finish(&masked);
+    p->masked_conninfo = alchdb__redact_conninfo(shown ? shown : "", conninfo);
+    alchdb__free(shown);
+    char shown_addr[200];
+    alchdb__redact_conninfo_into(shown_addr, sizeof shown_addr, addr, conninfo);
     char label[300], qlabel[310];
     if (p->cfg.name) {
-        snprintf(label, sizeof label, "%s (%s)", p->cfg.name, addr);
-        snprintf(qlabel, sizeof qlabel, "'%s' (%s)", p->cfg.name, addr);
+        snprintf(label, sizeof label, "%s (%s)", p->cfg.name, shown_addr);
+        snprintf(qlabel, sizeof qlabel, "'%s' (%s)", p->cfg.name, shown_addr);
     } else {
-        snprintf(label, sizeof label, "%s", addr);
-        snprintf(qlabel, sizeof qlabel, "'%s'", addr);
+        snprintf(label, sizeof label, "%s", shown_addr);
+        snprintf(qlabel, sizeof qlabel, "'%s'", shown_addr);
     }
     p->label = alchdb__strdup(label);
     p->qlabel = alchdb__strdup(qlabel);

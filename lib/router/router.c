@@ -53,7 +53,7 @@ static char *identity_of(const char *conninfo, bool *multi_host, int *tsa_out)
     PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
     if (!opts) {
         char msg[512];
-        alchdb__pq_message(msg, sizeof msg, err ? err : "out of memory");
+        alchdb__redact_conninfo_into(msg, sizeof msg, err ? err : "out of memory", conninfo);
         PQfreemem(err);
         alchdb__error(ALCHDB_E_INVALID, "invalid conninfo: %s", msg);
         return NULL;
@@ -85,7 +85,9 @@ static char *identity_of(const char *conninfo, bool *multi_host, int *tsa_out)
     if (tsa && strcmp(tsa, "any") != 0)
         alchdb__sb_printf(&sb, " (%s)", tsa);
     PQconninfoFree(opts);
-    char *d = alchdb__sb_finish(&sb);
+    char *shown = alchdb__sb_finish(&sb);
+    char *d = shown ? alchdb__redact_conninfo(shown, conninfo) : NULL;
+    alchdb__free(shown);
     if (!d)
         alchdb__nomem("router host name");
     return d;

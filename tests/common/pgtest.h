@@ -57,4 +57,27 @@ static inline long pgtest_active(const char *app, const char *pattern)
     return pgtest_count(sql);
 }
 
+/* A new, empty database on the rig's primary (dropped first when it exists),
+ * its conninfo written to ci (cap bytes). db is a plain lower-case name. */
+static inline void pgtest_fresh_db(const char *db, char *ci, size_t cap)
+{
+    char sql[256];
+    PGconn *c = pgtest_connect();
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
+    pgtest_exec(c, sql);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s STRATEGY FILE_COPY", db);
+    pgtest_exec(c, sql);
+    PQfinish(c);
+    snprintf(ci, cap, "%s dbname=%s", test_env("ALCHDB_TEST_PRIMARY"), db);
+}
+
+static inline void pgtest_drop_db(const char *db)
+{
+    char sql[256];
+    PGconn *c = pgtest_connect();
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
+    pgtest_exec(c, sql);
+    PQfinish(c);
+}
+
 #endif

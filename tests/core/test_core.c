@@ -1,7 +1,14 @@
 /* Core API: error codes, thread-local last error, allocator hook with injected
  * failures, log sink, version. */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <alchdb/alchdb.h>
@@ -223,6 +230,7 @@ START_TEST(test_redact_conninfo_forms)
         "postgresql://u:S3cr3tPW/oops@h/db",
         "PGPASSWORD=S3cr3tPW psql",
         "a\nhost=h password=S3cr3tPW\npostgresql://u:S3cr3tPW@h",
+        "host=h password\r\r\v =\f S3cr3tPW", /* libpq allows any isspace() around '=' */
     };
     for (size_t i = 0; i < sizeof leak / sizeof leak[0]; i++) {
         char out[256];
@@ -303,10 +311,244 @@ START_TEST(test_pq_connect_bad_conninfo_is_redacted)
 }
 END_TEST
 
+
+/* The escaper's output for n bytes, as an owned string. */
+static char *json_of(const char *s, size_t n)
+{
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    alchdb__sb_json_strn(&sb, s, n);
+    return alchdb__sb_finish(&sb);
+}
+
+/* Any bytes give a JSON string that jansson parses; well-formed UTF-8 comes
+ * back unchanged and each ill-formed part becomes one U+FFFD. */
+START_TEST(test_json_string_any_bytes)
+{
+    static const struct {
+        const char *in;
+        size_t len;
+        const char *back; /* the decoded string jansson must return */
+    } cases[] = {
+        {"plain ascii", 11, "plain ascii"},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+        {"a\xff" "b", 3, "a\xef\xbf\xbd" "b"},                 /* never a lead byte */
+        {"\x80\x80", 2, "\xef\xbf\xbd\xef\xbf\xbd"},            /* stray continuations */
+        {"\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd"},            /* overlong '/' */
+        {"\xe0\x80\xaf", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* overlong, 3 bytes */
+        {"\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* UTF-16 surrogate */
+        {"\xf4\x90\x80\x80", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* > U+10FFFF */
+        {"x\xe2\x82", 3, "x\xef\xbf\xbd"},                    /* truncated at the end: one U+FFFD */
+        {"\xe2\x82x", 3, "\xef\xbf\xbdx"},                    /* truncated in the middle */
+        {"\xf0\x9f\x98", 3, "\xef\xbf\xbd"},
+        {"nul\0inside", 10, "nul\0inside"},
+        {"\x01\x1f\x7f\"\\\n\r\t", 8, "\x01\x1f\x7f\"\\\n\r\t"},
+        {"ls\xe2\x80\xa8ps\xe2\x80\xa9", 10, "ls\xe2\x80\xa8ps\xe2\x80\xa9"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *js = json_of(cases[i].in, cases[i].len);
+        ck_assert_ptr_nonnull(js);
+        json_error_t e;
+        json_t *v = json_loads(js, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+        ck_assert_msg(v && json_is_string(v), "case %zu: %s does not parse: %s", i, js, e.text);
+        size_t want = i == 11 ? 10 : strlen(cases[i].back);
+        ck_assert_uint_eq(json_string_length(v), want);
+        ck_assert_msg(memcmp(json_string_value(v), cases[i].back, want) == 0, "case %zu came back altered: %s",
+                      i, js);
+        json_decref(v);
+        alchdb_free(js);
+    }
+    /* U+2028/2029 are escaped in the text, not only valid. */
+    char *js = json_of("\xe2\x80\xa8", 3);
+    ck_assert_str_eq(js, "\"\\u2028\"");
+    alchdb_free(js);
+    /* Every byte value, and every pair, in one string. */
+    unsigned char all[256 + 2 * 65536];
+    size_t n = 0;
+    for (int b = 0; b < 256; b++)
+        all[n++] = (unsigned char)b;
+    for (int a = 0; a < 256; a++)
+        for (int b = 0; b < 256; b++) {
+            all[n++] = (unsigned char)a;
+            all[n++] = (unsigned char)b;
+        }
+    js = json_of((const char *)all, n);
+    ck_assert_ptr_nonnull(js);
+    json_error_t e;
+    json_t *v = json_loads(js, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    ck_assert_msg(v != NULL, "all byte pairs: %s", e.text);
+    json_decref(v);
+    alchdb_free(js);
+}
+END_TEST
+
+/* A conninfo libpq cannot parse is echoed by libpq as a bare token: the
+ * secrets collected from the raw text hide it in every form. */
+START_TEST(test_redact_conninfo_secrets)
+{
+    static const struct {
+        const char *conninfo, *message;
+    } cases[] = {
+        {"postgresql://u:S3cr%zztPW@h/db", "invalid percent-encoded token: \"S3cr%zztPW\""},
+        {"postgresql://h?password=S3cr3tPW%", "invalid percent-encoded token: \"S3cr3tPW%\""},
+        {"postgresql://u:S3cr%33tPW@h/db", "server said S3cr3tPW"},
+        {"host=h password='S3cr\\'3tPW'", "server said S3cr'3tPW"},
+        {"host=h password=S3cr3tPW bogus=1", "S3cr3tPW: invalid connection option \"bogus\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[256];
+        alchdb__redact_conninfo_into(out, sizeof out, cases[i].message, cases[i].conninfo);
+        ck_assert_msg(!strstr(out, "S3cr") && !strstr(out, "tPW"), "case %zu leaked: %s", i, out);
+        ck_assert_ptr_nonnull(strstr(out, "***"));
+        char *owned = alchdb__redact_conninfo(cases[i].message, cases[i].conninfo);
+        ck_assert_str_eq(owned, out);
+        alchdb_free(owned);
+        /* the public form, the message as its own conninfo or with it */
+        ck_assert_int_eq(alchdb_redact(cases[i].message, cases[i].conninfo, &owned), 0);
+        ck_assert_str_eq(owned, out);
+        alchdb_free(owned);
+    }
+    /* A password that is also the user name: the URI's user part is scanned
+     * for verbatim secrets too, not copied as it is. */
+    char out2[128];
+    alchdb__redact_conninfo_into(out2, sizeof out2, "postgresql://pw0rd:pw0rd@h/db", "postgresql://pw0rd:pw0rd@h/db");
+    ck_assert_str_eq(out2, "postgresql://***:***@h/db");
+    alchdb__redact_conninfo_into(out2, sizeof out2, "user=password password=password", "password=password");
+    ck_assert_ptr_null(strstr(out2, "=password"));
+    /* Without a conninfo the patterns alone apply. */
+    char *o = NULL;
+    ck_assert_int_eq(alchdb_redact("postgresql://app:s3cret@db/app", NULL, &o), 0);
+    ck_assert_str_eq(o, "postgresql://app:***@db/app");
+    alchdb_free(o);
+    /* A one-byte secret triples the text: nothing is cut. */
+    const char *sec[] = {"a"};
+    o = alchdb__redact("aaaaaaaaaa", sec, 1);
+    ck_assert_str_eq(o, "******************************");
+    alchdb_free(o);
+    ck_assert_int_eq(alchdb_redact(NULL, NULL, &o), ALCHDB_E_INVALID);
+    ck_assert_ptr_null(o);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "text"));
+    ck_assert_int_eq(alchdb_redact("x", NULL, NULL), ALCHDB_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "out"));
+    /* More password spans than the set holds: the text is withheld. */
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    for (int i = 0; i < 40; i++)
+        alchdb__sb_printf(&sb, "password=pw%02d ", i);
+    char *many = alchdb__sb_finish(&sb);
+    char out[128];
+    alchdb__redact_conninfo_into(out, sizeof out, many, many);
+    ck_assert_ptr_nonnull(strstr(out, "withheld"));
+    alchdb_free(many);
+}
+END_TEST
+
+/* Every allocation failure while collecting secrets withholds the text: the
+ * message is never shown half-redacted. */
+START_TEST(test_redact_conninfo_oom)
+{
+    ck_assert_int_eq(alchdb_set_allocator(&failalloc), 0);
+    const char *ci = "postgresql://u:S3cr%zztPW@h/db";
+    const char *msg = "invalid percent-encoded token: \"S3cr%zztPW\"";
+    for (long k = 1; k < 40; k++) {
+        failalloc_arm(k);
+        char out[256];
+        alchdb__redact_conninfo_into(out, sizeof out, msg, ci);
+        ck_assert_msg(!strstr(out, "S3cr"), "failure at %ld leaked: %s", k, out);
+        char *o = NULL;
+        int rc = alchdb_redact(msg, ci, &o);
+        ck_assert(rc == 0 || rc == ALCHDB_E_NOMEM);
+        ck_assert(rc != 0 || !strstr(o, "S3cr"));
+        alchdb_free(o);
+        failalloc_arm(-1);
+        ck_assert_int_eq(alchdb__alloc_outstanding(), 0);
+    }
+    ck_assert_int_eq(alchdb_set_allocator(NULL), 0);
+}
+END_TEST
+
+/* The conninfo's connect_timeout bounds the non-blocking connect as it bounds
+ * PQconnectdb(): a server that never answers (a listening socket nobody
+ * accepts on) fails after about that long, not at the caller's later deadline. */
+START_TEST(test_pq_connect_honours_connect_timeout)
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(ls, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(ls, 1), 0);
+    socklen_t al = sizeof a;
+    getsockname(ls, (struct sockaddr *)&a, &al);
+    char ci[160];
+    snprintf(ci, sizeof ci, "host=127.0.0.1 port=%d connect_timeout=2 password=S3cr3tPW", ntohs(a.sin_port));
+    PGconn *pg = NULL;
+    int64_t t0 = alchdb__now_ns();
+    int rc = alchdb__pq_connect(ci, t0 + 60LL * 1000000000, "core", "connect", &pg, NULL, 0);
+    int64_t took_ms = (alchdb__now_ns() - t0) / 1000000;
+    ck_assert_int_eq(rc, ALCHDB_E_TIMEOUT);
+    ck_assert_ptr_null(pg);
+    ck_assert_msg(took_ms >= 1900 && took_ms < 30000, "took %lld ms", (long long)took_ms);
+    ck_assert_ptr_null(strstr(alchdb_last_error_message(), "S3cr3tPW"));
+    /* The caller's deadline still wins when it is sooner. */
+    snprintf(ci, sizeof ci, "host=127.0.0.1 port=%d connect_timeout=60", ntohs(a.sin_port));
+    t0 = alchdb__now_ns();
+    rc = alchdb__pq_connect(ci, t0 + 300000000LL, "core", "connect", &pg, NULL, 0);
+    took_ms = (alchdb__now_ns() - t0) / 1000000;
+    ck_assert_int_eq(rc, ALCHDB_E_TIMEOUT);
+    ck_assert_msg(took_ms < 20000, "took %lld ms", (long long)took_ms);
+    /* The modules without a timeout option: bounded the same way, reported as
+     * the connect failure they document. */
+    snprintf(ci, sizeof ci, "host=127.0.0.1 port=%d connect_timeout=2", ntohs(a.sin_port));
+    t0 = alchdb__now_ns();
+    rc = alchdb__pq_connect_default(ci, "core", "connect", &pg);
+    took_ms = (alchdb__now_ns() - t0) / 1000000;
+    ck_assert_int_eq(rc, ALCHDB_E_CONNECT);
+    ck_assert_ptr_null(pg);
+    ck_assert_msg(took_ms >= 1900 && took_ms < 30000, "took %lld ms", (long long)took_ms);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "deadline passed"));
+    close(ls);
+}
+END_TEST
+
+/* docs/errors.md, "Passwords": the snippet as written. */
+static char logged[256];
+__attribute__((format(printf, 1, 2))) static void log_line(const char *fmt, ...);
+static void log_line(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(logged, sizeof logged, fmt, ap);
+    va_end(ap);
+}
+
+START_TEST(test_redact_doc_snippet)
+{
+    const char *conninfo = "postgresql://app:s3cret@db/app";
+    /* ---- docs/errors.md ---- */
+    char *shown = NULL;
+    if (alchdb_redact(conninfo, conninfo, &shown) == 0) {
+        log_line("connecting to %s", shown); /* postgresql://app:***@db/app */
+        alchdb_free(shown);
+    }
+    /* ---- end ---- */
+    ck_assert_str_eq(logged, "connecting to postgresql://app:***@db/app");
+}
+END_TEST
+
+START_TEST(test_pq_result_message)
+{
+    char out[64];
+    alchdb__pq_result_message(out, sizeof out, NULL, NULL, false);
+    ck_assert_str_eq(out, "no connection");
+    alchdb__pq_result_message(out, 0, NULL, NULL, true); /* no room: nothing written, no crash */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60); /* the connect-timeout case waits twice for 2 s */
     tcase_add_test(tc, test_strerror_known_and_unknown);
     tcase_add_test(tc, test_last_error_set_and_clear);
     tcase_add_test(tc, test_last_error_is_thread_local);
@@ -320,6 +562,12 @@ int main(void)
     tcase_add_test(tc, test_redact_conninfo_forms);
     tcase_add_test(tc, test_conninfo_password_and_messages);
     tcase_add_test(tc, test_pq_connect_bad_conninfo_is_redacted);
+    tcase_add_test(tc, test_json_string_any_bytes);
+    tcase_add_test(tc, test_redact_conninfo_secrets);
+    tcase_add_test(tc, test_redact_conninfo_oom);
+    tcase_add_test(tc, test_pq_connect_honours_connect_timeout);
+    tcase_add_test(tc, test_pq_result_message);
+    tcase_add_test(tc, test_redact_doc_snippet);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
