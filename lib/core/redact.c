@@ -54,10 +54,11 @@ static size_t match_password_word(const char *s)
 
 /* After a "password" word at s: the value's span [*vs, *ve) (relative to s)
  * when an '=' follows (white space allowed around it, as libpq allows any
- * isspace() character there). A quoted value ends at its
- * unescaped closing quote, a bare one at white space, '&' or the end;
- * backslash escapes the next character in both. */
-static bool keyword_value(const char *s, size_t wlen, size_t *vs, size_t *ve)
+ * isspace() character there). A quoted value ends at its unescaped closing
+ * quote, a bare one at white space or the end, and in a URI query (the word
+ * follows '?' or '&') also at '&'; backslash escapes the next character. In
+ * a keyword conninfo '&' is part of the value, as libpq reads it. */
+static bool keyword_value(const char *s, size_t wlen, bool in_query, size_t *vs, size_t *ve)
 {
     size_t i = wlen;
     while (isspace((unsigned char)s[i]))
@@ -82,7 +83,7 @@ static bool keyword_value(const char *s, size_t wlen, size_t *vs, size_t *ve)
         return true;
     }
     size_t j = i;
-    while (s[j] && !isspace((unsigned char)s[j]) && s[j] != '&') {
+    while (s[j] && !isspace((unsigned char)s[j]) && !(in_query && s[j] == '&')) {
         if (s[j] == '\\' && s[j + 1])
             j++;
         j++;
@@ -113,14 +114,14 @@ static bool uri_password(const char *s, size_t *ps, size_t *pe)
     return true;
 }
 
-/* Does a secret start at s? Then *keep is the number of bytes before it to
- * copy as they are (the keyword and '=', or the URI up to the userinfo's
- * ':'), [*keep, *end) is the secret (relative to s; may be empty) and the
- * scan resumes at *end. */
-static bool secret_at(const char *s, size_t *keep, size_t *end)
+/* Does a secret start at s (prev: the byte before s, or 0)? Then *keep is the
+ * number of bytes before it to copy as they are (the keyword and '=', or the
+ * URI up to the userinfo's ':'), [*keep, *end) is the secret (relative to s;
+ * may be empty) and the scan resumes at *end. */
+static bool secret_at(const char *s, char prev, size_t *keep, size_t *end)
 {
     size_t w = match_password_word(s);
-    if (w && keyword_value(s, w, keep, end))
+    if (w && keyword_value(s, w, prev == '?' || prev == '&', keep, end))
         return true;
     return s[0] == ':' && s[1] == '/' && s[2] == '/' && uri_password(s, keep, end);
 }
@@ -164,7 +165,7 @@ size_t alchdb__redact_into(char *out, size_t cap, const char *text, const char *
             continue;
         }
         size_t a, b;
-        if (mask_at == SIZE_MAX && secret_at(s, &a, &b) && b > a) {
+        if (mask_at == SIZE_MAX && secret_at(s, i ? text[i - 1] : '\0', &a, &b) && b > a) {
             mask_at = i + a;
             mask_end = i + b;
             if (a == 0)
@@ -292,7 +293,7 @@ bool alchdb__conninfo_secrets_init(alchdb__conninfo_secrets *cs, const char *con
      * password, and cannot parse the conninfo to tell us. */
     for (size_t i = 0; conninfo[i];) {
         size_t a, b;
-        if (!secret_at(conninfo + i, &a, &b)) {
+        if (!secret_at(conninfo + i, i ? conninfo[i - 1] : '\0', &a, &b)) {
             i++;
             continue;
         }

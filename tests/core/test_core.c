@@ -231,6 +231,7 @@ START_TEST(test_redact_conninfo_forms)
         "PGPASSWORD=S3cr3tPW psql",
         "a\nhost=h password=S3cr3tPW\npostgresql://u:S3cr3tPW@h",
         "host=h password\r\r\v =\f S3cr3tPW", /* libpq allows any isspace() around '=' */
+        "host=h password=&S3cr3tPW", /* '&' ends a value in a URI query only */
     };
     for (size_t i = 0; i < sizeof leak / sizeof leak[0]; i++) {
         char out[256];
@@ -253,6 +254,8 @@ START_TEST(test_redact_conninfo_forms)
     ck_assert_str_eq(out, "host=h password=*** user=u");
     alchdb__redact_into(out, sizeof out, "postgresql://u:pw@h/d", NULL, 0);
     ck_assert_str_eq(out, "postgresql://u:***@h/d");
+    alchdb__redact_into(out, sizeof out, "postgresql://h/d?password=pw&sslmode=require", NULL, 0);
+    ck_assert_str_eq(out, "postgresql://h/d?password=***&sslmode=require");
     /* Verbatim secrets, e.g. a server message repeating the password. */
     const char *sec[] = {NULL, "", "hunter2"};
     alchdb__redact_into(out, sizeof out, "role said hunter2 twice: hunter2", sec, 3);
