@@ -13,7 +13,8 @@
 #
 # Options: --build DIR (default $ALCHDB_BUILD_ROOT/build-fuzz, else ./build-fuzz),
 # --seconds N (per target; default $ALCHDB_FUZZ_SECONDS, else 20, or 1800
-# with --long), --long, --no-build. Environment: ALCHDB_JOBS (2), RUN_RESULTS
+# with --long), --long, --no-build. Environment: ALCHDB_JOBS (2), ALCHDB_FUZZ_SEED
+# (libFuzzer seed: 1 for short runs, fresh for --long unless set), RUN_RESULTS
 # (tests/run.sh's result file: one line per target is appended).
 set -euo pipefail
 
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
     --seconds) SECONDS_PER=$2; shift 2 ;;
     --long) LONG=1; shift ;;
     --no-build) DO_BUILD=0; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     -*) echo "tests/fuzz/run.sh: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -75,6 +76,10 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:symbolize=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 NICE=()
 [ $LONG = 1 ] && NICE=(nice -n 19)
+# Short runs (the test command's) use a fixed seed, so that the mutations they
+# try are the same from run to run; long runs explore with fresh seeds.
+SEED=(-seed="${ALCHDB_FUZZ_SEED:-1}")
+[ $LONG = 1 ] && [ -z "${ALCHDB_FUZZ_SEED:-}" ] && SEED=()
 
 failed=0
 summary=()
@@ -90,7 +95,7 @@ for t in "${targets[@]}"; do
   [ $LONG = 1 ] && out="$BUILD/fuzz-$t.log"
   echo "-- fuzz_$t: ${SECONDS_PER}s from $(ls "$corpus" | wc -l) inputs"
   set +e
-  "${NICE[@]}" "$BUILD/tests/fuzz/fuzz_$t" -max_total_time="$SECONDS_PER" -print_final_stats=1 \
+  "${NICE[@]}" "$BUILD/tests/fuzz/fuzz_$t" -max_total_time="$SECONDS_PER" -print_final_stats=1 "${SEED[@]}" \
     -timeout=30 -rss_limit_mb=2560 -artifact_prefix="$ART/$t-" "$corpus" >"$out" 2>&1
   rc=$?
   set -e
