@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     --seconds) SECONDS_PER=$2; shift 2 ;;
     --long) LONG=1; shift ;;
     --no-build) DO_BUILD=0; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     -*) echo "tests/fuzz/run.sh: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
