@@ -232,6 +232,7 @@ ALCHDB_API int alchdb_router_conn_is_replica(const alchdb_router *r, const alchd
  * hold the write's connection, alchdb_router_conn_token() is exact across a
  * failover, this one is not (see there).
  * @param buf receives the NUL-terminated token; @p cap at least 64.
+ * The round trip is bounded by the router's probe_timeout.
  * @return 0, ALCHDB_E_INVALID, ALCHDB_E_RANGE (buffer too small),
  *         ALCHDB_E_CONNECT / ALCHDB_E_TIMEOUT / ALCHDB_E_QUERY (primary).
  * @since 0.1.0
@@ -253,7 +254,8 @@ ALCHDB_API int alchdb_router_token(alchdb_router *r, char *buf, size_t cap);
  *         not held), ALCHDB_E_STATE (inside a transaction, or the router has
  *         not learnt its cluster yet), ALCHDB_E_QUERY (the server could not
  *         say, e.g. it is a standby), ALCHDB_E_CONNECT (the connection broke;
- *         it is marked broken).
+ *         it is marked broken), ALCHDB_E_TIMEOUT (no answer within the
+ *         router's probe_timeout; the connection is marked broken).
  * **Thread safety:** any thread (the connection's holder).
  * @since 0.1.0
  */

@@ -902,12 +902,14 @@ hit:
 
 /* ---- after the statement ---------------------------------------------------------- */
 
-static void read_lsn(binding *b, PGconn *pg, int64_t *lsn, uint32_t *tli)
+static void read_lsn(binding *b, PGconn *pg, int64_t deadline_ns, int64_t *lsn, uint32_t *tli)
 {
     if (!b->router || PQtransactionStatus(pg) != PQTRANS_IDLE)
         return;
     alchdb__token t;
-    if (alchdb__token_read(pg, 0, &t, NULL, 0) == 0) {
+    /* Bounded by the call's deadline; a read cut short leaves the query
+     * running, and the pool discards (and cancels) such a connection. */
+    if (alchdb__token_read(pg, 0, deadline_ns, &t, NULL, 0) == 0) {
         *lsn = t.lsn;
         *tli = t.timeline;
     }
@@ -920,7 +922,7 @@ static void h_before_release(void *ud, alchdb__exec_ctx *ctx, PGconn *pg)
     if (!st || st == &epoch_after || st->mode != ST_WRITE)
         return;
     uint32_t tli = 0;
-    read_lsn(b, pg, &st->lsn, &tli);
+    read_lsn(b, pg, ctx->deadline_ns, &st->lsn, &tli);
     if (st->lsn > 0) { /* the router's read-your-writes token reuses it */
         ctx->write_lsn = st->lsn;
         ctx->write_tli = tli;

@@ -52,7 +52,7 @@ static void r_release(void *ud, alchdb__exec_ctx *ctx, alchdb_conn *conn, const 
             t.lsn = ctx->write_lsn;
             t.timeline = ctx->write_tli;
         } else {
-            rc = alchdb__token_read(conn->slot->pg, 0, &t, NULL, 0);
+            rc = alchdb__token_read(conn->slot->pg, 0, ctx->deadline_ns, &t, NULL, 0);
         }
         if (rc == 0)
             alchdb__router_note(r, &t);

@@ -319,11 +319,17 @@ ALCHDB_API int alchdb_router_token(alchdb_router *r, char *buf, size_t cap)
         return rc;
     alchdb__token t;
     char why[512];
-    bool ok = alchdb__token_read(c->slot->pg, atomic_load(&r->sysid), &t, why, sizeof why) == 0;
+    /* One small query: bounded like a health probe. */
+    int64_t deadline = alchdb__now_ns() + r->cfg.probe_timeout_us * 1000;
+    bool ok = alchdb__token_read(c->slot->pg, atomic_load(&r->sysid), deadline, &t, why, sizeof why) == 0;
     bool lost = !ok && PQstatus(c->slot->pg) != CONNECTION_OK;
+    bool timed_out = !ok && !lost && PQtransactionStatus(c->slot->pg) == PQTRANS_ACTIVE;
+    if (timed_out)
+        alchdb_conn_mark_broken(c); /* the query may still run: never reused */
     alchdb_router_release(r, c, lost ? "08006" : NULL);
     if (!ok)
-        return alchdb__error(lost ? ALCHDB_E_CONNECT : ALCHDB_E_QUERY, "alchdb_router_token: %s", why);
+        return alchdb__error(lost ? ALCHDB_E_CONNECT : timed_out ? ALCHDB_E_TIMEOUT : ALCHDB_E_QUERY,
+                             "alchdb_router_token: %s", why);
     if (t.sysid == 0)
         return alchdb__error(ALCHDB_E_STATE, "alchdb_router_token: the router does not know its cluster yet");
     if (alchdb__token_format(&t, buf, cap) < 0)
@@ -351,10 +357,14 @@ ALCHDB_API int alchdb_router_conn_token(alchdb_router *r, alchdb_conn *conn, cha
         return alchdb__error(ALCHDB_E_STATE, "%s: the router does not know its cluster yet (start it first)", __func__);
     alchdb__token t;
     char why[512];
-    if (alchdb__token_read(pg, id, &t, why, sizeof why) < 0) {
+    if (alchdb__token_read(pg, id, alchdb__now_ns() + r->cfg.probe_timeout_us * 1000, &t, why, sizeof why) < 0) {
         if (PQstatus(pg) != CONNECTION_OK) {
             alchdb_conn_mark_broken(conn);
             return alchdb__error(ALCHDB_E_CONNECT, "%s: %s", __func__, why);
+        }
+        if (PQtransactionStatus(pg) == PQTRANS_ACTIVE) { /* timed out: the query may still run */
+            alchdb_conn_mark_broken(conn);
+            return alchdb__error(ALCHDB_E_TIMEOUT, "%s: %s", __func__, why);
         }
         return alchdb__error(ALCHDB_E_QUERY, "%s: %s", __func__, why);
     }

@@ -304,15 +304,23 @@ static int refuse(alchdb_router *r, bool write, int64_t need, const char *tried)
 /* ---- acquiring ----------------------------------------------------------------------- */
 
 /* Ask the chosen standby how far it has replayed; waits up to the causal
- * wait for it to reach need. */
-static bool standby_reached(alchdb_router *r, router_host *h, alchdb_conn *c, int64_t need)
+ * wait for it to reach need. Every round trip is bounded by the acquire's
+ * deadline (call_deadline_ns): a standby that stops answering costs the
+ * caller no more than that, and the connection (its query maybe still
+ * running) is discarded. */
+static bool standby_reached(alchdb_router *r, router_host *h, alchdb_conn *c, int64_t need, int64_t call_deadline_ns)
 {
-    int64_t deadline = alchdb__now_ns() + r->cfg.causal_wait_us * 1000;
+    int64_t deadline = alchdb__deadline_min(alchdb__now_ns() + r->cfg.causal_wait_us * 1000, call_deadline_ns);
+    alchdb__deadline d = {.at_ns = call_deadline_ns};
     bool waited = false;
     PGconn *pg = c->slot->pg;
     for (;;) {
         atomic_fetch_add_explicit(&r->causal_checks, 1, memory_order_relaxed);
-        PGresult *res = PQexec(pg, "SELECT pg_last_wal_replay_lsn()::text");
+        PGresult *res = NULL;
+        if (alchdb__pq_exec(pg, "SELECT pg_last_wal_replay_lsn()::text", &d, &res)) {
+            alchdb_conn_mark_broken(c);
+            return false;
+        }
         int64_t lsn = -1;
         if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
             lsn = alchdb__lsn_parse(PQgetvalue(res, 0, 0));
@@ -433,8 +441,8 @@ static bool timeline_holds(alchdb_router *r, const route_plan *p, int host)
     return !p->tli || (atomic_load(&r->timeline) == p->tli && atomic_load(&r->hosts[host].timeline) == p->tli);
 }
 
-static int route_plan_run(alchdb_router *r, route_plan *p, int64_t timeout_us, const char *tag, alchdb_conn **conn_out,
-                          int *host_out)
+static int route_plan_run(alchdb_router *r, route_plan *p, int64_t timeout_us, int64_t call_deadline_ns,
+                          const char *tag, alchdb_conn **conn_out, int *host_out)
 {
     int rc;
     uint64_t excluded = p->exclude >= 0 && (size_t)p->exclude < r->nhosts ? UINT64_C(1) << p->exclude : 0;
@@ -459,7 +467,7 @@ static int route_plan_run(alchdb_router *r, route_plan *p, int64_t timeout_us, c
             give_back(r, host, c);
             return ROUTE_AGAIN;
         }
-        if (p->need > 0 && !known && !standby_reached(r, &r->hosts[host], c, p->need)) {
+        if (p->need > 0 && !known && !standby_reached(r, &r->hosts[host], c, p->need, call_deadline_ns)) {
             give_back(r, host, c);
             p->reason = ALCHDB_ROUTE_CAUSAL_PRIMARY;
             p->replica_ok = false;
@@ -548,6 +556,10 @@ int alchdb__router_acquire_ex(alchdb_router *r, int intent, const char *sql, siz
     }
     if (exclude_host >= 0 && replica_ok)
         atomic_fetch_add_explicit(&r->retries, 1, memory_order_relaxed);
+    /* The whole acquire, replay checks included, ends by this (an acquire
+     * that may not wait for a free connection still lets a check take up
+     * to probe_timeout). */
+    int64_t call_deadline_ns = alchdb__now_ns() + (timeout_us > 0 ? timeout_us : r->cfg.probe_timeout_us) * 1000;
     for (int round = 0;; round++) {
         route_plan p = {.reason = reason, .replica_ok = replica_ok, .exclude = exclude_host};
         /* The primary serves a write or a primary-only read anyway: it has
@@ -564,7 +576,7 @@ int alchdb__router_acquire_ex(alchdb_router *r, int intent, const char *sql, siz
             pthread_mutex_unlock(&r->lock);
         }
         int host = -1;
-        int rc = route_plan_run(r, &p, timeout_us, tag, conn_out, &host);
+        int rc = route_plan_run(r, &p, timeout_us, call_deadline_ns, tag, conn_out, &host);
         if (rc == ROUTE_AGAIN)
             continue;
         if (rc < 0)

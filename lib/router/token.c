@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pqconn.h"
+#include "pool/pqwait.h"
 #include "router/token.h"
 
 #define PREFIX "alchdb"
@@ -155,12 +156,18 @@ int alchdb__token_parse(const char *text, size_t len, alchdb__token *out, const 
     return 0;
 }
 
-int alchdb__token_read(PGconn *pg, uint64_t sysid, alchdb__token *out, char *why, size_t cap)
+int alchdb__token_read(PGconn *pg, uint64_t sysid, int64_t deadline_ns, alchdb__token *out, char *why, size_t cap)
 {
     /* One round trip. The insert position covers every record already
      * inserted, our commit included even with synchronous_commit = off; on a
      * primary its timeline never changes (only a promotion starts one). */
-    PGresult *res = PQexec(pg, "SELECT l::text, pg_walfile_name(l) FROM pg_current_wal_insert_lsn() l");
+    alchdb__deadline d = {.at_ns = deadline_ns};
+    PGresult *res = NULL;
+    if (alchdb__pq_exec(pg, "SELECT l::text, pg_walfile_name(l) FROM pg_current_wal_insert_lsn() l", &d, &res)) {
+        if (why && cap)
+            snprintf(why, cap, "reading the WAL position timed out");
+        return -1;
+    }
     int rc = -1;
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
         if (why && cap)

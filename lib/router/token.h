@@ -60,8 +60,11 @@ uint32_t alchdb__walfile_timeline(const char *name);
  * the token; 0 when the caller only wants the position). Returns 0, or -1
  * with the reason (redacted, one line) in why when why is not NULL; the
  * thread's error detail is left alone. The caller checks PQstatus() to tell
- * a lost connection apart. */
-int alchdb__token_read(PGconn *pg, uint64_t sysid, alchdb__token *out, char *why, size_t cap);
+ * a lost connection apart. The round trip is bounded by deadline_ns (absolute,
+ * alchdb__now_ns(); 0 = none): when it passes, the query is left running,
+ * -1 is returned with "timed out" and the caller must discard the connection
+ * (the pool cancels a query still running when it closes one). */
+int alchdb__token_read(PGconn *pg, uint64_t sysid, int64_t deadline_ns, alchdb__token *out, char *why, size_t cap);
 
 /* What a token is worth against the router's cluster now. */
 enum {

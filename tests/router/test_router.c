@@ -14,6 +14,7 @@
 #include <alchdb/router.h>
 
 #include "router/router_internal.h"
+#include "procstop.h"
 #include "testutil.h"
 
 static alchdb_router *make_router(int64_t probe_us, int64_t max_lag_bytes)
@@ -588,6 +589,64 @@ END_TEST
 
 /* Tokens carry the timeline: one the router cannot place on the current
  * history is never satisfied by a standby, with or without a cache. */
+/* A standby that stops answering while the router checks how far it has
+ * replayed for a read-your-writes token: the check is bounded by the
+ * acquire's deadline and the read goes to the primary, instead of waiting
+ * for the standby as long as it stays stopped. */
+START_TEST(test_replay_check_deadline)
+{
+    alchdb_router_config *cfg;
+    ck_assert_int_eq(alchdb_router_config_new(&cfg), 0);
+    /* a slow prober: the router's idea of the standby's position stays old,
+     * so a fresh token must be checked on the standby itself */
+    ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "probe_interval", "60s"), 0);
+    ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "causal_wait", "2s"), 0);
+    alchdb_pool_config *pc;
+    ck_assert_int_eq(alchdb_pool_config_new(&pc), 0);
+    ck_assert_int_eq(alchdb_pool_config_set_int64(pc, ALCHDB_POOL_OPT_MAX_OPEN, 1), 0);
+    ck_assert_int_eq(alchdb_pool_config_set_int64(pc, ALCHDB_POOL_OPT_MAX_IDLE, 1), 0);
+    alchdb_router *r;
+    ck_assert_int_eq(alchdb_router_new(test_env("ALCHDB_TEST_PRIMARY"), pc, cfg, &r), 0);
+    ck_assert_int_eq(alchdb_router_add_replica(r, test_env("ALCHDB_TEST_REPLICA"), 1), 0);
+    alchdb_pool_config_free(pc);
+    alchdb_router_config_free(cfg);
+    ck_assert_msg(alchdb_router_start(r) == 0, "start: %s", alchdb_last_error_message());
+    /* the standby's one pooled connection, and its backend */
+    alchdb_conn *c;
+    int reason;
+    ck_assert_int_eq(alchdb_router_acquire(r, ALCHDB_INTENT_READ, NULL, NULL, -1, "test", &c, &reason), 0);
+    ck_assert_int_eq(alchdb_router_conn_is_replica(r, c), 1);
+    PGresult *res = PQexec(alchdb_conn_pgconn(c), "SELECT pg_backend_pid()");
+    ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+    pid_t pid = (pid_t)atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    alchdb_router_release(r, c, NULL);
+    psql(test_env("ALCHDB_TEST_PRIMARY"), "DROP TABLE IF EXISTS replay_deadline; CREATE TABLE replay_deadline (a int)");
+    char tok[ALCHDB__TOKEN_CAP];
+    ck_assert_int_eq(alchdb_router_token(r, tok, sizeof tok), 0);
+
+    procstop ps = procstop_begin(pid, 20000);
+    int64_t t0 = alchdb__now_ns();
+    int rc = alchdb_router_acquire(r, ALCHDB_INTENT_AUTO, "SELECT 1", tok, 500000, "test", &c, &reason);
+    int64_t took_ms = (alchdb__now_ns() - t0) / 1000000;
+    procstop_end(&ps);
+    ck_assert_msg(rc == 0, "acquire: %s", alchdb_last_error_message());
+    ck_assert_msg(took_ms < 2000, "the replay check waited %lld ms on a stopped standby", (long long)took_ms);
+    ck_assert_int_eq(alchdb_router_conn_is_replica(r, c), 0);
+    ck_assert_int_eq(reason, ALCHDB_ROUTE_CAUSAL_PRIMARY);
+    alchdb_router_release(r, c, NULL);
+    /* the standby's connection, cut off mid-query, was not kept */
+    ck_assert_int_eq(alchdb_router_acquire(r, ALCHDB_INTENT_READ, NULL, NULL, -1, "test", &c, &reason), 0);
+    res = PQexec(alchdb_conn_pgconn(c), "SELECT pg_backend_pid()");
+    ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+    ck_assert_int_ne(atoi(PQgetvalue(res, 0, 0)), (int)pid);
+    PQclear(res);
+    alchdb_router_release(r, c, NULL);
+    alchdb_router_free(r);
+    psql(test_env("ALCHDB_TEST_PRIMARY"), "DROP TABLE replay_deadline");
+}
+END_TEST
+
 START_TEST(test_token_timeline)
 {
     alchdb_router *r = make_router(100000, 1LL << 40);
@@ -849,6 +908,7 @@ int main(void)
     tcase_add_test(tc, test_multi_host_entries);
     tcase_add_test(tc, test_reads_while_primary_down);
     tcase_add_test(tc, test_token_timeline);
+    tcase_add_test(tc, test_replay_check_deadline);
     suite_add_tcase(s, tc);
     TCase *quiet = tcase_create("silent");
     tcase_add_test(quiet, test_silent_and_no_password);
