@@ -203,7 +203,7 @@ static int parse_int(const opt_def *d, const char *value, int64_t *out)
         return alchdb__error(ALCHDB_E_INVALID, "option '%s': '%.64s' is not a boolean", d->name, value);
     }
     if (d->kind == K_DUR) {
-        int rc = alchdb_pool_parse_duration(value, out);
+        int rc = alchdb_parse_duration(value, out);
         if (rc) {
             char msg[600];
             snprintf(msg, sizeof msg, "%s", alchdb_last_error_message());

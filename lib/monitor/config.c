@@ -136,7 +136,7 @@ int alchdb_monitor_config_set_from_string(alchdb_monitor_config *cfg, const char
     int64_t v = 0;
     int rc;
     if (d->type == T_DURATION) {
-        rc = alchdb_pool_parse_duration(value, &v);
+        rc = alchdb_parse_duration(value, &v);
     } else if (d->type == T_BOOL) {
         rc = parse_bool(value, &v);
     } else {

@@ -131,7 +131,7 @@ ALCHDB_API int alchdb_router_config_set_from_string(alchdb_router_config *c, con
             continue;
         int64_t v = 0;
         if (names[i].kind == 1) {
-            if (alchdb_pool_parse_duration(value, &v) < 0)
+            if (alchdb_parse_duration(value, &v) < 0)
                 return alchdb__error(ALCHDB_E_INVALID, "%s: %s: '%s' is not a duration (e.g. 250ms, 1s)", __func__,
                                      name, value);
         } else if (names[i].kind == 2) {

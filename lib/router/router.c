@@ -177,9 +177,11 @@ ALCHDB_API int alchdb_router_new(const char *primary_conninfo, const alchdb_pool
     atomic_store(&r->writer, -1);
     atomic_store(&r->last_writer, 0);
     int rc = alchdb_pool_config_new(&r->pool_cfg);
-    if (rc == 0 && pool_cfg) {
-        for (int opt = 1; opt < ALCHDB__POOL_NOPTS; opt++)
-            r->pool_cfg->v[opt] = pool_cfg->v[opt];
+    if (rc == 0 && pool_cfg) { /* every host's pool gets these options; names come from each conninfo */
+        alchdb__opts_free(&r->pool_cfg->opts);
+        rc = alchdb__opts_copy(&r->pool_cfg->opts, &pool_cfg->opts);
+        if (rc == 0)
+            rc = alchdb__opts_set_string(&r->pool_cfg->opts, ALCHDB_POOL_OPT_NAME, NULL, __func__);
     }
     if (rc == 0)
         rc = add_host(r, primary_conninfo, 1, true);

@@ -103,7 +103,7 @@ START_TEST(test_config)
     ck_assert_int_eq(alchdb_monitor_config_set_from_string(c, "slow_query_threshold", "75ms"), 0);
     ck_assert_int_eq(alchdb_monitor_config_get_int64(c, ALCHDB_MONITOR_OPT_SLOW_THRESHOLD, &v), 0);
     ck_assert_int_eq(v, 75000);
-    ck_assert_int_eq(alchdb_monitor_config_set_from_string(c, "SLOW_QUERY_THRESHOLD", "20"), 0);
+    ck_assert_int_eq(alchdb_monitor_config_set_from_string(c, "SLOW_QUERY_THRESHOLD", "20ms"), 0);
     ck_assert_int_eq(alchdb_monitor_config_get_int64(c, ALCHDB_MONITOR_OPT_SLOW_THRESHOLD, &v), 0);
     ck_assert_int_eq(v, 20000);
     ck_assert_int_eq(alchdb_monitor_config_set_from_string(c, "keep_parameters", "yes"), 0);
