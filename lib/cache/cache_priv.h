@@ -8,17 +8,16 @@
 
 #include "alchdb/cache.h"
 #include "cache/cache_internal.h"
+#include "core/opt.h"
 #include "client/client_internal.h"
 #include "sql/sql_internal.h"
 
 struct alchdb_cache_config {
-    int64_t ival[ALCHDB_CACHE_OPT_COUNT];
-    char *sval[ALCHDB_CACHE_OPT_COUNT];
+    alchdb__opts opts;
 };
 
-int alchdb__cache_config_copy(const alchdb_cache_config *src, alchdb_cache_config **out);
-const char *alchdb__cache_config_str(const alchdb_cache_config *c, int opt);
-const char *alchdb__cache_opt_name(int opt);
+/* The cache's option table (config.c). */
+extern const alchdb__optspec alchdb__cache_optspec;
 
 /* ---- version key sets --------------------------------------------------------- */
 
@@ -148,7 +147,7 @@ typedef struct inflight {
 } inflight;
 
 struct alchdb_cache {
-    alchdb_cache_config *cfg;
+    alchdb__opts cfg; /* a copy of the caller's options */
     alchdb__cache_backend *be;
     char *prefix;
     uint8_t hash_key[16];
@@ -165,7 +164,7 @@ struct alchdb_cache {
     _Atomic int64_t lookups, hits, misses, misses_stale, misses_corrupt, coalesced, fills, fills_rejected,
         fills_too_large, fills_from_replica, bypasses, invalidations, backend_errors, bytes_stored, bytes_served, saved_us;
     _Atomic int64_t routed_primary, routed_position, write_marks; /* reads steered; writes marked ahead */
-    _Atomic int64_t bypass[ALCHDB_CACHE_BYPASS_COUNT];
+    _Atomic int64_t bypass[ALCHDB__CACHE_NBYPASS];
     cache_pattern patterns[CACHE_PATTERNS];
 };
 

@@ -230,7 +230,7 @@ static stmt_info *stmt_get(binding *b, const char *sql, size_t len, uint64_t has
 static cache_catalog *catalog_get(binding *b, bool may_load, uint8_t identity[16])
 {
     int64_t now = alchdb__now_ns();
-    int64_t refresh_ns = b->cache->cfg->ival[ALCHDB_CACHE_OPT_CATALOG_REFRESH] * 1000;
+    int64_t refresh_ns = alchdb__opts_i(&b->cache->cfg, ALCHDB_CACHE_OPT_CATALOG_REFRESH) * 1000;
     pthread_mutex_lock(&b->lock);
     bool stale = !b->cat || b->reload || now - b->cat->loaded_ns > refresh_ns;
     if (may_load && stale && !b->loading && now >= b->next_load_ns) {

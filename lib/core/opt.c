@@ -175,6 +175,8 @@ static int set_string_at(alchdb__opts *o, long i, const char *value, const char 
             return alchdb__error(ALCHDB_E_INVALID, "%s: %s option '%s': %s", func,
                                  o->spec->module, d->name, why[0] ? why : "invalid value");
     }
+    if (!value) /* NULL restores the default */
+        value = d->def_str;
     char *copy = NULL;
     if (value && !(copy = alchdb__strdup(value)))
         return alchdb__nomem("option value");
@@ -561,6 +563,14 @@ static const char *type_name(int type)
     case ALCHDB_OPT_STRING: return "string";
     default: return "int";
     }
+}
+
+ALCHDB_API const char *alchdb_options_module(size_t index)
+{
+    for (size_t i = 0; alchdb__option_specs[i]; i++)
+        if (i == index)
+            return alchdb__option_specs[i]->module;
+    return NULL;
 }
 
 ALCHDB_API int alchdb_options_count(const char *module, size_t *n)

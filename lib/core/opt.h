@@ -66,6 +66,7 @@ int alchdb__opts_copy(alchdb__opts *dst, const alchdb__opts *src);
  * function in messages. */
 int alchdb__opts_set_int64(alchdb__opts *o, int key, int64_t value, const char *func);
 int alchdb__opts_get_int64(const alchdb__opts *o, int key, int64_t *out, const char *func);
+/* value NULL restores the option's default (def_str, which may be NULL). */
 int alchdb__opts_set_string(alchdb__opts *o, int key, const char *value, const char *func);
 /* *out borrowed until the option changes or the set is freed; NULL if unset. */
 int alchdb__opts_get_string(const alchdb__opts *o, int key, const char **out, const char *func);

@@ -165,7 +165,17 @@ ALCHDB_API int alchdb_router_new(const char *primary_conninfo, const alchdb_pool
     alchdb_router *r = alchdb__calloc(1, sizeof *r);
     if (!r)
         return alchdb__nomem("router");
-    r->cfg = cfg ? *cfg : alchdb__router_defaults;
+    if (cfg) {
+        alchdb__router_settings_load(&r->cfg, &cfg->opts);
+    } else {
+        alchdb__opts defaults;
+        if (alchdb__opts_init(&defaults, &alchdb__router_optspec) != 0) {
+            alchdb__free(r);
+            return ALCHDB_E_NOMEM;
+        }
+        alchdb__router_settings_load(&r->cfg, &defaults);
+        alchdb__opts_free(&defaults);
+    }
     pthread_mutex_init(&r->lock, NULL);
     pthread_mutex_init(&r->state_lock, NULL);
     pthread_condattr_t ca;

@@ -748,7 +748,7 @@ START_TEST(test_bad_input)
     ck_assert_int_eq(alchdb_cache_config_set_from_string(cfg, "redis_password", "hunter2"), 0);
     ck_assert_int_eq(alchdb_cache_config_set_string(cfg, ALCHDB_CACHE_OPT_REDIS_PORT, "1"), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb_cache_config_set_int64(cfg, ALCHDB_CACHE_OPT_PREFIX, 1), ALCHDB_E_INVALID);
-    ck_assert_int_eq(alchdb_cache_config_set_int64(cfg, 999, 1), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_cache_config_set_int64(cfg, 999, 1), ALCHDB_E_NOTFOUND);
     ck_assert_int_eq(alchdb_cache_config_set_int64(NULL, ALCHDB_CACHE_OPT_MAX_TTL, 1), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb_cache_config_set_from_string(cfg, "default_ttl", "2h"), 0);
     ck_assert_int_eq(alchdb_cache_config_set_from_string(cfg, "max_ttl", "1h"), 0);
@@ -774,7 +774,7 @@ START_TEST(test_bad_input)
     ck_assert_int_eq(alchdb_cache_clear(NULL), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb_cache_get_metrics(c, NULL, 8), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb_cache_bypass_count(c, -1), ALCHDB_E_INVALID);
-    ck_assert_int_eq(alchdb_cache_bypass_count(c, ALCHDB_CACHE_BYPASS_COUNT), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_cache_bypass_count(c, ALCHDB_CACHE_BYPASS_TOO_MANY_TABLES + 1), ALCHDB_E_INVALID);
     ck_assert_str_eq(alchdb_cache_bypass_name(99), "unknown");
     ck_assert_str_eq(alchdb_cache_bypass_name(ALCHDB_CACHE_BYPASS_VOLATILE), "volatile");
     ck_assert_str_eq(alchdb_cache_backend(NULL), "");

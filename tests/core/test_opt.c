@@ -63,7 +63,7 @@ START_TEST(test_defaults_and_typed_access)
     const char *s = NULL;
     ck_assert_int_eq(alchdb__opts_get_string(&o, K_COUNT, &s, "f"), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb__opts_get_int64(&o, K_COUNT, NULL, "f"), ALCHDB_E_INVALID);
-    /* Strings: the check runs, NULL unsets, secrets read back masked. */
+    /* Strings: the check runs, NULL restores the default, secrets read back masked. */
     ck_assert_int_eq(alchdb__opts_set_string(&o, K_NAME, "toolongname", "f"), ALCHDB_E_INVALID);
     ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "at most 8"));
     ck_assert_int_eq(alchdb__opts_set_string(&o, K_NAME, "ok", "f"), 0);
@@ -71,6 +71,9 @@ START_TEST(test_defaults_and_typed_access)
     ck_assert_str_eq(s, "ok");
     ck_assert_int_eq(alchdb__opts_set_string(&o, K_NAME, NULL, "f"), 0);
     ck_assert_int_eq(alchdb__opts_get_string(&o, K_NAME, &s, "f"), 0);
+    ck_assert_str_eq(s, "dflt");
+    ck_assert_int_eq(alchdb__opts_set_string(&o, K_PASS, NULL, "f"), 0); /* no default: unset */
+    ck_assert_int_eq(alchdb__opts_get_string(&o, K_PASS, &s, "f"), 0);
     ck_assert_ptr_null(s);
     ck_assert_int_eq(alchdb__opts_set_string(&o, K_PASS, "hunter2", "f"), 0);
     ck_assert_int_eq(alchdb__opts_get_string(&o, K_PASS, &s, "f"), 0);
