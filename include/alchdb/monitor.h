@@ -40,9 +40,12 @@ typedef struct alchdb_monitor alchdb_monitor;
 typedef struct alchdb_monitor_config alchdb_monitor_config;
 
 /**
- * Monitor options. Values are part of the ABI. Durations are int64
- * microseconds; the by-name names used by alchdb_monitor_config_set_from_string()
- * are given in brackets.
+ * Monitor options, the keys of the alchdb_monitor_config_* functions. Values
+ * are part of the ABI. The bracketed word is the option's name (by-name
+ * setter, environment variable). Types, units, ranges, defaults and a line of
+ * documentation for each come from the option table the library uses:
+ * alchdb_options_info("monitor", ...), `alchdb options monitor`, or the table
+ * in docs/monitor.md. Durations are int64 microseconds, sizes bytes.
  * @since 0.1.0
  */
 typedef enum alchdb_monitor_opt {
@@ -103,11 +106,13 @@ ALCHDB_API int alchdb_monitor_config_new(alchdb_monitor_config **out);
 ALCHDB_API void alchdb_monitor_config_free(alchdb_monitor_config *cfg);
 
 /**
- * Set an option (durations in microseconds, booleans 0 or 1).
+ * Set a numeric option: an integer, a duration in microseconds, a size in
+ * bytes or a boolean (0/1).
  * @param cfg   the config.
  * @param opt   an ::alchdb_monitor_opt value.
- * @param value the value; ranges are listed with each option.
- * @return 0 or ALCHDB_E_INVALID (NULL cfg, unknown option, value out of range).
+ * @param value the value, within the option's range.
+ * @return 0, ALCHDB_E_NOTFOUND (unknown option) or ALCHDB_E_INVALID (NULL
+ *         cfg, out of range: the message names the option and its range).
  * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
@@ -118,7 +123,7 @@ ALCHDB_API int alchdb_monitor_config_set_int64(alchdb_monitor_config *cfg, int o
  * @param cfg the config.
  * @param opt an ::alchdb_monitor_opt value.
  * @param out receives the value.
- * @return 0 or ALCHDB_E_INVALID.
+ * @return 0, ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID.
  * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
@@ -126,20 +131,57 @@ ALCHDB_API int alchdb_monitor_config_get_int64(const alchdb_monitor_config *cfg,
                                                int64_t *out);
 
 /**
- * Set an option by name from text (names are the bracketed names of
- * ::alchdb_monitor_opt, case-insensitive). Durations use the syntax of
- * alchdb_pool_parse_duration() ("50ms", "1.5s", "5m"; a bare integer means
- * milliseconds); booleans accept 1/0, true/false, yes/no, on/off.
+ * Set a string option. The monitor has none today: every key answers
+ * ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID (a numeric option); the function
+ * exists so that every module's configuration has the same shape.
+ * @param cfg   the config.
+ * @param opt   an ::alchdb_monitor_opt value.
+ * @param value the text (copied).
+ * @return ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID.
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_monitor_config_set_string(alchdb_monitor_config *cfg, int opt, const char *value);
+
+/**
+ * Read a string option (see alchdb_monitor_config_set_string()).
+ * @param cfg the config.
+ * @param opt an ::alchdb_monitor_opt value.
+ * @param out receives the value.
+ * @return ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID.
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_monitor_config_get_string(const alchdb_monitor_config *cfg, int opt,
+                                                const char **out);
+
+/**
+ * Set an option by name from text, with the rules of <alchdb/options.h>:
+ * names case-insensitive, durations with a unit ("50ms", "1.5s", "5m"; "0"),
+ * sizes with an optional binary suffix ("4KiB"), booleans 1/0, true/false,
+ * yes/no, on/off.
  * @param cfg   the config.
  * @param name  option name (copied).
  * @param value option text (copied).
  * @return 0, ALCHDB_E_NOTFOUND (unknown name) or ALCHDB_E_INVALID (the
- *         message names the option and the text).
+ *         message names the option).
  * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_monitor_config_set_from_string(alchdb_monitor_config *cfg, const char *name,
                                                      const char *value);
+
+/**
+ * Load every option present in the environment as PREFIX_NAME (NAME the
+ * upper-cased option name: APP_MONITOR_SLOW_QUERY_THRESHOLD). Absent or
+ * empty variables leave the option unchanged.
+ * @param cfg    the config.
+ * @param prefix variable prefix without the trailing underscore.
+ * @return 0 or the error of the first bad variable (the message names it).
+ * **Thread safety:** one thread at a time per config; reads the environment.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_monitor_config_from_env(alchdb_monitor_config *cfg, const char *prefix);
 
 /**
  * Create a monitor.

@@ -115,7 +115,7 @@ START_TEST(test_config)
     ck_assert_int_eq(alchdb_monitor_config_set_from_string(c, "nope", "1"), ALCHDB_E_NOTFOUND);
     ck_assert_int_eq(alchdb_monitor_config_set_int64(c, ALCHDB_MONITOR_OPT_MAX_PATTERNS, 1),
                      ALCHDB_E_INVALID);
-    ck_assert_int_eq(alchdb_monitor_config_set_int64(c, 999, 1), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_monitor_config_set_int64(c, 999, 1), ALCHDB_E_NOTFOUND);
     ck_assert_int_eq(alchdb_monitor_config_set_int64(NULL, 1, 1), ALCHDB_E_INVALID);
     alchdb_monitor_config_free(c);
     alchdb_monitor_config_free(NULL);
