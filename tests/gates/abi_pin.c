@@ -246,12 +246,10 @@ _Static_assert(ALCHDB_SQL_UTILITY == 7, "pin: ALCHDB_SQL_UTILITY");
 
 /* ---- integer macros (flags, table versions) ---- */
 _Static_assert(ALCHDB_ALLOCATOR_VERSION == 1, "pin: ALCHDB_ALLOCATOR_VERSION");
-_Static_assert(ALCHDB_CACHE_OPT_COUNT == 25, "pin: ALCHDB_CACHE_OPT_COUNT");
 _Static_assert(ALCHDB_CACHE_SKIP == 1, "pin: ALCHDB_CACHE_SKIP");
 _Static_assert(ALCHDB_CACHE_NO_FILL == 2, "pin: ALCHDB_CACHE_NO_FILL");
 _Static_assert(ALCHDB_CACHE_REFRESH == 4, "pin: ALCHDB_CACHE_REFRESH");
 _Static_assert(ALCHDB_CACHE_QUERY_VERSION == 1, "pin: ALCHDB_CACHE_QUERY_VERSION");
-_Static_assert(ALCHDB_CACHE_BYPASS_COUNT == 13, "pin: ALCHDB_CACHE_BYPASS_COUNT");
 _Static_assert(ALCHDB_MIG_BLOCKS_READS == 1, "pin: ALCHDB_MIG_BLOCKS_READS");
 _Static_assert(ALCHDB_MIG_BLOCKS_WRITES == 2, "pin: ALCHDB_MIG_BLOCKS_WRITES");
 _Static_assert(ALCHDB_MIG_REWRITES_TABLE == 4, "pin: ALCHDB_MIG_REWRITES_TABLE");
