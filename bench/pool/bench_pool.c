@@ -22,7 +22,7 @@
 #include <alchdb/pq.h>
 
 #include "internal.h"
-#include "pool/hist.h"
+#include "core/hist.h"
 
 #define QUERY "SELECT abalance FROM pgbench_accounts WHERE aid = $1"
 #define NACCOUNTS 1000000 /* pgbench -s 10 */

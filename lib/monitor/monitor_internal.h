@@ -10,7 +10,7 @@
 #include "alchdb/monitor.h"
 #include "core/opt.h"
 #include "internal.h"
-#include "pool/hist.h"
+#include "core/hist.h"
 
 #define MON_MODULE "monitor"
 #define MON_MINUTES 60

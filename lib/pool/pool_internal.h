@@ -10,7 +10,7 @@
 #include "alchdb/pool.h"
 #include "internal.h"
 #include "opt.h"
-#include "pool/hist.h"
+#include "core/hist.h"
 #include "pool/pqwait.h"
 
 #define ALCHDB__POOL_LEASES 4 /* handles per slot: stale releases are caught for 4 reuses */

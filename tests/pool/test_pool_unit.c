@@ -9,7 +9,7 @@
 #include <alchdb/pq.h>
 
 #include "internal.h"
-#include "pool/hist.h"
+#include "core/hist.h"
 #include "testutil.h"
 
 /* A conninfo that parses but is never connected to by these tests (pools are
