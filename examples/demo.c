@@ -303,7 +303,7 @@ static int section_router(struct demo *d)
         ok = 0;
     }
     char *json = NULL;
-    if (ok && alchdb_router_metrics_json(r, &json) == 0)
+    if (ok && alchdb_router_to_json(r, &json) == 0)
         printf("  %.300s…\n", json);
     alchdb_free(json);
     alchdb_client_free(c);
@@ -461,7 +461,7 @@ static int section_cache(struct demo *d)
     }
     alchdb_result_free(r);
     char *json = NULL;
-    if (ok && alchdb_cache_stats_json(cache, &json) == 0)
+    if (ok && alchdb_cache_to_json(cache, &json) == 0)
         printf("  %.240s…\n", json);
     alchdb_free(json);
     alchdb_client_free(c);

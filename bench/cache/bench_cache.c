@@ -834,7 +834,7 @@ static void pattern_counts(alchdb_cache *c, const char *needle, long long *looku
 {
     *lookups = *hits = 0;
     char *js = NULL;
-    if (alchdb_cache_stats_json(c, &js) || !js)
+    if (alchdb_cache_to_json(c, &js) || !js)
         return;
     const char *p = strstr(js, "\"patterns\":[");
     while (p && (p = strstr(p, "\"query\":\"")) != NULL) {

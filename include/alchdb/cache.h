@@ -383,7 +383,7 @@ ALCHDB_API const char *alchdb_cache_bypass_name(int reason);
  * **Thread safety:** any thread.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_cache_stats_json(alchdb_cache *cache, char **out);
+ALCHDB_API int alchdb_cache_to_json(alchdb_cache *cache, char **out);
 
 /**
  * The backend in use.

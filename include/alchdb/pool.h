@@ -339,7 +339,7 @@ ALCHDB_API int alchdb_pool_get_metrics(alchdb_pool *pool, alchdb_pool_metrics *m
  * **Thread safety:** any thread.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_pool_metrics_json(alchdb_pool *pool, char **out);
+ALCHDB_API int alchdb_pool_to_json(alchdb_pool *pool, char **out);
 
 ALCHDB_END_DECLS
 

@@ -352,7 +352,7 @@ ALCHDB_API const char *alchdb_route_reason_name(int reason);
  * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_router_metrics_json(alchdb_router *r, char **out);
+ALCHDB_API int alchdb_router_to_json(alchdb_router *r, char **out);
 
 /**
  * Number of hosts (primary first, then replicas in the order added).

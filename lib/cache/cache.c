@@ -529,7 +529,7 @@ static void json_patterns(alchdb_cache *c, alchdb__strbuf *sb)
     alchdb__sb_puts(sb, "]");
 }
 
-ALCHDB_API int alchdb_cache_stats_json(alchdb_cache *c, char **out)
+ALCHDB_API int alchdb_cache_to_json(alchdb_cache *c, char **out)
 {
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
     *out = NULL;

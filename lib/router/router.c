@@ -449,7 +449,7 @@ static void host_json(alchdb__strbuf *sb, const alchdb_router *r, const router_h
                       atomic_load(&h->probe_failures), atomic_load(&h->reresolves));
 }
 
-ALCHDB_API int alchdb_router_metrics_json(alchdb_router *r, char **out)
+ALCHDB_API int alchdb_router_to_json(alchdb_router *r, char **out)
 {
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
     *out = NULL;

@@ -157,7 +157,7 @@ START_TEST(test_pool_new_validation)
                      0);
     ck_assert_str_eq(alchdb_pool_name(pool), "primary (127.0.0.1:1/app)");
     char *json = NULL;
-    ck_assert_int_eq(alchdb_pool_metrics_json(pool, &json), 0);
+    ck_assert_int_eq(alchdb_pool_to_json(pool, &json), 0);
     ck_assert_ptr_nonnull(strstr(json, "\"max_open_conns\":10"));
     ck_assert_ptr_nonnull(strstr(json, "password=***"));
     ck_assert_ptr_null(strstr(json, "Sup3rSecretXyz"));
@@ -199,7 +199,7 @@ START_TEST(test_pool_bad_input_and_closed)
     memset(small, 0xee, sizeof small);
     ck_assert_int_eq(alchdb_pool_get_metrics(pool, (alchdb_pool_metrics *)(void *)small, 16), 0);
     ck_assert_int_eq(small[16], 0xee);
-    ck_assert_int_eq(alchdb_pool_metrics_json(pool, NULL), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_pool_to_json(pool, NULL), ALCHDB_E_INVALID);
 
     /* refused connection: clear error, quickly */
     int64_t t0 = alchdb__now_ns();

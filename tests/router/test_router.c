@@ -95,7 +95,7 @@ START_TEST(test_reads_to_replica_writes_to_primary)
     ck_assert_int_eq(run_where(r, ALCHDB_INTENT_PRIMARY, "SELECT 1", NULL, &reason), 0);
     ck_assert_int_eq(reason, ALCHDB_ROUTE_INTENT_PRIMARY);
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     ck_assert_ptr_nonnull(strstr(json, "\"read_only\":1"));
     ck_assert_ptr_nonnull(strstr(json, "\"role\":\"replica\""));
     ck_assert_ptr_null(strstr(json, "password"));
@@ -163,7 +163,7 @@ END_TEST
 static long fl_metric_rig(alchdb_router *r, const char *name)
 {
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     char key[96];
     snprintf(key, sizeof key, "\"%s\":", name);
     const char *p = strstr(json, key);
@@ -195,7 +195,7 @@ START_TEST(test_lagging_replica_excluded)
     ck_assert_int_eq(run_where(r, ALCHDB_INTENT_AUTO, "SELECT count(*) FROM lagtest", NULL, &reason), 0);
     ck_assert_int_eq(reason, ALCHDB_ROUTE_NO_HEALTHY_REPLICA);
     char *json;
-    alchdb_router_metrics_json(r, &json);
+    alchdb_router_to_json(r, &json);
     ck_assert_ptr_nonnull(strstr(json, "\"lag_excluded\":true"));
     alchdb_free(json);
     psql(replica, "SELECT pg_wal_replay_resume()");
@@ -430,7 +430,7 @@ START_TEST(test_wrong_role_detected)
     ck_assert_int_eq(alchdb_router_new(test_env("ALCHDB_TEST_REPLICA"), NULL, cfg, &r), 0);
     ck_assert_int_eq(alchdb_router_start(r), 0);
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     ck_assert_ptr_nonnull(strstr(json, "\"wrong_role\":true"));
     ck_assert_ptr_nonnull(strstr(json, "\"state\":\"standby\""));
     ck_assert_ptr_nonnull(strstr(json, "\"writer\":null"));
@@ -487,7 +487,7 @@ START_TEST(test_multi_host_entries)
         ck_assert_int_eq(run_where(r, ALCHDB_INTENT_AUTO, "SELECT 1", NULL, &reason), 1);
     }
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     ck_assert_ptr_nonnull(strstr(json, "(standby)"));
     ck_assert_ptr_nonnull(strstr(json, "\"multi_host\":true"));
     ck_assert_ptr_null(strstr(json, "\"wrong_role\":true"));
@@ -567,7 +567,7 @@ START_TEST(test_reads_while_primary_down)
         ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "127.0.0.1:1/x"));
     }
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     /* the dead primary is neither healthy nor error-free */
     ck_assert_msg(strstr(json, "\"role\":\"primary\",\"state\":\"down\",\"writer\":false,\"healthy\":false"), "%s",
                   json);
@@ -610,7 +610,7 @@ START_TEST(test_token_timeline)
     ck_assert_int_eq(run_where(r, ALCHDB_INTENT_AUTO, "SELECT 1", future, &reason), 0);
     ck_assert_int_eq(reason, ALCHDB_ROUTE_TOKEN_TIMELINE);
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     ck_assert_ptr_nonnull(strstr(json, "\"tokens_unverifiable\":1"));
     ck_assert_ptr_nonnull(strstr(json, "\"token_timeline\":1"));
     alchdb_free(json);
@@ -641,7 +641,7 @@ START_TEST(test_token_timeline)
     alchdb_result_free(res);
     ck_assert_int_eq(alchdb_client_exec_token(c, "SELECT v FROM tokc WHERE id = 1", 0, NULL, 0, future, &res), 0);
     alchdb_result_free(res);
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     ck_assert_ptr_nonnull(strstr(json, "\"tokens_unverifiable\":3"));
     alchdb_free(json);
     /* note_token: another cluster's token is refused */
@@ -816,7 +816,7 @@ START_TEST(test_silent_and_no_password)
     PQclear(PQexec(alchdb_conn_pgconn(c), "DO $$ BEGIN RAISE NOTICE 'a notice'; RAISE WARNING 'a warning'; END $$"));
     alchdb_router_release(r, c, NULL);
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     alchdb_router_free(r);
     alchdb_router_config_free(cfg);
     alchdb_set_log_handler(NULL, NULL, ALCHDB_LOG_WARN);
