@@ -282,10 +282,10 @@ ALCHDB_API int alchdb_monitor_record_simple(alchdb_monitor *mon, const char *sql
 ALCHDB_API int alchdb_monitor_flush(alchdb_monitor *mon);
 
 /**
- * Totals of a monitor, filled by alchdb_monitor_get_stats(). Append-only.
+ * Totals of a monitor, filled by alchdb_monitor_get_metrics(). Append-only.
  * @since 0.1.0
  */
-typedef struct alchdb_monitor_stats {
+typedef struct alchdb_monitor_metrics {
     int64_t calls;              /**< recorded executions (including evicted patterns) */
     int64_t errors;             /**< executions with an error SQLSTATE */
     int64_t slow;               /**< executions at or above the slow threshold */
@@ -309,20 +309,20 @@ typedef struct alchdb_monitor_stats {
     int64_t plans_captured;     /**< EXPLAIN plans stored */
     int64_t parse_queued;       /**< records handed to the background parser (never-seen shapes) */
     int64_t parse_queue_dropped; /**< records dropped because the parse queue was full */
-} alchdb_monitor_stats;
+} alchdb_monitor_metrics;
 
 /**
  * Fill a snapshot of the totals.
  * @param mon  the monitor.
  * @param st   receives the totals.
- * @param size sizeof(alchdb_monitor_stats) as the caller knows it (fields
+ * @param size sizeof(alchdb_monitor_metrics) as the caller knows it (fields
  *             beyond it are not written).
  * @return 0 or ALCHDB_E_INVALID.
  * **Thread safety:** any thread, concurrently with recording (each field is
  * consistent on its own, not across fields).
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_monitor_get_stats(alchdb_monitor *mon, alchdb_monitor_stats *st, size_t size);
+ALCHDB_API int alchdb_monitor_get_metrics(alchdb_monitor *mon, alchdb_monitor_metrics *st, size_t size);
 
 /**
  * Forget everything recorded (patterns, windows, slow log, labels, plans and
@@ -334,7 +334,7 @@ ALCHDB_API int alchdb_monitor_get_stats(alchdb_monitor *mon, alchdb_monitor_stat
  */
 ALCHDB_API int alchdb_monitor_reset(alchdb_monitor *mon);
 
-/** Sort orders of alchdb_monitor_patterns_json() (descending). @since 0.1.0 */
+/** Sort orders of alchdb_monitor_patterns_to_json() (descending). @since 0.1.0 */
 typedef enum alchdb_monitor_sort {
     ALCHDB_MONITOR_SORT_TOTAL_TIME = 0, /**< summed time */
     ALCHDB_MONITOR_SORT_CALLS = 1,      /**< executions */
@@ -346,7 +346,7 @@ typedef enum alchdb_monitor_sort {
     ALCHDB_MONITOR_SORT_LAST_SEEN = 7   /**< most recently used first */
 } alchdb_monitor_sort;
 
-/** Flag of alchdb_monitor_patterns_json(): include the non-empty minute and hour windows. @since 0.1.0 */
+/** Flag of alchdb_monitor_patterns_to_json(): include the non-empty minute and hour windows. @since 0.1.0 */
 #define ALCHDB_MONITOR_JSON_WINDOWS 1u
 
 /**
@@ -364,7 +364,7 @@ typedef enum alchdb_monitor_sort {
  * **Thread safety:** any thread, concurrently with recording.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_monitor_patterns_json(alchdb_monitor *mon, int sort, int64_t limit,
+ALCHDB_API int alchdb_monitor_patterns_to_json(alchdb_monitor *mon, int sort, int64_t limit,
                                             uint32_t flags, char **out);
 
 /**
@@ -381,7 +381,7 @@ ALCHDB_API int alchdb_monitor_patterns_json(alchdb_monitor *mon, int sort, int64
  * **Thread safety:** any thread, concurrently with recording.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_monitor_analysis_json(alchdb_monitor *mon, int64_t limit, char **out);
+ALCHDB_API int alchdb_monitor_analysis_to_json(alchdb_monitor *mon, int64_t limit, char **out);
 
 /**
  * JSON array of the slow-query log, newest first: timestamp (us since the
@@ -395,7 +395,7 @@ ALCHDB_API int alchdb_monitor_analysis_json(alchdb_monitor *mon, int64_t limit, 
  * **Thread safety:** any thread, concurrently with recording.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_monitor_slow_log_json(alchdb_monitor *mon, int64_t limit, char **out);
+ALCHDB_API int alchdb_monitor_slow_log_to_json(alchdb_monitor *mon, int64_t limit, char **out);
 
 /**
  * Capture EXPLAIN (FORMAT JSON) plans for slow patterns that have none yet,

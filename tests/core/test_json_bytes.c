@@ -74,11 +74,11 @@ static void check_monitor(int keep_parameters)
             ck_assert_int_eq(alchdb_monitor_record(mon, &q), 0);
         }
     char *json = NULL;
-    int rc = alchdb_monitor_patterns_json(mon, ALCHDB_MONITOR_SORT_TOTAL_TIME, 0, ALCHDB_MONITOR_JSON_WINDOWS, &json);
+    int rc = alchdb_monitor_patterns_to_json(mon, ALCHDB_MONITOR_SORT_TOTAL_TIME, 0, ALCHDB_MONITOR_JSON_WINDOWS, &json);
     must_parse("monitor patterns", rc, json);
-    rc = alchdb_monitor_analysis_json(mon, 0, &json);
+    rc = alchdb_monitor_analysis_to_json(mon, 0, &json);
     must_parse("monitor analysis", rc, json);
-    rc = alchdb_monitor_slow_log_json(mon, 0, &json);
+    rc = alchdb_monitor_slow_log_to_json(mon, 0, &json);
     must_parse("monitor slow log", rc, json);
     alchdb_monitor_free(mon);
 }

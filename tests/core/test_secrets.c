@@ -188,11 +188,11 @@ static void run_monitor(const char *ci)
     ck_assert_msg(rc < 0, "plan capture connected with a wrong password");
     ck_assert_int_eq(captured, 0);
     char *json = NULL;
-    rc = alchdb_monitor_patterns_json(mon, ALCHDB_MONITOR_SORT_TOTAL_TIME, 0, ALCHDB_MONITOR_JSON_WINDOWS, &json);
+    rc = alchdb_monitor_patterns_to_json(mon, ALCHDB_MONITOR_SORT_TOTAL_TIME, 0, ALCHDB_MONITOR_JSON_WINDOWS, &json);
     json_doc("monitor patterns", rc, json);
-    rc = alchdb_monitor_analysis_json(mon, 0, &json);
+    rc = alchdb_monitor_analysis_to_json(mon, 0, &json);
     json_doc("monitor analysis", rc, json);
-    rc = alchdb_monitor_slow_log_json(mon, 0, &json);
+    rc = alchdb_monitor_slow_log_to_json(mon, 0, &json);
     json_doc("monitor slow log", rc, json);
     alchdb_monitor_free(mon);
 }

@@ -171,7 +171,7 @@ static void client_check(oom_state *st)
     alchdb_txn_free(t);
     if (s->mon) {
         char *json = NULL;
-        ck_assert_int_eq(alchdb_monitor_patterns_json(s->mon, 0, 0, 0, &json), 0);
+        ck_assert_int_eq(alchdb_monitor_patterns_to_json(s->mon, 0, 0, 0, &json), 0);
         alchdb_free(json);
     }
 }
@@ -307,7 +307,7 @@ static int plan_run(oom_state *st)
     if (OOM_CALL(st, alchdb_monitor_capture_plans(s->mon, NULL, db_ci, 5, &got)))
         return -1;
     char *json = NULL;
-    int rc = OOM_CALL(st, alchdb_monitor_patterns_json(s->mon, 0, 0, 0, &json));
+    int rc = OOM_CALL(st, alchdb_monitor_patterns_to_json(s->mon, 0, 0, 0, &json));
     alchdb_free(json);
     return rc;
 }
