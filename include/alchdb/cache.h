@@ -256,7 +256,7 @@ typedef struct alchdb_cache_query {
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_client_exec_cached(alchdb_client *client, const char *sql, int nparams,
-                                         const char *const *params, unsigned flags, const alchdb_cache_query *q,
+                                         const char *const *params, uint32_t flags, const alchdb_cache_query *q,
                                          alchdb_result **out);
 
 /**

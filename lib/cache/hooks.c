@@ -1198,7 +1198,7 @@ int alchdb__cache_query_check(const alchdb_client *client, const alchdb_cache_qu
 }
 
 ALCHDB_API int alchdb_client_exec_cached(alchdb_client *client, const char *sql, int nparams,
-                                         const char *const *params, unsigned flags, const alchdb_cache_query *q,
+                                         const char *const *params, uint32_t flags, const alchdb_cache_query *q,
                                          alchdb_result **out)
 {
     if (out)

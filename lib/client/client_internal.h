@@ -41,7 +41,7 @@ typedef struct alchdb__exec_ctx {
     const char *const *params;
     const int *param_formats; /* NULL: every parameter is text (NUL-terminated) */
     const int *param_lengths; /* byte lengths of the binary ones (param_formats[i] == 1) */
-    unsigned flags;          /* ALCHDB_EXEC_* */
+    uint32_t flags;          /* ALCHDB_EXEC_* */
     alchdb_txn *txn;         /* NULL outside a transaction */
     alchdb_pool *pool;       /* the pool used (the router may choose another) */
     int64_t start_ns, end_ns;
@@ -153,7 +153,7 @@ int alchdb__client_exec_opts(const char *func, alchdb_client *c, const char *sql
 /* The same with the older arguments; cq carries per-statement cache options
  * (alchdb_client_exec_cached) or NULL. */
 int alchdb__client_exec(const char *func, alchdb_client *c, const char *sql, int nparams,
-                        const char *const *params, unsigned flags, const char *token,
+                        const char *const *params, uint32_t flags, const char *token,
                         const struct alchdb_cache_query *cq, alchdb_result **out);
 /* Check a caller's options and copy them into *full (defaults for NULL or a
  * shorter struct). statement: flags/token/params/cache allowed. */
