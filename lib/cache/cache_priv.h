@@ -191,20 +191,19 @@ int64_t alchdb__cache_ttl(const alchdb_cache *c, int64_t ttl_us);
 
 /* ---- where a read runs (route.c) ---------------------------------------------- */
 
-struct alchdb_router;
 /* A miss of a routed client that may fill from expected (the tokens read
  * before its query): a replica past their highest position, resolving
  * unknown positions first (compare-and-set in expected); the primary when a
  * position cannot be had. Sets ctx->token or ALCHDB_EXEC_PRIMARY. */
-void alchdb__cache_route_miss(alchdb_cache *c, struct alchdb_router *r, const vset *vs, alchdb__cache_ver *expected,
+void alchdb__cache_route_miss(alchdb_cache *c, const alchdb__route_ref *r, const vset *vs, alchdb__cache_ver *expected,
                               alchdb__exec_ctx *ctx);
 /* A read the cache does not answer: deps are the version keys it depends on
  * (their positions are read), or NULL when they cannot all be named (the
  * primary). */
-void alchdb__cache_route_bypass(alchdb_cache *c, struct alchdb_router *r, const vset *deps, alchdb__exec_ctx *ctx);
+void alchdb__cache_route_bypass(alchdb_cache *c, const alchdb__route_ref *r, const vset *deps, alchdb__exec_ctx *ctx);
 /* The BEGIN of a transaction the router may send to a replica: a replica at
  * the primary's current position, or the primary. */
-void alchdb__cache_route_txn(alchdb_cache *c, struct alchdb_router *r, alchdb__exec_ctx *ctx);
+void alchdb__cache_route_txn(alchdb_cache *c, const alchdb__route_ref *r, alchdb__exec_ctx *ctx);
 
 /* Test seam: what the calling thread's last statement through a cache did. */
 typedef struct alchdb__cache_last {
