@@ -372,7 +372,7 @@ ALCHDB_API int alchdb_monitor_patterns_to_json(alchdb_monitor *mon, int sort, in
  * ratio, failure rate, eviction and drop counters), trend (per-minute
  * windows of the last hour, per-hour windows of the last day), top patterns
  * by total time and by p95, regressions, N+1 bursts, per-pattern suggestions
- * and the seed's recommendation rules.
+ * and recommendations from fixed rules (docs/monitor.md).
  * @param mon   the monitor.
  * @param limit length of each top list and of the other lists; 0 = 10.
  * @param out   receives the owned JSON text; set to NULL first.

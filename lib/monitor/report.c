@@ -622,7 +622,7 @@ int alchdb_monitor_analysis_to_json(alchdb_monitor *mon, int64_t limit, char **o
         }
     }
 
-    /* The seed's rules, with the configured threshold. */
+    /* Fixed recommendation rules (docs/monitor.md), with the configured threshold. */
     alchdb__sb_puts(&sb, "],\"recommendations\":[");
     first = true;
     char msg[512];
