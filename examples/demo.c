@@ -303,7 +303,7 @@ static int section_router(struct demo *d)
         ok = 0;
     }
     char *json = NULL;
-    if (ok && alchdb_router_metrics_json(r, &json) == 0)
+    if (ok && alchdb_router_to_json(r, &json) == 0)
         printf("  %.300s…\n", json);
     alchdb_free(json);
     alchdb_client_free(c);
@@ -330,11 +330,11 @@ static int section_monitor(struct demo *d)
     }
     ok = ok && alchdb_client_exec(c, "SELECT pg_sleep(0.06)", 0, NULL, NULL) == 0; /* one slow query (> 50 ms) */
     char *json = NULL;
-    if (ok && alchdb_monitor_patterns_json(m, 0, 3, 0, &json) == 0)
+    if (ok && alchdb_monitor_patterns_to_json(m, 0, 3, 0, &json) == 0)
         printf("  top patterns: %.400s…\n", json);
     alchdb_free(json);
     json = NULL;
-    if (ok && alchdb_monitor_analysis_json(m, 3, &json) == 0)
+    if (ok && alchdb_monitor_analysis_to_json(m, 3, &json) == 0)
         printf("  analysis: %.400s…\n", json);
     alchdb_free(json);
     alchdb_client_free(c);
@@ -461,7 +461,7 @@ static int section_cache(struct demo *d)
     }
     alchdb_result_free(r);
     char *json = NULL;
-    if (ok && alchdb_cache_stats_json(cache, &json) == 0)
+    if (ok && alchdb_cache_to_json(cache, &json) == 0)
         printf("  %.240s…\n", json);
     alchdb_free(json);
     alchdb_client_free(c);

@@ -3,6 +3,15 @@
  * module that has options adds its spec here. */
 #include "core/opt.h"
 
+extern const alchdb__optspec alchdb__pool_optspec;
+extern const alchdb__optspec alchdb__router_optspec;
+extern const alchdb__optspec alchdb__cache_optspec;
+extern const alchdb__optspec alchdb__monitor_optspec;
+
 const alchdb__optspec *const alchdb__option_specs[] = {
+    &alchdb__pool_optspec,
+    &alchdb__router_optspec,
+    &alchdb__cache_optspec,
+    &alchdb__monitor_optspec,
     NULL,
 };

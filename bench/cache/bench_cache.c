@@ -834,7 +834,7 @@ static void pattern_counts(alchdb_cache *c, const char *needle, long long *looku
 {
     *lookups = *hits = 0;
     char *js = NULL;
-    if (alchdb_cache_stats_json(c, &js) || !js)
+    if (alchdb_cache_to_json(c, &js) || !js)
         return;
     const char *p = strstr(js, "\"patterns\":[");
     while (p && (p = strstr(p, "\"query\":\"")) != NULL) {
@@ -881,9 +881,10 @@ static phase_res run_phase(alchdb_client *c, alchdb_cache *cache, int kind, int 
     memset(&pr, 0, sizeof pr);
     pr.threads = nthreads;
     alchdb_cache_metrics m0 = metrics(cache);
-    long long b0[ALCHDB_CACHE_BYPASS_COUNT];
-    for (int i = 0; i < ALCHDB_CACHE_BYPASS_COUNT; i++)
-        b0[i] = alchdb_cache_bypass_count(cache, i);
+    long long b0[64]; /* every reason: counted up from 0 until the cache answers "no such reason" */
+    int nreasons = 0;
+    while (nreasons < 64 && (b0[nreasons] = alchdb_cache_bypass_count(cache, nreasons)) >= 0)
+        nreasons++;
     cls p0[3];
     pattern_counts(cache, NEEDLE_PK, &p0[0].lookups, &p0[0].hits);
     pattern_counts(cache, NEEDLE_LIST, &p0[1].lookups, &p0[1].hits);
@@ -926,7 +927,7 @@ static phase_res run_phase(alchdb_client *c, alchdb_cache *cache, int kind, int 
     D(invalidations);
     D(backend_errors);
 #undef D
-    for (int i = 0; i < ALCHDB_CACHE_BYPASS_COUNT; i++) {
+    for (int i = 0; i < nreasons; i++) {
         long long d = alchdb_cache_bypass_count(cache, i) - b0[i];
         if (i == ALCHDB_CACHE_BYPASS_WRITE_IN_FLIGHT)
             pr.bypass_inflight = d;

@@ -206,8 +206,8 @@ int main(int argc, char **argv)
     }
     double mem_run_s = (double)(now_ns() - t0) / 1e9;
     long h2 = heap_bytes();
-    alchdb_monitor_stats st;
-    alchdb_monitor_get_stats(mon, &st, sizeof st);
+    alchdb_monitor_metrics st;
+    alchdb_monitor_get_metrics(mon, &st, sizeof st);
 
     double on_qps = 0, off_qps = 0, ratio = 0;
     const char *ci = getenv("ALCHDB_TEST_PRIMARY");

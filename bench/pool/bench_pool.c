@@ -22,7 +22,7 @@
 #include <alchdb/pq.h>
 
 #include "internal.h"
-#include "pool/hist.h"
+#include "core/hist.h"
 
 #define QUERY "SELECT abalance FROM pgbench_accounts WHERE aid = $1"
 #define NACCOUNTS 1000000 /* pgbench -s 10 */
@@ -410,7 +410,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "  open loop %d users x 10/s: %.0f q/s p50 %.2f p95 %.2f p99 %.2f ms (%ld errors)\n",
             users, open_r.tps, open_r.p50_ms, open_r.p95_ms, open_r.p99_ms, open_r.errors);
     char *pool_json = NULL;
-    alchdb_pool_metrics_json(alchdb_client_pool(g_client), &pool_json);
+    alchdb_pool_to_json(alchdb_client_pool(g_client), &pool_json);
     alchdb_client_free(g_client);
 
     printf("\n== bench/pool: %d threads, %d rounds, medians ==\n", threads, rounds);

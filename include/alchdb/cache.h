@@ -48,9 +48,15 @@ typedef struct alchdb_cache alchdb_cache;
 /** Cache configuration (opaque; one thread at a time). @since 0.1.0 */
 typedef struct alchdb_cache_config alchdb_cache_config;
 
-/** Options of alchdb_cache_config_set_int64() / _set_string() / _set_from_string().
- *  The bracketed word is the option's name for alchdb_cache_config_set_from_string().
- *  Durations are in microseconds. @since 0.1.0 */
+/**
+ * Cache options, the keys of the alchdb_cache_config_* functions. Values are
+ * part of the ABI. The bracketed word is the option's name (by-name setter,
+ * environment variable). Types, units, ranges, defaults and a line of
+ * documentation for each come from the option table the library uses:
+ * alchdb_options_info("cache", ...), `alchdb options cache`, or the table in
+ * docs/cache.md. Durations are microseconds, sizes bytes.
+ * @since 0.1.0
+ */
 typedef enum alchdb_cache_opt {
     ALCHDB_CACHE_OPT_BACKEND = 0,            /**< [backend] string "memory" (default) or "redis" */
     ALCHDB_CACHE_OPT_REDIS_HOST = 1,         /**< [redis_host] string, default "127.0.0.1" */
@@ -89,9 +95,6 @@ typedef enum alchdb_cache_opt {
                                                   process died or lost Redis), 100 ms..1 day, default 60 s */
 } alchdb_cache_opt;
 
-/** Number of ::alchdb_cache_opt values. @since 0.1.0 */
-#define ALCHDB_CACHE_OPT_COUNT 25
-
 /**
  * Create a configuration holding the defaults.
  * @param out receives the owned config; set to NULL first.
@@ -111,39 +114,79 @@ ALCHDB_API int alchdb_cache_config_new(alchdb_cache_config **out);
 ALCHDB_API void alchdb_cache_config_free(alchdb_cache_config *cfg);
 
 /**
- * Set an integer, boolean (0/1) or duration (microseconds) option.
+ * Set a numeric option: an integer, a duration in microseconds, a size in
+ * bytes or a boolean (0/1).
  * @param cfg   the config.
  * @param opt   an ::alchdb_cache_opt that is not a string option.
  * @param value in the option's range.
- * @return 0 or ALCHDB_E_INVALID (the message names the option and the range).
+ * @return 0, ALCHDB_E_NOTFOUND (unknown option) or ALCHDB_E_INVALID (a string
+ *         option, out of range: the message names the option and the range).
  * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_cache_config_set_int64(alchdb_cache_config *cfg, int opt, int64_t value);
 
 /**
+ * Read a numeric option.
+ * @param cfg the config.
+ * @param opt an ::alchdb_cache_opt that is not a string option.
+ * @param out receives the value.
+ * @return 0, ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID.
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_cache_config_get_int64(const alchdb_cache_config *cfg, int opt, int64_t *out);
+
+/**
  * Set a string option (backend, redis_host, redis_password, prefix, hash_key).
  * @param cfg   the config.
  * @param opt   a string ::alchdb_cache_opt.
  * @param value copied; NULL restores the default.
- * @return 0, ALCHDB_E_INVALID (wrong option, bad characters, too long) or ALCHDB_E_NOMEM.
+ * @return 0, ALCHDB_E_NOTFOUND, ALCHDB_E_INVALID (a numeric option, a value
+ *         the option refuses: the message never shows the value) or ALCHDB_E_NOMEM.
  * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_cache_config_set_string(alchdb_cache_config *cfg, int opt, const char *value);
 
 /**
- * Set an option by its bracketed name from text: integers in decimal,
- * durations Go-style ("5m", "250ms", "1h30m"; a bare integer means
- * milliseconds), booleans 0/1/true/false/on/off.
+ * Read a string option.
+ * @param cfg the config.
+ * @param opt a string ::alchdb_cache_opt.
+ * @param out receives the value, or its default; the secret options
+ *            (redis_password, hash_key) read "***" when set.
+ * @return 0, ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID.
+ * **Ownership:** *out is borrowed until the option changes or the config is freed.
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_cache_config_get_string(const alchdb_cache_config *cfg, int opt, const char **out);
+
+/**
+ * Set an option by its bracketed name from text, with the rules of
+ * <alchdb/options.h>: names case-insensitive, durations with a unit ("5m",
+ * "250ms", "1h30m"; "0"), sizes with an optional binary suffix ("64MiB"),
+ * booleans 1/0, true/false, on/off, yes/no.
  * @param cfg   the config.
- * @param name  option name (case-insensitive).
+ * @param name  option name.
  * @param value option text.
  * @return 0, ALCHDB_E_NOTFOUND (unknown name) or ALCHDB_E_INVALID.
  * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_cache_config_set_from_string(alchdb_cache_config *cfg, const char *name, const char *value);
+
+/**
+ * Load every option present in the environment as PREFIX_NAME (NAME the
+ * upper-cased option name: APP_CACHE_BACKEND, APP_CACHE_REDIS_PASSWORD).
+ * Absent or empty variables leave the option unchanged.
+ * @param cfg    the config.
+ * @param prefix variable prefix without the trailing underscore.
+ * @return 0 or the error of the first bad variable (the message names it).
+ * **Thread safety:** one thread at a time per config; reads the environment.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_cache_config_from_env(alchdb_cache_config *cfg, const char *prefix);
 
 /**
  * Create a cache. The memory backend needs nothing; the Redis backend
@@ -213,7 +256,7 @@ typedef struct alchdb_cache_query {
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_client_exec_cached(alchdb_client *client, const char *sql, int nparams,
-                                         const char *const *params, unsigned flags, const alchdb_cache_query *q,
+                                         const char *const *params, uint32_t flags, const alchdb_cache_query *q,
                                          alchdb_result **out);
 
 /**
@@ -308,14 +351,13 @@ typedef enum alchdb_cache_bypass {
     ALCHDB_CACHE_BYPASS_TOO_MANY_TABLES = 12  /**< reads more tables than an entry can track (64) */
 } alchdb_cache_bypass;
 
-/** Number of ::alchdb_cache_bypass values. @since 0.1.0 */
-#define ALCHDB_CACHE_BYPASS_COUNT 13
-
 /**
  * How many statements bypassed the cache for @p reason.
  * @param cache  the cache.
  * @param reason an ::alchdb_cache_bypass value.
- * @return the count, or ALCHDB_E_INVALID.
+ * @return the count, or ALCHDB_E_INVALID for a value that is no reason (so
+ *         a caller lists every reason, new ones included, by counting up
+ *         from 0 until this answers ALCHDB_E_INVALID).
  * **Thread safety:** any thread.
  * @since 0.1.0
  */
@@ -341,7 +383,7 @@ ALCHDB_API const char *alchdb_cache_bypass_name(int reason);
  * **Thread safety:** any thread.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_cache_stats_json(alchdb_cache *cache, char **out);
+ALCHDB_API int alchdb_cache_to_json(alchdb_cache *cache, char **out);
 
 /**
  * The backend in use.

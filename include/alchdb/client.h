@@ -177,7 +177,7 @@ ALCHDB_API int alchdb_client_new_routed(struct alchdb_router *router, alchdb_cli
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_client_exec_token(alchdb_client *client, const char *sql, int nparams,
-                                        const char *const *params, unsigned flags,
+                                        const char *const *params, uint32_t flags,
                                         const char *token, alchdb_result **out);
 
 /**
@@ -255,7 +255,7 @@ ALCHDB_API int alchdb_client_exec(alchdb_client *client, const char *sql, int np
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_client_exec_flags(alchdb_client *client, const char *sql, int nparams,
-                                        const char *const *params, unsigned flags,
+                                        const char *const *params, uint32_t flags,
                                         alchdb_result **out);
 
 /**
@@ -415,7 +415,7 @@ ALCHDB_API void alchdb_cancel_free(alchdb_cancel *cancel);
  * **Thread safety:** any thread; the transaction is one-thread-at-a-time.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_client_begin(alchdb_client *client, unsigned flags, alchdb_txn **out);
+ALCHDB_API int alchdb_client_begin(alchdb_client *client, uint32_t flags, alchdb_txn **out);
 
 /**
  * alchdb_client_begin() with per-call options: opts->timeout_us bounds the
@@ -430,7 +430,7 @@ ALCHDB_API int alchdb_client_begin(alchdb_client *client, unsigned flags, alchdb
  * **Thread safety:** any thread; the transaction is one-thread-at-a-time.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_client_begin_opts(alchdb_client *client, unsigned flags,
+ALCHDB_API int alchdb_client_begin_opts(alchdb_client *client, uint32_t flags,
                                         const alchdb_exec_opts *opts, alchdb_txn **out);
 
 /**
@@ -467,7 +467,7 @@ ALCHDB_API int alchdb_txn_exec(alchdb_txn *txn, const char *sql, int nparams,
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_txn_exec_flags(alchdb_txn *txn, const char *sql, int nparams,
-                                     const char *const *params, unsigned flags,
+                                     const char *const *params, uint32_t flags,
                                      alchdb_result **out);
 
 /**

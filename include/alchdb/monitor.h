@@ -40,9 +40,12 @@ typedef struct alchdb_monitor alchdb_monitor;
 typedef struct alchdb_monitor_config alchdb_monitor_config;
 
 /**
- * Monitor options. Values are part of the ABI. Durations are int64
- * microseconds; the by-name names used by alchdb_monitor_config_set_from_string()
- * are given in brackets.
+ * Monitor options, the keys of the alchdb_monitor_config_* functions. Values
+ * are part of the ABI. The bracketed word is the option's name (by-name
+ * setter, environment variable). Types, units, ranges, defaults and a line of
+ * documentation for each come from the option table the library uses:
+ * alchdb_options_info("monitor", ...), `alchdb options monitor`, or the table
+ * in docs/monitor.md. Durations are int64 microseconds, sizes bytes.
  * @since 0.1.0
  */
 typedef enum alchdb_monitor_opt {
@@ -103,11 +106,13 @@ ALCHDB_API int alchdb_monitor_config_new(alchdb_monitor_config **out);
 ALCHDB_API void alchdb_monitor_config_free(alchdb_monitor_config *cfg);
 
 /**
- * Set an option (durations in microseconds, booleans 0 or 1).
+ * Set a numeric option: an integer, a duration in microseconds, a size in
+ * bytes or a boolean (0/1).
  * @param cfg   the config.
  * @param opt   an ::alchdb_monitor_opt value.
- * @param value the value; ranges are listed with each option.
- * @return 0 or ALCHDB_E_INVALID (NULL cfg, unknown option, value out of range).
+ * @param value the value, within the option's range.
+ * @return 0, ALCHDB_E_NOTFOUND (unknown option) or ALCHDB_E_INVALID (NULL
+ *         cfg, out of range: the message names the option and its range).
  * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
@@ -118,7 +123,7 @@ ALCHDB_API int alchdb_monitor_config_set_int64(alchdb_monitor_config *cfg, int o
  * @param cfg the config.
  * @param opt an ::alchdb_monitor_opt value.
  * @param out receives the value.
- * @return 0 or ALCHDB_E_INVALID.
+ * @return 0, ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID.
  * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
@@ -126,20 +131,57 @@ ALCHDB_API int alchdb_monitor_config_get_int64(const alchdb_monitor_config *cfg,
                                                int64_t *out);
 
 /**
- * Set an option by name from text (names are the bracketed names of
- * ::alchdb_monitor_opt, case-insensitive). Durations use the syntax of
- * alchdb_pool_parse_duration() ("50ms", "1.5s", "5m"; a bare integer means
- * milliseconds); booleans accept 1/0, true/false, yes/no, on/off.
+ * Set a string option. The monitor has none today: every key answers
+ * ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID (a numeric option); the function
+ * exists so that every module's configuration has the same shape.
+ * @param cfg   the config.
+ * @param opt   an ::alchdb_monitor_opt value.
+ * @param value the text (copied).
+ * @return ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID.
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_monitor_config_set_string(alchdb_monitor_config *cfg, int opt, const char *value);
+
+/**
+ * Read a string option (see alchdb_monitor_config_set_string()).
+ * @param cfg the config.
+ * @param opt an ::alchdb_monitor_opt value.
+ * @param out receives the value.
+ * @return ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID.
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_monitor_config_get_string(const alchdb_monitor_config *cfg, int opt,
+                                                const char **out);
+
+/**
+ * Set an option by name from text, with the rules of <alchdb/options.h>:
+ * names case-insensitive, durations with a unit ("50ms", "1.5s", "5m"; "0"),
+ * sizes with an optional binary suffix ("4KiB"), booleans 1/0, true/false,
+ * yes/no, on/off.
  * @param cfg   the config.
  * @param name  option name (copied).
  * @param value option text (copied).
  * @return 0, ALCHDB_E_NOTFOUND (unknown name) or ALCHDB_E_INVALID (the
- *         message names the option and the text).
+ *         message names the option).
  * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_monitor_config_set_from_string(alchdb_monitor_config *cfg, const char *name,
                                                      const char *value);
+
+/**
+ * Load every option present in the environment as PREFIX_NAME (NAME the
+ * upper-cased option name: APP_MONITOR_SLOW_QUERY_THRESHOLD). Absent or
+ * empty variables leave the option unchanged.
+ * @param cfg    the config.
+ * @param prefix variable prefix without the trailing underscore.
+ * @return 0 or the error of the first bad variable (the message names it).
+ * **Thread safety:** one thread at a time per config; reads the environment.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_monitor_config_from_env(alchdb_monitor_config *cfg, const char *prefix);
 
 /**
  * Create a monitor.
@@ -240,10 +282,10 @@ ALCHDB_API int alchdb_monitor_record_simple(alchdb_monitor *mon, const char *sql
 ALCHDB_API int alchdb_monitor_flush(alchdb_monitor *mon);
 
 /**
- * Totals of a monitor, filled by alchdb_monitor_get_stats(). Append-only.
+ * Totals of a monitor, filled by alchdb_monitor_get_metrics(). Append-only.
  * @since 0.1.0
  */
-typedef struct alchdb_monitor_stats {
+typedef struct alchdb_monitor_metrics {
     int64_t calls;              /**< recorded executions (including evicted patterns) */
     int64_t errors;             /**< executions with an error SQLSTATE */
     int64_t slow;               /**< executions at or above the slow threshold */
@@ -267,20 +309,20 @@ typedef struct alchdb_monitor_stats {
     int64_t plans_captured;     /**< EXPLAIN plans stored */
     int64_t parse_queued;       /**< records handed to the background parser (never-seen shapes) */
     int64_t parse_queue_dropped; /**< records dropped because the parse queue was full */
-} alchdb_monitor_stats;
+} alchdb_monitor_metrics;
 
 /**
  * Fill a snapshot of the totals.
  * @param mon  the monitor.
  * @param st   receives the totals.
- * @param size sizeof(alchdb_monitor_stats) as the caller knows it (fields
+ * @param size sizeof(alchdb_monitor_metrics) as the caller knows it (fields
  *             beyond it are not written).
  * @return 0 or ALCHDB_E_INVALID.
  * **Thread safety:** any thread, concurrently with recording (each field is
  * consistent on its own, not across fields).
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_monitor_get_stats(alchdb_monitor *mon, alchdb_monitor_stats *st, size_t size);
+ALCHDB_API int alchdb_monitor_get_metrics(alchdb_monitor *mon, alchdb_monitor_metrics *st, size_t size);
 
 /**
  * Forget everything recorded (patterns, windows, slow log, labels, plans and
@@ -292,7 +334,7 @@ ALCHDB_API int alchdb_monitor_get_stats(alchdb_monitor *mon, alchdb_monitor_stat
  */
 ALCHDB_API int alchdb_monitor_reset(alchdb_monitor *mon);
 
-/** Sort orders of alchdb_monitor_patterns_json() (descending). @since 0.1.0 */
+/** Sort orders of alchdb_monitor_patterns_to_json() (descending). @since 0.1.0 */
 typedef enum alchdb_monitor_sort {
     ALCHDB_MONITOR_SORT_TOTAL_TIME = 0, /**< summed time */
     ALCHDB_MONITOR_SORT_CALLS = 1,      /**< executions */
@@ -304,7 +346,7 @@ typedef enum alchdb_monitor_sort {
     ALCHDB_MONITOR_SORT_LAST_SEEN = 7   /**< most recently used first */
 } alchdb_monitor_sort;
 
-/** Flag of alchdb_monitor_patterns_json(): include the non-empty minute and hour windows. @since 0.1.0 */
+/** Flag of alchdb_monitor_patterns_to_json(): include the non-empty minute and hour windows. @since 0.1.0 */
 #define ALCHDB_MONITOR_JSON_WINDOWS 1u
 
 /**
@@ -322,7 +364,7 @@ typedef enum alchdb_monitor_sort {
  * **Thread safety:** any thread, concurrently with recording.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_monitor_patterns_json(alchdb_monitor *mon, int sort, int64_t limit,
+ALCHDB_API int alchdb_monitor_patterns_to_json(alchdb_monitor *mon, int sort, int64_t limit,
                                             uint32_t flags, char **out);
 
 /**
@@ -330,7 +372,7 @@ ALCHDB_API int alchdb_monitor_patterns_json(alchdb_monitor *mon, int sort, int64
  * ratio, failure rate, eviction and drop counters), trend (per-minute
  * windows of the last hour, per-hour windows of the last day), top patterns
  * by total time and by p95, regressions, N+1 bursts, per-pattern suggestions
- * and the seed's recommendation rules.
+ * and recommendations from fixed rules (docs/monitor.md).
  * @param mon   the monitor.
  * @param limit length of each top list and of the other lists; 0 = 10.
  * @param out   receives the owned JSON text; set to NULL first.
@@ -339,7 +381,7 @@ ALCHDB_API int alchdb_monitor_patterns_json(alchdb_monitor *mon, int sort, int64
  * **Thread safety:** any thread, concurrently with recording.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_monitor_analysis_json(alchdb_monitor *mon, int64_t limit, char **out);
+ALCHDB_API int alchdb_monitor_analysis_to_json(alchdb_monitor *mon, int64_t limit, char **out);
 
 /**
  * JSON array of the slow-query log, newest first: timestamp (us since the
@@ -353,7 +395,7 @@ ALCHDB_API int alchdb_monitor_analysis_json(alchdb_monitor *mon, int64_t limit, 
  * **Thread safety:** any thread, concurrently with recording.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_monitor_slow_log_json(alchdb_monitor *mon, int64_t limit, char **out);
+ALCHDB_API int alchdb_monitor_slow_log_to_json(alchdb_monitor *mon, int64_t limit, char **out);
 
 /**
  * Capture EXPLAIN (FORMAT JSON) plans for slow patterns that have none yet,

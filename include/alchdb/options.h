@@ -63,6 +63,15 @@ typedef struct alchdb_option_info {
 } alchdb_option_info;
 
 /**
+ * The modules that have options, in registration order.
+ * @param index 0, 1, ...
+ * @return the module's name (static), or NULL past the last one.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API const char *alchdb_options_module(size_t index);
+
+/**
  * Number of options of a module.
  * @param module a module name ("pool", "router", "monitor", "cache",
  *               "advisor", "migration", ...).

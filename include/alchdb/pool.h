@@ -23,6 +23,7 @@
 #define ALCHDB_POOL_H
 
 #include <alchdb/common.h>
+#include <alchdb/options.h>
 
 ALCHDB_BEGIN_DECLS
 
@@ -40,45 +41,31 @@ typedef struct alchdb_pool_config alchdb_pool_config;
 typedef struct alchdb_conn alchdb_conn;
 
 /**
- * Pool options. Values are part of the ABI. Durations are int64 microseconds
- * (0 disables the feature where noted); the by-name names are given in
- * brackets and also form the environment variable names of
- * alchdb_pool_config_from_env().
+ * Pool options, the keys of the alchdb_pool_config_* functions. Values are
+ * part of the ABI. The bracketed word is the option's name (by-name setter,
+ * environment variable). Types, units, ranges, defaults and a line of
+ * documentation for each come from the option table the library uses:
+ * alchdb_options_info("pool", ...), `alchdb options pool`, or the table in
+ * docs/pool.md (generated from it). Durations are int64 microseconds.
  * @since 0.1.0
  */
 typedef enum alchdb_pool_opt {
-    /** [max_open_conns] connections open at most (in use + idle), 1..10000; default 100. */
-    ALCHDB_POOL_OPT_MAX_OPEN = 1,
-    /** [max_idle_conns] idle connections kept at most, 0..max_open; default 25. */
-    ALCHDB_POOL_OPT_MAX_IDLE = 2,
-    /** [min_idle_conns] idle connections the housekeeper keeps ready, 0..max_idle; default 0. */
-    ALCHDB_POOL_OPT_MIN_IDLE = 3,
-    /** [conn_max_lifetime] a connection is closed this long after it was made (jittered +/-10 %); 0 = forever; default 30 min. */
-    ALCHDB_POOL_OPT_CONN_MAX_LIFETIME = 4,
-    /** [conn_max_idle_time] an idle connection is closed after this long unused; 0 = never; default 5 min. */
-    ALCHDB_POOL_OPT_CONN_MAX_IDLE_TIME = 5,
-    /** [acquire_timeout] default wait of alchdb_pool_acquire() with timeout -1; default 10 s. */
-    ALCHDB_POOL_OPT_ACQUIRE_TIMEOUT = 6,
-    /** [connect_timeout] limit of one connection attempt, >= 1 ms; default 5 s. */
-    ALCHDB_POOL_OPT_CONNECT_TIMEOUT = 7,
-    /** [validation_interval] a connection idle longer than this is checked with a round trip before it is handed out; 0 = always; default 5 s. */
-    ALCHDB_POOL_OPT_VALIDATION_INTERVAL = 8,
-    /** [leak_threshold] a connection held longer than this is logged (warn, module "pool") with its acquire tag; 0 = off; default 60 s. */
-    ALCHDB_POOL_OPT_LEAK_THRESHOLD = 9,
-    /** [reset_policy] what release does to a clean connection: an ::alchdb_pool_reset value ("rollback" or "discard_all"); default rollback. */
-    ALCHDB_POOL_OPT_RESET_POLICY = 10,
-    /** [max_waiters] callers allowed to wait at once (more fail with ALCHDB_E_BUSY), 0..1000000; 0 = never wait; default 10000. */
-    ALCHDB_POOL_OPT_MAX_WAITERS = 11,
-    /** [slow_query_threshold] kept for the client and the monitor; default 50 ms. */
-    ALCHDB_POOL_OPT_SLOW_QUERY_THRESHOLD = 12,
-    /** [housekeeping_interval] period of the housekeeping thread, 1 ms..1 h; default 1 s. */
-    ALCHDB_POOL_OPT_HOUSEKEEPING_INTERVAL = 13,
-    /** [statement_cache_size] prepared statements kept per connection by the client (LRU), 0..100000; 0 = no preparing; default 256. */
-    ALCHDB_POOL_OPT_STMT_CACHE_SIZE = 14,
-    /** [max_connecting] connection attempts in flight at once, 1..1000; default 4. */
-    ALCHDB_POOL_OPT_MAX_CONNECTING = 15,
-    /** [name] (string) the pool's name in errors, logs and JSON; default host:port/dbname. */
-    ALCHDB_POOL_OPT_NAME = 100
+    ALCHDB_POOL_OPT_MAX_OPEN = 1,              /**< [max_open_conns] connections open at most */
+    ALCHDB_POOL_OPT_MAX_IDLE = 2,              /**< [max_idle_conns] idle connections kept at most */
+    ALCHDB_POOL_OPT_MIN_IDLE = 3,              /**< [min_idle_conns] idle connections kept ready */
+    ALCHDB_POOL_OPT_CONN_MAX_LIFETIME = 4,     /**< [conn_max_lifetime] duration; 0 = forever */
+    ALCHDB_POOL_OPT_CONN_MAX_IDLE_TIME = 5,    /**< [conn_max_idle_time] duration; 0 = never */
+    ALCHDB_POOL_OPT_ACQUIRE_TIMEOUT = 6,       /**< [acquire_timeout] wait of an acquire with timeout -1 */
+    ALCHDB_POOL_OPT_CONNECT_TIMEOUT = 7,       /**< [connect_timeout] limit of one connection attempt */
+    ALCHDB_POOL_OPT_VALIDATION_INTERVAL = 8,   /**< [validation_interval] idle time before a check round trip */
+    ALCHDB_POOL_OPT_LEAK_THRESHOLD = 9,        /**< [leak_threshold] hold time that is logged as a leak */
+    ALCHDB_POOL_OPT_RESET_POLICY = 10,         /**< [reset_policy] an ::alchdb_pool_reset (enum: by name too) */
+    ALCHDB_POOL_OPT_MAX_WAITERS = 11,          /**< [max_waiters] callers allowed to wait at once */
+    ALCHDB_POOL_OPT_SLOW_QUERY_THRESHOLD = 12, /**< [slow_query_threshold] the client's slow-statement log */
+    ALCHDB_POOL_OPT_HOUSEKEEPING_INTERVAL = 13, /**< [housekeeping_interval] period of the housekeeper */
+    ALCHDB_POOL_OPT_STMT_CACHE_SIZE = 14,      /**< [statement_cache_size] prepared statements per connection */
+    ALCHDB_POOL_OPT_MAX_CONNECTING = 15,       /**< [max_connecting] connection attempts in flight at once */
+    ALCHDB_POOL_OPT_NAME = 100                 /**< [name] (string) the pool's name in errors, logs and JSON */
 } alchdb_pool_opt;
 
 /** Values of ::ALCHDB_POOL_OPT_RESET_POLICY. @since 0.1.0 */
@@ -109,50 +96,66 @@ ALCHDB_API int alchdb_pool_config_new(alchdb_pool_config **out);
 ALCHDB_API void alchdb_pool_config_free(alchdb_pool_config *cfg);
 
 /**
- * Set an integer or duration option (durations in microseconds).
+ * Set a numeric option: an integer, a duration in microseconds, a size in
+ * bytes, a boolean (0/1) or an enum's value.
  * @param cfg   the config.
- * @param opt   an ::alchdb_pool_opt value other than ::ALCHDB_POOL_OPT_NAME.
- * @param value the value; ranges are listed with each option.
- * @return 0, ALCHDB_E_INVALID (NULL cfg, unknown or string option, value out of range).
+ * @param opt   an ::alchdb_pool_opt.
+ * @param value the value, within the option's range.
+ * @return 0, ALCHDB_E_NOTFOUND (unknown option), ALCHDB_E_INVALID (NULL cfg,
+ *         a string option, value out of range: the message names the option
+ *         and its range).
  * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_pool_config_set_int64(alchdb_pool_config *cfg, int opt, int64_t value);
 
 /**
- * Read an integer or duration option.
+ * Read a numeric option.
  * @param cfg the config.
- * @param opt an ::alchdb_pool_opt value other than ::ALCHDB_POOL_OPT_NAME.
+ * @param opt an ::alchdb_pool_opt.
  * @param out receives the value.
- * @return 0 or ALCHDB_E_INVALID.
+ * @return 0, ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID (NULL, a string option).
  * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_pool_config_get_int64(const alchdb_pool_config *cfg, int opt, int64_t *out);
 
 /**
- * Set a string option (::ALCHDB_POOL_OPT_NAME).
+ * Set a string option, or an enum option by its choice's name.
  * @param cfg   the config.
- * @param opt   ::ALCHDB_POOL_OPT_NAME.
- * @param value copied; 1..63 printable characters, or NULL to restore the default.
- * @return 0, ALCHDB_E_INVALID or ALCHDB_E_NOMEM.
+ * @param opt   an ::alchdb_pool_opt.
+ * @param value copied; NULL restores the default.
+ * @return 0, ALCHDB_E_NOTFOUND, ALCHDB_E_INVALID (a numeric option, a value
+ *         the option refuses) or ALCHDB_E_NOMEM.
  * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_pool_config_set_string(alchdb_pool_config *cfg, int opt, const char *value);
 
 /**
+ * Read a string option, or an enum option's choice name.
+ * @param cfg the config.
+ * @param opt an ::alchdb_pool_opt.
+ * @param out receives the value (NULL when unset); a secret option reads "***".
+ * @return 0, ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID.
+ * **Ownership:** *out is borrowed until the option changes or the config is freed.
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_pool_config_get_string(const alchdb_pool_config *cfg, int opt,
+                                             const char **out);
+
+/**
  * Set an option by name from text, for configuration files and the
- * environment. Names are the bracketed names of ::alchdb_pool_opt
- * (case-insensitive). Counts are decimal integers. Durations are Go-style
- * sequences of a decimal number and a unit: "30m", "1h30m", "50ms", "2s",
- * "1.5s", "250us", "0"; units ns, us (or the UTF-8 micro sign + s), ms, s, m, h. A bare integer
- * means milliseconds. The reset policy is "rollback" or "discard_all".
+ * environment, with the rules of <alchdb/options.h>: names case-insensitive,
+ * durations with a unit ("250ms", "5s", "30m", "1h30m"; "0"), sizes in bytes
+ * with an optional binary suffix, booleans 1/0, true/false, on/off, yes/no,
+ * enums by choice name.
  * @param cfg   the config.
  * @param name  option name (copied).
  * @param value option text (copied).
  * @return 0, ALCHDB_E_NOTFOUND (unknown name), ALCHDB_E_INVALID (unparseable
- *         or out of range; the message names the option and the text).
+ *         or out of range; the message names the option).
  * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
@@ -161,10 +164,9 @@ ALCHDB_API int alchdb_pool_config_set_from_string(alchdb_pool_config *cfg, const
 
 /**
  * Load every option present in the environment as PREFIX_NAME, NAME being the
- * upper-cased by-name option name: with prefix "ALCHEMORSEL_DATABASE" that is
- * ALCHEMORSEL_DATABASE_MAX_OPEN_CONNS, _MAX_IDLE_CONNS, _CONN_MAX_LIFETIME,
- * _CONN_MAX_IDLE_TIME, _SLOW_QUERY_THRESHOLD, _ACQUIRE_TIMEOUT, ... Variables
- * that are absent or empty leave the option unchanged.
+ * upper-cased option name: with prefix "APP_DATABASE" that is
+ * APP_DATABASE_MAX_OPEN_CONNS, APP_DATABASE_CONN_MAX_LIFETIME, ...
+ * Variables that are absent or empty leave the option unchanged.
  * @param cfg    the config.
  * @param prefix variable prefix without the trailing underscore, 1..100 characters.
  * @return 0 or the error of the first bad variable (the message names it).
@@ -173,17 +175,6 @@ ALCHDB_API int alchdb_pool_config_set_from_string(alchdb_pool_config *cfg, const
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_pool_config_from_env(alchdb_pool_config *cfg, const char *prefix);
-
-/**
- * Parse a Go-style duration (see alchdb_pool_config_set_from_string()).
- * @param text   the text.
- * @param out_us receives microseconds (fractions below 1 microsecond are truncated).
- * @return 0, ALCHDB_E_INVALID (NULL, empty, negative, unknown unit, garbage) or
- *         ALCHDB_E_RANGE (more than about 292,000 years).
- * **Thread safety:** any thread.
- * @since 0.1.0
- */
-ALCHDB_API int alchdb_pool_parse_duration(const char *text, int64_t *out_us);
 
 /**
  * Create a pool. No connection is made until the first acquire (or until the
@@ -348,7 +339,7 @@ ALCHDB_API int alchdb_pool_get_metrics(alchdb_pool *pool, alchdb_pool_metrics *m
  * **Thread safety:** any thread.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_pool_metrics_json(alchdb_pool *pool, char **out);
+ALCHDB_API int alchdb_pool_to_json(alchdb_pool *pool, char **out);
 
 ALCHDB_END_DECLS
 

@@ -87,7 +87,14 @@ typedef enum alchdb_route_reason {
                                               read is NOT causally consistent with it. */
 } alchdb_route_reason;
 
-/** Numbered option keys. Durations are microseconds. @since 0.1.0 */
+/**
+ * Router options, the keys of the alchdb_router_config_* functions. Values
+ * are part of the ABI. Names, types, units, ranges, defaults and docs come
+ * from the option table the library uses: alchdb_options_info("router", ...),
+ * `alchdb options router`, or the table in docs/router.md. Durations are
+ * microseconds, sizes bytes.
+ * @since 0.1.0
+ */
 typedef enum alchdb_router_opt {
     ALCHDB_ROUTER_OPT_POLICY = 1,             /**< alchdb_router_policy (default round robin) */
     ALCHDB_ROUTER_OPT_PROBE_INTERVAL = 2,     /**< health probe period (default 1 s) */
@@ -110,35 +117,93 @@ typedef enum alchdb_router_opt {
 } alchdb_router_opt;
 
 /**
- * Create router options with defaults.
+ * Create a router config with every option at its default.
  * @param out receives the config (owned: alchdb_router_config_free()).
- * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
+ * @return 0, ALCHDB_E_INVALID (NULL out), ALCHDB_E_NOMEM.
+ * **Thread safety:** a config is used by one thread at a time.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_router_config_new(alchdb_router_config **out);
 
-/** Free router options (NULL allowed). @since 0.1.0 */
+/** Free a router config (NULL allowed). @since 0.1.0 */
 ALCHDB_API void alchdb_router_config_free(alchdb_router_config *cfg);
 
 /**
- * Set an option.
- * @return 0 or ALCHDB_E_INVALID (unknown key, value out of range).
+ * Set a numeric option: an integer, a duration in microseconds, a size in
+ * bytes, a boolean (0/1) or an enum's value (::alchdb_router_policy).
+ * @param cfg   the config.
+ * @param opt   an ::alchdb_router_opt.
+ * @param value the value, within the option's range (alchdb_options_info()).
+ * @return 0, ALCHDB_E_NOTFOUND (unknown option), ALCHDB_E_INVALID (NULL cfg,
+ *         out of range: the message names the option and its range).
+ * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_router_config_set_int64(alchdb_router_config *cfg, int opt, int64_t value);
 
 /**
- * Set an option by name: "policy" (round_robin|random|least_outstanding|weighted),
- * "probe_interval", "max_lag_bytes", "max_lag_time", "lag_hysteresis_pct",
- * "causal_wait", "breaker_failures", "breaker_open_time", "breaker_max_open_time",
- * "fallback_max_per_sec", "causal_default" (true|false), "acquire_timeout",
- * "max_staleness", "probe_timeout".
- * Durations accept "250ms", "1s", "1m".
- * @return 0 or ALCHDB_E_INVALID.
+ * Read a numeric option.
+ * @param cfg the config.
+ * @param opt an ::alchdb_router_opt.
+ * @param out receives the value.
+ * @return 0, ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID (NULL argument).
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_config_get_int64(const alchdb_router_config *cfg, int opt, int64_t *out);
+
+/**
+ * Set an enum option by its choice's name ("policy": "round_robin",
+ * "random", "least_outstanding", "weighted"); NULL restores the default.
+ * The router has no free-text options.
+ * @param cfg   the config.
+ * @param opt   an ::alchdb_router_opt.
+ * @param value the choice name (copied), or NULL.
+ * @return 0, ALCHDB_E_NOTFOUND, ALCHDB_E_INVALID (not an enum option, no such choice).
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_config_set_string(alchdb_router_config *cfg, int opt, const char *value);
+
+/**
+ * Read an enum option's choice name.
+ * @param cfg the config.
+ * @param opt an ::alchdb_router_opt.
+ * @param out receives the name.
+ * @return 0, ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID.
+ * **Ownership:** *out is borrowed (static).
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_config_get_string(const alchdb_router_config *cfg, int opt,
+                                               const char **out);
+
+/**
+ * Set an option by name from text, with the rules of <alchdb/options.h>
+ * (names case-insensitive, durations with a unit: "250ms", "1s", "1m";
+ * sizes with an optional binary suffix: "16MiB"; booleans; enums by name).
+ * @param cfg   the config.
+ * @param name  the option's name (`alchdb options router` lists them).
+ * @param value the text.
+ * @return 0, ALCHDB_E_NOTFOUND (unknown name), ALCHDB_E_INVALID (bad text,
+ *         out of range: the message names the option).
+ * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_router_config_set_from_string(alchdb_router_config *cfg, const char *name,
                                                     const char *value);
+
+/**
+ * Load every option present in the environment as PREFIX_NAME (NAME the
+ * upper-cased option name: APP_ROUTER_MAX_LAG_TIME). Absent or empty
+ * variables leave the option unchanged.
+ * @param cfg    the config.
+ * @param prefix variable prefix without the trailing underscore.
+ * @return 0 or the error of the first bad variable (the message names it).
+ * **Thread safety:** one thread at a time per config; reads the environment.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_router_config_from_env(alchdb_router_config *cfg, const char *prefix);
 
 /**
  * Create a router for a primary.
@@ -289,7 +354,7 @@ ALCHDB_API const char *alchdb_route_reason_name(int reason);
  * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_router_metrics_json(alchdb_router *r, char **out);
+ALCHDB_API int alchdb_router_to_json(alchdb_router *r, char **out);
 
 /**
  * Number of hosts (primary first, then replicas in the order added).

@@ -29,7 +29,7 @@ void alchdb__cache_test_point(const char *point, const char *sql)
 
 static void derive_hash_key(alchdb_cache *c)
 {
-    const char *hex = c->cfg->sval[ALCHDB_CACHE_OPT_HASH_KEY];
+    const char *hex = alchdb__opts_s(&c->cfg, ALCHDB_CACHE_OPT_HASH_KEY);
     if (hex) {
         for (int i = 0; i < 16; i++) {
             unsigned v;
@@ -46,41 +46,45 @@ static void derive_hash_key(alchdb_cache *c)
 
 static int make_backend(alchdb_cache *c)
 {
-    const alchdb_cache_config *g = c->cfg;
+    const alchdb__opts *g = &c->cfg;
+#define I(opt) alchdb__opts_i(g, ALCHDB_CACHE_OPT_##opt)
     alchdb__cache_backend_cfg bc = {
         .epoch_key = c->epoch_key,
-        .memory_bytes = g->ival[ALCHDB_CACHE_OPT_MEMORY_BYTES],
-        .redis_host = alchdb__cache_config_str(g, ALCHDB_CACHE_OPT_REDIS_HOST),
-        .redis_port = (int)g->ival[ALCHDB_CACHE_OPT_REDIS_PORT],
-        .redis_password = g->sval[ALCHDB_CACHE_OPT_REDIS_PASSWORD],
-        .redis_db = (int)g->ival[ALCHDB_CACHE_OPT_REDIS_DB],
-        .connect_timeout_us = g->ival[ALCHDB_CACHE_OPT_CONNECT_TIMEOUT],
-        .command_timeout_us = g->ival[ALCHDB_CACHE_OPT_COMMAND_TIMEOUT],
-        .breaker_failures = (int)g->ival[ALCHDB_CACHE_OPT_BREAKER_FAILURES],
-        .breaker_open_us = g->ival[ALCHDB_CACHE_OPT_BREAKER_OPEN],
-        .pool_size = (int)g->ival[ALCHDB_CACHE_OPT_REDIS_POOL_SIZE],
+        .memory_bytes = I(MEMORY_BYTES),
+        .redis_host = alchdb__opts_s(g, ALCHDB_CACHE_OPT_REDIS_HOST),
+        .redis_port = (int)I(REDIS_PORT),
+        .redis_password = alchdb__opts_s(g, ALCHDB_CACHE_OPT_REDIS_PASSWORD),
+        .redis_db = (int)I(REDIS_DB),
+        .connect_timeout_us = I(CONNECT_TIMEOUT),
+        .command_timeout_us = I(COMMAND_TIMEOUT),
+        .breaker_failures = (int)I(BREAKER_FAILURES),
+        .breaker_open_us = I(BREAKER_OPEN),
+        .pool_size = (int)I(REDIS_POOL_SIZE),
     };
-    if (strcmp(alchdb__cache_config_str(g, ALCHDB_CACHE_OPT_BACKEND), "redis") == 0)
-        return alchdb__cache_redis_new(&bc, &c->be);
-    return alchdb__cache_memory_new(&bc, &c->be);
+#undef I
+    /* The option's check admitted only registered kinds. */
+    const alchdb__cache_backend_kind *kind = alchdb__cache_backend_find(alchdb__opts_s(g, ALCHDB_CACHE_OPT_BACKEND));
+    if (!kind)
+        return alchdb__error(ALCHDB_E_INVALID, "alchdb_cache_new: no such backend");
+    return kind->create(&bc, &c->be);
 }
 
 ALCHDB_API int alchdb_cache_new(const alchdb_cache_config *cfg, alchdb_cache **out)
 {
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
     *out = NULL;
-    if (cfg && cfg->ival[ALCHDB_CACHE_OPT_DEFAULT_TTL] > cfg->ival[ALCHDB_CACHE_OPT_MAX_TTL])
+    if (cfg && alchdb__opts_i(&cfg->opts, ALCHDB_CACHE_OPT_DEFAULT_TTL) > alchdb__opts_i(&cfg->opts, ALCHDB_CACHE_OPT_MAX_TTL))
         return alchdb__error(ALCHDB_E_INVALID, "%s: default_ttl must not exceed max_ttl", __func__);
     alchdb_cache *c = alchdb__calloc(1, sizeof *c);
     if (!c)
         return alchdb__nomem("cache");
-    int rc = alchdb__cache_config_copy(cfg, &c->cfg);
+    int rc = cfg ? alchdb__opts_copy(&c->cfg, &cfg->opts) : alchdb__opts_init(&c->cfg, &alchdb__cache_optspec);
     if (rc) {
         alchdb__free(c);
         return rc;
     }
-    const int64_t *iv = c->cfg->ival;
-    c->prefix = alchdb__strdup(alchdb__cache_config_str(c->cfg, ALCHDB_CACHE_OPT_PREFIX));
+    const int64_t *iv = c->cfg.v;
+    c->prefix = alchdb__strdup(alchdb__opts_s(&c->cfg, ALCHDB_CACHE_OPT_PREFIX));
     c->epoch_key = c->prefix ? alchdb__cache_vkey(c, "n", NULL, NULL) : NULL;
     if (!c->prefix || !c->epoch_key) {
         alchdb_cache_free(c);
@@ -123,7 +127,7 @@ ALCHDB_API void alchdb_cache_free(alchdb_cache *c)
     pthread_mutex_destroy(&c->lock);
     alchdb__free(c->epoch_key);
     alchdb__free(c->prefix);
-    alchdb_cache_config_free(c->cfg);
+    alchdb__opts_free(&c->cfg);
     alchdb__free(c);
 }
 
@@ -431,7 +435,7 @@ ALCHDB_API int alchdb_cache_clear(alchdb_cache *c)
 
 /* ---- metrics --------------------------------------------------------------------- */
 
-static const char *const BYPASS_NAMES[ALCHDB_CACHE_BYPASS_COUNT] = {
+static const char *const BYPASS_NAMES[ALCHDB__CACHE_NBYPASS] = {
     "skip_flag",   "write",        "in_transaction", "locking",  "volatile",
     "temp_table",  "system_catalog", "not_cacheable", "parse_error", "write_in_flight",
     "backend",     "identity",     "too_many_tables",
@@ -439,13 +443,13 @@ static const char *const BYPASS_NAMES[ALCHDB_CACHE_BYPASS_COUNT] = {
 
 ALCHDB_API const char *alchdb_cache_bypass_name(int reason)
 {
-    return reason >= 0 && reason < ALCHDB_CACHE_BYPASS_COUNT ? BYPASS_NAMES[reason] : "unknown";
+    return reason >= 0 && reason < ALCHDB__CACHE_NBYPASS ? BYPASS_NAMES[reason] : "unknown";
 }
 
 ALCHDB_API int64_t alchdb_cache_bypass_count(alchdb_cache *c, int reason)
 {
     ALCHDB_CHECK_ARG(c, "cache", "must not be NULL");
-    ALCHDB_CHECK_ARG(reason >= 0 && reason < ALCHDB_CACHE_BYPASS_COUNT, "reason", "must be an alchdb_cache_bypass");
+    ALCHDB_CHECK_ARG(reason >= 0 && reason < ALCHDB__CACHE_NBYPASS, "reason", "must be an alchdb_cache_bypass");
     return atomic_load(&c->bypass[reason]);
 }
 
@@ -525,7 +529,7 @@ static void json_patterns(alchdb_cache *c, alchdb__strbuf *sb)
     alchdb__sb_puts(sb, "]");
 }
 
-ALCHDB_API int alchdb_cache_stats_json(alchdb_cache *c, char **out)
+ALCHDB_API int alchdb_cache_to_json(alchdb_cache *c, char **out)
 {
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
     *out = NULL;
@@ -558,7 +562,7 @@ ALCHDB_API int alchdb_cache_stats_json(alchdb_cache *c, char **out)
                       m.bytes_stored, m.bytes_served, (double)m.db_time_saved_us / 1e3, m.routed_primary,
                       m.routed_position, m.write_marks);
     alchdb__sb_printf(&sb, ",\"bypasses\":%" PRId64 ",\"bypasses_by_reason\":{", m.bypasses);
-    for (int i = 0; i < ALCHDB_CACHE_BYPASS_COUNT; i++)
+    for (int i = 0; i < ALCHDB__CACHE_NBYPASS; i++)
         alchdb__sb_printf(&sb, "%s\"%s\":%" PRId64, i ? "," : "", BYPASS_NAMES[i], atomic_load(&c->bypass[i]));
     alchdb__sb_puts(&sb, "},\"backend_state\":{");
     c->be->ops->stats_json(c->be, &sb);

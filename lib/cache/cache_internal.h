@@ -236,6 +236,22 @@ void alchdb__cache_ver_merge(alchdb__cache_ver *out, const alchdb__cache_ver *cu
 int alchdb__cache_memory_new(const alchdb__cache_backend_cfg *cfg, alchdb__cache_backend **out);
 int alchdb__cache_redis_new(const alchdb__cache_backend_cfg *cfg, alchdb__cache_backend **out);
 
+/* The registry of backend kinds (backends.c): the "backend" option names one,
+ * and the cache makes its backend through the kind's constructor. A new
+ * backend is one file with its ops and one row in the registry. */
+typedef struct alchdb__cache_backend_kind {
+    const char *name; /* the value of the "backend" option */
+    int (*create)(const alchdb__cache_backend_cfg *cfg, alchdb__cache_backend **out);
+} alchdb__cache_backend_kind;
+/* The kind called name (exact, lower case), or NULL. */
+const alchdb__cache_backend_kind *alchdb__cache_backend_find(const char *name);
+/* "must be one of: memory, redis" into buf, for the option's message. */
+void alchdb__cache_backend_names(char *buf, size_t cap);
+
+/* Number of alchdb_cache_bypass reasons: internal, so that a new reason does
+ * not change a public constant. */
+#define ALCHDB__CACHE_NBYPASS 13
+
 /* Test seam of the memory backend: entries and version keys it holds, bytes. */
 void alchdb__cache_memory_counts(alchdb__cache_backend *b, size_t *entries, size_t *versions, int64_t *bytes,
                                  int64_t *evictions);

@@ -8,17 +8,16 @@
 
 #include "alchdb/cache.h"
 #include "cache/cache_internal.h"
+#include "core/opt.h"
 #include "client/client_internal.h"
 #include "sql/sql_internal.h"
 
 struct alchdb_cache_config {
-    int64_t ival[ALCHDB_CACHE_OPT_COUNT];
-    char *sval[ALCHDB_CACHE_OPT_COUNT];
+    alchdb__opts opts;
 };
 
-int alchdb__cache_config_copy(const alchdb_cache_config *src, alchdb_cache_config **out);
-const char *alchdb__cache_config_str(const alchdb_cache_config *c, int opt);
-const char *alchdb__cache_opt_name(int opt);
+/* The cache's option table (config.c). */
+extern const alchdb__optspec alchdb__cache_optspec;
 
 /* ---- version key sets --------------------------------------------------------- */
 
@@ -148,7 +147,7 @@ typedef struct inflight {
 } inflight;
 
 struct alchdb_cache {
-    alchdb_cache_config *cfg;
+    alchdb__opts cfg; /* a copy of the caller's options */
     alchdb__cache_backend *be;
     char *prefix;
     uint8_t hash_key[16];
@@ -165,7 +164,7 @@ struct alchdb_cache {
     _Atomic int64_t lookups, hits, misses, misses_stale, misses_corrupt, coalesced, fills, fills_rejected,
         fills_too_large, fills_from_replica, bypasses, invalidations, backend_errors, bytes_stored, bytes_served, saved_us;
     _Atomic int64_t routed_primary, routed_position, write_marks; /* reads steered; writes marked ahead */
-    _Atomic int64_t bypass[ALCHDB_CACHE_BYPASS_COUNT];
+    _Atomic int64_t bypass[ALCHDB__CACHE_NBYPASS];
     cache_pattern patterns[CACHE_PATTERNS];
 };
 
@@ -192,20 +191,19 @@ int64_t alchdb__cache_ttl(const alchdb_cache *c, int64_t ttl_us);
 
 /* ---- where a read runs (route.c) ---------------------------------------------- */
 
-struct alchdb_router;
 /* A miss of a routed client that may fill from expected (the tokens read
  * before its query): a replica past their highest position, resolving
  * unknown positions first (compare-and-set in expected); the primary when a
  * position cannot be had. Sets ctx->token or ALCHDB_EXEC_PRIMARY. */
-void alchdb__cache_route_miss(alchdb_cache *c, struct alchdb_router *r, const vset *vs, alchdb__cache_ver *expected,
+void alchdb__cache_route_miss(alchdb_cache *c, const alchdb__route_ref *r, const vset *vs, alchdb__cache_ver *expected,
                               alchdb__exec_ctx *ctx);
 /* A read the cache does not answer: deps are the version keys it depends on
  * (their positions are read), or NULL when they cannot all be named (the
  * primary). */
-void alchdb__cache_route_bypass(alchdb_cache *c, struct alchdb_router *r, const vset *deps, alchdb__exec_ctx *ctx);
+void alchdb__cache_route_bypass(alchdb_cache *c, const alchdb__route_ref *r, const vset *deps, alchdb__exec_ctx *ctx);
 /* The BEGIN of a transaction the router may send to a replica: a replica at
  * the primary's current position, or the primary. */
-void alchdb__cache_route_txn(alchdb_cache *c, struct alchdb_router *r, alchdb__exec_ctx *ctx);
+void alchdb__cache_route_txn(alchdb_cache *c, const alchdb__route_ref *r, alchdb__exec_ctx *ctx);
 
 /* Test seam: what the calling thread's last statement through a cache did. */
 typedef struct alchdb__cache_last {

@@ -1,238 +1,119 @@
-/* Cache configuration: one table of options with kinds, ranges and defaults. */
+/* The cache's options, declared once for the option engine (lib/core/opt.c):
+ * the public alchdb_cache_config_* functions, the listing, the CLI's help and
+ * the table in docs/cache.md all come from this table. */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "alchdb/pool.h"
 #include "cache/cache_priv.h"
-
-enum { K_STR, K_INT, K_DUR, K_BOOL };
-
-typedef struct opt_def {
-    const char *name;
-    int kind;
-    int64_t min, max, def;
-} opt_def;
 
 #define MS INT64_C(1000)
 #define SEC INT64_C(1000000)
-static const opt_def OPTS[ALCHDB_CACHE_OPT_COUNT] = {
-    [ALCHDB_CACHE_OPT_BACKEND] = {"backend", K_STR, 0, 0, 0},
-    [ALCHDB_CACHE_OPT_REDIS_HOST] = {"redis_host", K_STR, 0, 0, 0},
-    [ALCHDB_CACHE_OPT_REDIS_PORT] = {"redis_port", K_INT, 1, 65535, 6379},
-    [ALCHDB_CACHE_OPT_REDIS_PASSWORD] = {"redis_password", K_STR, 0, 0, 0},
-    [ALCHDB_CACHE_OPT_REDIS_DB] = {"redis_db", K_INT, 0, 1000, 0},
-    [ALCHDB_CACHE_OPT_PREFIX] = {"prefix", K_STR, 0, 0, 0},
-    [ALCHDB_CACHE_OPT_DEFAULT_TTL] = {"default_ttl", K_DUR, MS, 30 * 86400 * SEC, 300 * SEC},
-    [ALCHDB_CACHE_OPT_MAX_TTL] = {"max_ttl", K_DUR, SEC, 30 * 86400 * SEC, 86400 * SEC},
-    [ALCHDB_CACHE_OPT_TTL_JITTER_PCT] = {"ttl_jitter_pct", K_INT, 0, 50, 10},
-    [ALCHDB_CACHE_OPT_MAX_ENTRY_BYTES] = {"max_entry_bytes", K_INT, 64, INT64_C(512) << 20, INT64_C(1) << 20},
-    [ALCHDB_CACHE_OPT_MEMORY_BYTES] = {"memory_bytes", K_INT, INT64_C(64) << 10, INT64_C(1) << 40,
-                                       INT64_C(64) << 20},
-    [ALCHDB_CACHE_OPT_COMPRESS_THRESHOLD] = {"compress_threshold", K_INT, 0, INT64_C(512) << 20, 65536},
-    [ALCHDB_CACHE_OPT_CONNECT_TIMEOUT] = {"connect_timeout", K_DUR, MS, 60 * SEC, 250 * MS},
-    [ALCHDB_CACHE_OPT_COMMAND_TIMEOUT] = {"command_timeout", K_DUR, MS, 60 * SEC, 100 * MS},
-    [ALCHDB_CACHE_OPT_BREAKER_FAILURES] = {"breaker_failures", K_INT, 1, 1000, 3},
-    [ALCHDB_CACHE_OPT_BREAKER_OPEN] = {"breaker_open", K_DUR, MS, 600 * SEC, SEC},
-    [ALCHDB_CACHE_OPT_REDIS_POOL_SIZE] = {"redis_pool_size", K_INT, 1, 256, 8},
-    [ALCHDB_CACHE_OPT_LEASE_TTL] = {"lease_ttl", K_DUR, MS, 600 * SEC, 5 * SEC},
-    [ALCHDB_CACHE_OPT_LEASE_WAIT] = {"lease_wait", K_DUR, 0, 60 * SEC, 200 * MS},
-    [ALCHDB_CACHE_OPT_PK_INVALIDATION] = {"pk_invalidation", K_BOOL, 0, 1, 1},
-    [ALCHDB_CACHE_OPT_HASH_KEY] = {"hash_key", K_STR, 0, 0, 0},
-    [ALCHDB_CACHE_OPT_CATALOG_REFRESH] = {"catalog_refresh", K_DUR, SEC, 86400 * SEC, 60 * SEC},
-    [ALCHDB_CACHE_OPT_TRUST_TRIGGERS] = {"trust_triggers", K_BOOL, 0, 1, 0},
-    [ALCHDB_CACHE_OPT_CACHE_ALL] = {"cache_all", K_BOOL, 0, 1, 1},
-    [ALCHDB_CACHE_OPT_WRITE_MARK_TTL] = {"write_mark_ttl", K_DUR, 100 * MS, 86400 * SEC, 60 * SEC},
+#define DAY (86400 * SEC)
+#define KIB INT64_C(1024)
+#define MIB (KIB * 1024)
+
+/* The backend is any registered backend kind (backends.c). */
+static int check_backend(const char *v, char *why, size_t cap)
+{
+    if (alchdb__cache_backend_find(v))
+        return 0;
+    alchdb__cache_backend_names(why, cap);
+    return -1;
+}
+
+static int check_prefix(const char *v, char *why, size_t cap)
+{
+    size_t n = strlen(v);
+    bool ok = n >= 1 && n <= 100;
+    for (const char *p = v; ok && *p; p++)
+        ok = isalnum((unsigned char)*p) || strchr(":_.-", *p);
+    if (!ok)
+        snprintf(why, cap, "must have 1..100 characters of A-Z a-z 0-9 : _ . -");
+    return ok ? 0 : -1;
+}
+
+static int check_hex32(const char *v, char *why, size_t cap)
+{
+    bool ok = strlen(v) == 32;
+    for (const char *p = v; ok && *p; p++)
+        ok = isxdigit((unsigned char)*p);
+    if (!ok)
+        snprintf(why, cap, "must be 32 hexadecimal digits");
+    return ok ? 0 : -1;
+}
+
+static int check_host(const char *v, char *why, size_t cap)
+{
+    size_t n = strlen(v);
+    if (n >= 1 && n <= 255 && !strpbrk(v, " \t\r\n"))
+        return 0;
+    snprintf(why, cap, "must be a host name or address (1..255 characters, no spaces)");
+    return -1;
+}
+
+/* Any bytes but NUL, bounded; the message never shows the value. */
+static int check_password(const char *v, char *why, size_t cap)
+{
+    size_t n = strlen(v);
+    if (n >= 1 && n <= 512)
+        return 0;
+    snprintf(why, cap, "must have 1..512 characters");
+    return -1;
+}
+
+#define STR_OPT(key, name, def, check, flags, doc) {key, name, ALCHDB_OPT_STRING, 0, 0, 0, def, NULL, check, flags, doc}
+#define INT_OPT(key, name, lo, hi, def, doc) {key, name, ALCHDB_OPT_INT, lo, hi, def, NULL, NULL, NULL, 0, doc}
+#define DUR_OPT(key, name, lo, hi, def, doc) {key, name, ALCHDB_OPT_DURATION, lo, hi, def, NULL, NULL, NULL, 0, doc}
+#define SIZE_OPT(key, name, lo, hi, def, doc) {key, name, ALCHDB_OPT_SIZE, lo, hi, def, NULL, NULL, NULL, 0, doc}
+#define BOOL_OPT(key, name, def, doc) {key, name, ALCHDB_OPT_BOOL, 0, 1, def, NULL, NULL, NULL, 0, doc}
+
+static const alchdb__optdef DEFS[] = {
+    STR_OPT(ALCHDB_CACHE_OPT_BACKEND, "backend", "memory", check_backend, 0,
+            "where entries live: memory (in this process) or redis (shared)"),
+    STR_OPT(ALCHDB_CACHE_OPT_REDIS_HOST, "redis_host", "127.0.0.1", check_host, 0, "Redis host name or address"),
+    INT_OPT(ALCHDB_CACHE_OPT_REDIS_PORT, "redis_port", 1, 65535, 6379, "Redis TCP port"),
+    STR_OPT(ALCHDB_CACHE_OPT_REDIS_PASSWORD, "redis_password", NULL, check_password, ALCHDB__OPT_SECRET,
+            "Redis AUTH password (never logged or shown)"),
+    INT_OPT(ALCHDB_CACHE_OPT_REDIS_DB, "redis_db", 0, 1000, 0, "Redis database number"),
+    STR_OPT(ALCHDB_CACHE_OPT_PREFIX, "prefix", "alchemorsel:query", check_prefix, 0,
+            "namespace of every key (processes that share it share entries)"),
+    DUR_OPT(ALCHDB_CACHE_OPT_DEFAULT_TTL, "default_ttl", MS, 30 * DAY, 300 * SEC,
+            "lifetime of an entry when a call names none (at most max_ttl)"),
+    DUR_OPT(ALCHDB_CACHE_OPT_MAX_TTL, "max_ttl", SEC, 30 * DAY, DAY, "the longest lifetime an entry gets"),
+    INT_OPT(ALCHDB_CACHE_OPT_TTL_JITTER_PCT, "ttl_jitter_pct", 0, 50, 10,
+            "lifetimes are shortened at random by up to this percentage, so entries do not expire together"),
+    SIZE_OPT(ALCHDB_CACHE_OPT_MAX_ENTRY_BYTES, "max_entry_bytes", 64, 512 * MIB, MIB,
+             "larger encoded results are not cached"),
+    SIZE_OPT(ALCHDB_CACHE_OPT_MEMORY_BYTES, "memory_bytes", 64 * KIB, INT64_C(1) << 40, 64 * MIB,
+             "bound of the memory backend (keys + values), least recently used out first"),
+    SIZE_OPT(ALCHDB_CACHE_OPT_COMPRESS_THRESHOLD, "compress_threshold", 0, 512 * MIB, 64 * KIB,
+             "entries larger than this are compressed; 0 = never"),
+    DUR_OPT(ALCHDB_CACHE_OPT_CONNECT_TIMEOUT, "connect_timeout", MS, 60 * SEC, 250 * MS, "limit of a Redis connect"),
+    DUR_OPT(ALCHDB_CACHE_OPT_COMMAND_TIMEOUT, "command_timeout", MS, 60 * SEC, 100 * MS, "limit of a Redis command"),
+    INT_OPT(ALCHDB_CACHE_OPT_BREAKER_FAILURES, "breaker_failures", 1, 1000, 3,
+            "consecutive backend failures that open the breaker (the cache is then bypassed)"),
+    DUR_OPT(ALCHDB_CACHE_OPT_BREAKER_OPEN, "breaker_open", MS, 600 * SEC, SEC,
+            "how long the breaker stays open before one trial"),
+    INT_OPT(ALCHDB_CACHE_OPT_REDIS_POOL_SIZE, "redis_pool_size", 1, 256, 8, "Redis connections at most"),
+    DUR_OPT(ALCHDB_CACHE_OPT_LEASE_TTL, "lease_ttl", MS, 600 * SEC, 5 * SEC,
+            "lifetime of a miss lease in Redis (one process fills, the others wait)"),
+    DUR_OPT(ALCHDB_CACHE_OPT_LEASE_WAIT, "lease_wait", 0, 60 * SEC, 200 * MS,
+            "how long a miss waits for another process's fill before it runs the query itself; 0 = no cross-process lease"),
+    BOOL_OPT(ALCHDB_CACHE_OPT_PK_INVALIDATION, "pk_invalidation", 1,
+             "row-level versions for primary-key lookups: a write to one row keeps other rows' entries"),
+    STR_OPT(ALCHDB_CACHE_OPT_HASH_KEY, "hash_key", NULL, check_hex32, ALCHDB__OPT_SECRET,
+            "32 hex digits keying the entry hash; default derived from the prefix"),
+    DUR_OPT(ALCHDB_CACHE_OPT_CATALOG_REFRESH, "catalog_refresh", SEC, DAY, 60 * SEC,
+            "how often primary keys, views and foreign keys are read again from the catalog"),
+    BOOL_OPT(ALCHDB_CACHE_OPT_TRUST_TRIGGERS, "trust_triggers", 0,
+             "0: a write to a table with user triggers counts as a write to every table; 1: only to that table"),
+    BOOL_OPT(ALCHDB_CACHE_OPT_CACHE_ALL, "cache_all", 1,
+             "1: every cacheable read of an attached client is cached; 0: only alchdb_client_exec_cached()"),
+    DUR_OPT(ALCHDB_CACHE_OPT_WRITE_MARK_TTL, "write_mark_ttl", 100 * MS, DAY, 60 * SEC,
+            "how long a write's mark in Redis outlives a process that died mid-write"),
 };
 
-static bool valid_opt(int opt)
-{
-    return opt >= 0 && opt < ALCHDB_CACHE_OPT_COUNT;
-}
+const alchdb__optspec alchdb__cache_optspec = {"cache", DEFS, sizeof DEFS / sizeof DEFS[0]};
 
-ALCHDB_API int alchdb_cache_config_new(alchdb_cache_config **out)
-{
-    ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
-    *out = NULL;
-    alchdb_cache_config *c = alchdb__calloc(1, sizeof *c);
-    if (!c)
-        return alchdb__nomem("cache config");
-    for (int i = 0; i < ALCHDB_CACHE_OPT_COUNT; i++)
-        c->ival[i] = OPTS[i].def;
-    *out = c;
-    return 0;
-}
-
-ALCHDB_API void alchdb_cache_config_free(alchdb_cache_config *c)
-{
-    if (!c)
-        return;
-    for (int i = 0; i < ALCHDB_CACHE_OPT_COUNT; i++) {
-        if (c->sval[i] && i == ALCHDB_CACHE_OPT_REDIS_PASSWORD)
-            memset(c->sval[i], 0, strlen(c->sval[i]));
-        alchdb__free(c->sval[i]);
-    }
-    alchdb__free(c);
-}
-
-int alchdb__cache_config_copy(const alchdb_cache_config *src, alchdb_cache_config **out)
-{
-    int rc = alchdb_cache_config_new(out);
-    if (rc || !src)
-        return rc;
-    memcpy((*out)->ival, src->ival, sizeof src->ival);
-    for (int i = 0; i < ALCHDB_CACHE_OPT_COUNT; i++) {
-        if (src->sval[i] && !((*out)->sval[i] = alchdb__strdup(src->sval[i]))) {
-            alchdb_cache_config_free(*out);
-            *out = NULL;
-            return alchdb__nomem("cache config");
-        }
-    }
-    return 0;
-}
-
-const char *alchdb__cache_config_str(const alchdb_cache_config *c, int opt)
-{
-    static const char *const defaults[ALCHDB_CACHE_OPT_COUNT] = {
-        [ALCHDB_CACHE_OPT_BACKEND] = "memory",
-        [ALCHDB_CACHE_OPT_REDIS_HOST] = "127.0.0.1",
-        [ALCHDB_CACHE_OPT_PREFIX] = "alchemorsel:query",
-    };
-    return c->sval[opt] ? c->sval[opt] : defaults[opt];
-}
-
-const char *alchdb__cache_opt_name(int opt)
-{
-    return valid_opt(opt) ? OPTS[opt].name : "?";
-}
-
-ALCHDB_API int alchdb_cache_config_set_int64(alchdb_cache_config *c, int opt, int64_t v)
-{
-    ALCHDB_CHECK_ARG(c, "cfg", "must not be NULL");
-    ALCHDB_CHECK_ARG(valid_opt(opt), "opt", "must be an alchdb_cache_opt");
-    const opt_def *d = &OPTS[opt];
-    if (d->kind == K_STR)
-        return alchdb__error(ALCHDB_E_INVALID, "%s: option '%s' is a string (alchdb_cache_config_set_string)",
-                             __func__, d->name);
-    if (v < d->min || v > d->max)
-        return alchdb__error(ALCHDB_E_INVALID, "%s: option '%s' must be %lld..%lld%s, not %lld", __func__,
-                             d->name, (long long)d->min, (long long)d->max,
-                             d->kind == K_DUR ? " microseconds" : "", (long long)v);
-    c->ival[opt] = v;
-    return 0;
-}
-
-static bool prefix_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 100)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!isalnum((unsigned char)*p) && !strchr(":_.-", *p))
-            return false;
-    return true;
-}
-
-static bool hex32_ok(const char *s)
-{
-    if (strlen(s) != 32)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!isxdigit((unsigned char)*p))
-            return false;
-    return true;
-}
-
-ALCHDB_API int alchdb_cache_config_set_string(alchdb_cache_config *c, int opt, const char *value)
-{
-    ALCHDB_CHECK_ARG(c, "cfg", "must not be NULL");
-    ALCHDB_CHECK_ARG(valid_opt(opt), "opt", "must be an alchdb_cache_opt");
-    const opt_def *d = &OPTS[opt];
-    if (d->kind != K_STR)
-        return alchdb__error(ALCHDB_E_INVALID, "%s: option '%s' is not a string option", __func__, d->name);
-    if (value) {
-        size_t n = strlen(value);
-        bool ok = true;
-        const char *why = "";
-        switch (opt) {
-        case ALCHDB_CACHE_OPT_BACKEND:
-            ok = strcmp(value, "memory") == 0 || strcmp(value, "redis") == 0;
-            why = "must be \"memory\" or \"redis\"";
-            break;
-        case ALCHDB_CACHE_OPT_PREFIX:
-            ok = prefix_ok(value);
-            why = "must have 1..100 characters of A-Z a-z 0-9 : _ . -";
-            break;
-        case ALCHDB_CACHE_OPT_HASH_KEY:
-            ok = hex32_ok(value);
-            why = "must be 32 hexadecimal digits";
-            break;
-        case ALCHDB_CACHE_OPT_REDIS_HOST:
-            ok = n >= 1 && n <= 255 && !strpbrk(value, " \t\r\n");
-            why = "must be a host name or address (1..255 characters, no spaces)";
-            break;
-        default: /* the password: any bytes but NUL, bounded */
-            ok = n >= 1 && n <= 512;
-            why = "must have 1..512 characters";
-            break;
-        }
-        if (!ok) /* never echo the value: it may be the password */
-            return alchdb__error(ALCHDB_E_INVALID, "%s: option '%s' %s", __func__, d->name, why);
-    }
-    char *copy = NULL;
-    if (value && !(copy = alchdb__strdup(value)))
-        return alchdb__nomem("cache config");
-    alchdb__free(c->sval[opt]);
-    c->sval[opt] = copy;
-    return 0;
-}
-
-static int parse_int(const opt_def *d, const char *value, int64_t *out)
-{
-    if (d->kind == K_BOOL) {
-        static const char *const yes[] = {"1", "true", "on", "yes"}, *const no[] = {"0", "false", "off", "no"};
-        for (size_t i = 0; i < 4; i++) {
-            if (strcasecmp(value, yes[i]) == 0)
-                return *out = 1, 0;
-            if (strcasecmp(value, no[i]) == 0)
-                return *out = 0, 0;
-        }
-        return alchdb__error(ALCHDB_E_INVALID, "option '%s': '%.64s' is not a boolean", d->name, value);
-    }
-    if (d->kind == K_DUR) {
-        int rc = alchdb_pool_parse_duration(value, out);
-        if (rc) {
-            char msg[600];
-            snprintf(msg, sizeof msg, "%s", alchdb_last_error_message());
-            return alchdb__error(rc, "option '%s': %s", d->name, msg);
-        }
-        return 0;
-    }
-    errno = 0;
-    char *end;
-    long long v = strtoll(value, &end, 10);
-    if (errno || end == value || *end)
-        return alchdb__error(ALCHDB_E_INVALID, "option '%s': '%.64s' is not an integer", d->name, value);
-    *out = v;
-    return 0;
-}
-
-ALCHDB_API int alchdb_cache_config_set_from_string(alchdb_cache_config *c, const char *name, const char *value)
-{
-    ALCHDB_CHECK_ARG(c, "cfg", "must not be NULL");
-    ALCHDB_CHECK_ARG(name, "name", "must not be NULL");
-    ALCHDB_CHECK_ARG(value, "value", "must not be NULL");
-    for (int i = 0; i < ALCHDB_CACHE_OPT_COUNT; i++) {
-        if (strcasecmp(name, OPTS[i].name) != 0)
-            continue;
-        if (OPTS[i].kind == K_STR)
-            return alchdb_cache_config_set_string(c, i, value);
-        int64_t v;
-        int rc = parse_int(&OPTS[i], value, &v);
-        return rc ? rc : alchdb_cache_config_set_int64(c, i, v);
-    }
-    return alchdb__error(ALCHDB_E_NOTFOUND, "unknown cache option '%.64s'", name);
-}
+ALCHDB__CONFIG_API(cache, alchdb_cache_config, opts, &alchdb__cache_optspec)

@@ -21,7 +21,7 @@ typedef struct binding {
     alchdb_cache *cache;
     alchdb_client *client;
     char *scope;
-    alchdb_router *router; /* routed clients: reads run where their positions were replayed */
+    alchdb__route_ref route; /* routed clients: reads run where their positions were replayed */
 
     pthread_mutex_t lock;
     pthread_cond_t loaded; /* a catalog load finished */
@@ -230,7 +230,7 @@ static stmt_info *stmt_get(binding *b, const char *sql, size_t len, uint64_t has
 static cache_catalog *catalog_get(binding *b, bool may_load, uint8_t identity[16])
 {
     int64_t now = alchdb__now_ns();
-    int64_t refresh_ns = b->cache->cfg->ival[ALCHDB_CACHE_OPT_CATALOG_REFRESH] * 1000;
+    int64_t refresh_ns = alchdb__opts_i(&b->cache->cfg, ALCHDB_CACHE_OPT_CATALOG_REFRESH) * 1000;
     pthread_mutex_lock(&b->lock);
     bool stale = !b->cat || b->reload || now - b->cat->loaded_ns > refresh_ns;
     if (may_load && stale && !b->loading && now >= b->next_load_ns) {
@@ -481,7 +481,7 @@ static void count_bypass(alchdb_cache *c, int reason)
 static void bypass_read(binding *b, alchdb__exec_ctx *ctx, int reason, const vset *deps)
 {
     count_bypass(b->cache, reason);
-    alchdb__cache_route_bypass(b->cache, b->router, deps, ctx);
+    alchdb__cache_route_bypass(b->cache, &b->route, deps, ctx);
 }
 
 /* ---- keys ------------------------------------------------------------------------ */
@@ -753,8 +753,8 @@ static int h_lookup(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out)
         return lookup_write(b, si, ctx); /* si NULL (no memory): treated as an unknown write */
     int reason = si->bypass;
     int64_t token_need;
-    if (reason < 0 && ctx->token && b->router &&
-        alchdb__router_token_verdict(b->router, ctx->token, &token_need) != ALCHDB__TOKEN_OK) {
+    if (reason < 0 && ctx->token && b->route.hooks &&
+        b->route.hooks->token_verdict(b->route.ud, ctx->token, &token_need) != ALCHDB__TOKEN_OK) {
         /* A token that does not parse, names another cluster, or names a
          * write the router cannot find on the current timeline is the
          * router's to judge (it refuses it, or the primary serves the read
@@ -771,7 +771,7 @@ static int h_lookup(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out)
      * tables' writes have been replayed. Any other bypass goes to the
      * primary (routed) or simply runs (not routed). */
     bool named = reason == ALCHDB_CACHE_BYPASS_SKIP_FLAG || reason == ALCHDB_CACHE_BYPASS_VOLATILE;
-    if (reason >= 0 && !(named && b->router)) {
+    if (reason >= 0 && !(named && b->route.hooks)) {
         bypass_read(b, ctx, reason, NULL);
         stmt_release(si);
         return 0;
@@ -887,7 +887,7 @@ static int h_lookup(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out)
     if (st->pattern)
         atomic_fetch_add_explicit(&st->pattern->misses, 1, memory_order_relaxed);
     note_path(ALCHDB__CACHE_PATH_MISS, -1);
-    alchdb__cache_route_miss(c, b->router, &st->vs, st->expected, ctx);
+    alchdb__cache_route_miss(c, &b->route, &st->vs, st->expected, ctx);
     alchdb__cache_test_point("versions-read", ctx->sql);
     ctx->cache_state = st;
     return 0;
@@ -904,7 +904,7 @@ hit:
 
 static void read_lsn(binding *b, PGconn *pg, int64_t deadline_ns, int64_t *lsn, uint32_t *tli)
 {
-    if (!b->router || PQtransactionStatus(pg) != PQTRANS_IDLE)
+    if (!b->route.hooks || PQtransactionStatus(pg) != PQTRANS_IDLE)
         return;
     alchdb__token t;
     /* Bounded by the call's deadline; a read cut short leaves the query
@@ -1094,7 +1094,7 @@ static void h_txn_stmt(void *ud, alchdb__exec_ctx *ctx)
 static void h_txn_begin(void *ud, alchdb__exec_ctx *ctx)
 {
     binding *b = ud;
-    alchdb__cache_route_txn(b->cache, b->router, ctx);
+    alchdb__cache_route_txn(b->cache, &b->route, ctx);
 }
 
 /* Just before COMMIT is sent: the marks of everything the transaction wrote
@@ -1162,7 +1162,7 @@ ALCHDB_API int alchdb_client_set_cache(alchdb_client *client, alchdb_cache *cach
         }
         b->cache = cache;
         b->client = client;
-        b->router = client->route ? client->route_ud : NULL;
+        b->route = (alchdb__route_ref){client->route, client->route_ud};
         pthread_mutex_init(&b->lock, NULL);
         pthread_cond_init(&b->loaded, NULL);
     }
@@ -1200,7 +1200,7 @@ int alchdb__cache_query_check(const alchdb_client *client, const alchdb_cache_qu
 }
 
 ALCHDB_API int alchdb_client_exec_cached(alchdb_client *client, const char *sql, int nparams,
-                                         const char *const *params, unsigned flags, const alchdb_cache_query *q,
+                                         const char *const *params, uint32_t flags, const alchdb_cache_query *q,
                                          alchdb_result **out)
 {
     if (out)

@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "cache/cache_priv.h"
-#include "router/router_internal.h"
 #include "router/token.h"
 #include "sql/sql_internal.h"
 
@@ -20,11 +19,11 @@
  * The only three places the cache knows the token: whether the router knows
  * its cluster yet, reading a token's position, writing one. */
 
-static bool cluster_known(alchdb_router *r)
+static bool cluster_known(const alchdb__route_ref *r)
 {
     uint64_t sysid;
     uint32_t tli;
-    return alchdb__router_cluster(r, &sysid, &tli) == 0;
+    return r->hooks->cluster(r->ud, &sysid, &tli) == 0;
 }
 
 static int64_t token_lsn(const char *tok)
@@ -34,10 +33,10 @@ static int64_t token_lsn(const char *tok)
 }
 
 /* false when no token can be written (then the read goes to the primary). */
-static bool token_for(alchdb_router *r, int64_t lsn, char *buf, size_t cap)
+static bool token_for(const alchdb__route_ref *r, int64_t lsn, char *buf, size_t cap)
 {
     alchdb__token t = {0, 0, lsn};
-    return alchdb__router_cluster(r, &t.sysid, &t.timeline) == 0 &&
+    return r->hooks->cluster(r->ud, &t.sysid, &t.timeline) == 0 &&
            alchdb__token_format(&t, buf, cap) > 0;
 }
 
@@ -54,7 +53,7 @@ static void to_primary(alchdb_cache *c, alchdb__exec_ctx *ctx)
 }
 
 /* A replica that has replayed need, else the primary (the router decides). */
-static void at_position(alchdb_cache *c, alchdb_router *r, alchdb__exec_ctx *ctx, int64_t need)
+static void at_position(alchdb_cache *c, const alchdb__route_ref *r, alchdb__exec_ctx *ctx, int64_t need)
 {
     if (ctx->token && token_lsn(ctx->token) >= need) {
         atomic_fetch_add_explicit(&c->routed_position, 1, memory_order_relaxed);
@@ -69,23 +68,23 @@ static void at_position(alchdb_cache *c, alchdb_router *r, alchdb__exec_ctx *ctx
 }
 
 /* Whether the router would consider a replica at all for ctx. */
-static bool replica_possible(const alchdb_router *r, const alchdb__exec_ctx *ctx)
+static bool replica_possible(const alchdb__route_ref *r, const alchdb__exec_ctx *ctx)
 {
-    return r && !(ctx->flags & ALCHDB_EXEC_PRIMARY) && r->nhosts > 1;
+    return r->hooks && !(ctx->flags & ALCHDB_EXEC_PRIMARY) && r->hooks->has_replicas(r->ud);
 }
 
 /* The primary's current write position (a round trip to it), or -1. */
-static int64_t primary_position(alchdb_router *r)
+static int64_t primary_position(const alchdb__route_ref *r)
 {
-    char tok[80];
-    return alchdb_router_token(r, tok, sizeof tok) == 0 ? token_lsn(tok) : -1;
+    char tok[ALCHDB__TOKEN_CAP];
+    return r->hooks->primary_token(r->ud, tok, sizeof tok) == 0 ? token_lsn(tok) : -1;
 }
 
 /* Give tokens of unknown write position ("u": created at first use, by an
  * unrouted writer, or after invalidations were lost) the primary's current
  * position. Safe: every write before now is at or below it, and a write
  * after it replaces the token, which makes the compare-and-set fail. */
-static int64_t resolve_unknown(alchdb_cache *c, alchdb_router *r, const vset *vs, alchdb__cache_ver *expected)
+static int64_t resolve_unknown(alchdb_cache *c, const alchdb__route_ref *r, const vset *vs, alchdb__cache_ver *expected)
 {
     int64_t now = primary_position(r);
     if (now < 0)
@@ -102,7 +101,7 @@ static int64_t resolve_unknown(alchdb_cache *c, alchdb_router *r, const vset *vs
     return now;
 }
 
-void alchdb__cache_route_miss(alchdb_cache *c, alchdb_router *r, const vset *vs, alchdb__cache_ver *expected,
+void alchdb__cache_route_miss(alchdb_cache *c, const alchdb__route_ref *r, const vset *vs, alchdb__cache_ver *expected,
                               alchdb__exec_ctx *ctx)
 {
     if (!replica_possible(r, ctx))
@@ -134,7 +133,7 @@ void alchdb__cache_route_miss(alchdb_cache *c, alchdb_router *r, const vset *vs,
     at_position(c, r, ctx, need);
 }
 
-void alchdb__cache_route_bypass(alchdb_cache *c, alchdb_router *r, const vset *deps, alchdb__exec_ctx *ctx)
+void alchdb__cache_route_bypass(alchdb_cache *c, const alchdb__route_ref *r, const vset *deps, alchdb__exec_ctx *ctx)
 {
     if (!replica_possible(r, ctx))
         return;
@@ -163,12 +162,12 @@ void alchdb__cache_route_bypass(alchdb_cache *c, alchdb_router *r, const vset *d
     at_position(c, r, ctx, need);
 }
 
-void alchdb__cache_route_txn(alchdb_cache *c, alchdb_router *r, alchdb__exec_ctx *ctx)
+void alchdb__cache_route_txn(alchdb_cache *c, const alchdb__route_ref *r, alchdb__exec_ctx *ctx)
 {
     /* A transaction the router may run on a replica (by the same rule the
      * router uses) reads tables nobody names in advance: it needs everything
      * committed so far, the primary's current position. */
-    if (!r || r->nhosts < 2 || !ctx->sql || !alchdb__sql_txn_replica_ok(ctx->sql, ctx->sql_len))
+    if (!r->hooks || !r->hooks->has_replicas(r->ud) || !ctx->sql || !alchdb__sql_txn_replica_ok(ctx->sql, ctx->sql_len))
         return;
     int64_t now = primary_position(r);
     if (now < 0) {

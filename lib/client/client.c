@@ -115,7 +115,7 @@ int alchdb__exec_opts_load(const char *func, const alchdb_exec_opts *opts, bool 
 int alchdb__check_exec_args(const char *func, const char *sql, int nparams, const char *const *params,
                             const alchdb_exec_opts *o)
 {
-    unsigned flags = o->flags;
+    uint32_t flags = o->flags;
     if (!sql)
         return alchdb__invalid_arg(func, "sql", "must not be NULL");
     if (!*sql)
@@ -306,7 +306,7 @@ int alchdb__client_exec_opts(const char *func, alchdb_client *c, const char *sql
 }
 
 int alchdb__client_exec(const char *func, alchdb_client *c, const char *sql, int nparams,
-                        const char *const *params, unsigned flags, const char *token,
+                        const char *const *params, uint32_t flags, const char *token,
                         const struct alchdb_cache_query *cq, alchdb_result **out)
 {
     if (out)
@@ -336,7 +336,7 @@ ALCHDB_API int alchdb_client_exec_opts(alchdb_client *c, const char *sql, int np
 }
 
 ALCHDB_API int alchdb_client_exec_flags(alchdb_client *c, const char *sql, int nparams,
-                                        const char *const *params, unsigned flags,
+                                        const char *const *params, uint32_t flags,
                                         alchdb_result **out)
 {
     return alchdb__client_exec(__func__, c, sql, nparams, params, flags, NULL, NULL, out);
@@ -349,7 +349,7 @@ ALCHDB_API int alchdb_client_exec(alchdb_client *c, const char *sql, int nparams
 }
 
 ALCHDB_API int alchdb_client_exec_token(alchdb_client *c, const char *sql, int nparams,
-                                        const char *const *params, unsigned flags,
+                                        const char *const *params, uint32_t flags,
                                         const char *token, alchdb_result **out)
 {
     if (out)

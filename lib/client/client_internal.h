@@ -41,7 +41,7 @@ typedef struct alchdb__exec_ctx {
     const char *const *params;
     const int *param_formats; /* NULL: every parameter is text (NUL-terminated) */
     const int *param_lengths; /* byte lengths of the binary ones (param_formats[i] == 1) */
-    unsigned flags;          /* ALCHDB_EXEC_* */
+    uint32_t flags;          /* ALCHDB_EXEC_* */
     alchdb_txn *txn;         /* NULL outside a transaction */
     alchdb_pool *pool;       /* the pool used (the router may choose another) */
     int64_t start_ns, end_ns;
@@ -74,7 +74,27 @@ typedef struct alchdb__route_hooks {
     /* Whether a statement that failed with a connection-class error may run
      * once more elsewhere (a read that ran on a replica). */
     bool (*may_retry)(void *ud, const alchdb__exec_ctx *ctx);
+    /* What the cache asks of a route so that a read runs where the writes
+     * it depends on are visible (lib/cache/route.c). Read-your-writes tokens
+     * are encoded and parsed only by router/token.h. */
+    /* Whether a read may go anywhere but the primary at all. */
+    bool (*has_replicas)(void *ud);
+    /* The cluster's system identifier and current timeline; ALCHDB_E_STATE
+     * until they are known. */
+    int (*cluster)(void *ud, uint64_t *sysid, uint32_t *timeline);
+    /* A token for the primary's current write position (one round trip). */
+    int (*primary_token)(void *ud, char *buf, size_t cap);
+    /* The route's verdict on a caller's token (ALCHDB__TOKEN_*) and the
+     * position it needs. */
+    int (*token_verdict)(void *ud, const char *token, int64_t *need);
 } alchdb__route_hooks;
+
+/* A client's route as another module holds it: the hooks (NULL: the client
+ * is not routed) and their user data. */
+typedef struct alchdb__route_ref {
+    const alchdb__route_hooks *hooks;
+    void *ud;
+} alchdb__route_ref;
 
 typedef struct alchdb__cache_hooks {
     /* A statement outside a transaction is about to run. Return 1 and set
@@ -153,7 +173,7 @@ int alchdb__client_exec_opts(const char *func, alchdb_client *c, const char *sql
 /* The same with the older arguments; cq carries per-statement cache options
  * (alchdb_client_exec_cached) or NULL. */
 int alchdb__client_exec(const char *func, alchdb_client *c, const char *sql, int nparams,
-                        const char *const *params, unsigned flags, const char *token,
+                        const char *const *params, uint32_t flags, const char *token,
                         const struct alchdb_cache_query *cq, alchdb_result **out);
 /* Check a caller's options and copy them into *full (defaults for NULL or a
  * shorter struct). statement: flags/token/params/cache allowed. */

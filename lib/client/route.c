@@ -66,7 +66,29 @@ static bool r_may_retry(void *ud, const alchdb__exec_ctx *ctx)
     return !ctx->txn && ctx->route_host >= 0 && alchdb__route_is_read(ctx->route_reason);
 }
 
-static const alchdb__route_hooks router_hooks = {r_acquire, r_release, r_may_retry};
+static bool r_has_replicas(void *ud)
+{
+    const alchdb_router *r = ud;
+    return r->nhosts > 1;
+}
+
+static int r_cluster(void *ud, uint64_t *sysid, uint32_t *timeline)
+{
+    return alchdb__router_cluster(ud, sysid, timeline);
+}
+
+static int r_primary_token(void *ud, char *buf, size_t cap)
+{
+    return alchdb_router_token(ud, buf, cap);
+}
+
+static int r_token_verdict(void *ud, const char *token, int64_t *need)
+{
+    return alchdb__router_token_verdict(ud, token, need);
+}
+
+static const alchdb__route_hooks router_hooks = {r_acquire,      r_release, r_may_retry,    r_has_replicas,
+                                                 r_cluster,      r_primary_token, r_token_verdict};
 
 ALCHDB_API int alchdb_client_new_routed(struct alchdb_router *router, alchdb_client **out)
 {

@@ -145,7 +145,7 @@ static int usable(alchdb_txn *t, const char *func)
 
 /* ---- begin ------------------------------------------------------------------------ */
 
-ALCHDB_API int alchdb_client_begin_opts(alchdb_client *c, unsigned flags, const alchdb_exec_opts *opts,
+ALCHDB_API int alchdb_client_begin_opts(alchdb_client *c, uint32_t flags, const alchdb_exec_opts *opts,
                                         alchdb_txn **out)
 {
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
@@ -207,7 +207,7 @@ ALCHDB_API int alchdb_client_begin_opts(alchdb_client *c, unsigned flags, const 
     return 0;
 }
 
-ALCHDB_API int alchdb_client_begin(alchdb_client *c, unsigned flags, alchdb_txn **out)
+ALCHDB_API int alchdb_client_begin(alchdb_client *c, uint32_t flags, alchdb_txn **out)
 {
     return alchdb_client_begin_opts(c, flags, NULL, out);
 }
@@ -267,7 +267,7 @@ ALCHDB_API int alchdb_txn_exec_opts(alchdb_txn *t, const char *sql, int nparams,
 }
 
 ALCHDB_API int alchdb_txn_exec_flags(alchdb_txn *t, const char *sql, int nparams,
-                                     const char *const *params, unsigned flags,
+                                     const char *const *params, uint32_t flags,
                                      alchdb_result **out)
 {
     alchdb_exec_opts o = {.size = sizeof o, .flags = flags};

@@ -34,6 +34,23 @@ static int unknown_key(const alchdb__optspec *spec, int key, const char *func)
 
 /* ---- life cycle --------------------------------------------------------------- */
 
+/* Free a string value; a secret's bytes are overwritten first, so a password
+ * does not linger in freed memory. */
+static void free_value(const alchdb__optspec *spec, int key, char *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; spec && i < spec->n; i++) {
+        if (spec->defs[i].key == key && (spec->defs[i].flags & ALCHDB__OPT_SECRET)) {
+            volatile char *p = s;
+            while (*p)
+                *p++ = 0;
+            break;
+        }
+    }
+    alchdb__free(s);
+}
+
 static size_t nslots(const alchdb__optspec *spec)
 {
     int max = 0;
@@ -71,7 +88,7 @@ void alchdb__opts_free(alchdb__opts *o)
         return;
     if (o->s)
         for (size_t k = 0; k < o->nslots; k++)
-            alchdb__free(o->s[k]);
+            free_value(o->spec, (int)k, o->s[k]);
     alchdb__free(o->s);
     alchdb__free(o->v);
     o->s = NULL;
@@ -85,7 +102,7 @@ int alchdb__opts_copy(alchdb__opts *dst, const alchdb__opts *src)
         return ALCHDB_E_NOMEM;
     for (size_t k = 0; k < src->nslots; k++) {
         dst->v[k] = src->v[k];
-        alchdb__free(dst->s[k]);
+        free_value(dst->spec, (int)k, dst->s[k]);
         dst->s[k] = NULL;
         if (src->s[k] && !(dst->s[k] = alchdb__strdup(src->s[k]))) {
             alchdb__opts_free(dst);
@@ -158,13 +175,17 @@ static int set_string_at(alchdb__opts *o, long i, const char *value, const char 
             return alchdb__error(ALCHDB_E_INVALID, "%s: %s option '%s': %s", func,
                                  o->spec->module, d->name, why[0] ? why : "invalid value");
     }
+    if (!value) /* NULL restores the default */
+        value = d->def_str;
     char *copy = NULL;
     if (value && !(copy = alchdb__strdup(value)))
         return alchdb__nomem("option value");
-    alchdb__free(o->s[d->key]);
+    free_value(o->spec, d->key, o->s[d->key]);
     o->s[d->key] = copy;
     return 0;
 }
+
+static int set_parsed(alchdb__opts *o, const alchdb__optdef *d, const char *value, const char *func);
 
 int alchdb__opts_set_string(alchdb__opts *o, int key, const char *value, const char *func)
 {
@@ -172,6 +193,13 @@ int alchdb__opts_set_string(alchdb__opts *o, int key, const char *value, const c
     if (i < 0)
         return unknown_key(o->spec, key, func);
     const alchdb__optdef *d = &o->spec->defs[i];
+    if (d->type == ALCHDB_OPT_ENUM) { /* an enum is set by its choice's name too; NULL: the default */
+        if (!value) {
+            o->v[d->key] = d->def;
+            return 0;
+        }
+        return set_parsed(o, d, value, func);
+    }
     if (d->type != ALCHDB_OPT_STRING)
         return alchdb__error(ALCHDB_E_INVALID,
                              "%s: %s option '%s' is not a string: use set_int64 or set_from_string",
@@ -187,6 +215,10 @@ int alchdb__opts_get_string(const alchdb__opts *o, int key, const char **out, co
     if (i < 0)
         return unknown_key(o->spec, key, func);
     const alchdb__optdef *d = &o->spec->defs[i];
+    if (d->type == ALCHDB_OPT_ENUM && d->choices) { /* the choice's name */
+        *out = d->choices[o->v[d->key]];
+        return 0;
+    }
     if (d->type != ALCHDB_OPT_STRING)
         return alchdb__error(ALCHDB_E_INVALID, "%s: %s option '%s' is not a string: use get_int64",
                              func, o->spec->module, d->name);
@@ -443,6 +475,12 @@ int alchdb__opts_set_from_string(alchdb__opts *o, const char *name, const char *
     const alchdb__optdef *d = &o->spec->defs[i];
     if (d->type == ALCHDB_OPT_STRING)
         return set_string_at(o, i, value, func);
+    return set_parsed(o, d, value, func);
+}
+
+/* A numeric option from its text, checked against its range. */
+static int set_parsed(alchdb__opts *o, const alchdb__optdef *d, const char *value, const char *func)
+{
     int64_t v = 0;
     int rc = 0;
     switch (d->type) {
@@ -525,6 +563,14 @@ static const char *type_name(int type)
     case ALCHDB_OPT_STRING: return "string";
     default: return "int";
     }
+}
+
+ALCHDB_API const char *alchdb_options_module(size_t index)
+{
+    for (size_t i = 0; alchdb__option_specs[i]; i++)
+        if (i == index)
+            return alchdb__option_specs[i]->module;
+    return NULL;
 }
 
 ALCHDB_API int alchdb_options_count(const char *module, size_t *n)

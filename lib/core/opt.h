@@ -66,6 +66,7 @@ int alchdb__opts_copy(alchdb__opts *dst, const alchdb__opts *src);
  * function in messages. */
 int alchdb__opts_set_int64(alchdb__opts *o, int key, int64_t value, const char *func);
 int alchdb__opts_get_int64(const alchdb__opts *o, int key, int64_t *out, const char *func);
+/* value NULL restores the option's default (def_str, which may be NULL). */
 int alchdb__opts_set_string(alchdb__opts *o, int key, const char *value, const char *func);
 /* *out borrowed until the option changes or the set is freed; NULL if unset. */
 int alchdb__opts_get_string(const alchdb__opts *o, int key, const char **out, const char *func);
@@ -93,9 +94,13 @@ const alchdb__optspec *alchdb__optspec_find(const char *module);
 /* The eight public functions of a module's config, all the same shape:
  *   ALCHDB__CONFIG_API(pool, alchdb_pool_config, opts, &POOL_SPEC)
  * for a config struct `struct alchdb_pool_config { alchdb__opts opts; ... }`.
- * The module's own extra state (if any) is handled by an init/free hook pair
- * declared by ALCHDB__CONFIG_API_HOOKS. */
-#define ALCHDB__CONFIG_API(m, T, field, specp)                                                  \
+ * A config that carries more than options (the advisor's workload) names a
+ * function `void free_extra(T *cfg)` that releases it:
+ *   ALCHDB__CONFIG_API_HOOKS(advisor, alchdb_advisor_config, opts, &SPEC, workload_free)
+ * (the new config is zeroed, so the extra state starts empty). */
+#define ALCHDB__CONFIG_API(m, T, field, specp) ALCHDB__CONFIG_API_HOOKS(m, T, field, specp, (void))
+
+#define ALCHDB__CONFIG_API_HOOKS(m, T, field, specp, free_extra)                                \
     ALCHDB_API int alchdb_##m##_config_new(T **out)                                             \
     {                                                                                          \
         ALCHDB_CHECK_ARG(out, "out", "must not be NULL");                                      \
@@ -114,6 +119,7 @@ const alchdb__optspec *alchdb__optspec_find(const char *module);
     {                                                                                          \
         if (!cfg)                                                                              \
             return;                                                                            \
+        free_extra(cfg);                                                                       \
         alchdb__opts_free(&cfg->field);                                                        \
         alchdb__free(cfg);                                                                     \
     }                                                                                          \

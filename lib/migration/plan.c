@@ -1,4 +1,4 @@
-/* The phased plan (the seed's "phased execution"): statements grouped into
+/* The phased plan: statements grouped into
  * phases that each hold their locks as briefly as possible. Brief metadata
  * changes share one transaction with lock_timeout; anything that cannot run in
  * a transaction block, rewrites, scans or builds, changes data in bulk, or is

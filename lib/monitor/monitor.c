@@ -785,10 +785,10 @@ int alchdb_monitor_new(const alchdb_monitor_config *cfg, alchdb_monitor **out)
     alchdb_monitor *mon = alchdb__calloc(1, sizeof *mon);
     if (!mon)
         return alchdb__nomem("monitor");
-    if (cfg)
-        mon->cfg = *cfg;
-    else
-        alchdb__monitor_config_defaults(&mon->cfg);
+    if (alchdb__monitor_settings_load(&mon->cfg, cfg) != 0) {
+        alchdb__free(mon);
+        return alchdb__nomem("monitor");
+    }
     pthread_mutex_init(&mon->pat_lock, NULL);
     pthread_mutex_init(&mon->slow_lock, NULL);
     pthread_mutex_init(&mon->plan_lock, NULL);

@@ -8,8 +8,9 @@
 #include <stdint.h>
 
 #include "alchdb/monitor.h"
+#include "core/opt.h"
 #include "internal.h"
-#include "pool/hist.h"
+#include "core/hist.h"
 
 #define MON_MODULE "monitor"
 #define MON_MINUTES 60
@@ -24,8 +25,13 @@
 #define MON_LABEL_OTHER 0u                         /* id of "(other)" */
 
 struct alchdb_monitor_config {
-    int64_t v[16]; /* indexed by alchdb_monitor_opt */
+    alchdb__opts opts;
 };
+
+/* The options as plain values, copied when a monitor is made (config.c). */
+typedef struct alchdb__monitor_settings {
+    int64_t v[16]; /* indexed by alchdb_monitor_opt */
+} alchdb__monitor_settings;
 
 /* suggestion bits (suggest.c) */
 enum {
@@ -110,7 +116,7 @@ typedef struct mon_n1_entry {
 } mon_n1_entry;
 
 struct alchdb_monitor {
-    alchdb_monitor_config cfg;
+    alchdb__monitor_settings cfg;
     alchdb_monitor_clock_fn clock;
     void *clock_ud;
 
@@ -167,8 +173,8 @@ struct alchdb_monitor {
     int64_t last_plan_run_us;
 };
 
-/* config.c */
-void alchdb__monitor_config_defaults(alchdb_monitor_config *cfg);
+/* config.c: cfg's values (NULL: the defaults) into s; 0 or ALCHDB_E_NOMEM. */
+int alchdb__monitor_settings_load(alchdb__monitor_settings *s, const alchdb_monitor_config *cfg);
 
 /* strip.c: hash of the text with literals, parameters, comments and
  * whitespace runs replaced; optionally the stripped text itself. Sets *tokens

@@ -191,19 +191,19 @@ static int take(alchdb_monitor *mon, bool plans, psnap **out, size_t *n, totals 
     return 0;
 }
 
-int alchdb_monitor_get_stats(alchdb_monitor *mon, alchdb_monitor_stats *st, size_t size)
+int alchdb_monitor_get_metrics(alchdb_monitor *mon, alchdb_monitor_metrics *st, size_t size)
 {
     ALCHDB_CHECK_ARG(mon, "mon", "must not be NULL");
     alchdb__monitor_drain(mon);
     ALCHDB_CHECK_ARG(st, "st", "must not be NULL");
-    ALCHDB_CHECK_ARG(size > 0, "size", "must be sizeof(alchdb_monitor_stats)");
+    ALCHDB_CHECK_ARG(size > 0, "size", "must be sizeof(alchdb_monitor_metrics)");
     psnap *arr;
     size_t n;
     totals tot;
     int rc = take(mon, false, &arr, &n, &tot);
     if (rc != 0)
         return rc;
-    alchdb_monitor_stats s;
+    alchdb_monitor_metrics s;
     memset(&s, 0, sizeof s);
     s.calls = tot.calls;
     s.errors = tot.errors;
@@ -419,7 +419,7 @@ static int finish(alchdb__strbuf *sb, char **out)
     return 0;
 }
 
-int alchdb_monitor_patterns_json(alchdb_monitor *mon, int sort, int64_t limit, uint32_t flags,
+int alchdb_monitor_patterns_to_json(alchdb_monitor *mon, int sort, int64_t limit, uint32_t flags,
                                  char **out)
 {
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
@@ -474,7 +474,7 @@ static void recommend(alchdb__strbuf *sb, bool *first, const char *severity, con
     *first = false;
 }
 
-int alchdb_monitor_analysis_json(alchdb_monitor *mon, int64_t limit, char **out)
+int alchdb_monitor_analysis_to_json(alchdb_monitor *mon, int64_t limit, char **out)
 {
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
     *out = NULL;
@@ -489,8 +489,8 @@ int alchdb_monitor_analysis_json(alchdb_monitor *mon, int64_t limit, char **out)
     int rc = take(mon, false, &arr, &n, &tot);
     if (rc != 0)
         return rc;
-    alchdb_monitor_stats st;
-    rc = alchdb_monitor_get_stats(mon, &st, sizeof st);
+    alchdb_monitor_metrics st;
+    rc = alchdb_monitor_get_metrics(mon, &st, sizeof st);
     size_t *by_total = rc == 0 ? sorted(arr, n, ALCHDB_MONITOR_SORT_TOTAL_TIME) : NULL;
     size_t *by_p95 = by_total ? sorted(arr, n, ALCHDB_MONITOR_SORT_P95) : NULL;
     if (!by_p95) {
@@ -622,7 +622,7 @@ int alchdb_monitor_analysis_json(alchdb_monitor *mon, int64_t limit, char **out)
         }
     }
 
-    /* The seed's rules, with the configured threshold. */
+    /* Fixed recommendation rules (docs/monitor.md), with the configured threshold. */
     alchdb__sb_puts(&sb, "],\"recommendations\":[");
     first = true;
     char msg[512];
@@ -684,7 +684,7 @@ int alchdb_monitor_analysis_json(alchdb_monitor *mon, int64_t limit, char **out)
     return finish(&sb, out);
 }
 
-int alchdb_monitor_slow_log_json(alchdb_monitor *mon, int64_t limit, char **out)
+int alchdb_monitor_slow_log_to_json(alchdb_monitor *mon, int64_t limit, char **out)
 {
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
     *out = NULL;

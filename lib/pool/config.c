@@ -1,333 +1,73 @@
-/* Pool configuration: typed setters, by-name text setter, environment loader
- * and the Go-style duration parser. */
-#include <ctype.h>
-#include <errno.h>
+/* The pool's options, declared once for the option engine (lib/core/opt.c):
+ * the public alchdb_pool_config_* functions, the listing, the CLI's help and
+ * the table in docs/pool.md all come from this table. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "pool/pool_internal.h"
 
-#define US_PER_MS INT64_C(1000)
-#define US_PER_S INT64_C(1000000)
-#define MAX_DUR_US (INT64_C(10) * 366 * 24 * 3600 * US_PER_S) /* ten years */
+#define MS INT64_C(1000)
+#define SEC INT64_C(1000000)
+#define TEN_YEARS (INT64_C(10) * 366 * 24 * 3600 * SEC)
 
-enum { K_COUNT, K_DUR, K_RESET, K_STRING };
+static const char *const RESET_POLICIES[] = {"rollback", "discard_all", NULL};
 
-typedef struct opt_def {
-    int opt;
-    const char *name;
-    int kind;
-    int64_t min, max, def;
-} opt_def;
-
-static const opt_def OPTS[] = {
-    {ALCHDB_POOL_OPT_MAX_OPEN, "max_open_conns", K_COUNT, 1, 10000, 100},
-    {ALCHDB_POOL_OPT_MAX_IDLE, "max_idle_conns", K_COUNT, 0, 10000, 25},
-    {ALCHDB_POOL_OPT_MIN_IDLE, "min_idle_conns", K_COUNT, 0, 10000, 0},
-    {ALCHDB_POOL_OPT_CONN_MAX_LIFETIME, "conn_max_lifetime", K_DUR, 0, MAX_DUR_US, 30 * 60 * US_PER_S},
-    {ALCHDB_POOL_OPT_CONN_MAX_IDLE_TIME, "conn_max_idle_time", K_DUR, 0, MAX_DUR_US, 5 * 60 * US_PER_S},
-    {ALCHDB_POOL_OPT_ACQUIRE_TIMEOUT, "acquire_timeout", K_DUR, 0, MAX_DUR_US, 10 * US_PER_S},
-    {ALCHDB_POOL_OPT_CONNECT_TIMEOUT, "connect_timeout", K_DUR, US_PER_MS, 3600 * US_PER_S, 5 * US_PER_S},
-    {ALCHDB_POOL_OPT_VALIDATION_INTERVAL, "validation_interval", K_DUR, 0, MAX_DUR_US, 5 * US_PER_S},
-    {ALCHDB_POOL_OPT_LEAK_THRESHOLD, "leak_threshold", K_DUR, 0, MAX_DUR_US, 60 * US_PER_S},
-    {ALCHDB_POOL_OPT_RESET_POLICY, "reset_policy", K_RESET, 0, 1, ALCHDB_POOL_RESET_ROLLBACK},
-    {ALCHDB_POOL_OPT_MAX_WAITERS, "max_waiters", K_COUNT, 0, 1000000, 10000},
-    {ALCHDB_POOL_OPT_SLOW_QUERY_THRESHOLD, "slow_query_threshold", K_DUR, 0, MAX_DUR_US, 50 * US_PER_MS},
-    {ALCHDB_POOL_OPT_HOUSEKEEPING_INTERVAL, "housekeeping_interval", K_DUR, US_PER_MS, 3600 * US_PER_S, US_PER_S},
-    {ALCHDB_POOL_OPT_STMT_CACHE_SIZE, "statement_cache_size", K_COUNT, 0, 100000, 256},
-    {ALCHDB_POOL_OPT_MAX_CONNECTING, "max_connecting", K_COUNT, 1, 1000, 4},
-    {ALCHDB_POOL_OPT_NAME, "name", K_STRING, 0, 0, 0},
-};
-#define NOPTS (sizeof OPTS / sizeof OPTS[0])
-
-static const opt_def *find_opt(int opt)
+/* A pool's name shows in errors, logs and JSON: short and printable. */
+static int check_name(const char *v, char *why, size_t cap)
 {
-    for (size_t i = 0; i < NOPTS; i++)
-        if (OPTS[i].opt == opt)
-            return &OPTS[i];
-    return NULL;
-}
-
-static const opt_def *find_opt_name(const char *name)
-{
-    for (size_t i = 0; i < NOPTS; i++)
-        if (strcasecmp(OPTS[i].name, name) == 0)
-            return &OPTS[i];
-    return NULL;
-}
-
-void alchdb__pool_config_defaults(struct alchdb_pool_config *cfg)
-{
-    memset(cfg->v, 0, sizeof cfg->v);
-    for (size_t i = 0; i < NOPTS; i++)
-        if (OPTS[i].kind != K_STRING)
-            cfg->v[OPTS[i].opt] = OPTS[i].def;
-    cfg->name = NULL;
-}
-
-ALCHDB_API int alchdb_pool_config_new(alchdb_pool_config **out)
-{
-    ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
-    *out = NULL;
-    alchdb_pool_config *cfg = alchdb__malloc(sizeof *cfg);
-    if (!cfg)
-        return alchdb__nomem("pool config");
-    alchdb__pool_config_defaults(cfg);
-    *out = cfg;
-    return 0;
-}
-
-ALCHDB_API void alchdb_pool_config_free(alchdb_pool_config *cfg)
-{
-    if (!cfg)
-        return;
-    alchdb__free(cfg->name);
-    alchdb__free(cfg);
-}
-
-static int set_checked(alchdb_pool_config *cfg, const opt_def *d, int64_t value, const char *func)
-{
-    if (value < d->min || value > d->max) {
-        if (d->kind == K_DUR)
-            return alchdb__error(ALCHDB_E_INVALID,
-                                 "%s: option '%s' = %lld us is out of range (%lld..%lld us)", func,
-                                 d->name, (long long)value, (long long)d->min, (long long)d->max);
-        return alchdb__error(ALCHDB_E_INVALID, "%s: option '%s' = %lld is out of range (%lld..%lld)",
-                             func, d->name, (long long)value, (long long)d->min, (long long)d->max);
+    size_t n = strlen(v);
+    if (n < 1 || n > 63) {
+        snprintf(why, cap, "a pool name has 1..63 characters");
+        return -1;
     }
-    cfg->v[d->opt] = value;
-    return 0;
-}
-
-ALCHDB_API int alchdb_pool_config_set_int64(alchdb_pool_config *cfg, int opt, int64_t value)
-{
-    ALCHDB_CHECK_ARG(cfg, "cfg", "must not be NULL");
-    const opt_def *d = find_opt(opt);
-    ALCHDB_CHECK_ARG(d, "opt", "unknown pool option");
-    ALCHDB_CHECK_ARG(d->kind != K_STRING, "opt", "is a string option: use alchdb_pool_config_set_string");
-    return set_checked(cfg, d, value, __func__);
-}
-
-ALCHDB_API int alchdb_pool_config_get_int64(const alchdb_pool_config *cfg, int opt, int64_t *out)
-{
-    ALCHDB_CHECK_ARG(cfg, "cfg", "must not be NULL");
-    ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
-    const opt_def *d = find_opt(opt);
-    ALCHDB_CHECK_ARG(d, "opt", "unknown pool option");
-    ALCHDB_CHECK_ARG(d->kind != K_STRING, "opt", "is a string option");
-    *out = cfg->v[opt];
-    return 0;
-}
-
-ALCHDB_API int alchdb_pool_config_set_string(alchdb_pool_config *cfg, int opt, const char *value)
-{
-    ALCHDB_CHECK_ARG(cfg, "cfg", "must not be NULL");
-    ALCHDB_CHECK_ARG(opt == ALCHDB_POOL_OPT_NAME, "opt", "not a string option");
-    if (value) {
-        size_t n = strlen(value);
-        ALCHDB_CHECK_ARG(n >= 1 && n <= 63, "value", "a pool name has 1..63 characters");
-        for (size_t i = 0; i < n; i++)
-            ALCHDB_CHECK_ARG(value[i] >= 0x20 && value[i] < 0x7f, "value",
-                             "a pool name has printable ASCII characters only");
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < 0x20 || v[i] >= 0x7f) {
+            snprintf(why, cap, "a pool name has printable ASCII characters only");
+            return -1;
+        }
     }
-    char *copy = NULL;
-    if (value && !(copy = alchdb__strdup(value)))
-        return alchdb__nomem("pool name");
-    alchdb__free(cfg->name);
-    cfg->name = copy;
     return 0;
 }
 
-/* Units, longest first so "ms" wins over "m". */
-static const struct {
-    const char *unit;
-    int64_t ns;
-} UNITS[] = {
-    {"ns", 1},
-    {"us", 1000},
-    {"\xc2\xb5s", 1000}, /* micro sign */
-    {"\xce\xbcs", 1000}, /* Greek mu */
-    {"ms", 1000000},
-    {"s", INT64_C(1000000000)},
-    {"m", INT64_C(60000000000)},
-    {"h", INT64_C(3600000000000)},
+#define INT_OPT(key, name, lo, hi, def, doc) {key, name, ALCHDB_OPT_INT, lo, hi, def, NULL, NULL, NULL, 0, doc}
+#define DUR_OPT(key, name, lo, hi, def, doc) {key, name, ALCHDB_OPT_DURATION, lo, hi, def, NULL, NULL, NULL, 0, doc}
+
+static const alchdb__optdef DEFS[] = {
+    INT_OPT(ALCHDB_POOL_OPT_MAX_OPEN, "max_open_conns", 1, 10000, 100,
+            "connections open at most (in use + idle)"),
+    INT_OPT(ALCHDB_POOL_OPT_MAX_IDLE, "max_idle_conns", 0, 10000, 25,
+            "idle connections kept at most (at most max_open_conns)"),
+    INT_OPT(ALCHDB_POOL_OPT_MIN_IDLE, "min_idle_conns", 0, 10000, 0,
+            "idle connections the housekeeper keeps ready (at most max_idle_conns)"),
+    DUR_OPT(ALCHDB_POOL_OPT_CONN_MAX_LIFETIME, "conn_max_lifetime", 0, TEN_YEARS, 30 * 60 * SEC,
+            "a connection is closed this long after it was made (jittered +/-10 %); 0 = forever"),
+    DUR_OPT(ALCHDB_POOL_OPT_CONN_MAX_IDLE_TIME, "conn_max_idle_time", 0, TEN_YEARS, 5 * 60 * SEC,
+            "an idle connection is closed after this long unused; 0 = never"),
+    DUR_OPT(ALCHDB_POOL_OPT_ACQUIRE_TIMEOUT, "acquire_timeout", 0, TEN_YEARS, 10 * SEC,
+            "the longest wait for a connection when a call names none"),
+    DUR_OPT(ALCHDB_POOL_OPT_CONNECT_TIMEOUT, "connect_timeout", MS, 3600 * SEC, 5 * SEC,
+            "limit of one connection attempt"),
+    DUR_OPT(ALCHDB_POOL_OPT_VALIDATION_INTERVAL, "validation_interval", 0, TEN_YEARS, 5 * SEC,
+            "a connection idle longer than this gets a round trip before it is handed out; 0 = always"),
+    DUR_OPT(ALCHDB_POOL_OPT_LEAK_THRESHOLD, "leak_threshold", 0, TEN_YEARS, 60 * SEC,
+            "a connection held longer than this is logged with its acquire tag; 0 = off"),
+    {ALCHDB_POOL_OPT_RESET_POLICY, "reset_policy", ALCHDB_OPT_ENUM, 0, 1, ALCHDB_POOL_RESET_ROLLBACK,
+     NULL, RESET_POLICIES, NULL, 0,
+     "what release does to a clean connection: rollback (no round trip) or discard_all"},
+    INT_OPT(ALCHDB_POOL_OPT_MAX_WAITERS, "max_waiters", 0, 1000000, 10000,
+            "callers allowed to wait at once (more fail with ALCHDB_E_BUSY); 0 = never wait"),
+    DUR_OPT(ALCHDB_POOL_OPT_SLOW_QUERY_THRESHOLD, "slow_query_threshold", 0, TEN_YEARS, 50 * MS,
+            "a client statement taking at least this long is logged as slow; 0 = off"),
+    DUR_OPT(ALCHDB_POOL_OPT_HOUSEKEEPING_INTERVAL, "housekeeping_interval", MS, 3600 * SEC, SEC,
+            "period of the housekeeping thread"),
+    INT_OPT(ALCHDB_POOL_OPT_STMT_CACHE_SIZE, "statement_cache_size", 0, 100000, 256,
+            "prepared statements kept per connection by the client (LRU); 0 = no preparing"),
+    INT_OPT(ALCHDB_POOL_OPT_MAX_CONNECTING, "max_connecting", 1, 1000, 4,
+            "connection attempts in flight at once"),
+    {ALCHDB_POOL_OPT_NAME, "name", ALCHDB_OPT_STRING, 0, 0, 0, NULL, NULL, check_name, 0,
+     "the pool's name in errors, logs and JSON (1..63 printable characters); default host:port/dbname"},
 };
 
-ALCHDB_API int alchdb_pool_parse_duration(const char *text, int64_t *out_us)
-{
-    ALCHDB_CHECK_ARG(text, "text", "must not be NULL");
-    ALCHDB_CHECK_ARG(out_us, "out_us", "must not be NULL");
-    const char *p = text;
-    if (*p == '+')
-        p++;
-    if (*p == '\0')
-        return alchdb__error(ALCHDB_E_INVALID, "invalid duration '%s': empty", text);
-    if (*p == '-')
-        return alchdb__error(ALCHDB_E_INVALID, "invalid duration '%s': must not be negative", text);
+const alchdb__optspec alchdb__pool_optspec = {"pool", DEFS, sizeof DEFS / sizeof DEFS[0]};
 
-    /* A bare integer is milliseconds. */
-    bool all_digits = true;
-    for (const char *q = p; *q; q++)
-        if (!isdigit((unsigned char)*q))
-            all_digits = false;
-    if (all_digits) {
-        errno = 0;
-        char *end;
-        unsigned long long ms = strtoull(p, &end, 10);
-        if (errno == ERANGE || ms > (unsigned long long)(INT64_MAX / 1000))
-            return alchdb__error(ALCHDB_E_RANGE, "duration '%s' is too large", text);
-        *out_us = (int64_t)ms * 1000;
-        return 0;
-    }
-
-    int64_t total_ns = 0;
-    while (*p) {
-        if (!isdigit((unsigned char)*p) && *p != '.')
-            return alchdb__error(ALCHDB_E_INVALID,
-                                 "invalid duration '%s': expected a number at '%s' "
-                                 "(use e.g. 30m, 1h30m, 50ms, 2s)",
-                                 text, p);
-        int64_t ipart = 0;
-        int ndig = 0;
-        bool overflow = false;
-        while (isdigit((unsigned char)*p)) {
-            if (ipart > (INT64_MAX - 9) / 10)
-                overflow = true;
-            else
-                ipart = ipart * 10 + (*p - '0');
-            p++;
-            ndig++;
-        }
-        long double frac = 0, scale = 1;
-        if (*p == '.') {
-            p++;
-            while (isdigit((unsigned char)*p)) {
-                scale /= 10;
-                frac += (long double)(*p - '0') * scale;
-                p++;
-                ndig++;
-            }
-        }
-        if (ndig == 0)
-            return alchdb__error(ALCHDB_E_INVALID, "invalid duration '%s': a '.' without digits",
-                                 text);
-        int64_t unit = 0;
-        size_t ulen = 0;
-        for (size_t i = 0; i < sizeof UNITS / sizeof UNITS[0]; i++) {
-            size_t n = strlen(UNITS[i].unit);
-            if (n > ulen && strncmp(p, UNITS[i].unit, n) == 0) {
-                unit = UNITS[i].ns;
-                ulen = n;
-            }
-        }
-        if (!unit)
-            return alchdb__error(ALCHDB_E_INVALID,
-                                 "invalid duration '%s': missing or unknown unit at '%s' "
-                                 "(units: ns, us, ms, s, m, h)",
-                                 text, p);
-        p += ulen;
-        if (overflow || ipart > INT64_MAX / unit)
-            return alchdb__error(ALCHDB_E_RANGE, "duration '%s' is too large", text);
-        int64_t fpart = (int64_t)(frac * (long double)unit); /* < unit */
-        if (ipart * unit > INT64_MAX - fpart)
-            return alchdb__error(ALCHDB_E_RANGE, "duration '%s' is too large", text);
-        int64_t part = ipart * unit + fpart;
-        if (part > INT64_MAX - total_ns)
-            return alchdb__error(ALCHDB_E_RANGE, "duration '%s' is too large", text);
-        total_ns += part;
-    }
-    *out_us = total_ns / 1000;
-    return 0;
-}
-
-static int parse_count(const char *name, const char *value, int64_t *out)
-{
-    const char *p = value;
-    while (isspace((unsigned char)*p))
-        p++;
-    if (!*p || *p == '-' || !isdigit((unsigned char)*p))
-        return alchdb__error(ALCHDB_E_INVALID,
-                             "option '%s': '%s' is not a non-negative integer", name, value);
-    errno = 0;
-    char *end;
-    long long v = strtoll(p, &end, 10);
-    while (isspace((unsigned char)*end))
-        end++;
-    if (errno == ERANGE)
-        return alchdb__error(ALCHDB_E_INVALID, "option '%s': '%s' is too large", name, value);
-    if (*end)
-        return alchdb__error(ALCHDB_E_INVALID,
-                             "option '%s': '%s' is not a non-negative integer", name, value);
-    *out = v;
-    return 0;
-}
-
-ALCHDB_API int alchdb_pool_config_set_from_string(alchdb_pool_config *cfg, const char *name,
-                                                  const char *value)
-{
-    ALCHDB_CHECK_ARG(cfg, "cfg", "must not be NULL");
-    ALCHDB_CHECK_ARG(name, "name", "must not be NULL");
-    ALCHDB_CHECK_ARG(value, "value", "must not be NULL");
-    const opt_def *d = find_opt_name(name);
-    if (!d)
-        return alchdb__error(ALCHDB_E_NOTFOUND, "unknown pool option '%.64s'", name);
-    int64_t v = 0;
-    int rc;
-    switch (d->kind) {
-    case K_STRING:
-        return alchdb_pool_config_set_string(cfg, d->opt, value);
-    case K_COUNT:
-        rc = parse_count(d->name, value, &v);
-        break;
-    case K_RESET:
-        if (strcasecmp(value, "rollback") == 0) {
-            v = ALCHDB_POOL_RESET_ROLLBACK;
-            rc = 0;
-        } else if (strcasecmp(value, "discard_all") == 0) {
-            v = ALCHDB_POOL_RESET_DISCARD_ALL;
-            rc = 0;
-        } else {
-            rc = alchdb__error(ALCHDB_E_INVALID,
-                               "option '%s': '%.64s' is not 'rollback' or 'discard_all'", d->name,
-                               value);
-        }
-        break;
-    default:
-        rc = alchdb_pool_parse_duration(value, &v);
-        if (rc != 0) {
-            char msg[600];
-            snprintf(msg, sizeof msg, "%s", alchdb_last_error_message());
-            return alchdb__error(rc, "option '%s': %s", d->name, msg);
-        }
-        break;
-    }
-    if (rc != 0)
-        return rc;
-    return set_checked(cfg, d, v, __func__);
-}
-
-ALCHDB_API int alchdb_pool_config_from_env(alchdb_pool_config *cfg, const char *prefix)
-{
-    ALCHDB_CHECK_ARG(cfg, "cfg", "must not be NULL");
-    ALCHDB_CHECK_ARG(prefix, "prefix", "must not be NULL");
-    size_t plen = strlen(prefix);
-    ALCHDB_CHECK_ARG(plen >= 1 && plen <= 100, "prefix", "must have 1..100 characters");
-    char var[160];
-    for (size_t i = 0; i < NOPTS; i++) {
-        size_t n = (size_t)snprintf(var, sizeof var, "%s_%s", prefix, OPTS[i].name);
-        for (size_t k = plen + 1; k < n; k++)
-            var[k] = (char)toupper((unsigned char)var[k]);
-        const char *val = getenv(var);
-        if (!val || !*val)
-            continue;
-        int rc = alchdb_pool_config_set_from_string(cfg, OPTS[i].name, val);
-        if (rc != 0) {
-            char msg[700];
-            snprintf(msg, sizeof msg, "%s", alchdb_last_error_message());
-            return alchdb__error(rc, "environment variable %s: %s", var, msg);
-        }
-    }
-    return 0;
-}
+ALCHDB__CONFIG_API(pool, alchdb_pool_config, opts, &alchdb__pool_optspec)

@@ -60,7 +60,7 @@ static const char *reset_name(int64_t v)
     return v == ALCHDB_POOL_RESET_DISCARD_ALL ? "discard_all" : "rollback";
 }
 
-ALCHDB_API int alchdb_pool_metrics_json(alchdb_pool *pool, char **out)
+ALCHDB_API int alchdb_pool_to_json(alchdb_pool *pool, char **out)
 {
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
     *out = NULL;

@@ -38,7 +38,7 @@ bool alchdb__sqlstate_is_fatal(const char *st)
 
 int64_t alchdb__pool_opt(const alchdb_pool *pool, int opt)
 {
-    return (opt > 0 && opt < ALCHDB__POOL_NOPTS) ? pool->cfg.v[opt] : 0;
+    return alchdb__opts_i(&pool->cfg, opt);
 }
 
 ALCHDB_API const char *alchdb_pool_name(const alchdb_pool *pool)
@@ -969,9 +969,10 @@ static int parse_conninfo(alchdb_pool *p, const char *conninfo)
     char shown_addr[200];
     alchdb__redact_conninfo_into(shown_addr, sizeof shown_addr, addr, conninfo);
     char label[300], qlabel[310];
-    if (p->cfg.name) {
-        snprintf(label, sizeof label, "%s (%s)", p->cfg.name, shown_addr);
-        snprintf(qlabel, sizeof qlabel, "'%s' (%s)", p->cfg.name, shown_addr);
+    const char *name = alchdb__opts_s(&p->cfg, ALCHDB_POOL_OPT_NAME);
+    if (name) {
+        snprintf(label, sizeof label, "%s (%s)", name, shown_addr);
+        snprintf(qlabel, sizeof qlabel, "'%s' (%s)", name, shown_addr);
     } else {
         snprintf(label, sizeof label, "%s", shown_addr);
         snprintf(qlabel, sizeof qlabel, "'%s'", shown_addr);
@@ -1001,7 +1002,7 @@ static void pool_free_memory(alchdb_pool *p)
     }
     alchdb__free(p->label);
     alchdb__free(p->qlabel);
-    alchdb__free(p->cfg.name);
+    alchdb__opts_free(&p->cfg);
     p->magic = DEAD_MAGIC;
     alchdb__free(p);
 }
@@ -1032,32 +1033,29 @@ ALCHDB_API int alchdb_pool_new(const char *conninfo, const alchdb_pool_config *c
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
     *out = NULL;
     ALCHDB_CHECK_ARG(conninfo, "conninfo", "must not be NULL");
-    struct alchdb_pool_config c;
-    if (cfg)
-        c = *cfg;
-    else
-        alchdb__pool_config_defaults(&c);
-    int64_t mo = c.v[ALCHDB_POOL_OPT_MAX_OPEN], mi = c.v[ALCHDB_POOL_OPT_MAX_IDLE],
-            mn = c.v[ALCHDB_POOL_OPT_MIN_IDLE];
-    if (mi > mo)
-        return alchdb__error(ALCHDB_E_INVALID,
-                             "alchdb_pool_new: max_idle_conns (%lld) must not exceed "
-                             "max_open_conns (%lld)",
-                             (long long)mi, (long long)mo);
-    if (mn > mi)
-        return alchdb__error(ALCHDB_E_INVALID,
-                             "alchdb_pool_new: min_idle_conns (%lld) must not exceed "
-                             "max_idle_conns (%lld)",
-                             (long long)mn, (long long)mi);
+    if (cfg) {
+        const int64_t mo = cfg->opts.v[ALCHDB_POOL_OPT_MAX_OPEN], mi = cfg->opts.v[ALCHDB_POOL_OPT_MAX_IDLE],
+                      mn = cfg->opts.v[ALCHDB_POOL_OPT_MIN_IDLE];
+        if (mi > mo)
+            return alchdb__error(ALCHDB_E_INVALID,
+                                 "alchdb_pool_new: max_idle_conns (%lld) must not exceed "
+                                 "max_open_conns (%lld)",
+                                 (long long)mi, (long long)mo);
+        if (mn > mi)
+            return alchdb__error(ALCHDB_E_INVALID,
+                                 "alchdb_pool_new: min_idle_conns (%lld) must not exceed "
+                                 "max_idle_conns (%lld)",
+                                 (long long)mn, (long long)mi);
+    }
     alchdb_pool *p = alchdb__calloc(1, sizeof *p);
     if (!p)
         return alchdb__nomem("pool");
-    p->cfg = c;
-    p->cfg.name = NULL;
-    if (c.name && !(p->cfg.name = alchdb__strdup(c.name))) {
+    if ((cfg ? alchdb__opts_copy(&p->cfg, &cfg->opts) : alchdb__opts_init(&p->cfg, &alchdb__pool_optspec)) != 0) {
         alchdb__free(p);
-        return alchdb__nomem("pool");
+        return ALCHDB_E_NOMEM;
     }
+    const alchdb__opts c = p->cfg;
+    const int64_t mo = c.v[ALCHDB_POOL_OPT_MAX_OPEN], mi = c.v[ALCHDB_POOL_OPT_MAX_IDLE];
     p->magic = POOL_MAGIC;
     p->fork_gen = alchdb__fork_generation();
     p->pid = (long)getpid();

@@ -9,20 +9,19 @@
 
 #include "alchdb/pool.h"
 #include "internal.h"
-#include "pool/hist.h"
+#include "opt.h"
+#include "core/hist.h"
 #include "pool/pqwait.h"
 
-#define ALCHDB__POOL_NOPTS 16 /* integer options are 1..15 */
 #define ALCHDB__POOL_LEASES 4 /* handles per slot: stale releases are caught for 4 reuses */
 #define ALCHDB__POOL_TAG_MAX 48
 
 struct alchdb_pool_config {
-    int64_t v[ALCHDB__POOL_NOPTS];
-    char *name; /* NULL = derived from the conninfo */
+    alchdb__opts opts;
 };
 
-/* Apply the defaults to a config embedded elsewhere (the pool's own copy). */
-void alchdb__pool_config_defaults(struct alchdb_pool_config *cfg);
+/* The pool's option table (config.c). */
+extern const alchdb__optspec alchdb__pool_optspec;
 
 typedef struct alchdb__slot alchdb__slot;
 

@@ -42,7 +42,7 @@ struct alchdb_pool {
     uint32_t fork_gen; /* alchdb__fork_generation() when made: a child of fork() sees a newer one */
     long pid;          /* the creating process, for the fork error */
     pthread_mutex_t mu;
-    struct alchdb_pool_config cfg;
+    alchdb__opts cfg; /* a copy of the caller's config: read as cfg.v[ALCHDB_POOL_OPT_*] */
     int max_open, max_idle, max_connecting;
     int64_t validate_ns; /* validation_interval in ns: reuse after this long idle gets a round trip */
     char *conninfo;        /* as given (may hold a password: never shown) */

@@ -1,164 +1,67 @@
-/* Router options: defaults, the numbered setter and the by-name setter. */
-#include <stdlib.h>
-#include <string.h>
-
+/* The router's options, declared once for the option engine (lib/core/opt.c):
+ * the public alchdb_router_config_* functions, the listing, the CLI's help
+ * and the table in docs/router.md all come from this table. A router copies
+ * the values into its plain settings struct when it is made, so the hot
+ * paths read fields, not the table. */
 #include "router/router_internal.h"
 
-const alchdb_router_config alchdb__router_defaults = {
-    .policy = ALCHDB_ROUTER_ROUND_ROBIN,
-    .probe_interval_us = 1000000,
-    .max_lag_bytes = 16 * 1024 * 1024,
-    .max_lag_us = 5000000,
-    .hysteresis_pct = 50,
-    .causal_wait_us = 20000,
-    .breaker_failures = 3,
-    .breaker_open_us = 1000000,
-    .breaker_max_open_us = 30000000,
-    .fallback_max_per_sec = 0,
-    .causal_default = 0,
-    .acquire_timeout_us = 5000000,
-    .max_staleness_us = 60000000,
-    .probe_timeout_us = 2000000,
+#define MS INT64_C(1000)
+#define SEC INT64_C(1000000)
+#define HOUR (3600 * SEC)
+
+static const char *const POLICIES[] = {"round_robin", "random", "least_outstanding", "weighted", NULL};
+
+#define INT_OPT(key, name, lo, hi, def, doc) {key, name, ALCHDB_OPT_INT, lo, hi, def, NULL, NULL, NULL, 0, doc}
+#define DUR_OPT(key, name, lo, hi, def, doc) {key, name, ALCHDB_OPT_DURATION, lo, hi, def, NULL, NULL, NULL, 0, doc}
+
+static const alchdb__optdef DEFS[] = {
+    {ALCHDB_ROUTER_OPT_POLICY, "policy", ALCHDB_OPT_ENUM, 0, 3, ALCHDB_ROUTER_ROUND_ROBIN, NULL, POLICIES, NULL, 0,
+     "how a read picks among healthy standbys"},
+    DUR_OPT(ALCHDB_ROUTER_OPT_PROBE_INTERVAL, "probe_interval", 10 * MS, HOUR, SEC, "health probe period"),
+    {ALCHDB_ROUTER_OPT_MAX_LAG_BYTES, "max_lag_bytes", ALCHDB_OPT_SIZE, 0, INT64_MAX, 16 * 1024 * 1024, NULL, NULL,
+     NULL, 0, "replay lag in WAL bytes above which a standby gets no reads"},
+    DUR_OPT(ALCHDB_ROUTER_OPT_MAX_LAG_TIME, "max_lag_time", 0, INT64_MAX, 5 * SEC,
+            "replay lag in time above which a standby gets no reads"),
+    INT_OPT(ALCHDB_ROUTER_OPT_LAG_HYSTERESIS_PCT, "lag_hysteresis_pct", 0, 100, 50,
+            "a lagging standby is re-admitted only below this percentage of the thresholds"),
+    DUR_OPT(ALCHDB_ROUTER_OPT_CAUSAL_WAIT, "causal_wait", 0, 60 * SEC, 20 * MS,
+            "how long a read with a token may wait for a standby to reach it"),
+    INT_OPT(ALCHDB_ROUTER_OPT_BREAKER_FAILURES, "breaker_failures", 1, 1000, 3,
+            "consecutive failures that open a host's breaker"),
+    DUR_OPT(ALCHDB_ROUTER_OPT_BREAKER_OPEN_TIME, "breaker_open_time", MS, HOUR, SEC,
+            "first open period of a breaker; doubles while the host keeps failing"),
+    DUR_OPT(ALCHDB_ROUTER_OPT_BREAKER_MAX_OPEN_TIME, "breaker_max_open_time", MS, HOUR, 30 * SEC,
+            "cap of a breaker's open period"),
+    INT_OPT(ALCHDB_ROUTER_OPT_FALLBACK_MAX_PER_SEC, "fallback_max_per_sec", 0, INT64_MAX, 0,
+            "reads per second the primary takes for failed-over standbys, beyond: ALCHDB_E_BUSY; 0 = no cap"),
+    {ALCHDB_ROUTER_OPT_CAUSAL_DEFAULT, "causal_default", ALCHDB_OPT_BOOL, 0, 1, 0, NULL, NULL, NULL, 0,
+     "every read is causal, with the router's last token"},
+    DUR_OPT(ALCHDB_ROUTER_OPT_ACQUIRE_TIMEOUT, "acquire_timeout", 0, HOUR, 5 * SEC,
+            "the longest wait for a connection when a call names none"),
+    DUR_OPT(ALCHDB_ROUTER_OPT_MAX_STALENESS, "max_staleness", 0, 24 * HOUR, 60 * SEC,
+            "while no primary answers, how old a standby's data may be and still serve reads; 0 = no limit"),
+    DUR_OPT(ALCHDB_ROUTER_OPT_PROBE_TIMEOUT, "probe_timeout", 10 * MS, 60 * SEC, 2 * SEC,
+            "deadline of one health probe, connect included"),
 };
 
-/* ---- configuration --------------------------------------------------------- */
+const alchdb__optspec alchdb__router_optspec = {"router", DEFS, sizeof DEFS / sizeof DEFS[0]};
 
-ALCHDB_API int alchdb_router_config_new(alchdb_router_config **out)
+ALCHDB__CONFIG_API(router, alchdb_router_config, opts, &alchdb__router_optspec)
+
+void alchdb__router_settings_load(router_settings *s, const alchdb__opts *o)
 {
-    ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
-    *out = alchdb__malloc(sizeof **out);
-    if (!*out)
-        return alchdb__nomem("router config");
-    **out = alchdb__router_defaults;
-    return 0;
-}
-
-ALCHDB_API void alchdb_router_config_free(alchdb_router_config *cfg) { alchdb__free(cfg); }
-
-ALCHDB_API int alchdb_router_config_set_int64(alchdb_router_config *c, int opt, int64_t v)
-{
-    ALCHDB_CHECK_ARG(c, "cfg", "must not be NULL");
-    switch (opt) {
-    case ALCHDB_ROUTER_OPT_POLICY:
-        ALCHDB_CHECK_ARG(v >= ALCHDB_ROUTER_ROUND_ROBIN && v <= ALCHDB_ROUTER_WEIGHTED, "value",
-                         "must be an alchdb_router_policy");
-        c->policy = v;
-        return 0;
-    case ALCHDB_ROUTER_OPT_PROBE_INTERVAL:
-        ALCHDB_CHECK_ARG(v >= 10000 && v <= INT64_C(3600000000), "value", "must be 10 ms .. 1 h");
-        c->probe_interval_us = v;
-        return 0;
-    case ALCHDB_ROUTER_OPT_MAX_LAG_BYTES:
-        ALCHDB_CHECK_ARG(v >= 0, "value", "must be >= 0");
-        c->max_lag_bytes = v;
-        return 0;
-    case ALCHDB_ROUTER_OPT_MAX_LAG_TIME:
-        ALCHDB_CHECK_ARG(v >= 0, "value", "must be >= 0");
-        c->max_lag_us = v;
-        return 0;
-    case ALCHDB_ROUTER_OPT_LAG_HYSTERESIS_PCT:
-        ALCHDB_CHECK_ARG(v >= 0 && v <= 100, "value", "must be 0..100");
-        c->hysteresis_pct = v;
-        return 0;
-    case ALCHDB_ROUTER_OPT_CAUSAL_WAIT:
-        ALCHDB_CHECK_ARG(v >= 0 && v <= 60000000, "value", "must be 0 .. 60 s");
-        c->causal_wait_us = v;
-        return 0;
-    case ALCHDB_ROUTER_OPT_BREAKER_FAILURES:
-        ALCHDB_CHECK_ARG(v >= 1 && v <= 1000, "value", "must be 1..1000");
-        c->breaker_failures = v;
-        return 0;
-    case ALCHDB_ROUTER_OPT_BREAKER_OPEN_TIME:
-        ALCHDB_CHECK_ARG(v >= 1000 && v <= INT64_C(3600000000), "value", "must be 1 ms .. 1 h");
-        c->breaker_open_us = v;
-        return 0;
-    case ALCHDB_ROUTER_OPT_BREAKER_MAX_OPEN_TIME:
-        ALCHDB_CHECK_ARG(v >= 1000 && v <= INT64_C(3600000000), "value", "must be 1 ms .. 1 h");
-        c->breaker_max_open_us = v;
-        return 0;
-    case ALCHDB_ROUTER_OPT_FALLBACK_MAX_PER_SEC:
-        ALCHDB_CHECK_ARG(v >= 0, "value", "must be >= 0 (0 = no cap)");
-        c->fallback_max_per_sec = v;
-        return 0;
-    case ALCHDB_ROUTER_OPT_CAUSAL_DEFAULT:
-        ALCHDB_CHECK_ARG(v == 0 || v == 1, "value", "must be 0 or 1");
-        c->causal_default = v;
-        return 0;
-    case ALCHDB_ROUTER_OPT_ACQUIRE_TIMEOUT:
-        ALCHDB_CHECK_ARG(v >= 0 && v <= INT64_C(3600000000), "value", "must be 0 .. 1 h");
-        c->acquire_timeout_us = v;
-        return 0;
-    case ALCHDB_ROUTER_OPT_MAX_STALENESS:
-        ALCHDB_CHECK_ARG(v >= 0 && v <= INT64_C(86400000000), "value", "must be 0 (no limit) .. 24 h");
-        c->max_staleness_us = v;
-        return 0;
-    case ALCHDB_ROUTER_OPT_PROBE_TIMEOUT:
-        ALCHDB_CHECK_ARG(v >= 10000 && v <= INT64_C(60000000), "value", "must be 10 ms .. 60 s");
-        c->probe_timeout_us = v;
-        return 0;
-    default:
-        return alchdb__invalid_arg(__func__, "opt", "not an alchdb_router_opt");
-    }
-}
-
-ALCHDB_API int alchdb_router_config_set_from_string(alchdb_router_config *c, const char *name, const char *value)
-{
-    ALCHDB_CHECK_ARG(c, "cfg", "must not be NULL");
-    ALCHDB_CHECK_ARG(name, "name", "must not be NULL");
-    ALCHDB_CHECK_ARG(value, "value", "must not be NULL");
-    static const struct {
-        const char *name;
-        int opt;
-        int kind; /* 0 integer, 1 duration, 2 policy, 3 bool */
-    } names[] = {
-        {"policy", ALCHDB_ROUTER_OPT_POLICY, 2},
-        {"probe_interval", ALCHDB_ROUTER_OPT_PROBE_INTERVAL, 1},
-        {"max_lag_bytes", ALCHDB_ROUTER_OPT_MAX_LAG_BYTES, 0},
-        {"max_lag_time", ALCHDB_ROUTER_OPT_MAX_LAG_TIME, 1},
-        {"lag_hysteresis_pct", ALCHDB_ROUTER_OPT_LAG_HYSTERESIS_PCT, 0},
-        {"causal_wait", ALCHDB_ROUTER_OPT_CAUSAL_WAIT, 1},
-        {"breaker_failures", ALCHDB_ROUTER_OPT_BREAKER_FAILURES, 0},
-        {"breaker_open_time", ALCHDB_ROUTER_OPT_BREAKER_OPEN_TIME, 1},
-        {"breaker_max_open_time", ALCHDB_ROUTER_OPT_BREAKER_MAX_OPEN_TIME, 1},
-        {"fallback_max_per_sec", ALCHDB_ROUTER_OPT_FALLBACK_MAX_PER_SEC, 0},
-        {"causal_default", ALCHDB_ROUTER_OPT_CAUSAL_DEFAULT, 3},
-        {"acquire_timeout", ALCHDB_ROUTER_OPT_ACQUIRE_TIMEOUT, 1},
-        {"max_staleness", ALCHDB_ROUTER_OPT_MAX_STALENESS, 1},
-        {"probe_timeout", ALCHDB_ROUTER_OPT_PROBE_TIMEOUT, 1},
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strcmp(names[i].name, name) != 0)
-            continue;
-        int64_t v = 0;
-        if (names[i].kind == 1) {
-            if (alchdb_pool_parse_duration(value, &v) < 0)
-                return alchdb__error(ALCHDB_E_INVALID, "%s: %s: '%s' is not a duration (e.g. 250ms, 1s)", __func__,
-                                     name, value);
-        } else if (names[i].kind == 2) {
-            static const char *const pol[] = {"round_robin", "random", "least_outstanding", "weighted"};
-            v = -1;
-            for (int k = 0; k < 4; k++)
-                if (!strcmp(value, pol[k]))
-                    v = k;
-            if (v < 0)
-                return alchdb__error(ALCHDB_E_INVALID,
-                                     "%s: policy '%s' is not round_robin|random|least_outstanding|weighted", __func__,
-                                     value);
-        } else if (names[i].kind == 3) {
-            if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "on"))
-                v = 1;
-            else if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "off"))
-                v = 0;
-            else
-                return alchdb__error(ALCHDB_E_INVALID, "%s: %s: '%s' is not true|false", __func__, name, value);
-        } else {
-            char *end;
-            long long ll = strtoll(value, &end, 10);
-            if (end == value || *end)
-                return alchdb__error(ALCHDB_E_INVALID, "%s: %s: '%s' is not an integer", __func__, name, value);
-            v = ll;
-        }
-        return alchdb_router_config_set_int64(c, names[i].opt, v);
-    }
-    return alchdb__error(ALCHDB_E_INVALID, "%s: unknown router option '%s'", __func__, name);
+    s->policy = alchdb__opts_i(o, ALCHDB_ROUTER_OPT_POLICY);
+    s->probe_interval_us = alchdb__opts_i(o, ALCHDB_ROUTER_OPT_PROBE_INTERVAL);
+    s->max_lag_bytes = alchdb__opts_i(o, ALCHDB_ROUTER_OPT_MAX_LAG_BYTES);
+    s->max_lag_us = alchdb__opts_i(o, ALCHDB_ROUTER_OPT_MAX_LAG_TIME);
+    s->hysteresis_pct = alchdb__opts_i(o, ALCHDB_ROUTER_OPT_LAG_HYSTERESIS_PCT);
+    s->causal_wait_us = alchdb__opts_i(o, ALCHDB_ROUTER_OPT_CAUSAL_WAIT);
+    s->breaker_failures = alchdb__opts_i(o, ALCHDB_ROUTER_OPT_BREAKER_FAILURES);
+    s->breaker_open_us = alchdb__opts_i(o, ALCHDB_ROUTER_OPT_BREAKER_OPEN_TIME);
+    s->breaker_max_open_us = alchdb__opts_i(o, ALCHDB_ROUTER_OPT_BREAKER_MAX_OPEN_TIME);
+    s->fallback_max_per_sec = alchdb__opts_i(o, ALCHDB_ROUTER_OPT_FALLBACK_MAX_PER_SEC);
+    s->causal_default = alchdb__opts_i(o, ALCHDB_ROUTER_OPT_CAUSAL_DEFAULT);
+    s->acquire_timeout_us = alchdb__opts_i(o, ALCHDB_ROUTER_OPT_ACQUIRE_TIMEOUT);
+    s->max_staleness_us = alchdb__opts_i(o, ALCHDB_ROUTER_OPT_MAX_STALENESS);
+    s->probe_timeout_us = alchdb__opts_i(o, ALCHDB_ROUTER_OPT_PROBE_TIMEOUT);
 }

@@ -130,7 +130,7 @@ static void choose_writer(alchdb_router *r, int64_t now)
  * and whether it may serve reads. Under state_lock. */
 static void judge_standby(alchdb_router *r, router_host *h, const probe_result *pr, int64_t now)
 {
-    const alchdb_router_config *c = &r->cfg;
+    const router_settings *c = &r->cfg;
     int64_t replay = atomic_load(&h->replay_lsn);
     int64_t asof = atomic_load(&h->asof_ns);
     int64_t lag_bytes = 0, lag_us;

@@ -165,7 +165,17 @@ ALCHDB_API int alchdb_router_new(const char *primary_conninfo, const alchdb_pool
     alchdb_router *r = alchdb__calloc(1, sizeof *r);
     if (!r)
         return alchdb__nomem("router");
-    r->cfg = cfg ? *cfg : alchdb__router_defaults;
+    if (cfg) {
+        alchdb__router_settings_load(&r->cfg, &cfg->opts);
+    } else {
+        alchdb__opts defaults;
+        if (alchdb__opts_init(&defaults, &alchdb__router_optspec) != 0) {
+            alchdb__free(r);
+            return ALCHDB_E_NOMEM;
+        }
+        alchdb__router_settings_load(&r->cfg, &defaults);
+        alchdb__opts_free(&defaults);
+    }
     pthread_mutex_init(&r->lock, NULL);
     pthread_mutex_init(&r->state_lock, NULL);
     pthread_condattr_t ca;
@@ -177,9 +187,11 @@ ALCHDB_API int alchdb_router_new(const char *primary_conninfo, const alchdb_pool
     atomic_store(&r->writer, -1);
     atomic_store(&r->last_writer, 0);
     int rc = alchdb_pool_config_new(&r->pool_cfg);
-    if (rc == 0 && pool_cfg) {
-        for (int opt = 1; opt < ALCHDB__POOL_NOPTS; opt++)
-            r->pool_cfg->v[opt] = pool_cfg->v[opt];
+    if (rc == 0 && pool_cfg) { /* every host's pool gets these options; names come from each conninfo */
+        alchdb__opts_free(&r->pool_cfg->opts);
+        rc = alchdb__opts_copy(&r->pool_cfg->opts, &pool_cfg->opts);
+        if (rc == 0)
+            rc = alchdb__opts_set_string(&r->pool_cfg->opts, ALCHDB_POOL_OPT_NAME, NULL, __func__);
     }
     if (rc == 0)
         rc = add_host(r, primary_conninfo, 1, true);
@@ -447,7 +459,7 @@ static void host_json(alchdb__strbuf *sb, const alchdb_router *r, const router_h
                       atomic_load(&h->probe_failures), atomic_load(&h->reresolves));
 }
 
-ALCHDB_API int alchdb_router_metrics_json(alchdb_router *r, char **out)
+ALCHDB_API int alchdb_router_to_json(alchdb_router *r, char **out)
 {
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
     *out = NULL;

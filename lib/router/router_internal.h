@@ -113,6 +113,11 @@ typedef struct router_host {
 } router_host;
 
 struct alchdb_router_config {
+    alchdb__opts opts;
+};
+
+/* The options as plain fields, copied when a router is made (config.c). */
+typedef struct router_settings {
     int64_t policy;
     int64_t probe_interval_us;
     int64_t max_lag_bytes;
@@ -127,9 +132,11 @@ struct alchdb_router_config {
     int64_t acquire_timeout_us;
     int64_t max_staleness_us;
     int64_t probe_timeout_us;
-};
+} router_settings;
 
-extern const alchdb_router_config alchdb__router_defaults;
+extern const alchdb__optspec alchdb__router_optspec;
+/* o's values into s; o NULL: the defaults. */
+void alchdb__router_settings_load(router_settings *s, const alchdb__opts *o);
 
 typedef struct router_switch {
     uint32_t timeline; /* an ancestor timeline */
@@ -137,7 +144,7 @@ typedef struct router_switch {
 } router_switch;
 
 struct alchdb_router {
-    alchdb_router_config cfg;
+    router_settings cfg;
     alchdb_pool_config *pool_cfg;
     router_host *hosts; /* [0] is the configured primary */
     size_t nhosts, caphosts;

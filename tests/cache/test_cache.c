@@ -631,7 +631,7 @@ START_TEST(test_redis_outage)
     ck_assert_int_eq(met(cache).hits, h0 + 1); /* serving again */
     ck_assert_int_eq(met(cache).breaker_open, 0);
     char *json;
-    ck_assert_int_eq(alchdb_cache_stats_json(cache, &json), 0);
+    ck_assert_int_eq(alchdb_cache_to_json(cache, &json), 0);
     json_error_t err;
     json_t *doc = json_loads(json, 0, &err);
     ck_assert_msg(doc, "stats JSON: %s", err.text);
@@ -748,7 +748,7 @@ START_TEST(test_bad_input)
     ck_assert_int_eq(alchdb_cache_config_set_from_string(cfg, "redis_password", "hunter2"), 0);
     ck_assert_int_eq(alchdb_cache_config_set_string(cfg, ALCHDB_CACHE_OPT_REDIS_PORT, "1"), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb_cache_config_set_int64(cfg, ALCHDB_CACHE_OPT_PREFIX, 1), ALCHDB_E_INVALID);
-    ck_assert_int_eq(alchdb_cache_config_set_int64(cfg, 999, 1), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_cache_config_set_int64(cfg, 999, 1), ALCHDB_E_NOTFOUND);
     ck_assert_int_eq(alchdb_cache_config_set_int64(NULL, ALCHDB_CACHE_OPT_MAX_TTL, 1), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb_cache_config_set_from_string(cfg, "default_ttl", "2h"), 0);
     ck_assert_int_eq(alchdb_cache_config_set_from_string(cfg, "max_ttl", "1h"), 0);
@@ -761,7 +761,7 @@ START_TEST(test_bad_input)
     alchdb_cache_config_free(cfg);
     /* The password never shows. */
     char *json;
-    ck_assert_int_eq(alchdb_cache_stats_json(c, &json), 0);
+    ck_assert_int_eq(alchdb_cache_to_json(c, &json), 0);
     ck_assert_ptr_null(strstr(json, "hunter2"));
     ck_assert_ptr_nonnull(strstr(json, "\"backend\":\"memory\""));
     alchdb_free(json);
@@ -774,11 +774,11 @@ START_TEST(test_bad_input)
     ck_assert_int_eq(alchdb_cache_clear(NULL), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb_cache_get_metrics(c, NULL, 8), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb_cache_bypass_count(c, -1), ALCHDB_E_INVALID);
-    ck_assert_int_eq(alchdb_cache_bypass_count(c, ALCHDB_CACHE_BYPASS_COUNT), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_cache_bypass_count(c, ALCHDB_CACHE_BYPASS_TOO_MANY_TABLES + 1), ALCHDB_E_INVALID);
     ck_assert_str_eq(alchdb_cache_bypass_name(99), "unknown");
     ck_assert_str_eq(alchdb_cache_bypass_name(ALCHDB_CACHE_BYPASS_VOLATILE), "volatile");
     ck_assert_str_eq(alchdb_cache_backend(NULL), "");
-    ck_assert_int_eq(alchdb_cache_stats_json(NULL, &json), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_cache_to_json(NULL, &json), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb_client_set_cache(NULL, c, NULL), ALCHDB_E_INVALID);
     /* Per-query options are checked. */
     alchdb_client *cl = mk_client(NULL, c, 1);
@@ -815,7 +815,7 @@ START_TEST(test_bad_input)
         strcat(q2, "\xc3\xa9");
     strcat(q2, "\"");
     ck_assert_int_eq(alchdb_client_exec(cl, q2, 0, NULL, NULL), 0);
-    ck_assert_int_eq(alchdb_cache_stats_json(c, &json), 0);
+    ck_assert_int_eq(alchdb_cache_to_json(c, &json), 0);
     json_error_t jerr;
     json_t *doc = json_loads(json, 0, &jerr);
     ck_assert_msg(doc, "stats JSON: %s", jerr.text);
@@ -884,7 +884,7 @@ START_TEST(test_query_options)
             ck_assert_int_eq(alchdb_client_exec_cached(c, pq, 0, NULL, 0, &q, NULL), 0);
     }
     char *js;
-    ck_assert_int_eq(alchdb_cache_stats_json(cache, &js), 0);
+    ck_assert_int_eq(alchdb_cache_to_json(cache, &js), 0);
     json_error_t jerr;
     json_t *doc = json_loads(js, 0, &jerr);
     ck_assert_msg(doc, "%s", jerr.text);
@@ -912,7 +912,7 @@ START_TEST(test_query_options)
     ck_assert_int_eq(alchdb_client_set_monitor(c, mon), 0);
     ck_assert_int_eq(alchdb_client_exec_cached(c, sel, 0, NULL, 0, &q, NULL), 0);
     char *slow;
-    ck_assert_int_eq(alchdb_monitor_slow_log_json(mon, 10, &slow), 0);
+    ck_assert_int_eq(alchdb_monitor_slow_log_to_json(mon, 10, &slow), 0);
     ck_assert_msg(strstr(slow, "\"cache\"") && strstr(slow, "cache=hit"), "%s", slow);
     alchdb_free(slow);
     alchdb_client_set_monitor(c, NULL);

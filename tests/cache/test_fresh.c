@@ -470,12 +470,12 @@ START_TEST(test_lost_bump_stops_other_processes)
     /* The writer owes an epoch bump, delivered with its next operation; the
      * row stays with the primary until the mark expires (write_mark_ttl). */
     char *json;
-    ck_assert_int_eq(alchdb_cache_stats_json(wc_cache, &json), 0);
+    ck_assert_int_eq(alchdb_cache_to_json(wc_cache, &json), 0);
     ck_assert_msg(strstr(json, "\"dirty\":true"), "%s", json);
     alchdb_free(json);
     usleep(350000); /* past the pause, and the writer's breaker (100 ms) */
     ck_read(writer, "SELECT v FROM " L " WHERE id = 1 AND 1 = 1", 0, NULL, "after");
-    ck_assert_int_eq(alchdb_cache_stats_json(wc_cache, &json), 0);
+    ck_assert_int_eq(alchdb_cache_to_json(wc_cache, &json), 0);
     ck_assert_msg(strstr(json, "\"dirty\":false"), "%s", json);
     alchdb_free(json);
     ck_read(reader, sel, 0, NULL, "after");

@@ -41,7 +41,7 @@ typedef struct shared {
     _Atomic int stop;
     _Atomic int64_t writes, slow_reads, errors, on_replica, on_primary;
     _Atomic int64_t reads[NPATHS], stale[NPATHS];
-    _Atomic int64_t reads_by[ALCHDB_CACHE_BYPASS_COUNT], stale_by[ALCHDB_CACHE_BYPASS_COUNT];
+    _Atomic int64_t reads_by[ALCHDB__CACHE_NBYPASS], stale_by[ALCHDB__CACHE_NBYPASS];
     _Atomic int64_t hits, misses, fills, fills_from_replica, rejected, backend_errors, marks;
     int64_t t0;
     char last_stale[256], last_error[256];
@@ -228,7 +228,7 @@ static void *writer_main(void *arg)
 static void count_read(alchdb__cache_last last, int64_t got, int64_t floor, const char *what)
 {
     int path = last.path >= 0 && last.path < NPATHS ? last.path : 0;
-    bool bypass = path == ALCHDB__CACHE_PATH_BYPASS && last.reason >= 0 && last.reason < ALCHDB_CACHE_BYPASS_COUNT;
+    bool bypass = path == ALCHDB__CACHE_PATH_BYPASS && last.reason >= 0 && last.reason < ALCHDB__CACHE_NBYPASS;
     atomic_fetch_add(&sh->reads[path], 1);
     if (bypass)
         atomic_fetch_add(&sh->reads_by[last.reason], 1);
@@ -464,7 +464,7 @@ static void run_config(const cfg *k)
             (long long)sh->stale[ALCHDB__CACHE_PATH_HIT], (long long)sh->stale[ALCHDB__CACHE_PATH_MISS],
             (long long)sh->stale[ALCHDB__CACHE_PATH_BYPASS], (long long)sh->errors, (long long)sh->slow_reads);
     fprintf(stderr, "stale-check %-13s bypasses:", k->name);
-    for (int r = 0; r < ALCHDB_CACHE_BYPASS_COUNT; r++)
+    for (int r = 0; r < ALCHDB__CACHE_NBYPASS; r++)
         if (sh->reads_by[r])
             fprintf(stderr, " %s %lld (stale %lld)", alchdb_cache_bypass_name(r), (long long)sh->reads_by[r],
                     (long long)sh->stale_by[r]);

@@ -74,11 +74,11 @@ static void check_monitor(int keep_parameters)
             ck_assert_int_eq(alchdb_monitor_record(mon, &q), 0);
         }
     char *json = NULL;
-    int rc = alchdb_monitor_patterns_json(mon, ALCHDB_MONITOR_SORT_TOTAL_TIME, 0, ALCHDB_MONITOR_JSON_WINDOWS, &json);
+    int rc = alchdb_monitor_patterns_to_json(mon, ALCHDB_MONITOR_SORT_TOTAL_TIME, 0, ALCHDB_MONITOR_JSON_WINDOWS, &json);
     must_parse("monitor patterns", rc, json);
-    rc = alchdb_monitor_analysis_json(mon, 0, &json);
+    rc = alchdb_monitor_analysis_to_json(mon, 0, &json);
     must_parse("monitor analysis", rc, json);
-    rc = alchdb_monitor_slow_log_json(mon, 0, &json);
+    rc = alchdb_monitor_slow_log_to_json(mon, 0, &json);
     must_parse("monitor slow log", rc, json);
     alchdb_monitor_free(mon);
 }
@@ -120,13 +120,13 @@ START_TEST(test_offline_emitters)
     ck_assert_int_eq(alchdb_pool_config_set_string(pc, ALCHDB_POOL_OPT_NAME, "pool \"\\ name"), 0);
     alchdb_pool *pool = NULL;
     ck_assert_int_eq(alchdb_pool_new("host=127.0.0.1 port=1 dbname='" BAD "' application_name='" BAD "'", pc, &pool), 0);
-    rc = alchdb_pool_metrics_json(pool, &json);
+    rc = alchdb_pool_to_json(pool, &json);
     must_parse("pool metrics", rc, json);
     alchdb_pool_free(pool);
     alchdb_router *r = NULL;
     ck_assert_int_eq(alchdb_router_new("host=127.0.0.1 port=1 dbname='" BAD "'", pc, NULL, &r), 0);
     ck_assert_int_eq(alchdb_router_add_replica(r, "host=127.0.0.2 port=1 dbname='r " BAD "'", 1), 0);
-    rc = alchdb_router_metrics_json(r, &json);
+    rc = alchdb_router_to_json(r, &json);
     must_parse("router metrics", rc, json);
     alchdb_router_free(r);
     alchdb_pool_config_free(pc);
@@ -137,7 +137,7 @@ START_TEST(test_offline_emitters)
     ck_assert_int_eq(alchdb_cache_config_set_string(cc, ALCHDB_CACHE_OPT_PREFIX, "app:" BAD), ALCHDB_E_INVALID);
     alchdb_cache *cache = NULL;
     ck_assert_int_eq(alchdb_cache_new(cc, &cache), 0);
-    rc = alchdb_cache_stats_json(cache, &json);
+    rc = alchdb_cache_to_json(cache, &json);
     ck_assert_int_eq(rc, 0);
     must_parse_text("cache stats", json, false);
     alchdb_free(json);
@@ -268,7 +268,7 @@ START_TEST(test_live_emitters)
     ck_assert_int_eq(alchdb_pool_new(ci, NULL, &pool), 0);
     alchdb_conn *c = NULL;
     ck_assert_int_lt(alchdb_pool_acquire(pool, 3000000, "json", &c), 0);
-    rc = alchdb_pool_metrics_json(pool, &json);
+    rc = alchdb_pool_to_json(pool, &json);
     must_parse("pool metrics after a connect error", rc, json);
     alchdb_pool_free(pool);
     ck_assert_int_eq(docs_checked, 6);

@@ -63,7 +63,7 @@ START_TEST(test_defaults_and_typed_access)
     const char *s = NULL;
     ck_assert_int_eq(alchdb__opts_get_string(&o, K_COUNT, &s, "f"), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb__opts_get_int64(&o, K_COUNT, NULL, "f"), ALCHDB_E_INVALID);
-    /* Strings: the check runs, NULL unsets, secrets read back masked. */
+    /* Strings: the check runs, NULL restores the default, secrets read back masked. */
     ck_assert_int_eq(alchdb__opts_set_string(&o, K_NAME, "toolongname", "f"), ALCHDB_E_INVALID);
     ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "at most 8"));
     ck_assert_int_eq(alchdb__opts_set_string(&o, K_NAME, "ok", "f"), 0);
@@ -71,6 +71,9 @@ START_TEST(test_defaults_and_typed_access)
     ck_assert_str_eq(s, "ok");
     ck_assert_int_eq(alchdb__opts_set_string(&o, K_NAME, NULL, "f"), 0);
     ck_assert_int_eq(alchdb__opts_get_string(&o, K_NAME, &s, "f"), 0);
+    ck_assert_str_eq(s, "dflt");
+    ck_assert_int_eq(alchdb__opts_set_string(&o, K_PASS, NULL, "f"), 0); /* no default: unset */
+    ck_assert_int_eq(alchdb__opts_get_string(&o, K_PASS, &s, "f"), 0);
     ck_assert_ptr_null(s);
     ck_assert_int_eq(alchdb__opts_set_string(&o, K_PASS, "hunter2", "f"), 0);
     ck_assert_int_eq(alchdb__opts_get_string(&o, K_PASS, &s, "f"), 0);
@@ -182,6 +185,29 @@ START_TEST(test_duration_syntax)
     ck_assert_int_eq(alchdb_parse_duration("5 parsecs", &us), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb_parse_duration(NULL, &us), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb_parse_duration("1s", NULL), ALCHDB_E_INVALID);
+    static const struct {
+        const char *text;
+        int64_t us;
+    } good[] = {{"30m", INT64_C(1800000000)}, {"50ms", 50000},       {"2s", 2000000},
+                {"250us", 250},               {"250\xc2\xb5s", 250}, {"1h0m0.5s", INT64_C(3600500000)},
+                {"+2s", 2000000},             {".5s", 500000},       {" 5s ", 5000000}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        us = -1;
+        ck_assert_msg(alchdb_parse_duration(good[i].text, &us) == 0, "'%s' rejected: %s", good[i].text,
+                      alchdb_last_error_message());
+        ck_assert_int_eq(us, good[i].us);
+    }
+    /* One syntax everywhere: a bare number has no unit, so it is refused
+     * rather than guessed (milliseconds here, seconds there). */
+    const char *bad[] = {"100", "abc", "5x", "-1s", "1h30", "1.5", "s", "10 s", "1..5s", "5S", "5 parsecs"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        us = 777;
+        int rc = alchdb_parse_duration(bad[i], &us);
+        ck_assert_msg(rc == ALCHDB_E_INVALID, "'%s' accepted (rc %d)", bad[i], rc);
+        ck_assert_int_eq(us, 777);
+        ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "duration"));
+    }
+    ck_assert_int_eq(alchdb_parse_duration("99999999999999999999999s", &us), ALCHDB_E_RANGE);
     /* Formatting round-trips through the parser. */
     const int64_t samples[] = {0, 1, 999, 1000, 250000, 1500000, 60000000, 5400000000LL,
                                3600000001LL, 86400000000LL};

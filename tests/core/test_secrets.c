@@ -112,7 +112,7 @@ static void run_pool(const char *ci)
         ck_assert_msg(rc < 0, "a wrong password was accepted");
         cap_put(&cap_all, alchdb_pool_name(pool));
         char *json = NULL;
-        rc = alchdb_pool_metrics_json(pool, &json);
+        rc = alchdb_pool_to_json(pool, &json);
         ck_assert_int_eq(rc, 0);
         json_doc("pool metrics", rc, json);
         alchdb_pool_free(pool);
@@ -158,13 +158,13 @@ static void run_router(const char *ci)
         alchdb_router_release(r, c, NULL);
     alchdb_router_probe_now(r);
     char *json = NULL;
-    rc = alchdb_router_metrics_json(r, &json);
+    rc = alchdb_router_to_json(r, &json);
     json_doc("router metrics", rc, json);
     for (size_t i = 0; i < alchdb_router_host_count(r); i++) {
         alchdb_pool *p = alchdb_router_host_pool(r, i);
         if (p) {
             cap_put(&cap_all, alchdb_pool_name(p));
-            rc = alchdb_pool_metrics_json(p, &json);
+            rc = alchdb_pool_to_json(p, &json);
             json_doc("router host pool metrics", rc, json);
         }
     }
@@ -188,11 +188,11 @@ static void run_monitor(const char *ci)
     ck_assert_msg(rc < 0, "plan capture connected with a wrong password");
     ck_assert_int_eq(captured, 0);
     char *json = NULL;
-    rc = alchdb_monitor_patterns_json(mon, ALCHDB_MONITOR_SORT_TOTAL_TIME, 0, ALCHDB_MONITOR_JSON_WINDOWS, &json);
+    rc = alchdb_monitor_patterns_to_json(mon, ALCHDB_MONITOR_SORT_TOTAL_TIME, 0, ALCHDB_MONITOR_JSON_WINDOWS, &json);
     json_doc("monitor patterns", rc, json);
-    rc = alchdb_monitor_analysis_json(mon, 0, &json);
+    rc = alchdb_monitor_analysis_to_json(mon, 0, &json);
     json_doc("monitor analysis", rc, json);
-    rc = alchdb_monitor_slow_log_json(mon, 0, &json);
+    rc = alchdb_monitor_slow_log_to_json(mon, 0, &json);
     json_doc("monitor slow log", rc, json);
     alchdb_monitor_free(mon);
 }

@@ -145,7 +145,7 @@ alchdb_router *fl_router(const fl_opts *o)
 long fl_metric(alchdb_router *r, const char *name)
 {
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     char key[96];
     snprintf(key, sizeof key, "\"%s\":", name);
     const char *p = strstr(json, key);
@@ -160,7 +160,7 @@ void fl_wait_json(alchdb_router *r, const char *text, int seconds)
     int64_t end = fl_now() + (int64_t)seconds * 1000000000;
     for (;;) {
         char *json;
-        ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+        ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
         bool ok = strstr(json, text) != NULL;
         if (ok || fl_now() >= end) {
             ck_assert_msg(ok, "the router's metrics never showed %s: %s", text, json);

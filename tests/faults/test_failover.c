@@ -66,7 +66,7 @@ static void promote_scenario(const char *name, bool multi_host, bool stop_old, b
     check_goals(name, l, t_fault, t_done, multi_host ? WRITE_SETTLE_MULTI_NS : WRITE_SETTLE_SINGLE_NS);
     /* writes went to the promoted server: it is the writer now */
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     ck_assert_msg(strstr(json, "\"timeline\":2,\"hosts\""), "%s", json);
     printf("METRICS %s: %s\n", name, json);
     alchdb_free(json);
@@ -171,7 +171,7 @@ START_TEST(test_rejoin_as_standby)
     ck_assert_msg(t_reads != 0, "no read reached the rejoined standby");
     ck_assert_msg(t_multi != 0, "the multi-host standby entry never found the rejoined standby");
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     printf("METRICS rejoin: %s\n", json);
     /* the configured primary is a standby now, the configured replica the primary */
     ck_assert_msg(strstr(json, "\"role\":\"primary\",\"state\":\"standby\""), "%s", json);

@@ -98,7 +98,7 @@ START_TEST(test_slow_server_timeouts)
     ck_assert_int_eq(atomic_load(&l->failed[FL_WRITE]), 0);
     ck_assert_int_eq(atomic_load(&l->tok_misattributed), 0);
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     ck_assert_msg(!strstr(json, "\"breaker\":\"open\"") && strstr(json, "\"retries\":0,"), "%s", json);
     ck_assert_msg(!strstr(json, "\"errors\":1") && !strstr(json, "\"breaker_opens\":1"), "%s", json);
     alchdb_free(json);

@@ -1,7 +1,7 @@
 /* Configuration from text, for every module: lines "name=value" (split at the
  * first '=') through each module's set_from_string, and through
  * alchdb_pool_config_from_env() as environment variables; durations through
- * alchdb_pool_parse_duration(). The first byte picks the modules. Then each
+ * alchdb_parse_duration(). The first byte picks the modules. Then each
  * configuration that was accepted must build its object (memory cache, pool,
  * router without starting it, monitor, migration) and free it cleanly.
  * Properties: only known return codes, a message naming the problem on every
@@ -78,8 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             env_names[nenv++] = lines[i];
         }
         int64_t us = 0;
-        rc = alchdb_pool_parse_duration(value, &us);
-        fuzz_check_rc("alchdb_pool_parse_duration", rc);
+        rc = alchdb_parse_duration(value, &us);
+        fuzz_check_rc("alchdb_parse_duration", rc);
         FUZZ_CHECK(rc != 0 || us >= 0, "duration '%s' parsed as %lld", value, (long long)us);
     }
     if (nenv) {

@@ -74,16 +74,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     free(recs[0]);
     char *json = NULL;
-    int rc = alchdb_monitor_patterns_json(mon, (int)(data[0] >> 1) % 8, 0, ALCHDB_MONITOR_JSON_WINDOWS, &json);
-    fuzz_json_ok("alchdb_monitor_patterns_json", rc, json);
+    int rc = alchdb_monitor_patterns_to_json(mon, (int)(data[0] >> 1) % 8, 0, ALCHDB_MONITOR_JSON_WINDOWS, &json);
+    fuzz_json_ok("alchdb_monitor_patterns_to_json", rc, json);
     json = NULL;
-    rc = alchdb_monitor_analysis_json(mon, 0, &json);
-    fuzz_json_ok("alchdb_monitor_analysis_json", rc, json);
+    rc = alchdb_monitor_analysis_to_json(mon, 0, &json);
+    fuzz_json_ok("alchdb_monitor_analysis_to_json", rc, json);
     json = NULL;
-    rc = alchdb_monitor_slow_log_json(mon, 0, &json);
-    fuzz_json_ok("alchdb_monitor_slow_log_json", rc, json);
-    alchdb_monitor_stats st;
-    fuzz_check_rc("alchdb_monitor_get_stats", alchdb_monitor_get_stats(mon, &st, sizeof st));
+    rc = alchdb_monitor_slow_log_to_json(mon, 0, &json);
+    fuzz_json_ok("alchdb_monitor_slow_log_to_json", rc, json);
+    alchdb_monitor_metrics st;
+    fuzz_check_rc("alchdb_monitor_get_metrics", alchdb_monitor_get_metrics(mon, &st, sizeof st));
     FUZZ_CHECK(st.patterns <= 16, "%lld patterns in a monitor of 16", (long long)st.patterns);
     alchdb_monitor_free(mon);
     return 0;

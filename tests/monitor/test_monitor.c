@@ -22,17 +22,17 @@ static alchdb_monitor *mk(alchdb_monitor_config *cfg)
     return m;
 }
 
-static alchdb_monitor_stats stats(alchdb_monitor *m)
+static alchdb_monitor_metrics stats(alchdb_monitor *m)
 {
-    alchdb_monitor_stats st;
-    ck_assert_int_eq(alchdb_monitor_get_stats(m, &st, sizeof st), 0);
+    alchdb_monitor_metrics st;
+    ck_assert_int_eq(alchdb_monitor_get_metrics(m, &st, sizeof st), 0);
     return st;
 }
 
 static json_t *patterns(alchdb_monitor *m, int sort, int64_t limit, uint32_t flags)
 {
     char *s = NULL;
-    ck_assert_int_eq(alchdb_monitor_patterns_json(m, sort, limit, flags, &s), 0);
+    ck_assert_int_eq(alchdb_monitor_patterns_to_json(m, sort, limit, flags, &s), 0);
     json_error_t e;
     json_t *j = json_loads(s, 0, &e);
     ck_assert_msg(j != NULL, "invalid JSON: %s", e.text);
@@ -43,7 +43,7 @@ static json_t *patterns(alchdb_monitor *m, int sort, int64_t limit, uint32_t fla
 static json_t *analysis(alchdb_monitor *m)
 {
     char *s = NULL;
-    ck_assert_int_eq(alchdb_monitor_analysis_json(m, 0, &s), 0);
+    ck_assert_int_eq(alchdb_monitor_analysis_to_json(m, 0, &s), 0);
     json_error_t e;
     json_t *j = json_loads(s, 0, &e);
     ck_assert_msg(j != NULL, "invalid JSON: %s", e.text);
@@ -54,7 +54,7 @@ static json_t *analysis(alchdb_monitor *m)
 static json_t *slowlog(alchdb_monitor *m)
 {
     char *s = NULL;
-    ck_assert_int_eq(alchdb_monitor_slow_log_json(m, 0, &s), 0);
+    ck_assert_int_eq(alchdb_monitor_slow_log_to_json(m, 0, &s), 0);
     json_t *j = json_loads(s, 0, NULL);
     ck_assert_ptr_nonnull(j);
     alchdb_free(s);
@@ -103,7 +103,7 @@ START_TEST(test_config)
     ck_assert_int_eq(alchdb_monitor_config_set_from_string(c, "slow_query_threshold", "75ms"), 0);
     ck_assert_int_eq(alchdb_monitor_config_get_int64(c, ALCHDB_MONITOR_OPT_SLOW_THRESHOLD, &v), 0);
     ck_assert_int_eq(v, 75000);
-    ck_assert_int_eq(alchdb_monitor_config_set_from_string(c, "SLOW_QUERY_THRESHOLD", "20"), 0);
+    ck_assert_int_eq(alchdb_monitor_config_set_from_string(c, "SLOW_QUERY_THRESHOLD", "20ms"), 0);
     ck_assert_int_eq(alchdb_monitor_config_get_int64(c, ALCHDB_MONITOR_OPT_SLOW_THRESHOLD, &v), 0);
     ck_assert_int_eq(v, 20000);
     ck_assert_int_eq(alchdb_monitor_config_set_from_string(c, "keep_parameters", "yes"), 0);
@@ -115,7 +115,7 @@ START_TEST(test_config)
     ck_assert_int_eq(alchdb_monitor_config_set_from_string(c, "nope", "1"), ALCHDB_E_NOTFOUND);
     ck_assert_int_eq(alchdb_monitor_config_set_int64(c, ALCHDB_MONITOR_OPT_MAX_PATTERNS, 1),
                      ALCHDB_E_INVALID);
-    ck_assert_int_eq(alchdb_monitor_config_set_int64(c, 999, 1), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_monitor_config_set_int64(c, 999, 1), ALCHDB_E_NOTFOUND);
     ck_assert_int_eq(alchdb_monitor_config_set_int64(NULL, 1, 1), ALCHDB_E_INVALID);
     alchdb_monitor_config_free(c);
     alchdb_monitor_config_free(NULL);
@@ -131,7 +131,7 @@ START_TEST(test_grouping_in_lists_and_literals)
     ck_assert_int_eq(alchdb_monitor_record_simple(m, "select *  from t where id in (9)", 30, NULL), 0);
     ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT * FROM t WHERE id = 'x' -- c", 40, NULL), 0);
     ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT * FROM u WHERE id = 1", 50, NULL), 0);
-    alchdb_monitor_stats st = stats(m);
+    alchdb_monitor_metrics st = stats(m);
     ck_assert_int_eq(st.calls, 5);
     ck_assert_int_eq(st.patterns, 2);
     int64_t parses = st.parses;
@@ -165,7 +165,7 @@ START_TEST(test_grouping_in_lists_and_literals)
     ck_assert_int_eq(jint(json_array_get(p, 0), "max_us"), 50);
     json_decref(p);
     char *s = (char *)1;
-    ck_assert_int_eq(alchdb_monitor_patterns_json(m, 99, 0, 0, &s), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_monitor_patterns_to_json(m, 99, 0, 0, &s), ALCHDB_E_INVALID);
     ck_assert_ptr_null(s);
     alchdb_monitor_free(m);
 }
@@ -187,7 +187,7 @@ START_TEST(test_text_key_literal_vs_operator)
         alchdb_monitor *m = mk(NULL);
         ck_assert_int_eq(alchdb_monitor_record_simple(m, pairs[i][0], 10, NULL), 0);
         ck_assert_int_eq(alchdb_monitor_record_simple(m, pairs[i][1], 20, NULL), 0);
-        alchdb_monitor_stats st = stats(m);
+        alchdb_monitor_metrics st = stats(m);
         ck_assert_msg(st.patterns == 2, "'%s' and '%s' share a pattern", pairs[i][0], pairs[i][1]);
         ck_assert_int_eq(st.unparsed_patterns, 1);
         /* new literals of each shape still find their own pattern without parsing */
@@ -217,7 +217,7 @@ START_TEST(test_unanalysed_pattern)
         free(sql);
     }
     ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 1", 1, NULL), 0);
-    alchdb_monitor_stats st = stats(m);
+    alchdb_monitor_metrics st = stats(m);
     ck_assert_int_eq(st.calls, 3);
     ck_assert_int_eq(st.patterns, 2);
     json_t *p = patterns(m, ALCHDB_MONITOR_SORT_CALLS, 0, 0);
@@ -256,7 +256,7 @@ START_TEST(test_percentiles_accuracy)
             ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 1", v[i], NULL), 0);
         }
         qsort(v, (size_t)n, sizeof *v, cmp64);
-        alchdb_monitor_stats st = stats(m);
+        alchdb_monitor_metrics st = stats(m);
         const double qs[] = {0.50, 0.95, 0.99, 0.999};
         const int64_t got[] = {st.p50_us, st.p95_us, st.p99_us, st.p999_us};
         for (int k = 0; k < 4; k++) {
@@ -286,7 +286,7 @@ START_TEST(test_threshold_exact)
     ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 1", 50000, NULL), 0);
     ck_assert_int_eq(stats(m).slow, 1);
     ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 1", 99999, NULL), 0); /* the Go 100 ms bug */
-    alchdb_monitor_stats st = stats(m);
+    alchdb_monitor_metrics st = stats(m);
     ck_assert_int_eq(st.slow, 2);
     ck_assert_int_eq(st.slow_log_entries, 2);
     json_t *l = slowlog(m);
@@ -331,7 +331,7 @@ START_TEST(test_redaction)
                                    .labels = labels, .nlabels = 1};
         ck_assert_int_eq(alchdb_monitor_record(m, &qq), 0);
         char *s = NULL;
-        ck_assert_int_eq(alchdb_monitor_slow_log_json(m, 0, &s), 0);
+        ck_assert_int_eq(alchdb_monitor_slow_log_to_json(m, 0, &s), 0);
         if (keep) {
             ck_assert_ptr_nonnull(strstr(s, "alice@secret.example"));
         } else {
@@ -343,10 +343,10 @@ START_TEST(test_redaction)
         ck_assert_ptr_nonnull(strstr(s, "endpoint=/login"));
         alchdb_free(s);
         /* pattern texts are always redacted */
-        ck_assert_int_eq(alchdb_monitor_patterns_json(m, 0, 0, 0, &s), 0);
+        ck_assert_int_eq(alchdb_monitor_patterns_to_json(m, 0, 0, 0, &s), 0);
         ck_assert_ptr_null(strstr(s, "alice"));
         alchdb_free(s);
-        ck_assert_int_eq(alchdb_monitor_analysis_json(m, 0, &s), 0);
+        ck_assert_int_eq(alchdb_monitor_analysis_to_json(m, 0, &s), 0);
         ck_assert_ptr_null(strstr(s, "alice"));
         alchdb_free(s);
         alchdb_monitor_free(m);
@@ -372,7 +372,7 @@ START_TEST(test_eviction_lru)
         fake_now += 1000; /* keep table_0 the most recently used */
         ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT a FROM table_ta", 10, NULL), 0);
     }
-    alchdb_monitor_stats st = stats(m);
+    alchdb_monitor_metrics st = stats(m);
     ck_assert_int_eq(st.patterns, 16);
     ck_assert_int_eq(st.patterns_evicted, 100 - 16);
     ck_assert_int_eq(st.calls, 200); /* evicted patterns still count */
@@ -475,7 +475,7 @@ START_TEST(test_bad_input)
     q.version = ALCHDB_MONITOR_QUERY_VERSION;
     q.nlabels = 2;
     ck_assert_int_eq(alchdb_monitor_record(m, &q), ALCHDB_E_INVALID);
-    alchdb_monitor_stats st = stats(m);
+    alchdb_monitor_metrics st = stats(m);
     ck_assert_int_eq(st.calls, 0);
     ck_assert_int_eq(st.rejected, 8); /* NULL mon is not counted anywhere */
 
@@ -539,9 +539,9 @@ START_TEST(test_bad_input)
 
     /* argument checks of the readers */
     char *o = (char *)1;
-    ck_assert_int_eq(alchdb_monitor_analysis_json(NULL, 0, &o), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_monitor_analysis_to_json(NULL, 0, &o), ALCHDB_E_INVALID);
     ck_assert_ptr_null(o);
-    ck_assert_int_eq(alchdb_monitor_get_stats(NULL, NULL, 0), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_monitor_get_metrics(NULL, NULL, 0), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb_monitor_reset(NULL), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb_monitor_new(NULL, NULL), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb_monitor_capture_plans(NULL, NULL, "x", 1, NULL), ALCHDB_E_INVALID);
@@ -713,7 +713,7 @@ START_TEST(test_reset)
     alchdb_monitor_record_simple(m, "SELECT 1", 100000, NULL);
     alchdb_monitor_record_simple(m, "SELECT x FROM y", 10, "42P01");
     ck_assert_int_eq(alchdb_monitor_reset(m), 0);
-    alchdb_monitor_stats st = stats(m);
+    alchdb_monitor_metrics st = stats(m);
     ck_assert_int_eq(st.calls, 0);
     ck_assert_int_eq(st.patterns, 0);
     ck_assert_int_eq(st.slow_log_entries, 0);
@@ -753,7 +753,7 @@ static void *worker(void *arg)
             return (void *)1;
         if (id == 0 && i % 5000 == 0) { /* readers run concurrently */
             char *s = NULL;
-            if (alchdb_monitor_analysis_json(shared, 5, &s) != 0)
+            if (alchdb_monitor_analysis_to_json(shared, 5, &s) != 0)
                 return (void *)1;
             alchdb_free(s);
         }
@@ -777,7 +777,7 @@ START_TEST(test_concurrent_recording)
         pthread_join(t[i], &rv);
         ck_assert_ptr_null(rv);
     }
-    alchdb_monitor_stats st = stats(shared);
+    alchdb_monitor_metrics st = stats(shared);
     ck_assert_int_eq(st.calls, (int64_t)NTHREADS * PER_THREAD);
     ck_assert_int_eq(st.errors, (int64_t)NTHREADS * PER_THREAD / 50);
     ck_assert_int_eq(st.slow, (int64_t)NTHREADS * PER_THREAD / 2);
@@ -803,7 +803,7 @@ START_TEST(test_background_parse_queue)
         ck_assert_int_eq(alchdb_monitor_record_simple(m, sql, 100 + i, NULL), 0);
     }
     ck_assert_int_eq(alchdb_monitor_flush(m), 0);
-    alchdb_monitor_stats st = stats(m);
+    alchdb_monitor_metrics st = stats(m);
     ck_assert_int_eq(st.calls, 50);
     ck_assert_int_eq(st.patterns, 50);
     ck_assert_int_eq(st.parse_queued, 50);

@@ -91,7 +91,7 @@ START_TEST(test_matches_pg_stat_statements)
     ck_assert_int_gt(rows, 5);
 
     char *js = NULL;
-    ck_assert_int_eq(alchdb_monitor_patterns_json(m, ALCHDB_MONITOR_SORT_CALLS, 0, 0, &js), 0);
+    ck_assert_int_eq(alchdb_monitor_patterns_to_json(m, ALCHDB_MONITOR_SORT_CALLS, 0, 0, &js), 0);
     json_t *pats = json_loads(js, 0, NULL);
     alchdb_free(js);
     ck_assert_ptr_nonnull(pats);
@@ -165,7 +165,7 @@ START_TEST(test_plan_capture)
     ck_assert_int_eq(alchdb_monitor_capture_plans(m, NULL, test_env("ALCHDB_TEST_PRIMARY"), 5, &got), 0);
     ck_assert_int_eq(got, 0);
     char *js = NULL;
-    ck_assert_int_eq(alchdb_monitor_patterns_json(m, ALCHDB_MONITOR_SORT_MAX, 0, 0, &js), 0);
+    ck_assert_int_eq(alchdb_monitor_patterns_to_json(m, ALCHDB_MONITOR_SORT_MAX, 0, 0, &js), 0);
     json_t *p = json_loads(js, 0, NULL);
     alchdb_free(js);
     json_t *plan = NULL;

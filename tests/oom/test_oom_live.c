@@ -67,7 +67,7 @@ static int pool_run(oom_state *st)
     if (pool_use(s->pool, st) || pool_use(s->pool, st))
         return -1;
     char *json = NULL;
-    int rc = OOM_CALL(st, alchdb_pool_metrics_json(s->pool, &json));
+    int rc = OOM_CALL(st, alchdb_pool_to_json(s->pool, &json));
     alchdb_free(json);
     alchdb_pool_metrics m;
     if (!rc)
@@ -83,7 +83,7 @@ static void pool_check(oom_state *st)
     ck_assert_msg(pool_use(s->pool, NULL) == 0, "pool after allocation %ld failed: %s", st->k,
                   alchdb_last_error_message());
     char *json = NULL;
-    ck_assert_int_eq(alchdb_pool_metrics_json(s->pool, &json), 0);
+    ck_assert_int_eq(alchdb_pool_to_json(s->pool, &json), 0);
     alchdb_free(json);
 }
 
@@ -171,7 +171,7 @@ static void client_check(oom_state *st)
     alchdb_txn_free(t);
     if (s->mon) {
         char *json = NULL;
-        ck_assert_int_eq(alchdb_monitor_patterns_json(s->mon, 0, 0, 0, &json), 0);
+        ck_assert_int_eq(alchdb_monitor_patterns_to_json(s->mon, 0, 0, 0, &json), 0);
         alchdb_free(json);
     }
 }
@@ -240,7 +240,7 @@ static int router_run(oom_state *st)
         rc = OOM_CALL(st, alchdb_router_note_token(s->r, tok));
     char *json = NULL;
     if (!rc)
-        rc = OOM_CALL(st, alchdb_router_metrics_json(s->r, &json));
+        rc = OOM_CALL(st, alchdb_router_to_json(s->r, &json));
     alchdb_free(json);
     return rc;
 }
@@ -307,7 +307,7 @@ static int plan_run(oom_state *st)
     if (OOM_CALL(st, alchdb_monitor_capture_plans(s->mon, NULL, db_ci, 5, &got)))
         return -1;
     char *json = NULL;
-    int rc = OOM_CALL(st, alchdb_monitor_patterns_json(s->mon, 0, 0, 0, &json));
+    int rc = OOM_CALL(st, alchdb_monitor_patterns_to_json(s->mon, 0, 0, 0, &json));
     alchdb_free(json);
     return rc;
 }

@@ -50,20 +50,20 @@ static int run(oom_state *st)
     if (record_all(m->mon, st))
         return -1;
     char *json = NULL;
-    int rc = OOM_CALL(st, alchdb_monitor_patterns_json(m->mon, ALCHDB_MONITOR_SORT_TOTAL_TIME, 0,
+    int rc = OOM_CALL(st, alchdb_monitor_patterns_to_json(m->mon, ALCHDB_MONITOR_SORT_TOTAL_TIME, 0,
                                                        ALCHDB_MONITOR_JSON_WINDOWS, &json));
     alchdb_free(json);
     json = NULL;
     if (!rc)
-        rc = OOM_CALL(st, alchdb_monitor_analysis_json(m->mon, 0, &json));
+        rc = OOM_CALL(st, alchdb_monitor_analysis_to_json(m->mon, 0, &json));
     alchdb_free(json);
     json = NULL;
     if (!rc)
-        rc = OOM_CALL(st, alchdb_monitor_slow_log_json(m->mon, 0, &json));
+        rc = OOM_CALL(st, alchdb_monitor_slow_log_to_json(m->mon, 0, &json));
     alchdb_free(json);
-    alchdb_monitor_stats s;
+    alchdb_monitor_metrics s;
     if (!rc)
-        rc = OOM_CALL(st, alchdb_monitor_get_stats(m->mon, &s, sizeof s));
+        rc = OOM_CALL(st, alchdb_monitor_get_metrics(m->mon, &s, sizeof s));
     if (!rc)
         rc = OOM_CALL(st, alchdb_monitor_reset(m->mon));
     if (!rc)
@@ -79,11 +79,11 @@ static void check(oom_state *st)
         return;
     ck_assert_int_eq(record_all(m->mon, NULL), 0);
     char *json = NULL;
-    ck_assert_int_eq(alchdb_monitor_analysis_json(m->mon, 0, &json), 0);
+    ck_assert_int_eq(alchdb_monitor_analysis_to_json(m->mon, 0, &json), 0);
     ck_assert_ptr_nonnull(strstr(json, "orders"));
     alchdb_free(json);
-    alchdb_monitor_stats s;
-    ck_assert_int_eq(alchdb_monitor_get_stats(m->mon, &s, sizeof s), 0);
+    alchdb_monitor_metrics s;
+    ck_assert_int_eq(alchdb_monitor_get_metrics(m->mon, &s, sizeof s), 0);
     ck_assert_int_ge(s.calls, 6);
 }
 

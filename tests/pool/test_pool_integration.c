@@ -196,7 +196,7 @@ START_TEST(test_deadline_under_exhaustion)
     ck_assert_int_eq(m.in_use, 2);
     ck_assert_double_eq_tol(m.utilization_pct, 100.0, 0.01);
     char *json;
-    ck_assert_int_eq(alchdb_pool_metrics_json(pool, &json), 0);
+    ck_assert_int_eq(alchdb_pool_to_json(pool, &json), 0);
     ck_assert_ptr_nonnull(strstr(json, "\"tag\":\"report-job\""));
     ck_assert_ptr_nonnull(strstr(json, "\"timeouts\":2"));
     alchdb_free(json);
@@ -489,7 +489,7 @@ START_TEST(test_connect_errors_are_clear)
     ck_assert_msg(strstr(msg, "password authentication failed"), "%s", msg);
     ck_assert_ptr_null(strstr(msg, "Wr0ngPassw0rdX"));
     char *json;
-    ck_assert_int_eq(alchdb_pool_metrics_json(pool, &json), 0);
+    ck_assert_int_eq(alchdb_pool_to_json(pool, &json), 0);
     ck_assert_ptr_null(strstr(json, "Wr0ngPassw0rdX"));
     ck_assert_ptr_nonnull(strstr(json, "password authentication failed"));
     alchdb_free(json);
@@ -501,7 +501,7 @@ START_TEST(test_connect_errors_are_clear)
     ck_assert_msg(alchdb_pool_acquire(pool, 5000000, "pw-ok", &c) == 0, "%s",
                   alchdb_last_error_message());
     alchdb_pool_release(pool, c);
-    ck_assert_int_eq(alchdb_pool_metrics_json(pool, &json), 0);
+    ck_assert_int_eq(alchdb_pool_to_json(pool, &json), 0);
     ck_assert_ptr_null(strstr(json, good));
     alchdb_free(json);
     alchdb_pool_free(pool);

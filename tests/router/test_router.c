@@ -96,7 +96,7 @@ START_TEST(test_reads_to_replica_writes_to_primary)
     ck_assert_int_eq(run_where(r, ALCHDB_INTENT_PRIMARY, "SELECT 1", NULL, &reason), 0);
     ck_assert_int_eq(reason, ALCHDB_ROUTE_INTENT_PRIMARY);
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     ck_assert_ptr_nonnull(strstr(json, "\"read_only\":1"));
     ck_assert_ptr_nonnull(strstr(json, "\"role\":\"replica\""));
     ck_assert_ptr_null(strstr(json, "password"));
@@ -164,7 +164,7 @@ END_TEST
 static long fl_metric_rig(alchdb_router *r, const char *name)
 {
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     char key[96];
     snprintf(key, sizeof key, "\"%s\":", name);
     const char *p = strstr(json, key);
@@ -196,7 +196,7 @@ START_TEST(test_lagging_replica_excluded)
     ck_assert_int_eq(run_where(r, ALCHDB_INTENT_AUTO, "SELECT count(*) FROM lagtest", NULL, &reason), 0);
     ck_assert_int_eq(reason, ALCHDB_ROUTE_NO_HEALTHY_REPLICA);
     char *json;
-    alchdb_router_metrics_json(r, &json);
+    alchdb_router_to_json(r, &json);
     ck_assert_ptr_nonnull(strstr(json, "\"lag_excluded\":true"));
     alchdb_free(json);
     psql(replica, "SELECT pg_wal_replay_resume()");
@@ -347,7 +347,10 @@ START_TEST(test_unreachable_replica_and_bad_input)
     ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "policy", "fastest"), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "policy", "least_outstanding"), 0);
     ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "probe_interval", "soon"), ALCHDB_E_INVALID);
-    ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "nonsense", "1"), ALCHDB_E_INVALID);
+    const char *pol = NULL;
+    ck_assert_int_eq(alchdb_router_config_get_string(cfg, ALCHDB_ROUTER_OPT_POLICY, &pol), 0);
+    ck_assert_str_eq(pol, "least_outstanding");
+    ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "nonsense", "1"), ALCHDB_E_NOTFOUND);
     ck_assert_int_eq(alchdb_router_config_set_int64(cfg, ALCHDB_ROUTER_OPT_LAG_HYSTERESIS_PCT, 150), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "probe_interval", "100ms"), 0);
     alchdb_router *r = NULL;
@@ -428,7 +431,7 @@ START_TEST(test_wrong_role_detected)
     ck_assert_int_eq(alchdb_router_new(test_env("ALCHDB_TEST_REPLICA"), NULL, cfg, &r), 0);
     ck_assert_int_eq(alchdb_router_start(r), 0);
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     ck_assert_ptr_nonnull(strstr(json, "\"wrong_role\":true"));
     ck_assert_ptr_nonnull(strstr(json, "\"state\":\"standby\""));
     ck_assert_ptr_nonnull(strstr(json, "\"writer\":null"));
@@ -485,7 +488,7 @@ START_TEST(test_multi_host_entries)
         ck_assert_int_eq(run_where(r, ALCHDB_INTENT_AUTO, "SELECT 1", NULL, &reason), 1);
     }
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     ck_assert_ptr_nonnull(strstr(json, "(standby)"));
     ck_assert_ptr_nonnull(strstr(json, "\"multi_host\":true"));
     ck_assert_ptr_null(strstr(json, "\"wrong_role\":true"));
@@ -565,7 +568,7 @@ START_TEST(test_reads_while_primary_down)
         ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "127.0.0.1:1/x"));
     }
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     /* the dead primary is neither healthy nor error-free */
     ck_assert_msg(strstr(json, "\"role\":\"primary\",\"state\":\"down\",\"writer\":false,\"healthy\":false"), "%s",
                   json);
@@ -666,7 +669,7 @@ START_TEST(test_token_timeline)
     ck_assert_int_eq(run_where(r, ALCHDB_INTENT_AUTO, "SELECT 1", future, &reason), 0);
     ck_assert_int_eq(reason, ALCHDB_ROUTE_TOKEN_TIMELINE);
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     ck_assert_ptr_nonnull(strstr(json, "\"tokens_unverifiable\":1"));
     ck_assert_ptr_nonnull(strstr(json, "\"token_timeline\":1"));
     alchdb_free(json);
@@ -697,7 +700,7 @@ START_TEST(test_token_timeline)
     alchdb_result_free(res);
     ck_assert_int_eq(alchdb_client_exec_token(c, "SELECT v FROM tokc WHERE id = 1", 0, NULL, 0, future, &res), 0);
     alchdb_result_free(res);
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     ck_assert_ptr_nonnull(strstr(json, "\"tokens_unverifiable\":3"));
     alchdb_free(json);
     /* note_token: another cluster's token is refused */
@@ -872,7 +875,7 @@ START_TEST(test_silent_and_no_password)
     PQclear(PQexec(alchdb_conn_pgconn(c), "DO $$ BEGIN RAISE NOTICE 'a notice'; RAISE WARNING 'a warning'; END $$"));
     alchdb_router_release(r, c, NULL);
     char *json;
-    ck_assert_int_eq(alchdb_router_metrics_json(r, &json), 0);
+    ck_assert_int_eq(alchdb_router_to_json(r, &json), 0);
     alchdb_router_free(r);
     alchdb_router_config_free(cfg);
     alchdb_set_log_handler(NULL, NULL, ALCHDB_LOG_WARN);

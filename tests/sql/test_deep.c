@@ -186,7 +186,7 @@ static void check_monitor(void *arg)
     ck_assert_int_eq(alchdb_monitor_new(NULL, &m), 0);
     ck_assert_int_eq(alchdb_monitor_record_simple(m, j->sql, 1000, NULL), 0);
     char *json = NULL;
-    ck_assert_int_eq(alchdb_monitor_patterns_json(m, ALCHDB_MONITOR_SORT_CALLS, 0, 0, &json), 0);
+    ck_assert_int_eq(alchdb_monitor_patterns_to_json(m, ALCHDB_MONITOR_SORT_CALLS, 0, 0, &json), 0);
     /* Texts over the monitor's max_parse_length (1 MiB) are grouped unparsed
      * without being parsed. */
     const char *want = j->expect_parse_error || strlen(j->sql) > (1u << 20) ? "\"kind\":\"unparsed\""

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "internal.h"
-#include "pool/hist.h"
+#include "core/hist.h"
 
 size_t alchdb__hist_bucket_of(int64_t v)
 {

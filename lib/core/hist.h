@@ -1,5 +1,6 @@
-/* Log-linear histogram shared by the pool (acquire wait times) and the monitor
- * (query durations). Internal: never exported.
+/* Log-linear histogram shared by the pool (acquire wait times), the monitor
+ * (query durations) and whoever else measures latencies. Internal: never
+ * exported.
  *
  * Layout: values below 2^SUB_BITS get one bucket each; above, every power of
  * two is split into 2^SUB_BITS equal buckets. With SUB_BITS = 5 a bucket is at
