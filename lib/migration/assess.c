@@ -61,33 +61,20 @@ static const char *last_name(json_t *list)
     return jstr(s, "sval");
 }
 
-/* "schema.name" or "name" from a names list. */
+/* The relation key (names.c) of a qualified-name list: its last two parts
+ * (a catalog name before them is not part of the key). */
 static void names_join(json_t *list, char *buf, size_t cap)
 {
-    buf[0] = '\0';
     size_t n = json_array_size(list);
-    size_t off = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *s = jstr(as_node(json_array_get(list, i), "String"), "sval");
-        if (!s)
-            continue;
-        int w = snprintf(buf + off, cap - off, "%s%s", off ? "." : "", s);
-        if (w < 0 || (size_t)w >= cap - off)
-            break;
-        off += (size_t)w;
-    }
+    const char *schema = n >= 2 ? jstr(as_node(json_array_get(list, n - 2), "String"), "sval") : NULL;
+    const char *name = n ? jstr(as_node(json_array_get(list, n - 1), "String"), "sval") : NULL;
+    alchdb__mig_rel_key(buf, cap, schema, name);
 }
 
+/* The relation key of a RangeVar: schema and name as two fields of the tree. */
 static void rangevar_name(json_t *rv, char *buf, size_t cap)
 {
-    const char *schema = jstr(rv, "schemaname");
-    const char *rel = jstr(rv, "relname");
-    if (!rel)
-        rel = "?";
-    if (schema)
-        snprintf(buf, cap, "%s.%s", schema, rel);
-    else
-        snprintf(buf, cap, "%s", rel);
+    alchdb__mig_rel_key(buf, cap, jstr(rv, "schemaname"), jstr(rv, "relname"));
 }
 
 /* ---- growing arrays and formatting --------------------------------------- */
@@ -109,14 +96,16 @@ static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
 
 static char *vfmt(const char *fmt, va_list ap)
 {
-    alchdb__strbuf sb;
-    alchdb__sb_init(&sb);
-    char tmp[1024];
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
     if (n < 0)
         return NULL;
-    alchdb__sb_append(&sb, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-    return alchdb__sb_finish(&sb);
+    char *s = alchdb__malloc((size_t)n + 1);
+    if (s)
+        vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
 }
 
 static char *fmt(const char *f, ...) ALCHDB_PRINTF(1, 2);
@@ -346,18 +335,22 @@ static void scratch_free(scratch *sc)
     sc->n = sc->cap = 0;
 }
 
-/* Quote a possibly schema-qualified name part by part. */
+/* A relation key is already SQL (names.c): each part quoted where needed. */
 static char *qrel(ctx *c, const char *rel)
 {
-    const char *dot = strchr(rel, '.');
-    if (!dot)
-        return q(c, rel);
-    char schema[256];
-    snprintf(schema, sizeof schema, "%.*s", (int)(dot - rel), rel);
-    char *a = q(c, schema), *b = q(c, dot + 1);
-    char *r = (a && b) ? fmt("%s.%s", a, b) : NULL;
-    alchdb__free(a);
-    alchdb__free(b);
+    char *r = alchdb__strdup(rel);
+    if (!r)
+        c->oom = true;
+    return r;
+}
+
+/* A string literal for generated SQL. */
+static char *lit(ctx *c, const char *s)
+{
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    alchdb__mig_sql_literal(&sb, s);
+    char *r = alchdb__sb_finish(&sb);
     if (!r)
         c->oom = true;
     return r;
@@ -365,6 +358,10 @@ static char *qrel(ctx *c, const char *rel)
 
 /* ---- type rules -------------------------------------------------------------- */
 
+/* A column type from the tree: the name the rules compare (the last part,
+ * as pg_catalog spells built-in types), its modifiers, and the type as SQL
+ * rendered from the name's parts (each quoted where needed: "My Type" and
+ * "char" keep their quotes; a schema other than pg_catalog is kept). */
 static void type_from(json_t *typeName, mig_type *t)
 {
     memset(t, 0, sizeof *t);
@@ -377,11 +374,34 @@ static void type_from(json_t *typeName, mig_type *t)
         t->mods[t->nmods++] = (int32_t)jint(iv, "ival", 0);
     }
     t->is_array = json_array_size(jget(typeName, "arrayBounds")) > 0;
+    json_t *names = jget(typeName, "names");
+    size_t nn = json_array_size(names);
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    for (size_t i = 0; i < nn; i++) {
+        const char *part = jstr(as_node(json_array_get(names, i), "String"), "sval");
+        if (i == 0 && nn > 1 && part && !strcmp(part, "pg_catalog"))
+            continue; /* built-in types read as written without it */
+        if (sb.len)
+            alchdb__sb_puts(&sb, ".");
+        alchdb__mig_sql_ident(&sb, part ? part : "?");
+    }
+    if (t->nmods == 2)
+        alchdb__sb_printf(&sb, "(%d,%d)", t->mods[0], t->mods[1]);
+    else if (t->nmods == 1)
+        alchdb__sb_printf(&sb, "(%d)", t->mods[0]);
+    if (t->is_array)
+        alchdb__sb_puts(&sb, "[]");
+    char *r = alchdb__sb_finish(&sb);
+    snprintf(t->sql, sizeof t->sql, "%s", r ? r : "?");
+    alchdb__free(r);
 }
 
 static void type_str(const mig_type *t, char *buf, size_t cap)
 {
-    if (t->nmods == 2)
+    if (t->sql[0])
+        snprintf(buf, cap, "%s", t->sql);
+    else if (t->nmods == 2)
         snprintf(buf, cap, "%s(%d,%d)%s", t->name, t->mods[0], t->mods[1], t->is_array ? "[]" : "");
     else if (t->nmods == 1)
         snprintf(buf, cap, "%s(%d)%s", t->name, t->mods[0], t->is_array ? "[]" : "");
@@ -546,7 +566,7 @@ static void blocks_from_locks(mig_stmt *st)
 
 static void fk_target_lock(ctx *c, json_t *constraint)
 {
-    char ref[256];
+    char ref[ALCHDB_MIG_REL_CAP];
     rangevar_name(jget(constraint, "pktable"), ref, sizeof ref);
     lock(c, ref, ALCHDB_LOCK_SHARE_ROW_EXCLUSIVE);
 }
@@ -566,7 +586,7 @@ static void check_new_column_type(ctx *c, const char *table, const char *col, co
 /* CREATE TABLE */
 static void do_create(ctx *c, json_t *cs)
 {
-    char rel[256];
+    char rel[ALCHDB_MIG_REL_CAP];
     rangevar_name(jget(cs, "relation"), rel, sizeof rel);
     if (!set_add(&c->s->new_tables, &c->s->n_new, &c->s->cap_new, rel))
         c->oom = true;
@@ -608,7 +628,7 @@ static void do_create(ctx *c, json_t *cs)
         json_t *rv = as_node(e, "RangeVar");
         if (!rv)
             continue;
-        char p[256];
+        char p[ALCHDB_MIG_REL_CAP];
         rangevar_name(rv, p, sizeof p);
         lock(c, p, partition ? ALCHDB_LOCK_ACCESS_EXCLUSIVE : ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE);
         if (partition && !is_new(c, p))
@@ -633,7 +653,9 @@ static void index_cols(json_t *is, char *buf, size_t cap)
     {
         json_t *ie = as_node(p, "IndexElem");
         const char *n = jstr(ie, "name");
-        int w = snprintf(buf + off, cap - off, "%s%s", off ? ", " : "", n ? n : "(expression)");
+        char *qn = n ? alchdb__mig_quote_ident(n) : NULL;
+        int w = snprintf(buf + off, cap - off, "%s%s", off ? ", " : "", qn ? qn : "(expression)");
+        alchdb__free(qn);
         if (w < 0 || (size_t)w >= cap - off)
             break;
         off += (size_t)w;
@@ -643,7 +665,7 @@ static void index_cols(json_t *is, char *buf, size_t cap)
 /* CREATE INDEX */
 static void do_index(ctx *c, json_t *is, const char *stmt_sql)
 {
-    char rel[256], cols[256];
+    char rel[ALCHDB_MIG_REL_CAP], cols[1024];
     rangevar_name(jget(is, "relation"), rel, sizeof rel);
     index_cols(is, cols, sizeof cols);
     bool conc = jbool(is, "concurrent");
@@ -665,12 +687,20 @@ static void do_index(ctx *c, json_t *is, const char *stmt_sql)
                     fmt("CREATE INDEX on %s blocks INSERT, UPDATE and DELETE until the index is built", rel),
                     fmt("use CREATE INDEX CONCURRENTLY (outside a transaction block); if it fails, drop the "
                         "INVALID index it leaves and retry"));
-            /* The safer rewrite: the same statement with CONCURRENTLY. */
-            const char *p = stmt_sql;
-            const char *kw = strcasestr(p, "index");
-            if (kw)
+            /* The safer rewrite: the same statement with CONCURRENTLY after
+             * its INDEX keyword, found by the SQL scanner (comments, quoted
+             * names and strings are skipped, so a comment that says "index"
+             * is left alone). */
+            size_t len = strlen(stmt_sql), pos = 0;
+            alchdb__sql_tok tok;
+            for (;;) {
+                pos = alchdb__sql_token(stmt_sql, len, pos, &tok);
+                if (tok.kind == ALCHDB__SQL_TOK_END || alchdb__sql_word_is(stmt_sql, &tok, "index"))
+                    break;
+            }
+            if (tok.kind != ALCHDB__SQL_TOK_END)
                 set_text(c, &c->st->safer_rewrite,
-                         fmt("%.*sINDEX CONCURRENTLY%s", (int)(kw - p), p, kw + 5));
+                         fmt("%.*s CONCURRENTLY%s", (int)(tok.start + tok.len), stmt_sql, stmt_sql + tok.start + tok.len));
         }
     }
     if (name) {
@@ -688,7 +718,7 @@ static void do_index(ctx *c, json_t *is, const char *stmt_sql)
  * AlterTableGetLockLevel), then what it does to the data. */
 static void do_alter_table(ctx *c, json_t *as)
 {
-    char rel[256];
+    char rel[ALCHDB_MIG_REL_CAP];
     rangevar_name(jget(as, "relation"), rel, sizeof rel);
     bool fresh = is_new(c, rel);
     scratch sc = {0};
@@ -764,7 +794,7 @@ static void do_alter_table(ctx *c, json_t *as)
                          fmt("ALTER TABLE %s ADD COLUMN %s %s;  -- no volatile default\n"
                              "-- then: ALTER TABLE %s ALTER COLUMN %s SET DEFAULT …; backfill in batches of ~10k rows "
                              "by primary key",
-                             qr, qcn, t.name, qr, qcn));
+                             qr, qcn, t.sql, qr, qcn));
             } else if (notnull && !has_default) {
                 risk(c, ALCHDB_RISK_MEDIUM,
                      "adds NOT NULL column %s without a default: fails at run time if %s has any row", cn ? cn : "?",
@@ -778,7 +808,7 @@ static void do_alter_table(ctx *c, json_t *as)
                          fmt("ALTER TABLE %s ADD COLUMN %s %s;\n-- backfill in batches, then:\n"
                              "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID;\n"
                              "ALTER TABLE %s VALIDATE CONSTRAINT %s;\nALTER TABLE %s ALTER COLUMN %s SET NOT NULL;",
-                             qr, qcn, t.name, qr, keep(&sc, q(c, "chk_not_null")), qcn, qr,
+                             qr, qcn, t.sql, qr, keep(&sc, q(c, "chk_not_null")), qcn, qr,
                              keep(&sc, q(c, "chk_not_null")), qr, qcn));
             } else if (pk_or_unique) {
                 c->st->flags |= ALCHDB_MIG_BUILDS_INDEX;
@@ -814,7 +844,7 @@ static void do_alter_table(ctx *c, json_t *as)
             const mig_type *old = known ? &known->type : NULL;
             if (!old && col && alchdb__mig_live_column_type(c->m, rel, col, &live_t))
                 old = &live_t;
-            char ob[96] = "its current type", nb[96];
+            char ob[300] = "its current type", nb[300];
             type_str(&nt, nb, sizeof nb);
             if (old)
                 type_str(old, ob, sizeof ob);
@@ -870,7 +900,7 @@ static void do_alter_table(ctx *c, json_t *as)
             if (col)
                 remember_col(c, rel, col, &nt);
         } else if (strcmp(sub, "AT_SetNotNull") == 0) {
-            char k[512];
+            char k[3 * ALCHDB_MIG_REL_CAP];
             key2(k, sizeof k, rel, col ? col : "");
             rollback(c, fmt("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", qr, qcol));
             if (fresh) {
@@ -917,10 +947,10 @@ static void do_alter_table(ctx *c, json_t *as)
             if (ct && !strcmp(ct, "CONSTR_FOREIGN")) {
                 mode = ALCHDB_LOCK_SHARE_ROW_EXCLUSIVE;
                 fk_target_lock(c, con);
-                char ref[256];
+                char ref[ALCHDB_MIG_REL_CAP];
                 rangevar_name(jget(con, "pktable"), ref, sizeof ref);
                 if (cn) {
-                    char k[600];
+                    char k[3 * ALCHDB_MIG_REL_CAP];
                     snprintf(k, sizeof k, "%s\x1f%s\x1f%s", unqualified(rel), cn, ref);
                     if (!set_add(&c->s->fks, &c->s->n_fk, &c->s->cap_fk, k))
                         c->oom = true;
@@ -946,13 +976,13 @@ static void do_alter_table(ctx *c, json_t *as)
             } else if (ct && !strcmp(ct, "CONSTR_CHECK")) {
                 const char *nncol = notnull_check_column(con);
                 if (nncol && !not_valid) {
-                    char k[512];
+                    char k[3 * ALCHDB_MIG_REL_CAP];
                     key2(k, sizeof k, rel, nncol);
                     if (!set_add(&c->s->notnull_checks, &c->s->n_nn, &c->s->cap_nn, k))
                         c->oom = true;
                 }
                 if (nncol && cn && not_valid) { /* remember by name until VALIDATE */
-                    char k[600];
+                    char k[3 * ALCHDB_MIG_REL_CAP];
                     snprintf(k, sizeof k, "%s\x1f%s\x1fnn:%s", unqualified(rel), cn, nncol);
                     if (!set_add(&c->s->fks, &c->s->n_fk, &c->s->cap_fk, k))
                         c->oom = true;
@@ -1012,7 +1042,7 @@ static void do_alter_table(ctx *c, json_t *as)
                     strncmp(s1 + 1, col, strlen(col)) != 0)
                     continue;
                 if (strncmp(s2 + 1, "nn:", 3) == 0) {
-                    char k[512];
+                    char k[3 * ALCHDB_MIG_REL_CAP];
                     key2(k, sizeof k, rel, s2 + 4);
                     if (!set_add(&c->s->notnull_checks, &c->s->n_nn, &c->s->cap_nn, k))
                         c->oom = true;
@@ -1092,7 +1122,7 @@ static void do_alter_table(ctx *c, json_t *as)
             rollback(c, fmt("-- move it back (copies again)"));
         } else if (strcmp(sub, "AT_AttachPartition") == 0) {
             json_t *pc = as_node(def, "PartitionCmd");
-            char part[256];
+            char part[ALCHDB_MIG_REL_CAP];
             rangevar_name(jget(pc, "name"), part, sizeof part);
             mode = ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE;
             lock(c, part, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
@@ -1104,7 +1134,7 @@ static void do_alter_table(ctx *c, json_t *as)
             rollback(c, fmt("ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY;", qr, keep(&sc, qrel(c, part))));
         } else if (strcmp(sub, "AT_DetachPartition") == 0) {
             json_t *pc = as_node(def, "PartitionCmd");
-            char part[256];
+            char part[ALCHDB_MIG_REL_CAP];
             rangevar_name(jget(pc, "name"), part, sizeof part);
             bool conc = jbool(pc, "concurrent");
             mode = conc ? ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE : ALCHDB_LOCK_ACCESS_EXCLUSIVE;
@@ -1175,7 +1205,7 @@ static void do_drop(ctx *c, json_t *ds)
     json_t *o;
     json_array_foreach(jget(ds, "objects"), i, o)
     {
-        char name[256] = "";
+        char name[ALCHDB_MIG_REL_CAP] = "";
         json_t *lst = as_node(o, "List");
         if (lst)
             names_join(jget(lst, "items"), name, sizeof name);
@@ -1195,7 +1225,7 @@ static void do_drop(ctx *c, json_t *ds)
                     lock(c, s2 + 1, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
                 /* CASCADE drops the FKs that reference it: their tables are locked. */
                 if (cascade && s2 && strncmp(s2 + 1, "nn:", 3) != 0 && same_rel(s2 + 1, name)) {
-                    char ref[256];
+                    char ref[ALCHDB_MIG_REL_CAP];
                     snprintf(ref, sizeof ref, "%.*s", (int)(s1 - e), e);
                     lock(c, ref, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
                 }
@@ -1272,7 +1302,7 @@ static void do_drop(ctx *c, json_t *ds)
 static void do_rename(ctx *c, json_t *rs)
 {
     const char *rt = jstr(rs, "renameType");
-    char rel[256] = "";
+    char rel[ALCHDB_MIG_REL_CAP] = "";
     if (jget(rs, "relation"))
         rangevar_name(jget(rs, "relation"), rel, sizeof rel);
     const char *newname = jstr(rs, "newname");
@@ -1303,8 +1333,8 @@ static void do_rename(ctx *c, json_t *rs)
         } else if (newname && rel[0]) {
             scratch sc = {0};
             const char *schema = jstr(jget(rs, "relation"), "schemaname");
-            char nrel[300];
-            snprintf(nrel, sizeof nrel, "%s%s%s", schema ? schema : "", schema ? "." : "", newname);
+            char nrel[ALCHDB_MIG_REL_CAP];
+            alchdb__mig_rel_key(nrel, sizeof nrel, schema, newname);
             rollback(c, fmt("ALTER %s %s RENAME TO %s;", object_word(rt), keep(&sc, qrel(c, nrel)),
                             keep(&sc, q(c, jstr(jget(rs, "relation"), "relname")))));
             scratch_free(&sc);
@@ -1320,7 +1350,7 @@ static void do_rename(ctx *c, json_t *rs)
 static void do_reindex(ctx *c, json_t *rs)
 {
     const char *kind = jstr(rs, "kind");
-    char rel[256] = "?";
+    char rel[ALCHDB_MIG_REL_CAP] = "?";
     if (jget(rs, "relation"))
         rangevar_name(jget(rs, "relation"), rel, sizeof rel);
     else if (jstr(rs, "name"))
@@ -1374,7 +1404,7 @@ static void do_lock_stmt(ctx *c, json_t *ls)
     json_t *r;
     json_array_foreach(jget(ls, "relations"), i, r)
     {
-        char rel[256];
+        char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(as_node(r, "RangeVar"), rel, sizeof rel);
         lock(c, rel, mode);
         if (mode >= ALCHDB_LOCK_SHARE && !is_new(c, rel)) {
@@ -1411,7 +1441,7 @@ static void do_vacuum(ctx *c, json_t *vs)
     json_array_foreach(rels, i, o)
     {
         json_t *vr = as_node(o, "VacuumRelation");
-        char rel[256];
+        char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(jget(vr, "relation"), rel, sizeof rel);
         lock(c, rel, full ? ALCHDB_LOCK_ACCESS_EXCLUSIVE : ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE);
         any = true;
@@ -1441,7 +1471,7 @@ static void do_truncate(ctx *c, json_t *ts)
     c->st->swaps_file = true;
     json_array_foreach(jget(ts, "relations"), i, r)
     {
-        char rel[256];
+        char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(as_node(r, "RangeVar"), rel, sizeof rel);
         lock(c, rel, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
         if (jstr(ts, "behavior") && !strcmp(jstr(ts, "behavior"), "DROP_CASCADE"))
@@ -1463,7 +1493,7 @@ static bool has_where(json_t *body) { return jget(body, "whereClause") != NULL; 
 
 static void do_dml(ctx *c, const char *type, json_t *body)
 {
-    char rel[256];
+    char rel[ALCHDB_MIG_REL_CAP];
     rangevar_name(jget(body, "relation"), rel, sizeof rel);
     lock(c, rel, ALCHDB_LOCK_ROW_EXCLUSIVE);
     bool upd = !strcmp(type, "UpdateStmt"), del = !strcmp(type, "DeleteStmt");
@@ -1568,7 +1598,7 @@ static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
     else if (!strcmp(type, "VariableSetStmt"))
         do_set(c, body);
     else if (!strcmp(type, "ClusterStmt")) {
-        char rel[256] = "?";
+        char rel[ALCHDB_MIG_REL_CAP] = "?";
         if (jget(body, "relation"))
             rangevar_name(jget(body, "relation"), rel, sizeof rel);
         lock(c, rel, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
@@ -1578,7 +1608,7 @@ static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
                 fmt("use an online repack tool (pg_repack) or a maintenance window"));
         rollback(c, fmt("-- nothing to undo (row order only)"));
     } else if (!strcmp(type, "RefreshMatViewStmt")) {
-        char rel[256];
+        char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(jget(body, "relation"), rel, sizeof rel);
         bool conc = jbool(body, "concurrent");
         lock(c, rel, conc ? ALCHDB_LOCK_EXCLUSIVE : ALCHDB_LOCK_ACCESS_EXCLUSIVE);
@@ -1599,28 +1629,29 @@ static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
         }
         rollback(c, fmt("-- nothing to undo"));
     } else if (!strcmp(type, "CreateTrigStmt")) {
-        char rel[256];
+        char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(jget(body, "relation"), rel, sizeof rel);
         lock(c, rel, ALCHDB_LOCK_SHARE_ROW_EXCLUSIVE);
         risk(c, ALCHDB_RISK_LOW, "creates a trigger on %s (SHARE ROW EXCLUSIVE, brief)", rel);
         rollback(c, fmt("DROP TRIGGER %s ON %s;", jstr(body, "trigname") ? jstr(body, "trigname") : "?", rel));
     } else if (!strcmp(type, "CreatePolicyStmt")) {
-        char rel[256];
+        char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(jget(body, "table"), rel, sizeof rel);
         lock(c, rel, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
         risk(c, ALCHDB_RISK_LOW, "creates a row-level security policy on %s (brief ACCESS EXCLUSIVE)", rel);
         rollback(c, fmt("DROP POLICY …;"));
     } else if (!strcmp(type, "AlterEnumStmt")) {
-        char tname[256];
+        char tname[ALCHDB_MIG_REL_CAP];
         names_join(jget(body, "typeName"), tname, sizeof tname);
         if (jstr(body, "oldVal")) {
-            risk(c, ALCHDB_RISK_HIGH, "renames value '%s' of enum %s: clients sending the old label fail",
-                 jstr(body, "oldVal"), tname);
+            scratch esc = {0};
+            const char *ov = keep(&esc, lit(c, jstr(body, "oldVal"))), *nv = keep(&esc, lit(c, jstr(body, "newVal")));
+            risk(c, ALCHDB_RISK_HIGH, "renames value %s of enum %s: clients sending the old label fail", ov, tname);
             finding(c, "enum-rename-value", "warning",
                     fmt("renaming an enum value breaks every client or stored query that uses the old label"),
                     fmt("add the new value, migrate data and code to it, and stop using the old one"));
-            rollback(c, fmt("ALTER TYPE %s RENAME VALUE '%s' TO '%s';", tname, jstr(body, "newVal"),
-                            jstr(body, "oldVal")));
+            rollback(c, fmt("ALTER TYPE %s RENAME VALUE %s TO %s;", tname, nv, ov));
+            scratch_free(&esc);
         } else {
             risk(c, ALCHDB_RISK_LOW, "adds a value to enum %s (metadata only)", tname);
             if (c->s->in_txn)
@@ -1654,7 +1685,7 @@ static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
         rollback(c, fmt("DROP FUNCTION …;  -- or restore the previous body"));
     } else if (!strcmp(type, "CreateTableAsStmt")) {
         json_t *into = jget(body, "into");
-        char rel[256];
+        char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(jget(into, "rel"), rel, sizeof rel);
         if (!set_add(&c->s->new_tables, &c->s->n_new, &c->s->cap_new, rel))
             c->oom = true;
@@ -1665,7 +1696,7 @@ static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
             alchdb__free(qn);
         }
     } else if (!strcmp(type, "ViewStmt")) {
-        char rel[256];
+        char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(jget(body, "view"), rel, sizeof rel);
         risk(c, ALCHDB_RISK_LOW, "creates or replaces view %s", rel);
         if (jbool(body, "replace"))
@@ -1691,12 +1722,12 @@ static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
                 json_t *copy = json_array();
                 for (size_t i = 0; copy && i + 1 < n; i++)
                     json_array_append(copy, json_array_get(items, i));
-                char rel[256];
+                char rel[ALCHDB_MIG_REL_CAP];
                 names_join(copy, rel, sizeof rel);
                 json_decref(copy);
                 lock(c, rel, ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE);
             } else {
-                char rel[256];
+                char rel[ALCHDB_MIG_REL_CAP];
                 names_join(items, rel, sizeof rel);
                 lock(c, rel, ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE);
             }
@@ -1715,14 +1746,14 @@ static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
             json_t *r;
             json_array_foreach(jget(body, "relations"), i, r)
             {
-                char rel[256];
+                char rel[ALCHDB_MIG_REL_CAP];
                 rangevar_name(as_node(r, "RangeVar"), rel, sizeof rel);
                 lock(c, rel, ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE);
             }
         }
         rollback(c, fmt("-- the opposite statement"));
     } else if (!strcmp(type, "AlterObjectSchemaStmt")) {
-        char rel[256] = "?";
+        char rel[ALCHDB_MIG_REL_CAP] = "?";
         if (jget(body, "relation"))
             rangevar_name(jget(body, "relation"), rel, sizeof rel);
         lock(c, rel, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
