@@ -11,68 +11,59 @@
 
 #include "model.h"
 #include "sql/sql_internal.h"
+#include "sql/tree.h"
 
-/* ---- small JSON helpers ---------------------------------------------------- */
+/* ---- reading the tree (lib/sql's parse-tree layer) ---------------------------
+ * Nodes are read through sql/tree.h: a wrapped node ({"ColumnDef": {...}})
+ * is one node whose type is "ColumnDef"; no JSON is walked here, and every
+ * walk into an expression goes through the layer's iterative visitor. */
 
-static json_t *jget(json_t *o, const char *k) { return json_is_object(o) ? json_object_get(o, k) : NULL; }
+typedef alchdb__sql_node node;
 
-static const char *jstr(json_t *o, const char *k)
+static const node *jget(const node *o, const char *k) { return alchdb__sql_node_get(o, k); }
+
+static const char *jstr(const node *o, const char *k) { return alchdb__sql_field_str(o, k); }
+
+static bool jbool(const node *o, const char *k) { return alchdb__sql_node_true(jget(o, k)); }
+
+static long long jint(const node *o, const char *k, long long dflt) { return alchdb__sql_node_int(jget(o, k), dflt); }
+
+/* The node's type ("TypeName", ...); *body is the node itself. */
+static const char *node_type(const node *n, const node **body)
 {
-    json_t *v = jget(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static bool jbool(json_t *o, const char *k) { return json_is_true(jget(o, k)); }
-
-static long long jint(json_t *o, const char *k, long long dflt)
-{
-    json_t *v = jget(o, k);
-    return json_is_integer(v) ? json_integer_value(v) : dflt;
-}
-
-/* A node is {"TypeName": {...}}: return the type name and the body. */
-static const char *node_type(json_t *node, json_t **body)
-{
-    if (!json_is_object(node) || json_object_size(node) != 1) {
-        if (body)
-            *body = NULL;
-        return NULL;
-    }
-    void *it = json_object_iter(node);
     if (body)
-        *body = json_object_iter_value(it);
-    return json_object_iter_key(it);
+        *body = n;
+    return alchdb__sql_node_type(n);
 }
 
-static json_t *as_node(json_t *node, const char *type)
-{
-    json_t *body;
-    const char *t = node_type(node, &body);
-    return (t && strcmp(t, type) == 0) ? body : NULL;
-}
+static const node *as_node(const node *n, const char *type) { return alchdb__sql_node_is(n, type) ? n : NULL; }
+
+#define list_size(l) alchdb__sql_node_count(l)
+#define list_get(l, i) alchdb__sql_node_item((l), (i))
+#define list_foreach(l, i, v) for ((i) = 0; (i) < list_size(l) && ((v) = list_get((l), (i))) != NULL; (i)++)
 
 /* Last String of a names list ([{"String":{"sval":"pg_catalog"}},...]). */
-static const char *last_name(json_t *list)
+static const char *last_name(const node *list)
 {
-    size_t n = json_array_size(list);
+    size_t n = list_size(list);
     if (!n)
         return NULL;
-    json_t *s = as_node(json_array_get(list, n - 1), "String");
+    const node *s = as_node(list_get(list, n - 1), "String");
     return jstr(s, "sval");
 }
 
 /* The relation key (names.c) of a qualified-name list: its last two parts
  * (a catalog name before them is not part of the key). */
-static void names_join(json_t *list, char *buf, size_t cap)
+static void names_join(const node *list, char *buf, size_t cap)
 {
-    size_t n = json_array_size(list);
-    const char *schema = n >= 2 ? jstr(as_node(json_array_get(list, n - 2), "String"), "sval") : NULL;
-    const char *name = n ? jstr(as_node(json_array_get(list, n - 1), "String"), "sval") : NULL;
+    size_t n = list_size(list);
+    const char *schema = n >= 2 ? jstr(as_node(list_get(list, n - 2), "String"), "sval") : NULL;
+    const char *name = n ? jstr(as_node(list_get(list, n - 1), "String"), "sval") : NULL;
     alchdb__mig_rel_key(buf, cap, schema, name);
 }
 
 /* The relation key of a RangeVar: schema and name as two fields of the tree. */
-static void rangevar_name(json_t *rv, char *buf, size_t cap)
+static void rangevar_name(const node *rv, char *buf, size_t cap)
 {
     alchdb__mig_rel_key(buf, cap, jstr(rv, "schemaname"), jstr(rv, "relname"));
 }
@@ -362,24 +353,24 @@ static char *lit(ctx *c, const char *s)
  * as pg_catalog spells built-in types), its modifiers, and the type as SQL
  * rendered from the name's parts (each quoted where needed: "My Type" and
  * "char" keep their quotes; a schema other than pg_catalog is kept). */
-static void type_from(json_t *typeName, mig_type *t)
+static void type_from(const node *typeName, mig_type *t)
 {
     memset(t, 0, sizeof *t);
     const char *n = last_name(jget(typeName, "names"));
     snprintf(t->name, sizeof t->name, "%s", n ? n : "?");
-    json_t *mods = jget(typeName, "typmods");
-    for (size_t i = 0; i < json_array_size(mods) && t->nmods < 2; i++) {
-        json_t *ac = as_node(json_array_get(mods, i), "A_Const");
-        json_t *iv = jget(ac, "ival");
+    const node *mods = jget(typeName, "typmods");
+    for (size_t i = 0; i < list_size(mods) && t->nmods < 2; i++) {
+        const node *ac = as_node(list_get(mods, i), "A_Const");
+        const node *iv = jget(ac, "ival");
         t->mods[t->nmods++] = (int32_t)jint(iv, "ival", 0);
     }
-    t->is_array = json_array_size(jget(typeName, "arrayBounds")) > 0;
-    json_t *names = jget(typeName, "names");
-    size_t nn = json_array_size(names);
+    t->is_array = list_size(jget(typeName, "arrayBounds")) > 0;
+    const node *names = jget(typeName, "names");
+    size_t nn = list_size(names);
     alchdb__strbuf sb;
     alchdb__sb_init(&sb);
     for (size_t i = 0; i < nn; i++) {
-        const char *part = jstr(as_node(json_array_get(names, i), "String"), "sval");
+        const char *part = jstr(as_node(list_get(names, i), "String"), "sval");
         if (i == 0 && nn > 1 && part && !strcmp(part, "pg_catalog"))
             continue; /* built-in types read as written without it */
         if (sb.len)
@@ -469,28 +460,38 @@ static int type_change(const mig_type *old, const mig_type *nw, bool has_using)
  * column added with such a default is filled row by row (a rewrite). now() and
  * friends are stable, so their defaults are evaluated once (no rewrite). This
  * is a different question from the SQL analysis' cacheability list. */
-static bool default_is_volatile(json_t *expr)
+static bool volatile_name(const char *n)
 {
-    if (json_is_object(expr)) {
-        json_t *fc = as_node(expr, "FuncCall");
-        if (fc) {
-            const char *n = last_name(jget(fc, "funcname"));
-            static const char *const vol[] = {"random", "clock_timestamp", "timeofday", "gen_random_uuid",
-                                              "uuid_generate_v1", "uuid_generate_v1mc", "uuid_generate_v4",
-                                              "nextval", "txid_current", "setseed", "random_normal", NULL};
-            for (int i = 0; n && vol[i]; i++)
-                if (strcasecmp(n, vol[i]) == 0)
-                    return true;
-        }
-        const char *k;
-        json_t *v;
-        json_object_foreach(expr, k, v) if (default_is_volatile(v)) return true;
-    } else if (json_is_array(expr)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(expr, i, v) if (default_is_volatile(v)) return true;
-    }
+    static const char *const vol[] = {"random", "clock_timestamp", "timeofday", "gen_random_uuid",
+                                      "uuid_generate_v1", "uuid_generate_v1mc", "uuid_generate_v4",
+                                      "nextval", "txid_current", "setseed", "random_normal", NULL};
+    for (int i = 0; n && vol[i]; i++)
+        if (strcasecmp(n, vol[i]) == 0)
+            return true;
     return false;
+}
+
+static int volatile_enter(void *ud, const alchdb__sql_node *n, const char *key, const alchdb__sql_node *parent,
+                          uintptr_t *state)
+{
+    const char *schema, *name;
+    if (alchdb__sql_func_of(n, &schema, &name) && (!schema || !strcmp(schema, "pg_catalog")) && volatile_name(name)) {
+        *(bool *)ud = true;
+        return ALCHDB__SQL_VISIT_STOP;
+    }
+    return ALCHDB__SQL_VISIT_DESCEND;
+}
+
+/* Walked by the layer's visitor (no recursion): an expression of any depth
+ * PostgreSQL accepts. A default too deep to walk whole counts as volatile
+ * (the cautious answer). */
+static bool default_is_volatile(const node *expr)
+{
+    if (!expr)
+        return false;
+    bool found = false;
+    int rc = alchdb__sql_visit(expr, SIZE_MAX, 0, volatile_enter, NULL, &found);
+    return found || rc < 0;
 }
 
 /* ---- state: columns and constraints ------------------------------------------ */
@@ -530,12 +531,12 @@ static void key2(char *buf, size_t cap, const char *a, const char *b)
 }
 
 /* The column of a CHECK (col IS NOT NULL) expression, or NULL. */
-static const char *notnull_check_column(json_t *constraint)
+static const char *notnull_check_column(const node *constraint)
 {
-    json_t *nt = as_node(jget(constraint, "raw_expr"), "NullTest");
+    const node *nt = as_node(jget(constraint, "raw_expr"), "NullTest");
     if (!nt || !jstr(nt, "nulltesttype") || strcmp(jstr(nt, "nulltesttype"), "IS_NOT_NULL") != 0)
         return NULL;
-    json_t *cr = as_node(jget(nt, "arg"), "ColumnRef");
+    const node *cr = as_node(jget(nt, "arg"), "ColumnRef");
     return last_name(jget(cr, "fields"));
 }
 
@@ -564,7 +565,7 @@ static void blocks_from_locks(mig_stmt *st)
     }
 }
 
-static void fk_target_lock(ctx *c, json_t *constraint)
+static void fk_target_lock(ctx *c, const node *constraint)
 {
     char ref[ALCHDB_MIG_REL_CAP];
     rangevar_name(jget(constraint, "pktable"), ref, sizeof ref);
@@ -584,7 +585,7 @@ static void check_new_column_type(ctx *c, const char *table, const char *col, co
 }
 
 /* CREATE TABLE */
-static void do_create(ctx *c, json_t *cs)
+static void do_create(ctx *c, const node *cs)
 {
     char rel[ALCHDB_MIG_REL_CAP];
     rangevar_name(jget(cs, "relation"), rel, sizeof rel);
@@ -592,11 +593,11 @@ static void do_create(ctx *c, json_t *cs)
         c->oom = true;
     lock(c, rel, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
     size_t i;
-    json_t *e;
-    json_array_foreach(jget(cs, "tableElts"), i, e)
+    const node *e;
+    list_foreach(jget(cs, "tableElts"), i, e)
     {
-        json_t *cd = as_node(e, "ColumnDef");
-        json_t *con = as_node(e, "Constraint");
+        const node *cd = as_node(e, "ColumnDef");
+        const node *con = as_node(e, "Constraint");
         if (cd) {
             mig_type t;
             type_from(jget(cd, "typeName"), &t);
@@ -606,10 +607,10 @@ static void do_create(ctx *c, json_t *cs)
                 check_new_column_type(c, rel, col, &t);
             }
             size_t j;
-            json_t *cc;
-            json_array_foreach(jget(cd, "constraints"), j, cc)
+            const node *cc;
+            list_foreach(jget(cd, "constraints"), j, cc)
             {
-                json_t *k = as_node(cc, "Constraint");
+                const node *k = as_node(cc, "Constraint");
                 const char *ct = jstr(k, "contype");
                 if (ct && strcmp(ct, "CONSTR_FOREIGN") == 0)
                     fk_target_lock(c, k);
@@ -621,11 +622,11 @@ static void do_create(ctx *c, json_t *cs)
         }
     }
     /* Partitions and inheritance children lock their parents. */
-    json_t *parents = jget(cs, "inhRelations");
+    const node *parents = jget(cs, "inhRelations");
     bool partition = jget(cs, "partbound") != NULL;
-    json_array_foreach(parents, i, e)
+    list_foreach(parents, i, e)
     {
-        json_t *rv = as_node(e, "RangeVar");
+        const node *rv = as_node(e, "RangeVar");
         if (!rv)
             continue;
         char p[ALCHDB_MIG_REL_CAP];
@@ -644,14 +645,14 @@ static void do_create(ctx *c, json_t *cs)
     }
 }
 
-static void index_cols(json_t *is, char *buf, size_t cap)
+static void index_cols(const node *is, char *buf, size_t cap)
 {
     buf[0] = '\0';
     size_t off = 0, i;
-    json_t *p;
-    json_array_foreach(jget(is, "indexParams"), i, p)
+    const node *p;
+    list_foreach(jget(is, "indexParams"), i, p)
     {
-        json_t *ie = as_node(p, "IndexElem");
+        const node *ie = as_node(p, "IndexElem");
         const char *n = jstr(ie, "name");
         char *qn = n ? alchdb__mig_quote_ident(n) : NULL;
         int w = snprintf(buf + off, cap - off, "%s%s", off ? ", " : "", qn ? qn : "(expression)");
@@ -663,7 +664,7 @@ static void index_cols(json_t *is, char *buf, size_t cap)
 }
 
 /* CREATE INDEX */
-static void do_index(ctx *c, json_t *is, const char *stmt_sql)
+static void do_index(ctx *c, const node *is, const char *stmt_sql)
 {
     char rel[ALCHDB_MIG_REL_CAP], cols[1024];
     rangevar_name(jget(is, "relation"), rel, sizeof rel);
@@ -716,7 +717,7 @@ static void do_index(ctx *c, json_t *is, const char *stmt_sql)
 
 /* ALTER TABLE: the lock level of each subcommand (PostgreSQL 15,
  * AlterTableGetLockLevel), then what it does to the data. */
-static void do_alter_table(ctx *c, json_t *as)
+static void do_alter_table(ctx *c, const node *as)
 {
     char rel[ALCHDB_MIG_REL_CAP];
     rangevar_name(jget(as, "relation"), rel, sizeof rel);
@@ -724,20 +725,20 @@ static void do_alter_table(ctx *c, json_t *as)
     scratch sc = {0};
     const char *qr = keep(&sc, qrel(c, rel));
     size_t i;
-    json_t *cmdn;
-    json_array_foreach(jget(as, "cmds"), i, cmdn)
+    const node *cmdn;
+    list_foreach(jget(as, "cmds"), i, cmdn)
     {
-        json_t *cmd = as_node(cmdn, "AlterTableCmd");
+        const node *cmd = as_node(cmdn, "AlterTableCmd");
         const char *sub = jstr(cmd, "subtype");
         if (!sub)
             continue;
         const char *col = jstr(cmd, "name");
-        json_t *def = jget(cmd, "def");
+        const node *def = jget(cmd, "def");
         int mode = ALCHDB_LOCK_ACCESS_EXCLUSIVE;
         const char *qcol = col ? keep(&sc, q(c, col)) : "";
 
         if (strcmp(sub, "AT_AddColumn") == 0) {
-            json_t *cd = as_node(def, "ColumnDef");
+            const node *cd = as_node(def, "ColumnDef");
             const char *cn = jstr(cd, "colname");
             const char *qcn = cn ? keep(&sc, q(c, cn)) : "?";
             mig_type t;
@@ -745,10 +746,10 @@ static void do_alter_table(ctx *c, json_t *as)
             bool notnull = false, has_default = false, vol_default = false, identity = false, generated = false,
                  pk_or_unique = false, check = false;
             size_t j;
-            json_t *k;
-            json_array_foreach(jget(cd, "constraints"), j, k)
+            const node *k;
+            list_foreach(jget(cd, "constraints"), j, k)
             {
-                json_t *con = as_node(k, "Constraint");
+                const node *con = as_node(k, "Constraint");
                 const char *ct = jstr(con, "contype");
                 if (!ct)
                     continue;
@@ -835,7 +836,7 @@ static void do_alter_table(ctx *c, json_t *as)
                         "in a later migration"));
             irreversible(c, "the column's data is deleted; re-adding the column does not bring it back");
         } else if (strcmp(sub, "AT_AlterColumnType") == 0) {
-            json_t *cd = as_node(def, "ColumnDef");
+            const node *cd = as_node(def, "ColumnDef");
             mig_type nt;
             type_from(jget(cd, "typeName"), &nt);
             bool using_expr = jget(cd, "raw_default") != NULL;
@@ -937,7 +938,7 @@ static void do_alter_table(ctx *c, json_t *as)
             rollback(c, fmt("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;  -- or restore the previous default", qr,
                             qcol));
         } else if (strcmp(sub, "AT_AddConstraint") == 0) {
-            json_t *con = as_node(def, "Constraint");
+            const node *con = as_node(def, "Constraint");
             const char *ct = jstr(con, "contype");
             const char *cn = jstr(con, "conname");
             bool not_valid = jbool(con, "skip_validation");
@@ -1082,8 +1083,8 @@ static void do_alter_table(ctx *c, json_t *as)
             /* fillfactor, autovacuum_* and a few others only need SHARE UPDATE EXCLUSIVE. */
             mode = ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE;
             size_t j;
-            json_t *o;
-            json_array_foreach(def, j, o)
+            const node *o;
+            list_foreach(def, j, o)
             {
                 const char *dn = jstr(as_node(o, "DefElem"), "defname");
                 if (dn && strcmp(dn, "fillfactor") != 0 && strncmp(dn, "autovacuum_", 11) != 0 &&
@@ -1121,7 +1122,7 @@ static void do_alter_table(ctx *c, json_t *as)
                  "EXCLUSIVE", rel);
             rollback(c, fmt("-- move it back (copies again)"));
         } else if (strcmp(sub, "AT_AttachPartition") == 0) {
-            json_t *pc = as_node(def, "PartitionCmd");
+            const node *pc = as_node(def, "PartitionCmd");
             char part[ALCHDB_MIG_REL_CAP];
             rangevar_name(jget(pc, "name"), part, sizeof part);
             mode = ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE;
@@ -1133,7 +1134,7 @@ static void do_alter_table(ctx *c, json_t *as)
                  part, rel, rel, part, part);
             rollback(c, fmt("ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY;", qr, keep(&sc, qrel(c, part))));
         } else if (strcmp(sub, "AT_DetachPartition") == 0) {
-            json_t *pc = as_node(def, "PartitionCmd");
+            const node *pc = as_node(def, "PartitionCmd");
             char part[ALCHDB_MIG_REL_CAP];
             rangevar_name(jget(pc, "name"), part, sizeof part);
             bool conc = jbool(pc, "concurrent");
@@ -1196,17 +1197,17 @@ static const char *object_word(const char *objtype)
 }
 
 /* DROP … */
-static void do_drop(ctx *c, json_t *ds)
+static void do_drop(ctx *c, const node *ds)
 {
     const char *rt = jstr(ds, "removeType");
     bool cascade = jstr(ds, "behavior") && !strcmp(jstr(ds, "behavior"), "DROP_CASCADE");
     bool conc = jbool(ds, "concurrent");
     size_t i;
-    json_t *o;
-    json_array_foreach(jget(ds, "objects"), i, o)
+    const node *o;
+    list_foreach(jget(ds, "objects"), i, o)
     {
         char name[ALCHDB_MIG_REL_CAP] = "";
-        json_t *lst = as_node(o, "List");
+        const node *lst = as_node(o, "List");
         if (lst)
             names_join(jget(lst, "items"), name, sizeof name);
         else if (as_node(o, "String"))
@@ -1299,7 +1300,7 @@ static void do_drop(ctx *c, json_t *ds)
     }
 }
 
-static void do_rename(ctx *c, json_t *rs)
+static void do_rename(ctx *c, const node *rs)
 {
     const char *rt = jstr(rs, "renameType");
     char rel[ALCHDB_MIG_REL_CAP] = "";
@@ -1347,7 +1348,7 @@ static void do_rename(ctx *c, json_t *rs)
     }
 }
 
-static void do_reindex(ctx *c, json_t *rs)
+static void do_reindex(ctx *c, const node *rs)
 {
     const char *kind = jstr(rs, "kind");
     char rel[ALCHDB_MIG_REL_CAP] = "?";
@@ -1357,8 +1358,8 @@ static void do_reindex(ctx *c, json_t *rs)
         snprintf(rel, sizeof rel, "%s", jstr(rs, "name"));
     bool conc = false;
     size_t i;
-    json_t *p;
-    json_array_foreach(jget(rs, "params"), i, p)
+    const node *p;
+    list_foreach(jget(rs, "params"), i, p)
     {
         const char *dn = jstr(as_node(p, "DefElem"), "defname");
         if (dn && !strcmp(dn, "concurrently"))
@@ -1395,14 +1396,14 @@ static void do_reindex(ctx *c, json_t *rs)
     rollback(c, fmt("-- nothing to undo: the index is rebuilt with the same definition"));
 }
 
-static void do_lock_stmt(ctx *c, json_t *ls)
+static void do_lock_stmt(ctx *c, const node *ls)
 {
     int mode = (int)jint(ls, "mode", ALCHDB_LOCK_ACCESS_EXCLUSIVE);
     if (mode < ALCHDB_LOCK_ACCESS_SHARE || mode > ALCHDB_LOCK_ACCESS_EXCLUSIVE)
         mode = ALCHDB_LOCK_ACCESS_EXCLUSIVE;
     size_t i;
-    json_t *r;
-    json_array_foreach(jget(ls, "relations"), i, r)
+    const node *r;
+    list_foreach(jget(ls, "relations"), i, r)
     {
         char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(as_node(r, "RangeVar"), rel, sizeof rel);
@@ -1425,22 +1426,22 @@ static void do_lock_stmt(ctx *c, json_t *ls)
     c->st->flags |= ALCHDB_MIG_REVERSIBLE;
 }
 
-static void do_vacuum(ctx *c, json_t *vs)
+static void do_vacuum(ctx *c, const node *vs)
 {
     bool full = false, analyze_only = !jbool(vs, "is_vacuumcmd");
     size_t i;
-    json_t *o;
-    json_array_foreach(jget(vs, "options"), i, o)
+    const node *o;
+    list_foreach(jget(vs, "options"), i, o)
     {
         const char *dn = jstr(as_node(o, "DefElem"), "defname");
         if (dn && !strcmp(dn, "full"))
             full = true;
     }
-    json_t *rels = jget(vs, "rels");
+    const node *rels = jget(vs, "rels");
     bool any = false;
-    json_array_foreach(rels, i, o)
+    list_foreach(rels, i, o)
     {
-        json_t *vr = as_node(o, "VacuumRelation");
+        const node *vr = as_node(o, "VacuumRelation");
         char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(jget(vr, "relation"), rel, sizeof rel);
         lock(c, rel, full ? ALCHDB_LOCK_ACCESS_EXCLUSIVE : ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE);
@@ -1463,13 +1464,13 @@ static void do_vacuum(ctx *c, json_t *vs)
     rollback(c, fmt("-- nothing to undo"));
 }
 
-static void do_truncate(ctx *c, json_t *ts)
+static void do_truncate(ctx *c, const node *ts)
 {
     size_t i;
-    json_t *r;
+    const node *r;
     bool all_new = true;
     c->st->swaps_file = true;
-    json_array_foreach(jget(ts, "relations"), i, r)
+    list_foreach(jget(ts, "relations"), i, r)
     {
         char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(as_node(r, "RangeVar"), rel, sizeof rel);
@@ -1489,9 +1490,9 @@ static void do_truncate(ctx *c, json_t *ts)
     irreversible(c, "the rows are deleted");
 }
 
-static bool has_where(json_t *body) { return jget(body, "whereClause") != NULL; }
+static bool has_where(const node *body) { return jget(body, "whereClause") != NULL; }
 
-static void do_dml(ctx *c, const char *type, json_t *body)
+static void do_dml(ctx *c, const char *type, const node *body)
 {
     char rel[ALCHDB_MIG_REL_CAP];
     rangevar_name(jget(body, "relation"), rel, sizeof rel);
@@ -1516,7 +1517,7 @@ static void do_dml(ctx *c, const char *type, json_t *body)
     irreversible(c, "data changes are not undone by a schema rollback; keep the old values if needed");
 }
 
-static void do_txn(ctx *c, json_t *ts)
+static void do_txn(ctx *c, const node *ts)
 {
     const char *kind = jstr(ts, "kind");
     c->st->txn_control = true;
@@ -1539,7 +1540,7 @@ static void do_txn(ctx *c, json_t *ts)
     }
 }
 
-static void do_set(ctx *c, json_t *vs)
+static void do_set(ctx *c, const node *vs)
 {
     const char *name = jstr(vs, "name");
     risk(c, ALCHDB_RISK_LOW, "sets %s", name ? name : "a setting");
@@ -1547,7 +1548,7 @@ static void do_set(ctx *c, json_t *vs)
     if (name && !strcmp(name, "lock_timeout"))
         c->s->lock_timeout_set = true;
     if (name && !strcmp(name, "timezone")) {
-        json_t *a = as_node(json_array_get(jget(vs, "args"), 0), "A_Const");
+        const node *a = as_node(list_get(jget(vs, "args"), 0), "A_Const");
         const char *v = jstr(jget(a, "sval"), "sval");
         c->s->timezone_utc = v && (!strcasecmp(v, "UTC") || !strcasecmp(v, "Etc/UTC") || !strcasecmp(v, "GMT") ||
                                    !strcasecmp(v, "Z") || !strcasecmp(v, "UCT"));
@@ -1555,9 +1556,9 @@ static void do_set(ctx *c, json_t *vs)
 }
 
 /* One statement. */
-static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
+static void assess_stmt(ctx *c, const node *stmt, const char *sql)
 {
-    json_t *body;
+    const node *body;
     const char *type = node_type(stmt, &body);
     c->st->flags |= c->s->in_txn ? ALCHDB_MIG_IN_TRANSACTION : 0;
     if (!type) {
@@ -1684,7 +1685,7 @@ static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
         c->st->flags |= ALCHDB_MIG_OPAQUE;
         rollback(c, fmt("DROP FUNCTION …;  -- or restore the previous body"));
     } else if (!strcmp(type, "CreateTableAsStmt")) {
-        json_t *into = jget(body, "into");
+        const node *into = jget(body, "into");
         char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(jget(into, "rel"), rel, sizeof rel);
         if (!set_add(&c->s->new_tables, &c->s->n_new, &c->s->cap_new, rel))
@@ -1714,17 +1715,15 @@ static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
         rollback(c, fmt("-- DROP the created object"));
     } else if (!strcmp(type, "CommentStmt")) {
         const char *ot = jstr(body, "objtype");
-        json_t *lst = as_node(jget(body, "object"), "List");
+        const node *lst = as_node(jget(body, "object"), "List");
         if (ot && lst && (!strcmp(ot, "OBJECT_TABLE") || !strcmp(ot, "OBJECT_COLUMN") || !strcmp(ot, "OBJECT_VIEW"))) {
-            json_t *items = jget(lst, "items");
-            size_t n = json_array_size(items);
+            const node *items = jget(lst, "items");
+            size_t n = list_size(items);
             if (!strcmp(ot, "OBJECT_COLUMN") && n > 1) { /* drop the column name */
-                json_t *copy = json_array();
-                for (size_t i = 0; copy && i + 1 < n; i++)
-                    json_array_append(copy, json_array_get(items, i));
+                const char *schema = n > 2 ? jstr(as_node(list_get(items, n - 3), "String"), "sval") : NULL;
+                const char *table = jstr(as_node(list_get(items, n - 2), "String"), "sval");
                 char rel[ALCHDB_MIG_REL_CAP];
-                names_join(copy, rel, sizeof rel);
-                json_decref(copy);
+                alchdb__mig_rel_key(rel, sizeof rel, schema, table);
                 lock(c, rel, ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE);
             } else {
                 char rel[ALCHDB_MIG_REL_CAP];
@@ -1743,8 +1742,8 @@ static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
         risk(c, ALCHDB_RISK_LOW, "catalog change without table locks of note");
         if (!strcmp(type, "CreateStatsStmt")) {
             size_t i;
-            json_t *r;
-            json_array_foreach(jget(body, "relations"), i, r)
+            const node *r;
+            list_foreach(jget(body, "relations"), i, r)
             {
                 char rel[ALCHDB_MIG_REL_CAP];
                 rangevar_name(as_node(r, "RangeVar"), rel, sizeof rel);
@@ -1948,9 +1947,9 @@ int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, s
     s->lock_timeout_set = false;
     s->timezone_utc = false;
 
-    char *tree = NULL;
+    alchdb__sql_tree *tree = NULL;
     int64_t err_off = -1;
-    int rc = alchdb__sql_parse_tree(sql, len, &tree, &err_off);
+    int rc = alchdb__sql_tree_parse(sql, len, &tree, &err_off);
     if (rc == ALCHDB_E_PARSE) {
         f->error = alchdb__strdup(alchdb_last_error_message());
         if (!f->error)
@@ -1960,7 +1959,7 @@ int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, s
         return 0;
     }
     if (rc == ALCHDB_E_RANGE) {
-        /* Nested too deeply to analyse safely: say so instead of guessing. */
+        /* Nested too deeply to parse safely: say so instead of guessing. */
         f->error = alchdb__strdup(alchdb_last_error_message());
         if (!f->error)
             return alchdb__nomem("migration error");
@@ -1970,33 +1969,17 @@ int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, s
     }
     if (rc < 0)
         return rc;
-    json_error_t jerr;
-    json_t *root = json_loads(tree, JSON_DECODE_ANY, &jerr);
-    alchdb__free(tree);
-    if (!root && json_error_code(&jerr) == json_error_stack_overflow) {
-        /* Nested deeper than jansson follows: say so instead of guessing. */
-        f->error = alchdb__strdup("a statement is nested too deeply to assess (over 2048 levels)");
-        if (!f->error)
-            return alchdb__nomem("migration error");
-        f->err_line = f->err_column = 1;
-        f->max_risk = ALCHDB_RISK_UNKNOWN;
-        return 0;
-    }
-    if (!root)
-        return alchdb__nomem("parse tree");
-    json_t *stmts = jget(root, "stmts");
-    size_t n = json_array_size(stmts);
+    size_t n = alchdb__sql_tree_count(tree);
     f->stmts = alchdb__calloc(n ? n : 1, sizeof *f->stmts);
     if (!f->stmts) {
-        json_decref(root);
+        alchdb__sql_tree_free(tree);
         return alchdb__nomem("migration statements");
     }
     rc = 0;
     text_pos pos = {0, 1, 1};
     for (size_t i = 0; i < n; i++) {
-        json_t *raw = json_array_get(stmts, i);
-        size_t loc = (size_t)jint(raw, "stmt_location", 0);
-        size_t slen = (size_t)jint(raw, "stmt_len", 0);
+        size_t loc = 0, slen = 0;
+        const node *stmt = alchdb__sql_tree_stmt(tree, i, &loc, &slen);
         if (loc > len)
             loc = len;
         size_t end = slen ? loc + slen : len;
@@ -2016,8 +1999,8 @@ int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, s
             /* Statements after an ACCESS EXCLUSIVE in the same transaction run
              * while it is still held. */
             if (s->in_txn && s->n_ae > 0) {
-                json_t *b;
-                const char *t = node_type(jget(raw, "stmt"), &b);
+                const node *b;
+                const char *t = node_type(stmt, &b);
                 const char *k = t && !strcmp(t, "TransactionStmt") ? jstr(b, "kind") : NULL;
                 if (!k || (strcmp(k, "TRANS_STMT_COMMIT") && strcmp(k, "TRANS_STMT_ROLLBACK"))) {
                     finding(&c, "access-exclusive-held", "warning",
@@ -2030,7 +2013,7 @@ int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, s
                          "wait until COMMIT)", s->ae_held[0]);
                 }
             }
-            assess_stmt(&c, jget(raw, "stmt"), st->sql);
+            assess_stmt(&c, stmt, st->sql);
             blocks_from_locks(st);
             if (s->in_txn)
                 for (size_t k = 0; k < st->nlocks; k++)
@@ -2058,6 +2041,6 @@ int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, s
         if (risk_rank(st->risk) > risk_rank(f->max_risk))
             f->max_risk = st->risk;
     }
-    json_decref(root);
+    alchdb__sql_tree_free(tree);
     return rc;
 }
