@@ -850,21 +850,37 @@ static void do_alter_table(ctx *c, const node *as)
             if (old)
                 type_str(old, ob, sizeof ob);
             int tc = type_change(old, &nt, using_expr);
+            /* timestamp → timestamptz skips the rewrite only when the
+             * session's TimeZone is UTC: a SET in this file decides, else the
+             * live server's setting, else it is unknown (rated as a rewrite). */
+            int tzs = c->s->timezone_utc ? c->s->timezone_utc : alchdb__mig_live_timezone_utc(c->m);
+            bool tz_utc = tzs > 0;
+            /* Live mode: PostgreSQL refuses to change the type of a column a
+             * view or rule uses. */
+            char *deps = col && !fresh ? alchdb__mig_live_column_dependents(c->m, rel, col) : NULL;
             if (old)
                 rollback(c, fmt("ALTER TABLE %s ALTER COLUMN %s TYPE %s;%s", qr, qcol, ob,
                                 tc == TC_NO_REWRITE ? "  -- narrowing back rewrites and re-checks the table" : ""));
             else
                 rollback(c, fmt("ALTER TABLE %s ALTER COLUMN %s TYPE <previous type>;", qr, qcol));
-            if (fresh) {
-                if (tc != TC_NO_REWRITE && !(tc == TC_TZ && c->s->timezone_utc))
+            if (deps) {
+                risk(c, ALCHDB_RISK_HIGH, "fails: %s.%s is used by %s, and PostgreSQL refuses to change the type "
+                     "of a column a view or rule uses", rel, col, deps);
+                finding(c, "column-type-change-blocked-by-view", "error",
+                        fmt("ALTER COLUMN TYPE on %s.%s fails: used by %s", rel, col, deps),
+                        fmt("drop the dependent views and rules, change the type and recreate them in the same "
+                            "transaction, or add a new column and move the views to it"));
+            } else if (fresh) {
+                if (tc != TC_NO_REWRITE && !(tc == TC_TZ && tz_utc))
                     c->st->flags |= ALCHDB_MIG_REWRITES_TABLE;
                 risk(c, ALCHDB_RISK_LOW, "changes the type of %s.%s, created in this file", rel, col ? col : "?");
             } else if (tc == TC_NO_REWRITE) {
                 risk(c, ALCHDB_RISK_LOW, "changes %s.%s from %s to %s: binary compatible, no rewrite (brief ACCESS "
                      "EXCLUSIVE)", rel, col ? col : "?", ob, nb);
-            } else if (tc == TC_TZ && c->s->timezone_utc) {
-                risk(c, ALCHDB_RISK_LOW, "changes %s.%s from %s to %s with the session TimeZone set to UTC: no "
-                     "rewrite (brief ACCESS EXCLUSIVE)", rel, col ? col : "?", ob, nb);
+            } else if (tc == TC_TZ && tz_utc) {
+                risk(c, ALCHDB_RISK_LOW, "changes %s.%s from %s to %s with the session TimeZone %s UTC: no "
+                     "rewrite (brief ACCESS EXCLUSIVE)", rel, col ? col : "?", ob, nb,
+                     c->s->timezone_utc ? "set to" : "of the live server");
             } else if (tc == TC_TZ) {
                 c->st->flags |= ALCHDB_MIG_REWRITES_TABLE;
                 risk(c, ALCHDB_RISK_HIGH,
@@ -896,10 +912,11 @@ static void do_alter_table(ctx *c, const node *as)
                 set_text(c, &c->st->safer_rewrite,
                          fmt("ALTER TABLE %s ADD COLUMN %s %s;\n-- sync trigger + batched backfill, then in one "
                              "transaction: rename the old column away and the new one into place",
-                             qr, keep(&sc, q(c, col ? keep(&sc, fmt("%s_new", col)) : "new_col")), nb));
+                             qr, keep(&sc, q(c, col ? keep(&sc, alchdb__mig_generated_name(col, "_new")) : "new_col")), nb));
             }
             if (col)
                 remember_col(c, rel, col, &nt);
+            alchdb__free(deps);
         } else if (strcmp(sub, "AT_SetNotNull") == 0) {
             char k[3 * ALCHDB_MIG_REL_CAP];
             key2(k, sizeof k, rel, col ? col : "");
@@ -1551,7 +1568,9 @@ static void do_set(ctx *c, const node *vs)
         const node *a = as_node(list_get(jget(vs, "args"), 0), "A_Const");
         const char *v = jstr(jget(a, "sval"), "sval");
         c->s->timezone_utc = v && (!strcasecmp(v, "UTC") || !strcasecmp(v, "Etc/UTC") || !strcasecmp(v, "GMT") ||
-                                   !strcasecmp(v, "Z") || !strcasecmp(v, "UCT"));
+                                   !strcasecmp(v, "Z") || !strcasecmp(v, "UCT"))
+                                 ? 1
+                                 : -1;
     }
 }
 
@@ -1945,7 +1964,7 @@ int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, s
     s->n_new = s->cap_new = 0;
     s->in_txn = false;
     s->lock_timeout_set = false;
-    s->timezone_utc = false;
+    s->timezone_utc = 0;
 
     alchdb__sql_tree *tree = NULL;
     int64_t err_off = -1;

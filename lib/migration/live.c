@@ -5,6 +5,7 @@
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "model.h"
 #include "pqconn.h"
@@ -12,7 +13,22 @@
 
 typedef struct mig_live {
     PGconn *conn;
+    int tz_utc; /* the session's TimeZone: 1 UTC, -1 another zone, 0 unknown */
 } mig_live;
+
+/* The zone names PostgreSQL 15 treats as UTC (offset zero, no daylight
+ * saving): with one of these, timestamp → timestamptz needs no rewrite. */
+static bool zone_is_utc(const char *z)
+{
+    static const char *const utc[] = {"UTC", "UCT", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich",
+                                      "Zulu", "Universal", "Z", NULL};
+    if (!strncasecmp(z, "Etc/", 4))
+        z += 4;
+    for (int i = 0; utc[i]; i++)
+        if (!strcasecmp(z, utc[i]))
+            return true;
+    return false;
+}
 
 int alchdb__mig_live_open(alchdb_migration *m)
 {
@@ -26,6 +42,8 @@ int alchdb__mig_live_open(alchdb_migration *m)
         return alchdb__nomem("migration live mode");
     }
     l->conn = conn;
+    const char *tz = PQparameterStatus(conn, "TimeZone"); /* reported by the server at connect */
+    l->tz_utc = tz ? (zone_is_utc(tz) ? 1 : -1) : 0;
     m->live = l;
     return 0;
 }
@@ -199,4 +217,29 @@ size_t alchdb__mig_live_fk_rels(alchdb_migration *m, const char *table, const ch
     }
     PQclear(r);
     return n;
+}
+
+int alchdb__mig_live_timezone_utc(alchdb_migration *m)
+{
+    mig_live *l = m->live;
+    return l ? l->tz_utc : 0;
+}
+
+char *alchdb__mig_live_column_dependents(alchdb_migration *m, const char *relation, const char *column)
+{
+    PGresult *r = rel_query(m,
+                        "SELECT string_agg(DISTINCT format('%s %s', CASE WHEN c.relkind = 'm' THEN "
+                        "'materialized view' WHEN c.relkind = 'v' THEN 'view' ELSE 'rule on' END, "
+                        "c.oid::regclass), ', ') "
+                        "FROM pg_depend d JOIN pg_rewrite w ON w.oid = d.objid "
+                        "JOIN pg_class c ON c.oid = w.ev_class "
+                        "JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
+                        "WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass "
+                        "AND d.refobjid = to_regclass($1) AND a.attname = $2 AND w.ev_class <> d.refobjid",
+                        relation, column);
+    char *out = NULL;
+    if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+        out = alchdb__strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return out;
 }

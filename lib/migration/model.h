@@ -96,7 +96,7 @@ typedef struct mig_state {
     size_t n_fk, cap_fk;
     bool in_txn;
     bool lock_timeout_set;
-    bool timezone_utc; /* SET timezone = 'UTC' seen in this file */
+    int timezone_utc; /* SET timezone in this file: 1 to UTC, -1 to another zone, 0 not seen */
     char **ae_held; /* tables under ACCESS EXCLUSIVE in the open transaction */
     size_t n_ae, cap_ae;
 } mig_state;
@@ -141,6 +141,13 @@ char *alchdb__mig_live_blockers(alchdb_migration *m, const char *relation);
 bool alchdb__mig_live_column_type(alchdb_migration *m, const char *relation, const char *column,
                                   mig_type *out);
 
+/* The session TimeZone of the live connection: 1 UTC, -1 another zone, 0
+ * unknown (no live connection). */
+int alchdb__mig_live_timezone_utc(alchdb_migration *m);
+/* Views, materialized views and rules that use the column (ALTER COLUMN TYPE
+ * is refused while they exist): owned text naming them, or NULL. */
+char *alchdb__mig_live_column_dependents(alchdb_migration *m, const char *relation, const char *column);
+
 /* The key of the table an index belongs to (no schema when in public), owned, or NULL. */
 char *alchdb__mig_live_index_table(alchdb_migration *m, const char *index);
 
@@ -170,6 +177,10 @@ void alchdb__mig_sql_ident(alchdb__strbuf *sb, const char *ident);
 char *alchdb__mig_quote_ident(const char *name);
 /* A string literal as SQL (E'...' with escapes when it holds control characters). */
 void alchdb__mig_sql_literal(alchdb__strbuf *sb, const char *s);
+/* A generated identifier: base + suffix, the base cut on a character
+ * boundary so that the whole fits PostgreSQL's 63 bytes with its suffix (a
+ * truncated suffix could name the base itself). Owned. */
+char *alchdb__mig_generated_name(const char *base, const char *suffix);
 /* Report text: control characters written as \n, \r, \t, \xNN. */
 void alchdb__mig_text_escaped(alchdb__strbuf *sb, const char *s);
 

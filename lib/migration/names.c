@@ -207,3 +207,19 @@ void alchdb__mig_text_escaped(alchdb__strbuf *sb, const char *s)
     }
     alchdb__sb_append(sb, s + run, n - run);
 }
+
+char *alchdb__mig_generated_name(const char *base, const char *suffix)
+{
+    size_t ls = strlen(suffix), lb = strlen(base);
+    size_t max = ls < 63 ? 63 - ls : 0;
+    if (lb > max) {
+        lb = max;
+        while (lb > 0 && ((unsigned char)base[lb] & 0xC0) == 0x80) /* never inside a character */
+            lb--;
+    }
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    alchdb__sb_append(&sb, base, lb);
+    alchdb__sb_puts(&sb, suffix);
+    return alchdb__sb_finish(&sb);
+}

@@ -283,12 +283,98 @@ START_TEST(test_hostile_names)
 }
 END_TEST
 
+/* One statement assessed in live mode with conninfo ci. */
+static alchdb_migration *assess_on(const char *ci, const char *sql)
+{
+    alchdb_migration_options *o;
+    ck_assert_int_eq(alchdb_migration_options_new(&o), 0);
+    ck_assert_int_eq(alchdb_migration_options_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, ci), 0);
+    alchdb_migration *m;
+    ck_assert_int_eq(alchdb_migration_new(o, &m), 0);
+    alchdb_migration_options_free(o);
+    ck_assert_int_eq(alchdb_migration_add_file(m, "live.sql", sql, (size_t)-1), 0);
+    return m;
+}
+
+static bool rewrites(const alchdb_migration *m)
+{
+    uint32_t f = 0;
+    ck_assert_int_eq(alchdb_migration_stmt_flags(m, 0, 0, &f), 0);
+    return f & ALCHDB_MIG_REWRITES_TABLE;
+}
+
+/* Live mode decides what the static assessment cannot: timestamp →
+ * timestamptz rewrites unless the session TimeZone is UTC (read from the
+ * server; a SET in the file wins), and a type change of a column a view uses
+ * is refused by PostgreSQL, named with the view, not rated as a rewrite.
+ * PostgreSQL's own behaviour is checked alongside through relfilenode. */
+START_TEST(test_live_residuals)
+{
+    setup_db();
+    exec_ok(db, "CREATE TABLE ev (id int PRIMARY KEY, at timestamp, n int);"
+                "INSERT INTO ev SELECT g, now(), g FROM generate_series(1, 10) g;"
+                "CREATE VIEW \"Ev View\" AS SELECT id, n FROM ev",
+            "setup");
+    char utc[1200], ny[1200];
+    snprintf(utc, sizeof utc, "%s options='-c TimeZone=UTC'", conninfo);
+    snprintf(ny, sizeof ny, "%s options='-c TimeZone=America/New_York'", conninfo);
+    const char *tz = "ALTER TABLE ev ALTER COLUMN at TYPE timestamptz";
+
+    alchdb_migration *m = assess_on(utc, tz);
+    ck_assert_msg(!rewrites(m), "UTC server: no rewrite expected");
+    ck_assert_int_eq(alchdb_migration_max_risk(m), ALCHDB_RISK_LOW);
+    alchdb_migration_free(m);
+    m = assess_on(ny, tz);
+    ck_assert(rewrites(m));
+    ck_assert_int_eq(alchdb_migration_max_risk(m), ALCHDB_RISK_HIGH);
+    alchdb_migration_free(m);
+    char in_file[200];
+    snprintf(in_file, sizeof in_file, "SET timezone = 'UTC';\n%s;", tz);
+    m = assess_on(ny, in_file);
+    uint32_t f = 0;
+    ck_assert_int_eq(alchdb_migration_stmt_flags(m, 0, 1, &f), 0);
+    ck_assert_msg(!(f & ALCHDB_MIG_REWRITES_TABLE), "SET timezone in the file wins over the server");
+    alchdb_migration_free(m);
+
+    /* what PostgreSQL does: the file node changes only outside UTC */
+    PGconn *c1 = PQconnectdb(utc);
+    ck_assert(PQstatus(c1) == CONNECTION_OK);
+    PGresult *r = PQexec(c1, "SELECT relfilenode FROM pg_class WHERE relname = 'ev'");
+    char before[32];
+    snprintf(before, sizeof before, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    exec_ok(c1, "BEGIN; DROP VIEW \"Ev View\"; ALTER TABLE ev ALTER COLUMN at TYPE timestamptz", "tz change");
+    r = PQexec(c1, "SELECT relfilenode FROM pg_class WHERE relname = 'ev'");
+    ck_assert_str_eq(PQgetvalue(r, 0, 0), before);
+    PQclear(r);
+    exec_ok(c1, "ROLLBACK", "rollback");
+    PQfinish(c1);
+
+    /* a column the view uses: the statement fails, and the view is named */
+    m = assess_on(conninfo, "ALTER TABLE ev ALTER COLUMN n TYPE bigint");
+    ck_assert(!rewrites(m));
+    ck_assert_int_eq(alchdb_migration_max_risk(m), ALCHDB_RISK_HIGH);
+    ck_assert_str_eq(alchdb_migration_finding(m, 0, 0, 0, "rule"), "column-type-change-blocked-by-view");
+    ck_assert_ptr_nonnull(strstr(alchdb_migration_finding(m, 0, 0, 0, "message"), "view \"Ev View\""));
+    alchdb_migration_free(m);
+    PGresult *fail = PQexec(db, "ALTER TABLE ev ALTER COLUMN n TYPE bigint");
+    ck_assert_int_eq(PQresultStatus(fail), PGRES_FATAL_ERROR);
+    PQclear(fail);
+    /* a column no view uses: a rewrite, as before */
+    m = assess_on(conninfo, "ALTER TABLE ev ALTER COLUMN at TYPE text");
+    ck_assert(rewrites(m));
+    alchdb_migration_free(m);
+    teardown_db();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("migration-names");
     TCase *tc = tcase_create("names");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_hostile_names);
+    tcase_add_test(tc, test_live_residuals);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
