@@ -1,6 +1,7 @@
 /* bench/migration: statements assessed per second on a generated migration of
  * N statements (default 10,000) mixing the common kinds. Prints the median of
- * several runs; --json for machines. */
+ * several runs; --json for machines; --write FILE writes the migration instead
+ * (vs-squawk.sh runs alchdb and squawk on it side by side). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,15 +28,18 @@ int main(int argc, char **argv)
     size_t n = 10000;
     int runs = 5;
     int json = 0;
+    const char *write_to = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = 1;
+        else if (!strcmp(argv[i], "--write") && i + 1 < argc)
+            write_to = argv[++i];
         else if (!strcmp(argv[i], "--statements") && i + 1 < argc)
             n = (size_t)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
             runs = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: bench_migration [--statements N] [--runs R] [--json]\n");
+            fprintf(stderr, "usage: bench_migration [--statements N] [--runs R] [--json] [--write FILE]\n");
             return 2;
         }
     }
@@ -60,6 +64,15 @@ int main(int argc, char **argv)
             break;
         default: off += (size_t)snprintf(sql + off, cap - off, "UPDATE app.t%zu SET c = 1 WHERE id = %zu;\n", t, i); break;
         }
+    }
+    if (write_to) { /* the same file for another tool (vs-squawk.sh) */
+        FILE *f = fopen(write_to, "wb");
+        if (!f || fwrite(sql, 1, off, f) != off || fclose(f) != 0) {
+            fprintf(stderr, "bench_migration: cannot write %s\n", write_to);
+            return 1;
+        }
+        free(sql);
+        return 0;
     }
     double *t = calloc((size_t)runs, sizeof *t);
     for (int r = 0; r < runs; r++) {

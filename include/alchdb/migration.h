@@ -213,7 +213,8 @@ ALCHDB_API size_t alchdb_migration_lock_count(const alchdb_migration *m, size_t 
 /**
  * One lock of a statement.
  * @param mode_out receives the alchdb_lock_mode.
- * @return borrowed relation name as written in the script, or NULL on a bad argument.
+ * @return borrowed relation as SQL ([schema.]name, each part quoted where needed, a
+ *         name with control characters as U&"..."), or NULL on a bad argument.
  * @since 0.1.0
  */
 ALCHDB_API const char *alchdb_migration_lock(const alchdb_migration *m, size_t file, size_t stmt,

@@ -11,83 +11,61 @@
 
 #include "model.h"
 #include "sql/sql_internal.h"
+#include "sql/tree.h"
 
-/* ---- small JSON helpers ---------------------------------------------------- */
+/* ---- reading the tree (lib/sql's parse-tree layer) ---------------------------
+ * Nodes are read through sql/tree.h: a wrapped node ({"ColumnDef": {...}})
+ * is one node whose type is "ColumnDef"; no JSON is walked here, and every
+ * walk into an expression goes through the layer's iterative visitor. */
 
-static json_t *jget(json_t *o, const char *k) { return json_is_object(o) ? json_object_get(o, k) : NULL; }
+typedef alchdb__sql_node node;
 
-static const char *jstr(json_t *o, const char *k)
+static const node *jget(const node *o, const char *k) { return alchdb__sql_node_get(o, k); }
+
+static const char *jstr(const node *o, const char *k) { return alchdb__sql_field_str(o, k); }
+
+static bool jbool(const node *o, const char *k) { return alchdb__sql_node_true(jget(o, k)); }
+
+static long long jint(const node *o, const char *k, long long dflt) { return alchdb__sql_node_int(jget(o, k), dflt); }
+
+/* The node's type ("TypeName", ...); *body is the node itself. */
+static const char *node_type(const node *n, const node **body)
 {
-    json_t *v = jget(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static bool jbool(json_t *o, const char *k) { return json_is_true(jget(o, k)); }
-
-static long long jint(json_t *o, const char *k, long long dflt)
-{
-    json_t *v = jget(o, k);
-    return json_is_integer(v) ? json_integer_value(v) : dflt;
-}
-
-/* A node is {"TypeName": {...}}: return the type name and the body. */
-static const char *node_type(json_t *node, json_t **body)
-{
-    if (!json_is_object(node) || json_object_size(node) != 1) {
-        if (body)
-            *body = NULL;
-        return NULL;
-    }
-    void *it = json_object_iter(node);
     if (body)
-        *body = json_object_iter_value(it);
-    return json_object_iter_key(it);
+        *body = n;
+    return alchdb__sql_node_type(n);
 }
 
-static json_t *as_node(json_t *node, const char *type)
-{
-    json_t *body;
-    const char *t = node_type(node, &body);
-    return (t && strcmp(t, type) == 0) ? body : NULL;
-}
+static const node *as_node(const node *n, const char *type) { return alchdb__sql_node_is(n, type) ? n : NULL; }
+
+#define list_size(l) alchdb__sql_node_count(l)
+#define list_get(l, i) alchdb__sql_node_item((l), (i))
+#define list_foreach(l, i, v) for ((i) = 0; (i) < list_size(l) && ((v) = list_get((l), (i))) != NULL; (i)++)
 
 /* Last String of a names list ([{"String":{"sval":"pg_catalog"}},...]). */
-static const char *last_name(json_t *list)
+static const char *last_name(const node *list)
 {
-    size_t n = json_array_size(list);
+    size_t n = list_size(list);
     if (!n)
         return NULL;
-    json_t *s = as_node(json_array_get(list, n - 1), "String");
+    const node *s = as_node(list_get(list, n - 1), "String");
     return jstr(s, "sval");
 }
 
-/* "schema.name" or "name" from a names list. */
-static void names_join(json_t *list, char *buf, size_t cap)
+/* The relation key (names.c) of a qualified-name list: its last two parts
+ * (a catalog name before them is not part of the key). */
+static void names_join(const node *list, char *buf, size_t cap)
 {
-    buf[0] = '\0';
-    size_t n = json_array_size(list);
-    size_t off = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *s = jstr(as_node(json_array_get(list, i), "String"), "sval");
-        if (!s)
-            continue;
-        int w = snprintf(buf + off, cap - off, "%s%s", off ? "." : "", s);
-        if (w < 0 || (size_t)w >= cap - off)
-            break;
-        off += (size_t)w;
-    }
+    size_t n = list_size(list);
+    const char *schema = n >= 2 ? jstr(as_node(list_get(list, n - 2), "String"), "sval") : NULL;
+    const char *name = n ? jstr(as_node(list_get(list, n - 1), "String"), "sval") : NULL;
+    alchdb__mig_rel_key(buf, cap, schema, name);
 }
 
-static void rangevar_name(json_t *rv, char *buf, size_t cap)
+/* The relation key of a RangeVar: schema and name as two fields of the tree. */
+static void rangevar_name(const node *rv, char *buf, size_t cap)
 {
-    const char *schema = jstr(rv, "schemaname");
-    const char *rel = jstr(rv, "relname");
-    if (!rel)
-        rel = "?";
-    if (schema)
-        snprintf(buf, cap, "%s.%s", schema, rel);
-    else
-        snprintf(buf, cap, "%s", rel);
+    alchdb__mig_rel_key(buf, cap, jstr(rv, "schemaname"), jstr(rv, "relname"));
 }
 
 /* ---- growing arrays and formatting --------------------------------------- */
@@ -109,14 +87,16 @@ static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
 
 static char *vfmt(const char *fmt, va_list ap)
 {
-    alchdb__strbuf sb;
-    alchdb__sb_init(&sb);
-    char tmp[1024];
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
     if (n < 0)
         return NULL;
-    alchdb__sb_append(&sb, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-    return alchdb__sb_finish(&sb);
+    char *s = alchdb__malloc((size_t)n + 1);
+    if (s)
+        vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
 }
 
 static char *fmt(const char *f, ...) ALCHDB_PRINTF(1, 2);
@@ -346,18 +326,22 @@ static void scratch_free(scratch *sc)
     sc->n = sc->cap = 0;
 }
 
-/* Quote a possibly schema-qualified name part by part. */
+/* A relation key is already SQL (names.c): each part quoted where needed. */
 static char *qrel(ctx *c, const char *rel)
 {
-    const char *dot = strchr(rel, '.');
-    if (!dot)
-        return q(c, rel);
-    char schema[256];
-    snprintf(schema, sizeof schema, "%.*s", (int)(dot - rel), rel);
-    char *a = q(c, schema), *b = q(c, dot + 1);
-    char *r = (a && b) ? fmt("%s.%s", a, b) : NULL;
-    alchdb__free(a);
-    alchdb__free(b);
+    char *r = alchdb__strdup(rel);
+    if (!r)
+        c->oom = true;
+    return r;
+}
+
+/* A string literal for generated SQL. */
+static char *lit(ctx *c, const char *s)
+{
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    alchdb__mig_sql_literal(&sb, s);
+    char *r = alchdb__sb_finish(&sb);
     if (!r)
         c->oom = true;
     return r;
@@ -365,23 +349,50 @@ static char *qrel(ctx *c, const char *rel)
 
 /* ---- type rules -------------------------------------------------------------- */
 
-static void type_from(json_t *typeName, mig_type *t)
+/* A column type from the tree: the name the rules compare (the last part,
+ * as pg_catalog spells built-in types), its modifiers, and the type as SQL
+ * rendered from the name's parts (each quoted where needed: "My Type" and
+ * "char" keep their quotes; a schema other than pg_catalog is kept). */
+static void type_from(const node *typeName, mig_type *t)
 {
     memset(t, 0, sizeof *t);
     const char *n = last_name(jget(typeName, "names"));
     snprintf(t->name, sizeof t->name, "%s", n ? n : "?");
-    json_t *mods = jget(typeName, "typmods");
-    for (size_t i = 0; i < json_array_size(mods) && t->nmods < 2; i++) {
-        json_t *ac = as_node(json_array_get(mods, i), "A_Const");
-        json_t *iv = jget(ac, "ival");
+    const node *mods = jget(typeName, "typmods");
+    for (size_t i = 0; i < list_size(mods) && t->nmods < 2; i++) {
+        const node *ac = as_node(list_get(mods, i), "A_Const");
+        const node *iv = jget(ac, "ival");
         t->mods[t->nmods++] = (int32_t)jint(iv, "ival", 0);
     }
-    t->is_array = json_array_size(jget(typeName, "arrayBounds")) > 0;
+    t->is_array = list_size(jget(typeName, "arrayBounds")) > 0;
+    const node *names = jget(typeName, "names");
+    size_t nn = list_size(names);
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    for (size_t i = 0; i < nn; i++) {
+        const char *part = jstr(as_node(list_get(names, i), "String"), "sval");
+        if (i == 0 && nn > 1 && part && !strcmp(part, "pg_catalog"))
+            continue; /* built-in types read as written without it */
+        if (sb.len)
+            alchdb__sb_puts(&sb, ".");
+        alchdb__mig_sql_ident(&sb, part ? part : "?");
+    }
+    if (t->nmods == 2)
+        alchdb__sb_printf(&sb, "(%d,%d)", t->mods[0], t->mods[1]);
+    else if (t->nmods == 1)
+        alchdb__sb_printf(&sb, "(%d)", t->mods[0]);
+    if (t->is_array)
+        alchdb__sb_puts(&sb, "[]");
+    char *r = alchdb__sb_finish(&sb);
+    snprintf(t->sql, sizeof t->sql, "%s", r ? r : "?");
+    alchdb__free(r);
 }
 
 static void type_str(const mig_type *t, char *buf, size_t cap)
 {
-    if (t->nmods == 2)
+    if (t->sql[0])
+        snprintf(buf, cap, "%s", t->sql);
+    else if (t->nmods == 2)
         snprintf(buf, cap, "%s(%d,%d)%s", t->name, t->mods[0], t->mods[1], t->is_array ? "[]" : "");
     else if (t->nmods == 1)
         snprintf(buf, cap, "%s(%d)%s", t->name, t->mods[0], t->is_array ? "[]" : "");
@@ -449,28 +460,38 @@ static int type_change(const mig_type *old, const mig_type *nw, bool has_using)
  * column added with such a default is filled row by row (a rewrite). now() and
  * friends are stable, so their defaults are evaluated once (no rewrite). This
  * is a different question from the SQL analysis' cacheability list. */
-static bool default_is_volatile(json_t *expr)
+static bool volatile_name(const char *n)
 {
-    if (json_is_object(expr)) {
-        json_t *fc = as_node(expr, "FuncCall");
-        if (fc) {
-            const char *n = last_name(jget(fc, "funcname"));
-            static const char *const vol[] = {"random", "clock_timestamp", "timeofday", "gen_random_uuid",
-                                              "uuid_generate_v1", "uuid_generate_v1mc", "uuid_generate_v4",
-                                              "nextval", "txid_current", "setseed", "random_normal", NULL};
-            for (int i = 0; n && vol[i]; i++)
-                if (strcasecmp(n, vol[i]) == 0)
-                    return true;
-        }
-        const char *k;
-        json_t *v;
-        json_object_foreach(expr, k, v) if (default_is_volatile(v)) return true;
-    } else if (json_is_array(expr)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(expr, i, v) if (default_is_volatile(v)) return true;
-    }
+    static const char *const vol[] = {"random", "clock_timestamp", "timeofday", "gen_random_uuid",
+                                      "uuid_generate_v1", "uuid_generate_v1mc", "uuid_generate_v4",
+                                      "nextval", "txid_current", "setseed", "random_normal", NULL};
+    for (int i = 0; n && vol[i]; i++)
+        if (strcasecmp(n, vol[i]) == 0)
+            return true;
     return false;
+}
+
+static int volatile_enter(void *ud, const alchdb__sql_node *n, const char *key, const alchdb__sql_node *parent,
+                          uintptr_t *state)
+{
+    const char *schema, *name;
+    if (alchdb__sql_func_of(n, &schema, &name) && (!schema || !strcmp(schema, "pg_catalog")) && volatile_name(name)) {
+        *(bool *)ud = true;
+        return ALCHDB__SQL_VISIT_STOP;
+    }
+    return ALCHDB__SQL_VISIT_DESCEND;
+}
+
+/* Walked by the layer's visitor (no recursion): an expression of any depth
+ * PostgreSQL accepts. A default too deep to walk whole counts as volatile
+ * (the cautious answer). */
+static bool default_is_volatile(const node *expr)
+{
+    if (!expr)
+        return false;
+    bool found = false;
+    int rc = alchdb__sql_visit(expr, SIZE_MAX, 0, volatile_enter, NULL, &found);
+    return found || rc < 0;
 }
 
 /* ---- state: columns and constraints ------------------------------------------ */
@@ -510,12 +531,12 @@ static void key2(char *buf, size_t cap, const char *a, const char *b)
 }
 
 /* The column of a CHECK (col IS NOT NULL) expression, or NULL. */
-static const char *notnull_check_column(json_t *constraint)
+static const char *notnull_check_column(const node *constraint)
 {
-    json_t *nt = as_node(jget(constraint, "raw_expr"), "NullTest");
+    const node *nt = as_node(jget(constraint, "raw_expr"), "NullTest");
     if (!nt || !jstr(nt, "nulltesttype") || strcmp(jstr(nt, "nulltesttype"), "IS_NOT_NULL") != 0)
         return NULL;
-    json_t *cr = as_node(jget(nt, "arg"), "ColumnRef");
+    const node *cr = as_node(jget(nt, "arg"), "ColumnRef");
     return last_name(jget(cr, "fields"));
 }
 
@@ -544,9 +565,9 @@ static void blocks_from_locks(mig_stmt *st)
     }
 }
 
-static void fk_target_lock(ctx *c, json_t *constraint)
+static void fk_target_lock(ctx *c, const node *constraint)
 {
-    char ref[256];
+    char ref[ALCHDB_MIG_REL_CAP];
     rangevar_name(jget(constraint, "pktable"), ref, sizeof ref);
     lock(c, ref, ALCHDB_LOCK_SHARE_ROW_EXCLUSIVE);
 }
@@ -564,19 +585,19 @@ static void check_new_column_type(ctx *c, const char *table, const char *col, co
 }
 
 /* CREATE TABLE */
-static void do_create(ctx *c, json_t *cs)
+static void do_create(ctx *c, const node *cs)
 {
-    char rel[256];
+    char rel[ALCHDB_MIG_REL_CAP];
     rangevar_name(jget(cs, "relation"), rel, sizeof rel);
     if (!set_add(&c->s->new_tables, &c->s->n_new, &c->s->cap_new, rel))
         c->oom = true;
     lock(c, rel, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
     size_t i;
-    json_t *e;
-    json_array_foreach(jget(cs, "tableElts"), i, e)
+    const node *e;
+    list_foreach(jget(cs, "tableElts"), i, e)
     {
-        json_t *cd = as_node(e, "ColumnDef");
-        json_t *con = as_node(e, "Constraint");
+        const node *cd = as_node(e, "ColumnDef");
+        const node *con = as_node(e, "Constraint");
         if (cd) {
             mig_type t;
             type_from(jget(cd, "typeName"), &t);
@@ -586,10 +607,10 @@ static void do_create(ctx *c, json_t *cs)
                 check_new_column_type(c, rel, col, &t);
             }
             size_t j;
-            json_t *cc;
-            json_array_foreach(jget(cd, "constraints"), j, cc)
+            const node *cc;
+            list_foreach(jget(cd, "constraints"), j, cc)
             {
-                json_t *k = as_node(cc, "Constraint");
+                const node *k = as_node(cc, "Constraint");
                 const char *ct = jstr(k, "contype");
                 if (ct && strcmp(ct, "CONSTR_FOREIGN") == 0)
                     fk_target_lock(c, k);
@@ -601,14 +622,14 @@ static void do_create(ctx *c, json_t *cs)
         }
     }
     /* Partitions and inheritance children lock their parents. */
-    json_t *parents = jget(cs, "inhRelations");
+    const node *parents = jget(cs, "inhRelations");
     bool partition = jget(cs, "partbound") != NULL;
-    json_array_foreach(parents, i, e)
+    list_foreach(parents, i, e)
     {
-        json_t *rv = as_node(e, "RangeVar");
+        const node *rv = as_node(e, "RangeVar");
         if (!rv)
             continue;
-        char p[256];
+        char p[ALCHDB_MIG_REL_CAP];
         rangevar_name(rv, p, sizeof p);
         lock(c, p, partition ? ALCHDB_LOCK_ACCESS_EXCLUSIVE : ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE);
         if (partition && !is_new(c, p))
@@ -624,16 +645,18 @@ static void do_create(ctx *c, json_t *cs)
     }
 }
 
-static void index_cols(json_t *is, char *buf, size_t cap)
+static void index_cols(const node *is, char *buf, size_t cap)
 {
     buf[0] = '\0';
     size_t off = 0, i;
-    json_t *p;
-    json_array_foreach(jget(is, "indexParams"), i, p)
+    const node *p;
+    list_foreach(jget(is, "indexParams"), i, p)
     {
-        json_t *ie = as_node(p, "IndexElem");
+        const node *ie = as_node(p, "IndexElem");
         const char *n = jstr(ie, "name");
-        int w = snprintf(buf + off, cap - off, "%s%s", off ? ", " : "", n ? n : "(expression)");
+        char *qn = n ? alchdb__mig_quote_ident(n) : NULL;
+        int w = snprintf(buf + off, cap - off, "%s%s", off ? ", " : "", qn ? qn : "(expression)");
+        alchdb__free(qn);
         if (w < 0 || (size_t)w >= cap - off)
             break;
         off += (size_t)w;
@@ -641,9 +664,9 @@ static void index_cols(json_t *is, char *buf, size_t cap)
 }
 
 /* CREATE INDEX */
-static void do_index(ctx *c, json_t *is, const char *stmt_sql)
+static void do_index(ctx *c, const node *is, const char *stmt_sql)
 {
-    char rel[256], cols[256];
+    char rel[ALCHDB_MIG_REL_CAP], cols[1024];
     rangevar_name(jget(is, "relation"), rel, sizeof rel);
     index_cols(is, cols, sizeof cols);
     bool conc = jbool(is, "concurrent");
@@ -665,12 +688,20 @@ static void do_index(ctx *c, json_t *is, const char *stmt_sql)
                     fmt("CREATE INDEX on %s blocks INSERT, UPDATE and DELETE until the index is built", rel),
                     fmt("use CREATE INDEX CONCURRENTLY (outside a transaction block); if it fails, drop the "
                         "INVALID index it leaves and retry"));
-            /* The safer rewrite: the same statement with CONCURRENTLY. */
-            const char *p = stmt_sql;
-            const char *kw = strcasestr(p, "index");
-            if (kw)
+            /* The safer rewrite: the same statement with CONCURRENTLY after
+             * its INDEX keyword, found by the SQL scanner (comments, quoted
+             * names and strings are skipped, so a comment that says "index"
+             * is left alone). */
+            size_t len = strlen(stmt_sql), pos = 0;
+            alchdb__sql_tok tok;
+            for (;;) {
+                pos = alchdb__sql_token(stmt_sql, len, pos, &tok);
+                if (tok.kind == ALCHDB__SQL_TOK_END || alchdb__sql_word_is(stmt_sql, &tok, "index"))
+                    break;
+            }
+            if (tok.kind != ALCHDB__SQL_TOK_END)
                 set_text(c, &c->st->safer_rewrite,
-                         fmt("%.*sINDEX CONCURRENTLY%s", (int)(kw - p), p, kw + 5));
+                         fmt("%.*s CONCURRENTLY%s", (int)(tok.start + tok.len), stmt_sql, stmt_sql + tok.start + tok.len));
         }
     }
     if (name) {
@@ -686,28 +717,28 @@ static void do_index(ctx *c, json_t *is, const char *stmt_sql)
 
 /* ALTER TABLE: the lock level of each subcommand (PostgreSQL 15,
  * AlterTableGetLockLevel), then what it does to the data. */
-static void do_alter_table(ctx *c, json_t *as)
+static void do_alter_table(ctx *c, const node *as)
 {
-    char rel[256];
+    char rel[ALCHDB_MIG_REL_CAP];
     rangevar_name(jget(as, "relation"), rel, sizeof rel);
     bool fresh = is_new(c, rel);
     scratch sc = {0};
     const char *qr = keep(&sc, qrel(c, rel));
     size_t i;
-    json_t *cmdn;
-    json_array_foreach(jget(as, "cmds"), i, cmdn)
+    const node *cmdn;
+    list_foreach(jget(as, "cmds"), i, cmdn)
     {
-        json_t *cmd = as_node(cmdn, "AlterTableCmd");
+        const node *cmd = as_node(cmdn, "AlterTableCmd");
         const char *sub = jstr(cmd, "subtype");
         if (!sub)
             continue;
         const char *col = jstr(cmd, "name");
-        json_t *def = jget(cmd, "def");
+        const node *def = jget(cmd, "def");
         int mode = ALCHDB_LOCK_ACCESS_EXCLUSIVE;
         const char *qcol = col ? keep(&sc, q(c, col)) : "";
 
         if (strcmp(sub, "AT_AddColumn") == 0) {
-            json_t *cd = as_node(def, "ColumnDef");
+            const node *cd = as_node(def, "ColumnDef");
             const char *cn = jstr(cd, "colname");
             const char *qcn = cn ? keep(&sc, q(c, cn)) : "?";
             mig_type t;
@@ -715,10 +746,10 @@ static void do_alter_table(ctx *c, json_t *as)
             bool notnull = false, has_default = false, vol_default = false, identity = false, generated = false,
                  pk_or_unique = false, check = false;
             size_t j;
-            json_t *k;
-            json_array_foreach(jget(cd, "constraints"), j, k)
+            const node *k;
+            list_foreach(jget(cd, "constraints"), j, k)
             {
-                json_t *con = as_node(k, "Constraint");
+                const node *con = as_node(k, "Constraint");
                 const char *ct = jstr(con, "contype");
                 if (!ct)
                     continue;
@@ -764,7 +795,7 @@ static void do_alter_table(ctx *c, json_t *as)
                          fmt("ALTER TABLE %s ADD COLUMN %s %s;  -- no volatile default\n"
                              "-- then: ALTER TABLE %s ALTER COLUMN %s SET DEFAULT …; backfill in batches of ~10k rows "
                              "by primary key",
-                             qr, qcn, t.name, qr, qcn));
+                             qr, qcn, t.sql, qr, qcn));
             } else if (notnull && !has_default) {
                 risk(c, ALCHDB_RISK_MEDIUM,
                      "adds NOT NULL column %s without a default: fails at run time if %s has any row", cn ? cn : "?",
@@ -778,7 +809,7 @@ static void do_alter_table(ctx *c, json_t *as)
                          fmt("ALTER TABLE %s ADD COLUMN %s %s;\n-- backfill in batches, then:\n"
                              "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID;\n"
                              "ALTER TABLE %s VALIDATE CONSTRAINT %s;\nALTER TABLE %s ALTER COLUMN %s SET NOT NULL;",
-                             qr, qcn, t.name, qr, keep(&sc, q(c, "chk_not_null")), qcn, qr,
+                             qr, qcn, t.sql, qr, keep(&sc, q(c, "chk_not_null")), qcn, qr,
                              keep(&sc, q(c, "chk_not_null")), qr, qcn));
             } else if (pk_or_unique) {
                 c->st->flags |= ALCHDB_MIG_BUILDS_INDEX;
@@ -805,7 +836,7 @@ static void do_alter_table(ctx *c, json_t *as)
                         "in a later migration"));
             irreversible(c, "the column's data is deleted; re-adding the column does not bring it back");
         } else if (strcmp(sub, "AT_AlterColumnType") == 0) {
-            json_t *cd = as_node(def, "ColumnDef");
+            const node *cd = as_node(def, "ColumnDef");
             mig_type nt;
             type_from(jget(cd, "typeName"), &nt);
             bool using_expr = jget(cd, "raw_default") != NULL;
@@ -814,26 +845,42 @@ static void do_alter_table(ctx *c, json_t *as)
             const mig_type *old = known ? &known->type : NULL;
             if (!old && col && alchdb__mig_live_column_type(c->m, rel, col, &live_t))
                 old = &live_t;
-            char ob[96] = "its current type", nb[96];
+            char ob[300] = "its current type", nb[300];
             type_str(&nt, nb, sizeof nb);
             if (old)
                 type_str(old, ob, sizeof ob);
             int tc = type_change(old, &nt, using_expr);
+            /* timestamp → timestamptz skips the rewrite only when the
+             * session's TimeZone is UTC: a SET in this file decides, else the
+             * live server's setting, else it is unknown (rated as a rewrite). */
+            int tzs = c->s->timezone_utc ? c->s->timezone_utc : alchdb__mig_live_timezone_utc(c->m);
+            bool tz_utc = tzs > 0;
+            /* Live mode: PostgreSQL refuses to change the type of a column a
+             * view or rule uses. */
+            char *deps = col && !fresh ? alchdb__mig_live_column_dependents(c->m, rel, col) : NULL;
             if (old)
                 rollback(c, fmt("ALTER TABLE %s ALTER COLUMN %s TYPE %s;%s", qr, qcol, ob,
                                 tc == TC_NO_REWRITE ? "  -- narrowing back rewrites and re-checks the table" : ""));
             else
                 rollback(c, fmt("ALTER TABLE %s ALTER COLUMN %s TYPE <previous type>;", qr, qcol));
-            if (fresh) {
-                if (tc != TC_NO_REWRITE && !(tc == TC_TZ && c->s->timezone_utc))
+            if (deps) {
+                risk(c, ALCHDB_RISK_HIGH, "fails: %s.%s is used by %s, and PostgreSQL refuses to change the type "
+                     "of a column a view or rule uses", rel, col, deps);
+                finding(c, "column-type-change-blocked-by-view", "error",
+                        fmt("ALTER COLUMN TYPE on %s.%s fails: used by %s", rel, col, deps),
+                        fmt("drop the dependent views and rules, change the type and recreate them in the same "
+                            "transaction, or add a new column and move the views to it"));
+            } else if (fresh) {
+                if (tc != TC_NO_REWRITE && !(tc == TC_TZ && tz_utc))
                     c->st->flags |= ALCHDB_MIG_REWRITES_TABLE;
                 risk(c, ALCHDB_RISK_LOW, "changes the type of %s.%s, created in this file", rel, col ? col : "?");
             } else if (tc == TC_NO_REWRITE) {
                 risk(c, ALCHDB_RISK_LOW, "changes %s.%s from %s to %s: binary compatible, no rewrite (brief ACCESS "
                      "EXCLUSIVE)", rel, col ? col : "?", ob, nb);
-            } else if (tc == TC_TZ && c->s->timezone_utc) {
-                risk(c, ALCHDB_RISK_LOW, "changes %s.%s from %s to %s with the session TimeZone set to UTC: no "
-                     "rewrite (brief ACCESS EXCLUSIVE)", rel, col ? col : "?", ob, nb);
+            } else if (tc == TC_TZ && tz_utc) {
+                risk(c, ALCHDB_RISK_LOW, "changes %s.%s from %s to %s with the session TimeZone %s UTC: no "
+                     "rewrite (brief ACCESS EXCLUSIVE)", rel, col ? col : "?", ob, nb,
+                     c->s->timezone_utc ? "set to" : "of the live server");
             } else if (tc == TC_TZ) {
                 c->st->flags |= ALCHDB_MIG_REWRITES_TABLE;
                 risk(c, ALCHDB_RISK_HIGH,
@@ -865,12 +912,13 @@ static void do_alter_table(ctx *c, json_t *as)
                 set_text(c, &c->st->safer_rewrite,
                          fmt("ALTER TABLE %s ADD COLUMN %s %s;\n-- sync trigger + batched backfill, then in one "
                              "transaction: rename the old column away and the new one into place",
-                             qr, keep(&sc, q(c, col ? keep(&sc, fmt("%s_new", col)) : "new_col")), nb));
+                             qr, keep(&sc, q(c, col ? keep(&sc, alchdb__mig_generated_name(col, "_new")) : "new_col")), nb));
             }
             if (col)
                 remember_col(c, rel, col, &nt);
+            alchdb__free(deps);
         } else if (strcmp(sub, "AT_SetNotNull") == 0) {
-            char k[512];
+            char k[3 * ALCHDB_MIG_REL_CAP];
             key2(k, sizeof k, rel, col ? col : "");
             rollback(c, fmt("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", qr, qcol));
             if (fresh) {
@@ -907,7 +955,7 @@ static void do_alter_table(ctx *c, json_t *as)
             rollback(c, fmt("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;  -- or restore the previous default", qr,
                             qcol));
         } else if (strcmp(sub, "AT_AddConstraint") == 0) {
-            json_t *con = as_node(def, "Constraint");
+            const node *con = as_node(def, "Constraint");
             const char *ct = jstr(con, "contype");
             const char *cn = jstr(con, "conname");
             bool not_valid = jbool(con, "skip_validation");
@@ -917,10 +965,10 @@ static void do_alter_table(ctx *c, json_t *as)
             if (ct && !strcmp(ct, "CONSTR_FOREIGN")) {
                 mode = ALCHDB_LOCK_SHARE_ROW_EXCLUSIVE;
                 fk_target_lock(c, con);
-                char ref[256];
+                char ref[ALCHDB_MIG_REL_CAP];
                 rangevar_name(jget(con, "pktable"), ref, sizeof ref);
                 if (cn) {
-                    char k[600];
+                    char k[3 * ALCHDB_MIG_REL_CAP];
                     snprintf(k, sizeof k, "%s\x1f%s\x1f%s", unqualified(rel), cn, ref);
                     if (!set_add(&c->s->fks, &c->s->n_fk, &c->s->cap_fk, k))
                         c->oom = true;
@@ -946,13 +994,13 @@ static void do_alter_table(ctx *c, json_t *as)
             } else if (ct && !strcmp(ct, "CONSTR_CHECK")) {
                 const char *nncol = notnull_check_column(con);
                 if (nncol && !not_valid) {
-                    char k[512];
+                    char k[3 * ALCHDB_MIG_REL_CAP];
                     key2(k, sizeof k, rel, nncol);
                     if (!set_add(&c->s->notnull_checks, &c->s->n_nn, &c->s->cap_nn, k))
                         c->oom = true;
                 }
                 if (nncol && cn && not_valid) { /* remember by name until VALIDATE */
-                    char k[600];
+                    char k[3 * ALCHDB_MIG_REL_CAP];
                     snprintf(k, sizeof k, "%s\x1f%s\x1fnn:%s", unqualified(rel), cn, nncol);
                     if (!set_add(&c->s->fks, &c->s->n_fk, &c->s->cap_fk, k))
                         c->oom = true;
@@ -1012,7 +1060,7 @@ static void do_alter_table(ctx *c, json_t *as)
                     strncmp(s1 + 1, col, strlen(col)) != 0)
                     continue;
                 if (strncmp(s2 + 1, "nn:", 3) == 0) {
-                    char k[512];
+                    char k[3 * ALCHDB_MIG_REL_CAP];
                     key2(k, sizeof k, rel, s2 + 4);
                     if (!set_add(&c->s->notnull_checks, &c->s->n_nn, &c->s->cap_nn, k))
                         c->oom = true;
@@ -1052,8 +1100,8 @@ static void do_alter_table(ctx *c, json_t *as)
             /* fillfactor, autovacuum_* and a few others only need SHARE UPDATE EXCLUSIVE. */
             mode = ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE;
             size_t j;
-            json_t *o;
-            json_array_foreach(def, j, o)
+            const node *o;
+            list_foreach(def, j, o)
             {
                 const char *dn = jstr(as_node(o, "DefElem"), "defname");
                 if (dn && strcmp(dn, "fillfactor") != 0 && strncmp(dn, "autovacuum_", 11) != 0 &&
@@ -1091,8 +1139,8 @@ static void do_alter_table(ctx *c, json_t *as)
                  "EXCLUSIVE", rel);
             rollback(c, fmt("-- move it back (copies again)"));
         } else if (strcmp(sub, "AT_AttachPartition") == 0) {
-            json_t *pc = as_node(def, "PartitionCmd");
-            char part[256];
+            const node *pc = as_node(def, "PartitionCmd");
+            char part[ALCHDB_MIG_REL_CAP];
             rangevar_name(jget(pc, "name"), part, sizeof part);
             mode = ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE;
             lock(c, part, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
@@ -1103,8 +1151,8 @@ static void do_alter_table(ctx *c, json_t *as)
                  part, rel, rel, part, part);
             rollback(c, fmt("ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY;", qr, keep(&sc, qrel(c, part))));
         } else if (strcmp(sub, "AT_DetachPartition") == 0) {
-            json_t *pc = as_node(def, "PartitionCmd");
-            char part[256];
+            const node *pc = as_node(def, "PartitionCmd");
+            char part[ALCHDB_MIG_REL_CAP];
             rangevar_name(jget(pc, "name"), part, sizeof part);
             bool conc = jbool(pc, "concurrent");
             mode = conc ? ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE : ALCHDB_LOCK_ACCESS_EXCLUSIVE;
@@ -1166,17 +1214,17 @@ static const char *object_word(const char *objtype)
 }
 
 /* DROP … */
-static void do_drop(ctx *c, json_t *ds)
+static void do_drop(ctx *c, const node *ds)
 {
     const char *rt = jstr(ds, "removeType");
     bool cascade = jstr(ds, "behavior") && !strcmp(jstr(ds, "behavior"), "DROP_CASCADE");
     bool conc = jbool(ds, "concurrent");
     size_t i;
-    json_t *o;
-    json_array_foreach(jget(ds, "objects"), i, o)
+    const node *o;
+    list_foreach(jget(ds, "objects"), i, o)
     {
-        char name[256] = "";
-        json_t *lst = as_node(o, "List");
+        char name[ALCHDB_MIG_REL_CAP] = "";
+        const node *lst = as_node(o, "List");
         if (lst)
             names_join(jget(lst, "items"), name, sizeof name);
         else if (as_node(o, "String"))
@@ -1195,7 +1243,7 @@ static void do_drop(ctx *c, json_t *ds)
                     lock(c, s2 + 1, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
                 /* CASCADE drops the FKs that reference it: their tables are locked. */
                 if (cascade && s2 && strncmp(s2 + 1, "nn:", 3) != 0 && same_rel(s2 + 1, name)) {
-                    char ref[256];
+                    char ref[ALCHDB_MIG_REL_CAP];
                     snprintf(ref, sizeof ref, "%.*s", (int)(s1 - e), e);
                     lock(c, ref, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
                 }
@@ -1269,10 +1317,10 @@ static void do_drop(ctx *c, json_t *ds)
     }
 }
 
-static void do_rename(ctx *c, json_t *rs)
+static void do_rename(ctx *c, const node *rs)
 {
     const char *rt = jstr(rs, "renameType");
-    char rel[256] = "";
+    char rel[ALCHDB_MIG_REL_CAP] = "";
     if (jget(rs, "relation"))
         rangevar_name(jget(rs, "relation"), rel, sizeof rel);
     const char *newname = jstr(rs, "newname");
@@ -1303,8 +1351,8 @@ static void do_rename(ctx *c, json_t *rs)
         } else if (newname && rel[0]) {
             scratch sc = {0};
             const char *schema = jstr(jget(rs, "relation"), "schemaname");
-            char nrel[300];
-            snprintf(nrel, sizeof nrel, "%s%s%s", schema ? schema : "", schema ? "." : "", newname);
+            char nrel[ALCHDB_MIG_REL_CAP];
+            alchdb__mig_rel_key(nrel, sizeof nrel, schema, newname);
             rollback(c, fmt("ALTER %s %s RENAME TO %s;", object_word(rt), keep(&sc, qrel(c, nrel)),
                             keep(&sc, q(c, jstr(jget(rs, "relation"), "relname")))));
             scratch_free(&sc);
@@ -1317,18 +1365,18 @@ static void do_rename(ctx *c, json_t *rs)
     }
 }
 
-static void do_reindex(ctx *c, json_t *rs)
+static void do_reindex(ctx *c, const node *rs)
 {
     const char *kind = jstr(rs, "kind");
-    char rel[256] = "?";
+    char rel[ALCHDB_MIG_REL_CAP] = "?";
     if (jget(rs, "relation"))
         rangevar_name(jget(rs, "relation"), rel, sizeof rel);
     else if (jstr(rs, "name"))
         snprintf(rel, sizeof rel, "%s", jstr(rs, "name"));
     bool conc = false;
     size_t i;
-    json_t *p;
-    json_array_foreach(jget(rs, "params"), i, p)
+    const node *p;
+    list_foreach(jget(rs, "params"), i, p)
     {
         const char *dn = jstr(as_node(p, "DefElem"), "defname");
         if (dn && !strcmp(dn, "concurrently"))
@@ -1365,16 +1413,16 @@ static void do_reindex(ctx *c, json_t *rs)
     rollback(c, fmt("-- nothing to undo: the index is rebuilt with the same definition"));
 }
 
-static void do_lock_stmt(ctx *c, json_t *ls)
+static void do_lock_stmt(ctx *c, const node *ls)
 {
     int mode = (int)jint(ls, "mode", ALCHDB_LOCK_ACCESS_EXCLUSIVE);
     if (mode < ALCHDB_LOCK_ACCESS_SHARE || mode > ALCHDB_LOCK_ACCESS_EXCLUSIVE)
         mode = ALCHDB_LOCK_ACCESS_EXCLUSIVE;
     size_t i;
-    json_t *r;
-    json_array_foreach(jget(ls, "relations"), i, r)
+    const node *r;
+    list_foreach(jget(ls, "relations"), i, r)
     {
-        char rel[256];
+        char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(as_node(r, "RangeVar"), rel, sizeof rel);
         lock(c, rel, mode);
         if (mode >= ALCHDB_LOCK_SHARE && !is_new(c, rel)) {
@@ -1395,23 +1443,23 @@ static void do_lock_stmt(ctx *c, json_t *ls)
     c->st->flags |= ALCHDB_MIG_REVERSIBLE;
 }
 
-static void do_vacuum(ctx *c, json_t *vs)
+static void do_vacuum(ctx *c, const node *vs)
 {
     bool full = false, analyze_only = !jbool(vs, "is_vacuumcmd");
     size_t i;
-    json_t *o;
-    json_array_foreach(jget(vs, "options"), i, o)
+    const node *o;
+    list_foreach(jget(vs, "options"), i, o)
     {
         const char *dn = jstr(as_node(o, "DefElem"), "defname");
         if (dn && !strcmp(dn, "full"))
             full = true;
     }
-    json_t *rels = jget(vs, "rels");
+    const node *rels = jget(vs, "rels");
     bool any = false;
-    json_array_foreach(rels, i, o)
+    list_foreach(rels, i, o)
     {
-        json_t *vr = as_node(o, "VacuumRelation");
-        char rel[256];
+        const node *vr = as_node(o, "VacuumRelation");
+        char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(jget(vr, "relation"), rel, sizeof rel);
         lock(c, rel, full ? ALCHDB_LOCK_ACCESS_EXCLUSIVE : ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE);
         any = true;
@@ -1433,15 +1481,15 @@ static void do_vacuum(ctx *c, json_t *vs)
     rollback(c, fmt("-- nothing to undo"));
 }
 
-static void do_truncate(ctx *c, json_t *ts)
+static void do_truncate(ctx *c, const node *ts)
 {
     size_t i;
-    json_t *r;
+    const node *r;
     bool all_new = true;
     c->st->swaps_file = true;
-    json_array_foreach(jget(ts, "relations"), i, r)
+    list_foreach(jget(ts, "relations"), i, r)
     {
-        char rel[256];
+        char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(as_node(r, "RangeVar"), rel, sizeof rel);
         lock(c, rel, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
         if (jstr(ts, "behavior") && !strcmp(jstr(ts, "behavior"), "DROP_CASCADE"))
@@ -1459,11 +1507,11 @@ static void do_truncate(ctx *c, json_t *ts)
     irreversible(c, "the rows are deleted");
 }
 
-static bool has_where(json_t *body) { return jget(body, "whereClause") != NULL; }
+static bool has_where(const node *body) { return jget(body, "whereClause") != NULL; }
 
-static void do_dml(ctx *c, const char *type, json_t *body)
+static void do_dml(ctx *c, const char *type, const node *body)
 {
-    char rel[256];
+    char rel[ALCHDB_MIG_REL_CAP];
     rangevar_name(jget(body, "relation"), rel, sizeof rel);
     lock(c, rel, ALCHDB_LOCK_ROW_EXCLUSIVE);
     bool upd = !strcmp(type, "UpdateStmt"), del = !strcmp(type, "DeleteStmt");
@@ -1486,7 +1534,7 @@ static void do_dml(ctx *c, const char *type, json_t *body)
     irreversible(c, "data changes are not undone by a schema rollback; keep the old values if needed");
 }
 
-static void do_txn(ctx *c, json_t *ts)
+static void do_txn(ctx *c, const node *ts)
 {
     const char *kind = jstr(ts, "kind");
     c->st->txn_control = true;
@@ -1509,7 +1557,7 @@ static void do_txn(ctx *c, json_t *ts)
     }
 }
 
-static void do_set(ctx *c, json_t *vs)
+static void do_set(ctx *c, const node *vs)
 {
     const char *name = jstr(vs, "name");
     risk(c, ALCHDB_RISK_LOW, "sets %s", name ? name : "a setting");
@@ -1517,17 +1565,19 @@ static void do_set(ctx *c, json_t *vs)
     if (name && !strcmp(name, "lock_timeout"))
         c->s->lock_timeout_set = true;
     if (name && !strcmp(name, "timezone")) {
-        json_t *a = as_node(json_array_get(jget(vs, "args"), 0), "A_Const");
+        const node *a = as_node(list_get(jget(vs, "args"), 0), "A_Const");
         const char *v = jstr(jget(a, "sval"), "sval");
         c->s->timezone_utc = v && (!strcasecmp(v, "UTC") || !strcasecmp(v, "Etc/UTC") || !strcasecmp(v, "GMT") ||
-                                   !strcasecmp(v, "Z") || !strcasecmp(v, "UCT"));
+                                   !strcasecmp(v, "Z") || !strcasecmp(v, "UCT"))
+                                 ? 1
+                                 : -1;
     }
 }
 
 /* One statement. */
-static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
+static void assess_stmt(ctx *c, const node *stmt, const char *sql)
 {
-    json_t *body;
+    const node *body;
     const char *type = node_type(stmt, &body);
     c->st->flags |= c->s->in_txn ? ALCHDB_MIG_IN_TRANSACTION : 0;
     if (!type) {
@@ -1568,7 +1618,7 @@ static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
     else if (!strcmp(type, "VariableSetStmt"))
         do_set(c, body);
     else if (!strcmp(type, "ClusterStmt")) {
-        char rel[256] = "?";
+        char rel[ALCHDB_MIG_REL_CAP] = "?";
         if (jget(body, "relation"))
             rangevar_name(jget(body, "relation"), rel, sizeof rel);
         lock(c, rel, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
@@ -1578,7 +1628,7 @@ static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
                 fmt("use an online repack tool (pg_repack) or a maintenance window"));
         rollback(c, fmt("-- nothing to undo (row order only)"));
     } else if (!strcmp(type, "RefreshMatViewStmt")) {
-        char rel[256];
+        char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(jget(body, "relation"), rel, sizeof rel);
         bool conc = jbool(body, "concurrent");
         lock(c, rel, conc ? ALCHDB_LOCK_EXCLUSIVE : ALCHDB_LOCK_ACCESS_EXCLUSIVE);
@@ -1599,28 +1649,29 @@ static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
         }
         rollback(c, fmt("-- nothing to undo"));
     } else if (!strcmp(type, "CreateTrigStmt")) {
-        char rel[256];
+        char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(jget(body, "relation"), rel, sizeof rel);
         lock(c, rel, ALCHDB_LOCK_SHARE_ROW_EXCLUSIVE);
         risk(c, ALCHDB_RISK_LOW, "creates a trigger on %s (SHARE ROW EXCLUSIVE, brief)", rel);
         rollback(c, fmt("DROP TRIGGER %s ON %s;", jstr(body, "trigname") ? jstr(body, "trigname") : "?", rel));
     } else if (!strcmp(type, "CreatePolicyStmt")) {
-        char rel[256];
+        char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(jget(body, "table"), rel, sizeof rel);
         lock(c, rel, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
         risk(c, ALCHDB_RISK_LOW, "creates a row-level security policy on %s (brief ACCESS EXCLUSIVE)", rel);
         rollback(c, fmt("DROP POLICY …;"));
     } else if (!strcmp(type, "AlterEnumStmt")) {
-        char tname[256];
+        char tname[ALCHDB_MIG_REL_CAP];
         names_join(jget(body, "typeName"), tname, sizeof tname);
         if (jstr(body, "oldVal")) {
-            risk(c, ALCHDB_RISK_HIGH, "renames value '%s' of enum %s: clients sending the old label fail",
-                 jstr(body, "oldVal"), tname);
+            scratch esc = {0};
+            const char *ov = keep(&esc, lit(c, jstr(body, "oldVal"))), *nv = keep(&esc, lit(c, jstr(body, "newVal")));
+            risk(c, ALCHDB_RISK_HIGH, "renames value %s of enum %s: clients sending the old label fail", ov, tname);
             finding(c, "enum-rename-value", "warning",
                     fmt("renaming an enum value breaks every client or stored query that uses the old label"),
                     fmt("add the new value, migrate data and code to it, and stop using the old one"));
-            rollback(c, fmt("ALTER TYPE %s RENAME VALUE '%s' TO '%s';", tname, jstr(body, "newVal"),
-                            jstr(body, "oldVal")));
+            rollback(c, fmt("ALTER TYPE %s RENAME VALUE %s TO %s;", tname, nv, ov));
+            scratch_free(&esc);
         } else {
             risk(c, ALCHDB_RISK_LOW, "adds a value to enum %s (metadata only)", tname);
             if (c->s->in_txn)
@@ -1653,8 +1704,8 @@ static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
         c->st->flags |= ALCHDB_MIG_OPAQUE;
         rollback(c, fmt("DROP FUNCTION …;  -- or restore the previous body"));
     } else if (!strcmp(type, "CreateTableAsStmt")) {
-        json_t *into = jget(body, "into");
-        char rel[256];
+        const node *into = jget(body, "into");
+        char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(jget(into, "rel"), rel, sizeof rel);
         if (!set_add(&c->s->new_tables, &c->s->n_new, &c->s->cap_new, rel))
             c->oom = true;
@@ -1665,7 +1716,7 @@ static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
             alchdb__free(qn);
         }
     } else if (!strcmp(type, "ViewStmt")) {
-        char rel[256];
+        char rel[ALCHDB_MIG_REL_CAP];
         rangevar_name(jget(body, "view"), rel, sizeof rel);
         risk(c, ALCHDB_RISK_LOW, "creates or replaces view %s", rel);
         if (jbool(body, "replace"))
@@ -1683,20 +1734,18 @@ static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
         rollback(c, fmt("-- DROP the created object"));
     } else if (!strcmp(type, "CommentStmt")) {
         const char *ot = jstr(body, "objtype");
-        json_t *lst = as_node(jget(body, "object"), "List");
+        const node *lst = as_node(jget(body, "object"), "List");
         if (ot && lst && (!strcmp(ot, "OBJECT_TABLE") || !strcmp(ot, "OBJECT_COLUMN") || !strcmp(ot, "OBJECT_VIEW"))) {
-            json_t *items = jget(lst, "items");
-            size_t n = json_array_size(items);
+            const node *items = jget(lst, "items");
+            size_t n = list_size(items);
             if (!strcmp(ot, "OBJECT_COLUMN") && n > 1) { /* drop the column name */
-                json_t *copy = json_array();
-                for (size_t i = 0; copy && i + 1 < n; i++)
-                    json_array_append(copy, json_array_get(items, i));
-                char rel[256];
-                names_join(copy, rel, sizeof rel);
-                json_decref(copy);
+                const char *schema = n > 2 ? jstr(as_node(list_get(items, n - 3), "String"), "sval") : NULL;
+                const char *table = jstr(as_node(list_get(items, n - 2), "String"), "sval");
+                char rel[ALCHDB_MIG_REL_CAP];
+                alchdb__mig_rel_key(rel, sizeof rel, schema, table);
                 lock(c, rel, ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE);
             } else {
-                char rel[256];
+                char rel[ALCHDB_MIG_REL_CAP];
                 names_join(items, rel, sizeof rel);
                 lock(c, rel, ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE);
             }
@@ -1712,17 +1761,17 @@ static void assess_stmt(ctx *c, json_t *stmt, const char *sql)
         risk(c, ALCHDB_RISK_LOW, "catalog change without table locks of note");
         if (!strcmp(type, "CreateStatsStmt")) {
             size_t i;
-            json_t *r;
-            json_array_foreach(jget(body, "relations"), i, r)
+            const node *r;
+            list_foreach(jget(body, "relations"), i, r)
             {
-                char rel[256];
+                char rel[ALCHDB_MIG_REL_CAP];
                 rangevar_name(as_node(r, "RangeVar"), rel, sizeof rel);
                 lock(c, rel, ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE);
             }
         }
         rollback(c, fmt("-- the opposite statement"));
     } else if (!strcmp(type, "AlterObjectSchemaStmt")) {
-        char rel[256] = "?";
+        char rel[ALCHDB_MIG_REL_CAP] = "?";
         if (jget(body, "relation"))
             rangevar_name(jget(body, "relation"), rel, sizeof rel);
         lock(c, rel, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
@@ -1915,11 +1964,11 @@ int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, s
     s->n_new = s->cap_new = 0;
     s->in_txn = false;
     s->lock_timeout_set = false;
-    s->timezone_utc = false;
+    s->timezone_utc = 0;
 
-    char *tree = NULL;
+    alchdb__sql_tree *tree = NULL;
     int64_t err_off = -1;
-    int rc = alchdb__sql_parse_tree(sql, len, &tree, &err_off);
+    int rc = alchdb__sql_tree_parse(sql, len, &tree, &err_off);
     if (rc == ALCHDB_E_PARSE) {
         f->error = alchdb__strdup(alchdb_last_error_message());
         if (!f->error)
@@ -1929,7 +1978,7 @@ int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, s
         return 0;
     }
     if (rc == ALCHDB_E_RANGE) {
-        /* Nested too deeply to analyse safely: say so instead of guessing. */
+        /* Nested too deeply to parse safely: say so instead of guessing. */
         f->error = alchdb__strdup(alchdb_last_error_message());
         if (!f->error)
             return alchdb__nomem("migration error");
@@ -1939,33 +1988,17 @@ int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, s
     }
     if (rc < 0)
         return rc;
-    json_error_t jerr;
-    json_t *root = json_loads(tree, JSON_DECODE_ANY, &jerr);
-    alchdb__free(tree);
-    if (!root && json_error_code(&jerr) == json_error_stack_overflow) {
-        /* Nested deeper than jansson follows: say so instead of guessing. */
-        f->error = alchdb__strdup("a statement is nested too deeply to assess (over 2048 levels)");
-        if (!f->error)
-            return alchdb__nomem("migration error");
-        f->err_line = f->err_column = 1;
-        f->max_risk = ALCHDB_RISK_UNKNOWN;
-        return 0;
-    }
-    if (!root)
-        return alchdb__nomem("parse tree");
-    json_t *stmts = jget(root, "stmts");
-    size_t n = json_array_size(stmts);
+    size_t n = alchdb__sql_tree_count(tree);
     f->stmts = alchdb__calloc(n ? n : 1, sizeof *f->stmts);
     if (!f->stmts) {
-        json_decref(root);
+        alchdb__sql_tree_free(tree);
         return alchdb__nomem("migration statements");
     }
     rc = 0;
     text_pos pos = {0, 1, 1};
     for (size_t i = 0; i < n; i++) {
-        json_t *raw = json_array_get(stmts, i);
-        size_t loc = (size_t)jint(raw, "stmt_location", 0);
-        size_t slen = (size_t)jint(raw, "stmt_len", 0);
+        size_t loc = 0, slen = 0;
+        const node *stmt = alchdb__sql_tree_stmt(tree, i, &loc, &slen);
         if (loc > len)
             loc = len;
         size_t end = slen ? loc + slen : len;
@@ -1985,8 +2018,8 @@ int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, s
             /* Statements after an ACCESS EXCLUSIVE in the same transaction run
              * while it is still held. */
             if (s->in_txn && s->n_ae > 0) {
-                json_t *b;
-                const char *t = node_type(jget(raw, "stmt"), &b);
+                const node *b;
+                const char *t = node_type(stmt, &b);
                 const char *k = t && !strcmp(t, "TransactionStmt") ? jstr(b, "kind") : NULL;
                 if (!k || (strcmp(k, "TRANS_STMT_COMMIT") && strcmp(k, "TRANS_STMT_ROLLBACK"))) {
                     finding(&c, "access-exclusive-held", "warning",
@@ -1999,7 +2032,7 @@ int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, s
                          "wait until COMMIT)", s->ae_held[0]);
                 }
             }
-            assess_stmt(&c, jget(raw, "stmt"), st->sql);
+            assess_stmt(&c, stmt, st->sql);
             blocks_from_locks(st);
             if (s->in_txn)
                 for (size_t k = 0; k < st->nlocks; k++)
@@ -2027,6 +2060,6 @@ int alchdb__mig_assess_file(alchdb_migration *m, mig_file *f, const char *sql, s
         if (risk_rank(st->risk) > risk_rank(f->max_risk))
             f->max_risk = st->risk;
     }
-    json_decref(root);
+    alchdb__sql_tree_free(tree);
     return rc;
 }

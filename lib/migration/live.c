@@ -1,17 +1,34 @@
 /* Live mode: table sizes, column types and lock-queue risks read from the
  * target database, so classes become estimated durations. All values are
  * passed as parameters; relation names go through to_regclass() with each part
- * quoted. */
+ * quoted, and come back as (schema, name) turned into keys here. */
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "model.h"
 #include "pqconn.h"
+#include "sql/tree.h"
 
 typedef struct mig_live {
     PGconn *conn;
+    int tz_utc; /* the session's TimeZone: 1 UTC, -1 another zone, 0 unknown */
 } mig_live;
+
+/* The zone names PostgreSQL 15 treats as UTC (offset zero, no daylight
+ * saving): with one of these, timestamp → timestamptz needs no rewrite. */
+static bool zone_is_utc(const char *z)
+{
+    static const char *const utc[] = {"UTC", "UCT", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich",
+                                      "Zulu", "Universal", "Z", NULL};
+    if (!strncasecmp(z, "Etc/", 4))
+        z += 4;
+    for (int i = 0; utc[i]; i++)
+        if (!strcasecmp(z, utc[i]))
+            return true;
+    return false;
+}
 
 int alchdb__mig_live_open(alchdb_migration *m)
 {
@@ -25,6 +42,8 @@ int alchdb__mig_live_open(alchdb_migration *m)
         return alchdb__nomem("migration live mode");
     }
     l->conn = conn;
+    const char *tz = PQparameterStatus(conn, "TimeZone"); /* reported by the server at connect */
+    l->tz_utc = tz ? (zone_is_utc(tz) ? 1 : -1) : 0;
     m->live = l;
     return 0;
 }
@@ -39,34 +58,28 @@ void alchdb__mig_live_close(alchdb_migration *m)
     m->live = NULL;
 }
 
-/* "app.Users" as written (already case-folded by the parser) → "app"."Users". */
+/* A relation key (names.c) → the text to_regclass() reads: each part
+ * double-quoted where quote_ident would (control characters are plain bytes
+ * inside a quoted identifier there). */
 static char *regclass_text(const char *rel)
 {
+    mig_rel r;
+    if (!alchdb__mig_rel_parse(rel, &r))
+        return NULL;
     alchdb__strbuf sb;
     alchdb__sb_init(&sb);
-    const char *dot = strchr(rel, '.');
-    if (dot) {
-        char schema[256];
-        size_t n = (size_t)(dot - rel) < sizeof schema - 1 ? (size_t)(dot - rel) : sizeof schema - 1;
-        memcpy(schema, rel, n);
-        schema[n] = '\0';
-        char *qs = alchdb__mig_quote_ident(schema);
-        char *qn = alchdb__mig_quote_ident(dot + 1);
-        if (qs && qn)
-            alchdb__sb_printf(&sb, "%s.%s", qs, qn);
-        else
-            sb.failed = true;
-        alchdb__free(qs);
-        alchdb__free(qn);
-    } else {
-        char *qn = alchdb__mig_quote_ident(rel);
-        if (qn)
-            alchdb__sb_puts(&sb, qn);
-        else
-            sb.failed = true;
-        alchdb__free(qn);
-    }
+    alchdb__sql_quote_qualified(&sb, NULL, r.schema, r.name);
+    alchdb__mig_rel_free(&r);
     return alchdb__sb_finish(&sb);
+}
+
+/* Row i's relation (columns col: schema, col + 1: name) as a key. */
+static char *key_of(PGresult *r, int i, int col)
+{
+    const char *nsp = PQgetvalue(r, i, col);
+    char key[ALCHDB_MIG_REL_CAP];
+    alchdb__mig_rel_key(key, sizeof key, strcmp(nsp, "public") ? nsp : NULL, PQgetvalue(r, i, col + 1));
+    return alchdb__strdup(key);
 }
 
 static PGresult *query(mig_live *l, const char *sql, int n, const char *const *params)
@@ -135,7 +148,7 @@ bool alchdb__mig_live_column_type(alchdb_migration *m, const char *relation, con
 {
     PGresult *r = rel_query(m,
                         "SELECT CASE WHEN t.typelem <> 0 AND t.typlen = -1 THEN e.typname ELSE t.typname END, "
-                        "a.atttypmod, (t.typelem <> 0 AND t.typlen = -1) "
+                        "a.atttypmod, (t.typelem <> 0 AND t.typlen = -1), format_type(a.atttypid, a.atttypmod) "
                         "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
                         "LEFT JOIN pg_type e ON e.oid = t.typelem "
                         "WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped",
@@ -146,6 +159,7 @@ bool alchdb__mig_live_column_type(alchdb_migration *m, const char *relation, con
         snprintf(out->name, sizeof out->name, "%s", PQgetvalue(r, 0, 0));
         long mod = strtol(PQgetvalue(r, 0, 1), NULL, 10);
         out->is_array = PQgetvalue(r, 0, 2)[0] == 't';
+        snprintf(out->sql, sizeof out->sql, "%s", PQgetvalue(r, 0, 3));
         if (mod >= 0) {
             if (!strcmp(out->name, "numeric")) {
                 out->mods[0] = (int32_t)(((mod - 4) >> 16) & 0xffff);
@@ -167,14 +181,13 @@ bool alchdb__mig_live_column_type(alchdb_migration *m, const char *relation, con
 char *alchdb__mig_live_index_table(alchdb_migration *m, const char *index)
 {
     PGresult *r = rel_query(m,
-                        "SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text "
-                        "ELSE n.nspname || '.' || c.relname END "
+                        "SELECT n.nspname, c.relname "
                         "FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
                         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.indexrelid = to_regclass($1)",
                         index, NULL);
     char *out = NULL;
     if (r && PQntuples(r) == 1)
-        out = alchdb__strdup(PQgetvalue(r, 0, 0));
+        out = key_of(r, 0, 0);
     PQclear(r);
     return out;
 }
@@ -185,14 +198,12 @@ size_t alchdb__mig_live_fk_rels(alchdb_migration *m, const char *table, const ch
     if (!cap)
         return 0;
     PGresult *r = rel_query(m,
-                        incoming ? "SELECT DISTINCT CASE WHEN n.nspname = 'public' THEN c.relname::text "
-                                   "ELSE n.nspname || '.' || c.relname END "
+                        incoming ? "SELECT DISTINCT n.nspname, c.relname "
                                    "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
                                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
                                    "WHERE k.contype = 'f' AND k.confrelid = to_regclass($1) "
                                    "AND k.conrelid <> k.confrelid AND ($2::text IS NULL OR k.conname = $2)"
-                                 : "SELECT DISTINCT CASE WHEN n.nspname = 'public' THEN c.relname::text "
-                                   "ELSE n.nspname || '.' || c.relname END "
+                                 : "SELECT DISTINCT n.nspname, c.relname "
                                    "FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid "
                                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
                                    "WHERE k.contype = 'f' AND k.conrelid = to_regclass($1) "
@@ -200,10 +211,35 @@ size_t alchdb__mig_live_fk_rels(alchdb_migration *m, const char *table, const ch
                         table, conname);
     size_t n = 0;
     for (int i = 0; r && i < PQntuples(r) && n < cap; i++) {
-        out[n] = alchdb__strdup(PQgetvalue(r, i, 0));
+        out[n] = key_of(r, i, 0);
         if (out[n])
             n++;
     }
     PQclear(r);
     return n;
+}
+
+int alchdb__mig_live_timezone_utc(alchdb_migration *m)
+{
+    mig_live *l = m->live;
+    return l ? l->tz_utc : 0;
+}
+
+char *alchdb__mig_live_column_dependents(alchdb_migration *m, const char *relation, const char *column)
+{
+    PGresult *r = rel_query(m,
+                        "SELECT string_agg(DISTINCT format('%s %s', CASE WHEN c.relkind = 'm' THEN "
+                        "'materialized view' WHEN c.relkind = 'v' THEN 'view' ELSE 'rule on' END, "
+                        "c.oid::regclass), ', ') "
+                        "FROM pg_depend d JOIN pg_rewrite w ON w.oid = d.objid "
+                        "JOIN pg_class c ON c.oid = w.ev_class "
+                        "JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
+                        "WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass "
+                        "AND d.refobjid = to_regclass($1) AND a.attname = $2 AND w.ev_class <> d.refobjid",
+                        relation, column);
+    char *out = NULL;
+    if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+        out = alchdb__strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return out;
 }

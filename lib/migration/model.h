@@ -73,6 +73,7 @@ typedef struct mig_type {
     int32_t mods[2];
     int nmods;
     bool is_array;
+    char sql[256]; /* the type as SQL: rendered from the tree, or format_type() in live mode */
 } mig_type;
 
 typedef struct mig_column {
@@ -95,7 +96,7 @@ typedef struct mig_state {
     size_t n_fk, cap_fk;
     bool in_txn;
     bool lock_timeout_set;
-    bool timezone_utc; /* SET timezone = 'UTC' seen in this file */
+    int timezone_utc; /* SET timezone in this file: 1 to UTC, -1 to another zone, 0 not seen */
     char **ae_held; /* tables under ACCESS EXCLUSIVE in the open transaction */
     size_t n_ae, cap_ae;
 } mig_state;
@@ -132,7 +133,7 @@ int alchdb__mig_render_text(const alchdb_migration *m, char **out);
 /* live.c: table sizes and lock-queue risks from a live database. */
 int alchdb__mig_live_open(alchdb_migration *m);
 void alchdb__mig_live_close(alchdb_migration *m);
-/* Fills *bytes / *rows for a relation as written; false when unknown. */
+/* Relations are keys (names.c). Fills *bytes / *rows; false when unknown. */
 bool alchdb__mig_live_size(alchdb_migration *m, const char *relation, int64_t *bytes, double *rows);
 /* Sessions that are long-running or idle in transaction on the relation; owned
  * description or NULL. */
@@ -140,16 +141,47 @@ char *alchdb__mig_live_blockers(alchdb_migration *m, const char *relation);
 bool alchdb__mig_live_column_type(alchdb_migration *m, const char *relation, const char *column,
                                   mig_type *out);
 
-/* The table an index belongs to ("schema.table" or "table" when in public), owned, or NULL. */
+/* The session TimeZone of the live connection: 1 UTC, -1 another zone, 0
+ * unknown (no live connection). */
+int alchdb__mig_live_timezone_utc(alchdb_migration *m);
+/* Views, materialized views and rules that use the column (ALTER COLUMN TYPE
+ * is refused while they exist): owned text naming them, or NULL. */
+char *alchdb__mig_live_column_dependents(alchdb_migration *m, const char *relation, const char *column);
+
+/* The key of the table an index belongs to (no schema when in public), owned, or NULL. */
 char *alchdb__mig_live_index_table(alchdb_migration *m, const char *index);
 
 /* Tables related through foreign keys (live mode). outgoing: tables that `table`
  * references (only constraint `conname` when not NULL); incoming: tables that
- * reference `table`. Returns the number of names stored in out (owned strings). */
+ * reference `table`. Returns the number of keys stored in out (owned strings). */
 size_t alchdb__mig_live_fk_rels(alchdb_migration *m, const char *table, const char *conname, bool incoming,
                                 char **out, size_t cap);
 
-/* quoting helpers (render.c) */
+/* names.c: relation keys and the SQL the assessor writes. A relation is
+ * keyed by its SQL form ([schema.]name, each part quoted where needed, a part
+ * with control characters as U&"..."), built from the two fields of the parse
+ * tree or the catalog; keys are compared whole, never split on dots. */
+typedef struct mig_rel {
+    char *schema; /* NULL when not written */
+    char *name;
+} mig_rel;
+/* Two parts of at most 63 bytes, every byte a control character at worst. */
+#define ALCHDB_MIG_REL_CAP 700
+void alchdb__mig_rel_key(char *buf, size_t cap, const char *schema, const char *name);
+/* The exact inverse of alchdb__mig_rel_key(): owned fields; false when key is
+ * not one. */
+bool alchdb__mig_rel_parse(const char *key, mig_rel *out);
+void alchdb__mig_rel_free(mig_rel *r);
+/* An identifier as SQL: quote_ident's rules, U&"..." with control characters. */
+void alchdb__mig_sql_ident(alchdb__strbuf *sb, const char *ident);
 char *alchdb__mig_quote_ident(const char *name);
+/* A string literal as SQL (E'...' with escapes when it holds control characters). */
+void alchdb__mig_sql_literal(alchdb__strbuf *sb, const char *s);
+/* A generated identifier: base + suffix, the base cut on a character
+ * boundary so that the whole fits PostgreSQL's 63 bytes with its suffix (a
+ * truncated suffix could name the base itself). Owned. */
+char *alchdb__mig_generated_name(const char *base, const char *suffix);
+/* Report text: control characters written as \n, \r, \t, \xNN. */
+void alchdb__mig_text_escaped(alchdb__strbuf *sb, const char *s);
 
 #endif

@@ -1,52 +1,8 @@
-/* JSON (stable public shape) and text renderings of an assessment, and
- * identifier quoting for the SQL the assessor generates. */
+/* JSON (stable public shape) and text renderings of an assessment. */
 #include <stdio.h>
 #include <string.h>
 
 #include "model.h"
-
-/* PostgreSQL's reserved key words (and the ones reserved as column or type
- * names): an identifier spelled like one of these must be quoted. */
-static const char *const reserved[] = {
-    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "authorization", "between",
-    "bigint", "binary", "bit", "boolean", "both", "case", "cast", "char", "character", "check", "coalesce",
-    "collate", "collation", "column", "concurrently", "constraint", "create", "cross", "current_catalog",
-    "current_date", "current_role", "current_schema", "current_time", "current_timestamp", "current_user", "dec",
-    "decimal", "default", "deferrable", "desc", "distinct", "do", "else", "end", "except", "exists", "extract",
-    "false", "fetch", "float", "for", "foreign", "freeze", "from", "full", "grant", "greatest", "group",
-    "grouping", "having", "ilike", "in", "initially", "inner", "inout", "int", "integer", "intersect",
-    "interval", "into", "is", "isnull", "join", "lateral", "leading", "least", "left", "like", "limit",
-    "localtime", "localtimestamp", "national", "natural", "nchar", "none", "normalize", "not", "notnull", "null",
-    "nullif", "numeric", "offset", "on", "only", "or", "order", "out", "outer", "overlaps", "overlay", "placing",
-    "position", "precision", "primary", "real", "references", "returning", "right", "row", "select",
-    "session_user", "setof", "similar", "smallint", "some", "substring", "symmetric", "system_user", "table",
-    "tablesample", "then", "time", "timestamp", "to", "trailing", "treat", "trim", "true", "union", "unique",
-    "user", "using", "values", "varchar", "variadic", "verbose", "when", "where", "window", "with", "xmlattributes",
-    "xmlconcat", "xmlelement", "xmlexists", "xmlforest", "xmlnamespaces", "xmlparse", "xmlpi", "xmlroot",
-    "xmlserialize", "xmltable", NULL};
-
-char *alchdb__mig_quote_ident(const char *name)
-{
-    bool plain = name[0] && ((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_');
-    for (const char *p = name; plain && *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '$'))
-            plain = false;
-    for (int i = 0; plain && reserved[i]; i++)
-        if (!strcmp(name, reserved[i]))
-            plain = false;
-    if (plain)
-        return alchdb__strdup(name);
-    alchdb__strbuf sb;
-    alchdb__sb_init(&sb);
-    alchdb__sb_append(&sb, "\"", 1);
-    for (const char *p = name; *p; p++) {
-        if (*p == '"')
-            alchdb__sb_append(&sb, "\"", 1);
-        alchdb__sb_append(&sb, p, 1);
-    }
-    alchdb__sb_append(&sb, "\"", 1);
-    return alchdb__sb_finish(&sb);
-}
 
 static void jbool(alchdb__strbuf *sb, const char *key, bool v)
 {
@@ -68,6 +24,14 @@ static void render_stmt(alchdb__strbuf *sb, const mig_stmt *st, size_t idx)
     for (size_t i = 0; i < st->nlocks; i++) {
         alchdb__sb_puts(sb, i ? ",{\"relation\":" : "{\"relation\":");
         alchdb__sb_json_str(sb, st->locks[i].relation);
+        /* The two fields as PostgreSQL knows them: "relation" is SQL
+         * (quoted), these are the names themselves. */
+        mig_rel r;
+        bool parsed = alchdb__mig_rel_parse(st->locks[i].relation, &r);
+        jstrkv(sb, "schema", parsed ? r.schema : NULL);
+        jstrkv(sb, "name", parsed ? r.name : NULL);
+        if (parsed)
+            alchdb__mig_rel_free(&r);
         jstrkv(sb, "mode", alchdb_lock_mode_name(st->locks[i].mode));
         jbool(sb, "new_relation", !st->locks[i].existing);
         alchdb__sb_puts(sb, "}");
@@ -169,10 +133,23 @@ int alchdb__mig_render_text(const alchdb_migration *m, char **out)
     alchdb__sb_init(&sb);
     for (size_t i = 0; i < m->nfiles; i++) {
         const mig_file *f = &m->files[i];
-        alchdb__sb_printf(&sb, "%s: max risk %s\n", f->name, alchdb_migration_risk_name(f->max_risk));
-        if (f->error)
-            alchdb__sb_printf(&sb, "%s:%lld:%lld: syntax error: %s\n", f->name, (long long)f->err_line,
-                              (long long)f->err_column, f->error);
+        /* Names, messages and statement text may hold any bytes: control
+         * characters are escaped so that every report line stays one line. */
+        alchdb__strbuf nb;
+        alchdb__sb_init(&nb);
+        alchdb__mig_text_escaped(&nb, f->name);
+        char *fname = alchdb__sb_finish(&nb);
+        if (!fname) {
+            alchdb__free(alchdb__sb_finish(&sb));
+            return alchdb__nomem("migration text");
+        }
+        alchdb__sb_printf(&sb, "%s: max risk %s\n", fname, alchdb_migration_risk_name(f->max_risk));
+        if (f->error) {
+            alchdb__sb_printf(&sb, "%s:%lld:%lld: syntax error: ", fname, (long long)f->err_line,
+                              (long long)f->err_column);
+            alchdb__mig_text_escaped(&sb, f->error);
+            alchdb__sb_puts(&sb, "\n");
+        }
         for (size_t k = 0; k < f->nstmts; k++) {
             const mig_stmt *st = &f->stmts[k];
             if (st->txn_control)
@@ -181,10 +158,14 @@ int alchdb__mig_render_text(const alchdb_migration *m, char **out)
             int shown = nl ? (int)(nl - st->sql) : (int)strlen(st->sql);
             if (shown > 100)
                 shown = 100;
-            alchdb__sb_printf(&sb, "\n  %s:%lld  %.*s%s\n", f->name, (long long)st->line, shown, st->sql,
-                              (size_t)shown < strlen(st->sql) ? " …" : "");
-            alchdb__sb_printf(&sb, "    risk:   %s — %s\n", alchdb_migration_risk_name(st->risk),
-                              st->reason ? st->reason : "");
+            char *head = alchdb__strndup(st->sql, (size_t)shown);
+            alchdb__sb_printf(&sb, "\n  %s:%lld  ", fname, (long long)st->line);
+            alchdb__mig_text_escaped(&sb, head ? head : "");
+            alchdb__free(head);
+            alchdb__sb_printf(&sb, "%s\n", (size_t)shown < strlen(st->sql) ? " …" : "");
+            alchdb__sb_printf(&sb, "    risk:   %s — ", alchdb_migration_risk_name(st->risk));
+            alchdb__mig_text_escaped(&sb, st->reason ? st->reason : "");
+            alchdb__sb_puts(&sb, "\n");
             for (size_t l = 0; l < st->nlocks; l++)
                 alchdb__sb_printf(&sb, "    lock:   %s on %s%s\n", alchdb_lock_mode_name(st->locks[l].mode),
                                   st->locks[l].relation, st->locks[l].existing ? "" : " (new)");
@@ -195,8 +176,13 @@ int alchdb__mig_render_text(const alchdb_migration *m, char **out)
             if (st->size_note)
                 alchdb__sb_printf(&sb, "    size:   %s\n", st->size_note);
             for (size_t d = 0; d < st->nfindings; d++)
-                alchdb__sb_printf(&sb, "    %s [%s]: %s\n      help: %s\n", st->findings[d].severity,
-                                  st->findings[d].rule, st->findings[d].message, st->findings[d].help);
+            {
+                alchdb__sb_printf(&sb, "    %s [%s]: ", st->findings[d].severity, st->findings[d].rule);
+                alchdb__mig_text_escaped(&sb, st->findings[d].message);
+                alchdb__sb_puts(&sb, "\n      help: ");
+                alchdb__mig_text_escaped(&sb, st->findings[d].help);
+                alchdb__sb_puts(&sb, "\n");
+            }
             if (st->safer_rewrite)
                 alchdb__sb_printf(&sb, "    safer:  %s\n", st->safer_rewrite);
             if (st->flags & ALCHDB_MIG_REVERSIBLE)
@@ -216,6 +202,7 @@ int alchdb__mig_render_text(const alchdb_migration *m, char **out)
             }
         }
         alchdb__sb_puts(&sb, "\n");
+        alchdb__free(fname);
     }
     *out = alchdb__sb_finish(&sb);
     return *out ? 0 : alchdb__nomem("migration text");

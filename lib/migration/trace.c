@@ -15,7 +15,7 @@ typedef struct rel_snap {
     int64_t oid;
     int64_t filenode;
     char relkind;
-    char name[200]; /* "rel" in public, else "schema.rel" */
+    char name[ALCHDB_MIG_REL_CAP]; /* its key (names.c), no schema when in public */
 } rel_snap;
 
 typedef struct snap {
@@ -24,7 +24,7 @@ typedef struct snap {
 } snap;
 
 typedef struct obs_lock {
-    char name[200];
+    char name[ALCHDB_MIG_REL_CAP];
     int mode;
     char relkind;
     bool existed; /* the relation existed before the statement */
@@ -52,8 +52,7 @@ static const char *unq(const char *rel) { return strncmp(rel, "public.", 7) == 0
 static int take_snap(PGconn *c, snap *s)
 {
     PGresult *r = PQexec(c, "SELECT c.oid::int8, c.relfilenode::int8, c.relkind, "
-                            "CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname "
-                            "END FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                            "n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                             "WHERE c.oid >= 16384 AND n.nspname NOT IN ('pg_toast', 'information_schema') "
                             "AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -74,7 +73,9 @@ static int take_snap(PGconn *c, snap *s)
         s->r[i].oid = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
         s->r[i].filenode = strtoll(PQgetvalue(r, (int)i, 1), NULL, 10);
         s->r[i].relkind = PQgetvalue(r, (int)i, 2)[0];
-        snprintf(s->r[i].name, sizeof s->r[i].name, "%s", PQgetvalue(r, (int)i, 3));
+        const char *nsp = PQgetvalue(r, (int)i, 3);
+        alchdb__mig_rel_key(s->r[i].name, sizeof s->r[i].name, strcmp(nsp, "public") ? nsp : NULL,
+                            PQgetvalue(r, (int)i, 4));
     }
     PQclear(r);
     return 0;
@@ -104,8 +105,7 @@ static int read_locks(PGconn *c, int pid, const snap *before, obs *o)
     const char *p[1] = {pidbuf};
     PGresult *r = PQexecParams(c,
                                "SELECT l.relation::int8, l.mode, l.granted, coalesce(c.relkind::text, ''), "
-                               "coalesce(CASE WHEN n.nspname = 'public' THEN c.relname::text "
-                               "ELSE n.nspname || '.' || c.relname END, '') "
+                               "n.nspname, c.relname "
                                "FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation "
                                "LEFT JOIN pg_namespace n ON n.oid = c.relnamespace "
                                "WHERE l.locktype = 'relation' AND l.relation >= 16384 "
@@ -125,12 +125,16 @@ static int read_locks(PGconn *c, int pid, const snap *before, obs *o)
         obs_lock *ol = &o->l[o->n];
         /* Existing relations keep the name they had before the statement (it
          * may have renamed or dropped them); new ones use the current name. */
-        const char *name = was ? was->name : PQgetvalue(r, i, 4);
-        if (!*name)
+        if (!was && PQgetisnull(r, i, 5))
             continue;
-        if (strncmp(name, "pg_toast", 8) == 0)
+        if (!was && !strncmp(PQgetvalue(r, i, 4), "pg_toast", 8)) /* pg_toast, pg_toast_temp_N */
             continue;
-        snprintf(ol->name, sizeof ol->name, "%s", name);
+        if (was) {
+            snprintf(ol->name, sizeof ol->name, "%s", was->name);
+        } else {
+            const char *nsp = PQgetvalue(r, i, 4);
+            alchdb__mig_rel_key(ol->name, sizeof ol->name, strcmp(nsp, "public") ? nsp : NULL, PQgetvalue(r, i, 5));
+        }
         ol->mode = mode_from_pg(PQgetvalue(r, i, 1));
         ol->granted = PQgetvalue(r, i, 2)[0] == 't';
         ol->relkind = PQgetvalue(r, i, 3)[0] ? PQgetvalue(r, i, 3)[0] : (was ? was->relkind : '?');
@@ -355,26 +359,11 @@ static int trace_stmt(PGconn *a, PGconn *b, const mig_stmt *st, size_t idx, trac
             const rel_snap *rs = snap_find_name(&before, st->locks[k].relation);
             if (!rs || !is_table_kind(rs->relkind))
                 continue;
-            char *qn = NULL;
-            const char *dot = strchr(rs->name, '.');
-            if (dot) {
-                char schema[200];
-                snprintf(schema, sizeof schema, "%.*s", (int)(dot - rs->name), rs->name);
-                char *qs = alchdb__mig_quote_ident(schema), *qr = alchdb__mig_quote_ident(dot + 1);
-                alchdb__strbuf sb;
-                alchdb__sb_init(&sb);
-                alchdb__sb_printf(&sb, "LOCK TABLE %s.%s IN %s MODE", qs ? qs : "", qr ? qr : "", weakest_conflicting(st->locks[k].mode));
-                alchdb__free(qs);
-                alchdb__free(qr);
-                qn = alchdb__sb_finish(&sb);
-            } else {
-                char *qr = alchdb__mig_quote_ident(rs->name);
-                alchdb__strbuf sb;
-                alchdb__sb_init(&sb);
-                alchdb__sb_printf(&sb, "LOCK TABLE %s IN %s MODE", qr ? qr : "", weakest_conflicting(st->locks[k].mode));
-                alchdb__free(qr);
-                qn = alchdb__sb_finish(&sb);
-            }
+            /* rs->name is the relation's key: already SQL, each part quoted. */
+            alchdb__strbuf sb;
+            alchdb__sb_init(&sb);
+            alchdb__sb_printf(&sb, "LOCK TABLE %s IN %s MODE", rs->name, weakest_conflicting(st->locks[k].mode));
+            char *qn = alchdb__sb_finish(&sb);
             if (qn && exec_ok(b, qn, NULL, 0))
                 blocking = true;
             alchdb__free(qn);

@@ -212,6 +212,88 @@ START_TEST(test_json_shape_and_plan)
 }
 END_TEST
 
+/* Names come from the parse tree as (schema, name): a dot inside a quoted
+ * name is part of the name, never a schema separator; every name written
+ * into generated SQL or a report line is quoted, with control characters
+ * escaped so that no line of it can end a comment. */
+START_TEST(test_names_from_the_tree)
+{
+    alchdb_migration *m = assess("ALTER TABLE \"a.b\" ADD COLUMN c2 int;\n"
+                                 "ALTER TABLE a.b ADD COLUMN c2 int;\n"
+                                 "ALTER TABLE \"sch.dot\".\"t.x\" ADD COLUMN \"Q\"\"x\" int;\n"
+                                 "CREATE /* index */ UNIQUE INDEX \"i.x\" ON \"sch.dot\".\"t.x\" (v);\n"
+                                 "ALTER TABLE \"a.b\" ALTER COLUMN v TYPE \"My Type\";\n"
+                                 "ALTER TABLE t ALTER COLUMN v TYPE app.\"Money\"(10);\n"
+                                 "ALTER TABLE \"nl\nDROP TABLE victim; --\" ADD COLUMN u uuid DEFAULT gen_random_uuid();\n"
+                                 "ALTER TYPE mood RENAME VALUE 'o''k\\' TO 'fine';\n"
+                                 "CREATE TABLE \"a.b\" (\"char\" \"char\");\n"
+                                 "ALTER TABLE \"a.b\" ALTER COLUMN \"char\" TYPE \"char\";\n");
+    ck_assert_str_eq(alchdb_migration_stmt_text(m, 0, 0, "rollback"), "ALTER TABLE \"a.b\" DROP COLUMN c2;");
+    ck_assert_str_eq(alchdb_migration_stmt_text(m, 0, 1, "rollback"), "ALTER TABLE a.b DROP COLUMN c2;");
+    ck_assert_int_eq(lock_of(m, 0, "\"a.b\""), ALCHDB_LOCK_ACCESS_EXCLUSIVE);
+    ck_assert_int_eq(lock_of(m, 0, "a.b"), 0);
+    ck_assert_int_eq(lock_of(m, 1, "a.b"), ALCHDB_LOCK_ACCESS_EXCLUSIVE);
+    ck_assert_str_eq(alchdb_migration_stmt_text(m, 0, 2, "rollback"),
+                     "ALTER TABLE \"sch.dot\".\"t.x\" DROP COLUMN \"Q\"\"x\";");
+    /* CONCURRENTLY after the INDEX keyword, not inside the comment */
+    ck_assert_str_eq(alchdb_migration_stmt_text(m, 0, 3, "safer_rewrite"),
+                     "CREATE /* index */ UNIQUE INDEX CONCURRENTLY \"i.x\" ON \"sch.dot\".\"t.x\" (v)");
+    ck_assert_str_eq(alchdb_migration_stmt_text(m, 0, 3, "rollback"),
+                     "DROP INDEX CONCURRENTLY IF EXISTS \"sch.dot\".\"i.x\";");
+    /* types rendered from the tree: quotes and schema kept */
+    ck_assert_ptr_nonnull(strstr(alchdb_migration_stmt_text(m, 0, 4, "safer_rewrite"), "ADD COLUMN v_new \"My Type\";"));
+    ck_assert_ptr_nonnull(strstr(alchdb_migration_stmt_text(m, 0, 5, "safer_rewrite"), "v_new app.\"Money\"(10);"));
+    /* a newline in a name never reaches a line of its own */
+    const char *safer = alchdb_migration_stmt_text(m, 0, 6, "safer_rewrite");
+    ck_assert_ptr_nonnull(safer);
+    ck_assert_ptr_null(strstr(safer, "\nDROP TABLE victim"));
+    ck_assert_ptr_nonnull(strstr(safer, "-- then: ALTER TABLE U&\"nl\\000ADROP TABLE victim; --\" ALTER COLUMN u"));
+    ck_assert_str_eq(alchdb_migration_stmt_text(m, 0, 6, "rollback"),
+                     "ALTER TABLE U&\"nl\\000ADROP TABLE victim; --\" DROP COLUMN u;");
+    /* labels are literals */
+    ck_assert_str_eq(alchdb_migration_stmt_text(m, 0, 7, "rollback"), "ALTER TYPE mood RENAME VALUE 'fine' TO E'o''k\\\\';");
+    /* "char" is not char */
+    ck_assert_ptr_nonnull(strstr(alchdb_migration_stmt_text(m, 0, 9, "rollback"), "TYPE \"char\";"));
+
+    char *json = NULL;
+    ck_assert_int_eq(alchdb_migration_to_json(m, &json), 0);
+    json_error_t e;
+    json_t *root = json_loads(json, 0, &e);
+    ck_assert_msg(root != NULL, "invalid JSON: %s", e.text);
+    json_t *sts = json_object_get(json_array_get(json_object_get(root, "files"), 0), "statements");
+    json_t *l0 = json_array_get(json_object_get(json_array_get(sts, 0), "locks"), 0);
+    json_t *l1 = json_array_get(json_object_get(json_array_get(sts, 1), "locks"), 0);
+    json_t *l2 = json_array_get(json_object_get(json_array_get(sts, 2), "locks"), 0);
+    json_t *l6 = json_array_get(json_object_get(json_array_get(sts, 6), "locks"), 0);
+    ck_assert(json_is_null(json_object_get(l0, "schema")));
+    ck_assert_str_eq(json_string_value(json_object_get(l0, "name")), "a.b");
+    ck_assert_str_eq(json_string_value(json_object_get(l1, "schema")), "a");
+    ck_assert_str_eq(json_string_value(json_object_get(l1, "name")), "b");
+    ck_assert_str_eq(json_string_value(json_object_get(l2, "schema")), "sch.dot");
+    ck_assert_str_eq(json_string_value(json_object_get(l2, "name")), "t.x");
+    ck_assert_str_eq(json_string_value(json_object_get(l6, "name")), "nl\nDROP TABLE victim; --");
+    json_decref(root);
+    alchdb_free(json);
+
+    /* the text report: every line is one line of the report */
+    char *text = NULL;
+    ck_assert_int_eq(alchdb_migration_to_text(m, &text), 0);
+    ck_assert_ptr_null(strstr(text, "\nDROP TABLE victim"));
+    alchdb_free(text);
+    alchdb_migration_free(m);
+
+    /* a file name with a newline stays on its line too */
+    m = NULL;
+    ck_assert_int_eq(alchdb_migration_new(NULL, &m), 0);
+    ck_assert_int_eq(alchdb_migration_add_file(m, "x\nDROP TABLE victim;", "SELECT 1;", (size_t)-1), 0);
+    ck_assert_int_eq(alchdb_migration_to_text(m, &text), 0);
+    ck_assert_ptr_null(strstr(text, "\nDROP TABLE victim"));
+    ck_assert_ptr_nonnull(strstr(text, "x\\nDROP TABLE victim;"));
+    alchdb_free(text);
+    alchdb_migration_free(m);
+}
+END_TEST
+
 START_TEST(test_bad_input)
 {
     alchdb_migration *m = NULL;
@@ -301,6 +383,7 @@ int main(void)
     tcase_add_test(tc, test_state_across_files);
     tcase_add_test(tc, test_rewrite_and_rollback_text);
     tcase_add_test(tc, test_json_shape_and_plan);
+    tcase_add_test(tc, test_names_from_the_tree);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_large_file);
     tcase_add_test(tc, test_dollar_quoted_and_comments);
