@@ -20,6 +20,17 @@ static inline const char *test_env(const char *name)
     return v;
 }
 
+/* How many times slower than a plain build this run is: Check's
+ * CK_TIMEOUT_MULTIPLIER (10 in the valgrind test setup), else 1. Bounds that a
+ * test asserts on time ("fails before its timeout") scale both the bound and
+ * the timeout by it, so they keep their meaning. */
+static inline int test_slowdown(void)
+{
+    const char *v = getenv("CK_TIMEOUT_MULTIPLIER");
+    int n = v ? atoi(v) : 0;
+    return n > 1 ? n : 1;
+}
+
 /* Run a suite; returns the process exit status for main(). */
 static inline int run_suite(Suite *s)
 {
