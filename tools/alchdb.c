@@ -10,6 +10,7 @@
 #include "cli_io.h"
 #include "cmd_advise.h"
 #include "cmd_migrate.h"
+#include "cmd_perftest.h"
 #include "cmd_sql.h"
 
 typedef struct command {
@@ -22,6 +23,7 @@ static const command commands[] = {
     {"sql", alchdb_cli_sql, "analyse SQL: kind, tables, read-only, cacheability, fingerprints"},
     {"migrate", alchdb_cli_migrate, "assess migration SQL: locks, rewrites, risk, plan"},
     {"advise", alchdb_cli_advise, "index advice for a live database: unused, redundant, missing"},
+    {"perftest", alchdb_cli_perftest, "load tests against the ADR-0008 targets, judged on p95"},
 };
 
 static void usage(FILE *to)
