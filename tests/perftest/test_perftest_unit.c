@@ -92,6 +92,10 @@ START_TEST(test_names_and_selection)
     ck_assert_int_eq(alchdb__pt_tests[0].workers, 100);
     ck_assert_int_eq(alchdb__pt_tests[5].target[PT_M_HIT], 90000);
     ck_assert_int_eq(alchdb__pt_tests[6].target[PT_M_P95], 500000);
+    /* only the sustained test runs long */
+    for (int i = 0; i < PT_NTESTS; i++)
+        ck_assert_int_eq(alchdb__pt_tests[i].long_run, i == 6);
+    ck_assert_int_eq(alchdb__pt_tests[7].burst, 1);
 }
 END_TEST
 
