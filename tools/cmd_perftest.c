@@ -39,6 +39,9 @@ static void help(FILE *to)
           "  --cleanup                  only drop the schema\n"
           "  --list                     list the tests and their targets\n"
           "\n"
+          "Options are also read from ALCHDB_PERFTEST_<NAME> variables (e.g.\n"
+          "ALCHDB_PERFTEST_DURATION=1s); flags override them.\n"
+          "\n"
           "Progress is shown live on a terminal and as plain lines otherwise (on standard\n"
           "error with --format json). Exit status: 0 every target met, 1 some missed,\n"
           "2 usage errors or a run that could not happen.\n",
@@ -381,7 +384,14 @@ int alchdb_cli_perftest(int argc, char **argv)
         alchdb_cli_error("alchdb perftest: out of memory\n");
         return 2;
     }
-    int rc = parse_args(argc, argv, &o);
+    /* ALCHDB_PERFTEST_<OPTION> variables first; flags override them */
+    int rc = alchdb_perftest_config_from_env(o.cfg, "ALCHDB_PERFTEST");
+    if (rc != 0) {
+        alchdb_cli_error("alchdb perftest: %s\n", alchdb_last_error_message());
+        rc = -1;
+    } else {
+        rc = parse_args(argc, argv, &o);
+    }
     int status = 2;
     rig r = {0};
     alchdb_perftest_report *rep = NULL;

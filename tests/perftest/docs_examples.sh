@@ -13,6 +13,8 @@ SAN=()
 : "${ALCHDB_TEST_PRIMARY:?needs the rig (tests/services/rig.sh run --)}"
 export PRIMARY=$ALCHDB_TEST_PRIMARY REPLICA=$ALCHDB_TEST_REPLICA REDIS=$ALCHDB_TEST_REDIS
 export PATH="$BUILD/tools:$PATH"
+# short runs: the commands stay as written, the options come from the environment
+export ALCHDB_PERFTEST_DURATION=500ms ALCHDB_PERFTEST_WARMUP=100ms ALCHDB_PERFTEST_RECIPES=1000 ALCHDB_PERFTEST_USERS=100
 WORK=$(mktemp -d /tmp/alchdb-ptdocs.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 DOC="$SRC/docs/perftest.md"

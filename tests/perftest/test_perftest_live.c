@@ -189,6 +189,11 @@ START_TEST(cli_json_and_exit_codes)
     ck_assert_int_eq(cli("--test nope x", out, sizeof out, err, sizeof err), 2);
     ck_assert_ptr_nonnull(strstr(err, "nope"));
     ck_assert_int_eq(cli("--quick", out, sizeof out, err, sizeof err), 2);
+    /* options from the environment, checked like flags */
+    setenv("ALCHDB_PERFTEST_TESTS", "nope_env", 1);
+    ck_assert_int_eq(cli("x", out, sizeof out, err, sizeof err), 2);
+    ck_assert_ptr_nonnull(strstr(err, "ALCHDB_PERFTEST_TESTS"));
+    unsetenv("ALCHDB_PERFTEST_TESTS");
     ck_assert_int_eq(cli("--list", out, sizeof out, err, sizeof err), 0);
     ck_assert_ptr_nonnull(strstr(out, "index_vs_seq_scan"));
     ck_assert_int_eq(cli("--help", out, sizeof out, err, sizeof err), 0);
