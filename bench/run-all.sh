@@ -212,8 +212,9 @@ def walk(bench, path, v):
             walk(bench, path + [k], x)
     elif isinstance(v, (int, float)) and not isinstance(v, bool):
         key = ".".join(path)
-        low = key.lower()
-        if "ratio" in low or "_over_" in low or low.endswith("_x") or "speedup" in low or "overhead" in low:
+        last = path[-1].lower()
+        # ratios and "x_over_y" figures; of the hit ratios only the summaries
+        if "_over_" in last or last in ("ratio", "onoff_ratio") or (path[0] == "summary" and last.endswith("ratio")):
             rows.append((bench, key, v))
 for name, b in benches.items():
     walk(name, [], b)
