@@ -7,11 +7,13 @@ extern const alchdb__optspec alchdb__pool_optspec;
 extern const alchdb__optspec alchdb__router_optspec;
 extern const alchdb__optspec alchdb__cache_optspec;
 extern const alchdb__optspec alchdb__monitor_optspec;
+extern const alchdb__optspec alchdb__perftest_spec;
 
 const alchdb__optspec *const alchdb__option_specs[] = {
     &alchdb__pool_optspec,
     &alchdb__router_optspec,
     &alchdb__cache_optspec,
     &alchdb__monitor_optspec,
+    &alchdb__perftest_spec,
     NULL,
 };

@@ -11,6 +11,7 @@
 #include "cmd_advise.h"
 #include "cmd_migrate.h"
 #include "cmd_options.h"
+#include "cmd_perftest.h"
 #include "cmd_sql.h"
 
 typedef struct command {
@@ -24,6 +25,7 @@ static const command commands[] = {
     {"migrate", alchdb_cli_migrate, "assess migration SQL: locks, rewrites, risk, plan"},
     {"advise", alchdb_cli_advise, "index advice for a live database: unused, redundant, missing"},
     {"options", alchdb_cli_options, "every module's options: names, types, defaults, ranges, docs"},
+    {"perftest", alchdb_cli_perftest, "load tests against the ADR-0008 targets, judged on p95"},
 };
 
 static void usage(FILE *to)

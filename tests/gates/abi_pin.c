@@ -18,6 +18,7 @@
 #include <alchdb/migration.h>
 #include <alchdb/monitor.h>
 #include <alchdb/options.h>
+#include <alchdb/perftest.h>
 #include <alchdb/pool.h>
 #include <alchdb/pq.h>
 #include <alchdb/router.h>
@@ -173,6 +174,28 @@ _Static_assert(ALCHDB_OPT_SIZE == 3, "pin: ALCHDB_OPT_SIZE");
 _Static_assert(ALCHDB_OPT_BOOL == 4, "pin: ALCHDB_OPT_BOOL");
 _Static_assert(ALCHDB_OPT_ENUM == 5, "pin: ALCHDB_OPT_ENUM");
 _Static_assert(ALCHDB_OPT_STRING == 6, "pin: ALCHDB_OPT_STRING");
+/* enum alchdb_perftest_profile (perftest.h) */
+_Static_assert(ALCHDB_PERFTEST_PROFILE_QUICK == 0, "pin: ALCHDB_PERFTEST_PROFILE_QUICK");
+_Static_assert(ALCHDB_PERFTEST_PROFILE_DEFAULT == 1, "pin: ALCHDB_PERFTEST_PROFILE_DEFAULT");
+_Static_assert(ALCHDB_PERFTEST_PROFILE_FULL == 2, "pin: ALCHDB_PERFTEST_PROFILE_FULL");
+/* enum alchdb_perftest_opt (perftest.h) */
+_Static_assert(ALCHDB_PERFTEST_OPT_PROFILE == 1, "pin: ALCHDB_PERFTEST_OPT_PROFILE");
+_Static_assert(ALCHDB_PERFTEST_OPT_TESTS == 2, "pin: ALCHDB_PERFTEST_OPT_TESTS");
+_Static_assert(ALCHDB_PERFTEST_OPT_TARGETS == 3, "pin: ALCHDB_PERFTEST_OPT_TARGETS");
+_Static_assert(ALCHDB_PERFTEST_OPT_RECIPES == 4, "pin: ALCHDB_PERFTEST_OPT_RECIPES");
+_Static_assert(ALCHDB_PERFTEST_OPT_USERS == 5, "pin: ALCHDB_PERFTEST_OPT_USERS");
+_Static_assert(ALCHDB_PERFTEST_OPT_SEED == 6, "pin: ALCHDB_PERFTEST_OPT_SEED");
+_Static_assert(ALCHDB_PERFTEST_OPT_SCHEMA == 7, "pin: ALCHDB_PERFTEST_OPT_SCHEMA");
+_Static_assert(ALCHDB_PERFTEST_OPT_KEEP_DATA == 8, "pin: ALCHDB_PERFTEST_OPT_KEEP_DATA");
+_Static_assert(ALCHDB_PERFTEST_OPT_DURATION == 9, "pin: ALCHDB_PERFTEST_OPT_DURATION");
+_Static_assert(ALCHDB_PERFTEST_OPT_WARMUP == 10, "pin: ALCHDB_PERFTEST_OPT_WARMUP");
+_Static_assert(ALCHDB_PERFTEST_OPT_WORKER_SCALE == 11, "pin: ALCHDB_PERFTEST_OPT_WORKER_SCALE");
+/* enum alchdb_perftest_phase (perftest.h) */
+_Static_assert(ALCHDB_PERFTEST_PHASE_SETUP == 1, "pin: ALCHDB_PERFTEST_PHASE_SETUP");
+_Static_assert(ALCHDB_PERFTEST_PHASE_WARMUP == 2, "pin: ALCHDB_PERFTEST_PHASE_WARMUP");
+_Static_assert(ALCHDB_PERFTEST_PHASE_MEASURE == 3, "pin: ALCHDB_PERFTEST_PHASE_MEASURE");
+_Static_assert(ALCHDB_PERFTEST_PHASE_DONE == 4, "pin: ALCHDB_PERFTEST_PHASE_DONE");
+_Static_assert(ALCHDB_PERFTEST_PHASE_CLEANUP == 5, "pin: ALCHDB_PERFTEST_PHASE_CLEANUP");
 /* enum alchdb_pool_opt (pool.h) */
 _Static_assert(ALCHDB_POOL_OPT_MAX_OPEN == 1, "pin: ALCHDB_POOL_OPT_MAX_OPEN");
 _Static_assert(ALCHDB_POOL_OPT_MAX_IDLE == 2, "pin: ALCHDB_POOL_OPT_MAX_IDLE");
@@ -374,6 +397,38 @@ _Static_assert(offsetof(struct alchdb_option_info, choices) == 56, "pin: offseto
 _Static_assert(offsetof(struct alchdb_option_info, unit) == 64, "pin: offsetof(struct alchdb_option_info, unit)");
 _Static_assert(offsetof(struct alchdb_option_info, doc) == 72, "pin: offsetof(struct alchdb_option_info, doc)");
 _Static_assert(offsetof(struct alchdb_option_info, flags) == 80, "pin: offsetof(struct alchdb_option_info, flags)");
+/* struct alchdb_perftest_target (perftest.h) */
+_Static_assert(sizeof(struct alchdb_perftest_target) == 32, "pin: sizeof(struct alchdb_perftest_target)");
+_Static_assert(offsetof(struct alchdb_perftest_target, size) == 0, "pin: offsetof(struct alchdb_perftest_target, size)");
+_Static_assert(offsetof(struct alchdb_perftest_target, reserved) == 4, "pin: offsetof(struct alchdb_perftest_target, reserved)");
+_Static_assert(offsetof(struct alchdb_perftest_target, client) == 8, "pin: offsetof(struct alchdb_perftest_target, client)");
+_Static_assert(offsetof(struct alchdb_perftest_target, router) == 16, "pin: offsetof(struct alchdb_perftest_target, router)");
+_Static_assert(offsetof(struct alchdb_perftest_target, cache) == 24, "pin: offsetof(struct alchdb_perftest_target, cache)");
+/* struct alchdb_perftest_progress (perftest.h) */
+_Static_assert(sizeof(struct alchdb_perftest_progress) == 80, "pin: sizeof(struct alchdb_perftest_progress)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, size) == 0, "pin: offsetof(struct alchdb_perftest_progress, size)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, phase) == 4, "pin: offsetof(struct alchdb_perftest_progress, phase)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, test_index) == 8, "pin: offsetof(struct alchdb_perftest_progress, test_index)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, test_count) == 12, "pin: offsetof(struct alchdb_perftest_progress, test_count)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, test_name) == 16, "pin: offsetof(struct alchdb_perftest_progress, test_name)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, elapsed_us) == 24, "pin: offsetof(struct alchdb_perftest_progress, elapsed_us)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, total_us) == 32, "pin: offsetof(struct alchdb_perftest_progress, total_us)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, ops) == 40, "pin: offsetof(struct alchdb_perftest_progress, ops)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, errors) == 48, "pin: offsetof(struct alchdb_perftest_progress, errors)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, ops_per_sec) == 56, "pin: offsetof(struct alchdb_perftest_progress, ops_per_sec)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, p95_us) == 64, "pin: offsetof(struct alchdb_perftest_progress, p95_us)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, passed) == 72, "pin: offsetof(struct alchdb_perftest_progress, passed)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, reserved) == 76, "pin: offsetof(struct alchdb_perftest_progress, reserved)");
+/* struct alchdb_perftest_summary (perftest.h) */
+_Static_assert(sizeof(struct alchdb_perftest_summary) == 56, "pin: sizeof(struct alchdb_perftest_summary)");
+_Static_assert(offsetof(struct alchdb_perftest_summary, size) == 0, "pin: offsetof(struct alchdb_perftest_summary, size)");
+_Static_assert(offsetof(struct alchdb_perftest_summary, reserved) == 4, "pin: offsetof(struct alchdb_perftest_summary, reserved)");
+_Static_assert(offsetof(struct alchdb_perftest_summary, tests) == 8, "pin: offsetof(struct alchdb_perftest_summary, tests)");
+_Static_assert(offsetof(struct alchdb_perftest_summary, passed) == 16, "pin: offsetof(struct alchdb_perftest_summary, passed)");
+_Static_assert(offsetof(struct alchdb_perftest_summary, failed) == 24, "pin: offsetof(struct alchdb_perftest_summary, failed)");
+_Static_assert(offsetof(struct alchdb_perftest_summary, health) == 32, "pin: offsetof(struct alchdb_perftest_summary, health)");
+_Static_assert(offsetof(struct alchdb_perftest_summary, grade) == 40, "pin: offsetof(struct alchdb_perftest_summary, grade)");
+_Static_assert(offsetof(struct alchdb_perftest_summary, duration_us) == 48, "pin: offsetof(struct alchdb_perftest_summary, duration_us)");
 /* struct alchdb_pool_metrics (pool.h) */
 _Static_assert(sizeof(struct alchdb_pool_metrics) == 224, "pin: sizeof(struct alchdb_pool_metrics)");
 _Static_assert(offsetof(struct alchdb_pool_metrics, size) == 0, "pin: offsetof(struct alchdb_pool_metrics, size)");
