@@ -3,6 +3,9 @@
  * module that has options adds its spec here. */
 #include "core/opt.h"
 
+extern const alchdb__optspec alchdb__dashboard_spec;
+
 const alchdb__optspec *const alchdb__option_specs[] = {
+    &alchdb__dashboard_spec,
     NULL,
 };

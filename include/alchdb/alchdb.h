@@ -22,5 +22,6 @@
 #include <alchdb/router.h>
 #include <alchdb/advisor.h>
 #include <alchdb/cache.h>
+#include <alchdb/dashboard.h>
 
 #endif /* ALCHDB_ALCHDB_H */
