@@ -223,7 +223,8 @@ static void r_slow(req *r)
     if (limit < 0)
         return;
     char *t = NULL;
-    data_text(r, alchdb_monitor_slow_log_json(r->v->monitor, limit, &t), t);
+    int rc = alchdb_monitor_slow_log_json(r->v->monitor, limit, &t);
+    data_text(r, rc, t);
 }
 
 static void r_analysis(req *r)
@@ -232,7 +233,8 @@ static void r_analysis(req *r)
     if (limit < 0)
         return;
     char *t = NULL;
-    data_text(r, alchdb_monitor_analysis_json(r->v->monitor, limit, &t), t);
+    int rc = alchdb_monitor_analysis_json(r->v->monitor, limit, &t);
+    data_text(r, rc, t);
 }
 
 static void r_patterns(req *r)
@@ -241,15 +243,16 @@ static void r_patterns(req *r)
     if (limit < 0)
         return;
     char *t = NULL;
-    data_text(r, alchdb_monitor_patterns_json(r->v->monitor, ALCHDB_MONITOR_SORT_TOTAL_TIME, limit,
-                                              ALCHDB_MONITOR_JSON_WINDOWS, &t),
-              t);
+    int rc = alchdb_monitor_patterns_json(r->v->monitor, ALCHDB_MONITOR_SORT_TOTAL_TIME, limit,
+                                              ALCHDB_MONITOR_JSON_WINDOWS, &t);
+    data_text(r, rc, t);
 }
 
 static void r_index_analysis(req *r)
 {
     char *t = NULL;
-    data_text(r, alchdb_advisor_report_to_json(r->v->adv_report, &t), t);
+    int rc = alchdb_advisor_report_to_json(r->v->adv_report, &t);
+    data_text(r, rc, t);
 }
 
 static bool table_wanted(const char *table, const char *const *tables, long n)
@@ -360,7 +363,8 @@ static void r_optimize(req *r)
 static void r_cache_stats(req *r)
 {
     char *t = NULL;
-    data_text(r, alchdb_cache_stats_json(r->v->cache, &t), t);
+    int rc = alchdb_cache_stats_json(r->v->cache, &t);
+    data_text(r, rc, t);
 }
 
 static void r_cache_clear(req *r)
