@@ -19,6 +19,8 @@ PACKAGES=(
   abigail-tools valgrind python3 clang libclang-rt-14-dev
   # tools the rig and scripts use (runuser, useradd, ss, ps)
   util-linux passwd iproute2 procps
+  # dashboard: its HTTP listener, promtool and a real Prometheus for its tests
+  libmicrohttpd-dev prometheus curl
 )
 
 missing=()

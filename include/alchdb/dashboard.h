@@ -52,7 +52,11 @@ typedef enum alchdb_dashboard_opt {
     /** [max_pattern_series] top monitor patterns exported as Prometheus series (the cardinality cap), 0..1000; default 20. */
     ALCHDB_DASHBOARD_OPT_MAX_PATTERN_SERIES = 7,
     /** [max_body_size] request bodies above this get HTTP 413, 1KiB..16MiB; default 64KiB. */
-    ALCHDB_DASHBOARD_OPT_MAX_BODY_SIZE = 8
+    ALCHDB_DASHBOARD_OPT_MAX_BODY_SIZE = 8,
+    /** [max_connections] connections the built-in listener serves at once (more are refused), 1..10000; default 64. */
+    ALCHDB_DASHBOARD_OPT_MAX_CONNECTIONS = 9,
+    /** [request_timeout] the built-in listener closes a connection idle (or trickling) this long, 1s..1h; default 10s. */
+    ALCHDB_DASHBOARD_OPT_REQUEST_TIMEOUT = 10
 } alchdb_dashboard_opt;
 
 /**
@@ -314,6 +318,45 @@ ALCHDB_API int alchdb_dashboard_handle(alchdb_dashboard *d, const char *method,
                                        const char *path_and_query, const char *body, size_t len,
                                        int *status, const char **content_type, char **out,
                                        size_t *out_len);
+
+/** The built-in HTTP listener (opaque). @since 0.1.0 */
+typedef struct alchdb_dashboard_listener alchdb_dashboard_listener;
+
+/**
+ * Serve alchdb_dashboard_handle() over HTTP/1.1 on a built-in listener
+ * (libmicrohttpd; builds without it answer ALCHDB_E_UNSUPPORTED). Every POST
+ * needs `Authorization: Bearer <token>` (compared in constant time; 401
+ * otherwise, 403 when no token file was given). Bodies above max_body_size
+ * get 413, connections above max_connections are refused, and connections
+ * idle or trickling for request_timeout are closed.
+ * @param d          the dashboard (borrowed until the listener is stopped).
+ * @param address    "IPv4:port", e.g. "127.0.0.1:8080"; port 0 picks a free
+ *                   one; NULL means "127.0.0.1:0".
+ * @param token_file a file whose first line is the token (read once, copied),
+ *                   or NULL (then every POST answers 403).
+ * @param out        receives the listener; set to NULL first.
+ * @return 0, ALCHDB_E_INVALID (bad address, empty or unreadable token file),
+ *         ALCHDB_E_IO (cannot bind), ALCHDB_E_UNSUPPORTED, ALCHDB_E_NOMEM.
+ * **Thread safety:** any thread; requests are served by the listener's own threads.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_dashboard_listen(alchdb_dashboard *d, const char *address,
+                                       const char *token_file, alchdb_dashboard_listener **out);
+
+/**
+ * The port a listener is bound to (useful after port 0).
+ * @param l the listener.
+ * @return the port, or ALCHDB_E_INVALID for NULL.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_dashboard_listener_port(const alchdb_dashboard_listener *l);
+
+/**
+ * Stop a listener: waits for requests in flight, closes the socket, frees it.
+ * @param l a listener or NULL.
+ * @since 0.1.0
+ */
+ALCHDB_API void alchdb_dashboard_listener_stop(alchdb_dashboard_listener *l);
 
 ALCHDB_END_DECLS
 

@@ -25,6 +25,11 @@ static const alchdb__optdef defs[] = {
      NULL, NULL, NULL, 0, "top monitor patterns exported as Prometheus series (cardinality cap)"},
     {ALCHDB_DASHBOARD_OPT_MAX_BODY_SIZE, "max_body_size", ALCHDB_OPT_SIZE, 1024, 16777216, 65536,
      NULL, NULL, NULL, 0, "request bodies above this get HTTP 413"},
+    {ALCHDB_DASHBOARD_OPT_MAX_CONNECTIONS, "max_connections", ALCHDB_OPT_INT, 1, 10000, 64, NULL,
+     NULL, NULL, 0, "connections the built-in listener serves at once"},
+    {ALCHDB_DASHBOARD_OPT_REQUEST_TIMEOUT, "request_timeout", ALCHDB_OPT_DURATION, 1000000,
+     HOUR_US, 10000000, NULL, NULL, NULL, 0,
+     "the built-in listener closes a connection idle or trickling this long"},
 };
 
 const alchdb__optspec alchdb__dashboard_spec = {"dashboard", defs, sizeof defs / sizeof defs[0]};

@@ -497,7 +497,7 @@ START_TEST(config_engine)
     unsetenv("DASHTEST_MIN_QUERIES");
     size_t n = 0;
     ck_assert_int_eq(alchdb_options_count("dashboard", &n), 0);
-    ck_assert_int_eq(n, 8);
+    ck_assert_int_eq(n, 10);
     alchdb_dashboard_config_free(cfg);
 }
 END_TEST
