@@ -9,6 +9,7 @@
 
 #include "cli_io.h"
 #include "cmd_advise.h"
+#include "cmd_dashboard.h"
 #include "cmd_migrate.h"
 #include "cmd_sql.h"
 
@@ -22,6 +23,7 @@ static const command commands[] = {
     {"sql", alchdb_cli_sql, "analyse SQL: kind, tables, read-only, cacheability, fingerprints"},
     {"migrate", alchdb_cli_migrate, "assess migration SQL: locks, rewrites, risk, plan"},
     {"advise", alchdb_cli_advise, "index advice for a live database: unused, redundant, missing"},
+    {"dashboard", alchdb_cli_dashboard, "health, alerts, JSON routes and Prometheus metrics of a database"},
 };
 
 static void usage(FILE *to)
