@@ -27,6 +27,8 @@ const dash_alert_rule alchdb__dash_alert_rules[] = {
      DS_MAX_LAG_S, 1, FROM_SAMPLE},
     {"replicas_all_excluded", "critical", "replication", "Every replica is excluded from reads",
      REC_REPLICA, DS_REPLICAS_ALL_OUT, 1, 0},
+    {"xid_wraparound", "critical", "maintenance", "Transaction ID wraparound approaching",
+     REC_VACUUM, DS_XID_AGE, 1, 1000000000},
 };
 const size_t alchdb__dash_alert_nrules =
     sizeof alchdb__dash_alert_rules / sizeof alchdb__dash_alert_rules[0];

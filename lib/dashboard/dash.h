@@ -34,6 +34,7 @@ enum {
     DS_REPLICAS_DOWN,     /* replicas not taking reads */
     DS_MAX_LAG_S,         /* largest replica lag in seconds */
     DS_REPLICAS_ALL_OUT,  /* 1 when there are replicas and none takes reads */
+    DS_XID_AGE,           /* age of the oldest unfrozen XID of any database */
     DS_N
 };
 
@@ -47,7 +48,7 @@ typedef struct dash_sample {
 /* Penalties and alerts point into one table of fixes, so a problem that both
  * costs points and raises alerts is recommended once. */
 enum { REC_POOL, REC_FAILURES, REC_SLOW, REC_CACHE, REC_INDEXES, REC_UNUSED, REC_REPLICA,
-       REC_LAG, REC_N };
+       REC_LAG, REC_VACUUM, REC_N };
 typedef struct dash_rec {
     const char *id, *text;
 } dash_rec;
@@ -110,6 +111,12 @@ void alchdb__dash_health_members(alchdb__strbuf *sb, const dash_health *h,
                                  const dash_alert_state *st, const dash_sample *s);
 
 /* ---- the dashboard object (dashboard.c) ------------------------------------ */
+#define DASH_SIZE_SAMPLES 1440
+typedef struct dash_size_ring {
+    size_t start, n;
+    int64_t at[DASH_SIZE_SAMPLES], bytes[DASH_SIZE_SAMPLES];
+} dash_size_ring;
+
 struct alchdb_dashboard {
     pthread_mutex_t mu; /* guards everything below */
     alchdb__opts opts;
@@ -127,6 +134,7 @@ struct alchdb_dashboard {
     /* the last evaluation */
     dash_sample last;
     dash_health health;
+    dash_size_ring sizes; /* the database's size over time (live.c) */
 };
 
 int64_t alchdb__dash_now(const alchdb_dashboard *d);
@@ -161,6 +169,14 @@ void alchdb__dash_view_free(dash_view *v);
 
 /* ---- sampling (sample.c) ---------------------------------------------------- */
 int alchdb__dash_sample(dash_view *v);
+
+/* ---- the live database (live.c) ------------------------------------------- */
+int alchdb__dash_live_activity(const dash_view *v, alchdb__strbuf *sb);
+int alchdb__dash_live_cancel(const dash_view *v, int64_t pid, bool *cancelled);
+int alchdb__dash_live_connections(const dash_view *v, alchdb__strbuf *sb);
+int alchdb__dash_live_maintenance(const dash_view *v, alchdb__strbuf *sb);
+int alchdb__dash_live_space(alchdb_dashboard *d, const dash_view *v, alchdb__strbuf *sb);
+int64_t alchdb__dash_live_xid_age(const dash_view *v);
 
 /* ---- emitters --------------------------------------------------------------- */
 int alchdb__dash_snapshot_json(const dash_view *v, alchdb__strbuf *sb); /* json.c */

@@ -16,6 +16,7 @@
 enum { NEED_NONE = 0, NEED_POOL = 1, NEED_MONITOR = 2, NEED_CACHE = 4, NEED_ADVISOR = 8 };
 
 typedef struct req {
+    alchdb_dashboard *d;
     const dash_view *v;
     const char *query; /* after '?', or "" */
     const char *body;
@@ -437,6 +438,110 @@ static void r_conn_health(req *r)
     alchdb__sb_puts(&r->out, "]}");
 }
 
+/* A live-database view: its error (pool exhausted, server down) is a 503. */
+static void live_view(req *r, int rc)
+{
+    if (rc != 0)
+        fail(r, rc == ALCHDB_E_INVALID ? 400 : 503, rc == ALCHDB_E_INVALID ? "bad_request" : "unavailable",
+             alchdb_last_error_message());
+}
+
+static void r_activity(req *r)
+{
+    live_view(r, alchdb__dash_live_activity(r->v, &r->out));
+}
+
+static void r_live_connections(req *r)
+{
+    live_view(r, alchdb__dash_live_connections(r->v, &r->out));
+}
+
+static void r_maintenance(req *r)
+{
+    live_view(r, alchdb__dash_live_maintenance(r->v, &r->out));
+}
+
+static void r_space(req *r)
+{
+    live_view(r, alchdb__dash_live_space(r->d, r->v, &r->out));
+}
+
+static void r_cancel(req *r)
+{
+    json_t *b = body_object(r);
+    if (!b)
+        return;
+    json_t *pid = json_object_get(b, "pid");
+    if (!json_is_integer(pid) || json_integer_value(pid) < 1 || json_integer_value(pid) > 2147483647) {
+        json_decref(b);
+        fail(r, 400, "bad_request", "pid must be a positive integer");
+        return;
+    }
+    int64_t p = json_integer_value(pid);
+    json_decref(b);
+    bool cancelled = false;
+    int rc = alchdb__dash_live_cancel(r->v, p, &cancelled);
+    if (rc == ALCHDB_E_NOTFOUND) {
+        fail(r, 404, "not_found", alchdb_last_error_message());
+        return;
+    }
+    live_view(r, rc);
+    if (rc == 0)
+        alchdb__sb_printf(&r->out, "{\"pid\":%lld,\"cancelled\":%s}", (long long)p,
+                          cancelled ? "true" : "false");
+}
+
+/* The captured plan of one monitored pattern. Plans are captured by the
+ * monitor's own rules (only SELECT/INSERT/UPDATE/DELETE/WITH, generic plans
+ * for $n parameters, inside a rolled-back transaction, nothing executed). */
+static void r_explain(req *r)
+{
+    const char *q = strstr(r->query, "id=");
+    char id[17];
+    if (!q || (q != r->query && q[-1] != '&') || strspn(q + 3, "0123456789abcdef") != 16 ||
+        (q[19] && q[19] != '&')) {
+        fail(r, 400, "bad_request", "id must be a pattern id (16 lower-case hex digits)");
+        return;
+    }
+    memcpy(id, q + 3, 16);
+    id[16] = '\0';
+    int captured = 0;
+    alchdb_pool *pool = r->v->pool ? r->v->pool : alchdb_router_host_pool(r->v->rt, 0);
+    int rc = alchdb_monitor_capture_plans(r->v->monitor, pool, NULL, 10, &captured);
+    if (rc != 0) {
+        live_view(r, rc);
+        return;
+    }
+    char *t = NULL;
+    rc = alchdb_monitor_patterns_json(r->v->monitor, ALCHDB_MONITOR_SORT_TOTAL_TIME, 0, 0, &t);
+    json_t *all = rc == 0 ? json_loads(t, 0, NULL) : NULL;
+    alchdb_free(t);
+    if (!all) {
+        fail_call(r, rc ? rc : alchdb__nomem("patterns"));
+        return;
+    }
+    size_t i;
+    json_t *p, *hit = NULL;
+    json_array_foreach(all, i, p)
+        if (!strcmp(json_string_value(json_object_get(p, "id")) ? json_string_value(json_object_get(p, "id")) : "", id))
+            hit = p;
+    if (!hit) {
+        json_decref(all);
+        fail(r, 404, "not_found", "no such pattern");
+        return;
+    }
+    alchdb__sb_printf(&r->out, "{\"id\":\"%s\",\"text\":", id);
+    alchdb__sb_json_str(&r->out, json_string_value(json_object_get(hit, "text")));
+    alchdb__sb_puts(&r->out, ",\"plan\":");
+    char *plan = json_object_get(hit, "plan") ? json_dumps(json_object_get(hit, "plan"), JSON_COMPACT) : NULL;
+    alchdb__sb_puts(&r->out, plan ? plan : "null");
+    free(plan);
+    if (!json_object_get(hit, "plan"))
+        alchdb__sb_puts(&r->out, ",\"reason\":\"not captured: only slow SELECT, INSERT, UPDATE, DELETE and WITH patterns are planned\"");
+    alchdb__sb_puts(&r->out, "}");
+    json_decref(all);
+}
+
 static void r_prometheus(req *r)
 {
     r->raw = true;
@@ -462,6 +567,12 @@ static const route routes[] = {
     {"POST", "cache/invalidate", NEED_CACHE, r_cache_invalidate},
     {"GET", "connections", NEED_POOL, r_connections},
     {"GET", "connections/health", NEED_POOL, r_conn_health},
+    {"GET", "queries/explain", NEED_MONITOR | NEED_POOL, r_explain},
+    {"GET", "database/activity", NEED_POOL, r_activity},
+    {"POST", "database/activity/cancel", NEED_POOL, r_cancel},
+    {"GET", "database/connections", NEED_POOL, r_live_connections},
+    {"GET", "database/maintenance", NEED_POOL, r_maintenance},
+    {"GET", "database/space", NEED_POOL, r_space},
     {"GET", "/metrics", NEED_NONE, r_prometheus},
 };
 
@@ -475,11 +586,10 @@ static const struct {
     {NEED_ADVISOR, "no advisor report is attached"},
 };
 
-static bool has(const dash_view *v, unsigned need)
+static unsigned attached(const dash_view *v)
 {
-    return need == NEED_NONE || (need == NEED_POOL && (v->pool || v->rt)) ||
-           (need == NEED_MONITOR && v->monitor) || (need == NEED_CACHE && v->cache) ||
-           (need == NEED_ADVISOR && v->adv_report);
+    return (v->pool || v->rt ? NEED_POOL : 0) | (v->monitor ? NEED_MONITOR : 0) |
+           (v->cache ? NEED_CACHE : 0) | (v->adv_report ? NEED_ADVISOR : 0);
 }
 
 static bool path_is(const char *path, size_t plen, const route *rt)
@@ -529,7 +639,7 @@ ALCHDB_API int alchdb_dashboard_handle(alchdb_dashboard *d, const char *method,
     ALCHDB_CHECK_ARG(out_len, "out_len", "must not be NULL");
     *out_len = 0;
 
-    req r = {.status = 200, .type = JSON_TYPE, .body = body, .len = len};
+    req r = {.d = d, .status = 200, .type = JSON_TYPE, .body = body, .len = len};
     alchdb__sb_init(&r.out);
     dash_view v;
     bool evaluated = false;
@@ -555,10 +665,12 @@ ALCHDB_API int alchdb_dashboard_handle(alchdb_dashboard *d, const char *method,
             r.v = &v;
             if ((int64_t)len > v.max_body) {
                 fail(&r, 413, "payload_too_large", "the request body is larger than max_body_size");
-            } else if (!has(&v, rt->need)) {
+            } else if ((rt->need & attached(&v)) != rt->need) {
                 for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
-                    if (needs[i].need == rt->need)
+                    if ((rt->need & needs[i].need) && !(attached(&v) & needs[i].need)) {
                         fail(&r, 404, "not_attached", needs[i].what);
+                        break;
+                    }
             } else {
                 if (rt->fn != r_prometheus)
                     alchdb__sb_puts(&r.out, "{\"status\":\"success\",\"data\":");

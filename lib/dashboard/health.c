@@ -38,6 +38,9 @@ const dash_rec alchdb__dash_recs[REC_N] = {
                     "rare jobs"},
     [REC_REPLICA] = {"replica_health",
                      "check the replica's server and network; reads go to the primary meanwhile"},
+    [REC_VACUUM] = {"vacuum_freeze",
+                    "run VACUUM (FREEZE) on the oldest tables (database/maintenance lists their XID "
+                    "age) and check that autovacuum keeps up"},
     [REC_LAG] = {"replica_lag",
                  "look for long transactions or I/O saturation on the replica; reads needing "
                  "fresh data go to the primary meanwhile"},

@@ -155,5 +155,10 @@ int alchdb__dash_sample(dash_view *v)
         return rc;
     if (v->adv_report)
         sample_advisor(v);
+    if (v->pool || v->rt) {
+        int64_t age = alchdb__dash_live_xid_age(v);
+        if (age >= 0)
+            set(&v->sample, DS_XID_AGE, (double)age);
+    }
     return 0;
 }

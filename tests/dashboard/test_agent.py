@@ -172,6 +172,58 @@ try:
     check(json_error(http(port, "DELETE", P + "dashboard"), 405, "method_not_allowed"), "wrong method: 405")
     check(json_error(http(port, "GET", P + "queries/slow?limit=x"), 400, "bad_request"), "bad limit: 400")
 
+    # --- live views: a lock tree, and cancelling its root through the API
+    for route in ("database/connections", "database/maintenance", "database/space"):
+        st, _, body = http(port, "GET", P + route)
+        check(st == 200 and json.loads(body)["status"] == "success", f"GET {route}")
+    st, _, body = http(port, "GET", P + "database/space")
+    space = json.loads(body)["data"]
+    check(any(x["name"] == "dash_items" and x["kind"] == "table" for x in space["largest"]) and
+          space["database_bytes"] > 0 and len(space["history"]) >= 1, "space: largest tables and history")
+    st, _, body = http(port, "GET", P + "database/maintenance")
+    maint = json.loads(body)["data"]
+    check(any(t["table"] == "dash_items" for t in maint["tables"]) and
+          all(d["xid_age"] >= 0 for d in maint["databases"]), "maintenance: tables and XID age")
+    psql_bin = os.path.join(PG_BIN, "psql")
+    holder = subprocess.Popen([psql_bin, "-X", "-q", "-d", CONN + " application_name=dash_holder", "-c",
+                               "BEGIN; LOCK TABLE dash_items; SELECT pg_sleep(120);"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(holder)
+    time.sleep(1)
+    waiter = subprocess.Popen([psql_bin, "-X", "-q", "-d", CONN + " application_name=dash_waiter", "-c",
+                               "SELECT count(*) FROM dash_items"], stdout=subprocess.DEVNULL)
+    procs.append(waiter)
+    root, deadline = None, time.monotonic() + 30
+    while root is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        st, _, body = http(port, "GET", P + "database/activity")
+        data = json.loads(body)["data"]
+        by_pid = {s["pid"]: s for s in data["sessions"]}
+        for t in data["lock_tree"]:
+            if by_pid.get(t["pid"], {}).get("application_name") == "dash_holder" and any(
+                    by_pid.get(w["pid"], {}).get("application_name") == "dash_waiter" for w in t["waiting"]):
+                root = t["pid"]
+    check(root is not None, "activity: the lock tree shows the holder blocking the waiter")
+    body = json.dumps({"pid": root or 1}).encode()
+    check(json_error(http(port, "POST", P + "database/activity/cancel", body), 401, "unauthorized"),
+          "cancel without token: 401")
+    st, _, out = http(port, "POST", P + "database/activity/cancel", body, token=token)
+    check(st == 200 and json.loads(out)["data"]["cancelled"] is True, "cancel the holder with the token")
+    check(waiter.wait(timeout=60) == 0, "the waiter runs once the holder is cancelled")
+    holder.wait(timeout=60)
+    check(json_error(http(port, "POST", P + "database/activity/cancel", b'{"pid":1}', token=token), 404,
+                     "not_found"), "cancel of a pid that is not a session here: 404")
+    check(json_error(http(port, "POST", P + "database/activity/cancel", b'{"pid":"1"}', token=token), 400,
+                     "bad_request"), "cancel with a non-integer pid: 400")
+    st, _, body = http(port, "GET", P + "queries/patterns?limit=50")
+    pats = json.loads(body)["data"]
+    check(len(pats) > 0, "patterns fed from pg_stat_statements")
+    st, _, body = http(port, "GET", P + "queries/explain?id=" + pats[0]["id"])
+    check(st == 200 and json.loads(body)["data"]["id"] == pats[0]["id"], "GET queries/explain of a pattern")
+    check(json_error(http(port, "GET", P + "queries/explain?id=zz"), 400, "bad_request"), "explain: bad id 400")
+    check(json_error(http(port, "GET", P + "queries/explain?id=0000000000000000"), 404, "not_found"),
+          "explain: unknown id 404")
+
     # a slow client is cut off after request_timeout while others are served
     slow = socket.create_connection(("127.0.0.1", port))
     slow.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")

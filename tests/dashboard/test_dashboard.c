@@ -130,6 +130,9 @@ START_TEST(empty_dashboard)
         {"POST", P "indexes/optimize"},   {"GET", P "cache/stats"},
         {"POST", P "cache/clear"},        {"POST", P "cache/invalidate"},
         {"GET", P "connections"},         {"GET", P "connections/health"},
+        {"GET", P "database/activity"},   {"POST", P "database/activity/cancel"},
+        {"GET", P "database/connections"}, {"GET", P "database/maintenance"},
+        {"GET", P "database/space"},      {"GET", P "queries/explain?id=0123456789abcdef"},
     };
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
         expect_error(d, need[i][0], need[i][1], NULL, 404, "not_attached");

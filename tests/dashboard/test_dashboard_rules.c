@@ -210,6 +210,7 @@ START_TEST(alert_thresholds)
         {"replica_down", DS_REPLICAS_DOWN, 0, 1},
         {"replica_lag_high", DS_MAX_LAG_S, 30, 30.001},
         {"replicas_all_excluded", DS_REPLICAS_ALL_OUT, 0, 1},
+        {"xid_wraparound", DS_XID_AGE, 1e9, 1e9 + 1},
     };
     ck_assert_int_eq(sizeof t / sizeof t[0], alchdb__dash_alert_nrules);
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
