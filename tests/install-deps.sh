@@ -20,7 +20,7 @@ PACKAGES=(
   # tools the rig and scripts use (runuser, useradd, ss, ps)
   util-linux passwd iproute2 procps
   # dashboard: its HTTP listener, promtool and a real Prometheus for its tests
-  libmicrohttpd-dev prometheus curl
+  libmicrohttpd-dev prometheus curl nodejs
 )
 
 missing=()

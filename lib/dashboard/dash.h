@@ -178,6 +178,9 @@ int alchdb__dash_live_maintenance(const dash_view *v, alchdb__strbuf *sb);
 int alchdb__dash_live_space(alchdb_dashboard *d, const dash_view *v, alchdb__strbuf *sb);
 int64_t alchdb__dash_live_xid_age(const dash_view *v);
 
+/* The web page served at "/" (page.c, generated from page.html). */
+extern const char *const alchdb__dash_page[]; /* lines, NULL-terminated */
+
 /* ---- emitters --------------------------------------------------------------- */
 int alchdb__dash_snapshot_json(const dash_view *v, alchdb__strbuf *sb); /* json.c */
 /* Parts of the snapshot, also served by their own routes (json.c). */

@@ -542,6 +542,14 @@ static void r_explain(req *r)
     json_decref(all);
 }
 
+static void r_page(req *r)
+{
+    r->raw = true;
+    r->type = "text/html; charset=utf-8";
+    for (size_t i = 0; alchdb__dash_page[i]; i++)
+        alchdb__sb_puts(&r->out, alchdb__dash_page[i]);
+}
+
 static void r_prometheus(req *r)
 {
     r->raw = true;
@@ -574,6 +582,7 @@ static const route routes[] = {
     {"GET", "database/maintenance", NEED_POOL, r_maintenance},
     {"GET", "database/space", NEED_POOL, r_space},
     {"GET", "/metrics", NEED_NONE, r_prometheus},
+    {"GET", "/", NEED_NONE, r_page},
 };
 
 static const struct {
@@ -672,7 +681,7 @@ ALCHDB_API int alchdb_dashboard_handle(alchdb_dashboard *d, const char *method,
                         break;
                     }
             } else {
-                if (rt->fn != r_prometheus)
+                if (rt->fn != r_prometheus && rt->fn != r_page)
                     alchdb__sb_puts(&r.out, "{\"status\":\"success\",\"data\":");
                 size_t mark = r.out.len;
                 rt->fn(&r);

@@ -150,6 +150,18 @@ try:
         st, _, body = http(port, "GET", P + route)
         ok = st in (200, 202) and json.loads(body)["status"] == "success"
         check(ok, f"GET {route}")
+    st, hdr, page = http(port, "GET", "/")
+    check(st == 200 and hdr["Content-Type"].startswith("text/html") and b"alchdb dashboard" in page,
+          "GET / serves the page")
+    check(b"http://" not in page.replace(b"http://www.w3.org/2000/svg", b"") and b"https://" not in page,
+          "the page fetches nothing from the network")
+    st, _, snapshot = http(port, "GET", P + "dashboard")
+    pf, sf = os.path.join(tmp, "page.html"), os.path.join(tmp, "snapshot.json")
+    open(pf, "wb").write(page)
+    open(sf, "wb").write(snapshot)
+    harness = os.path.join(os.path.dirname(os.path.abspath(__file__)), "page_harness.js")
+    r = subprocess.run(["node", harness, pf, sf], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, f"the page's script renders a live snapshot without errors ({(r.stdout + r.stderr).strip()[:300]})")
     st, hdr, body = http(port, "GET", "/metrics")
     check(st == 200 and hdr["Content-Type"].startswith("text/plain; version=0.0.4") and b"alchdb_health_score" in body,
           "GET /metrics")
