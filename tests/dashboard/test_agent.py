@@ -3,7 +3,11 @@
 route over the real listener (token, limits, slow clients), promtool on the
 Prometheus text, and a real Prometheus scraping the listener.
 
-Usage: test_agent.py ALCHDB_BINARY   (inside tests/services/rig.sh run --)"""
+Also runs every ```sh and ```c block of docs/dashboard.md as written.
+
+Usage: test_agent.py ALCHDB_BINARY SOURCE_ROOT BUILD_ROOT SANITIZE
+       (inside tests/services/rig.sh run --)"""
+import re
 import json
 import os
 import signal
@@ -15,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 
-ALCHDB = sys.argv[1]
+ALCHDB, SRC, BUILD, SANITIZE = sys.argv[1:5]
 P = "/api/v1/database/performance/"
 failures = []
 
@@ -279,6 +283,34 @@ try:
 
     agent.send_signal(signal.SIGTERM)
     check(agent.wait(timeout=60) == 0, "agent exits 0 on SIGTERM")
+
+    # --- docs/dashboard.md, every command and C example as written
+    doc = open(os.path.join(SRC, "docs", "dashboard.md"), encoding="utf-8").read()
+    os.symlink(os.path.join(SRC, "docs"), os.path.join(tmp, "docs"))
+    denv = dict(os.environ, CONNINFO=CONN, REPLICA=REPL, PORT=str(free_port()),
+                PATH=os.path.dirname(os.path.abspath(ALCHDB)) + os.pathsep + os.environ["PATH"])
+    blocks = re.findall(r"```sh\n(.*?)```", doc, re.S)
+    check(len(blocks) == 3, f"docs: {len(blocks)} shell blocks")
+    for i, block in enumerate(blocks):
+        r = subprocess.run(["bash", "-e", "-c", block], cwd=tmp, env=denv, capture_output=True, text=True,
+                           timeout=300)
+        check(r.returncode == 0, f"docs: shell block {i + 1} runs ({(r.stdout + r.stderr).strip()[-300:]})")
+    check(json.load(open(os.path.join(tmp, "snapshot.json")))["health"]["grade"] in "ABCDF",
+          "docs: --once wrote the snapshot")
+    cblocks = re.findall(r"```c\n(/\* cc (\w+)\.c.*?)```", doc, re.S)
+    check(len(cblocks) == 1, "docs: one C example")
+    for text, name in cblocks:
+        src = os.path.join(tmp, name + ".c")
+        open(src, "w").write(text)
+        san = [f"-fsanitize={SANITIZE}"] if SANITIZE not in ("", "none") else []
+        cc = subprocess.run(["cc", *san, "-std=c11", "-Wall", "-Werror", "-I", os.path.join(SRC, "include"),
+                             "-I", os.path.join(BUILD, "include"), src, "-o", src[:-2],
+                             "-L", os.path.join(BUILD, "lib"), "-lalchdb",
+                             "-Wl,-rpath," + os.path.join(BUILD, "lib")], capture_output=True, text=True)
+        check(cc.returncode == 0, f"docs: {name}.c compiles ({cc.stderr.strip()[:300]})")
+        r = subprocess.run([src[:-2]], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0 and r.stdout.startswith("200 application/json; charset=utf-8\n") and
+              '"grade":"A"' in r.stdout, f"docs: {name} prints what the guide says ({r.stdout[:200]})")
 finally:
     for p in procs:
         if p.poll() is None:
