@@ -1,7 +1,12 @@
 /* Dashboard black-box tests without servers: a monitor fed with recorded
  * executions on injected clocks, an in-process cache, every route of the
  * handler with good and bad input, and the Prometheus text's shape. */
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <regex.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -505,6 +510,102 @@ START_TEST(config_engine)
 }
 END_TEST
 
+/* Handlers, scrapes and recorders at once (the TSan phase runs this). */
+typedef struct worker {
+    alchdb_dashboard *d;
+    alchdb_monitor *m;
+    int kind, port;
+    int failures;
+} worker;
+
+static int http_get(int port, const char *path, char *buf, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < cap && (r = read(fd, buf + got, cap - 1 - got)) > 0)
+        got += (size_t)r;
+    buf[got] = '\0';
+    close(fd);
+    return (int)got;
+}
+
+static void *work(void *p)
+{
+    worker *w = p;
+    char *buf = malloc(1 << 16);
+    for (int i = 0; i < 40; i++) {
+        if (w->kind == 0) {
+            alchdb_monitor_record_simple(w->m, i % 2 ? "SELECT 1" : "SELECT * FROM t WHERE id = 3", 100 * i, NULL);
+        } else if (w->kind == 1) {
+            int st;
+            const char *ct;
+            char *out = NULL;
+            size_t len;
+            if (alchdb_dashboard_handle(w->d, "GET", i % 2 ? "/metrics" : P "dashboard", NULL, 0, &st, &ct,
+                                        &out, &len) != 0 || st != 200)
+                w->failures++;
+            alchdb_free(out);
+        } else if (http_get(w->port, i % 2 ? "/metrics" : P "health", buf, 1 << 16) <= 0 ||
+                   !strstr(buf, " 200 ")) {
+            w->failures++;
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+START_TEST(concurrent_handlers_and_listener)
+{
+    now_us = 5000 * MIN;
+    alchdb_dashboard *d = mk(NULL);
+    alchdb_monitor *m = mk_monitor();
+    ck_assert_int_eq(alchdb_dashboard_attach_monitor(d, m), 0);
+    alchdb_dashboard_listener *l = NULL;
+    ck_assert_int_eq(alchdb_dashboard_listen(d, "127.0.0.1:0", NULL, &l), 0);
+    int port = alchdb_dashboard_listener_port(l);
+    ck_assert_int_gt(port, 0);
+    pthread_t t[6];
+    worker w[6];
+    for (int i = 0; i < 6; i++) {
+        w[i] = (worker){d, m, i % 3, port, 0};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, work, &w[i]), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(w[i].failures, 0);
+    }
+    /* the page over HTTP; bad addresses and token files: ALCHDB_E_INVALID naming the argument */
+    char buf[4096];
+    ck_assert_int_gt(http_get(port, "/", buf, sizeof buf), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "text/html"));
+    alchdb_dashboard_listener_stop(l);
+    alchdb_dashboard_listener *bad = (alchdb_dashboard_listener *)1;
+    ck_assert_int_eq(alchdb_dashboard_listen(d, "localhost:80", NULL, &bad), ALCHDB_E_INVALID);
+    ck_assert_ptr_null(bad);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "address"));
+    ck_assert_int_eq(alchdb_dashboard_listen(d, "127.0.0.1:99999", NULL, &bad), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_dashboard_listen(d, "127.0.0.1:0", "/nonexistent/token", &bad), ALCHDB_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "token_file"));
+    alchdb_dashboard_listener_stop(NULL);
+    alchdb_dashboard_free(d);
+    alchdb_monitor_free(m);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dashboard");
@@ -517,6 +618,7 @@ int main(void)
     tcase_add_test(tc, cache_routes);
     tcase_add_test(tc, prometheus_text_shape);
     tcase_add_test(tc, config_engine);
+    tcase_add_test(tc, concurrent_handlers_and_listener);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
