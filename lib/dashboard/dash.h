@@ -135,6 +135,7 @@ struct alchdb_dashboard {
     dash_sample last;
     dash_health health;
     dash_size_ring sizes; /* the database's size over time (live.c) */
+    int64_t xid_age, xid_at; /* the last XID age read and when (-1: none yet) */
 };
 
 int64_t alchdb__dash_now(const alchdb_dashboard *d);
@@ -158,6 +159,7 @@ typedef struct dash_view {
     dash_sample sample;
     dash_health health;
     dash_alert_state alerts[16];
+    int64_t xid_age, xid_at; /* in: the cached XID age; out: refreshed when stale */
     json_t *router;   /* alchdb_router_metrics_json parsed, or NULL */
     json_t *analysis; /* alchdb_monitor_analysis_json parsed, or NULL */
     int64_t window_calls, window_errors, window_slow; /* summed over the health window */

@@ -23,6 +23,7 @@ ALCHDB_API int alchdb_dashboard_new(const alchdb_dashboard_config *cfg, alchdb_d
         return alchdb__error(ALCHDB_E_NOMEM, "alchdb_dashboard_new: cannot create a mutex");
     }
     d->created_us = alchdb__wall_us();
+    d->xid_age = -1;
     *out = d;
     return 0;
 }
@@ -116,6 +117,8 @@ int alchdb__dash_evaluate(alchdb_dashboard *d, dash_view *v)
     v->uptime_us = v->now_us - d->created_us;
     v->mon_attached_for_us = v->now_us - d->mon_attached_us;
     int64_t calls_at_attach = d->mon_calls_at_attach;
+    v->xid_age = d->xid_age;
+    v->xid_at = d->xid_at;
     v->max_pattern_series = alchdb__opts_i(&d->opts, ALCHDB_DASHBOARD_OPT_MAX_PATTERN_SERIES);
     v->max_body = alchdb__opts_i(&d->opts, ALCHDB_DASHBOARD_OPT_MAX_BODY_SIZE);
     v->health_window_us = alchdb__opts_i(&d->opts, ALCHDB_DASHBOARD_OPT_HEALTH_WINDOW);
@@ -145,6 +148,8 @@ int alchdb__dash_evaluate(alchdb_dashboard *d, dash_view *v)
     alchdb__dash_alerts_step(d->alerts, &v->sample, v->now_us, hold, clear);
     memcpy(v->alerts, d->alerts, sizeof v->alerts);
     d->last = v->sample;
+    d->xid_age = v->xid_age;
+    d->xid_at = v->xid_at;
     d->health = v->health;
     pthread_mutex_unlock(&d->mu);
     return 0;

@@ -102,6 +102,8 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 {
     (void)kind;
     alchdb__strbuf *sb = cls;
+    if (sb->failed || !sb->data)
+        return MHD_NO;
     alchdb__sb_puts(sb, strchr(sb->data, '?') ? "&" : "?");
     alchdb__sb_puts(sb, key);
     if (value) {

@@ -105,11 +105,11 @@ typedef struct live {
     PGconn *pg;
 } live;
 
-static int live_open(const dash_view *v, live *l)
+static int live_open(const dash_view *v, live *l, int64_t timeout_us)
 {
     memset(l, 0, sizeof *l);
     l->pool = pool_of(v);
-    int rc = alchdb_pool_acquire(l->pool, ACQUIRE_TIMEOUT_US, "dashboard", &l->conn);
+    int rc = alchdb_pool_acquire(l->pool, timeout_us, "dashboard", &l->conn);
     if (rc != 0)
         return rc;
     l->pg = alchdb_conn_pgconn(l->conn);
@@ -179,7 +179,7 @@ static void tree(alchdb__strbuf *sb, const PGresult *res, const char *pid, int d
 int alchdb__dash_live_activity(const dash_view *v, alchdb__strbuf *sb)
 {
     live l;
-    int rc = live_open(v, &l);
+    int rc = live_open(v, &l, ACQUIRE_TIMEOUT_US);
     if (rc != 0)
         return rc;
     PGresult *res = run(&l, activity_sql, NULL);
@@ -217,7 +217,7 @@ int alchdb__dash_live_activity(const dash_view *v, alchdb__strbuf *sb)
 int alchdb__dash_live_cancel(const dash_view *v, int64_t pid, bool *cancelled)
 {
     live l;
-    int rc = live_open(v, &l);
+    int rc = live_open(v, &l, ACQUIRE_TIMEOUT_US);
     if (rc != 0)
         return rc;
     char p[24];
@@ -240,7 +240,7 @@ int alchdb__dash_live_cancel(const dash_view *v, int64_t pid, bool *cancelled)
 int alchdb__dash_live_connections(const dash_view *v, alchdb__strbuf *sb)
 {
     live l;
-    int rc = live_open(v, &l);
+    int rc = live_open(v, &l, ACQUIRE_TIMEOUT_US);
     if (rc != 0)
         return rc;
     alchdb__sb_puts(sb, "{");
@@ -253,7 +253,7 @@ int alchdb__dash_live_connections(const dash_view *v, alchdb__strbuf *sb)
 int alchdb__dash_live_maintenance(const dash_view *v, alchdb__strbuf *sb)
 {
     live l;
-    int rc = live_open(v, &l);
+    int rc = live_open(v, &l, ACQUIRE_TIMEOUT_US);
     if (rc != 0)
         return rc;
     alchdb__sb_puts(sb, "{");
@@ -270,7 +270,7 @@ int alchdb__dash_live_maintenance(const dash_view *v, alchdb__strbuf *sb)
 int alchdb__dash_live_space(alchdb_dashboard *d, const dash_view *v, alchdb__strbuf *sb)
 {
     live l;
-    int rc = live_open(v, &l);
+    int rc = live_open(v, &l, ACQUIRE_TIMEOUT_US);
     if (rc != 0)
         return rc;
     alchdb__sb_puts(sb, "{");
@@ -314,14 +314,15 @@ int alchdb__dash_live_space(alchdb_dashboard *d, const dash_view *v, alchdb__str
 }
 
 /* The oldest unfrozen XID's age, for the wraparound rule; -1 when it cannot
- * be read now (pool busy or down: the rule stays silent). */
+ * be read now (pool busy or down: the rule keeps its last value). A short
+ * wait: the health route must answer when the pool is exhausted. */
 int64_t alchdb__dash_live_xid_age(const dash_view *v)
 {
     live l;
     alchdb__error_state es;
     alchdb__error_save(&es);
     int64_t age = -1;
-    if (live_open(v, &l) == 0) {
+    if (live_open(v, &l, 100000) == 0) {
         PGresult *res = run(&l, "SELECT max(age(datfrozenxid))::int8 FROM pg_database", NULL);
         live_close(&l);
         if (res && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))

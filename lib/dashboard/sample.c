@@ -155,10 +155,18 @@ int alchdb__dash_sample(dash_view *v)
         return rc;
     if (v->adv_report)
         sample_advisor(v);
+    /* The XID age moves slowly: read at most once a minute, so that a
+     * scrape does not queue for a connection of a busy pool every time. */
     if (v->pool || v->rt) {
-        int64_t age = alchdb__dash_live_xid_age(v);
-        if (age >= 0)
-            set(&v->sample, DS_XID_AGE, (double)age);
+        if (v->xid_age < 0 || v->now_us - v->xid_at >= 60000000 || v->now_us < v->xid_at) {
+            int64_t age = alchdb__dash_live_xid_age(v);
+            if (age >= 0) {
+                v->xid_age = age;
+                v->xid_at = v->now_us;
+            }
+        }
+        if (v->xid_age >= 0)
+            set(&v->sample, DS_XID_AGE, (double)v->xid_age);
     }
     return 0;
 }
