@@ -8,6 +8,7 @@ extern const alchdb__optspec alchdb__router_optspec;
 extern const alchdb__optspec alchdb__cache_optspec;
 extern const alchdb__optspec alchdb__monitor_optspec;
 extern const alchdb__optspec alchdb__perftest_spec;
+extern const alchdb__optspec alchdb__dashboard_spec;
 
 const alchdb__optspec *const alchdb__option_specs[] = {
     &alchdb__pool_optspec,
@@ -15,5 +16,6 @@ const alchdb__optspec *const alchdb__option_specs[] = {
     &alchdb__cache_optspec,
     &alchdb__monitor_optspec,
     &alchdb__perftest_spec,
+    &alchdb__dashboard_spec,
     NULL,
 };

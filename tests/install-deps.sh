@@ -21,6 +21,8 @@ PACKAGES=(
   util-linux passwd iproute2 procps
   # bench/run-all.sh: the latency plots
   gnuplot-nox
+  # dashboard: its HTTP listener, promtool and a real Prometheus for its tests
+  libmicrohttpd-dev prometheus curl nodejs
 )
 
 missing=()

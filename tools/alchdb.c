@@ -9,6 +9,7 @@
 
 #include "cli_io.h"
 #include "cmd_advise.h"
+#include "cmd_dashboard.h"
 #include "cmd_migrate.h"
 #include "cmd_options.h"
 #include "cmd_perftest.h"
@@ -26,6 +27,7 @@ static const command commands[] = {
     {"advise", alchdb_cli_advise, "index advice for a live database: unused, redundant, missing"},
     {"options", alchdb_cli_options, "every module's options: names, types, defaults, ranges, docs"},
     {"perftest", alchdb_cli_perftest, "load tests against the ADR-0008 targets, judged on p95"},
+    {"dashboard", alchdb_cli_dashboard, "health, alerts, JSON routes and Prometheus metrics of a database"},
 };
 
 static void usage(FILE *to)

@@ -23,5 +23,6 @@
 #include <alchdb/advisor.h>
 #include <alchdb/cache.h>
 #include <alchdb/perftest.h>
+#include <alchdb/dashboard.h>
 
 #endif /* ALCHDB_ALCHDB_H */

@@ -420,6 +420,28 @@ ALCHDB_API int alchdb_monitor_slow_log_to_json(alchdb_monitor *mon, int64_t limi
 ALCHDB_API int alchdb_monitor_capture_plans(alchdb_monitor *mon, alchdb_pool *pool,
                                             const char *conninfo, int max_plans, int *captured);
 
+/**
+ * Cumulative duration counts, the shape of a Prometheus histogram: for each
+ * bound, the executions that took at most that long. A bucket of the
+ * monitor's histogram counts for a bound when its midpoint (the value the
+ * percentiles report) is at or below it, so the counts carry the same 1/64
+ * relative error near the bounds.
+ * @param mon        the monitor.
+ * @param pattern_id a pattern id (16 hex digits, as in the JSON) or NULL for
+ *                   every execution recorded (evicted patterns included).
+ * @param bounds_us  @p nbounds bounds in microseconds, ascending.
+ * @param nbounds    0..64.
+ * @param le         receives @p nbounds cumulative counts.
+ * @param count      receives the number of executions.
+ * @param sum_us     receives their summed duration.
+ * @return 0, ALCHDB_E_INVALID, or ALCHDB_E_NOTFOUND (no such pattern).
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_monitor_histogram(alchdb_monitor *mon, const char *pattern_id,
+                                        const int64_t *bounds_us, size_t nbounds, int64_t *le,
+                                        int64_t *count, int64_t *sum_us);
+
 ALCHDB_END_DECLS
 
 #endif /* ALCHDB_MONITOR_H */

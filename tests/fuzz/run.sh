@@ -20,7 +20,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
-TARGETS_ALL=(sql monitor migration codec config redact json)
+TARGETS_ALL=(sql monitor migration codec config redact json dashboard)
 BUILD=${ALCHDB_BUILD_ROOT:-$ROOT}/build-fuzz
 SECONDS_PER=
 LONG=0

@@ -13,6 +13,7 @@
 #include <alchdb/cache.h>
 #include <alchdb/client.h>
 #include <alchdb/common.h>
+#include <alchdb/dashboard.h>
 #include <alchdb/error.h>
 #include <alchdb/log.h>
 #include <alchdb/migration.h>
@@ -95,6 +96,21 @@ _Static_assert(ALCHDB_TXN_DEFAULT == 0, "pin: ALCHDB_TXN_DEFAULT");
 _Static_assert(ALCHDB_TXN_READ_ONLY == 1, "pin: ALCHDB_TXN_READ_ONLY");
 _Static_assert(ALCHDB_TXN_REPEATABLE_READ == 2, "pin: ALCHDB_TXN_REPEATABLE_READ");
 _Static_assert(ALCHDB_TXN_SERIALIZABLE == 4, "pin: ALCHDB_TXN_SERIALIZABLE");
+/* enum alchdb_dashboard_opt (dashboard.h) */
+_Static_assert(ALCHDB_DASHBOARD_OPT_MIN_QUERIES == 1, "pin: ALCHDB_DASHBOARD_OPT_MIN_QUERIES");
+_Static_assert(ALCHDB_DASHBOARD_OPT_MIN_CACHE_LOOKUPS == 2, "pin: ALCHDB_DASHBOARD_OPT_MIN_CACHE_LOOKUPS");
+_Static_assert(ALCHDB_DASHBOARD_OPT_HEALTH_WINDOW == 3, "pin: ALCHDB_DASHBOARD_OPT_HEALTH_WINDOW");
+_Static_assert(ALCHDB_DASHBOARD_OPT_ALERT_FOR == 4, "pin: ALCHDB_DASHBOARD_OPT_ALERT_FOR");
+_Static_assert(ALCHDB_DASHBOARD_OPT_ALERT_CLEAR_AFTER == 5, "pin: ALCHDB_DASHBOARD_OPT_ALERT_CLEAR_AFTER");
+_Static_assert(ALCHDB_DASHBOARD_OPT_MAX_REPLICA_LAG == 6, "pin: ALCHDB_DASHBOARD_OPT_MAX_REPLICA_LAG");
+_Static_assert(ALCHDB_DASHBOARD_OPT_MAX_PATTERN_SERIES == 7, "pin: ALCHDB_DASHBOARD_OPT_MAX_PATTERN_SERIES");
+_Static_assert(ALCHDB_DASHBOARD_OPT_MAX_BODY_SIZE == 8, "pin: ALCHDB_DASHBOARD_OPT_MAX_BODY_SIZE");
+_Static_assert(ALCHDB_DASHBOARD_OPT_MAX_CONNECTIONS == 9, "pin: ALCHDB_DASHBOARD_OPT_MAX_CONNECTIONS");
+_Static_assert(ALCHDB_DASHBOARD_OPT_REQUEST_TIMEOUT == 10, "pin: ALCHDB_DASHBOARD_OPT_REQUEST_TIMEOUT");
+/* enum alchdb_dashboard_status (dashboard.h) */
+_Static_assert(ALCHDB_DASHBOARD_HEALTHY == 0, "pin: ALCHDB_DASHBOARD_HEALTHY");
+_Static_assert(ALCHDB_DASHBOARD_WARNING == 1, "pin: ALCHDB_DASHBOARD_WARNING");
+_Static_assert(ALCHDB_DASHBOARD_CRITICAL == 2, "pin: ALCHDB_DASHBOARD_CRITICAL");
 /* enum alchdb_error (error.h) */
 _Static_assert(ALCHDB_OK == 0, "pin: ALCHDB_OK");
 _Static_assert(ALCHDB_E_INVALID == -1, "pin: ALCHDB_E_INVALID");

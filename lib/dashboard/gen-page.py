@@ -1,0 +1,29 @@
+#!/usr/bin/env python3
+"""Writes page.c (the web page as a C string) from page.html.
+Run after editing page.html: python3 lib/dashboard/gen-page.py
+With --check, exits 1 when page.c is out of date (tests/dashboard)."""
+import os
+import sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+
+def render():
+    html = open(os.path.join(here, "page.html"), encoding="utf-8").read()
+    out = ["/* Generated from page.html by gen-page.py: edit page.html, then run it. */",
+           '#include "dashboard/dash.h"', "",
+           "/* One string per line: ISO C bounds a literal's length. */",
+           "const char *const alchdb__dash_page[] = {"]
+    for line in html.splitlines():
+        esc = line.replace("\\", "\\\\").replace('"', '\\"')
+        out.append(f'    "{esc}\\n",')
+    out.append("    NULL,")
+    out.append("};")
+    return "\n".join(out) + "\n"
+
+
+text = render()
+path = os.path.join(here, "page.c")
+if "--check" in sys.argv:
+    sys.exit(0 if open(path, encoding="utf-8").read() == text else 1)
+open(path, "w", encoding="utf-8").write(text)
