@@ -208,6 +208,10 @@ START_TEST(test_duration_syntax)
         ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "duration"));
     }
     ck_assert_int_eq(alchdb_parse_duration("99999999999999999999999s", &us), ALCHDB_E_RANGE);
+    /* The integer part fits in int64 nanoseconds, the fraction does not. */
+    ck_assert_int_eq(alchdb_parse_duration("9223372036.9s", &us), ALCHDB_E_RANGE);
+    ck_assert_int_eq(alchdb_parse_duration("9223372036.5s", &us), 0);
+    ck_assert_int_eq(us, INT64_C(9223372036500000));
     /* Formatting round-trips through the parser. */
     const int64_t samples[] = {0, 1, 999, 1000, 250000, 1500000, 60000000, 5400000000LL,
                                3600000001LL, 86400000000LL};
