@@ -322,7 +322,10 @@ int alchdb__parse_duration(const char *text, int64_t *out_us)
         p += ulen;
         if (overflow || ipart > INT64_MAX / unit)
             return alchdb__error(ALCHDB_E_RANGE, "duration '%.64s' is too large", text);
-        int64_t part = ipart * unit + (int64_t)(frac * (long double)unit);
+        int64_t fpart = (int64_t)(frac * (long double)unit); /* < unit */
+        if (ipart * unit > INT64_MAX - fpart) /* "9223372036.9s": the fraction tips it over */
+            return alchdb__error(ALCHDB_E_RANGE, "duration '%.64s' is too large", text);
+        int64_t part = ipart * unit + fpart;
         if (part > INT64_MAX - total_ns)
             return alchdb__error(ALCHDB_E_RANGE, "duration '%.64s' is too large", text);
         total_ns += part;

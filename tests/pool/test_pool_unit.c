@@ -1,5 +1,7 @@
 /* Pool unit tests (no server): configuration, environment,
- * validation at creation, bad input, and the log-linear histogram. */
+ * validation at creation, bad input, and the log-linear histogram.
+ * White-box only for the histogram (lib/core/hist.h), an internal mechanism
+ * with no public entry point of its own; the rest is the public API. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
