@@ -267,6 +267,7 @@ typedef struct alchdb_monitor_stats {
     int64_t plans_captured;     /**< EXPLAIN plans stored */
     int64_t parse_queued;       /**< records handed to the background parser (never-seen shapes) */
     int64_t parse_queue_dropped; /**< records dropped because the parse queue was full */
+    int64_t p90_us;             /**< 90th percentile */
 } alchdb_monitor_stats;
 
 /**

@@ -39,10 +39,35 @@ enum {
 };
 #define MON_SUG_COUNT 7
 
+/* Latency distribution of one window: the buckets of pool/hist.h that hold
+ * at least one value, sorted by bucket index (a window usually touches a few
+ * dozen of the ~1,000 buckets, so this costs a few hundred bytes instead of
+ * 8 KB). The array is kept when the window rolls over and reused. */
+typedef struct mon_wbucket {
+    uint32_t idx, n;
+} mon_wbucket;
+
 typedef struct mon_window {
     int64_t id; /* minute or hour number since the epoch; -1 = empty */
     int64_t calls, errors, slow, total_us, max_us;
+    mon_wbucket *b; /* owned; nb used of cap */
+    uint32_t nb, cap;
+    int64_t unbucketed; /* values not in b (its growth failed): not in the percentiles */
 } mon_window;
+
+/* A window as readers see it: counts plus its percentiles (window.c). */
+typedef struct mon_wsnap {
+    int64_t id; /* -1 = empty */
+    int64_t calls, errors, slow, total_us, max_us;
+    int64_t p50_us, p90_us, p95_us, p99_us;
+} mon_wsnap;
+
+/* The monitor-wide distribution of one window (every record, evicted
+ * patterns included): recorded lock-free, rolled over under roll. */
+typedef struct mon_gwindow {
+    _Atomic int64_t id;
+    alchdb__hist h;
+} mon_gwindow;
 
 typedef struct mon_errclass {
     char cls[3];
@@ -68,7 +93,8 @@ typedef struct mon_pattern {
     bool truncated;
     int64_t calls, errors, slow, rows, total_us;
     int64_t first_seen_us;
-    _Atomic int64_t last_used_us; /* for LRU, read without the lock */
+    _Atomic int64_t last_used_us; /* wall-clock label of the last use */
+    _Atomic uint64_t last_touch;  /* LRU order: the monitor's touch counter at the last use */
     mon_errclass errc[MON_ERR_CLASSES];
     int64_t errc_other;
     alchdb__hist all;      /* since creation or reset */
@@ -146,8 +172,18 @@ struct alchdb_monitor {
     /* aggregate of evicted patterns (under pat_lock) */
     alchdb__hist ev_hist;
     int64_t ev_calls, ev_errors, ev_slow, ev_rows, ev_total_us;
-    mon_window ev_minute[MON_MINUTES];
-    mon_window ev_hour[MON_HOURS];
+    mon_wsnap ev_minute[MON_MINUTES];
+    mon_wsnap ev_hour[MON_HOURS];
+
+    /* monitor-wide window distributions (the trend's percentiles) */
+    pthread_mutex_t roll_lock;
+    mon_gwindow gminute[MON_MINUTES];
+    mon_gwindow ghour[MON_HOURS];
+
+    /* ordering time (window.c): ordering = max(wall, monotonic + offset),
+     * offset only grows, so it never runs backwards when the wall clock steps */
+    _Atomic int64_t ord_offset;
+    _Atomic uint64_t touch; /* LRU counter: every record takes the next value */
 
     /* counters */
     _Atomic int64_t evicted, cache_evictions, parses, labels_dropped, rejected, truncated,
@@ -194,7 +230,31 @@ int alchdb__monitor_record_at(alchdb_monitor *mon, const alchdb_monitor_query *q
                               int64_t now, bool may_queue);
 
 /* monitor.c helpers used by report.c and plan.c */
+/* Wall-clock time (the injected clock or the system's): labels only. */
 int64_t alchdb__monitor_now(alchdb_monitor *mon);
-void alchdb__monitor_window_add(mon_window *dst, const mon_window *src);
+
+/* window.c: time and windows. */
+/* Ordering time for wall-clock time `wall`: never less than a value returned
+ * before, equal to wall while the wall clock runs forward. Window ids come
+ * from it, so a clock step back never overwrites a newer window. */
+int64_t alchdb__monitor_order_time(alchdb_monitor *mon, int64_t wall);
+/* Count one execution into w (id = its minute or hour number). Caller holds
+ * the pattern lock. */
+void alchdb__monitor_window_note(mon_window *w, int64_t id, int64_t d, bool err, bool slow);
+void alchdb__monitor_windows_clear(mon_window *w, int n); /* keeps the bucket arrays */
+void alchdb__monitor_windows_free(mon_window *w, int n);
+/* Snapshot of a window with its percentiles (caller holds the pattern lock). */
+void alchdb__monitor_window_snap(mon_wsnap *dst, const mon_window *src);
+/* Add the counts of src into dst (the percentiles are not additive: the
+ * caller fills them from the monitor-wide windows). */
+void alchdb__monitor_wsnap_add(mon_wsnap *dst, const mon_wsnap *src);
+void alchdb__monitor_wsnaps_clear(mon_wsnap *w, int n);
+/* Monitor-wide windows. */
+int alchdb__monitor_gwindows_init(alchdb_monitor *mon);
+void alchdb__monitor_gwindows_destroy(alchdb_monitor *mon);
+void alchdb__monitor_gwindows_reset(alchdb_monitor *mon);
+void alchdb__monitor_gwindow_note(alchdb_monitor *mon, int64_t mid, int64_t hid, int64_t d);
+/* Fill the percentiles of the totals' windows from the monitor-wide ones. */
+void alchdb__monitor_gwindow_fill(alchdb_monitor *mon, mon_wsnap *minute, mon_wsnap *hour);
 
 #endif /* ALCHDB_MONITOR_INTERNAL_H */

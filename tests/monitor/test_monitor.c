@@ -257,9 +257,9 @@ START_TEST(test_percentiles_accuracy)
         }
         qsort(v, (size_t)n, sizeof *v, cmp64);
         alchdb_monitor_stats st = stats(m);
-        const double qs[] = {0.50, 0.95, 0.99, 0.999};
-        const int64_t got[] = {st.p50_us, st.p95_us, st.p99_us, st.p999_us};
-        for (int k = 0; k < 4; k++) {
+        const double qs[] = {0.50, 0.90, 0.95, 0.99, 0.999};
+        const int64_t got[] = {st.p50_us, st.p90_us, st.p95_us, st.p99_us, st.p999_us};
+        for (int k = 0; k < 5; k++) {
             int64_t rank = (int64_t)ceil(qs[k] * n);
             int64_t exact = v[rank - 1];
             double rel = fabs((double)got[k] - (double)exact) / (double)exact;
@@ -454,6 +454,207 @@ START_TEST(test_windows_rollover)
     ck_assert_int_eq(window_calls(hours, t0 + HOUR), 0);
     ck_assert_int_eq(window_calls(hours, t0 + 25 * HOUR), 1);
     json_decref(a);
+    alchdb_monitor_free(m);
+}
+END_TEST
+
+/* Exact quantile (rank ceil(q * n)) of a sorted array. */
+static int64_t exact_q(const int64_t *v, int n, double q)
+{
+    int64_t rank = (int64_t)ceil(q * n);
+    return v[(rank < 1 ? 1 : rank) - 1];
+}
+
+static void assert_close(const char *what, int64_t got, int64_t exact)
+{
+    double rel = fabs((double)got - (double)exact) / (double)exact;
+    ck_assert_msg(rel <= 0.02 || llabs(got - exact) <= 1, "%s: got %lld exact %lld (%.2f%%)", what,
+                  (long long)got, (long long)exact, rel * 100);
+}
+
+static json_t *window_at(json_t *arr, int64_t start)
+{
+    size_t i;
+    json_t *w;
+    json_array_foreach(arr, i, w) if (jint(w, "start_us") == start) return w;
+    return NULL;
+}
+
+/* Per-window p50/p90/p95/p99: each pattern's minute and hour windows, and the
+ * trend's windows over every pattern (including evicted ones), each against
+ * the exact quantiles of what was recorded in that window. */
+START_TEST(test_window_percentiles)
+{
+    alchdb_monitor_config *c = NULL;
+    ck_assert_int_eq(alchdb_monitor_config_new(&c), 0);
+    ck_assert_int_eq(alchdb_monitor_config_set_int64(c, ALCHDB_MONITOR_OPT_MAX_PATTERNS, 16), 0);
+    alchdb_monitor *m = mk(c);
+    alchdb_monitor_config_free(c);
+    ck_assert_int_eq(alchdb_monitor_set_clock(m, fake_clock, NULL), 0);
+    const int64_t MIN = 60000000, HOUR = 60 * MIN;
+    int64_t t0 = 1700000000000000LL / HOUR * HOUR;
+    enum { N = 4000 };
+    static int64_t a0[N], b0[N], all0[2 * N], a1[N];
+    srand(777);
+    fake_now = t0 + 10;
+    for (int i = 0; i < N; i++) { /* minute 0: A uniform 1..100 ms, B exponential mean 2 ms */
+        double u = (rand() + 1.0) / ((double)RAND_MAX + 2.0);
+        a0[i] = 1000 + (int64_t)(u * 99000);
+        b0[i] = 1 + (int64_t)(-log(u) * 2000);
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT a FROM wa", a0[i], NULL), 0);
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT b FROM wb", b0[i], NULL), 0);
+        all0[2 * i] = a0[i];
+        all0[2 * i + 1] = b0[i];
+    }
+    fake_now = t0 + MIN + 10; /* minute 1: A only, ten times slower */
+    for (int i = 0; i < N; i++) {
+        a1[i] = a0[i] * 10;
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT a FROM wa", a1[i], NULL), 0);
+    }
+    qsort(a0, N, sizeof *a0, cmp64);
+    qsort(b0, N, sizeof *b0, cmp64);
+    qsort(all0, 2 * N, sizeof *all0, cmp64);
+    qsort(a1, N, sizeof *a1, cmp64);
+    static int64_t a01[2 * N];
+    memcpy(a01, a0, sizeof a0);
+    memcpy(a01 + N, a1, sizeof a1);
+    qsort(a01, 2 * N, sizeof *a01, cmp64);
+    const double qs[] = {0.50, 0.90, 0.95, 0.99};
+    const char *names[] = {"p50_us", "p90_us", "p95_us", "p99_us"};
+
+    /* the pattern's own windows */
+    json_t *p = patterns(m, ALCHDB_MONITOR_SORT_CALLS, 0, ALCHDB_MONITOR_JSON_WINDOWS);
+    json_t *pa = NULL, *pb = NULL;
+    size_t i;
+    json_t *x;
+    json_array_foreach(p, i, x)
+    {
+        const char *t = json_string_value(json_object_get(x, "text"));
+        if (strstr(t, "wa"))
+            pa = x;
+        else if (strstr(t, "wb"))
+            pb = x;
+    }
+    ck_assert_ptr_nonnull(pa);
+    ck_assert_ptr_nonnull(pb);
+    json_t *wa0 = window_at(json_object_get(pa, "minutes"), t0);
+    json_t *wa1 = window_at(json_object_get(pa, "minutes"), t0 + MIN);
+    json_t *wb0 = window_at(json_object_get(pb, "minutes"), t0);
+    json_t *wah = window_at(json_object_get(pa, "hours"), t0);
+    ck_assert_ptr_nonnull(wa0);
+    ck_assert_ptr_nonnull(wa1);
+    ck_assert_ptr_nonnull(wb0);
+    ck_assert_ptr_nonnull(wah);
+    ck_assert_int_eq(jint(wa0, "calls"), N);
+    ck_assert_int_eq(jint(wa1, "calls"), N);
+    for (int k = 0; k < 4; k++) {
+        assert_close("pattern A minute 0", jint(wa0, names[k]), exact_q(a0, N, qs[k]));
+        assert_close("pattern A minute 1", jint(wa1, names[k]), exact_q(a1, N, qs[k]));
+        assert_close("pattern B minute 0", jint(wb0, names[k]), exact_q(b0, N, qs[k]));
+        assert_close("pattern A hour 0", jint(wah, names[k]), exact_q(a01, 2 * N, qs[k]));
+    }
+    assert_close("pattern A p90 overall", jint(pa, "p90_us"), exact_q(a01, 2 * N, 0.90));
+    json_decref(p);
+
+    /* evict both patterns: the trend keeps their counts and percentiles */
+    char sql[64], nb[16];
+    for (int k = 0; k < 20; k++) {
+        snprintf(sql, sizeof sql, "SELECT z FROM %s", tname(k, nb));
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, sql, 5000, NULL), 0);
+    }
+    ck_assert_int_ge(stats(m).patterns_evicted, 2);
+    json_t *an = analysis(m);
+    json_t *mins = json_object_get(json_object_get(an, "trend"), "minutes");
+    json_t *t0w = window_at(mins, t0);
+    ck_assert_ptr_nonnull(t0w);
+    ck_assert_int_eq(jint(t0w, "calls"), 2 * N);
+    for (int k = 0; k < 4; k++)
+        assert_close("trend minute 0", jint(t0w, names[k]), exact_q(all0, 2 * N, qs[k]));
+    json_t *sum = json_object_get(an, "summary");
+    ck_assert_int_gt(jint(sum, "p90_us"), 0);
+    ck_assert_int_le(jint(sum, "p90_us"), jint(sum, "p95_us"));
+    json_decref(an);
+    alchdb_monitor_free(m);
+}
+END_TEST
+
+/* A wall clock that steps back an hour (or more) must not put the new
+ * records into the slot of a newer window and wipe it. */
+START_TEST(test_clock_step_back)
+{
+    alchdb_monitor *m = mk(NULL);
+    ck_assert_int_eq(alchdb_monitor_set_clock(m, fake_clock, NULL), 0);
+    const int64_t MIN = 60000000, HOUR = 60 * MIN;
+    int64_t t0 = 1700000000000000LL / HOUR * HOUR;
+    for (int step = 0; step < 3; step++) {
+        const int64_t back[] = {60 * MIN, 61 * MIN, 24 * HOUR};
+        ck_assert_int_eq(alchdb_monitor_reset(m), 0);
+        fake_now = t0 + step * 48 * HOUR + 5 * MIN + 10;
+        int64_t newer = fake_now / MIN * MIN;
+        for (int i = 0; i < 3; i++)
+            ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 1", 100, NULL), 0);
+        fake_now -= back[step];
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 1", 100, NULL), 0);
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 2 FROM y", 100, NULL), 0);
+        json_t *a = analysis(m);
+        json_t *mins = json_object_get(json_object_get(a, "trend"), "minutes");
+        json_t *w = window_at(mins, newer);
+        ck_assert_msg(w != NULL, "step %d: the newer minute window is gone", step);
+        ck_assert_int_eq(jint(w, "calls"), 5); /* counted in the newest window, none lost */
+        ck_assert_int_eq(json_array_size(mins), 1);
+        json_t *hours = json_object_get(json_object_get(a, "trend"), "hours");
+        ck_assert_int_eq(json_array_size(hours), 1);
+        ck_assert_int_eq(jint(json_array_get(hours, 0), "calls"), 5);
+        ck_assert_int_eq(jint(json_object_get(a, "summary"), "calls"), 5);
+        json_decref(a);
+        json_t *p = patterns(m, ALCHDB_MONITOR_SORT_CALLS, 1, ALCHDB_MONITOR_JSON_WINDOWS);
+        w = window_at(json_object_get(json_array_get(p, 0), "minutes"), newer);
+        ck_assert_ptr_nonnull(w);
+        ck_assert_int_eq(jint(w, "calls"), 4);
+        json_decref(p);
+    }
+    alchdb_monitor_free(m);
+}
+END_TEST
+
+/* With a clock that does not move (equal timestamps), the least recently
+ * touched pattern is evicted, not the one in slot 0. */
+START_TEST(test_eviction_tie_break)
+{
+    alchdb_monitor_config *c = NULL;
+    ck_assert_int_eq(alchdb_monitor_config_new(&c), 0);
+    ck_assert_int_eq(alchdb_monitor_config_set_int64(c, ALCHDB_MONITOR_OPT_MAX_PATTERNS, 16), 0);
+    alchdb_monitor *m = mk(c);
+    alchdb_monitor_config_free(c);
+    ck_assert_int_eq(alchdb_monitor_set_clock(m, fake_clock, NULL), 0);
+    fake_now = 1700000000000000LL; /* never moves */
+    char sql[64], nb[16];
+    for (int i = 0; i < 16; i++) {
+        snprintf(sql, sizeof sql, "SELECT a FROM %s", tname(i, nb));
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, sql, 10, NULL), 0);
+    }
+    /* touch the first (slot 0) again, then make room for a new one */
+    snprintf(sql, sizeof sql, "SELECT a FROM %s", tname(0, nb));
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, sql, 10, NULL), 0);
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT a FROM newcomer", 10, NULL), 0);
+    ck_assert_int_eq(stats(m).patterns_evicted, 1);
+    json_t *p = patterns(m, ALCHDB_MONITOR_SORT_CALLS, 0, 0);
+    bool has0 = false, has1 = false;
+    char t0name[16], t1name[16];
+    snprintf(t0name, sizeof t0name, "FROM %s", tname(0, nb));
+    snprintf(t1name, sizeof t1name, "FROM %s", tname(1, nb));
+    size_t i;
+    json_t *x;
+    json_array_foreach(p, i, x)
+    {
+        const char *t = json_string_value(json_object_get(x, "text"));
+        size_t tl = strlen(t);
+        has0 |= tl >= strlen(t0name) && !strcmp(t + tl - strlen(t0name), t0name);
+        has1 |= tl >= strlen(t1name) && !strcmp(t + tl - strlen(t1name), t1name);
+    }
+    ck_assert_msg(has0, "the just-touched pattern was evicted");
+    ck_assert_msg(!has1, "the least recently touched pattern was kept");
+    json_decref(p);
     alchdb_monitor_free(m);
 }
 END_TEST
@@ -840,6 +1041,9 @@ int main(void)
     tcase_add_test(tc, test_redaction);
     tcase_add_test(tc, test_eviction_lru);
     tcase_add_test(tc, test_windows_rollover);
+    tcase_add_test(tc, test_window_percentiles);
+    tcase_add_test(tc, test_clock_step_back);
+    tcase_add_test(tc, test_eviction_tie_break);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_suggestions);
     tcase_add_test(tc, test_recommendations_and_errors);
