@@ -135,6 +135,7 @@ static void pattern_clear(mon_pattern *p)
     alchdb__free(p->plan_json);
     alchdb__free(p->plan_error);
     p->text = p->plan_json = p->plan_error = NULL;
+    alchdb__monitor_slow_entry_free(&p->slowest);
     p->used = false;
     p->gen++;
     p->calls = p->errors = p->slow = p->rows = p->total_us = 0;
@@ -512,34 +513,29 @@ static void n1_note(alchdb_monitor *mon, uint32_t slot, uint32_t gen, uint32_t l
 
 /* ---- slow log ------------------------------------------------------------ */
 
-static void slow_push(alchdb_monitor *mon, mon_slow_entry *ent)
-{
-    pthread_mutex_lock(&mon->slow_lock);
-    mon_slow_entry *dst = &mon->slowlog[mon->slow_head];
-    alchdb__free(dst->text);
-    alchdb__free(dst->labels);
-    *dst = *ent;
-    mon->slow_head = (mon->slow_head + 1) % mon->slow_cap;
-    if (mon->slow_count < mon->slow_cap)
-        mon->slow_count++;
-    pthread_mutex_unlock(&mon->slow_lock);
-}
-
-static char *join_labels(const alchdb_monitor_query *q)
+/* Labels of a query for the slow log: the used "key=value" strings, each cut
+ * to MON_LABEL_MAX_LEN at a UTF-8 boundary, NUL-terminated back to back. */
+static void pack_labels(const alchdb_monitor_query *q, mon_slow_entry *ent)
 {
     alchdb__strbuf sb;
     alchdb__sb_init(&sb);
     uint32_t n = q->nlabels < MON_MAX_LABELS_PER_QUERY ? q->nlabels : MON_MAX_LABELS_PER_QUERY;
+    uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++) {
         const char *l = q->labels[i];
         if (!l || !*l)
             continue;
-        if (sb.len)
-            alchdb__sb_append(&sb, ",", 1);
-        size_t ln = strnlen(l, MON_LABEL_MAX_LEN);
+        size_t ln = strnlen(l, MON_LABEL_MAX_LEN + 1);
         alchdb__sb_append(&sb, l, utf8_cut(l, ln, MON_LABEL_MAX_LEN));
+        alchdb__sb_append(&sb, "", 1);
+        k++;
     }
-    return sb.len ? alchdb__sb_finish(&sb) : (alchdb__sb_reset(&sb), NULL);
+    size_t len = sb.len;
+    ent->labels = k ? alchdb__sb_finish(&sb) : (alchdb__sb_reset(&sb), NULL);
+    if (ent->labels) {
+        ent->nlabels = k;
+        ent->labels_len = (uint32_t)len;
+    }
 }
 
 /* ---- record -------------------------------------------------------------- */
@@ -726,8 +722,9 @@ int alchdb__monitor_record_at(alchdb_monitor *mon, const alchdb_monitor_query *q
         if (q->route)
             snprintf(ent.route, sizeof ent.route, "%s", q->route);
         if (q->nlabels)
-            ent.labels = join_labels(q);
-        slow_push(mon, &ent);
+            pack_labels(q, &ent);
+        ent.set = true;
+        alchdb__monitor_slow_keep(mon, mon->slots[slot], gen, &ent);
     }
     if (restore)
         alchdb__error_restore(&saved);
@@ -804,12 +801,12 @@ int alchdb_monitor_new(const alchdb_monitor_config *cfg, alchdb_monitor **out)
     mon->label_hash = alchdb__calloc(mon->label_cap, sizeof *mon->label_hash);
     mon->label_map = alchdb__calloc(mon->label_map_cap, sizeof *mon->label_map);
     mon->n1 = alchdb__calloc(MON_N1_SLOTS, sizeof *mon->n1);
-    mon->slowlog = mon->slow_cap ? alchdb__calloc(mon->slow_cap, sizeof *mon->slowlog) : NULL;
+    bool slow_ok = alchdb__monitor_slow_init(mon) == 0;
     int rc = alchdb__hist_init(&mon->ev_hist, MON_HIST_MAX_US);
     if (rc == 0)
         rc = alchdb__monitor_gwindows_init(mon);
     if (rc == 0 && mon->slots && mon->map_keys && mon->map_vals && mon->cache && mon->labels &&
-        mon->label_hash && mon->label_map && mon->n1 && (mon->slowlog || !mon->slow_cap)) {
+        mon->label_hash && mon->label_map && mon->n1 && slow_ok) {
         mon->labels[0] = alchdb__strdup("(other)");
         if (mon->labels[0]) {
             mon->nlabels = 1;
@@ -845,12 +842,7 @@ void alchdb_monitor_free(alchdb_monitor *mon)
     alchdb__free(mon->label_hash);
     alchdb__free(mon->label_map);
     alchdb__free(mon->n1);
-    if (mon->slowlog)
-        for (uint32_t i = 0; i < mon->slow_cap; i++) {
-            alchdb__free(mon->slowlog[i].text);
-            alchdb__free(mon->slowlog[i].labels);
-        }
-    alchdb__free(mon->slowlog);
+    alchdb__monitor_slow_destroy(mon);
     alchdb__hist_destroy(&mon->ev_hist);
     alchdb__monitor_gwindows_destroy(mon);
     pthread_mutex_destroy(&mon->roll_lock);
@@ -916,14 +908,7 @@ int alchdb_monitor_reset(alchdb_monitor *mon)
     mon->nlabels = 1;
     memset(mon->label_map, 0, sizeof *mon->label_map * mon->label_map_cap);
     pthread_rwlock_unlock(&mon->label_lock);
-    pthread_mutex_lock(&mon->slow_lock);
-    for (uint32_t i = 0; i < mon->slow_cap; i++) {
-        alchdb__free(mon->slowlog[i].text);
-        alchdb__free(mon->slowlog[i].labels);
-        memset(&mon->slowlog[i], 0, sizeof mon->slowlog[i]);
-    }
-    mon->slow_head = mon->slow_count = 0;
-    pthread_mutex_unlock(&mon->slow_lock);
+    alchdb__monitor_slow_clear(mon);
     atomic_store(&mon->evicted, 0);
     atomic_store(&mon->cache_evictions, 0);
     atomic_store(&mon->parses, 0);

@@ -80,6 +80,18 @@ typedef struct mon_errclass {
 enum { MON_KIND_PARSED = 0, MON_KIND_UNPARSED = 1, MON_KIND_UNANALYSED = 2 };
 #define MON_UNANALYSED_TEXT "(statements nested too deeply to analyse)"
 
+typedef struct mon_slow_entry {
+    bool set;     /* holds an execution */
+    int64_t ts_us, duration_us, rows;
+    char sqlstate[6];
+    char route[32];
+    uint64_t pattern_key;
+    int kind;
+    char *text;   /* owned */
+    char *labels; /* owned: nlabels NUL-terminated "key=value" strings back to back, or NULL */
+    uint32_t nlabels, labels_len; /* labels_len: bytes of labels including the NULs */
+} mon_slow_entry;
+
 typedef struct mon_pattern {
     pthread_mutex_t lock;
     bool used;
@@ -106,6 +118,7 @@ typedef struct mon_pattern {
     uint32_t sugg;         /* MON_SUG_* */
     int64_t sugg_offset;   /* the OFFSET value seen */
     int64_t n1_bursts, n1_max_burst;
+    mon_slow_entry slowest; /* its slowest slow execution (slowlog.c) */
     /* plan capture */
     bool plan_tried;
     char *plan_json;       /* owned raw EXPLAIN output */
@@ -120,15 +133,6 @@ typedef struct mon_cache_entry {
     uint32_t stamp; /* for replacement within a set */
 } mon_cache_entry;
 
-typedef struct mon_slow_entry {
-    int64_t ts_us, duration_us, rows;
-    char sqlstate[6];
-    char route[32];
-    uint64_t pattern_key;
-    int kind;
-    char *text;   /* owned */
-    char *labels; /* owned, "k=v,k=v" or NULL */
-} mon_slow_entry;
 
 typedef struct mon_n1_entry {
     uint32_t slot, gen, label; /* label 0 = empty entry */
@@ -164,10 +168,14 @@ struct alchdb_monitor {
     /* N+1 bursts */
     mon_n1_entry *n1;
 
-    /* slow log */
+    /* slow log (slowlog.c): the most recent slow executions (a ring) and the
+     * slowest ones (a min-heap by duration), slow_cap entries each; the
+     * slowest execution of each pattern lives in the pattern */
     pthread_mutex_t slow_lock;
     mon_slow_entry *slowlog;
     uint32_t slow_cap, slow_head, slow_count;
+    mon_slow_entry *slowest;
+    uint32_t slowest_count;
 
     /* aggregate of evicted patterns (under pat_lock) */
     alchdb__hist ev_hist;
@@ -211,6 +219,15 @@ void alchdb__monitor_config_defaults(alchdb_monitor_config *cfg);
  * to the number of tokens seen and *dml when the first keyword is a DML verb. */
 uint64_t alchdb__monitor_strip(const char *sql, size_t len, alchdb__strbuf *out, size_t out_max,
                                int *tokens, bool *dml);
+
+/* slowlog.c */
+/* Keep a slow execution: in the recent ring, among the slowest overall, and
+ * as its pattern's slowest (p, checked against gen). Consumes *ent. */
+void alchdb__monitor_slow_keep(alchdb_monitor *mon, mon_pattern *p, uint32_t gen, mon_slow_entry *ent);
+void alchdb__monitor_slow_entry_free(mon_slow_entry *e);
+int alchdb__monitor_slow_init(alchdb_monitor *mon);
+void alchdb__monitor_slow_clear(alchdb_monitor *mon); /* ring and heap, not the patterns' */
+void alchdb__monitor_slow_destroy(alchdb_monitor *mon);
 
 /* suggest.c: suggestion bits of a statement text (0 when it does not parse
  * or is too deep to analyse). */

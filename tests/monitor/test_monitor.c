@@ -51,14 +51,26 @@ static json_t *analysis(alchdb_monitor *m)
     return j;
 }
 
-static json_t *slowlog(alchdb_monitor *m)
+/* The whole slow-log document. */
+static json_t *slowlog_doc(alchdb_monitor *m, int64_t limit)
 {
     char *s = NULL;
-    ck_assert_int_eq(alchdb_monitor_slow_log_json(m, 0, &s), 0);
+    ck_assert_int_eq(alchdb_monitor_slow_log_json(m, limit, &s), 0);
     json_t *j = json_loads(s, 0, NULL);
     ck_assert_ptr_nonnull(j);
     alchdb_free(s);
     return j;
+}
+
+/* Its "recent" list (newest first). */
+static json_t *slowlog(alchdb_monitor *m)
+{
+    json_t *j = slowlog_doc(m, 0);
+    json_t *r = json_object_get(j, "recent");
+    ck_assert_ptr_nonnull(r);
+    json_incref(r);
+    json_decref(j);
+    return r;
 }
 
 static int64_t jint(json_t *o, const char *k)
@@ -316,6 +328,75 @@ START_TEST(test_slow_log_ring_bounded)
 }
 END_TEST
 
+/* Five slots: a 10 s outlier stays among the slowest (overall and for its
+ * pattern) after five 10 ms queries pushed it out of the recent ring. */
+START_TEST(test_slow_log_keeps_outliers)
+{
+    alchdb_monitor_config *c = NULL;
+    ck_assert_int_eq(alchdb_monitor_config_new(&c), 0);
+    ck_assert_int_eq(alchdb_monitor_config_set_int64(c, ALCHDB_MONITOR_OPT_SLOW_LOG_SIZE, 5), 0);
+    ck_assert_int_eq(alchdb_monitor_config_set_from_string(c, "slow_query_threshold", "5ms"), 0);
+    alchdb_monitor *m = mk(c);
+    alchdb_monitor_config_free(c);
+    const char *labels[] = {"endpoint=/a,b", "job=nightly", "endpoint=/dup", "bare"};
+    alchdb_monitor_query q = {.version = ALCHDB_MONITOR_QUERY_VERSION, .sql = "SELECT * FROM big",
+                              .sql_len = -1, .duration_us = 10000000, .rows = 3,
+                              .labels = labels, .nlabels = 4};
+    ck_assert_int_eq(alchdb_monitor_record(m, &q), 0);
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 2 FROM other", 20000, NULL), 0);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 1 FROM small", 10000 + i, NULL), 0);
+    json_t *d = slowlog_doc(m, 0);
+    ck_assert_int_eq(jint(d, "slow_threshold_us"), 5000);
+    json_t *recent = json_object_get(d, "recent");
+    ck_assert_int_eq(json_array_size(recent), 5);
+    ck_assert_int_eq(jint(json_array_get(recent, 0), "duration_us"), 10004); /* newest first */
+    json_t *slowest = json_object_get(d, "slowest");
+    ck_assert_int_eq(json_array_size(slowest), 5);
+    json_t *top = json_array_get(slowest, 0);
+    ck_assert_int_eq(jint(top, "duration_us"), 10000000); /* slowest first */
+    ck_assert_int_eq(jint(json_array_get(slowest, 1), "duration_us"), 20000);
+    ck_assert_int_eq(jint(json_array_get(slowest, 4), "duration_us"), 10002);
+    /* labels as an object: commas in values survive, the first value of a key wins */
+    json_t *l = json_object_get(top, "labels");
+    ck_assert(json_is_object(l));
+    ck_assert_str_eq(json_string_value(json_object_get(l, "endpoint")), "/a,b");
+    ck_assert_str_eq(json_string_value(json_object_get(l, "job")), "nightly");
+    ck_assert_str_eq(json_string_value(json_object_get(l, "bare")), "");
+    ck_assert_int_eq(json_object_size(l), 3);
+    json_t *per = json_object_get(d, "slowest_per_pattern");
+    ck_assert_int_eq(json_array_size(per), 3);
+    ck_assert_int_eq(jint(json_array_get(per, 0), "duration_us"), 10000000);
+    ck_assert_int_eq(jint(json_array_get(per, 1), "duration_us"), 20000);
+    ck_assert_int_eq(jint(json_array_get(per, 2), "duration_us"), 10004);
+    json_decref(d);
+    /* limit applies to each list */
+    d = slowlog_doc(m, 1);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "recent")), 1);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "slowest")), 1);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "slowest_per_pattern")), 1);
+    json_decref(d);
+    /* a slower one replaces the fastest kept; equal durations keep the older */
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 1 FROM small", 10002, NULL), 0);
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 1 FROM small", 30000, NULL), 0);
+    d = slowlog_doc(m, 0);
+    slowest = json_object_get(d, "slowest");
+    ck_assert_int_eq(jint(json_array_get(slowest, 1), "duration_us"), 30000);
+    ck_assert_int_eq(jint(json_array_get(slowest, 4), "duration_us"), 10003);
+    per = json_object_get(d, "slowest_per_pattern");
+    ck_assert_int_eq(jint(json_array_get(per, 1), "duration_us"), 30000);
+    json_decref(d);
+    /* reset forgets all three */
+    ck_assert_int_eq(alchdb_monitor_reset(m), 0);
+    d = slowlog_doc(m, 0);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "recent")), 0);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "slowest")), 0);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "slowest_per_pattern")), 0);
+    json_decref(d);
+    alchdb_monitor_free(m);
+}
+END_TEST
+
 START_TEST(test_redaction)
 {
     const char *q = "SELECT * FROM users WHERE email = 'alice@secret.example' AND pin = 4242";
@@ -340,7 +421,7 @@ START_TEST(test_redaction)
             ck_assert_ptr_nonnull(strstr(s, "$1"));
         }
         ck_assert_ptr_nonnull(strstr(s, "replica"));
-        ck_assert_ptr_nonnull(strstr(s, "endpoint=/login"));
+        ck_assert_ptr_nonnull(strstr(s, "\"endpoint\":\"/login\""));
         alchdb_free(s);
         /* pattern texts are always redacted */
         ck_assert_int_eq(alchdb_monitor_patterns_json(m, 0, 0, 0, &s), 0);
@@ -1038,6 +1119,7 @@ int main(void)
     tcase_add_loop_test(tc, test_percentiles_accuracy, 0, 2);
     tcase_add_test(tc, test_threshold_exact);
     tcase_add_test(tc, test_slow_log_ring_bounded);
+    tcase_add_test(tc, test_slow_log_keeps_outliers);
     tcase_add_test(tc, test_redaction);
     tcase_add_test(tc, test_eviction_lru);
     tcase_add_test(tc, test_windows_rollover);
