@@ -394,7 +394,18 @@ static int resolve(alchdb_monitor *mon, const char *sql, size_t len, uint64_t ra
     uint64_t key;
     char *text;
     if (kind == MON_KIND_PARSED) {
-        key = fp;
+        /* libpg_query's fingerprint merges queries PostgreSQL keeps apart
+         * (lists as sets, constants ignored, utility statements' details):
+         * DML is keyed by the query key of lib/sql, utility statements by
+         * their text as pg_stat_statements 15 does (strip.c). The
+         * fingerprint remains the fallback when the key cannot be computed. */
+        uint64_t qk = 0;
+        if (!dml)
+            key = fp ^ (alchdb__monitor_utility_key(sql, len) * 0x9e3779b97f4a7c15ull);
+        else if (alchdb__sql_query_key(sql, len, &qk) == 0)
+            key = qk;
+        else
+            key = fp;
         text = normalized;
     } else if (kind == MON_KIND_UNANALYSED) {
         key = TAG_UNANALYSED;
@@ -729,6 +740,28 @@ int alchdb__monitor_record_at(alchdb_monitor *mon, const alchdb_monitor_query *q
     if (restore)
         alchdb__error_restore(&saved);
     return 0;
+}
+
+int alchdb__monitor_key_of(alchdb_monitor *mon, const char *sql, size_t len, uint64_t *key)
+{
+    *key = 0;
+    alchdb_monitor_query q = {.version = ALCHDB_MONITOR_QUERY_VERSION, .sql = sql,
+                              .sql_len = (int64_t)len, .rows = -1};
+    int rc = alchdb__monitor_record_at(mon, &q, len, false, alchdb__monitor_now(mon), false);
+    if (rc != 0)
+        return rc;
+    uint64_t raw_key = alchdb__hash64(sql, len, SEED_RAW);
+    uint32_t slot, gen;
+    if (!cache_get(mon, raw_key ? raw_key : 1, (uint32_t)len, 0, &slot, &gen))
+        return alchdb__error(ALCHDB_E_NOTFOUND, "monitor key: text not in the cache");
+    mon_pattern *p = mon->slots[slot];
+    pthread_mutex_lock(&p->lock);
+    if (p->used && p->gen == gen)
+        *key = p->key;
+    else
+        rc = alchdb__error(ALCHDB_E_NOTFOUND, "monitor key: pattern evicted");
+    pthread_mutex_unlock(&p->lock);
+    return rc;
 }
 
 int alchdb_monitor_flush(alchdb_monitor *mon)

@@ -229,6 +229,14 @@ int alchdb__monitor_slow_init(alchdb_monitor *mon);
 void alchdb__monitor_slow_clear(alchdb_monitor *mon); /* ring and heap, not the patterns' */
 void alchdb__monitor_slow_destroy(alchdb_monitor *mon);
 
+/* strip.c: the key that tells utility statements apart the way PostgreSQL
+ * 15's pg_stat_statements does (it hashes their text): the same token stream
+ * as alchdb__monitor_strip() but with every literal's text, except in EXECUTE
+ * (its arguments are parameters of one prepared statement). libpg_query's
+ * fingerprint ignores what differs between them (transaction modes, DO
+ * bodies, the prepared statement's name, ...). */
+uint64_t alchdb__monitor_utility_key(const char *sql, size_t len);
+
 /* suggest.c: suggestion bits of a statement text (0 when it does not parse
  * or is too deep to analyse). */
 uint32_t alchdb__monitor_suggest(const char *sql, size_t len, int64_t large_offset, int64_t *offset_seen);
@@ -245,6 +253,11 @@ void alchdb__monitor_drain(alchdb_monitor *mon);
 /* monitor.c: record at a given time; may_queue = 0 parses inline. */
 int alchdb__monitor_record_at(alchdb_monitor *mon, const alchdb_monitor_query *q, size_t len, bool err,
                               int64_t now, bool may_queue);
+
+/* Record one execution of sql (duration 0, parsed inline) and give the key
+ * of the pattern it was grouped into: how tests compare the grouping with
+ * pg_stat_statements' queryid. */
+int alchdb__monitor_key_of(alchdb_monitor *mon, const char *sql, size_t len, uint64_t *key);
 
 /* monitor.c helpers used by report.c and plan.c */
 /* Wall-clock time (the injected clock or the system's): labels only. */
