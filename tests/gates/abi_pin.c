@@ -338,7 +338,7 @@ _Static_assert(offsetof(struct alchdb_monitor_query, sqlstate) == 40, "pin: offs
 _Static_assert(offsetof(struct alchdb_monitor_query, route) == 48, "pin: offsetof(struct alchdb_monitor_query, route)");
 _Static_assert(offsetof(struct alchdb_monitor_query, labels) == 56, "pin: offsetof(struct alchdb_monitor_query, labels)");
 /* struct alchdb_monitor_stats (monitor.h) */
-_Static_assert(sizeof(struct alchdb_monitor_stats) == 184, "pin: sizeof(struct alchdb_monitor_stats)");
+_Static_assert(sizeof(struct alchdb_monitor_stats) == 192, "pin: sizeof(struct alchdb_monitor_stats)");
 _Static_assert(offsetof(struct alchdb_monitor_stats, calls) == 0, "pin: offsetof(struct alchdb_monitor_stats, calls)");
 _Static_assert(offsetof(struct alchdb_monitor_stats, errors) == 8, "pin: offsetof(struct alchdb_monitor_stats, errors)");
 _Static_assert(offsetof(struct alchdb_monitor_stats, slow) == 16, "pin: offsetof(struct alchdb_monitor_stats, slow)");
@@ -362,6 +362,7 @@ _Static_assert(offsetof(struct alchdb_monitor_stats, slow_log_entries) == 152, "
 _Static_assert(offsetof(struct alchdb_monitor_stats, plans_captured) == 160, "pin: offsetof(struct alchdb_monitor_stats, plans_captured)");
 _Static_assert(offsetof(struct alchdb_monitor_stats, parse_queued) == 168, "pin: offsetof(struct alchdb_monitor_stats, parse_queued)");
 _Static_assert(offsetof(struct alchdb_monitor_stats, parse_queue_dropped) == 176, "pin: offsetof(struct alchdb_monitor_stats, parse_queue_dropped)");
+_Static_assert(offsetof(struct alchdb_monitor_stats, p90_us) == 184, "pin: offsetof(struct alchdb_monitor_stats, p90_us)");
 /* struct alchdb_option_info (options.h) */
 _Static_assert(sizeof(struct alchdb_option_info) == 88, "pin: sizeof(struct alchdb_option_info)");
 _Static_assert(offsetof(struct alchdb_option_info, module) == 0, "pin: offsetof(struct alchdb_option_info, module)");
