@@ -378,8 +378,12 @@ ALCHDB_API int alchdb_monitor_slow_log_json(alchdb_monitor *mon, int64_t limit, 
  *                  a connection is opened and closed by this call.
  * @param max_plans at most this many EXPLAINs in this call, 1..1000.
  * @param captured  receives the number of plans stored (may be NULL).
+ * Planning evaluates the recorded statements' IMMUTABLE functions with the
+ * session's rights, so the session's user must not be a superuser nor have
+ * server-program or server-file rights (docs/monitor.md, "Threat model").
  * @return 0, ALCHDB_E_INVALID, ALCHDB_E_CONNECT (libpq's message, password
- *         masked), or a pool acquire error.
+ *         masked), ALCHDB_E_STATE (the session's user has such rights:
+ *         nothing was planned), ALCHDB_E_QUERY, or a pool acquire error.
  * **Thread safety:** any thread; blocks on the server round trips (never
  * while holding a lock recorders need).
  * @since 0.1.0

@@ -120,6 +120,124 @@ START_TEST(test_matches_pg_stat_statements)
 }
 END_TEST
 
+/* An unprivileged login role that may read mon_plan_t; its conninfo in ci. */
+static void planner_role(PGconn *c, char *ci, size_t cisz)
+{
+    char sql[512], role[64];
+    snprintf(role, sizeof role, "mon_planner_%d", (int)getpid());
+    snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s", role);
+    PGresult *r = PQexec(c, sql);
+    PQclear(r);
+    snprintf(sql, sizeof sql, "CREATE ROLE %s LOGIN", role);
+    pgtest_exec(c, sql);
+    snprintf(sql, sizeof sql, "GRANT SELECT ON mon_plan_t TO %s", role);
+    pgtest_exec(c, sql);
+    snprintf(ci, cisz, "%s user=%s", test_env("ALCHDB_TEST_PRIMARY"), role);
+}
+
+static void drop_role(PGconn *c, const char *prefix)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "DROP OWNED BY %s_%d CASCADE", prefix, (int)getpid());
+    PGresult *r = PQexec(c, sql);
+    PQclear(r);
+    snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s_%d", prefix, (int)getpid());
+    pgtest_exec(c, sql);
+}
+
+/* Planning evaluates IMMUTABLE functions of constants: a function planted by
+ * an unprivileged role that writes a server file (lo_export) must never run with a
+ * superuser's rights. Capture refuses a privileged session (nothing planned,
+ * no side effect); as an unprivileged role the function runs without the
+ * right to do harm (RESET ROLE gives nothing back) and the plan records the
+ * error. */
+START_TEST(test_plan_capture_untrusted)
+{
+    PGconn *c = pgtest_connect();
+    pgtest_exec(c, "CREATE TABLE IF NOT EXISTS mon_plan_t (id int PRIMARY KEY, n int)");
+    char planner[1024], sql[2048], evil[64], mark[256];
+    /* the role of docs/monitor.md, made as written there */
+    PGresult *r0 = PQexec(c, "DROP OWNED BY alchdb_planner CASCADE");
+    PQclear(r0);
+    r0 = PQexec(c, "DROP ROLE IF EXISTS alchdb_planner");
+    PQclear(r0);
+    pgtest_exec(c, "CREATE ROLE alchdb_planner LOGIN;");
+    pgtest_exec(c, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO alchdb_planner;");
+    snprintf(planner, sizeof planner, "%s user=alchdb_planner", test_env("ALCHDB_TEST_PRIMARY"));
+    snprintf(evil, sizeof evil, "mon_evil_%d", (int)getpid());
+    snprintf(mark, sizeof mark, "/tmp/alchdb_mon_evil_%d", (int)getpid());
+    unlink(mark);
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", evil);
+    pgtest_exec(c, sql);
+    snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s", evil);
+    PGresult *r = PQexec(c, sql);
+    PQclear(r);
+    snprintf(sql, sizeof sql, "CREATE ROLE %s", evil);
+    pgtest_exec(c, sql);
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s AUTHORIZATION %s", evil, evil);
+    pgtest_exec(c, sql);
+    snprintf(sql, sizeof sql, "SET ROLE %s", evil);
+    pgtest_exec(c, sql);
+    /* a large object of the attacker's, readable by anyone */
+    r = PQexec(c, "SELECT pg_catalog.lo_from_bytea(0, 'planted')");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    char lo[32];
+    snprintf(lo, sizeof lo, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    snprintf(sql, sizeof sql, "GRANT SELECT ON LARGE OBJECT %s TO PUBLIC", lo);
+    pgtest_exec(c, sql);
+    /* writing it to a server file needs a superuser (or pg_write_server_files) */
+    snprintf(sql, sizeof sql,
+             "CREATE FUNCTION %s.f() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $f$ BEGIN "
+             "PERFORM pg_catalog.lo_export(%s, '%s'); RETURN 3; END $f$",
+             evil, lo, mark);
+    pgtest_exec(c, sql);
+    snprintf(sql, sizeof sql, "GRANT USAGE ON SCHEMA %s TO PUBLIC", evil);
+    pgtest_exec(c, sql);
+    pgtest_exec(c, "RESET ROLE");
+
+    alchdb_monitor_config *cfg = NULL;
+    ck_assert_int_eq(alchdb_monitor_config_new(&cfg), 0);
+    ck_assert_int_eq(alchdb_monitor_config_set_from_string(cfg, "plan_capture_interval", "0"), 0);
+    alchdb_monitor *m = NULL;
+    ck_assert_int_eq(alchdb_monitor_new(cfg, &m), 0);
+    alchdb_monitor_config_free(cfg);
+    /* no arguments: the normalized text keeps the call constant, so the
+     * planner folds it */
+    snprintf(sql, sizeof sql, "SELECT id FROM mon_plan_t WHERE n = %s.f()", evil);
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, sql, 900000, NULL), 0);
+    int got = -1;
+    /* as the superuser: refused */
+    int rc = alchdb_monitor_capture_plans(m, NULL, test_env("ALCHDB_TEST_PRIMARY"), 5, &got);
+    ck_assert_msg(rc == ALCHDB_E_STATE, "rc %d: %s", rc, alchdb_last_error_message());
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "superuser"));
+    ck_assert_int_eq(got, 0);
+    ck_assert_msg(access(mark, F_OK) != 0, "the planted function ran with superuser rights");
+    /* the same through a pool of a superuser */
+    alchdb_pool *pool = NULL;
+    ck_assert_int_eq(alchdb_pool_new(test_env("ALCHDB_TEST_PRIMARY"), NULL, &pool), 0);
+    ck_assert_int_eq(alchdb_monitor_capture_plans(m, pool, NULL, 5, &got), ALCHDB_E_STATE);
+    alchdb_pool_free(pool);
+    ck_assert_msg(access(mark, F_OK) != 0, "the planted function ran with superuser rights");
+    /* as an unprivileged role: planned, and the function may not do harm */
+    ck_assert_msg(alchdb_monitor_capture_plans(m, NULL, planner, 5, &got) == 0, "%s",
+                  alchdb_last_error_message());
+    ck_assert_int_eq(got, 0);
+    ck_assert_msg(access(mark, F_OK) != 0, "the planted function wrote a server file");
+    char *js = NULL;
+    ck_assert_int_eq(alchdb_monitor_patterns_json(m, 0, 0, 0, &js), 0);
+    ck_assert_msg(strstr(js, "\"error\":") && strstr(js, "lo_export"), "%s", js);
+    alchdb_free(js);
+    alchdb_monitor_free(m);
+    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", evil);
+    pgtest_exec(c, sql);
+    drop_role(c, "mon_evil");
+    pgtest_exec(c, "DROP OWNED BY alchdb_planner CASCADE");
+    pgtest_exec(c, "DROP ROLE alchdb_planner");
+    PQfinish(c);
+}
+END_TEST
+
 START_TEST(test_plan_capture)
 {
     PGconn *c = pgtest_connect();
@@ -127,7 +245,8 @@ START_TEST(test_plan_capture)
     pgtest_exec(c, "INSERT INTO mon_plan_t SELECT g, g % 10 FROM generate_series(1, 2000) g "
             "ON CONFLICT DO NOTHING");
     pgtest_exec(c, "ANALYZE mon_plan_t");
-    PQfinish(c);
+    char planner[1024];
+    planner_role(c, planner, sizeof planner);
     alchdb_monitor_config *cfg = NULL;
     ck_assert_int_eq(alchdb_monitor_config_new(&cfg), 0);
     ck_assert_int_eq(alchdb_monitor_config_set_from_string(cfg, "plan_capture_interval", "1h"), 0);
@@ -137,12 +256,12 @@ START_TEST(test_plan_capture)
     ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT id FROM mon_plan_t WHERE n = 3", 90000, NULL), 0);
     ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT id FROM mon_plan_t WHERE id = 3", 10, NULL), 0);
     int got = -1;
-    ck_assert_msg(alchdb_monitor_capture_plans(m, NULL, test_env("ALCHDB_TEST_PRIMARY"), 5, &got) == 0,
+    ck_assert_msg(alchdb_monitor_capture_plans(m, NULL, planner, 5, &got) == 0,
                   "%s", alchdb_last_error_message());
     ck_assert_int_eq(got, 1); /* only the slow pattern */
     /* rate-limited: a second run right away does nothing */
     ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT n FROM mon_plan_t WHERE n > 1", 90000, NULL), 0);
-    ck_assert_int_eq(alchdb_monitor_capture_plans(m, NULL, test_env("ALCHDB_TEST_PRIMARY"), 5, &got), 0);
+    ck_assert_int_eq(alchdb_monitor_capture_plans(m, NULL, planner, 5, &got), 0);
     ck_assert_int_eq(got, 0);
     char *js = NULL;
     ck_assert_int_eq(alchdb_monitor_patterns_json(m, ALCHDB_MONITOR_SORT_MAX, 0, 0, &js), 0);
@@ -169,7 +288,7 @@ START_TEST(test_plan_capture)
     ck_assert_int_eq(alchdb_monitor_reset(m), 0);
     ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT id FROM mon_plan_t /* $5 */ WHERE n = 5 OR "
                                                      "$$ $7 $$ = 'x'", 90000, NULL), 0);
-    ck_assert_msg(alchdb_monitor_capture_plans(m, NULL, test_env("ALCHDB_TEST_PRIMARY"), 5, &got) == 0, "%s",
+    ck_assert_msg(alchdb_monitor_capture_plans(m, NULL, planner, 5, &got) == 0, "%s",
                   alchdb_last_error_message());
     ck_assert_int_eq(got, 1);
     /* a bad conninfo: a clear error, no password shown */
@@ -179,6 +298,8 @@ START_TEST(test_plan_capture)
                      ALCHDB_E_CONNECT);
     ck_assert_ptr_null(strstr(alchdb_last_error_message(), "hunter2"));
     alchdb_monitor_free(m);
+    drop_role(c, "mon_planner");
+    PQfinish(c);
 }
 END_TEST
 
@@ -357,6 +478,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_matches_pg_stat_statements);
     tcase_add_test(tc, test_plan_capture);
+    tcase_add_test(tc, test_plan_capture_untrusted);
     tcase_add_test(tc, test_grouping_corpus);
     suite_add_tcase(s, tc);
     return run_suite(s);
