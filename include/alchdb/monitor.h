@@ -4,18 +4,21 @@
  *        time windows, slow-query log, N+1 detection, suggestions and plans.
  *
  * Hosts record every executed query with alchdb_monitor_record() (the client
- * does it automatically). Queries are grouped into patterns by their
- * libpg_query fingerprint, so `IN (1,2,3)` and `IN (4,5,6,7)` are one pattern;
- * the first-seen normalized text (literals replaced by `$n`) is kept for
- * display. Recording an already-seen text neither allocates nor parses: a
+ * does it automatically). Queries are grouped into patterns the way
+ * PostgreSQL 15's pg_stat_statements groups them into queryids (constants
+ * ignored, list order and length kept; utility statements by their text),
+ * except that lists of constants in IN, ARRAY and VALUES rows are squashed,
+ * so `IN (1,2,3)` and `IN (4,5,6,7)` are one pattern (docs/monitor.md,
+ * "Grouping"); the first-seen normalized text (literals replaced by `$n`) is
+ * kept for display. Recording an already-seen text neither allocates nor parses: a
  * cache keyed by a hash of the raw text finds the pattern, then a cache keyed
  * by a literal-stripped hash, and only then the SQL parser runs (once per new
  * text shape, on the caller's thread).
  *
  * Per pattern the monitor keeps calls, errors by SQLSTATE class, rows,
- * total/min/max/mean time, p50/p95/p99/p99.9 from a log-linear histogram
+ * total/min/max/mean time, p50/p90/p95/p99/p99.9 from a log-linear histogram
  * (relative error under 2 %), per-minute windows for the last hour and
- * per-hour windows for the last day. Memory is bounded: at most max_patterns
+ * per-hour windows for the last day, each with its own p50/p90/p95/p99. Memory is bounded: at most max_patterns
  * patterns (least-recently-used eviction, counted; evicted patterns still
  * count in the totals), a fixed-size text cache and at most max_label_values
  * distinct label values (further values are counted and folded into
@@ -205,7 +208,9 @@ ALCHDB_API void alchdb_monitor_free(alchdb_monitor *mon);
 /**
  * Clock of a monitor: returns wall-clock time in microseconds since the Unix
  * epoch. Called from the recording threads; must be thread-safe and must not
- * call back into the library.
+ * call back into the library. Windows are ordered by the running maximum of
+ * an injected clock (by the monotonic clock for the system clock), so a clock
+ * that steps back never overwrites a newer window.
  * @since 0.1.0
  */
 typedef int64_t (*alchdb_monitor_clock_fn)(void *user_data);
@@ -309,6 +314,7 @@ typedef struct alchdb_monitor_metrics {
     int64_t plans_captured;     /**< EXPLAIN plans stored */
     int64_t parse_queued;       /**< records handed to the background parser (never-seen shapes) */
     int64_t parse_queue_dropped; /**< records dropped because the parse queue was full */
+    int64_t p90_us;             /**< 90th percentile */
 } alchdb_monitor_metrics;
 
 /**
@@ -350,8 +356,8 @@ typedef enum alchdb_monitor_sort {
 #define ALCHDB_MONITOR_JSON_WINDOWS 1u
 
 /**
- * JSON array of the patterns: id (fingerprint, hex), kind ("parsed" or
- * "unparsed"), text, counters, percentiles (microseconds), errors by SQLSTATE
+ * JSON array of the patterns: id (the pattern key, hex), kind ("parsed",
+ * "unparsed" or "unanalysed"), text, counters, percentiles (microseconds), errors by SQLSTATE
  * class, suggestions, N+1 bursts, captured plan summary and, with
  * ::ALCHDB_MONITOR_JSON_WINDOWS, the windows.
  * @param mon   the monitor.
@@ -384,11 +390,14 @@ ALCHDB_API int alchdb_monitor_patterns_to_json(alchdb_monitor *mon, int sort, in
 ALCHDB_API int alchdb_monitor_analysis_to_json(alchdb_monitor *mon, int64_t limit, char **out);
 
 /**
- * JSON array of the slow-query log, newest first: timestamp (us since the
- * epoch), duration, rows, sqlstate, route, labels, pattern id and text
- * (redacted unless keep_parameters is set).
+ * JSON object of the slow-query log: "recent" (the last slow_log_size slow
+ * executions, newest first), "slowest" (the slow_log_size slowest since the
+ * last reset, slowest first) and "slowest_per_pattern" (the slowest execution
+ * of each kept pattern, slowest first). Each entry: timestamp (us since the
+ * epoch), duration, rows, sqlstate, route, labels (an object), pattern id and
+ * text (redacted unless keep_parameters is set). docs/monitor.md lists every field.
  * @param mon   the monitor.
- * @param limit at most this many entries; 0 = all.
+ * @param limit at most this many entries in each list; 0 = all.
  * @param out   receives the owned JSON text; set to NULL first.
  * @return 0, ALCHDB_E_INVALID or ALCHDB_E_NOMEM.
  * **Ownership:** *out is owned: free with alchdb_free().
@@ -411,8 +420,12 @@ ALCHDB_API int alchdb_monitor_slow_log_to_json(alchdb_monitor *mon, int64_t limi
  *                  a connection is opened and closed by this call.
  * @param max_plans at most this many EXPLAINs in this call, 1..1000.
  * @param captured  receives the number of plans stored (may be NULL).
+ * Planning evaluates the recorded statements' IMMUTABLE functions with the
+ * session's rights, so the session's user must not be a superuser nor have
+ * server-program or server-file rights (docs/monitor.md, "Threat model").
  * @return 0, ALCHDB_E_INVALID, ALCHDB_E_CONNECT (libpq's message, password
- *         masked), or a pool acquire error.
+ *         masked), ALCHDB_E_STATE (the session's user has such rights:
+ *         nothing was planned), ALCHDB_E_QUERY, or a pool acquire error.
  * **Thread safety:** any thread; blocks on the server round trips (never
  * while holding a lock recorders need).
  * @since 0.1.0

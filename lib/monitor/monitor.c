@@ -22,31 +22,6 @@ int64_t alchdb__monitor_now(alchdb_monitor *mon)
     return t < 0 ? 0 : t;
 }
 
-void alchdb__monitor_window_add(mon_window *dst, const mon_window *src)
-{
-    if (src->id < 0)
-        return;
-    if (dst->id != src->id) {
-        if (dst->id > src->id)
-            return; /* dst already holds a newer period */
-        memset(dst, 0, sizeof *dst);
-        dst->id = src->id;
-    }
-    dst->calls += src->calls;
-    dst->errors += src->errors;
-    dst->slow += src->slow;
-    dst->total_us += src->total_us;
-    if (src->max_us > dst->max_us)
-        dst->max_us = src->max_us;
-}
-
-static void windows_clear(mon_window *w, int n)
-{
-    memset(w, 0, sizeof *w * (size_t)n);
-    for (int i = 0; i < n; i++)
-        w[i].id = -1;
-}
-
 /* ---- text cache ---------------------------------------------------------- */
 
 static pthread_mutex_t *stripe_of(alchdb_monitor *mon, uint32_t set)
@@ -160,19 +135,21 @@ static void pattern_clear(mon_pattern *p)
     alchdb__free(p->plan_json);
     alchdb__free(p->plan_error);
     p->text = p->plan_json = p->plan_error = NULL;
+    alchdb__monitor_slow_entry_free(&p->slowest);
     p->used = false;
     p->gen++;
     p->calls = p->errors = p->slow = p->rows = p->total_us = 0;
     p->first_seen_us = 0;
     atomic_store_explicit(&p->last_used_us, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->last_touch, 0, memory_order_relaxed);
     memset(p->errc, 0, sizeof p->errc);
     p->errc_other = 0;
     alchdb__hist_reset(&p->all);
     alchdb__hist_reset(&p->recent);
     p->recent_start_us = 0;
     p->prev_p95_us = p->prev_count = 0;
-    windows_clear(p->minute, MON_MINUTES);
-    windows_clear(p->hour, MON_HOURS);
+    alchdb__monitor_windows_clear(p->minute, MON_MINUTES);
+    alchdb__monitor_windows_clear(p->hour, MON_HOURS);
     p->sugg = 0;
     p->sugg_offset = 0;
     p->n1_bursts = p->n1_max_burst = 0;
@@ -196,8 +173,8 @@ static mon_pattern *pattern_alloc(uint32_t slot)
     pthread_mutex_init(&p->lock, NULL);
     p->slot = slot;
     p->gen = 1;
-    windows_clear(p->minute, MON_MINUTES);
-    windows_clear(p->hour, MON_HOURS);
+    alchdb__monitor_windows_clear(p->minute, MON_MINUTES);
+    alchdb__monitor_windows_clear(p->hour, MON_HOURS);
     return p;
 }
 
@@ -206,6 +183,8 @@ static void pattern_destroy(mon_pattern *p)
     if (!p)
         return;
     pattern_clear(p);
+    alchdb__monitor_windows_free(p->minute, MON_MINUTES);
+    alchdb__monitor_windows_free(p->hour, MON_HOURS);
     alchdb__hist_destroy(&p->all);
     alchdb__hist_destroy(&p->recent);
     pthread_mutex_destroy(&p->lock);
@@ -222,10 +201,15 @@ static void evict_into_aggregate(alchdb_monitor *mon, mon_pattern *p)
     mon->ev_slow += p->slow;
     mon->ev_rows += p->rows;
     mon->ev_total_us += p->total_us;
-    for (int i = 0; i < MON_MINUTES; i++)
-        alchdb__monitor_window_add(&mon->ev_minute[i], &p->minute[i]);
-    for (int i = 0; i < MON_HOURS; i++)
-        alchdb__monitor_window_add(&mon->ev_hour[i], &p->hour[i]);
+    mon_wsnap w;
+    for (int i = 0; i < MON_MINUTES; i++) {
+        alchdb__monitor_window_snap(&w, &p->minute[i]);
+        alchdb__monitor_wsnap_add(&mon->ev_minute[i], &w);
+    }
+    for (int i = 0; i < MON_HOURS; i++) {
+        alchdb__monitor_window_snap(&w, &p->hour[i]);
+        alchdb__monitor_wsnap_add(&mon->ev_hour[i], &w);
+    }
 }
 
 /* Pick a slot for a new pattern (caller holds pat_lock): a free one, a new
@@ -247,9 +231,12 @@ static mon_pattern *slot_take(alchdb_monitor *mon)
         return p;
     }
     mon_pattern *victim = NULL;
-    int64_t oldest = INT64_MAX;
+    /* Least recently used by the touch counter, not by time: every record
+     * takes a distinct counter value, so there are no ties (a clock that
+     * stands still or steps back cannot make a just-touched pattern look old). */
+    uint64_t oldest = UINT64_MAX;
     for (uint32_t i = 0; i < mon->nalloc; i++) {
-        int64_t t = atomic_load_explicit(&mon->slots[i]->last_used_us, memory_order_relaxed);
+        uint64_t t = atomic_load_explicit(&mon->slots[i]->last_touch, memory_order_relaxed);
         if (t < oldest) {
             oldest = t;
             victim = mon->slots[i];
@@ -284,7 +271,8 @@ static size_t utf8_cut(const char *s, size_t len, size_t max)
  * tells the caller to compute suggestions. text is consumed (owned) in every
  * case. */
 static int pattern_get(alchdb_monitor *mon, uint64_t key, int kind, bool dml, char *text,
-                       size_t src_len, int64_t now, uint32_t *slot, uint32_t *gen, bool *created)
+                       size_t src_len, int64_t now, int64_t ord, uint32_t *slot, uint32_t *gen,
+                       bool *created)
 {
     *created = false;
     pthread_mutex_lock(&mon->pat_lock);
@@ -325,8 +313,11 @@ static int pattern_get(alchdb_monitor *mon, uint64_t key, int kind, bool dml, ch
     p->kind = kind;
     p->dml = dml;
     p->first_seen_us = now;
-    p->recent_start_us = now;
+    p->recent_start_us = ord;
     atomic_store_explicit(&p->last_used_us, now, memory_order_relaxed);
+    atomic_store_explicit(&p->last_touch,
+                          atomic_fetch_add_explicit(&mon->touch, 1, memory_order_relaxed),
+                          memory_order_relaxed);
     if (kind != MON_KIND_PARSED)
         atomic_fetch_add_explicit(&mon->unparsed, 1, memory_order_relaxed);
     *slot = p->slot;
@@ -357,8 +348,8 @@ static void compute_suggestions(alchdb_monitor *mon, const char *sql, size_t len
 #define MON_NEEDS_PARSE 1 /* resolve(): the background parser must take it */
 
 static int resolve(alchdb_monitor *mon, const char *sql, size_t len, uint64_t raw_key,
-                   uint32_t stamp, int64_t now, bool may_queue, uint32_t *slot, uint32_t *gen,
-                   bool *created)
+                   uint32_t stamp, int64_t now, int64_t ord, bool may_queue, uint32_t *slot,
+                   uint32_t *gen, bool *created)
 {
     *created = false;
     int tokens;
@@ -403,7 +394,18 @@ static int resolve(alchdb_monitor *mon, const char *sql, size_t len, uint64_t ra
     uint64_t key;
     char *text;
     if (kind == MON_KIND_PARSED) {
-        key = fp;
+        /* libpg_query's fingerprint merges queries PostgreSQL keeps apart
+         * (lists as sets, constants ignored, utility statements' details):
+         * DML is keyed by the query key of lib/sql, utility statements by
+         * their text as pg_stat_statements 15 does (strip.c). The
+         * fingerprint remains the fallback when the key cannot be computed. */
+        uint64_t qk = 0;
+        if (!dml)
+            key = fp ^ (alchdb__monitor_utility_key(sql, len) * 0x9e3779b97f4a7c15ull);
+        else if (alchdb__sql_query_key(sql, len, &qk) == 0)
+            key = qk;
+        else
+            key = fp;
         text = normalized;
     } else if (kind == MON_KIND_UNANALYSED) {
         key = TAG_UNANALYSED;
@@ -421,7 +423,7 @@ static int resolve(alchdb_monitor *mon, const char *sql, size_t len, uint64_t ra
             return alchdb__nomem("monitor pattern text");
         key = sh ^ TAG_UNPARSED;
     }
-    int rc = pattern_get(mon, key, kind, dml, text, len, now, slot, gen, created);
+    int rc = pattern_get(mon, key, kind, dml, text, len, now, ord, slot, gen, created);
     if (rc != 0)
         return rc;
     /* The stripped key may stand for the fingerprint only where constants are
@@ -522,34 +524,29 @@ static void n1_note(alchdb_monitor *mon, uint32_t slot, uint32_t gen, uint32_t l
 
 /* ---- slow log ------------------------------------------------------------ */
 
-static void slow_push(alchdb_monitor *mon, mon_slow_entry *ent)
-{
-    pthread_mutex_lock(&mon->slow_lock);
-    mon_slow_entry *dst = &mon->slowlog[mon->slow_head];
-    alchdb__free(dst->text);
-    alchdb__free(dst->labels);
-    *dst = *ent;
-    mon->slow_head = (mon->slow_head + 1) % mon->slow_cap;
-    if (mon->slow_count < mon->slow_cap)
-        mon->slow_count++;
-    pthread_mutex_unlock(&mon->slow_lock);
-}
-
-static char *join_labels(const alchdb_monitor_query *q)
+/* Labels of a query for the slow log: the used "key=value" strings, each cut
+ * to MON_LABEL_MAX_LEN at a UTF-8 boundary, NUL-terminated back to back. */
+static void pack_labels(const alchdb_monitor_query *q, mon_slow_entry *ent)
 {
     alchdb__strbuf sb;
     alchdb__sb_init(&sb);
     uint32_t n = q->nlabels < MON_MAX_LABELS_PER_QUERY ? q->nlabels : MON_MAX_LABELS_PER_QUERY;
+    uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++) {
         const char *l = q->labels[i];
         if (!l || !*l)
             continue;
-        if (sb.len)
-            alchdb__sb_append(&sb, ",", 1);
-        size_t ln = strnlen(l, MON_LABEL_MAX_LEN);
+        size_t ln = strnlen(l, MON_LABEL_MAX_LEN + 1);
         alchdb__sb_append(&sb, l, utf8_cut(l, ln, MON_LABEL_MAX_LEN));
+        alchdb__sb_append(&sb, "", 1);
+        k++;
     }
-    return sb.len ? alchdb__sb_finish(&sb) : (alchdb__sb_reset(&sb), NULL);
+    size_t len = sb.len;
+    ent->labels = k ? alchdb__sb_finish(&sb) : (alchdb__sb_reset(&sb), NULL);
+    if (ent->labels) {
+        ent->nlabels = k;
+        ent->labels_len = (uint32_t)len;
+    }
 }
 
 /* ---- record -------------------------------------------------------------- */
@@ -569,19 +566,6 @@ static bool valid_sqlstate(const char *s)
     return s[5] == '\0';
 }
 
-static void window_note(mon_window *w, int64_t id, int64_t d, bool err, bool slow)
-{
-    if (w->id != id) {
-        memset(w, 0, sizeof *w);
-        w->id = id;
-    }
-    w->calls++;
-    w->errors += err;
-    w->slow += slow;
-    w->total_us += d;
-    if (d > w->max_us)
-        w->max_us = d;
-}
 
 int alchdb_monitor_record(alchdb_monitor *mon, const alchdb_monitor_query *q)
 {
@@ -615,7 +599,10 @@ int alchdb_monitor_record(alchdb_monitor *mon, const alchdb_monitor_query *q)
 int alchdb__monitor_record_at(alchdb_monitor *mon, const alchdb_monitor_query *q, size_t len, bool err,
                               int64_t now, bool may_queue)
 {
-    uint32_t stamp = (uint32_t)(now >> 10);
+    /* now (wall clock) labels; ord (never runs backwards) orders: windows,
+     * regression and N+1 windows, LRU */
+    int64_t ord = alchdb__monitor_order_time(mon, now);
+    uint32_t stamp = (uint32_t)(ord >> 10);
     uint64_t raw_key = alchdb__hash64(q->sql, len, SEED_RAW);
     if (!raw_key)
         raw_key = 1;
@@ -633,7 +620,8 @@ int alchdb__monitor_record_at(alchdb_monitor *mon, const alchdb_monitor_query *q
                 alchdb__error_save(&saved);
                 restore = true;
             }
-            int rc = resolve(mon, q->sql, len, raw_key, stamp, now, may_queue, &slot, &gen, &created);
+            int rc = resolve(mon, q->sql, len, raw_key, stamp, now, ord, may_queue, &slot, &gen,
+                             &created);
             if (rc == MON_NEEDS_PARSE)
                 return alchdb__monitor_enqueue(mon, q, len, now);
             if (rc != 0)
@@ -684,18 +672,21 @@ int alchdb__monitor_record_at(alchdb_monitor *mon, const alchdb_monitor_query *q
             p->errc_other++;
     }
     atomic_store_explicit(&p->last_used_us, now, memory_order_relaxed);
-    if (now - p->recent_start_us >= mon->cfg.v[ALCHDB_MONITOR_OPT_REGRESSION_WINDOW] ||
-        now < p->recent_start_us) {
+    atomic_store_explicit(&p->last_touch,
+                          atomic_fetch_add_explicit(&mon->touch, 1, memory_order_relaxed),
+                          memory_order_relaxed);
+    if (ord - p->recent_start_us >= mon->cfg.v[ALCHDB_MONITOR_OPT_REGRESSION_WINDOW] ||
+        ord < p->recent_start_us) {
         p->prev_count = alchdb__hist_count(&p->recent);
         p->prev_p95_us = alchdb__hist_quantile(&p->recent, 0.95);
         alchdb__hist_reset(&p->recent);
-        p->recent_start_us = now;
+        p->recent_start_us = ord;
     }
     alchdb__hist_record(&p->all, d);
     alchdb__hist_record(&p->recent, d);
-    int64_t mid = now / 60000000, hid = now / 3600000000LL;
-    window_note(&p->minute[mid % MON_MINUTES], mid, d, err, slow);
-    window_note(&p->hour[hid % MON_HOURS], hid, d, err, slow);
+    int64_t mid = ord / 60000000, hid = ord / 3600000000LL;
+    alchdb__monitor_window_note(&p->minute[mid % MON_MINUTES], mid, d, err, slow);
+    alchdb__monitor_window_note(&p->hour[hid % MON_HOURS], hid, d, err, slow);
     mon_slow_entry ent;
     bool log_it = slow && mon->slow_cap > 0;
     if (log_it) {
@@ -707,6 +698,7 @@ int alchdb__monitor_record_at(alchdb_monitor *mon, const alchdb_monitor_query *q
     }
     int kind = p->kind;
     pthread_mutex_unlock(&p->lock);
+    alchdb__monitor_gwindow_note(mon, mid, hid, d);
     if (created && kind == MON_KIND_PARSED)
         compute_suggestions(mon, q->sql, len, slot, gen);
 
@@ -725,7 +717,7 @@ int alchdb__monitor_record_at(alchdb_monitor *mon, const alchdb_monitor_query *q
         size_t ln = strnlen(l, MON_LABEL_MAX_LEN + 1);
         uint32_t id = label_intern(mon, l, utf8_cut(l, ln, MON_LABEL_MAX_LEN));
         if (id)
-            n1_note(mon, slot, gen, id, now);
+            n1_note(mon, slot, gen, id, ord);
     }
 
     if (log_it) {
@@ -741,12 +733,35 @@ int alchdb__monitor_record_at(alchdb_monitor *mon, const alchdb_monitor_query *q
         if (q->route)
             snprintf(ent.route, sizeof ent.route, "%s", q->route);
         if (q->nlabels)
-            ent.labels = join_labels(q);
-        slow_push(mon, &ent);
+            pack_labels(q, &ent);
+        ent.set = true;
+        alchdb__monitor_slow_keep(mon, mon->slots[slot], gen, &ent);
     }
     if (restore)
         alchdb__error_restore(&saved);
     return 0;
+}
+
+int alchdb__monitor_key_of(alchdb_monitor *mon, const char *sql, size_t len, uint64_t *key)
+{
+    *key = 0;
+    alchdb_monitor_query q = {.version = ALCHDB_MONITOR_QUERY_VERSION, .sql = sql,
+                              .sql_len = (int64_t)len, .rows = -1};
+    int rc = alchdb__monitor_record_at(mon, &q, len, false, alchdb__monitor_now(mon), false);
+    if (rc != 0)
+        return rc;
+    uint64_t raw_key = alchdb__hash64(sql, len, SEED_RAW);
+    uint32_t slot, gen;
+    if (!cache_get(mon, raw_key ? raw_key : 1, (uint32_t)len, 0, &slot, &gen))
+        return alchdb__error(ALCHDB_E_NOTFOUND, "monitor key: text not in the cache");
+    mon_pattern *p = mon->slots[slot];
+    pthread_mutex_lock(&p->lock);
+    if (p->used && p->gen == gen)
+        *key = p->key;
+    else
+        rc = alchdb__error(ALCHDB_E_NOTFOUND, "monitor key: pattern evicted");
+    pthread_mutex_unlock(&p->lock);
+    return rc;
 }
 
 int alchdb_monitor_flush(alchdb_monitor *mon)
@@ -792,6 +807,7 @@ int alchdb_monitor_new(const alchdb_monitor_config *cfg, alchdb_monitor **out)
     pthread_mutex_init(&mon->pat_lock, NULL);
     pthread_mutex_init(&mon->slow_lock, NULL);
     pthread_mutex_init(&mon->plan_lock, NULL);
+    pthread_mutex_init(&mon->roll_lock, NULL);
     pthread_mutex_init(&mon->q_lock, NULL);
     pthread_cond_init(&mon->q_more, NULL);
     pthread_cond_init(&mon->q_idle, NULL);
@@ -799,8 +815,8 @@ int alchdb_monitor_new(const alchdb_monitor_config *cfg, alchdb_monitor **out)
     for (int i = 0; i < MON_STRIPES; i++)
         pthread_mutex_init(&mon->stripes[i], NULL);
     mon->last_plan_run_us = INT64_MIN;
-    windows_clear(mon->ev_minute, MON_MINUTES);
-    windows_clear(mon->ev_hour, MON_HOURS);
+    alchdb__monitor_wsnaps_clear(mon->ev_minute, MON_MINUTES);
+    alchdb__monitor_wsnaps_clear(mon->ev_hour, MON_HOURS);
 
     mon->nslots = (uint32_t)mon->cfg.v[ALCHDB_MONITOR_OPT_MAX_PATTERNS];
     mon->map_cap = pow2_at_least((uint64_t)mon->nslots * 2);
@@ -818,10 +834,12 @@ int alchdb_monitor_new(const alchdb_monitor_config *cfg, alchdb_monitor **out)
     mon->label_hash = alchdb__calloc(mon->label_cap, sizeof *mon->label_hash);
     mon->label_map = alchdb__calloc(mon->label_map_cap, sizeof *mon->label_map);
     mon->n1 = alchdb__calloc(MON_N1_SLOTS, sizeof *mon->n1);
-    mon->slowlog = mon->slow_cap ? alchdb__calloc(mon->slow_cap, sizeof *mon->slowlog) : NULL;
+    bool slow_ok = alchdb__monitor_slow_init(mon) == 0;
     int rc = alchdb__hist_init(&mon->ev_hist, MON_HIST_MAX_US);
+    if (rc == 0)
+        rc = alchdb__monitor_gwindows_init(mon);
     if (rc == 0 && mon->slots && mon->map_keys && mon->map_vals && mon->cache && mon->labels &&
-        mon->label_hash && mon->label_map && mon->n1 && (mon->slowlog || !mon->slow_cap)) {
+        mon->label_hash && mon->label_map && mon->n1 && slow_ok) {
         mon->labels[0] = alchdb__strdup("(other)");
         if (mon->labels[0]) {
             mon->nlabels = 1;
@@ -857,13 +875,10 @@ void alchdb_monitor_free(alchdb_monitor *mon)
     alchdb__free(mon->label_hash);
     alchdb__free(mon->label_map);
     alchdb__free(mon->n1);
-    if (mon->slowlog)
-        for (uint32_t i = 0; i < mon->slow_cap; i++) {
-            alchdb__free(mon->slowlog[i].text);
-            alchdb__free(mon->slowlog[i].labels);
-        }
-    alchdb__free(mon->slowlog);
+    alchdb__monitor_slow_destroy(mon);
     alchdb__hist_destroy(&mon->ev_hist);
+    alchdb__monitor_gwindows_destroy(mon);
+    pthread_mutex_destroy(&mon->roll_lock);
     for (int i = 0; i < MON_STRIPES; i++)
         pthread_mutex_destroy(&mon->stripes[i]);
     pthread_rwlock_destroy(&mon->label_lock);
@@ -901,9 +916,10 @@ int alchdb_monitor_reset(alchdb_monitor *mon)
     memset(mon->map_vals, 0, sizeof *mon->map_vals * mon->map_cap);
     mon->nused = 0;
     alchdb__hist_reset(&mon->ev_hist);
+    alchdb__monitor_gwindows_reset(mon);
     mon->ev_calls = mon->ev_errors = mon->ev_slow = mon->ev_rows = mon->ev_total_us = 0;
-    windows_clear(mon->ev_minute, MON_MINUTES);
-    windows_clear(mon->ev_hour, MON_HOURS);
+    alchdb__monitor_wsnaps_clear(mon->ev_minute, MON_MINUTES);
+    alchdb__monitor_wsnaps_clear(mon->ev_hour, MON_HOURS);
     mon->last_plan_run_us = INT64_MIN;
     pthread_mutex_unlock(&mon->pat_lock);
 
@@ -925,14 +941,7 @@ int alchdb_monitor_reset(alchdb_monitor *mon)
     mon->nlabels = 1;
     memset(mon->label_map, 0, sizeof *mon->label_map * mon->label_map_cap);
     pthread_rwlock_unlock(&mon->label_lock);
-    pthread_mutex_lock(&mon->slow_lock);
-    for (uint32_t i = 0; i < mon->slow_cap; i++) {
-        alchdb__free(mon->slowlog[i].text);
-        alchdb__free(mon->slowlog[i].labels);
-        memset(&mon->slowlog[i], 0, sizeof mon->slowlog[i]);
-    }
-    mon->slow_head = mon->slow_count = 0;
-    pthread_mutex_unlock(&mon->slow_lock);
+    alchdb__monitor_slow_clear(mon);
     atomic_store(&mon->evicted, 0);
     atomic_store(&mon->cache_evictions, 0);
     atomic_store(&mon->parses, 0);

@@ -45,10 +45,35 @@ enum {
 };
 #define MON_SUG_COUNT 7
 
+/* Latency distribution of one window: the buckets of core/hist.h that hold
+ * at least one value, sorted by bucket index (a window usually touches a few
+ * dozen of the ~1,000 buckets, so this costs a few hundred bytes instead of
+ * 8 KB). The array is kept when the window rolls over and reused. */
+typedef struct mon_wbucket {
+    uint32_t idx, n;
+} mon_wbucket;
+
 typedef struct mon_window {
     int64_t id; /* minute or hour number since the epoch; -1 = empty */
     int64_t calls, errors, slow, total_us, max_us;
+    mon_wbucket *b; /* owned; nb used of cap */
+    uint32_t nb, cap;
+    int64_t unbucketed; /* values not in b (its growth failed): not in the percentiles */
 } mon_window;
+
+/* A window as readers see it: counts plus its percentiles (window.c). */
+typedef struct mon_wsnap {
+    int64_t id; /* -1 = empty */
+    int64_t calls, errors, slow, total_us, max_us;
+    int64_t p50_us, p90_us, p95_us, p99_us;
+} mon_wsnap;
+
+/* The monitor-wide distribution of one window (every record, evicted
+ * patterns included): recorded lock-free, rolled over under roll. */
+typedef struct mon_gwindow {
+    _Atomic int64_t id;
+    alchdb__hist h;
+} mon_gwindow;
 
 typedef struct mon_errclass {
     char cls[3];
@@ -60,6 +85,18 @@ typedef struct mon_errclass {
  * deeply to parse safely: all such statements share one pattern). */
 enum { MON_KIND_PARSED = 0, MON_KIND_UNPARSED = 1, MON_KIND_UNANALYSED = 2 };
 #define MON_UNANALYSED_TEXT "(statements nested too deeply to analyse)"
+
+typedef struct mon_slow_entry {
+    bool set;     /* holds an execution */
+    int64_t ts_us, duration_us, rows;
+    char sqlstate[6];
+    char route[32];
+    uint64_t pattern_key;
+    int kind;
+    char *text;   /* owned */
+    char *labels; /* owned: nlabels NUL-terminated "key=value" strings back to back, or NULL */
+    uint32_t nlabels, labels_len; /* labels_len: bytes of labels including the NULs */
+} mon_slow_entry;
 
 typedef struct mon_pattern {
     pthread_mutex_t lock;
@@ -74,7 +111,8 @@ typedef struct mon_pattern {
     bool truncated;
     int64_t calls, errors, slow, rows, total_us;
     int64_t first_seen_us;
-    _Atomic int64_t last_used_us; /* for LRU, read without the lock */
+    _Atomic int64_t last_used_us; /* wall-clock label of the last use */
+    _Atomic uint64_t last_touch;  /* LRU order: the monitor's touch counter at the last use */
     mon_errclass errc[MON_ERR_CLASSES];
     int64_t errc_other;
     alchdb__hist all;      /* since creation or reset */
@@ -86,6 +124,7 @@ typedef struct mon_pattern {
     uint32_t sugg;         /* MON_SUG_* */
     int64_t sugg_offset;   /* the OFFSET value seen */
     int64_t n1_bursts, n1_max_burst;
+    mon_slow_entry slowest; /* its slowest slow execution (slowlog.c) */
     /* plan capture */
     bool plan_tried;
     char *plan_json;       /* owned raw EXPLAIN output */
@@ -100,15 +139,6 @@ typedef struct mon_cache_entry {
     uint32_t stamp; /* for replacement within a set */
 } mon_cache_entry;
 
-typedef struct mon_slow_entry {
-    int64_t ts_us, duration_us, rows;
-    char sqlstate[6];
-    char route[32];
-    uint64_t pattern_key;
-    int kind;
-    char *text;   /* owned */
-    char *labels; /* owned, "k=v,k=v" or NULL */
-} mon_slow_entry;
 
 typedef struct mon_n1_entry {
     uint32_t slot, gen, label; /* label 0 = empty entry */
@@ -144,16 +174,30 @@ struct alchdb_monitor {
     /* N+1 bursts */
     mon_n1_entry *n1;
 
-    /* slow log */
+    /* slow log (slowlog.c): the most recent slow executions (a ring) and the
+     * slowest ones (a min-heap by duration), slow_cap entries each; the
+     * slowest execution of each pattern lives in the pattern */
     pthread_mutex_t slow_lock;
     mon_slow_entry *slowlog;
     uint32_t slow_cap, slow_head, slow_count;
+    mon_slow_entry *slowest;
+    uint32_t slowest_count;
 
     /* aggregate of evicted patterns (under pat_lock) */
     alchdb__hist ev_hist;
     int64_t ev_calls, ev_errors, ev_slow, ev_rows, ev_total_us;
-    mon_window ev_minute[MON_MINUTES];
-    mon_window ev_hour[MON_HOURS];
+    mon_wsnap ev_minute[MON_MINUTES];
+    mon_wsnap ev_hour[MON_HOURS];
+
+    /* monitor-wide window distributions (the trend's percentiles) */
+    pthread_mutex_t roll_lock;
+    mon_gwindow gminute[MON_MINUTES];
+    mon_gwindow ghour[MON_HOURS];
+
+    /* ordering time (window.c): ordering = max(wall, monotonic + offset),
+     * offset only grows, so it never runs backwards when the wall clock steps */
+    _Atomic int64_t ord_offset;
+    _Atomic uint64_t touch; /* LRU counter: every record takes the next value */
 
     /* counters */
     _Atomic int64_t evicted, cache_evictions, parses, labels_dropped, rejected, truncated,
@@ -182,6 +226,23 @@ int alchdb__monitor_settings_load(alchdb__monitor_settings *s, const alchdb_moni
 uint64_t alchdb__monitor_strip(const char *sql, size_t len, alchdb__strbuf *out, size_t out_max,
                                int *tokens, bool *dml);
 
+/* slowlog.c */
+/* Keep a slow execution: in the recent ring, among the slowest overall, and
+ * as its pattern's slowest (p, checked against gen). Consumes *ent. */
+void alchdb__monitor_slow_keep(alchdb_monitor *mon, mon_pattern *p, uint32_t gen, mon_slow_entry *ent);
+void alchdb__monitor_slow_entry_free(mon_slow_entry *e);
+int alchdb__monitor_slow_init(alchdb_monitor *mon);
+void alchdb__monitor_slow_clear(alchdb_monitor *mon); /* ring and heap, not the patterns' */
+void alchdb__monitor_slow_destroy(alchdb_monitor *mon);
+
+/* strip.c: the key that tells utility statements apart the way PostgreSQL
+ * 15's pg_stat_statements does (it hashes their text): the same token stream
+ * as alchdb__monitor_strip() but with every literal's text, except in EXECUTE
+ * (its arguments are parameters of one prepared statement). libpg_query's
+ * fingerprint ignores what differs between them (transaction modes, DO
+ * bodies, the prepared statement's name, ...). */
+uint64_t alchdb__monitor_utility_key(const char *sql, size_t len);
+
 /* suggest.c: suggestion bits of a statement text (0 when it does not parse
  * or is too deep to analyse). */
 uint32_t alchdb__monitor_suggest(const char *sql, size_t len, int64_t large_offset, int64_t *offset_seen);
@@ -199,8 +260,37 @@ void alchdb__monitor_drain(alchdb_monitor *mon);
 int alchdb__monitor_record_at(alchdb_monitor *mon, const alchdb_monitor_query *q, size_t len, bool err,
                               int64_t now, bool may_queue);
 
+/* Record one execution of sql (duration 0, parsed inline) and give the key
+ * of the pattern it was grouped into: how tests compare the grouping with
+ * pg_stat_statements' queryid. */
+int alchdb__monitor_key_of(alchdb_monitor *mon, const char *sql, size_t len, uint64_t *key);
+
 /* monitor.c helpers used by report.c and plan.c */
+/* Wall-clock time (the injected clock or the system's): labels only. */
 int64_t alchdb__monitor_now(alchdb_monitor *mon);
-void alchdb__monitor_window_add(mon_window *dst, const mon_window *src);
+
+/* window.c: time and windows. */
+/* Ordering time for wall-clock time `wall`: never less than a value returned
+ * before, equal to wall while the wall clock runs forward. Window ids come
+ * from it, so a clock step back never overwrites a newer window. */
+int64_t alchdb__monitor_order_time(alchdb_monitor *mon, int64_t wall);
+/* Count one execution into w (id = its minute or hour number). Caller holds
+ * the pattern lock. */
+void alchdb__monitor_window_note(mon_window *w, int64_t id, int64_t d, bool err, bool slow);
+void alchdb__monitor_windows_clear(mon_window *w, int n); /* keeps the bucket arrays */
+void alchdb__monitor_windows_free(mon_window *w, int n);
+/* Snapshot of a window with its percentiles (caller holds the pattern lock). */
+void alchdb__monitor_window_snap(mon_wsnap *dst, const mon_window *src);
+/* Add the counts of src into dst (the percentiles are not additive: the
+ * caller fills them from the monitor-wide windows). */
+void alchdb__monitor_wsnap_add(mon_wsnap *dst, const mon_wsnap *src);
+void alchdb__monitor_wsnaps_clear(mon_wsnap *w, int n);
+/* Monitor-wide windows. */
+int alchdb__monitor_gwindows_init(alchdb_monitor *mon);
+void alchdb__monitor_gwindows_destroy(alchdb_monitor *mon);
+void alchdb__monitor_gwindows_reset(alchdb_monitor *mon);
+void alchdb__monitor_gwindow_note(alchdb_monitor *mon, int64_t mid, int64_t hid, int64_t d);
+/* Fill the percentiles of the totals' windows from the monitor-wide ones. */
+void alchdb__monitor_gwindow_fill(alchdb_monitor *mon, mon_wsnap *minute, mon_wsnap *hour);
 
 #endif /* ALCHDB_MONITOR_INTERNAL_H */

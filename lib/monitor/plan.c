@@ -70,6 +70,36 @@ static bool plan_is_json(const char *plan)
     return ok;
 }
 
+/* Planning runs code of the statement's authors: the planner evaluates
+ * IMMUTABLE functions of constant arguments, with the rights of the session.
+ * A monitor records other people's statements, so it refuses to plan on a
+ * session whose user is a superuser or may run server programs or read and
+ * write server files. The session user is checked, not the current user: a
+ * function can RESET ROLE, so SET ROLE would not be a boundary. Returns 0, or
+ * ALCHDB_E_STATE / ALCHDB_E_QUERY with the detail set. */
+static int check_session_rights(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SELECT r.rolsuper"
+                            " OR pg_has_role(session_user, 'pg_execute_server_program', 'USAGE')"
+                            " OR pg_has_role(session_user, 'pg_write_server_files', 'USAGE')"
+                            " OR pg_has_role(session_user, 'pg_read_server_files', 'USAGE')"
+                            " FROM pg_catalog.pg_roles r WHERE r.rolname = session_user");
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        char msg[512];
+        alchdb__pq_result_message(msg, sizeof msg, c, r, false);
+        rc = alchdb__error(ALCHDB_E_QUERY, "monitor plan capture: cannot read the session's rights: %s", msg);
+    } else if (strcmp(PQgetvalue(r, 0, 0), "f") != 0) {
+        rc = alchdb__error(ALCHDB_E_STATE,
+                           "monitor plan capture: refused: planning runs functions of the recorded "
+                           "statements with the session's rights, and this session's user is a "
+                           "superuser or may run server programs or files; connect as a role "
+                           "without those rights (docs/monitor.md, \"Plan capture\")");
+    }
+    PQclear(r);
+    return rc;
+}
+
 /* Returns the plan (owned) or NULL with *err (owned) set. */
 static char *explain_one(PGconn *c, const char *text, char **err)
 {
@@ -171,6 +201,8 @@ int alchdb_monitor_capture_plans(alchdb_monitor *mon, alchdb_pool *pool, const c
     } else {
         rc = alchdb__pq_connect_default(conninfo, "monitor", "monitor plan capture", &c);
     }
+    if (rc == 0 && c)
+        rc = check_session_rights(c);
     int got = 0;
     for (size_t i = 0; rc == 0 && c && i < nc; i++) {
         char *err = NULL;

@@ -22,7 +22,7 @@ typedef struct psnap {
     int64_t text_len;
     int64_t calls, errors, slow, rows, total_us, min_us, max_us, first_us, last_us;
     double mean_us;
-    int64_t p50, p95, p99, p999;
+    int64_t p50, p90, p95, p99, p999;
     mon_errclass errc[MON_ERR_CLASSES];
     int64_t errc_other;
     uint32_t sugg;
@@ -30,7 +30,7 @@ typedef struct psnap {
     int64_t cur_p95, cur_count, base_p95, base_count;
     char *plan_json, *plan_error;
     int64_t plan_at;
-    mon_window minute[MON_MINUTES], hour[MON_HOURS];
+    mon_wsnap minute[MON_MINUTES], hour[MON_HOURS];
 } psnap;
 
 /* Quantile of the values in a but not in b (b's buckets are a subset of a's). */
@@ -71,7 +71,7 @@ static void psnap_free(psnap *s, size_t n)
 typedef struct totals {
     alchdb__hist hist;
     int64_t calls, errors, slow, rows, total_us;
-    mon_window minute[MON_MINUTES], hour[MON_HOURS];
+    mon_wsnap minute[MON_MINUTES], hour[MON_HOURS];
 } totals;
 
 /* Copy every live pattern (and, if tot, the totals including evicted ones). */
@@ -125,6 +125,7 @@ static int take(alchdb_monitor *mon, bool plans, psnap **out, size_t *n, totals 
         s->first_us = p->first_seen_us;
         s->last_us = atomic_load_explicit(&p->last_used_us, memory_order_relaxed);
         s->p50 = alchdb__hist_quantile(&p->all, 0.50);
+        s->p90 = alchdb__hist_quantile(&p->all, 0.90);
         s->p95 = alchdb__hist_quantile(&p->all, 0.95);
         s->p99 = alchdb__hist_quantile(&p->all, 0.99);
         s->p999 = alchdb__hist_quantile(&p->all, 0.999);
@@ -149,8 +150,10 @@ static int take(alchdb_monitor *mon, bool plans, psnap **out, size_t *n, totals 
             oom |= (p->plan_json && !s->plan_json) || (p->plan_error && !s->plan_error);
         }
         s->plan_at = p->plan_at_us;
-        memcpy(s->minute, p->minute, sizeof s->minute);
-        memcpy(s->hour, p->hour, sizeof s->hour);
+        for (int w = 0; w < MON_MINUTES; w++)
+            alchdb__monitor_window_snap(&s->minute[w], &p->minute[w]);
+        for (int w = 0; w < MON_HOURS; w++)
+            alchdb__monitor_window_snap(&s->hour[w], &p->hour[w]);
         if (tot) {
             alchdb__hist_merge(&tot->hist, &p->all);
             tot->calls += p->calls;
@@ -179,13 +182,15 @@ static int take(alchdb_monitor *mon, bool plans, psnap **out, size_t *n, totals 
             alchdb__hist_destroy(&tot->hist);
         return alchdb__nomem("monitor snapshot");
     }
-    if (tot)
+    if (tot) {
         for (size_t i = 0; i < k; i++) {
             for (int w = 0; w < MON_MINUTES; w++)
-                alchdb__monitor_window_add(&tot->minute[w], &arr[i].minute[w]);
+                alchdb__monitor_wsnap_add(&tot->minute[w], &arr[i].minute[w]);
             for (int w = 0; w < MON_HOURS; w++)
-                alchdb__monitor_window_add(&tot->hour[w], &arr[i].hour[w]);
+                alchdb__monitor_wsnap_add(&tot->hour[w], &arr[i].hour[w]);
         }
+        alchdb__monitor_gwindow_fill(mon, tot->minute, tot->hour);
+    }
     *out = arr;
     *n = k;
     return 0;
@@ -211,6 +216,7 @@ int alchdb_monitor_get_metrics(alchdb_monitor *mon, alchdb_monitor_metrics *st, 
     s.rows = tot.rows;
     s.total_us = tot.total_us;
     s.p50_us = alchdb__hist_quantile(&tot.hist, 0.50);
+    s.p90_us = alchdb__hist_quantile(&tot.hist, 0.90);
     s.p95_us = alchdb__hist_quantile(&tot.hist, 0.95);
     s.p99_us = alchdb__hist_quantile(&tot.hist, 0.99);
     s.p999_us = alchdb__hist_quantile(&tot.hist, 0.999);
@@ -244,21 +250,24 @@ static void key_hex(char buf[17], uint64_t k) { snprintf(buf, 17, "%016llx", (un
 
 static double ratio(int64_t a, int64_t b) { return b ? (double)a / (double)b : 0.0; }
 
-static void emit_windows(alchdb__strbuf *sb, const char *name, const mon_window *w, int n,
+static void emit_windows(alchdb__strbuf *sb, const char *name, const mon_wsnap *w, int n,
                          int64_t cur, int64_t unit_us)
 {
     alchdb__sb_printf(sb, ",\"%s\":[", name);
     bool first = true;
     for (int64_t id = cur - n + 1; id <= cur; id++) {
-        const mon_window *x = &w[((id % n) + n) % n];
+        const mon_wsnap *x = &w[((id % n) + n) % n];
         if (x->id != id || x->calls == 0)
             continue;
         alchdb__sb_printf(sb,
                           "%s{\"start_us\":%lld,\"calls\":%lld,\"errors\":%lld,\"slow\":%lld,"
-                          "\"total_us\":%lld,\"mean_us\":%.1f,\"max_us\":%lld}",
+                          "\"total_us\":%lld,\"mean_us\":%.1f,\"max_us\":%lld,\"p50_us\":%lld,"
+                          "\"p90_us\":%lld,\"p95_us\":%lld,\"p99_us\":%lld}",
                           first ? "" : ",", (long long)(id * unit_us), (long long)x->calls,
                           (long long)x->errors, (long long)x->slow, (long long)x->total_us,
-                          ratio(x->total_us, x->calls), (long long)x->max_us);
+                          ratio(x->total_us, x->calls), (long long)x->max_us,
+                          (long long)x->p50_us, (long long)x->p90_us, (long long)x->p95_us,
+                          (long long)x->p99_us);
         first = false;
     }
     alchdb__sb_puts(sb, "]");
@@ -266,7 +275,8 @@ static void emit_windows(alchdb__strbuf *sb, const char *name, const mon_window 
 
 static void emit_plan_summary(alchdb__strbuf *sb, const char *plan);
 
-static void emit_pattern(alchdb__strbuf *sb, const psnap *s, int64_t now, bool windows, bool plan)
+/* ord: the ordering time now (the windows shown are the last hour / day of it). */
+static void emit_pattern(alchdb__strbuf *sb, const psnap *s, int64_t ord, bool windows, bool plan)
 {
     char id[17];
     key_hex(id, s->key);
@@ -279,12 +289,12 @@ static void emit_pattern(alchdb__strbuf *sb, const psnap *s, int64_t now, bool w
         sb,
         ",\"truncated\":%s,\"text_length\":%lld,\"calls\":%lld,\"errors\":%lld,\"slow\":%lld,"
         "\"rows\":%lld,\"total_us\":%lld,\"mean_us\":%.1f,\"min_us\":%lld,\"max_us\":%lld,"
-        "\"p50_us\":%lld,\"p95_us\":%lld,\"p99_us\":%lld,\"p999_us\":%lld,\"slow_ratio\":%.6f,"
-        "\"failure_rate\":%.6f,\"first_seen_us\":%lld,\"last_seen_us\":%lld",
+        "\"p50_us\":%lld,\"p90_us\":%lld,\"p95_us\":%lld,\"p99_us\":%lld,\"p999_us\":%lld,"
+        "\"slow_ratio\":%.6f,\"failure_rate\":%.6f,\"first_seen_us\":%lld,\"last_seen_us\":%lld",
         s->truncated ? "true" : "false", (long long)s->text_len, (long long)s->calls,
         (long long)s->errors, (long long)s->slow, (long long)s->rows, (long long)s->total_us,
         s->mean_us, (long long)s->min_us, (long long)s->max_us, (long long)s->p50,
-        (long long)s->p95, (long long)s->p99, (long long)s->p999, ratio(s->slow, s->calls),
+        (long long)s->p90, (long long)s->p95, (long long)s->p99, (long long)s->p999, ratio(s->slow, s->calls),
         ratio(s->errors, s->calls), (long long)s->first_us, (long long)s->last_us);
     alchdb__sb_puts(sb, ",\"errors_by_class\":{");
     bool first = true;
@@ -321,8 +331,8 @@ static void emit_pattern(alchdb__strbuf *sb, const psnap *s, int64_t now, bool w
         alchdb__sb_puts(sb, "}");
     }
     if (windows) {
-        emit_windows(sb, "minutes", s->minute, MON_MINUTES, now / 60000000, 60000000);
-        emit_windows(sb, "hours", s->hour, MON_HOURS, now / 3600000000LL, 3600000000LL);
+        emit_windows(sb, "minutes", s->minute, MON_MINUTES, ord / 60000000, 60000000);
+        emit_windows(sb, "hours", s->hour, MON_HOURS, ord / 3600000000LL, 3600000000LL);
     }
     alchdb__sb_puts(sb, "}");
 }
@@ -441,6 +451,7 @@ int alchdb_monitor_patterns_to_json(alchdb_monitor *mon, int sort, int64_t limit
         return alchdb__nomem("monitor JSON");
     }
     int64_t now = alchdb__monitor_now(mon);
+    int64_t ord = alchdb__monitor_order_time(mon, now);
     alchdb__strbuf sb;
     alchdb__sb_init(&sb);
     alchdb__sb_puts(&sb, "[");
@@ -448,7 +459,7 @@ int alchdb_monitor_patterns_to_json(alchdb_monitor *mon, int sort, int64_t limit
     for (size_t i = 0; i < lim; i++) {
         if (i)
             alchdb__sb_puts(&sb, ",");
-        emit_pattern(&sb, &arr[idx[i]], now, flags & ALCHDB_MONITOR_JSON_WINDOWS, true);
+        emit_pattern(&sb, &arr[idx[i]], ord, flags & ALCHDB_MONITOR_JSON_WINDOWS, true);
     }
     alchdb__sb_puts(&sb, "]");
     alchdb__free(idx);
@@ -500,6 +511,7 @@ int alchdb_monitor_analysis_to_json(alchdb_monitor *mon, int64_t limit, char **o
         return rc ? rc : alchdb__nomem("monitor analysis");
     }
     int64_t now = alchdb__monitor_now(mon);
+    int64_t ord = alchdb__monitor_order_time(mon, now);
     int64_t thr = mon->cfg.v[ALCHDB_MONITOR_OPT_SLOW_THRESHOLD];
     int64_t factor = mon->cfg.v[ALCHDB_MONITOR_OPT_REGRESSION_FACTOR];
     double slow_ratio = ratio(tot.slow, tot.calls), fail_rate = ratio(tot.errors, tot.calls);
@@ -512,14 +524,15 @@ int alchdb_monitor_analysis_to_json(alchdb_monitor *mon, int64_t limit, char **o
         &sb,
         "{\"generated_at_us\":%lld,\"slow_threshold_us\":%lld,\"summary\":{\"calls\":%lld,"
         "\"errors\":%lld,\"slow\":%lld,\"rows\":%lld,\"total_us\":%lld,\"mean_us\":%.1f,"
-        "\"p50_us\":%lld,\"p95_us\":%lld,\"p99_us\":%lld,\"p999_us\":%lld,\"max_us\":%lld,"
-        "\"slow_ratio\":%.6f,\"failure_rate\":%.6f,\"patterns\":%zu,\"unparsed_patterns\":%lld,"
+        "\"p50_us\":%lld,\"p90_us\":%lld,\"p95_us\":%lld,\"p99_us\":%lld,\"p999_us\":%lld,"
+        "\"max_us\":%lld,\"slow_ratio\":%.6f,\"failure_rate\":%.6f,\"patterns\":%zu,\"unparsed_patterns\":%lld,"
         "\"patterns_evicted\":%lld,\"text_cache_evictions\":%lld,\"parses\":%lld,"
         "\"label_values\":%lld,\"labels_dropped\":%lld,\"rejected\":%lld,"
         "\"truncated_texts\":%lld,\"slow_log_entries\":%lld,\"plans_captured\":%lld}",
         (long long)now, (long long)thr, (long long)tot.calls, (long long)tot.errors,
         (long long)tot.slow, (long long)tot.rows, (long long)tot.total_us, mean,
         (long long)alchdb__hist_quantile(&tot.hist, 0.5),
+        (long long)alchdb__hist_quantile(&tot.hist, 0.90),
         (long long)alchdb__hist_quantile(&tot.hist, 0.95),
         (long long)alchdb__hist_quantile(&tot.hist, 0.99),
         (long long)alchdb__hist_quantile(&tot.hist, 0.999), (long long)alchdb__hist_max(&tot.hist),
@@ -528,19 +541,19 @@ int alchdb_monitor_analysis_to_json(alchdb_monitor *mon, int64_t limit, char **o
         (long long)st.labels_dropped, (long long)st.rejected, (long long)st.truncated_texts,
         (long long)st.slow_log_entries, (long long)st.plans_captured);
     alchdb__sb_puts(&sb, ",\"trend\":{\"unit\":\"window\"");
-    emit_windows(&sb, "minutes", tot.minute, MON_MINUTES, now / 60000000, 60000000);
-    emit_windows(&sb, "hours", tot.hour, MON_HOURS, now / 3600000000LL, 3600000000LL);
+    emit_windows(&sb, "minutes", tot.minute, MON_MINUTES, ord / 60000000, 60000000);
+    emit_windows(&sb, "hours", tot.hour, MON_HOURS, ord / 3600000000LL, 3600000000LL);
     alchdb__sb_puts(&sb, "},\"top_by_total_time\":[");
     for (size_t i = 0; i < lim; i++) {
         if (i)
             alchdb__sb_puts(&sb, ",");
-        emit_pattern(&sb, &arr[by_total[i]], now, false, false);
+        emit_pattern(&sb, &arr[by_total[i]], ord, false, false);
     }
     alchdb__sb_puts(&sb, "],\"top_by_p95\":[");
     for (size_t i = 0; i < lim; i++) {
         if (i)
             alchdb__sb_puts(&sb, ",");
-        emit_pattern(&sb, &arr[by_p95[i]], now, false, false);
+        emit_pattern(&sb, &arr[by_p95[i]], ord, false, false);
     }
 
     /* regressions, N+1, suggestions: in total-time order, limited */
@@ -681,44 +694,5 @@ int alchdb_monitor_analysis_to_json(alchdb_monitor *mon, int64_t limit, char **o
     alchdb__free(by_p95);
     psnap_free(arr, n);
     alchdb__hist_destroy(&tot.hist);
-    return finish(&sb, out);
-}
-
-int alchdb_monitor_slow_log_to_json(alchdb_monitor *mon, int64_t limit, char **out)
-{
-    ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
-    *out = NULL;
-    ALCHDB_CHECK_ARG(mon, "mon", "must not be NULL");
-    alchdb__monitor_drain(mon);
-    ALCHDB_CHECK_ARG(limit >= 0, "limit", "must be >= 0");
-    alchdb__strbuf sb;
-    alchdb__sb_init(&sb);
-    alchdb__sb_puts(&sb, "[");
-    pthread_mutex_lock(&mon->slow_lock);
-    uint32_t n = mon->slow_count;
-    if (limit && (uint64_t)limit < n)
-        n = (uint32_t)limit;
-    for (uint32_t i = 0; i < n; i++) {
-        const mon_slow_entry *e =
-            &mon->slowlog[(mon->slow_head + mon->slow_cap - 1 - i) % mon->slow_cap];
-        char id[17];
-        key_hex(id, e->pattern_key);
-        alchdb__sb_printf(&sb,
-                          "%s{\"timestamp_us\":%lld,\"duration_us\":%lld,\"rows\":%lld,"
-                          "\"pattern_id\":\"%s\",\"sqlstate\":",
-                          i ? "," : "", (long long)e->ts_us, (long long)e->duration_us,
-                          (long long)e->rows, id);
-        alchdb__sb_json_str(&sb, e->sqlstate[0] ? e->sqlstate : NULL);
-        alchdb__sb_puts(&sb, ",\"route\":");
-        alchdb__sb_json_str(&sb, e->route[0] ? e->route : NULL);
-        alchdb__sb_puts(&sb, ",\"labels\":");
-        alchdb__sb_json_str(&sb, e->labels);
-        alchdb__sb_printf(&sb, ",\"redacted\":%s,\"text\":",
-                          mon->cfg.v[ALCHDB_MONITOR_OPT_KEEP_PARAMETERS] ? "false" : "true");
-        alchdb__sb_json_str(&sb, e->text);
-        alchdb__sb_puts(&sb, "}");
-    }
-    pthread_mutex_unlock(&mon->slow_lock);
-    alchdb__sb_puts(&sb, "]");
     return finish(&sb, out);
 }

@@ -16,7 +16,26 @@
 #include "monitor/monitor_internal.h"
 #include "sql/scan.h"
 
-enum { K_LITERAL = 1, K_WORD, K_QIDENT, K_OP, K_PUNCT, K_OTHER };
+enum { K_LITERAL = 1, K_WORD, K_QIDENT, K_OP, K_PUNCT, K_OTHER, K_PARAM };
+
+/* Kind of a literal as the parser will see it: the query key (lib/sql's
+ * jumble.c) counts constants by kind, so texts that strip alike must agree on
+ * it. 'i' integer that fits int4, 'f' other numbers, 'b' bit strings
+ * (B'...', X'...'), 's' other strings. */
+static unsigned char literal_kind(const char *p, size_t n, int tok)
+{
+    if (tok == ALCHDB__SQL_TOK_STRING)
+        return (p[0] == 'b' || p[0] == 'B' || p[0] == 'x' || p[0] == 'X') && n > 1 && p[1] == '\'' ? 'b' : 's';
+    if (n > 10)
+        return 'f';
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 'f';
+        v = v * 10 + (p[i] - '0');
+    }
+    return v <= 2147483647 ? 'i' : 'f';
+}
 
 typedef struct stripper {
     unsigned char buf[256];
@@ -55,10 +74,15 @@ static void show(alchdb__strbuf *out, size_t out_max, const char *p, size_t n)
 
 static const char *const dml_words[] = {"select", "insert", "update", "delete", "with", "values", "table"};
 
-uint64_t alchdb__monitor_strip(const char *sql, size_t len, alchdb__strbuf *out, size_t out_max,
-                               int *tokens, bool *dml)
+static uint64_t strip(const char *sql, size_t len, alchdb__strbuf *out, size_t out_max,
+                      int *tokens, bool *dml, bool literals)
 {
-    stripper s = {.n = 0, .h = 0x6d6f6e69746f72ull};
+    stripper s = {.n = 0, .h = literals ? 0x7574696c697479ull : 0x6d6f6e69746f72ull};
+    bool execute = false;
+    /* ORDER BY / GROUP BY lists: an integer item is a column position whose
+     * value the query key keeps, so it stays in the stripped key too */
+    int depth = 0, by_depth = -1;
+    bool prev_order_group = false, item_start = false;
     int ntok = 0;
     bool first_word = true, space = false;
     *dml = false;
@@ -77,14 +101,37 @@ uint64_t alchdb__monitor_strip(const char *sql, size_t len, alchdb__strbuf *out,
         }
         const char *p = sql + t.start;
         switch (t.kind) {
-        case ALCHDB__SQL_TOK_STRING:
-        case ALCHDB__SQL_TOK_NUMBER:
         case ALCHDB__SQL_TOK_PARAM:
-            put_byte(&s, K_LITERAL);
+            put_byte(&s, K_PARAM); /* $1 and $2 are different parameters */
+            put(&s, p, t.len);
+            put_byte(&s, 0);
             show(out, out_max, "?", 1);
             first_word = false;
+            item_start = false;
             break;
+        case ALCHDB__SQL_TOK_STRING:
+        case ALCHDB__SQL_TOK_NUMBER: {
+            unsigned char lk = literal_kind(p, t.len, t.kind);
+            put_byte(&s, K_LITERAL);
+            put_byte(&s, lk);
+            if ((literals && !execute) || (item_start && lk == 'i')) {
+                put(&s, p, t.len);
+                put_byte(&s, 0); /* where the literal ends */
+            }
+            show(out, out_max, "?", 1);
+            first_word = false;
+            item_start = false;
+            break;
+        }
         case ALCHDB__SQL_TOK_WORD: {
+            bool og = alchdb__sql_word_is(sql, &t, "order") || alchdb__sql_word_is(sql, &t, "group");
+            if (prev_order_group && alchdb__sql_word_is(sql, &t, "by")) {
+                by_depth = depth;
+                item_start = true;
+            } else {
+                item_start = false;
+            }
+            prev_order_group = og;
             put_byte(&s, K_WORD);
             for (size_t i = 0; i < t.len; i++) {
                 char c = p[i];
@@ -98,6 +145,7 @@ uint64_t alchdb__monitor_strip(const char *sql, size_t len, alchdb__strbuf *out,
                 for (size_t k = 0; k < sizeof dml_words / sizeof dml_words[0]; k++)
                     if (alchdb__sql_word_is(sql, &t, dml_words[k]))
                         *dml = true;
+                execute = alchdb__sql_word_is(sql, &t, "execute");
             }
             break;
         }
@@ -109,6 +157,18 @@ uint64_t alchdb__monitor_strip(const char *sql, size_t len, alchdb__strbuf *out,
             put_byte(&s, kinds[t.kind]);
             put(&s, p, t.len);
             show(out, out_max, p, t.len);
+            prev_order_group = false;
+            if (t.kind == ALCHDB__SQL_TOK_PUNCT && p[0] == '(') {
+                depth++;
+                item_start = false;
+            } else if (t.kind == ALCHDB__SQL_TOK_PUNCT && p[0] == ')') {
+                if (depth-- == by_depth)
+                    by_depth = -1;
+                item_start = false;
+            } else {
+                /* a comma at the depth of an ORDER BY / GROUP BY list starts the next item */
+                item_start = t.kind == ALCHDB__SQL_TOK_PUNCT && p[0] == ',' && depth == by_depth;
+            }
             if (!(t.kind == ALCHDB__SQL_TOK_PUNCT && p[0] == '(')) /* "(SELECT ...)" still counts as a SELECT */
                 first_word = false;
             break;
@@ -118,4 +178,17 @@ uint64_t alchdb__monitor_strip(const char *sql, size_t len, alchdb__strbuf *out,
     flush(&s);
     *tokens = ntok;
     return s.h ? s.h : 1; /* 0 marks empty cache entries */
+}
+
+uint64_t alchdb__monitor_strip(const char *sql, size_t len, alchdb__strbuf *out, size_t out_max,
+                               int *tokens, bool *dml)
+{
+    return strip(sql, len, out, out_max, tokens, dml, false);
+}
+
+uint64_t alchdb__monitor_utility_key(const char *sql, size_t len)
+{
+    int tokens;
+    bool dml;
+    return strip(sql, len, NULL, 0, &tokens, &dml, true);
 }

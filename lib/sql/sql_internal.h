@@ -32,6 +32,14 @@ int alchdb__sql_parse_tree(const char *sql, size_t len, char **json_tree, int64_
  * fingerprint safely (the detail says so). */
 int alchdb__sql_fingerprint(const char *sql, size_t len, uint64_t *fp, char **normalized);
 
+/* Query key of ONE statement (jumble.c): equal for executions PostgreSQL 15's
+ * pg_stat_statements counts as one query (order and length of lists,
+ * constants by kind, parameters by number, ORDER BY / GROUP BY positions),
+ * except that lists of constants in IN, ARRAY and VALUES rows count as one
+ * item whatever their length. ALCHDB_E_PARSE / ALCHDB_E_RANGE as the parser;
+ * ALCHDB_E_INVALID when the text is not exactly one statement. */
+int alchdb__sql_query_key(const char *sql, size_t len, uint64_t *key);
+
 /* Statement spans of a script (leading whitespace/comments skipped, no
  * semicolon). *offsets and *lengths are owned (alchdb__free), NULL when n = 0. */
 int alchdb__sql_split(const char *sql, size_t len, size_t **offsets, size_t **lengths, size_t *n);

@@ -913,7 +913,7 @@ START_TEST(test_query_options)
     ck_assert_int_eq(alchdb_client_exec_cached(c, sel, 0, NULL, 0, &q, NULL), 0);
     char *slow;
     ck_assert_int_eq(alchdb_monitor_slow_log_to_json(mon, 10, &slow), 0);
-    ck_assert_msg(strstr(slow, "\"cache\"") && strstr(slow, "cache=hit"), "%s", slow);
+    ck_assert_msg(strstr(slow, "\"route\":\"cache\"") && strstr(slow, "\"cache\":\"hit\""), "%s", slow);
     alchdb_free(slow);
     alchdb_client_set_monitor(c, NULL);
     alchdb_monitor_free(mon);

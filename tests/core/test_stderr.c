@@ -13,7 +13,7 @@
 
 #define DB "alchdb_trust_stderr"
 
-static char ci[512];
+static char ci[512], planner_ci[600];
 
 static void setup_db(void)
 {
@@ -28,6 +28,11 @@ static void setup_db(void)
      * WARNING too. */
     pgtest_exec(c, "CREATE FUNCTION noisy() RETURNS int IMMUTABLE LANGUAGE plpgsql AS "
                    "$$BEGIN RAISE WARNING 'noisy() was planned'; RETURN 1; END$$");
+    /* plan capture refuses superuser sessions: plan as a role without rights */
+    pgtest_exec(c, "DO $$BEGIN CREATE ROLE " DB "_planner LOGIN; "
+                   "EXCEPTION WHEN duplicate_object THEN NULL; END$$");
+    pgtest_exec(c, "GRANT SELECT ON t TO " DB "_planner");
+    snprintf(planner_ci, sizeof planner_ci, "%s user=" DB "_planner", ci);
     PQfinish(c);
     /* A recorded collation version the C library cannot confirm: PostgreSQL
      * warns on every connection to the database, during the handshake. */
@@ -67,7 +72,10 @@ static void run_pool_and_client(void)
     PQclear(r);
     ck_assert_int_eq(alchdb_pool_release(pool, c), 0);
 
-    capture_noisy_plan(pool, NULL, "SELECT v FROM t WHERE id = noisy() + $1");
+    alchdb_pool *planner_pool = NULL;
+    ck_assert_int_eq(alchdb_pool_new(planner_ci, NULL, &planner_pool), 0);
+    capture_noisy_plan(planner_pool, NULL, "SELECT v FROM t WHERE id = noisy() + $1");
+    alchdb_pool_free(planner_pool);
     alchdb_pool_free(pool);
 
     alchdb_client *cl = NULL;
@@ -86,7 +94,7 @@ static void run_pool_and_client(void)
     alchdb_client_free(cl);
 }
 
-static void run_monitor_by_conninfo(void) { capture_noisy_plan(NULL, ci, "SELECT v FROM t WHERE id > noisy()"); }
+static void run_monitor_by_conninfo(void) { capture_noisy_plan(NULL, planner_ci, "SELECT v FROM t WHERE id > noisy()"); }
 
 static void run_advisor(void)
 {

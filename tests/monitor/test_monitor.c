@@ -51,14 +51,26 @@ static json_t *analysis(alchdb_monitor *m)
     return j;
 }
 
-static json_t *slowlog(alchdb_monitor *m)
+/* The whole slow-log document. */
+static json_t *slowlog_doc(alchdb_monitor *m, int64_t limit)
 {
     char *s = NULL;
-    ck_assert_int_eq(alchdb_monitor_slow_log_to_json(m, 0, &s), 0);
+    ck_assert_int_eq(alchdb_monitor_slow_log_to_json(m, limit, &s), 0);
     json_t *j = json_loads(s, 0, NULL);
     ck_assert_ptr_nonnull(j);
     alchdb_free(s);
     return j;
+}
+
+/* Its "recent" list (newest first). */
+static json_t *slowlog(alchdb_monitor *m)
+{
+    json_t *j = slowlog_doc(m, 0);
+    json_t *r = json_object_get(j, "recent");
+    ck_assert_ptr_nonnull(r);
+    json_incref(r);
+    json_decref(j);
+    return r;
 }
 
 static int64_t jint(json_t *o, const char *k)
@@ -133,7 +145,9 @@ START_TEST(test_grouping_in_lists_and_literals)
     ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT * FROM u WHERE id = 1", 50, NULL), 0);
     alchdb_monitor_metrics st = stats(m);
     ck_assert_int_eq(st.calls, 5);
-    ck_assert_int_eq(st.patterns, 2);
+    /* IN lists of constants of any length are one query (squashed, as
+     * PostgreSQL 18 does); "= 'x'" is another, as in pg_stat_statements */
+    ck_assert_int_eq(st.patterns, 3);
     int64_t parses = st.parses;
     /* already-seen texts and new literals of a known shape do not parse */
     for (int i = 0; i < 100; i++)
@@ -145,19 +159,20 @@ START_TEST(test_grouping_in_lists_and_literals)
     }
     st = stats(m);
     ck_assert_int_eq(st.parses, parses);
-    ck_assert_int_eq(st.patterns, 2);
+    ck_assert_int_eq(st.patterns, 3);
     json_t *p = patterns(m, ALCHDB_MONITOR_SORT_CALLS, 0, 0);
-    ck_assert_int_eq(json_array_size(p), 2);
+    ck_assert_int_eq(json_array_size(p), 3);
     json_t *top = json_array_get(p, 0);
     ck_assert_int_eq(jint(top, "calls"), 201);
     ck_assert_str_eq(json_string_value(json_object_get(top, "kind")), "parsed");
     /* normalized display text, literals gone */
     ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(top, "text")), "$1"));
     json_t *t = json_array_get(p, 1);
-    ck_assert_int_eq(jint(t, "calls"), 4);
-    ck_assert_int_eq(jint(t, "total_us"), 100);
+    ck_assert_int_eq(jint(t, "calls"), 3);
+    ck_assert_int_eq(jint(t, "total_us"), 60);
     ck_assert_int_eq(jint(t, "min_us"), 10);
-    ck_assert_int_eq(jint(t, "max_us"), 40);
+    ck_assert_int_eq(jint(t, "max_us"), 30);
+    ck_assert_int_eq(jint(json_array_get(p, 2), "calls"), 1);
     json_decref(p);
     /* limit and another sort order */
     p = patterns(m, ALCHDB_MONITOR_SORT_MAX, 1, 0);
@@ -175,6 +190,68 @@ END_TEST
  * and ?&: "j 'a' ?" (no longer valid SQL: it stays unparsed) and "j ? 'a'"
  * once both stripped to "j ? ?", so whichever came first took the other's
  * records. Each must get its own pattern whatever the order. */
+/* Statements pg_stat_statements (PostgreSQL 15) keeps apart get their own
+ * patterns, whatever order they arrive in and through whichever cache path;
+ * the deliberate merges stay merged. */
+START_TEST(test_grouping_classes)
+{
+    static const char *const apart[][2] = {
+        {"BEGIN", "BEGIN ISOLATION LEVEL SERIALIZABLE"},
+        {"BEGIN READ ONLY", "BEGIN READ WRITE"},
+        {"START TRANSACTION READ ONLY", "START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"},
+        {"DO $$ BEGIN PERFORM 1; END $$", "DO $$ BEGIN PERFORM 2; END $$"},
+        {"EXECUTE get_a(1)", "EXECUTE get_b(1)"},
+        {"CREATE TABLE t1 AS SELECT 1", "CREATE TABLE t2 AS SELECT 1"},
+        {"SELECT a FROM t", "SELECT a, a FROM t"},
+        {"SELECT f(1)", "SELECT f(1, 2)"},
+        {"SELECT 1", "SELECT 1, 2"},
+        {"SELECT 1", "SELECT 'a'"},
+        {"SELECT a, b FROM t", "SELECT b, a FROM t"},
+        {"INSERT INTO t (k, v) VALUES (1, 2)", "INSERT INTO t (v, k) VALUES (1, 2)"},
+        {"UPDATE t SET a = 1, b = 2", "UPDATE t SET b = 2, a = 1"},
+        {"UPDATE t SET a = 1", "UPDATE t SET b = 1"},
+        {"DELETE FROM t RETURNING a", "DELETE FROM t RETURNING b"},
+        {"SELECT a, b FROM t ORDER BY 1", "SELECT a, b FROM t ORDER BY 2"},
+        {"SELECT a, count(*) FROM t GROUP BY 1 ORDER BY 2", "SELECT a, count(*) FROM t GROUP BY 1 ORDER BY 1"},
+        {"SELECT a FROM t ORDER BY a, 1", "SELECT a FROM t ORDER BY a, 2"},
+        {"SELECT a FROM t LIMIT 5", "SELECT a FROM t LIMIT 5 OFFSET 10"},
+        {"SELECT a FROM t WHERE p > 10", "SELECT a FROM t WHERE p > 10.5"},
+        {"SELECT a FROM t WHERE id = 1", "SELECT a FROM t WHERE id IN (1, 2)"},
+        {"SELECT a FROM t WHERE id = $1", "SELECT a FROM t WHERE id = $2"},
+        {"SELECT a FROM t WHERE id = $1", "SELECT a FROM t WHERE id = 1"},
+        {"SELECT CASE WHEN a > 1 THEN 1 END FROM t", "SELECT CASE WHEN a > 1 THEN 1 WHEN a > 2 THEN 2 END FROM t"},
+        {"VALUES (1)", "VALUES (1, 2)"},
+        {"SET work_mem = '4MB'", "SET work_mem = '8MB'"},
+    };
+    static const char *const together[][2] = {
+        {"SELECT a FROM t WHERE id IN (1, 2, 3)", "SELECT a FROM t WHERE id IN (4, 5)"},
+        {"SELECT a FROM t WHERE id = ANY(ARRAY[1, 2])", "SELECT a FROM t WHERE id = ANY(ARRAY[3, 4, 5])"},
+        {"INSERT INTO t (k, v) VALUES (1, 2)", "INSERT INTO t (k, v) VALUES (3, 4), (5, 6)"},
+        {"SELECT a FROM t WHERE id = 1", "select a  from t where id = 2 -- c"},
+        {"SELECT 1 AS one", "SELECT 1 AS uno"},
+        {"SELECT x.a FROM t x WHERE x.id = 1", "SELECT x.a FROM t AS x WHERE x.id = 7"},
+        {"SELECT a FROM t ORDER BY a LIMIT 5", "SELECT a FROM t ORDER BY a LIMIT 50"},
+        {"EXECUTE get_a(1)", "EXECUTE get_a(2)"},
+    };
+    for (int order = 0; order < 2; order++) {
+        for (size_t i = 0; i < sizeof apart / sizeof apart[0]; i++) {
+            alchdb_monitor *m = mk(NULL);
+            ck_assert_int_eq(alchdb_monitor_record_simple(m, apart[i][order], 10, NULL), 0);
+            ck_assert_int_eq(alchdb_monitor_record_simple(m, apart[i][1 - order], 10, NULL), 0);
+            ck_assert_msg(stats(m).patterns == 2, "merged: [%s] and [%s]", apart[i][0], apart[i][1]);
+            alchdb_monitor_free(m);
+        }
+        for (size_t i = 0; i < sizeof together / sizeof together[0]; i++) {
+            alchdb_monitor *m = mk(NULL);
+            ck_assert_int_eq(alchdb_monitor_record_simple(m, together[i][order], 10, NULL), 0);
+            ck_assert_int_eq(alchdb_monitor_record_simple(m, together[i][1 - order], 10, NULL), 0);
+            ck_assert_msg(stats(m).patterns == 1, "split: [%s] and [%s]", together[i][0], together[i][1]);
+            alchdb_monitor_free(m);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_text_key_literal_vs_operator)
 {
     static const char *const pairs[][2] = {
@@ -257,9 +334,9 @@ START_TEST(test_percentiles_accuracy)
         }
         qsort(v, (size_t)n, sizeof *v, cmp64);
         alchdb_monitor_metrics st = stats(m);
-        const double qs[] = {0.50, 0.95, 0.99, 0.999};
-        const int64_t got[] = {st.p50_us, st.p95_us, st.p99_us, st.p999_us};
-        for (int k = 0; k < 4; k++) {
+        const double qs[] = {0.50, 0.90, 0.95, 0.99, 0.999};
+        const int64_t got[] = {st.p50_us, st.p90_us, st.p95_us, st.p99_us, st.p999_us};
+        for (int k = 0; k < 5; k++) {
             int64_t rank = (int64_t)ceil(qs[k] * n);
             int64_t exact = v[rank - 1];
             double rel = fabs((double)got[k] - (double)exact) / (double)exact;
@@ -316,6 +393,75 @@ START_TEST(test_slow_log_ring_bounded)
 }
 END_TEST
 
+/* Five slots: a 10 s outlier stays among the slowest (overall and for its
+ * pattern) after five 10 ms queries pushed it out of the recent ring. */
+START_TEST(test_slow_log_keeps_outliers)
+{
+    alchdb_monitor_config *c = NULL;
+    ck_assert_int_eq(alchdb_monitor_config_new(&c), 0);
+    ck_assert_int_eq(alchdb_monitor_config_set_int64(c, ALCHDB_MONITOR_OPT_SLOW_LOG_SIZE, 5), 0);
+    ck_assert_int_eq(alchdb_monitor_config_set_from_string(c, "slow_query_threshold", "5ms"), 0);
+    alchdb_monitor *m = mk(c);
+    alchdb_monitor_config_free(c);
+    const char *labels[] = {"endpoint=/a,b", "job=nightly", "endpoint=/dup", "bare"};
+    alchdb_monitor_query q = {.version = ALCHDB_MONITOR_QUERY_VERSION, .sql = "SELECT * FROM big",
+                              .sql_len = -1, .duration_us = 10000000, .rows = 3,
+                              .labels = labels, .nlabels = 4};
+    ck_assert_int_eq(alchdb_monitor_record(m, &q), 0);
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 2 FROM other", 20000, NULL), 0);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 1 FROM small", 10000 + i, NULL), 0);
+    json_t *d = slowlog_doc(m, 0);
+    ck_assert_int_eq(jint(d, "slow_threshold_us"), 5000);
+    json_t *recent = json_object_get(d, "recent");
+    ck_assert_int_eq(json_array_size(recent), 5);
+    ck_assert_int_eq(jint(json_array_get(recent, 0), "duration_us"), 10004); /* newest first */
+    json_t *slowest = json_object_get(d, "slowest");
+    ck_assert_int_eq(json_array_size(slowest), 5);
+    json_t *top = json_array_get(slowest, 0);
+    ck_assert_int_eq(jint(top, "duration_us"), 10000000); /* slowest first */
+    ck_assert_int_eq(jint(json_array_get(slowest, 1), "duration_us"), 20000);
+    ck_assert_int_eq(jint(json_array_get(slowest, 4), "duration_us"), 10002);
+    /* labels as an object: commas in values survive, the first value of a key wins */
+    json_t *l = json_object_get(top, "labels");
+    ck_assert(json_is_object(l));
+    ck_assert_str_eq(json_string_value(json_object_get(l, "endpoint")), "/a,b");
+    ck_assert_str_eq(json_string_value(json_object_get(l, "job")), "nightly");
+    ck_assert_str_eq(json_string_value(json_object_get(l, "bare")), "");
+    ck_assert_int_eq(json_object_size(l), 3);
+    json_t *per = json_object_get(d, "slowest_per_pattern");
+    ck_assert_int_eq(json_array_size(per), 3);
+    ck_assert_int_eq(jint(json_array_get(per, 0), "duration_us"), 10000000);
+    ck_assert_int_eq(jint(json_array_get(per, 1), "duration_us"), 20000);
+    ck_assert_int_eq(jint(json_array_get(per, 2), "duration_us"), 10004);
+    json_decref(d);
+    /* limit applies to each list */
+    d = slowlog_doc(m, 1);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "recent")), 1);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "slowest")), 1);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "slowest_per_pattern")), 1);
+    json_decref(d);
+    /* a slower one replaces the fastest kept; equal durations keep the older */
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 1 FROM small", 10002, NULL), 0);
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 1 FROM small", 30000, NULL), 0);
+    d = slowlog_doc(m, 0);
+    slowest = json_object_get(d, "slowest");
+    ck_assert_int_eq(jint(json_array_get(slowest, 1), "duration_us"), 30000);
+    ck_assert_int_eq(jint(json_array_get(slowest, 4), "duration_us"), 10003);
+    per = json_object_get(d, "slowest_per_pattern");
+    ck_assert_int_eq(jint(json_array_get(per, 1), "duration_us"), 30000);
+    json_decref(d);
+    /* reset forgets all three */
+    ck_assert_int_eq(alchdb_monitor_reset(m), 0);
+    d = slowlog_doc(m, 0);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "recent")), 0);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "slowest")), 0);
+    ck_assert_int_eq(json_array_size(json_object_get(d, "slowest_per_pattern")), 0);
+    json_decref(d);
+    alchdb_monitor_free(m);
+}
+END_TEST
+
 START_TEST(test_redaction)
 {
     const char *q = "SELECT * FROM users WHERE email = 'alice@secret.example' AND pin = 4242";
@@ -340,7 +486,7 @@ START_TEST(test_redaction)
             ck_assert_ptr_nonnull(strstr(s, "$1"));
         }
         ck_assert_ptr_nonnull(strstr(s, "replica"));
-        ck_assert_ptr_nonnull(strstr(s, "endpoint=/login"));
+        ck_assert_ptr_nonnull(strstr(s, "\"endpoint\":\"/login\""));
         alchdb_free(s);
         /* pattern texts are always redacted */
         ck_assert_int_eq(alchdb_monitor_patterns_to_json(m, 0, 0, 0, &s), 0);
@@ -454,6 +600,207 @@ START_TEST(test_windows_rollover)
     ck_assert_int_eq(window_calls(hours, t0 + HOUR), 0);
     ck_assert_int_eq(window_calls(hours, t0 + 25 * HOUR), 1);
     json_decref(a);
+    alchdb_monitor_free(m);
+}
+END_TEST
+
+/* Exact quantile (rank ceil(q * n)) of a sorted array. */
+static int64_t exact_q(const int64_t *v, int n, double q)
+{
+    int64_t rank = (int64_t)ceil(q * n);
+    return v[(rank < 1 ? 1 : rank) - 1];
+}
+
+static void assert_close(const char *what, int64_t got, int64_t exact)
+{
+    double rel = fabs((double)got - (double)exact) / (double)exact;
+    ck_assert_msg(rel <= 0.02 || llabs(got - exact) <= 1, "%s: got %lld exact %lld (%.2f%%)", what,
+                  (long long)got, (long long)exact, rel * 100);
+}
+
+static json_t *window_at(json_t *arr, int64_t start)
+{
+    size_t i;
+    json_t *w;
+    json_array_foreach(arr, i, w) if (jint(w, "start_us") == start) return w;
+    return NULL;
+}
+
+/* Per-window p50/p90/p95/p99: each pattern's minute and hour windows, and the
+ * trend's windows over every pattern (including evicted ones), each against
+ * the exact quantiles of what was recorded in that window. */
+START_TEST(test_window_percentiles)
+{
+    alchdb_monitor_config *c = NULL;
+    ck_assert_int_eq(alchdb_monitor_config_new(&c), 0);
+    ck_assert_int_eq(alchdb_monitor_config_set_int64(c, ALCHDB_MONITOR_OPT_MAX_PATTERNS, 16), 0);
+    alchdb_monitor *m = mk(c);
+    alchdb_monitor_config_free(c);
+    ck_assert_int_eq(alchdb_monitor_set_clock(m, fake_clock, NULL), 0);
+    const int64_t MIN = 60000000, HOUR = 60 * MIN;
+    int64_t t0 = 1700000000000000LL / HOUR * HOUR;
+    enum { N = 4000 };
+    static int64_t a0[N], b0[N], all0[2 * N], a1[N];
+    srand(777);
+    fake_now = t0 + 10;
+    for (int i = 0; i < N; i++) { /* minute 0: A uniform 1..100 ms, B exponential mean 2 ms */
+        double u = (rand() + 1.0) / ((double)RAND_MAX + 2.0);
+        a0[i] = 1000 + (int64_t)(u * 99000);
+        b0[i] = 1 + (int64_t)(-log(u) * 2000);
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT a FROM wa", a0[i], NULL), 0);
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT b FROM wb", b0[i], NULL), 0);
+        all0[2 * i] = a0[i];
+        all0[2 * i + 1] = b0[i];
+    }
+    fake_now = t0 + MIN + 10; /* minute 1: A only, ten times slower */
+    for (int i = 0; i < N; i++) {
+        a1[i] = a0[i] * 10;
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT a FROM wa", a1[i], NULL), 0);
+    }
+    qsort(a0, N, sizeof *a0, cmp64);
+    qsort(b0, N, sizeof *b0, cmp64);
+    qsort(all0, 2 * N, sizeof *all0, cmp64);
+    qsort(a1, N, sizeof *a1, cmp64);
+    static int64_t a01[2 * N];
+    memcpy(a01, a0, sizeof a0);
+    memcpy(a01 + N, a1, sizeof a1);
+    qsort(a01, 2 * N, sizeof *a01, cmp64);
+    const double qs[] = {0.50, 0.90, 0.95, 0.99};
+    const char *names[] = {"p50_us", "p90_us", "p95_us", "p99_us"};
+
+    /* the pattern's own windows */
+    json_t *p = patterns(m, ALCHDB_MONITOR_SORT_CALLS, 0, ALCHDB_MONITOR_JSON_WINDOWS);
+    json_t *pa = NULL, *pb = NULL;
+    size_t i;
+    json_t *x;
+    json_array_foreach(p, i, x)
+    {
+        const char *t = json_string_value(json_object_get(x, "text"));
+        if (strstr(t, "wa"))
+            pa = x;
+        else if (strstr(t, "wb"))
+            pb = x;
+    }
+    ck_assert_ptr_nonnull(pa);
+    ck_assert_ptr_nonnull(pb);
+    json_t *wa0 = window_at(json_object_get(pa, "minutes"), t0);
+    json_t *wa1 = window_at(json_object_get(pa, "minutes"), t0 + MIN);
+    json_t *wb0 = window_at(json_object_get(pb, "minutes"), t0);
+    json_t *wah = window_at(json_object_get(pa, "hours"), t0);
+    ck_assert_ptr_nonnull(wa0);
+    ck_assert_ptr_nonnull(wa1);
+    ck_assert_ptr_nonnull(wb0);
+    ck_assert_ptr_nonnull(wah);
+    ck_assert_int_eq(jint(wa0, "calls"), N);
+    ck_assert_int_eq(jint(wa1, "calls"), N);
+    for (int k = 0; k < 4; k++) {
+        assert_close("pattern A minute 0", jint(wa0, names[k]), exact_q(a0, N, qs[k]));
+        assert_close("pattern A minute 1", jint(wa1, names[k]), exact_q(a1, N, qs[k]));
+        assert_close("pattern B minute 0", jint(wb0, names[k]), exact_q(b0, N, qs[k]));
+        assert_close("pattern A hour 0", jint(wah, names[k]), exact_q(a01, 2 * N, qs[k]));
+    }
+    assert_close("pattern A p90 overall", jint(pa, "p90_us"), exact_q(a01, 2 * N, 0.90));
+    json_decref(p);
+
+    /* evict both patterns: the trend keeps their counts and percentiles */
+    char sql[64], nb[16];
+    for (int k = 0; k < 20; k++) {
+        snprintf(sql, sizeof sql, "SELECT z FROM %s", tname(k, nb));
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, sql, 5000, NULL), 0);
+    }
+    ck_assert_int_ge(stats(m).patterns_evicted, 2);
+    json_t *an = analysis(m);
+    json_t *mins = json_object_get(json_object_get(an, "trend"), "minutes");
+    json_t *t0w = window_at(mins, t0);
+    ck_assert_ptr_nonnull(t0w);
+    ck_assert_int_eq(jint(t0w, "calls"), 2 * N);
+    for (int k = 0; k < 4; k++)
+        assert_close("trend minute 0", jint(t0w, names[k]), exact_q(all0, 2 * N, qs[k]));
+    json_t *sum = json_object_get(an, "summary");
+    ck_assert_int_gt(jint(sum, "p90_us"), 0);
+    ck_assert_int_le(jint(sum, "p90_us"), jint(sum, "p95_us"));
+    json_decref(an);
+    alchdb_monitor_free(m);
+}
+END_TEST
+
+/* A wall clock that steps back an hour (or more) must not put the new
+ * records into the slot of a newer window and wipe it. */
+START_TEST(test_clock_step_back)
+{
+    alchdb_monitor *m = mk(NULL);
+    ck_assert_int_eq(alchdb_monitor_set_clock(m, fake_clock, NULL), 0);
+    const int64_t MIN = 60000000, HOUR = 60 * MIN;
+    int64_t t0 = 1700000000000000LL / HOUR * HOUR;
+    for (int step = 0; step < 3; step++) {
+        const int64_t back[] = {60 * MIN, 61 * MIN, 24 * HOUR};
+        ck_assert_int_eq(alchdb_monitor_reset(m), 0);
+        fake_now = t0 + step * 48 * HOUR + 5 * MIN + 10;
+        int64_t newer = fake_now / MIN * MIN;
+        for (int i = 0; i < 3; i++)
+            ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 1", 100, NULL), 0);
+        fake_now -= back[step];
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 1", 100, NULL), 0);
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT 2 FROM y", 100, NULL), 0);
+        json_t *a = analysis(m);
+        json_t *mins = json_object_get(json_object_get(a, "trend"), "minutes");
+        json_t *w = window_at(mins, newer);
+        ck_assert_msg(w != NULL, "step %d: the newer minute window is gone", step);
+        ck_assert_int_eq(jint(w, "calls"), 5); /* counted in the newest window, none lost */
+        ck_assert_int_eq(json_array_size(mins), 1);
+        json_t *hours = json_object_get(json_object_get(a, "trend"), "hours");
+        ck_assert_int_eq(json_array_size(hours), 1);
+        ck_assert_int_eq(jint(json_array_get(hours, 0), "calls"), 5);
+        ck_assert_int_eq(jint(json_object_get(a, "summary"), "calls"), 5);
+        json_decref(a);
+        json_t *p = patterns(m, ALCHDB_MONITOR_SORT_CALLS, 1, ALCHDB_MONITOR_JSON_WINDOWS);
+        w = window_at(json_object_get(json_array_get(p, 0), "minutes"), newer);
+        ck_assert_ptr_nonnull(w);
+        ck_assert_int_eq(jint(w, "calls"), 4);
+        json_decref(p);
+    }
+    alchdb_monitor_free(m);
+}
+END_TEST
+
+/* With a clock that does not move (equal timestamps), the least recently
+ * touched pattern is evicted, not the one in slot 0. */
+START_TEST(test_eviction_tie_break)
+{
+    alchdb_monitor_config *c = NULL;
+    ck_assert_int_eq(alchdb_monitor_config_new(&c), 0);
+    ck_assert_int_eq(alchdb_monitor_config_set_int64(c, ALCHDB_MONITOR_OPT_MAX_PATTERNS, 16), 0);
+    alchdb_monitor *m = mk(c);
+    alchdb_monitor_config_free(c);
+    ck_assert_int_eq(alchdb_monitor_set_clock(m, fake_clock, NULL), 0);
+    fake_now = 1700000000000000LL; /* never moves */
+    char sql[64], nb[16];
+    for (int i = 0; i < 16; i++) {
+        snprintf(sql, sizeof sql, "SELECT a FROM %s", tname(i, nb));
+        ck_assert_int_eq(alchdb_monitor_record_simple(m, sql, 10, NULL), 0);
+    }
+    /* touch the first (slot 0) again, then make room for a new one */
+    snprintf(sql, sizeof sql, "SELECT a FROM %s", tname(0, nb));
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, sql, 10, NULL), 0);
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT a FROM newcomer", 10, NULL), 0);
+    ck_assert_int_eq(stats(m).patterns_evicted, 1);
+    json_t *p = patterns(m, ALCHDB_MONITOR_SORT_CALLS, 0, 0);
+    bool has0 = false, has1 = false;
+    char t0name[16], t1name[16];
+    snprintf(t0name, sizeof t0name, "FROM %s", tname(0, nb));
+    snprintf(t1name, sizeof t1name, "FROM %s", tname(1, nb));
+    size_t i;
+    json_t *x;
+    json_array_foreach(p, i, x)
+    {
+        const char *t = json_string_value(json_object_get(x, "text"));
+        size_t tl = strlen(t);
+        has0 |= tl >= strlen(t0name) && !strcmp(t + tl - strlen(t0name), t0name);
+        has1 |= tl >= strlen(t1name) && !strcmp(t + tl - strlen(t1name), t1name);
+    }
+    ck_assert_msg(has0, "the just-touched pattern was evicted");
+    ck_assert_msg(!has1, "the least recently touched pattern was kept");
+    json_decref(p);
     alchdb_monitor_free(m);
 }
 END_TEST
@@ -838,14 +1185,19 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_config);
     tcase_add_test(tc, test_grouping_in_lists_and_literals);
+    tcase_add_test(tc, test_grouping_classes);
     tcase_add_test(tc, test_text_key_literal_vs_operator);
     tcase_add_test(tc, test_unanalysed_pattern);
     tcase_add_loop_test(tc, test_percentiles_accuracy, 0, 2);
     tcase_add_test(tc, test_threshold_exact);
     tcase_add_test(tc, test_slow_log_ring_bounded);
+    tcase_add_test(tc, test_slow_log_keeps_outliers);
     tcase_add_test(tc, test_redaction);
     tcase_add_test(tc, test_eviction_lru);
     tcase_add_test(tc, test_windows_rollover);
+    tcase_add_test(tc, test_window_percentiles);
+    tcase_add_test(tc, test_clock_step_back);
+    tcase_add_test(tc, test_eviction_tie_break);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_suggestions);
     tcase_add_test(tc, test_recommendations_and_errors);

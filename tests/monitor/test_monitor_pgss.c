@@ -5,6 +5,8 @@
  * counts must agree (the monitor may merge entries PG keeps apart, never
  * split one). Also: EXPLAIN plan capture for a slow pattern. */
 #include <jansson.h>
+#include <stdbool.h>
+#include <unistd.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 
 #include "internal.h"
 #include "sql/sql_internal.h"
+#include "monitor/monitor_internal.h"
 #include "pgtest.h"
 #include "testutil.h"
 
@@ -96,46 +99,141 @@ START_TEST(test_matches_pg_stat_statements)
     alchdb_free(js);
     ck_assert_ptr_nonnull(pats);
     size_t np = json_array_size(pats);
-    int64_t *pg_calls = calloc(np, sizeof *pg_calls);
-    int64_t pg_total = 0;
-    for (int i = 0; i < rows; i++) {
-        const char *q = PQgetvalue(r, i, 0);
-        int64_t calls = atoll(PQgetvalue(r, i, 1));
-        pg_total += calls;
-        uint64_t fp = 0;
-        ck_assert_msg(alchdb__sql_fingerprint(q, strlen(q), &fp, NULL) == 0, "fingerprint %s", q);
-        char id[17];
-        snprintf(id, sizeof id, "%016llx", (unsigned long long)fp);
-        int matches = 0;
-        for (size_t k = 0; k < np; k++) {
-            if (!strcmp(json_string_value(json_object_get(json_array_get(pats, k), "id")), id)) {
-                matches++;
-                pg_calls[k] += calls;
-            }
-        }
-        ck_assert_msg(matches == 1, "pg_stat_statements entry maps to %d patterns: %s", matches, q);
-    }
-    int64_t ours_total = 0;
-    for (size_t k = 0; k < np; k++) {
-        json_t *pt = json_array_get(pats, k);
-        int64_t calls = json_integer_value(json_object_get(pt, "calls"));
-        ours_total += calls;
-        ck_assert_msg(pg_calls[k] == calls, "pattern %s: %lld calls, pg_stat_statements %lld",
-                      json_string_value(json_object_get(pt, "text")), (long long)calls,
-                      (long long)pg_calls[k]);
-    }
+    int64_t pg_total = 0, ours_total = 0;
+    for (int i = 0; i < rows; i++)
+        pg_total += atoll(PQgetvalue(r, i, 1));
+    for (size_t k = 0; k < np; k++)
+        ours_total += json_integer_value(json_object_get(json_array_get(pats, k), "calls"));
+    /* statement by statement grouping is compared in test_grouping_corpus */
     ck_assert_int_eq(ours_total, expected_runs);
     ck_assert_int_eq(pg_total, expected_runs);
     ck_assert_int_lt((int)np, rows); /* IN lists were merged */
     fprintf(stderr,
             "pg_stat_statements comparison: %d PG entries -> %zu monitor patterns, %lld calls on "
-            "both sides, every entry maps to exactly one pattern\n",
+            "both sides\n",
             rows, np, (long long)pg_total);
-    free(pg_calls);
     json_decref(pats);
     PQclear(r);
     alchdb_client_free(cl);
     alchdb_monitor_free(m);
+    PQfinish(c);
+}
+END_TEST
+
+/* An unprivileged login role that may read mon_plan_t; its conninfo in ci. */
+static void planner_role(PGconn *c, char *ci, size_t cisz)
+{
+    char sql[512], role[64];
+    snprintf(role, sizeof role, "mon_planner_%d", (int)getpid());
+    snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s", role);
+    PGresult *r = PQexec(c, sql);
+    PQclear(r);
+    snprintf(sql, sizeof sql, "CREATE ROLE %s LOGIN", role);
+    pgtest_exec(c, sql);
+    snprintf(sql, sizeof sql, "GRANT SELECT ON mon_plan_t TO %s", role);
+    pgtest_exec(c, sql);
+    snprintf(ci, cisz, "%s user=%s", test_env("ALCHDB_TEST_PRIMARY"), role);
+}
+
+static void drop_role(PGconn *c, const char *prefix)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "DROP OWNED BY %s_%d CASCADE", prefix, (int)getpid());
+    PGresult *r = PQexec(c, sql);
+    PQclear(r);
+    snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s_%d", prefix, (int)getpid());
+    pgtest_exec(c, sql);
+}
+
+/* Planning evaluates IMMUTABLE functions of constants: a function planted by
+ * an unprivileged role that writes a server file (lo_export) must never run with a
+ * superuser's rights. Capture refuses a privileged session (nothing planned,
+ * no side effect); as an unprivileged role the function runs without the
+ * right to do harm (RESET ROLE gives nothing back) and the plan records the
+ * error. */
+START_TEST(test_plan_capture_untrusted)
+{
+    PGconn *c = pgtest_connect();
+    pgtest_exec(c, "CREATE TABLE IF NOT EXISTS mon_plan_t (id int PRIMARY KEY, n int)");
+    char planner[1024], sql[2048], evil[64], mark[256];
+    /* the role of docs/monitor.md, made as written there */
+    PGresult *r0 = PQexec(c, "DROP OWNED BY alchdb_planner CASCADE");
+    PQclear(r0);
+    r0 = PQexec(c, "DROP ROLE IF EXISTS alchdb_planner");
+    PQclear(r0);
+    pgtest_exec(c, "CREATE ROLE alchdb_planner LOGIN;");
+    pgtest_exec(c, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO alchdb_planner;");
+    snprintf(planner, sizeof planner, "%s user=alchdb_planner", test_env("ALCHDB_TEST_PRIMARY"));
+    snprintf(evil, sizeof evil, "mon_evil_%d", (int)getpid());
+    snprintf(mark, sizeof mark, "/tmp/alchdb_mon_evil_%d", (int)getpid());
+    unlink(mark);
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", evil);
+    pgtest_exec(c, sql);
+    snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s", evil);
+    PGresult *r = PQexec(c, sql);
+    PQclear(r);
+    snprintf(sql, sizeof sql, "CREATE ROLE %s", evil);
+    pgtest_exec(c, sql);
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s AUTHORIZATION %s", evil, evil);
+    pgtest_exec(c, sql);
+    snprintf(sql, sizeof sql, "SET ROLE %s", evil);
+    pgtest_exec(c, sql);
+    /* a large object of the attacker's, readable by anyone */
+    r = PQexec(c, "SELECT pg_catalog.lo_from_bytea(0, 'planted')");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    char lo[32];
+    snprintf(lo, sizeof lo, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    snprintf(sql, sizeof sql, "GRANT SELECT ON LARGE OBJECT %s TO PUBLIC", lo);
+    pgtest_exec(c, sql);
+    /* writing it to a server file needs a superuser (or pg_write_server_files) */
+    snprintf(sql, sizeof sql,
+             "CREATE FUNCTION %s.f() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $f$ BEGIN "
+             "PERFORM pg_catalog.lo_export(%s, '%s'); RETURN 3; END $f$",
+             evil, lo, mark);
+    pgtest_exec(c, sql);
+    snprintf(sql, sizeof sql, "GRANT USAGE ON SCHEMA %s TO PUBLIC", evil);
+    pgtest_exec(c, sql);
+    pgtest_exec(c, "RESET ROLE");
+
+    alchdb_monitor_config *cfg = NULL;
+    ck_assert_int_eq(alchdb_monitor_config_new(&cfg), 0);
+    ck_assert_int_eq(alchdb_monitor_config_set_from_string(cfg, "plan_capture_interval", "0"), 0);
+    alchdb_monitor *m = NULL;
+    ck_assert_int_eq(alchdb_monitor_new(cfg, &m), 0);
+    alchdb_monitor_config_free(cfg);
+    /* no arguments: the normalized text keeps the call constant, so the
+     * planner folds it */
+    snprintf(sql, sizeof sql, "SELECT id FROM mon_plan_t WHERE n = %s.f()", evil);
+    ck_assert_int_eq(alchdb_monitor_record_simple(m, sql, 900000, NULL), 0);
+    int got = -1;
+    /* as the superuser: refused */
+    int rc = alchdb_monitor_capture_plans(m, NULL, test_env("ALCHDB_TEST_PRIMARY"), 5, &got);
+    ck_assert_msg(rc == ALCHDB_E_STATE, "rc %d: %s", rc, alchdb_last_error_message());
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "superuser"));
+    ck_assert_int_eq(got, 0);
+    ck_assert_msg(access(mark, F_OK) != 0, "the planted function ran with superuser rights");
+    /* the same through a pool of a superuser */
+    alchdb_pool *pool = NULL;
+    ck_assert_int_eq(alchdb_pool_new(test_env("ALCHDB_TEST_PRIMARY"), NULL, &pool), 0);
+    ck_assert_int_eq(alchdb_monitor_capture_plans(m, pool, NULL, 5, &got), ALCHDB_E_STATE);
+    alchdb_pool_free(pool);
+    ck_assert_msg(access(mark, F_OK) != 0, "the planted function ran with superuser rights");
+    /* as an unprivileged role: planned, and the function may not do harm */
+    ck_assert_msg(alchdb_monitor_capture_plans(m, NULL, planner, 5, &got) == 0, "%s",
+                  alchdb_last_error_message());
+    ck_assert_int_eq(got, 0);
+    ck_assert_msg(access(mark, F_OK) != 0, "the planted function wrote a server file");
+    char *js = NULL;
+    ck_assert_int_eq(alchdb_monitor_patterns_to_json(m, 0, 0, 0, &js), 0);
+    ck_assert_msg(strstr(js, "\"error\":") && strstr(js, "lo_export"), "%s", js);
+    alchdb_free(js);
+    alchdb_monitor_free(m);
+    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", evil);
+    pgtest_exec(c, sql);
+    drop_role(c, "mon_evil");
+    pgtest_exec(c, "DROP OWNED BY alchdb_planner CASCADE");
+    pgtest_exec(c, "DROP ROLE alchdb_planner");
     PQfinish(c);
 }
 END_TEST
@@ -147,7 +245,8 @@ START_TEST(test_plan_capture)
     pgtest_exec(c, "INSERT INTO mon_plan_t SELECT g, g % 10 FROM generate_series(1, 2000) g "
             "ON CONFLICT DO NOTHING");
     pgtest_exec(c, "ANALYZE mon_plan_t");
-    PQfinish(c);
+    char planner[1024];
+    planner_role(c, planner, sizeof planner);
     alchdb_monitor_config *cfg = NULL;
     ck_assert_int_eq(alchdb_monitor_config_new(&cfg), 0);
     ck_assert_int_eq(alchdb_monitor_config_set_from_string(cfg, "plan_capture_interval", "1h"), 0);
@@ -157,12 +256,12 @@ START_TEST(test_plan_capture)
     ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT id FROM mon_plan_t WHERE n = 3", 90000, NULL), 0);
     ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT id FROM mon_plan_t WHERE id = 3", 10, NULL), 0);
     int got = -1;
-    ck_assert_msg(alchdb_monitor_capture_plans(m, NULL, test_env("ALCHDB_TEST_PRIMARY"), 5, &got) == 0,
+    ck_assert_msg(alchdb_monitor_capture_plans(m, NULL, planner, 5, &got) == 0,
                   "%s", alchdb_last_error_message());
     ck_assert_int_eq(got, 1); /* only the slow pattern */
     /* rate-limited: a second run right away does nothing */
     ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT n FROM mon_plan_t WHERE n > 1", 90000, NULL), 0);
-    ck_assert_int_eq(alchdb_monitor_capture_plans(m, NULL, test_env("ALCHDB_TEST_PRIMARY"), 5, &got), 0);
+    ck_assert_int_eq(alchdb_monitor_capture_plans(m, NULL, planner, 5, &got), 0);
     ck_assert_int_eq(got, 0);
     char *js = NULL;
     ck_assert_int_eq(alchdb_monitor_patterns_to_json(m, ALCHDB_MONITOR_SORT_MAX, 0, 0, &js), 0);
@@ -189,7 +288,7 @@ START_TEST(test_plan_capture)
     ck_assert_int_eq(alchdb_monitor_reset(m), 0);
     ck_assert_int_eq(alchdb_monitor_record_simple(m, "SELECT id FROM mon_plan_t /* $5 */ WHERE n = 5 OR "
                                                      "$$ $7 $$ = 'x'", 90000, NULL), 0);
-    ck_assert_msg(alchdb_monitor_capture_plans(m, NULL, test_env("ALCHDB_TEST_PRIMARY"), 5, &got) == 0, "%s",
+    ck_assert_msg(alchdb_monitor_capture_plans(m, NULL, planner, 5, &got) == 0, "%s",
                   alchdb_last_error_message());
     ck_assert_int_eq(got, 1);
     /* a bad conninfo: a clear error, no password shown */
@@ -199,6 +298,176 @@ START_TEST(test_plan_capture)
                      ALCHDB_E_CONNECT);
     ck_assert_ptr_null(strstr(alchdb_last_error_message(), "hunter2"));
     alchdb_monitor_free(m);
+    drop_role(c, "mon_planner");
+    PQfinish(c);
+}
+END_TEST
+
+/* ---- grouping against pg_stat_statements' queryid, statement by statement */
+
+typedef struct corpus_stmt {
+    char *sql;
+    char *merge_class; /* "-- merge:CLASS" marker, or NULL */
+    uint64_t ours, qid;
+    int tracked;       /* pg_stat_statements made one top-level entry */
+} corpus_stmt;
+
+/* Run sql on c, draining COPY ... TO STDOUT; false on an error. */
+static bool run_stmt(PGconn *c, const char *sql, char *err, size_t errsz)
+{
+    PGresult *r = PQexec(c, sql);
+    bool ok = true;
+    for (; r; r = PQgetResult(c)) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COPY_OUT) {
+            char *buf;
+            while (PQgetCopyData(c, &buf, 0) > 0)
+                PQfreemem(buf);
+        } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            snprintf(err, errsz, "%s", PQresultErrorMessage(r));
+            ok = false;
+        }
+        PQclear(r);
+    }
+    return ok;
+}
+
+/* The corpus file: $ALCHDB_MONITOR_CORPUS (meson sets it), else the source tree's. */
+static const char *corpus_path(void)
+{
+    const char *p = getenv("ALCHDB_MONITOR_CORPUS");
+    return p && *p ? p : "tests/monitor/pgss_corpus.sql";
+}
+
+START_TEST(test_grouping_corpus)
+{
+    FILE *f = fopen(corpus_path(), "r");
+    ck_assert_msg(f != NULL, "cannot open %s (set ALCHDB_MONITOR_CORPUS)", corpus_path());
+    PGconn *admin = pgtest_connect();
+    char db[64], sql[8192], err[512];
+    snprintf(db, sizeof db, "mon_corpus_%d", (int)getpid());
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", db);
+    pgtest_exec(admin, sql);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s STRATEGY FILE_COPY", db);
+    pgtest_exec(admin, sql);
+    snprintf(sql, sizeof sql, "SELECT oid FROM pg_database WHERE datname = '%s'", db);
+    PGresult *r = PQexec(admin, sql);
+    ck_assert_int_eq(PQntuples(r), 1);
+    char dboid[32];
+    snprintf(dboid, sizeof dboid, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    char ci[1024];
+    snprintf(ci, sizeof ci, "%s dbname=%s", test_env("ALCHDB_TEST_PRIMARY"), db);
+    PGconn *c = PQconnectdb(ci);
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+    PQsetNoticeProcessor(c, pgtest_quiet, NULL);
+
+    alchdb_monitor_config *cfg = NULL;
+    ck_assert_int_eq(alchdb_monitor_config_new(&cfg), 0);
+    ck_assert_int_eq(alchdb_monitor_config_set_int64(cfg, ALCHDB_MONITOR_OPT_MAX_PATTERNS, 100000), 0);
+    alchdb_monitor *m = NULL;
+    ck_assert_int_eq(alchdb_monitor_new(cfg, &m), 0);
+    alchdb_monitor_config_free(cfg);
+
+    corpus_stmt *v = calloc(1000, sizeof *v);
+    size_t n = 0, setup = 0;
+    char line[8192];
+    char reset[256], fetch[256];
+    snprintf(reset, sizeof reset, "SELECT pg_stat_statements_reset(0, %s, 0)", dboid);
+    snprintf(fetch, sizeof fetch,
+             "SELECT queryid FROM pg_stat_statements WHERE dbid = %s AND toplevel", dboid);
+    while (fgets(line, sizeof line, f)) {
+        size_t l = strlen(line);
+        while (l && (line[l - 1] == '\n' || line[l - 1] == '\r'))
+            line[--l] = '\0';
+        if (!l || !strncmp(line, "--", 2))
+            continue;
+        if (line[0] == '!') {
+            ck_assert_msg(run_stmt(c, line + 1, err, sizeof err), "setup %s: %s", line + 1, err);
+            setup++;
+            continue;
+        }
+        ck_assert(n < 1000);
+        corpus_stmt *st = &v[n++];
+        char *mark = strstr(line, " -- merge:");
+        if (mark) {
+            st->merge_class = strdup(mark + 10);
+            *mark = '\0';
+        }
+        st->sql = strdup(line);
+        pgtest_exec(admin, reset);
+        ck_assert_msg(run_stmt(c, st->sql, err, sizeof err), "%s: %s", st->sql, err);
+        r = PQexec(admin, fetch);
+        ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+        ck_assert_msg(PQntuples(r) <= 1, "%s: %d top-level entries", st->sql, PQntuples(r));
+        if (PQntuples(r) == 1) {
+            st->tracked = 1;
+            st->qid = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+        }
+        PQclear(r);
+        ck_assert_msg(alchdb__monitor_key_of(m, st->sql, strlen(st->sql), &st->ours) == 0, "%s: %s",
+                      st->sql, alchdb_last_error_message());
+    }
+    fclose(f);
+
+    /* merges: one pattern of ours holding statements PG keeps apart */
+    size_t compared = 0, merges = 0, deliberate = 0, splits = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].tracked)
+            continue;
+        compared++;
+        for (size_t j = 0; j < i; j++) {
+            if (!v[j].tracked)
+                continue;
+            if (v[i].ours == v[j].ours && v[i].qid != v[j].qid) {
+                bool ok = v[i].merge_class && v[j].merge_class &&
+                          !strcmp(v[i].merge_class, v[j].merge_class);
+                if (ok) {
+                    deliberate++;
+                } else {
+                    merges++;
+                    fprintf(stderr, "MERGE: [%s] and [%s]\n", v[j].sql, v[i].sql);
+                }
+            } else if (v[i].ours != v[j].ours && v[i].qid == v[j].qid) {
+                splits++;
+                fprintf(stderr, "split: [%s] and [%s]\n", v[j].sql, v[i].sql);
+            }
+        }
+    }
+    /* partition sizes */
+    size_t pg_groups = 0, our_groups = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].tracked)
+            continue;
+        bool new_pg = true, new_ours = true;
+        for (size_t j = 0; j < i; j++) {
+            if (!v[j].tracked)
+                continue;
+            new_pg &= v[j].qid != v[i].qid;
+            new_ours &= v[j].ours != v[i].ours;
+        }
+        pg_groups += new_pg;
+        our_groups += new_ours;
+    }
+    fprintf(stderr,
+            "grouping corpus: %zu statements (+%zu setup), %zu tracked by pg_stat_statements: "
+            "%zu queryids, %zu monitor patterns; merges: %zu unexpected, %zu deliberate pairs; "
+            "splits: %zu pairs\n",
+            n, setup, compared, pg_groups, our_groups, merges, deliberate, splits);
+    ck_assert_int_gt(compared, 250);
+    ck_assert_msg(merges == 0, "%zu statement pairs merged that pg_stat_statements keeps apart", merges);
+    ck_assert_int_gt(deliberate, 0); /* the constant lists were squashed */
+
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].sql);
+        free(v[i].merge_class);
+    }
+    free(v);
+    alchdb_monitor_free(m);
+    PQfinish(c);
+    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", db);
+    pgtest_exec(admin, sql);
+    PQfinish(admin);
 }
 END_TEST
 
@@ -209,6 +478,8 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_matches_pg_stat_statements);
     tcase_add_test(tc, test_plan_capture);
+    tcase_add_test(tc, test_plan_capture_untrusted);
+    tcase_add_test(tc, test_grouping_corpus);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

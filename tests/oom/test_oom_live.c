@@ -12,7 +12,7 @@
 
 #define DB "alchdb_trust_oom"
 
-static char db_ci[512], replica_ci[512];
+static char db_ci[512], replica_ci[512], planner_ci[600];
 
 static void setup_db(void)
 {
@@ -28,6 +28,11 @@ static void setup_db(void)
     pgtest_exec(c, "CREATE INDEX customers_region_a ON customers (region)");
     pgtest_exec(c, "CREATE INDEX customers_region_b ON customers (region)");
     pgtest_exec(c, "ANALYZE");
+    /* plan capture refuses superuser sessions: plan as a role without rights */
+    pgtest_exec(c, "DO $$BEGIN CREATE ROLE " DB "_planner LOGIN; "
+                   "EXCEPTION WHEN duplicate_object THEN NULL; END$$");
+    pgtest_exec(c, "GRANT SELECT ON customers, orders TO " DB "_planner");
+    snprintf(planner_ci, sizeof planner_ci, "%s user=" DB "_planner", db_ci);
     PQfinish(c);
 }
 
@@ -297,14 +302,14 @@ static int plan_run(oom_state *st)
     if (OOM_CALL(st, alchdb_monitor_config_new(&s->cfg)) ||
         OOM_CALL(st, alchdb_monitor_config_set_from_string(s->cfg, "plan_capture_interval", "0")) ||
         OOM_CALL(st, alchdb_monitor_new(s->cfg, &s->mon)) || OOM_CALL(st, plan_record(s->mon)) ||
-        OOM_CALL(st, alchdb_pool_new(db_ci, NULL, &s->pool)))
+        OOM_CALL(st, alchdb_pool_new(planner_ci, NULL, &s->pool)))
         return -1;
     int got = 0;
     if (OOM_CALL(st, alchdb_monitor_capture_plans(s->mon, s->pool, NULL, 5, &got)))
         return -1;
     if (OOM_CALL(st, alchdb_monitor_reset(s->mon)) || OOM_CALL(st, plan_record(s->mon)))
         return -1;
-    if (OOM_CALL(st, alchdb_monitor_capture_plans(s->mon, NULL, db_ci, 5, &got)))
+    if (OOM_CALL(st, alchdb_monitor_capture_plans(s->mon, NULL, planner_ci, 5, &got)))
         return -1;
     char *json = NULL;
     int rc = OOM_CALL(st, alchdb_monitor_patterns_to_json(s->mon, 0, 0, 0, &json));
@@ -320,7 +325,7 @@ static void plan_check(oom_state *st)
     ck_assert_int_eq(alchdb_monitor_reset(s->mon), 0);
     ck_assert_int_eq(plan_record(s->mon), 0);
     int got = 0;
-    ck_assert_msg(alchdb_monitor_capture_plans(s->mon, NULL, db_ci, 5, &got) == 0, "capture after %ld: %s", st->k,
+    ck_assert_msg(alchdb_monitor_capture_plans(s->mon, NULL, planner_ci, 5, &got) == 0, "capture after %ld: %s", st->k,
                   alchdb_last_error_message());
     ck_assert_int_eq(got, 2);
 }
