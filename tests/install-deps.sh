@@ -19,6 +19,9 @@ PACKAGES=(
   abigail-tools valgrind python3 clang libclang-rt-14-dev
   # tools the rig and scripts use (runuser, useradd, ss, ps)
   util-linux passwd iproute2 procps
+  # bindings and reference docs: the Python package's tests (pytest, pip),
+  # the Go example (cgo), the API reference (Doxygen)
+  python3-pytest python3-pip golang-go doxygen
 )
 
 missing=()
