@@ -23,6 +23,9 @@ PACKAGES=(
   gnuplot-nox
   # dashboard: its HTTP listener, promtool and a real Prometheus for its tests
   libmicrohttpd-dev prometheus curl nodejs
+  # bindings and reference docs: the Python package's tests (pytest, pip),
+  # the Go example (cgo), the API reference (Doxygen)
+  python3-pytest python3-pip golang-go doxygen
 )
 
 missing=()

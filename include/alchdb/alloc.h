@@ -27,11 +27,11 @@ ALCHDB_BEGIN_DECLS
  * @since 0.1.0
  */
 typedef struct alchdb_allocator {
-    uint32_t version;
-    void *user_data;
-    void *(*malloc_fn)(void *user_data, size_t size);
-    void *(*realloc_fn)(void *user_data, void *ptr, size_t size);
-    void (*free_fn)(void *user_data, void *ptr);
+    uint32_t version;                                               /**< ALCHDB_ALLOCATOR_VERSION */
+    void *user_data;                                                /**< passed to every function */
+    void *(*malloc_fn)(void *user_data, size_t size);               /**< like malloc() */
+    void *(*realloc_fn)(void *user_data, void *ptr, size_t size);   /**< like realloc() */
+    void (*free_fn)(void *user_data, void *ptr);                    /**< like free() */
 } alchdb_allocator;
 
 /**

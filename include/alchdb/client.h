@@ -170,7 +170,13 @@ ALCHDB_API int alchdb_client_new_routed(struct alchdb_router *router, alchdb_cli
  * Like alchdb_client_exec_flags(), with a read-your-writes token from
  * alchdb_client_token(): the statement runs on a replica that has replayed
  * past the token (checked on that replica), else on the primary.
- * @param token a token (copied); must not be NULL.
+ * @param client  the client.
+ * @param sql     the statement (copied).
+ * @param nparams number of parameters.
+ * @param params  text values or NULL entries (copied).
+ * @param flags   an OR of ::alchdb_exec_flag values.
+ * @param token   a token (copied); must not be NULL.
+ * @param out     receives the result or NULL; set to NULL first.
  * @return as alchdb_client_exec_flags(); ALCHDB_E_INVALID for a malformed token,
  *         ALCHDB_E_STATE when the client has no router.
  * **Thread safety:** any thread.
@@ -183,7 +189,9 @@ ALCHDB_API int alchdb_client_exec_token(alchdb_client *client, const char *sql, 
 /**
  * A read-your-writes token for everything committed so far (one round trip
  * to the primary). Only for routed clients.
- * @param buf receives the NUL-terminated token; @p cap at least 64.
+ * @param client the client.
+ * @param buf    receives the NUL-terminated token.
+ * @param cap    the size of @p buf, at least 64.
  * @return 0, ALCHDB_E_INVALID, ALCHDB_E_STATE (no router), or the router's errors.
  * **Thread safety:** any thread.
  * @since 0.1.0
@@ -194,6 +202,7 @@ ALCHDB_API int alchdb_client_token(alchdb_client *client, char *buf, size_t cap)
  * Report every statement the client runs (duration, rows, SQLSTATE, where it
  * ran) to a query monitor (<alchdb/monitor.h>). Set it before the client is
  * shared between threads.
+ * @param client  the client.
  * @param monitor the monitor (borrowed: must outlive the client), or NULL to stop.
  * @return 0 or ALCHDB_E_INVALID.
  * **Thread safety:** before concurrent use.

@@ -48,6 +48,7 @@ ALCHDB_API int alchdb_set_log_handler(alchdb_log_fn fn, void *user_data, int lev
 
 /**
  * Name of a log level ("error", "warn", "info", "debug", "none").
+ * @param level an ::alchdb_log_level value.
  * @return a static string; "unknown" when out of range.
  * @since 0.1.0
  */

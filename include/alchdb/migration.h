@@ -84,11 +84,18 @@ typedef enum alchdb_migration_opt {
  */
 ALCHDB_API int alchdb_migration_options_new(alchdb_migration_options **out);
 
-/** Free options (NULL allowed). @since 0.1.0 */
+/**
+ * Free options.
+ * @param opts options or NULL.
+ * @since 0.1.0
+ */
 ALCHDB_API void alchdb_migration_options_free(alchdb_migration_options *opts);
 
 /**
  * Set an integer option.
+ * @param opts  the options.
+ * @param key   an ::alchdb_migration_opt that takes an integer.
+ * @param value the value.
  * @return 0, ALCHDB_E_INVALID (NULL, unknown key, value out of range).
  * @since 0.1.0
  */
@@ -97,6 +104,9 @@ ALCHDB_API int alchdb_migration_options_set_int64(alchdb_migration_options *opts
 
 /**
  * Set a string option (copied).
+ * @param opts  the options.
+ * @param key   an ::alchdb_migration_opt that takes a string.
+ * @param value the value (copied).
  * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
  * @since 0.1.0
  */
@@ -107,6 +117,9 @@ ALCHDB_API int alchdb_migration_options_set_string(alchdb_migration_options *opt
  * Set an option by name ("pg_version", "conninfo", "rewrite_bytes_per_sec",
  * "lock_timeout" (a duration: "2s", "500ms" or milliseconds), "statement_timeout",
  * "max_retries"), for files and environment variables.
+ * @param opts  the options.
+ * @param name  the option's name.
+ * @param value its text.
  * @return 0, ALCHDB_E_INVALID (unknown name or unparseable value), ALCHDB_E_NOMEM.
  * @since 0.1.0
  */
@@ -140,12 +153,18 @@ ALCHDB_API int alchdb_migration_new(const alchdb_migration_options *opts, alchdb
 ALCHDB_API int alchdb_migration_add_file(alchdb_migration *m, const char *name, const char *sql,
                                          size_t len);
 
-/** Free an assessment (NULL allowed). @since 0.1.0 */
+/**
+ * Free an assessment.
+ * @param m the assessment or NULL.
+ * @since 0.1.0
+ */
 ALCHDB_API void alchdb_migration_free(alchdb_migration *m);
 
 /**
  * The highest risk over all files (ALCHDB_RISK_* value), or a negative error.
  * A file with a syntax error counts as ALCHDB_RISK_UNKNOWN.
+ * @param m the assessment.
+ * @return an ALCHDB_RISK_* value or a negative error.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_migration_max_risk(const alchdb_migration *m);
@@ -153,11 +172,18 @@ ALCHDB_API int alchdb_migration_max_risk(const alchdb_migration *m);
 /** Largest file alchdb_migration_add_file() accepts (bytes). @since 0.1.0 */
 #define ALCHDB_MIGRATION_MAX_FILE_BYTES (64u * 1024u * 1024u)
 
-/** Number of files added. @since 0.1.0 */
+/**
+ * Number of files added.
+ * @param m the assessment.
+ * @return the count (0 on a bad argument).
+ * @since 0.1.0
+ */
 ALCHDB_API size_t alchdb_migration_file_count(const alchdb_migration *m);
 
 /**
  * Name of a file as given to alchdb_migration_add_file().
+ * @param m    the assessment.
+ * @param file the file's index.
  * @return borrowed string valid until alchdb_migration_free(), or NULL on a bad argument.
  * @since 0.1.0
  */
@@ -165,7 +191,10 @@ ALCHDB_API const char *alchdb_migration_file_name(const alchdb_migration *m, siz
 
 /**
  * The syntax error of a file, if any.
- * @param line_out, column_out receive the 1-based position (may be NULL).
+ * @param m          the assessment.
+ * @param file       the file's index.
+ * @param line_out   receives the 1-based line (may be NULL).
+ * @param column_out receives the 1-based column (may be NULL).
  * @return borrowed message (valid until alchdb_migration_free()), or NULL when the
  *         file parsed (or on a bad argument, with the thread-local error set).
  * @since 0.1.0
@@ -173,24 +202,48 @@ ALCHDB_API const char *alchdb_migration_file_name(const alchdb_migration *m, siz
 ALCHDB_API const char *alchdb_migration_file_error(const alchdb_migration *m, size_t file,
                                                    int64_t *line_out, int64_t *column_out);
 
-/** Number of statements of a file (0 on a bad argument). @since 0.1.0 */
+/**
+ * Number of statements of a file.
+ * @param m    the assessment.
+ * @param file the file's index.
+ * @return the count (0 on a bad argument).
+ * @since 0.1.0
+ */
 ALCHDB_API size_t alchdb_migration_stmt_count(const alchdb_migration *m, size_t file);
 
-/** Risk of a statement (ALCHDB_RISK_*), or a negative error. @since 0.1.0 */
+/**
+ * Risk of a statement.
+ * @param m    the assessment.
+ * @param file the file's index.
+ * @param stmt the statement's index in the file.
+ * @return an ALCHDB_RISK_* value, or a negative error.
+ * @since 0.1.0
+ */
 ALCHDB_API int alchdb_migration_stmt_risk(const alchdb_migration *m, size_t file, size_t stmt);
 
-/** Statement flags (bits). @since 0.1.0 */
+/** Statement flag: blocks reads of a table. @since 0.1.0 */
 #define ALCHDB_MIG_BLOCKS_READS 0x01u
+/** Statement flag: blocks writes to a table. @since 0.1.0 */
 #define ALCHDB_MIG_BLOCKS_WRITES 0x02u
+/** Statement flag: rewrites a table. @since 0.1.0 */
 #define ALCHDB_MIG_REWRITES_TABLE 0x04u
+/** Statement flag: scans a table (e.g. to validate a constraint). @since 0.1.0 */
 #define ALCHDB_MIG_SCANS_TABLE 0x08u
+/** Statement flag: builds an index. @since 0.1.0 */
 #define ALCHDB_MIG_BUILDS_INDEX 0x10u
+/** Statement flag: has a rollback. @since 0.1.0 */
 #define ALCHDB_MIG_REVERSIBLE 0x20u
+/** Statement flag: its effects cannot be known statically (e.g. DO blocks). @since 0.1.0 */
 #define ALCHDB_MIG_OPAQUE 0x40u
+/** Statement flag: runs inside an explicit transaction of the script. @since 0.1.0 */
 #define ALCHDB_MIG_IN_TRANSACTION 0x80u
 
 /**
  * Flags of a statement (ALCHDB_MIG_* bits).
+ * @param m         the assessment.
+ * @param file      the file's index.
+ * @param stmt      the statement's index.
+ * @param flags_out receives the flags.
  * @return 0 or a negative error.
  * @since 0.1.0
  */
@@ -200,6 +253,10 @@ ALCHDB_API int alchdb_migration_stmt_flags(const alchdb_migration *m, size_t fil
 /**
  * A text attribute of a statement. @p what is one of "sql", "reason",
  * "safer_rewrite", "rollback".
+ * @param m    the assessment.
+ * @param file the file's index.
+ * @param stmt the statement's index.
+ * @param what the attribute's name.
  * @return borrowed string valid until alchdb_migration_free(); NULL when the
  *         attribute is absent (or on a bad argument, with the thread-local error set).
  * @since 0.1.0
@@ -207,11 +264,22 @@ ALCHDB_API int alchdb_migration_stmt_flags(const alchdb_migration *m, size_t fil
 ALCHDB_API const char *alchdb_migration_stmt_text(const alchdb_migration *m, size_t file,
                                                   size_t stmt, const char *what);
 
-/** Number of relation locks a statement takes. @since 0.1.0 */
+/**
+ * Number of relation locks a statement takes.
+ * @param m    the assessment.
+ * @param file the file's index.
+ * @param stmt the statement's index.
+ * @return the count (0 on a bad argument).
+ * @since 0.1.0
+ */
 ALCHDB_API size_t alchdb_migration_lock_count(const alchdb_migration *m, size_t file, size_t stmt);
 
 /**
  * One lock of a statement.
+ * @param m        the assessment.
+ * @param file     the file's index.
+ * @param stmt     the statement's index.
+ * @param lock     the lock's index.
  * @param mode_out receives the alchdb_lock_mode.
  * @return borrowed relation as SQL ([schema.]name, each part quoted where needed, a
  *         name with control characters as U&"..."), or NULL on a bad argument.
@@ -220,12 +288,24 @@ ALCHDB_API size_t alchdb_migration_lock_count(const alchdb_migration *m, size_t 
 ALCHDB_API const char *alchdb_migration_lock(const alchdb_migration *m, size_t file, size_t stmt,
                                              size_t lock, int *mode_out);
 
-/** Number of findings of a statement. @since 0.1.0 */
+/**
+ * Number of findings of a statement.
+ * @param m    the assessment.
+ * @param file the file's index.
+ * @param stmt the statement's index.
+ * @return the count (0 on a bad argument).
+ * @since 0.1.0
+ */
 ALCHDB_API size_t alchdb_migration_finding_count(const alchdb_migration *m, size_t file,
                                                  size_t stmt);
 
 /**
- * A field of a finding: @p what is "rule", "severity", "message" or "help".
+ * A field of a finding.
+ * @param m       the assessment.
+ * @param file    the file's index.
+ * @param stmt    the statement's index.
+ * @param finding the finding's index.
+ * @param what    "rule", "severity", "message" or "help".
  * @return borrowed string, or NULL on a bad argument.
  * @since 0.1.0
  */
@@ -234,6 +314,7 @@ ALCHDB_API const char *alchdb_migration_finding(const alchdb_migration *m, size_
 
 /**
  * The whole assessment as JSON (the stable shape documented in docs/migration.md).
+ * @param m        the assessment.
  * @param json_out receives an owned string (free with alchdb_free()).
  * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
  * @since 0.1.0
@@ -242,7 +323,9 @@ ALCHDB_API int alchdb_migration_to_json(const alchdb_migration *m, char **json_o
 
 /**
  * The assessment for people: statement, lock, blocks, risk, help.
+ * @param m        the assessment.
  * @param text_out receives an owned string (free with alchdb_free()).
+ * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_migration_to_text(const alchdb_migration *m, char **text_out);
@@ -262,12 +345,14 @@ ALCHDB_API int alchdb_migration_to_text(const alchdb_migration *m, char **text_o
  * index locks the statement does not name) are shown but not compared.
  *
  * @param opts      options with the scratch database's conninfo.
- * @param sql       the migration script; @p len its length or (size_t)-1.
+ * @param sql       the migration script.
+ * @param len       its length in bytes, or (size_t)-1 when NUL-terminated.
  * @param json_out  receives the owned report (free with alchdb_free()):
  *                  {"statements":[{"index","sql","static":{…},"observed":{…},
  *                  "compared":bool,"agree":bool,"disagreements":[…]}],
  *                  "agreed":N,"disagreed":N,"not_compared":N}.
- * @param agreed_out, disagreed_out receive the counts (may be NULL).
+ * @param agreed_out    receives the number of statements that agree (may be NULL).
+ * @param disagreed_out receives the number that disagree (may be NULL).
  * @return 0 when the trace ran (disagreements are in the report),
  *         ALCHDB_E_INVALID, ALCHDB_E_CONNECT, ALCHDB_E_PARSE (script does not
  *         parse), ALCHDB_E_NOMEM.
@@ -307,10 +392,20 @@ ALCHDB_API int alchdb_migration_trace(const alchdb_migration_options *opts, cons
  */
 ALCHDB_API int alchdb_migration_execute(alchdb_migration *m, size_t file, char **json_out);
 
-/** Name of a risk level ("none", "low", "medium", "unknown", "high"). @since 0.1.0 */
+/**
+ * Name of a risk level.
+ * @param risk an ALCHDB_RISK_* value.
+ * @return a static string ("none", "low", "medium", "unknown", "high").
+ * @since 0.1.0
+ */
 ALCHDB_API const char *alchdb_migration_risk_name(int risk);
 
-/** PostgreSQL's name of a lock mode ("ACCESS SHARE" … "ACCESS EXCLUSIVE"). @since 0.1.0 */
+/**
+ * PostgreSQL's name of a lock mode.
+ * @param mode an ::alchdb_lock_mode value.
+ * @return a static string ("ACCESS SHARE" … "ACCESS EXCLUSIVE").
+ * @since 0.1.0
+ */
 ALCHDB_API const char *alchdb_lock_mode_name(int mode);
 
 ALCHDB_END_DECLS

@@ -219,6 +219,7 @@ ALCHDB_API int alchdb_router_new(const char *primary_conninfo, const alchdb_pool
 
 /**
  * Add a replica before alchdb_router_start().
+ * @param r        the router.
  * @param conninfo libpq conninfo of the replica (copied).
  * @param weight   1..1000 (used by the weighted policy).
  * @return 0, ALCHDB_E_INVALID (bad conninfo, weight, the same host:port/db twice,
@@ -234,6 +235,7 @@ ALCHDB_API int alchdb_router_add_replica(alchdb_router *r, const char *conninfo,
  * that cannot be reached yet is not an error (it is probed until it
  * answers), so a router started while the primary is down serves reads from
  * its standbys; no host answering at all is.
+ * @param r the router.
  * @return 0, ALCHDB_E_CONNECT (no host answered), ALCHDB_E_STATE (already
  *         started), ALCHDB_E_INTERNAL (thread creation).
  * @since 0.1.0
@@ -243,6 +245,7 @@ ALCHDB_API int alchdb_router_start(alchdb_router *r);
 /**
  * Stop the prober, close every pool and free the router (NULL allowed).
  * Connections still acquired must be released first.
+ * @param r the router or NULL.
  * @since 0.1.0
  */
 ALCHDB_API void alchdb_router_free(alchdb_router *r);
@@ -272,6 +275,8 @@ ALCHDB_API int alchdb_router_acquire(alchdb_router *r, int intent, const char *s
 /**
  * Give back a connection from alchdb_router_acquire(), reporting how its last
  * statement ended so the host's breaker and role detection learn from it.
+ * @param r        the router.
+ * @param conn     the connection.
  * @param sqlstate the SQLSTATE of the statement's error, or NULL for success.
  *                 Class 08 and 57P01..57P03 count as host failures (the
  *                 connection is discarded); 25006 from a host that is not a
@@ -286,6 +291,9 @@ ALCHDB_API int alchdb_router_release(alchdb_router *r, alchdb_conn *conn, const 
 /**
  * True (1) when @p conn came from a host that is a standby now, 0 otherwise,
  * negative on error.
+ * @param r    the router.
+ * @param conn a connection acquired from @p r.
+ * @return 1, 0 or ALCHDB_E_INVALID.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_router_conn_is_replica(const alchdb_router *r, const alchdb_conn *conn);
@@ -296,7 +304,9 @@ ALCHDB_API int alchdb_router_conn_is_replica(const alchdb_router *r, const alchd
  * round trip to the primary). Call it after a write has committed; when you
  * hold the write's connection, alchdb_router_conn_token() is exact across a
  * failover, this one is not (see there).
- * @param buf receives the NUL-terminated token; @p cap at least 64.
+ * @param r   the router.
+ * @param buf receives the NUL-terminated token.
+ * @param cap the size of @p buf, at least 64.
  * The round trip is bounded by the router's probe_timeout.
  * @return 0, ALCHDB_E_INVALID, ALCHDB_E_RANGE (buffer too small),
  *         ALCHDB_E_CONNECT / ALCHDB_E_TIMEOUT / ALCHDB_E_QUERY (primary).
@@ -312,9 +322,11 @@ ALCHDB_API int alchdb_router_token(alchdb_router *r, char *buf, size_t cap);
  * the write and that call, its token names the new primary's position and
  * cannot tell whether the write survived the failover; this one names the
  * write's own server, and the router recognises it if a failover lost it.
+ * @param r    the router.
  * @param conn a connection from alchdb_router_acquire() that is still held,
  *             outside a transaction (after COMMIT), on a primary.
- * @param buf  receives the NUL-terminated token; @p cap at least 64.
+ * @param buf  receives the NUL-terminated token.
+ * @param cap  the size of @p buf, at least 64.
  * @return 0, ALCHDB_E_INVALID (arguments, a connection of another router or
  *         not held), ALCHDB_E_STATE (inside a transaction, or the router has
  *         not learnt its cluster yet), ALCHDB_E_QUERY (the server could not
@@ -329,6 +341,8 @@ ALCHDB_API int alchdb_router_conn_token(alchdb_router *r, alchdb_conn *conn, cha
 /**
  * Note a token learnt elsewhere (e.g. from a write made through the client) as
  * the router's latest, used by reads when causal_default is on.
+ * @param r     the router.
+ * @param token the token (copied).
  * @return 0 or ALCHDB_E_INVALID (malformed).
  * @since 0.1.0
  */
@@ -336,12 +350,18 @@ ALCHDB_API int alchdb_router_note_token(alchdb_router *r, const char *token);
 
 /**
  * Run one health probe of every host now (the prober does this periodically).
+ * @param r the router.
  * @return 0 or ALCHDB_E_INVALID.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_router_probe_now(alchdb_router *r);
 
-/** Name of a route reason ("intent_write", "read_only", …); "unknown" when out of range. @since 0.1.0 */
+/**
+ * Name of a route reason.
+ * @param reason an ::alchdb_route_reason value.
+ * @return a static string ("intent_write", "read_only", …); "unknown" when out of range.
+ * @since 0.1.0
+ */
 ALCHDB_API const char *alchdb_route_reason_name(int reason);
 
 /**
@@ -350,6 +370,7 @@ ALCHDB_API const char *alchdb_route_reason_name(int reason);
  * read_only, timeline, lag bytes and seconds, breaker state, reads/writes
  * routed, errors and connect failures, probes); fallbacks, retries, refusals,
  * token verdicts, decisions by reason (docs/router.md lists every field).
+ * @param r   the router.
  * @param out receives an owned string (alchdb_free()).
  * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
  * @since 0.1.0
@@ -358,6 +379,8 @@ ALCHDB_API int alchdb_router_to_json(alchdb_router *r, char **out);
 
 /**
  * Number of hosts (primary first, then replicas in the order added).
+ * @param r the router.
+ * @return the count (0 for NULL).
  * @since 0.1.0
  */
 ALCHDB_API size_t alchdb_router_host_count(const alchdb_router *r);
@@ -367,12 +390,18 @@ ALCHDB_API size_t alchdb_router_host_count(const alchdb_router *r);
  * a standby within its lag (or, while no primary answers, staleness) limit,
  * the host writes go to, or a read-only primary on the current timeline; never
  * a host whose probe fails or whose breaker is open.
+ * @param r the router.
+ * @param i the host's index, 0 .. alchdb_router_host_count() - 1.
+ * @return 1, 0 or ALCHDB_E_INVALID.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_router_host_healthy(const alchdb_router *r, size_t i);
 
 /**
- * The pool of host @p i (borrowed, valid until alchdb_router_free()), or NULL.
+ * The pool of a host.
+ * @param r the router.
+ * @param i the host's index.
+ * @return the pool of host @p i (borrowed, valid until alchdb_router_free()), or NULL.
  * @since 0.1.0
  */
 ALCHDB_API alchdb_pool *alchdb_router_host_pool(const alchdb_router *r, size_t i);

@@ -1,0 +1,3 @@
+module example.com/alchdb-go
+
+go 1.19
