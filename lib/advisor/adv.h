@@ -17,6 +17,7 @@ typedef struct adv_query {
     int64_t calls;
     double total_ms;
     const char *source; /* static: "api", "file", "pg_stat_statements" */
+    uint32_t userid;    /* the role that ran it (pg_stat_statements), 0 when given to the advisor */
 } adv_query;
 
 struct alchdb_advisor_options {
@@ -102,8 +103,26 @@ typedef struct adv_reason {
     int points;
 } adv_reason;
 
+typedef struct adv_trust adv_trust;
+
+/* The visitor of lib/sql is iterative: this limit only bounds the work. */
+#define ADV_MAX_TREE_DEPTH ((size_t)1 << 22)
+
+typedef struct adv_relname {
+    char *schema, *name;
+} adv_relname;
+
 struct alchdb_advisor_report {
     char *database;
+    char *search_path_note; /* how unqualified names were resolved, NULL when none were */
+    char **search_path;     /* the advisor session's current_schemas(false), NULL-terminated */
+    size_t nsearch_path;
+    adv_relname *relnames;  /* every relation of the user schemas (index names must not collide) */
+    size_t nrelnames;
+    adv_trust *untrusted;   /* functions, operators, relations and casts planning could run (trust.c) */
+    size_t nuntrusted;
+    bool untrusted_cast, trust_unknown;
+    bool superuser;         /* the advisor's role */
     int server_version;
     bool has_hypopg, has_pgss, read_all_stats;
     double window_s; /* statistics observation window in seconds, -1 unknown */
@@ -147,6 +166,11 @@ typedef struct adv_ctx {
 
 /* Append an owned note (formatted) to the report; false on out of memory. */
 bool alchdb__adv_note(alchdb_advisor_report *r, const char *fmt, ...) ALCHDB_PRINTF(2, 3);
+/* Append prefix, the formatted text on one line (control characters and
+ * line separators escaped: a name can never end a `--` comment or forge a
+ * report line), and a newline. Every comment line of a script and every
+ * line of a text report goes through it. */
+void alchdb__adv_line(alchdb__strbuf *sb, const char *prefix, const char *fmt, ...) ALCHDB_PRINTF(3, 4);
 /* An identifier quoted when it needs to be (owned). */
 char *alchdb__adv_ident(adv_ctx *c, const char *id);
 /* "schema"."name" with public left implicit when the search path finds it. */
@@ -155,8 +179,19 @@ char *alchdb__adv_literal(adv_ctx *c, const char *s);
 /* Run a catalog query with text parameters; NULL (note added) on error. */
 PGresult *alchdb__adv_query(adv_ctx *c, const char *what, const char *sql, int nparams,
                             const char *const *params);
-adv_table *alchdb__adv_find_table(alchdb_advisor_report *r, const char *schema, const char *name);
+/* A table by (schema, name); an unqualified name is looked up along path
+ * (npath schemas, in order) as PostgreSQL resolves it. */
+adv_table *alchdb__adv_find_table(alchdb_advisor_report *r, const char *schema, const char *name,
+                                  char *const *path, size_t npath);
+/* A fresh index name in schema: stem cut (at a character boundary) so that
+ * stem + suffix fits in 63 bytes with the suffix kept whole, then _2, _3, ...
+ * until no relation of the schema (table, index, sequence, view, ...) and no
+ * name suggested so far has it. Owned; NULL on out of memory. */
+char *alchdb__adv_index_name(alchdb_advisor_report *r, const char *schema, const char *stem, const char *suffix);
 adv_table *alchdb__adv_table_by_oid(alchdb_advisor_report *r, uint32_t oid);
+/* The session's current_schemas(false), in order (owned, NULL-terminated);
+ * empty when it cannot be read. */
+int alchdb__adv_load_path(PGconn *conn, char ***path, size_t *n);
 int alchdb__adv_attnum(const adv_table *t, const char *col);
 bool alchdb__adv_push(void **arr, size_t *n, size_t *cap, size_t elem);
 
@@ -170,6 +205,13 @@ int alchdb__adv_load_catalog(adv_ctx *c);
 int alchdb__adv_find_problems(adv_ctx *c);
 /* workload.c */
 int alchdb__adv_missing(adv_ctx *c);
+/* trust.c: what planning a statement could run */
+struct alchdb__sql_node;
+int alchdb__adv_trust_load(adv_ctx *c);
+void alchdb__adv_trust_free(alchdb_advisor_report *r);
+/* *why NULL when stmt may be planned; otherwise why not (owned). 0 or
+ * ALCHDB_E_NOMEM. */
+int alchdb__adv_trust_check(const alchdb_advisor_report *r, const struct alchdb__sql_node *stmt, char **why);
 /* report.c */
 int alchdb__adv_finish(adv_ctx *c);
 void alchdb__adv_report_destroy(alchdb_advisor_report *r);

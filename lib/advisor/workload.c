@@ -11,6 +11,7 @@
 #include "adv.h"
 #include "pqconn.h"
 #include "sql/sql_internal.h"
+#include "sql/tree.h"
 
 #define MAX_COLS 4
 #define MAX_NOTES_PER_KIND 10
@@ -20,6 +21,8 @@ typedef struct wq {
     int64_t calls;
     double total_ms;
     const char *source;
+    uint32_t userid;
+    int user;      /* index into wctx.users: the role that ran it; -1: given to the advisor */
     int nparams;
     bool usable;   /* planned (EXPLAIN worked) */
     bool parsed;   /* parsed, known tables: heuristics possible */
@@ -42,8 +45,21 @@ typedef struct cand {
     bool dead, accepted;
 } cand;
 
+/* A role whose statements pg_stat_statements holds: they are planned as that
+ * role (SET ROLE), with the search_path its sessions get. */
+typedef struct wuser {
+    uint32_t oid;
+    char *rolname, *path_setting;
+    char **path;
+    size_t npath;
+    bool can_set; /* SET ROLE to it works */
+    bool exists;
+} wuser;
+
 typedef struct wctx {
     adv_ctx *c;
+    wuser *users;
+    size_t nusers;
     wq *w;
     size_t nw;
     cand *cs;
@@ -52,9 +68,10 @@ typedef struct wctx {
     bool bad;   /* the current statement names an unknown table */
     int known;  /* user tables the current statement names */
     char *bad_name;
+    char *saved_path; /* the advisor session's search_path setting */
     json_t *ctes;
     int maxparam;
-    int notes[4];
+    int notes[5];
     bool nomem;
 } wctx;
 
@@ -166,7 +183,13 @@ static void add_range_var(wctx *x, scope *s, json_t *rv)
         return;
     json_t *al = json_object_get(rv, "alias");
     const char *alias = al ? json_string_value(json_object_get(al, "aliasname")) : NULL;
-    adv_table *t = alchdb__adv_find_table(x->c->r, sch, rel);
+    char *const *path = x->c->r->search_path;
+    size_t npath = x->c->r->nsearch_path;
+    if (x->w[x->cur].user >= 0) {
+        path = x->users[x->w[x->cur].user].path;
+        npath = x->users[x->w[x->cur].user].npath;
+    }
+    adv_table *t = alchdb__adv_find_table(x->c->r, sch, rel, path, npath);
     if (!t) {
         if (!sch && is_cte(x, rel))
             return;
@@ -500,6 +523,8 @@ static char *shorten(const char *sql)
 static void parse_one(wctx *x, size_t i)
 {
     wq *q = &x->w[i];
+    if (q->user >= 0 && !x->users[q->user].exists)
+        return; /* noted once in alchdb__adv_missing */
     char *tree = NULL;
     int64_t off = -1;
     int rc = alchdb__sql_parse_tree(q->sql, strlen(q->sql), &tree, &off);
@@ -526,6 +551,22 @@ static void parse_one(wctx *x, size_t i)
         if (strcmp(q->source, "pg_stat_statements"))
             note_limited(x, 1, "query not analysed: only single SELECT, UPDATE and DELETE statements are planned", NULL,
                          shortq);
+        json_decref(root);
+        alchdb__free(shortq);
+        return;
+    }
+    char *why = NULL;
+    alchdb__sql_tree *tree2 = NULL;
+    if (alchdb__sql_tree_parse(q->sql, strlen(q->sql), &tree2, NULL) == 0 && alchdb__sql_tree_count(tree2) == 1) {
+        if (alchdb__adv_trust_check(x->c->r, alchdb__sql_tree_stmt(tree2, 0, NULL, NULL), &why))
+            x->nomem = true;
+    } else {
+        why = alchdb__strdup("it could not be checked for the functions it calls");
+    }
+    alchdb__sql_tree_free(tree2);
+    if (why) {
+        note_limited(x, 4, "query not planned: planning could run code of a role that is not trusted", why, shortq);
+        alchdb__free(why);
         json_decref(root);
         alchdb__free(shortq);
         return;
@@ -574,10 +615,8 @@ static void plan_seq(json_t *plan, wq *q, adv_ctx *c)
     const char *nt = json_string_value(json_object_get(plan, "Node Type"));
     const char *rel = json_string_value(json_object_get(plan, "Relation Name"));
     if (nt && rel && !strcmp(nt, "Seq Scan") && json_object_get(plan, "Filter") && q->nseq < 8) {
-        adv_table *t = alchdb__adv_find_table(c->r, NULL, rel);
-        for (size_t i = 0; i < c->r->ntables && !t; i++)
-            if (!strcmp(c->r->tables[i].name, rel))
-                t = &c->r->tables[i];
+        const char *sch = json_string_value(json_object_get(plan, "Schema"));
+        adv_table *t = sch ? alchdb__adv_find_table(c->r, sch, rel, NULL, 0) : NULL;
         if (t)
             q->seq[q->nseq++] = t;
     }
@@ -588,7 +627,64 @@ static void plan_seq(json_t *plan, wq *q, adv_ctx *c)
 
 /* Plan statement q as a generic plan; returns its total cost or -1 (and the
  * server's message in err). */
-static double plan_cost(adv_ctx *c, wq *q, bool record_seq, char *err, size_t errlen, char *sqlstate)
+static bool exec_ok(PGconn *conn, const char *sql, int np, const char *const *p)
+{
+    PGresult *res = PQexecParams(conn, sql, np, NULL, p, NULL, NULL, 0);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+    PQclear(res);
+    return ok;
+}
+
+/* Become role u with the search_path its sessions get; false when that fails. */
+static bool as_user(PGconn *conn, const wuser *u)
+{
+    char *qr = PQescapeIdentifier(conn, u->rolname, strlen(u->rolname));
+    if (!qr)
+        return false;
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    alchdb__sb_printf(&sb, "SET ROLE %s", qr);
+    PQfreemem(qr);
+    char *sql = alchdb__sb_finish(&sb);
+    bool ok = sql && exec_ok(conn, sql, 0, NULL);
+    alchdb__free(sql);
+    const char *p[1] = {u->path_setting};
+    if (ok && !exec_ok(conn, "SELECT set_config('search_path', $1, false)", 1, p)) {
+        exec_ok(conn, "RESET ROLE", 0, NULL);
+        ok = false;
+    }
+    return ok;
+}
+
+/* Back to the advisor's own role and search_path. */
+static void as_advisor(PGconn *conn, const char *saved_path)
+{
+    const char *p[1] = {saved_path};
+    exec_ok(conn, "RESET ROLE", 0, NULL);
+    exec_ok(conn, "SELECT set_config('search_path', $1, false)", 1, p);
+}
+
+static double plan_cost_as(adv_ctx *c, wq *q, bool record_seq, char *err, size_t errlen, char *sqlstate);
+
+/* Plan q as the role that ran it (pg_stat_statements' userid), so whatever
+ * the planner runs, it runs with that role's privileges, never the advisor's;
+ * statements given to the advisor are planned as the advisor's role. */
+static double plan_cost(wctx *x, wq *q, bool record_seq, char *err, size_t errlen, char *sqlstate)
+{
+    adv_ctx *c = x->c;
+    const wuser *u = q->user >= 0 ? &x->users[q->user] : NULL;
+    if (u && u->can_set && !as_user(c->conn, u)) {
+        snprintf(err, errlen, "cannot plan as role %s", u->rolname);
+        snprintf(sqlstate, 6, "42501");
+        return -1;
+    }
+    double cost = plan_cost_as(c, q, record_seq, err, errlen, sqlstate);
+    if (u && u->can_set)
+        as_advisor(c->conn, x->saved_path);
+    return cost;
+}
+
+static double plan_cost_as(adv_ctx *c, wq *q, bool record_seq, char *err, size_t errlen, char *sqlstate)
 {
     err[0] = '\0';
     sqlstate[0] = '\0';
@@ -611,7 +707,7 @@ static double plan_cost(adv_ctx *c, wq *q, bool record_seq, char *err, size_t er
     }
     PQclear(res);
     alchdb__sb_init(&sb);
-    alchdb__sb_puts(&sb, "EXPLAIN (FORMAT JSON) EXECUTE alchdb_advisor_q");
+    alchdb__sb_puts(&sb, "EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE alchdb_advisor_q");
     for (int i = 0; i < q->nparams; i++)
         alchdb__sb_puts(&sb, i ? ", NULL" : "(NULL");
     if (q->nparams)
@@ -724,7 +820,7 @@ static void evaluate(wctx *x, cand *k, double min_frac)
         k->after[i] = -1;
         if (!q->usable)
             continue;
-        double a = plan_cost(x->c, q, false, err, sizeof err, ss);
+        double a = plan_cost(x, q, false, err, sizeof err, ss);
         k->after[i] = a;
         if (a >= 0 && a < q->now * (1 - min_frac))
             k->gain += (double)q->calls * (q->now - a);
@@ -736,48 +832,17 @@ static void evaluate(wctx *x, cand *k, double min_frac)
 
 /* ---- suggestions ---------------------------------------------------------------- */
 
-static bool name_taken(alchdb_advisor_report *r, const char *schema, const char *name)
-{
-    for (size_t i = 0; i < r->nindexes; i++)
-        if (!strcmp(r->indexes[i].name, name) && !strcmp(r->indexes[i].schema, schema))
-            return true;
-    for (size_t i = 0; i < r->ntables; i++)
-        if (!strcmp(r->tables[i].name, name) && !strcmp(r->tables[i].schema, schema))
-            return true;
-    for (size_t i = 0; i < r->nmissing; i++)
-        if (!strcmp(r->missing[i].name, name) && !strcmp(r->missing[i].table->schema, schema))
-            return true;
-    return false;
-}
-
 static char *index_name(alchdb_advisor_report *r, const cand *k)
 {
-    for (int n = 0; n < 100; n++) {
-        alchdb__strbuf sb;
-        alchdb__sb_init(&sb);
-        alchdb__sb_puts(&sb, k->t->name);
-        for (int i = 0; i < k->ncols; i++)
-            alchdb__sb_printf(&sb, "_%s", k->t->cols[k->cols[i]]);
-        alchdb__sb_puts(&sb, k->pred ? "_part" : "");
-        char suffix[16];
-        snprintf(suffix, sizeof suffix, n ? "_idx%d" : "_idx", n);
-        if (sb.failed)
-            return alchdb__sb_finish(&sb);
-        size_t room = 63 - strlen(suffix);
-        if (sb.len > room) {
-            size_t cut = room;
-            while (cut > 0 && ((unsigned char)sb.data[cut] & 0xC0) == 0x80)
-                cut--;
-            sb.len = cut;
-            sb.data[cut] = '\0';
-        }
-        alchdb__sb_puts(&sb, suffix);
-        char *name = alchdb__sb_finish(&sb);
-        if (!name || !name_taken(r, k->t->schema, name))
-            return name;
-        alchdb__free(name);
-    }
-    return NULL;
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    alchdb__sb_puts(&sb, k->t->name);
+    for (int i = 0; i < k->ncols; i++)
+        alchdb__sb_printf(&sb, "_%s", k->t->cols[k->cols[i]]);
+    char *stem = alchdb__sb_finish(&sb);
+    char *name = stem ? alchdb__adv_index_name(r, k->t->schema, stem, k->pred ? "_part_idx" : "_idx") : NULL;
+    alchdb__free(stem);
+    return name;
 }
 
 static int emit(wctx *x, cand *k, const char *verified, double total_cost)
@@ -975,7 +1040,7 @@ static int load_pgss(adv_ctx *c, adv_query **out, size_t *n)
     const char *p[1] = {lim};
     PGresult *res = alchdb__adv_query(
         c, "pg_stat_statements",
-        "SELECT query, calls, total_exec_time FROM pg_stat_statements "
+        "SELECT query, calls, total_exec_time, userid FROM pg_stat_statements "
         "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
         "AND query IS NOT NULL ORDER BY total_exec_time DESC LIMIT $1::bigint",
         1, p);
@@ -1004,6 +1069,7 @@ static int load_pgss(adv_ctx *c, adv_query **out, size_t *n)
             q->calls = 1;
         q->total_ms = strtod(PQgetvalue(res, i, 2), NULL);
         q->source = "pg_stat_statements";
+        q->userid = (uint32_t)strtoul(PQgetvalue(res, i, 3), NULL, 10);
         (*n)++;
     }
     PQclear(res);
@@ -1014,6 +1080,129 @@ static int load_pgss(adv_ctx *c, adv_query **out, size_t *n)
                          "(insufficient privilege: grant pg_read_all_stats); they were not analysed",
                          hidden);
     return 0;
+}
+
+/* The search_path a role's sessions in this database start with: its
+ * per-database setting, its own, the database's, else the server's. */
+static const char q_users[] =
+    "SELECT r.oid, r.rolname, coalesce("
+    "(SELECT substr(v, 13) FROM pg_db_role_setting s CROSS JOIN unnest(s.setconfig) v WHERE s.setrole = r.oid "
+    " AND s.setdatabase = d.oid AND left(v, 12) = 'search_path=' LIMIT 1), "
+    "(SELECT substr(v, 13) FROM pg_db_role_setting s CROSS JOIN unnest(s.setconfig) v WHERE s.setrole = r.oid "
+    " AND s.setdatabase = 0 AND left(v, 12) = 'search_path=' LIMIT 1), "
+    "(SELECT substr(v, 13) FROM pg_db_role_setting s CROSS JOIN unnest(s.setconfig) v WHERE s.setrole = 0 "
+    " AND s.setdatabase = d.oid AND left(v, 12) = 'search_path=' LIMIT 1), "
+    "(SELECT CASE WHEN source IN ('database', 'user', 'database user', 'client', 'session') THEN boot_val "
+    " ELSE reset_val END FROM pg_settings WHERE name = 'search_path')), "
+    "pg_has_role(current_user, r.oid, 'MEMBER') "
+    "FROM pg_roles r CROSS JOIN pg_database d WHERE d.datname = current_database() AND r.oid = $1::oid";
+
+static int user_index(wctx *x, uint32_t oid)
+{
+    for (size_t i = 0; i < x->nusers; i++)
+        if (x->users[i].oid == oid)
+            return (int)i;
+    return -1;
+}
+
+/* The schemas an unqualified name is looked up in, for user u: asked of the
+ * server as that role (so "$user" and schemas it may not use count as for
+ * its own sessions). */
+static int user_path(wctx *x, wuser *u)
+{
+    adv_ctx *c = x->c;
+    bool switched = u->can_set && as_user(c->conn, u);
+    if (!switched) {
+        const char *p[1] = {u->path_setting};
+        exec_ok(c->conn, "SELECT set_config('search_path', $1, false)", 1, p);
+    }
+    int rc = alchdb__adv_load_path(c->conn, &u->path, &u->npath);
+    as_advisor(c->conn, x->saved_path);
+    u->can_set = switched;
+    return rc;
+}
+
+static int load_users(wctx *x)
+{
+    adv_ctx *c = x->c;
+    PGresult *res = PQexecParams(c->conn, "SELECT current_setting('search_path')", 0, NULL, NULL, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        x->saved_path = alchdb__strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (!x->saved_path)
+        return alchdb__nomem("advisor search path");
+    x->users = alchdb__calloc(x->nw + 1, sizeof *x->users);
+    if (!x->users)
+        return alchdb__nomem("advisor roles");
+    for (size_t i = 0; i < x->nw; i++) {
+        wq *q = &x->w[i];
+        q->user = -1;
+        if (strcmp(q->source, "pg_stat_statements"))
+            continue;
+        uint32_t oid = q->userid;
+        if ((q->user = user_index(x, oid)) >= 0)
+            continue;
+        wuser *u = &x->users[x->nusers];
+        u->oid = oid;
+        char buf[16];
+        snprintf(buf, sizeof buf, "%u", oid);
+        const char *p[1] = {buf};
+        res = PQexecParams(c->conn, q_users, 1, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+            u->exists = true;
+            u->rolname = alchdb__strdup(PQgetvalue(res, 0, 1));
+            u->path_setting = alchdb__strdup(PQgetvalue(res, 0, 2));
+            u->can_set = PQgetvalue(res, 0, 3)[0] == 't';
+            if (!u->rolname || !u->path_setting) {
+                PQclear(res);
+                return alchdb__nomem("advisor roles");
+            }
+        }
+        PQclear(res);
+        q->user = (int)x->nusers++;
+        if (u->exists) {
+            int rc = user_path(x, u);
+            if (rc)
+                return rc;
+            if (!u->can_set && c->r->superuser)
+                u->exists = false; /* never plan someone else's statement as a superuser */
+        }
+    }
+    return 0;
+}
+
+/* Say which search_path unqualified names were resolved with. */
+static int path_note(wctx *x)
+{
+    alchdb_advisor_report *r = x->c->r;
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    alchdb__sb_puts(&sb, "unqualified names resolved as PostgreSQL would for the session that ran the statement:");
+    bool given = false;
+    for (size_t i = 0; i < x->nw && !given; i++)
+        given = x->w[i].user < 0;
+    const char *sep = " ";
+    if (given) {
+        alchdb__sb_puts(&sb, " statements given to the advisor with its own search_path (");
+        for (size_t i = 0; i < r->nsearch_path; i++)
+            alchdb__sb_printf(&sb, "%s%s", i ? ", " : "", r->search_path[i]);
+        alchdb__sb_puts(&sb, ")");
+        sep = "; ";
+    }
+    for (size_t u = 0; u < x->nusers; u++) {
+        const wuser *w = &x->users[u];
+        if (!w->exists)
+            continue;
+        alchdb__sb_printf(&sb, "%sstatements of role %s (pg_stat_statements) planned as that role with its "
+                               "search_path (", sep, w->rolname);
+        for (size_t i = 0; i < w->npath; i++)
+            alchdb__sb_printf(&sb, "%s%s", i ? ", " : "", w->path[i]);
+        alchdb__sb_puts(&sb, ")");
+        sep = "; ";
+    }
+    alchdb__free(r->search_path_note);
+    r->search_path_note = alchdb__sb_finish(&sb);
+    return r->search_path_note ? 0 : alchdb__nomem("advisor search path note");
 }
 
 int alchdb__adv_missing(adv_ctx *c)
@@ -1041,9 +1230,25 @@ int alchdb__adv_missing(adv_ctx *c)
         x.w[i].calls = q->calls;
         x.w[i].total_ms = q->total_ms;
         x.w[i].source = q->source;
+        x.w[i].userid = q->userid;
         x.w[i].before = x.w[i].now = -1;
     }
     r->nqueries_seen = x.nw;
+    if (!rc)
+        rc = alchdb__adv_trust_load(c);
+    if (!rc)
+        rc = load_users(&x);
+    for (size_t i = 0; !rc && i < x.nw; i++) {
+        wq *q = &x.w[i];
+        if (q->user >= 0 && !x.users[q->user].exists) {
+            char *shortq = shorten(q->sql);
+            note_limited(&x, 4, "query not planned: its role no longer exists or the advisor cannot take it", NULL,
+                         shortq);
+            alchdb__free(shortq);
+        }
+    }
+    if (!rc && x.nw)
+        rc = path_note(&x);
     for (size_t i = 0; !rc && i < x.nw; i++) {
         parse_one(&x, i);
         if (x.nomem)
@@ -1075,7 +1280,7 @@ int alchdb__adv_missing(adv_ctx *c)
             if (!q->parsed)
                 continue;
             char err[256], ss[6];
-            q->before = q->now = plan_cost(c, q, true, err, sizeof err, ss);
+            q->before = q->now = plan_cost(&x, q, true, err, sizeof err, ss);
             q->usable = q->before >= 0;
             if (q->usable) {
                 r->nqueries_used++;
@@ -1108,6 +1313,15 @@ int alchdb__adv_missing(adv_ctx *c)
     }
     alchdb__free(x.cs);
     alchdb__free(x.w);
+    for (size_t i = 0; i < x.nusers; i++) {
+        alchdb__free(x.users[i].rolname);
+        alchdb__free(x.users[i].path_setting);
+        for (size_t j = 0; j < x.users[i].npath; j++)
+            alchdb__free(x.users[i].path[j]);
+        alchdb__free(x.users[i].path);
+    }
+    alchdb__free(x.users);
+    alchdb__free(x.saved_path);
     for (size_t i = 0; i < npg; i++)
         alchdb__free(pg[i].sql);
     alchdb__free(pg);
