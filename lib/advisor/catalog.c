@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "adv.h"
+#include "sql/tree.h"
 
 /* Relations the advisor looks at: ordinary, partitioned and materialized
  * tables outside the system schemas and not owned by an extension. */
@@ -86,13 +87,14 @@ static int parse_vec(const char *s, int64_t *out, int max)
     return n;
 }
 
+/* How reports name a table: as SQL would write it (each part quoted where
+ * PostgreSQL needs it, so "sch.dot"."t.x" never reads like sch.dot.t.x),
+ * the schema left out for public. */
 static char *display_name(const char *schema, const char *name)
 {
     alchdb__strbuf sb;
     alchdb__sb_init(&sb);
-    if (strcmp(schema, "public"))
-        alchdb__sb_printf(&sb, "%s.", schema);
-    alchdb__sb_puts(&sb, name);
+    alchdb__sql_quote_qualified(&sb, NULL, strcmp(schema, "public") ? schema : NULL, name);
     return alchdb__sb_finish(&sb);
 }
 
