@@ -304,12 +304,118 @@ START_TEST(test_hostile_names)
 }
 END_TEST
 
+
+/* A role that may not run programs plants an IMMUTABLE function that would
+ * (COPY ... TO PROGRAM through a helper) and runs one statement with it; the
+ * planner folds such a call, so planning it as the superuser would run the
+ * program. The advisor, connected as a superuser, must not. */
+static char evil_file[64];
+
+static void add_evil_file_query(alchdb_advisor_options *o)
+{
+    ck_assert_int_eq(alchdb_advisor_options_add_query(o, "SELECT * FROM evil.bait WHERE v = evil.boom()", 100, 50.0),
+                     0);
+}
+
+START_TEST(test_untrusted_function_not_planned_as_superuser)
+{
+    const char *db = "adv_untrusted";
+    snprintf(evil_file, sizeof evil_file, "/tmp/alchdb-adv-evil-%d", (int)getpid());
+    unlink(evil_file);
+    fresh_db(db);
+    PGconn *c = connect_to(db, NULL);
+    exec_ok(c, "DROP ROLE IF EXISTS adv_evil");
+    exec_ok(c, "CREATE ROLE adv_evil LOGIN");
+    exec_ok(c, "CREATE EXTENSION hypopg");
+    exec_ok(c, "CREATE EXTENSION pg_stat_statements");
+    exec_ok(c, "CREATE SCHEMA evil AUTHORIZATION adv_evil");
+    PQfinish(c);
+    PGconn *e = connect_to(db, "adv_evil");
+    exec_ok(e, "CREATE TABLE evil.bait (id int, v int)");
+    exec_ok(e, "INSERT INTO evil.bait SELECT g, g %% 1000 FROM generate_series(1, 20000) g");
+    exec_ok(e, "ANALYZE evil.bait");
+    exec_ok(e,
+            "CREATE FUNCTION evil.side() RETURNS int VOLATILE LANGUAGE plpgsql AS $$ BEGIN "
+            "EXECUTE format('COPY (SELECT 1) TO PROGRAM %%L', 'touch %s'); RETURN 1; "
+            "EXCEPTION WHEN insufficient_privilege THEN RETURN 0; END $$",
+            evil_file);
+    exec_ok(e, "CREATE FUNCTION evil.boom() RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$ "
+               "BEGIN RETURN evil.side(); END $$");
+    /* The planted statement, run by its role: its own privileges cannot run programs. */
+    exec_ok(c = connect_to(db, NULL), "SELECT pg_stat_statements_reset()");
+    PQfinish(c);
+    for (int i = 0; i < 5; i++)
+        exec_ok(e, "SELECT * FROM evil.bait WHERE v = evil.boom()");
+    ck_assert_msg(access(evil_file, F_OK) != 0, "the planted function ran a program as its own role");
+    PQfinish(e);
+
+    alchdb_advisor_report *r = analyze(db, NULL, true, add_evil_file_query);
+    dump(r);
+    ck_assert_msg(access(evil_file, F_OK) != 0, "planning ran the planted function with the advisor's privileges");
+    ck_assert(has_note(r, "not trusted"));
+    ck_assert(has_note(r, "boom()"));
+    ck_assert_int_lt(find_item(r, ALCHDB_ADVISOR_MISSING, "evil.bait", "v"), 0);
+    alchdb_advisor_report_free(r);
+    drop_db(db);
+    c = connect_to("alchdb_test", NULL);
+    exec_ok(c, "DROP ROLE IF EXISTS adv_evil");
+    PQfinish(c);
+    unlink(evil_file);
+}
+END_TEST
+
+/* search_path: tables a.b and public.b; the role that runs the workload has
+ * search_path a, public in this database, so its unqualified b is a.b. */
+START_TEST(test_search_path_of_the_role)
+{
+    const char *db = "adv_path";
+    fresh_db(db);
+    PGconn *c = connect_to(db, NULL);
+    exec_ok(c, "DROP ROLE IF EXISTS adv_pathrole");
+    exec_ok(c, "CREATE ROLE adv_pathrole LOGIN");
+    exec_ok(c, "CREATE EXTENSION hypopg");
+    exec_ok(c, "CREATE EXTENSION pg_stat_statements");
+    exec_ok(c, "CREATE SCHEMA a");
+    exec_ok(c, "GRANT USAGE ON SCHEMA a TO adv_pathrole");
+    exec_ok(c, "ALTER ROLE adv_pathrole IN DATABASE %s SET search_path = a, public", db);
+    exec_ok(c, "CREATE TABLE a.b (id int, v int)");
+    exec_ok(c, "CREATE TABLE public.b (id int, v int)");
+    exec_ok(c, "INSERT INTO a.b SELECT g, g %% 5000 FROM generate_series(1, 20000) g");
+    exec_ok(c, "INSERT INTO public.b SELECT g, g %% 5000 FROM generate_series(1, 20000) g");
+    exec_ok(c, "GRANT SELECT ON a.b, public.b TO adv_pathrole");
+    exec_ok(c, "ANALYZE");
+    exec_ok(c, "SELECT pg_stat_statements_reset()");
+    PGconn *w = connect_to(db, "adv_pathrole");
+    run_n(w, 20, "SELECT id FROM b WHERE v = $1", 1, "17", NULL);
+    PQfinish(w);
+
+    alchdb_advisor_report *r = analyze(db, NULL, true, NULL);
+    dump(r);
+    ck_assert_msg(find_item(r, ALCHDB_ADVISOR_MISSING, "a.b", "v") >= 0, "no suggestion on a.b(v)");
+    ck_assert_int_lt(find_item(r, ALCHDB_ADVISOR_MISSING, "b", "v"), 0);
+    char *text = NULL;
+    ck_assert_int_eq(alchdb_advisor_report_to_text(r, &text), 0);
+    ck_assert_msg(strstr(text, "statements of role adv_pathrole (pg_stat_statements) planned as that role with its "
+                               "search_path (a, public)") != NULL,
+                  "the assumed search_path is not stated");
+    alchdb_free(text);
+    alchdb_advisor_report_free(r);
+    PQfinish(c);
+    drop_db(db);
+    c = connect_to("alchdb_test", NULL);
+    exec_ok(c, "DROP ROLE IF EXISTS adv_pathrole");
+    PQfinish(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("advisor-hostile");
     TCase *tc = tcase_create("rig");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_hostile_names);
+    tcase_add_test(tc, test_untrusted_function_not_planned_as_superuser);
+    tcase_add_test(tc, test_search_path_of_the_role);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
