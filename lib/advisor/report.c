@@ -320,8 +320,10 @@ int alchdb_advisor_report_to_json(const alchdb_advisor_report *r, char **out)
     jnum(&sb, r->window_s);
     alchdb__sb_puts(&sb, ",\"stats_since\":");
     alchdb__sb_json_str(&sb, r->stats_since);
-    alchdb__sb_printf(&sb, ",\"replicas\":%d,\"queries_seen\":%zu,\"queries_planned\":%zu},", r->replicas,
-                      r->nqueries_seen, r->nqueries_used);
+    alchdb__sb_printf(&sb, ",\"replicas\":%d,\"queries_seen\":%zu,\"queries_planned\":%zu,\"search_path_assumed\":",
+                      r->replicas, r->nqueries_seen, r->nqueries_used);
+    alchdb__sb_json_str(&sb, r->search_path_note);
+    alchdb__sb_puts(&sb, "},");
 
     alchdb__sb_puts(&sb, "\"tables\":[");
     for (size_t i = 0; i < r->ntables; i++) {
