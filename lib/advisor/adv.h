@@ -104,6 +104,8 @@ typedef struct adv_reason {
 } adv_reason;
 
 typedef struct adv_trust adv_trust;
+struct alchdb__sql_node;
+struct alchdb__sql_tree;
 
 /* The visitor of lib/sql is iterative: this limit only bounds the work. */
 #define ADV_MAX_TREE_DEPTH ((size_t)1 << 22)
@@ -205,8 +207,43 @@ int alchdb__adv_load_catalog(adv_ctx *c);
 int alchdb__adv_find_problems(adv_ctx *c);
 /* workload.c */
 int alchdb__adv_missing(adv_ctx *c);
+/* walk.c: what a statement asks of each table it reads */
+#define ADV_MAX_COLS 4
+typedef struct adv_use {
+    adv_table *t;
+    const char *alias;               /* borrowed from the tree */
+    int16_t eq[ADV_MAX_COLS];        /* compared with a value by = or IN */
+    int neq;
+    int16_t range;                   /* <, >, <=, >=, BETWEEN, LIKE; 0 none */
+    int16_t sort[ADV_MAX_COLS];      /* ORDER BY, leading items on this table */
+    int nsort;
+    int16_t join[ADV_MAX_COLS];      /* = a column of another table */
+    int njoin;
+    struct {
+        int16_t att;
+        char *text;                  /* `col = constant`, `col IS [NOT] NULL` as SQL; freed after use() */
+    } pred[2];
+    int npred;
+} adv_use;
+
+typedef struct adv_walk {
+    adv_ctx *c;
+    const struct alchdb__sql_tree *tree;
+    char *const *path;               /* schemas for unqualified names */
+    size_t npath;
+    void (*use)(void *ud, const adv_use *u); /* once per table per SELECT/UPDATE/DELETE level */
+    void *ud;
+    /* results */
+    int known;                       /* user tables named */
+    bool bad;                        /* a table named does not exist */
+    char *bad_name;                  /* owned: the first such name, as SQL */
+    int maxparam;                    /* highest $n */
+    bool nomem;
+} adv_walk;
+/* 0, ALCHDB_E_RANGE (too deep: part of the statement was not walked) or ALCHDB_E_NOMEM. */
+int alchdb__adv_walk(adv_walk *w, const struct alchdb__sql_node *stmt);
+
 /* trust.c: what planning a statement could run */
-struct alchdb__sql_node;
 int alchdb__adv_trust_load(adv_ctx *c);
 void alchdb__adv_trust_free(alchdb_advisor_report *r);
 /* *why NULL when stmt may be planned; otherwise why not (owned). 0 or

@@ -13,7 +13,7 @@
 #include "sql/sql_internal.h"
 #include "sql/tree.h"
 
-#define MAX_COLS 4
+#define MAX_COLS ADV_MAX_COLS
 #define MAX_NOTES_PER_KIND 10
 
 typedef struct wq {
@@ -65,303 +65,20 @@ typedef struct wctx {
     cand *cs;
     size_t nc, capc;
     size_t cur; /* the statement being walked */
-    bool bad;   /* the current statement names an unknown table */
-    int known;  /* user tables the current statement names */
-    char *bad_name;
     char *saved_path; /* the advisor session's search_path setting */
-    json_t *ctes;
-    int maxparam;
     int notes[5];
     bool nomem;
 } wctx;
 
-/* ---- tree helpers ------------------------------------------------------------ */
+/* ---- candidates ------------------------------------------------------------------ */
 
-static json_t *node(json_t *j, const char *type)
-{
-    return json_is_object(j) ? json_object_get(j, type) : NULL;
-}
-
-static const char *sval(json_t *j)
-{
-    json_t *s = node(j, "String");
-    json_t *v = s ? json_object_get(s, "sval") : NULL;
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static bool has_colref(json_t *j)
-{
-    if (json_is_object(j)) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(j, k, v) {
-            if (!strcmp(k, "ColumnRef") || !strcmp(k, "SubLink"))
-                return true;
-            if (has_colref(v))
-                return true;
-        }
-    } else if (json_is_array(j)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(j, i, v) if (has_colref(v)) return true;
-    }
-    return false;
-}
-
-static void find_params(wctx *x, json_t *j)
-{
-    if (json_is_object(j)) {
-        json_t *p = node(j, "ParamRef");
-        if (p) {
-            json_t *n = json_object_get(p, "number");
-            if (json_is_integer(n) && json_integer_value(n) > x->maxparam && json_integer_value(n) < 65536)
-                x->maxparam = (int)json_integer_value(n);
-        }
-        const char *k;
-        json_t *v;
-        json_object_foreach(j, k, v) find_params(x, v);
-    } else if (json_is_array(j)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(j, i, v) find_params(x, v);
-    }
-}
-
-static bool is_cte(wctx *x, const char *name)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(x->ctes, i, v) if (!strcmp(json_string_value(v), name)) return true;
-    return false;
-}
-
-static void collect_ctes(wctx *x, json_t *j)
-{
-    if (json_is_object(j)) {
-        json_t *c = node(j, "CommonTableExpr");
-        if (c && json_is_string(json_object_get(c, "ctename")))
-            json_array_append(x->ctes, json_object_get(c, "ctename"));
-        const char *k;
-        json_t *v;
-        json_object_foreach(j, k, v) collect_ctes(x, v);
-    } else if (json_is_array(j)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(j, i, v) collect_ctes(x, v);
-    }
-}
-
-/* ---- one scope (a SELECT, UPDATE or DELETE level) ----------------------------- */
-
-typedef struct stab {
-    adv_table *t;
-    const char *alias;
-    int16_t eq[MAX_COLS];
-    int neq;
-    int16_t range, sort, join[MAX_COLS];
-    int njoin;
-    struct {
-        int16_t att;
-        char *text;
-    } pred[2];
-    int npred;
-} stab;
-
-typedef struct scope {
-    stab tabs[16];
-    int n;
-} scope;
-
-static void add_range_var(wctx *x, scope *s, json_t *rv)
-{
-    json_t *inner = node(rv, "RangeVar");
-    if (inner)
-        rv = inner;
-    const char *rel = json_string_value(json_object_get(rv, "relname"));
-    const char *sch = json_string_value(json_object_get(rv, "schemaname"));
-    if (!rel)
-        return;
-    json_t *al = json_object_get(rv, "alias");
-    const char *alias = al ? json_string_value(json_object_get(al, "aliasname")) : NULL;
-    char *const *path = x->c->r->search_path;
-    size_t npath = x->c->r->nsearch_path;
-    if (x->w[x->cur].user >= 0) {
-        path = x->users[x->w[x->cur].user].path;
-        npath = x->users[x->w[x->cur].user].npath;
-    }
-    adv_table *t = alchdb__adv_find_table(x->c->r, sch, rel, path, npath);
-    if (!t) {
-        if (!sch && is_cte(x, rel))
-            return;
-        if ((sch && (!strcmp(sch, "pg_catalog") || !strcmp(sch, "information_schema"))) || !strncmp(rel, "pg_", 3))
-            return; /* the system catalogs are not ours to index */
-        if (!x->bad) {
-            x->bad = true;
-            alchdb__strbuf sb;
-            alchdb__sb_init(&sb);
-            alchdb__sb_printf(&sb, "%s%s%s", sch ? sch : "", sch ? "." : "", rel);
-            x->bad_name = alchdb__sb_finish(&sb);
-        }
-        return;
-    }
-    x->known++;
-    if (s->n < 16) {
-        memset(&s->tabs[s->n], 0, sizeof s->tabs[0]);
-        s->tabs[s->n].t = t;
-        s->tabs[s->n].alias = alias;
-        s->n++;
-    }
-}
-
-static void walk_from(wctx *x, scope *s, json_t *item, json_t *quals)
-{
-    json_t *j;
-    if ((j = node(item, "RangeVar"))) {
-        add_range_var(x, s, item);
-    } else if ((j = node(item, "JoinExpr"))) {
-        walk_from(x, s, json_object_get(j, "larg"), quals);
-        walk_from(x, s, json_object_get(j, "rarg"), quals);
-        json_t *q = json_object_get(j, "quals");
-        if (q)
-            json_array_append(quals, q);
-    }
-}
-
-/* Resolve a ColumnRef to (scope table, attnum). */
-static stab *resolve(scope *s, json_t *cr, int16_t *att)
-{
-    json_t *c = node(cr, "ColumnRef");
-    json_t *f = c ? json_object_get(c, "fields") : NULL;
-    size_t n = json_array_size(f);
-    if (n < 1 || n > 3)
-        return NULL;
-    const char *col = sval(json_array_get(f, n - 1));
-    const char *qual = n >= 2 ? sval(json_array_get(f, n - 2)) : NULL;
-    if (!col)
-        return NULL;
-    stab *hit = NULL;
-    for (int i = 0; i < s->n; i++) {
-        stab *st = &s->tabs[i];
-        if (qual && strcmp(qual, st->alias ? st->alias : st->t->name))
-            continue;
-        int a = alchdb__adv_attnum(st->t, col);
-        if (!a)
-            continue;
-        if (hit)
-            return NULL; /* ambiguous */
-        hit = st;
-        *att = (int16_t)a;
-    }
-    return hit;
-}
-
-static void add_col(int16_t *arr, int *n, int16_t att)
+static void add_col_unique(int16_t *cols, int *n, int16_t att)
 {
     for (int i = 0; i < *n; i++)
-        if (arr[i] == att)
+        if (cols[i] == att)
             return;
     if (*n < MAX_COLS)
-        arr[(*n)++] = att;
-}
-
-static char *const_text(wctx *x, json_t *v)
-{
-    json_t *k = node(v, "A_Const");
-    if (!k || json_object_get(k, "isnull"))
-        return NULL;
-    json_t *o;
-    char buf[64];
-    if ((o = json_object_get(k, "ival"))) {
-        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(json_object_get(o, "ival")));
-        return alchdb__strdup(buf);
-    }
-    if ((o = json_object_get(k, "boolval")))
-        return alchdb__strdup(json_is_true(json_object_get(o, "boolval")) ? "true" : "false");
-    if ((o = json_object_get(k, "sval"))) {
-        const char *s = json_string_value(json_object_get(o, "sval"));
-        return alchdb__adv_literal(x->c, s ? s : "");
-    }
-    return NULL;
-}
-
-static void add_pred(wctx *x, stab *st, int16_t att, const char *op, json_t *value)
-{
-    if (st->npred >= 2)
-        return;
-    char *lit = value ? const_text(x, value) : NULL;
-    if (value && !lit)
-        return;
-    char *qc = alchdb__adv_ident(x->c, st->t->cols[att]);
-    alchdb__strbuf sb;
-    alchdb__sb_init(&sb);
-    alchdb__sb_printf(&sb, "%s %s%s%s", qc ? qc : "", op, lit ? " " : "", lit ? lit : "");
-    alchdb__free(qc);
-    alchdb__free(lit);
-    char *text = alchdb__sb_finish(&sb);
-    if (!text) {
-        x->nomem = true;
-        return;
-    }
-    st->pred[st->npred].att = att;
-    st->pred[st->npred].text = text;
-    st->npred++;
-}
-
-static void walk_cond(wctx *x, scope *s, json_t *e)
-{
-    json_t *j;
-    if ((j = node(e, "BoolExpr"))) {
-        const char *op = json_string_value(json_object_get(j, "boolop"));
-        if (op && !strcmp(op, "AND_EXPR")) {
-            size_t i;
-            json_t *a;
-            json_array_foreach(json_object_get(j, "args"), i, a) walk_cond(x, s, a);
-        }
-        return;
-    }
-    if ((j = node(e, "NullTest"))) {
-        int16_t att;
-        stab *st = resolve(s, json_object_get(j, "arg"), &att);
-        const char *t = json_string_value(json_object_get(j, "nulltesttype"));
-        if (st && t)
-            add_pred(x, st, att, !strcmp(t, "IS_NULL") ? "IS NULL" : "IS NOT NULL", NULL);
-        return;
-    }
-    if (!(j = node(e, "A_Expr")))
-        return;
-    const char *kind = json_string_value(json_object_get(j, "kind"));
-    const char *op = sval(json_array_get(json_object_get(j, "name"), 0));
-    json_t *l = json_object_get(j, "lexpr"), *r = json_object_get(j, "rexpr");
-    if (!kind || !op)
-        return;
-    int16_t la = 0, ra = 0;
-    stab *ls = node(l, "ColumnRef") ? resolve(s, l, &la) : NULL;
-    stab *rs = node(r, "ColumnRef") ? resolve(s, r, &ra) : NULL;
-    if (!strcmp(kind, "AEXPR_OP")) {
-        if (ls && rs && ls != rs && !strcmp(op, "=")) {
-            add_col(ls->join, &ls->njoin, la);
-            add_col(rs->join, &rs->njoin, ra);
-            return;
-        }
-        bool flip = !ls && rs;
-        stab *st = flip ? rs : ls;
-        int16_t att = flip ? ra : la;
-        json_t *other = flip ? l : r;
-        if (!st || has_colref(other))
-            return;
-        if (!strcmp(op, "=")) {
-            add_col(st->eq, &st->neq, att);
-            if (node(other, "A_Const"))
-                add_pred(x, st, att, "=", other);
-        } else if (!strcmp(op, "<") || !strcmp(op, ">") || !strcmp(op, "<=") || !strcmp(op, ">=")) {
-            if (!st->range)
-                st->range = att;
-        }
-    } else if (!strcmp(kind, "AEXPR_IN") && ls && !has_colref(r)) {
-        add_col(ls->eq, &ls->neq, la);
-    } else if ((!strcmp(kind, "AEXPR_BETWEEN") || !strcmp(kind, "AEXPR_LIKE")) && ls && !ls->range) {
-        ls->range = la;
-    }
+        cols[(*n)++] = att;
 }
 
 static cand *add_cand(wctx *x, adv_table *t, const int16_t *cols, int n, const char *pred, bool primary)
@@ -407,91 +124,47 @@ static cand *add_cand(wctx *x, adv_table *t, const int16_t *cols, int n, const c
     return k;
 }
 
-static void make_cands(wctx *x, stab *st)
+/* Candidates for one table of one statement level: columns in the order
+ * equality, sort, range (an index that serves the sort must put its columns
+ * before the range column), then the narrower alternatives HypoPG compares
+ * it with, join keys, and partial indexes. */
+static void make_cands(void *ud, const adv_use *u)
 {
-    int16_t cols[MAX_COLS + 1];
+    wctx *x = ud;
+    int16_t cols[MAX_COLS];
     int n = 0;
-    for (int i = 0; i < st->neq && n < MAX_COLS; i++)
-        cols[n++] = st->eq[i];
-    int16_t tail = st->range ? st->range : (!st->neq || st->sort) ? st->sort : 0;
-    if (tail && n < MAX_COLS) {
-        bool dup = false;
-        for (int i = 0; i < n; i++)
-            dup |= cols[i] == tail;
-        if (!dup)
-            cols[n++] = tail;
+    for (int i = 0; i < u->neq && n < MAX_COLS; i++)
+        cols[n++] = u->eq[i];
+    int with_eq = n;
+    for (int i = 0; i < u->nsort && n < MAX_COLS; i++)
+        add_col_unique(cols, &n, u->sort[i]);
+    if (u->range && n < MAX_COLS)
+        add_col_unique(cols, &n, u->range);
+    add_cand(x, u->t, cols, n, NULL, true);
+    if (u->nsort && u->range && with_eq < MAX_COLS) { /* equality, range: when the sort is cheap */
+        int16_t er[MAX_COLS];
+        int m = 0;
+        for (int i = 0; i < with_eq; i++)
+            er[m++] = cols[i];
+        add_col_unique(er, &m, u->range);
+        add_cand(x, u->t, er, m, NULL, false);
     }
-    add_cand(x, st->t, cols, n, NULL, true);
-    for (int i = 0; i < st->neq; i++) /* each equality column alone: the planner may prefer it */
-        add_cand(x, st->t, &st->eq[i], 1, NULL, false);
-    if (st->range && st->neq)
-        add_cand(x, st->t, &st->range, 1, NULL, false);
-    for (int i = 0; i < st->njoin; i++)
-        add_cand(x, st->t, &st->join[i], 1, NULL, st->neq == 0);
+    for (int i = 0; i < u->neq; i++) /* each equality column alone: the planner may prefer it */
+        add_cand(x, u->t, &u->eq[i], 1, NULL, false);
+    if (u->range && u->neq)
+        add_cand(x, u->t, &u->range, 1, NULL, false);
+    for (int i = 0; i < u->njoin; i++)
+        add_cand(x, u->t, &u->join[i], 1, NULL, u->neq == 0);
     /* Partial indexes: the constant-compared column moves into the predicate. */
-    for (int p = 0; p < st->npred; p++) {
+    for (int p = 0; p < u->npred; p++) {
         int16_t pc[MAX_COLS];
         int m = 0;
         for (int i = 0; i < n; i++)
-            if (cols[i] != st->pred[p].att)
+            if (cols[i] != u->pred[p].att)
                 pc[m++] = cols[i];
-        if (!m && st->sort && st->sort != st->pred[p].att)
-            pc[m++] = st->sort;
         if (!m)
-            pc[m++] = st->pred[p].att;
-        add_cand(x, st->t, pc, m, st->pred[p].text, false); /* only HypoPG can tell whether it pays */
-    }
-}
-
-static void walk_scope(wctx *x, json_t *stmt, const char *type)
-{
-    scope s;
-    s.n = 0;
-    json_t *quals = json_array();
-    if (!quals) {
-        x->nomem = true;
-        return;
-    }
-    if (!strcmp(type, "UpdateStmt") || !strcmp(type, "DeleteStmt"))
-        add_range_var(x, &s, json_object_get(stmt, "relation"));
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(stmt, "fromClause"), i, v) walk_from(x, &s, v, quals);
-    json_array_foreach(json_object_get(stmt, "usingClause"), i, v) walk_from(x, &s, v, quals);
-    if (json_object_get(stmt, "whereClause"))
-        walk_cond(x, &s, json_object_get(stmt, "whereClause"));
-    json_array_foreach(quals, i, v) walk_cond(x, &s, v);
-    json_array_foreach(json_object_get(stmt, "sortClause"), i, v)
-    {
-        json_t *sb = node(v, "SortBy");
-        int16_t att;
-        stab *st = sb ? resolve(&s, json_object_get(sb, "node"), &att) : NULL;
-        if (st && !st->sort && i == 0)
-            st->sort = att;
-    }
-    json_decref(quals);
-    for (int t = 0; t < s.n; t++) {
-        make_cands(x, &s.tabs[t]);
-        for (int p = 0; p < s.tabs[t].npred; p++)
-            alchdb__free(s.tabs[t].pred[p].text);
-    }
-}
-
-static void walk_tree(wctx *x, json_t *j)
-{
-    if (json_is_object(j)) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(j, k, v)
-        {
-            if (json_is_object(v) && (!strcmp(k, "SelectStmt") || !strcmp(k, "UpdateStmt") || !strcmp(k, "DeleteStmt")))
-                walk_scope(x, v, k);
-            walk_tree(x, v);
-        }
-    } else if (json_is_array(j)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(j, i, v) walk_tree(x, v);
+            pc[m++] = u->pred[p].att;
+        add_cand(x, u->t, pc, m, u->pred[p].text, false); /* only HypoPG can tell whether it pays */
     }
 }
 
@@ -519,16 +192,22 @@ static char *shorten(const char *sql)
     return alchdb__sb_finish(&sb);
 }
 
-/* Parse statement i and add its candidates. */
+/* Parse statement i (lib/sql's tree), check that planning it cannot run
+ * untrusted code, and add its candidates. */
 static void parse_one(wctx *x, size_t i)
 {
     wq *q = &x->w[i];
     if (q->user >= 0 && !x->users[q->user].exists)
         return; /* noted once in alchdb__adv_missing */
-    char *tree = NULL;
-    int64_t off = -1;
-    int rc = alchdb__sql_parse_tree(q->sql, strlen(q->sql), &tree, &off);
+    alchdb__sql_tree *tree = NULL;
+    int rc = alchdb__sql_tree_parse(q->sql, strlen(q->sql), &tree, NULL);
     char *shortq = shorten(q->sql);
+    if (!shortq || rc == ALCHDB_E_NOMEM) {
+        x->nomem = true;
+        alchdb__sql_tree_free(tree);
+        alchdb__free(shortq);
+        return;
+    }
     if (rc == ALCHDB_E_RANGE) {
         note_limited(x, 0, "query not analysed: nested too deeply to analyse", alchdb_last_error_message(), shortq);
         alchdb__free(shortq);
@@ -540,69 +219,54 @@ static void parse_one(wctx *x, size_t i)
         alchdb__free(shortq);
         return;
     }
-    json_t *root = json_loads(tree, 0, NULL);
-    alchdb__free(tree);
-    json_t *stmts = root ? json_object_get(root, "stmts") : NULL;
-    json_t *st = json_array_size(stmts) == 1 ? json_object_get(json_array_get(stmts, 0), "stmt") : NULL;
-    const char *type = NULL;
-    if (json_is_object(st) && json_object_size(st) == 1)
-        type = json_object_iter_key(json_object_iter(st));
-    if (!type || (strcmp(type, "SelectStmt") && strcmp(type, "UpdateStmt") && strcmp(type, "DeleteStmt"))) {
+    const alchdb__sql_node *st = alchdb__sql_tree_count(tree) == 1 ? alchdb__sql_tree_stmt(tree, 0, NULL, NULL) : NULL;
+    if (!st || !(alchdb__sql_node_is(st, "SelectStmt") || alchdb__sql_node_is(st, "UpdateStmt") ||
+                 alchdb__sql_node_is(st, "DeleteStmt"))) {
         if (strcmp(q->source, "pg_stat_statements"))
             note_limited(x, 1, "query not analysed: only single SELECT, UPDATE and DELETE statements are planned", NULL,
                          shortq);
-        json_decref(root);
-        alchdb__free(shortq);
-        return;
+        goto done;
     }
     char *why = NULL;
-    alchdb__sql_tree *tree2 = NULL;
-    if (alchdb__sql_tree_parse(q->sql, strlen(q->sql), &tree2, NULL) == 0 && alchdb__sql_tree_count(tree2) == 1) {
-        if (alchdb__adv_trust_check(x->c->r, alchdb__sql_tree_stmt(tree2, 0, NULL, NULL), &why))
-            x->nomem = true;
-    } else {
-        why = alchdb__strdup("it could not be checked for the functions it calls");
+    if (alchdb__adv_trust_check(x->c->r, st, &why)) {
+        x->nomem = true;
+        goto done;
     }
-    alchdb__sql_tree_free(tree2);
     if (why) {
         note_limited(x, 4, "query not planned: planning could run code of a role that is not trusted", why, shortq);
         alchdb__free(why);
-        json_decref(root);
-        alchdb__free(shortq);
-        return;
+        goto done;
     }
     x->cur = i;
-    x->bad = false;
-    x->known = 0;
-    x->bad_name = NULL;
-    x->maxparam = 0;
-    x->ctes = json_array();
-    if (x->ctes) {
-        collect_ctes(x, st);
-        find_params(x, st);
-        walk_tree(x, st);
-    }
-    if (x->bad) {
-        /* Unknown table (dropped, or a typo): nothing this query suggests is trustworthy. */
+    adv_walk w = {.c = x->c, .tree = tree, .use = make_cands, .ud = x};
+    w.path = q->user >= 0 ? x->users[q->user].path : x->c->r->search_path;
+    w.npath = q->user >= 0 ? x->users[q->user].npath : x->c->r->nsearch_path;
+    rc = alchdb__adv_walk(&w, st);
+    if (rc == ALCHDB_E_NOMEM || x->nomem) {
+        x->nomem = true;
+    } else if (rc == ALCHDB_E_RANGE || w.bad) {
+        /* Unknown table (dropped, or a typo), or a part too deep to walk:
+         * nothing this query suggests is trustworthy. */
         for (size_t k = 0; k < x->nc; k++)
             if (x->cs[k].nq && x->cs[k].qs[x->cs[k].nq - 1] == i)
                 x->cs[k].nq--;
-        note_limited(x, 2, "query not analysed: a table it names does not exist (dropped?)", x->bad_name ? x->bad_name : "?",
-                     shortq);
-    } else if (x->known == 0) {
+        if (rc == ALCHDB_E_RANGE)
+            note_limited(x, 0, "query not analysed: nested too deeply to analyse", NULL, shortq);
+        else
+            note_limited(x, 2, "query not analysed: a table it names does not exist (dropped?)",
+                         w.bad_name ? w.bad_name : "?", shortq);
+    } else if (w.known == 0) {
         /* Only catalogs, functions or CTEs: nothing to index (the advisor's own
          * catalog queries show up in pg_stat_statements this way). */
         if (strcmp(q->source, "pg_stat_statements"))
             note_limited(x, 1, "query not analysed: it names no user table", NULL, shortq);
     } else {
         q->parsed = true;
-        q->nparams = x->maxparam;
+        q->nparams = w.maxparam;
     }
-    alchdb__free(x->bad_name);
-    x->bad_name = NULL;
-    json_decref(x->ctes);
-    x->ctes = NULL;
-    json_decref(root);
+    alchdb__free(w.bad_name);
+done:
+    alchdb__sql_tree_free(tree);
     alchdb__free(shortq);
 }
 
