@@ -168,6 +168,21 @@ static void make_cands(void *ud, const adv_use *u)
     }
 }
 
+/* A statement's constant is one execution's parameter, not a property of the
+ * workload: a partial index on `col = constant` is considered only when at
+ * least two different statements of the workload share that predicate. */
+static size_t distinct_texts(const wctx *x, const cand *k)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < k->nq && n < 2; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = !strcmp(x->w[k->qs[i]].sql, x->w[k->qs[j]].sql);
+        n += !seen;
+    }
+    return n;
+}
+
 /* "query not analysed: WHAT (DETAIL): QUERY", at most MAX_NOTES_PER_KIND per kind. */
 static void note_limited(wctx *x, int kind, const char *what, const char *detail, const char *q)
 {
@@ -923,7 +938,7 @@ int alchdb__adv_missing(adv_ctx *c)
     size_t skipped_small = 0;
     for (size_t i = 0; !rc && i < x.nc; i++) {
         cand *k = &x.cs[i];
-        if (!k->nq || covered_by_existing(r, k))
+        if (!k->nq || covered_by_existing(r, k) || (k->pred && distinct_texts(&x, k) < 2))
             k->dead = true;
         else if (k->t->reltuples < (double)o->min_table_rows && (double)k->t->live_rows < (double)o->min_table_rows) {
             k->dead = true;

@@ -64,9 +64,14 @@ static void add_bad_queries(alchdb_advisor_options *o)
 {
     ck_assert_int_eq(alchdb_advisor_options_add_query(o, "SELEC * FRM customers", 5, 1.0), 0);
     ck_assert_int_eq(alchdb_advisor_options_add_query(o, "SELECT * FROM gone_table WHERE id = 1", 500, 90.0), 0);
-    /* pg_stat_statements hides constants; a monitor sample keeps them (partial-index opportunity). */
+    /* pg_stat_statements hides constants; monitor samples keep them (partial-index opportunity). */
     ck_assert_int_eq(alchdb_advisor_options_add_query(
                          o, "SELECT id FROM orders WHERE status = 'pending' ORDER BY created_at LIMIT 20", 5000, 900.0),
+                     0);
+    /* The same constant predicate in a second statement: the workload shows a hot 'pending' set. */
+    ck_assert_int_eq(alchdb_advisor_options_add_query(
+                         o, "SELECT count(*) FROM orders WHERE status = 'pending' AND created_at > now() - interval '1 day'",
+                         3000, 600.0),
                      0);
 }
 
