@@ -112,6 +112,8 @@ struct alchdb__sql_tree;
 
 typedef struct adv_relname {
     char *schema, *name;
+    char kind;     /* pg_class.relkind */
+    char *viewdef; /* views: pg_get_viewdef(), else NULL */
 } adv_relname;
 
 struct alchdb_advisor_report {
@@ -185,6 +187,9 @@ PGresult *alchdb__adv_query(adv_ctx *c, const char *what, const char *sql, int n
  * (npath schemas, in order) as PostgreSQL resolves it. */
 adv_table *alchdb__adv_find_table(alchdb_advisor_report *r, const char *schema, const char *name,
                                   char *const *path, size_t npath);
+/* A relation of the user schemas by (schema, name) or along path; NULL if none. */
+const adv_relname *alchdb__adv_find_rel(const alchdb_advisor_report *r, const char *schema, const char *name,
+                                        char *const *path, size_t npath);
 /* A fresh index name in schema: stem cut (at a character boundary) so that
  * stem + suffix fits in 63 bytes with the suffix kept whole, then _2, _3, ...
  * until no relation of the schema (table, index, sequence, view, ...) and no
@@ -219,6 +224,9 @@ typedef struct adv_use {
     int nsort;
     int16_t join[ADV_MAX_COLS];      /* = a column of another table */
     int njoin;
+    const char *const *map_names;    /* read through a view: its output columns ... */
+    const int16_t *map_atts;         /* ... and the base columns they are (0: an expression) */
+    int nmap;
     struct {
         int16_t att;
         char *text;                  /* `col = constant`, `col IS [NOT] NULL` as SQL; freed after use() */
@@ -239,6 +247,10 @@ typedef struct adv_walk {
     char *bad_name;                  /* owned: the first such name, as SQL */
     int maxparam;                    /* highest $n */
     bool nomem;
+    const adv_relname *view_seen;    /* the first view read (seen through to its base tables) */
+    const adv_relname *foreign_seen; /* the first foreign table read (not indexed here) */
+    int view_depth;                  /* views being seen through (bounded) */
+    void *views;                     /* parsed view definitions, freed by alchdb__adv_walk */
 } adv_walk;
 /* 0, ALCHDB_E_RANGE (too deep: part of the statement was not walked) or ALCHDB_E_NOMEM. */
 int alchdb__adv_walk(adv_walk *w, const struct alchdb__sql_node *stmt);

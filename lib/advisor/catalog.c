@@ -56,7 +56,8 @@ static const char q_fks[] =
     "FROM pg_constraint k WHERE k.contype = 'f' ORDER BY k.conrelid, k.conname";
 
 static const char q_relnames[] =
-    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "SELECT n.nspname, c.relname, c.relkind::text, CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid) END "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname !~ '^pg_toast' "
     "ORDER BY 1, 2";
 
@@ -147,7 +148,9 @@ static int load_env(adv_ctx *c)
             adv_relname *rn = &r->relnames[r->nrelnames++];
             rn->schema = alchdb__strdup(PQgetvalue(res, i, 0));
             rn->name = alchdb__strdup(PQgetvalue(res, i, 1));
-            if (!rn->schema || !rn->name) {
+            rn->kind = PQgetvalue(res, i, 2)[0];
+            rn->viewdef = PQgetisnull(res, i, 3) ? NULL : alchdb__strdup(PQgetvalue(res, i, 3));
+            if (!rn->schema || !rn->name || (!PQgetisnull(res, i, 3) && !rn->viewdef)) {
                 PQclear(res);
                 return alchdb__nomem("advisor relation names");
             }

@@ -271,6 +271,7 @@ void alchdb__adv_report_destroy(alchdb_advisor_report *r)
     for (size_t i = 0; i < r->nrelnames; i++) {
         alchdb__free(r->relnames[i].schema);
         alchdb__free(r->relnames[i].name);
+        alchdb__free(r->relnames[i].viewdef);
     }
     alchdb__free(r->relnames);
     for (size_t i = 0; i < r->nsearch_path; i++)

@@ -134,6 +134,16 @@ adv_table *alchdb__adv_find_table(alchdb_advisor_report *r, const char *schema, 
     return NULL;
 }
 
+const adv_relname *alchdb__adv_find_rel(const alchdb_advisor_report *r, const char *schema, const char *name,
+                                        char *const *path, size_t npath)
+{
+    for (size_t p = 0; p < (schema ? 1 : npath); p++)
+        for (size_t i = 0; i < r->nrelnames; i++)
+            if (!strcmp(r->relnames[i].name, name) && !strcmp(r->relnames[i].schema, schema ? schema : path[p]))
+                return &r->relnames[i];
+    return NULL;
+}
+
 static bool name_taken(const alchdb_advisor_report *r, const char *schema, const char *name)
 {
     for (size_t i = 0; i < r->nrelnames; i++)

@@ -39,12 +39,108 @@ static bool push(adv_walk *w, nstack *s, const alchdb__sql_node *n)
     return true;
 }
 
+/* A view's parsed definition and the base column of each output column. */
+typedef struct view_read {
+    alchdb__sql_tree *tree;
+    const char **names;
+    int16_t *atts;
+} view_read;
+
+typedef struct view_list {
+    view_read *v;
+    size_t n, cap;
+} view_list;
+
+static int scope_enter(void *ud, const alchdb__sql_node *n, const char *key, const alchdb__sql_node *parent,
+                       uintptr_t *state);
+
+/* A query reads view rn: its definition is walked as a level of its own
+ * (its conditions are the base tables'), and when it reads one table its
+ * output columns map to that table's columns, so the outer conditions on
+ * the view become conditions on the base table. */
+static void see_view(adv_walk *w, scope *s, const adv_relname *rn, const char *alias)
+{
+    if (w->view_depth >= 8 || !rn->viewdef)
+        return;
+    view_list *vl = w->views;
+    if (!vl && !(vl = w->views = alchdb__calloc(1, sizeof *vl))) {
+        w->nomem = true;
+        return;
+    }
+    if (!alchdb__adv_push((void **)&vl->v, &vl->n, &vl->cap, sizeof *vl->v)) {
+        w->nomem = true;
+        return;
+    }
+    view_read *v = &vl->v[vl->n++];
+    memset(v, 0, sizeof *v);
+    if (alchdb__sql_tree_parse(rn->viewdef, strlen(rn->viewdef), &v->tree, NULL) || alchdb__sql_tree_count(v->tree) != 1)
+        return;
+    const alchdb__sql_node *st = alchdb__sql_tree_stmt(v->tree, 0, NULL, NULL);
+    if (!alchdb__sql_node_is(st, "SelectStmt"))
+        return;
+    w->known++;
+    const alchdb__sql_node *from = alchdb__sql_node_get(st, "fromClause");
+    alchdb__sql_relref base;
+    adv_table *t = NULL;
+    if (alchdb__sql_node_count(from) == 1 && alchdb__sql_relref_of(alchdb__sql_node_item(from, 0), &base) &&
+        !alchdb__sql_node_get(st, "groupClause") && !alchdb__sql_node_get(st, "distinctClause"))
+        t = alchdb__adv_find_table(w->c->r, base.schema, base.name, w->c->r->search_path, w->c->r->nsearch_path);
+    const alchdb__sql_node *targets = alchdb__sql_node_get(st, "targetList");
+    size_t nt = alchdb__sql_node_count(targets);
+    if (t && nt && s->n < MAX_TABLES) {
+        v->names = alchdb__calloc(nt, sizeof *v->names);
+        v->atts = alchdb__calloc(nt, sizeof *v->atts);
+        if (!v->names || !v->atts) {
+            w->nomem = true;
+            return;
+        }
+        for (size_t i = 0; i < nt; i++) {
+            const alchdb__sql_node *rt = alchdb__sql_node_item(targets, i);
+            const char *f[3];
+            bool star = false;
+            size_t nf = alchdb__sql_column_of(alchdb__sql_node_get(rt, "val"), f, 3, &star);
+            v->names[i] = alchdb__sql_field_str(rt, "name");
+            if (nf && !star) {
+                v->atts[i] = (int16_t)alchdb__adv_attnum(t, f[nf - 1]);
+                if (!v->names[i])
+                    v->names[i] = f[nf - 1];
+            }
+            if (!v->names[i])
+                v->names[i] = "";
+        }
+        adv_use *u = &s->tabs[s->n++];
+        memset(u, 0, sizeof *u);
+        u->t = t;
+        u->alias = alias ? alias : rn->name;
+        u->map_names = v->names;
+        u->map_atts = v->atts;
+        u->nmap = (int)nt;
+    }
+    w->view_depth++;
+    int rc = alchdb__sql_visit(st, ADV_MAX_TREE_DEPTH, 0, scope_enter, NULL, w);
+    w->view_depth--;
+    if (rc == ALCHDB_E_NOMEM)
+        w->nomem = true;
+    if (!w->view_seen)
+        w->view_seen = rn;
+}
+
 static void add_range_var(adv_walk *w, scope *s, const alchdb__sql_node *n)
 {
     alchdb__sql_relref rel;
     if (!alchdb__sql_relref_of(n, &rel) || rel.cte)
         return;
     adv_table *t = alchdb__adv_find_table(w->c->r, rel.schema, rel.name, w->path, w->npath);
+    const adv_relname *rn = t ? NULL : alchdb__adv_find_rel(w->c->r, rel.schema, rel.name, w->path, w->npath);
+    if (rn && rn->kind == 'v') {
+        see_view(w, s, rn, rel.alias);
+        return;
+    }
+    if (rn && rn->kind == 'f') {
+        if (!w->foreign_seen)
+            w->foreign_seen = rn;
+        return;
+    }
     if (!t) {
         if ((rel.schema && (!strcmp(rel.schema, "pg_catalog") || !strcmp(rel.schema, "information_schema"))) ||
             (!rel.schema && !strncmp(rel.name, "pg_", 3)))
@@ -100,7 +196,16 @@ static adv_use *resolve(scope *s, const alchdb__sql_node *cr, int16_t *att)
         adv_use *u = &s->tabs[i];
         if (qual && strcmp(qual, u->alias ? u->alias : u->t->name))
             continue;
-        int a = alchdb__adv_attnum(u->t, col);
+        int a = 0;
+        if (u->nmap) {
+            for (int m = 0; m < u->nmap && !a; m++)
+                if (!strcmp(u->map_names[m], col))
+                    a = u->map_atts[m] ? u->map_atts[m] : -1;
+            if (a < 0) /* a view column that is an expression: not indexable this way */
+                return NULL;
+        } else {
+            a = alchdb__adv_attnum(u->t, col);
+        }
         if (!a)
             continue;
         if (hit)
@@ -337,7 +442,19 @@ int alchdb__adv_walk(adv_walk *w, const alchdb__sql_node *stmt)
     w->bad_name = NULL;
     w->maxparam = 0;
     w->nomem = false;
+    w->views = NULL;
+    w->view_seen = w->foreign_seen = NULL;
     int rc = alchdb__sql_visit(stmt, ADV_MAX_TREE_DEPTH, 0, scope_enter, NULL, w);
+    view_list *vl = w->views;
+    for (size_t i = 0; vl && i < vl->n; i++) {
+        alchdb__sql_tree_free(vl->v[i].tree);
+        alchdb__free(vl->v[i].names);
+        alchdb__free(vl->v[i].atts);
+    }
+    if (vl)
+        alchdb__free(vl->v);
+    alchdb__free(vl);
+    w->views = NULL;
     if (w->nomem || rc == ALCHDB_E_NOMEM)
         return alchdb__nomem("advisor statement walk");
     return rc == ALCHDB_E_RANGE ? rc : 0;

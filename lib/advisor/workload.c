@@ -66,7 +66,7 @@ typedef struct wctx {
     size_t nc, capc;
     size_t cur; /* the statement being walked */
     char *saved_path; /* the advisor session's search_path setting */
-    int notes[5];
+    int notes[7];
     bool nomem;
 } wctx;
 
@@ -278,6 +278,24 @@ static void parse_one(wctx *x, size_t i)
     } else {
         q->parsed = true;
         q->nparams = w.maxparam;
+    }
+    const adv_relname *seen[2] = {w.view_seen, w.foreign_seen};
+    for (int k = 0; k < 2 && !x->nomem; k++) {
+        if (!seen[k])
+            continue;
+        alchdb__strbuf sb;
+        alchdb__sb_init(&sb);
+        alchdb__sql_quote_qualified(&sb, NULL, seen[k]->schema, seen[k]->name);
+        char *name = alchdb__sb_finish(&sb);
+        if (!name) {
+            x->nomem = true;
+            break;
+        }
+        note_limited(x, 5 + k,
+                     k ? "foreign table: its indexes live on its own server, not analysed here"
+                       : "view: seen through to its base table(s), which the suggestions index",
+                     name, shortq);
+        alchdb__free(name);
     }
     alchdb__free(w.bad_name);
 done:

@@ -6,6 +6,7 @@
 --   -- case: NAME
 --   one statement (one line)
 --   -- expect: TABLE(COL,COL) | none     -- why: ...
+--   -- note: TEXT     (optional: a note the report must hold)
 -- TABLE(COLS) means exactly that one missing-index suggestion (table as the
 -- report names it, columns in order); none means no suggestion.
 
@@ -16,6 +17,11 @@ CREATE TABLE posts (id int, blog_id int, user_id int, indexed int, title text);
 INSERT INTO posts (id, blog_id, user_id, indexed, title) SELECT n, n % 1000, n % 10, n, 't' || n FROM generate_series(1, 100000) n;
 CREATE INDEX ON posts (indexed);
 CREATE MATERIALIZED VIEW posts_materialized AS SELECT * FROM posts;
+CREATE VIEW posts_view AS SELECT id AS view_id FROM posts;
+CREATE VIEW recent_posts AS SELECT id, user_id, blog_id, title FROM posts WHERE id > 1000;
+CREATE EXTENSION file_fdw;
+CREATE SERVER other FOREIGN DATA WRAPPER file_fdw;
+CREATE FOREIGN TABLE comments (post_id int) SERVER other OPTIONS (filename '/dev/null', format 'csv');
 CREATE SCHEMA "Bar";
 CREATE TABLE "Bar"."Foo" ("Id" int);
 INSERT INTO "Bar"."Foo" SELECT * FROM generate_series(1, 100000);
@@ -82,3 +88,17 @@ SELECT count(*) FROM posts WHERE user_id < 4
 SELECT title FROM posts WHERE blog_id = 5
 -- expect: posts(blog_id)  -- why: blog_id = 5 is one execution's value, not a hot set: the plain index, not a partial one WHERE blog_id = 5
 
+
+-- case: view
+SELECT * FROM posts_view WHERE view_id = 1
+-- expect: posts(id)  -- why: posts_view is a view of posts, its view_id is posts.id: index the base table
+-- note: view: seen through to its base table(s), which the suggestions index (public.posts_view)
+
+-- case: view-own-condition
+SELECT * FROM recent_posts WHERE user_id = 1 ORDER BY blog_id LIMIT 100
+-- expect: posts(user_id,blog_id)  -- why: through the view, posts is filtered by user_id and sorted by blog_id
+
+-- case: foreign-table
+SELECT * FROM comments WHERE post_id = 1
+-- expect: none  -- why: a foreign table is indexed on its own server; nothing to create here
+-- note: foreign table: its indexes live on its own server, not analysed here (public.comments)
