@@ -36,12 +36,17 @@ int alchdb_cli_advise(int argc, char **argv)
     int rc = 2;
     for (int i = 0; i < argc; i++) { /* argv holds the arguments after "advise" */
         const char *a = argv[i];
-        bool more = i + 1 < argc;
-        if (!strcmp(a, "--conninfo") && more)
+        bool takes_value = !strcmp(a, "--conninfo") || !strcmp(a, "--queries") || !strcmp(a, "--format") ||
+                           !strcmp(a, "--max-suggestions");
+        if (takes_value && i + 1 >= argc) {
+            alchdb_cli_error("alchdb advise: %s needs a value (see `alchdb advise --help`)\n", a);
+            goto out;
+        }
+        if (!strcmp(a, "--conninfo"))
             conninfo = argv[++i];
-        else if (!strcmp(a, "--queries") && more)
+        else if (!strcmp(a, "--queries"))
             queries = argv[++i];
-        else if (!strcmp(a, "--format") && more)
+        else if (!strcmp(a, "--format"))
             format = argv[++i];
         else if (!strcmp(a, "--apply"))
             apply = true;
@@ -49,7 +54,7 @@ int alchdb_cli_advise(int argc, char **argv)
             alchdb_advisor_options_set_int64(o, ALCHDB_ADVISOR_OPT_USE_HYPOPG, 0);
         else if (!strcmp(a, "--no-pg-stat-statements"))
             alchdb_advisor_options_set_int64(o, ALCHDB_ADVISOR_OPT_USE_PG_STAT_STATEMENTS, 0);
-        else if (!strcmp(a, "--max-suggestions") && more) {
+        else if (!strcmp(a, "--max-suggestions")) {
             if (alchdb_advisor_options_set_from_string(o, "max_suggestions", argv[++i])) {
                 alchdb_cli_error("alchdb advise: --max-suggestions: %s\n", alchdb_last_error_message());
                 goto out;
@@ -59,12 +64,16 @@ int alchdb_cli_advise(int argc, char **argv)
             rc = 0;
             goto out;
         } else {
-            alchdb_cli_error("alchdb advise: unknown or incomplete argument '%s'\n%s", a, usage);
+            alchdb_cli_error("alchdb advise: unknown argument '%s' (see `alchdb advise --help`)\n", a);
             goto out;
         }
     }
-    if (!conninfo || (strcmp(format, "text") && strcmp(format, "json"))) {
-        fputs(usage, stderr);
+    if (!conninfo) {
+        alchdb_cli_error("alchdb advise: --conninfo is required (see `alchdb advise --help`)\n");
+        goto out;
+    }
+    if (strcmp(format, "text") && strcmp(format, "json")) {
+        alchdb_cli_error("alchdb advise: --format must be text or json, not '%s'\n", format);
         goto out;
     }
     alchdb_advisor_options_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, conninfo);

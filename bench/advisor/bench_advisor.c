@@ -35,15 +35,19 @@ static int exec(PGconn *c, const char *sql)
 int main(int argc, char **argv)
 {
     bool json = false;
-    int runs = 5;
+    int runs = 5, queries = 200;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = true;
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
             runs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--queries") && i + 1 < argc)
+            queries = atoi(argv[++i]);
     }
     if (runs < 1 || runs > 100)
         runs = 5;
+    if (queries < 0 || queries > 1000)
+        queries = 200;
     const char *base = getenv("ALCHDB_TEST_PRIMARY");
     if (!base) {
         fprintf(stderr, "bench_advisor: ALCHDB_TEST_PRIMARY not set (run through tests/services/rig.sh run --)\n");
@@ -76,6 +80,12 @@ int main(int argc, char **argv)
     alchdb_advisor_report *r = NULL;
     if (!bad && ms && alchdb_advisor_options_new(&o) == 0 &&
         alchdb_advisor_options_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, ci) == 0) {
+        /* A workload: each statement is parsed, screened and planned. */
+        for (int i = 1; i <= queries && !bad; i++) {
+            char q[128];
+            snprintf(q, sizeof q, "SELECT id, c FROM t%d WHERE c = $1 AND b > 10 ORDER BY a LIMIT 5", i);
+            bad = alchdb_advisor_options_add_query(o, q, 10, 1.0) != 0;
+        }
         for (int i = 0; i < runs && !bad; i++) {
             alchdb_advisor_report_free(r);
             r = NULL;
@@ -95,15 +105,15 @@ int main(int argc, char **argv)
         int64_t red = alchdb_advisor_report_count(r, ALCHDB_ADVISOR_REDUNDANT);
         int64_t unused = alchdb_advisor_report_count(r, ALCHDB_ADVISOR_UNUSED);
         if (json)
-            printf("{\"bench\":\"advisor\",\"tables\":%lld,\"indexes\":3000,\"runs\":%d,\"setup_ms\":%.1f,"
+            printf("{\"bench\":\"advisor\",\"tables\":%lld,\"indexes\":3000,\"queries\":%d,\"runs\":%d,\"setup_ms\":%.1f,"
                    "\"median_ms\":%.1f,\"min_ms\":%.1f,\"max_ms\":%.1f,\"redundant\":%lld,\"unused\":%lld}\n",
-                   (long long)tables, runs, setup, ms[runs / 2], ms[0], ms[runs - 1], (long long)red,
+                   (long long)tables, queries, runs, setup, ms[runs / 2], ms[0], ms[runs - 1], (long long)red,
                    (long long)unused);
         else
-            printf("advisor: %lld tables, 3000 indexes (setup %.0f ms)\n"
+            printf("advisor: %lld tables, 3000 indexes, %d statements (setup %.0f ms)\n"
                    "  full analysis: median %.1f ms, min %.1f, max %.1f over %d runs (goal: under a few seconds)\n"
                    "  found %lld redundant (left-prefix) and %lld unused indexes\n",
-                   (long long)tables, setup, ms[runs / 2], ms[0], ms[runs - 1], runs, (long long)red,
+                   (long long)tables, queries, setup, ms[runs / 2], ms[0], ms[runs - 1], runs, (long long)red,
                    (long long)unused);
     }
     alchdb_advisor_report_free(r);

@@ -17,6 +17,7 @@ typedef struct adv_query {
     int64_t calls;
     double total_ms;
     const char *source; /* static: "api", "file", "pg_stat_statements" */
+    uint32_t userid;    /* the role that ran it (pg_stat_statements), 0 when given to the advisor */
 } adv_query;
 
 struct alchdb_advisor_options {
@@ -102,8 +103,30 @@ typedef struct adv_reason {
     int points;
 } adv_reason;
 
+typedef struct adv_trust adv_trust;
+struct alchdb__sql_node;
+struct alchdb__sql_tree;
+
+/* The visitor of lib/sql is iterative: this limit only bounds the work. */
+#define ADV_MAX_TREE_DEPTH ((size_t)1 << 22)
+
+typedef struct adv_relname {
+    char *schema, *name;
+    char kind;     /* pg_class.relkind */
+    char *viewdef; /* views: pg_get_viewdef(), else NULL */
+} adv_relname;
+
 struct alchdb_advisor_report {
     char *database;
+    char *search_path_note; /* how unqualified names were resolved, NULL when none were */
+    char **search_path;     /* the advisor session's current_schemas(false), NULL-terminated */
+    size_t nsearch_path;
+    adv_relname *relnames;  /* every relation of the user schemas (index names must not collide) */
+    size_t nrelnames;
+    adv_trust *untrusted;   /* functions, operators, relations and casts planning could run (trust.c) */
+    size_t nuntrusted;
+    bool untrusted_cast, trust_unknown;
+    bool superuser;         /* the advisor's role */
     int server_version;
     bool has_hypopg, has_pgss, read_all_stats;
     double window_s; /* statistics observation window in seconds, -1 unknown */
@@ -147,6 +170,11 @@ typedef struct adv_ctx {
 
 /* Append an owned note (formatted) to the report; false on out of memory. */
 bool alchdb__adv_note(alchdb_advisor_report *r, const char *fmt, ...) ALCHDB_PRINTF(2, 3);
+/* Append prefix, the formatted text on one line (control characters and
+ * line separators escaped: a name can never end a `--` comment or forge a
+ * report line), and a newline. Every comment line of a script and every
+ * line of a text report goes through it. */
+void alchdb__adv_line(alchdb__strbuf *sb, const char *prefix, const char *fmt, ...) ALCHDB_PRINTF(3, 4);
 /* An identifier quoted when it needs to be (owned). */
 char *alchdb__adv_ident(adv_ctx *c, const char *id);
 /* "schema"."name" with public left implicit when the search path finds it. */
@@ -155,8 +183,22 @@ char *alchdb__adv_literal(adv_ctx *c, const char *s);
 /* Run a catalog query with text parameters; NULL (note added) on error. */
 PGresult *alchdb__adv_query(adv_ctx *c, const char *what, const char *sql, int nparams,
                             const char *const *params);
-adv_table *alchdb__adv_find_table(alchdb_advisor_report *r, const char *schema, const char *name);
+/* A table by (schema, name); an unqualified name is looked up along path
+ * (npath schemas, in order) as PostgreSQL resolves it. */
+adv_table *alchdb__adv_find_table(alchdb_advisor_report *r, const char *schema, const char *name,
+                                  char *const *path, size_t npath);
+/* A relation of the user schemas by (schema, name) or along path; NULL if none. */
+const adv_relname *alchdb__adv_find_rel(const alchdb_advisor_report *r, const char *schema, const char *name,
+                                        char *const *path, size_t npath);
+/* A fresh index name in schema: stem cut (at a character boundary) so that
+ * stem + suffix fits in 63 bytes with the suffix kept whole, then _2, _3, ...
+ * until no relation of the schema (table, index, sequence, view, ...) and no
+ * name suggested so far has it. Owned; NULL on out of memory. */
+char *alchdb__adv_index_name(alchdb_advisor_report *r, const char *schema, const char *stem, const char *suffix);
 adv_table *alchdb__adv_table_by_oid(alchdb_advisor_report *r, uint32_t oid);
+/* The session's current_schemas(false), in order (owned, NULL-terminated);
+ * empty when it cannot be read. */
+int alchdb__adv_load_path(PGconn *conn, char ***path, size_t *n);
 int alchdb__adv_attnum(const adv_table *t, const char *col);
 bool alchdb__adv_push(void **arr, size_t *n, size_t *cap, size_t elem);
 
@@ -170,6 +212,55 @@ int alchdb__adv_load_catalog(adv_ctx *c);
 int alchdb__adv_find_problems(adv_ctx *c);
 /* workload.c */
 int alchdb__adv_missing(adv_ctx *c);
+/* walk.c: what a statement asks of each table it reads */
+#define ADV_MAX_COLS 4
+typedef struct adv_use {
+    adv_table *t;
+    const char *alias;               /* borrowed from the tree */
+    int16_t eq[ADV_MAX_COLS];        /* compared with a value by = or IN */
+    int neq;
+    int16_t range;                   /* <, >, <=, >=, BETWEEN, LIKE; 0 none */
+    int16_t sort[ADV_MAX_COLS];      /* ORDER BY, leading items on this table */
+    int nsort;
+    int16_t join[ADV_MAX_COLS];      /* = a column of another table */
+    int njoin;
+    const char *const *map_names;    /* read through a view: its output columns ... */
+    const int16_t *map_atts;         /* ... and the base columns they are (0: an expression) */
+    int nmap;
+    struct {
+        int16_t att;
+        char *text;                  /* `col = constant`, `col IS [NOT] NULL` as SQL; freed after use() */
+    } pred[2];
+    int npred;
+} adv_use;
+
+typedef struct adv_walk {
+    adv_ctx *c;
+    const struct alchdb__sql_tree *tree;
+    char *const *path;               /* schemas for unqualified names */
+    size_t npath;
+    void (*use)(void *ud, const adv_use *u); /* once per table per SELECT/UPDATE/DELETE level */
+    void *ud;
+    /* results */
+    int known;                       /* user tables named */
+    bool bad;                        /* a table named does not exist */
+    char *bad_name;                  /* owned: the first such name, as SQL */
+    int maxparam;                    /* highest $n */
+    bool nomem;
+    const adv_relname *view_seen;    /* the first view read (seen through to its base tables) */
+    const adv_relname *foreign_seen; /* the first foreign table read (not indexed here) */
+    int view_depth;                  /* views being seen through (bounded) */
+    void *views;                     /* parsed view definitions, freed by alchdb__adv_walk */
+} adv_walk;
+/* 0, ALCHDB_E_RANGE (too deep: part of the statement was not walked) or ALCHDB_E_NOMEM. */
+int alchdb__adv_walk(adv_walk *w, const struct alchdb__sql_node *stmt);
+
+/* trust.c: what planning a statement could run */
+int alchdb__adv_trust_load(adv_ctx *c);
+void alchdb__adv_trust_free(alchdb_advisor_report *r);
+/* *why NULL when stmt may be planned; otherwise why not (owned). 0 or
+ * ALCHDB_E_NOMEM. */
+int alchdb__adv_trust_check(const alchdb_advisor_report *r, const struct alchdb__sql_node *stmt, char **why);
 /* report.c */
 int alchdb__adv_finish(adv_ctx *c);
 void alchdb__adv_report_destroy(alchdb_advisor_report *r);

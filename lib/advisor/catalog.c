@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "adv.h"
+#include "sql/tree.h"
 
 /* Relations the advisor looks at: ordinary, partitioned and materialized
  * tables outside the system schemas and not owned by an extension. */
@@ -20,7 +21,8 @@ static const char q_env[] =
     "(SELECT count(*) FROM pg_stat_replication)::int, "
     "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg'), "
     "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'), "
-    "pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') "
+    "pg_has_role(current_user, 'pg_read_all_stats', 'USAGE'), "
+    "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
     "FROM pg_stat_database d WHERE d.datname = current_database()";
 
 static const char q_keywords[] = "SELECT word FROM pg_get_keywords() WHERE catcode <> 'U'";
@@ -53,6 +55,12 @@ static const char q_fks[] =
     "SELECT k.conname, k.conrelid, k.confrelid, array_to_string(k.conkey, ' ') "
     "FROM pg_constraint k WHERE k.contype = 'f' ORDER BY k.conrelid, k.conname";
 
+static const char q_relnames[] =
+    "SELECT n.nspname, c.relname, c.relkind::text, CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid) END "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname !~ '^pg_toast' "
+    "ORDER BY 1, 2";
+
 static int64_t i64(const PGresult *res, int row, int col)
 {
     return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
@@ -80,13 +88,14 @@ static int parse_vec(const char *s, int64_t *out, int max)
     return n;
 }
 
+/* How reports name a table: as SQL would write it (each part quoted where
+ * PostgreSQL needs it, so "sch.dot"."t.x" never reads like sch.dot.t.x),
+ * the schema left out for public. */
 static char *display_name(const char *schema, const char *name)
 {
     alchdb__strbuf sb;
     alchdb__sb_init(&sb);
-    if (strcmp(schema, "public"))
-        alchdb__sb_printf(&sb, "%s.", schema);
-    alchdb__sb_puts(&sb, name);
+    alchdb__sql_quote_qualified(&sb, NULL, strcmp(schema, "public") ? schema : NULL, name);
     return alchdb__sb_finish(&sb);
 }
 
@@ -106,6 +115,7 @@ static int load_env(adv_ctx *c)
         r->has_hypopg = tf(res, 0, 5);
         r->has_pgss = tf(res, 0, 6);
         r->read_all_stats = tf(res, 0, 7);
+        r->superuser = tf(res, 0, 8);
     }
     PQclear(res);
     if (!r->database || !r->stats_since)
@@ -121,6 +131,30 @@ static int load_env(adv_ctx *c)
         for (int i = 0; i < n; i++)
             if ((r->keywords[r->nkeywords] = alchdb__strdup(PQgetvalue(res, i, 0))))
                 r->nkeywords++;
+        PQclear(res);
+    }
+    int rc = alchdb__adv_load_path(c->conn, &r->search_path, &r->nsearch_path);
+    if (rc)
+        return rc;
+    res = alchdb__adv_query(c, "the relation names", q_relnames, 0, NULL);
+    if (res) {
+        int n = PQntuples(res);
+        r->relnames = alchdb__calloc((size_t)n + 1, sizeof *r->relnames);
+        if (!r->relnames) {
+            PQclear(res);
+            return alchdb__nomem("advisor relation names");
+        }
+        for (int i = 0; i < n; i++) {
+            adv_relname *rn = &r->relnames[r->nrelnames++];
+            rn->schema = alchdb__strdup(PQgetvalue(res, i, 0));
+            rn->name = alchdb__strdup(PQgetvalue(res, i, 1));
+            rn->kind = PQgetvalue(res, i, 2)[0];
+            rn->viewdef = PQgetisnull(res, i, 3) ? NULL : alchdb__strdup(PQgetvalue(res, i, 3));
+            if (!rn->schema || !rn->name || (!PQgetisnull(res, i, 3) && !rn->viewdef)) {
+                PQclear(res);
+                return alchdb__nomem("advisor relation names");
+            }
+        }
         PQclear(res);
     }
     return 0;
@@ -512,28 +546,22 @@ static int find_fk_without_index(adv_ctx *c)
             continue;
         adv_fkmiss *m = &r->fkmiss[r->nfkmiss++];
         m->fk = f;
-        alchdb__strbuf cols, sql, name;
+        alchdb__strbuf cols, sql, stem;
         alchdb__sb_init(&cols);
         alchdb__sb_init(&sql);
-        alchdb__sb_init(&name);
-        alchdb__sb_puts(&name, f->table->name);
+        alchdb__sb_init(&stem);
+        alchdb__sb_puts(&stem, f->table->name);
         for (int k = 0; k < f->ncols; k++) {
             const char *cn = f->cols[k] > 0 && f->cols[k] <= f->table->ncols ? f->table->cols[f->cols[k]] : NULL;
             if (!cn)
                 cn = "?";
             alchdb__sb_printf(&cols, "%s%s", k ? "," : "", cn);
-            alchdb__sb_printf(&name, "_%s", cn);
-        }
-        alchdb__sb_puts(&name, "_fk_idx");
-        if (name.data && name.len > 63) {
-            size_t cut = 63;
-            while (cut > 0 && ((unsigned char)name.data[cut] & 0xC0) == 0x80)
-                cut--;
-            name.data[cut] = '\0';
-            name.len = cut;
+            alchdb__sb_printf(&stem, "_%s", cn);
         }
         m->cols_text = alchdb__sb_finish(&cols);
-        m->idx_name = alchdb__sb_finish(&name);
+        char *stems = alchdb__sb_finish(&stem);
+        m->idx_name = stems ? alchdb__adv_index_name(r, f->table->schema, stems, "_fk_idx") : NULL;
+        alchdb__free(stems);
         if (!m->cols_text || !m->idx_name)
             return alchdb__nomem("advisor foreign keys");
         char *qidx = alchdb__adv_ident(c, m->idx_name);

@@ -110,13 +110,19 @@ static int health(adv_ctx *c)
     return ok ? 0 : alchdb__nomem("advisor health");
 }
 
+/* The script: statements as they run, everything else in `--` comment lines
+ * made by alchdb__adv_line(), so no name, predicate or reason can end a
+ * comment and smuggle a statement. A commented-out statement shows its
+ * control characters escaped; the JSON keeps the exact SQL. */
 static int script(adv_ctx *c)
 {
     alchdb_advisor_report *r = c->r;
     alchdb__strbuf sb;
     alchdb__sb_init(&sb);
-    alchdb__sb_printf(&sb, "-- libalchdb index advisor: optimisation script for database %s\n", r->database);
-    alchdb__sb_puts(&sb, "-- Run outside a transaction block (CONCURRENTLY). Review every statement first.\n");
+    alchdb__adv_line(&sb, "-- ", "libalchdb index advisor: optimisation script for database %s", r->database);
+    alchdb__adv_line(&sb, "-- ", "Run outside a transaction block (CONCURRENTLY). Review every statement first.");
+    if (r->search_path_note)
+        alchdb__adv_line(&sb, "-- ", "%s", r->search_path_note);
     alchdb__sb_printf(&sb, "SET lock_timeout = '%lldms';\n", (long long)r->lock_timeout_ms);
     size_t n = 0;
     static const char *const order[] = {"high", "medium", "low"};
@@ -125,42 +131,52 @@ static int script(adv_ctx *c)
             adv_missing *m = &r->missing[i];
             if (strcmp(m->priority, order[p]))
                 continue;
-            alchdb__sb_printf(&sb, "\n-- %zu. [%s] missing index on %s (%s)", ++n, m->priority, m->table->display,
-                              m->cols_text);
+            char ev[160];
             if (m->gain_pct >= 0)
-                alchdb__sb_printf(&sb, ": plan cost %.1f -> %.1f (-%.0f %%), verified by %s", m->cost_before,
-                                  m->cost_after, m->gain_pct, m->verified_by);
+                snprintf(ev, sizeof ev, ": plan cost %.1f -> %.1f (-%.0f %%), verified by %s", m->cost_before,
+                         m->cost_after, m->gain_pct, m->verified_by);
             else
-                alchdb__sb_printf(&sb, ": %s (unverified)", m->verified_by);
-            alchdb__sb_printf(&sb, "\n%s\n", m->create_sql);
+                snprintf(ev, sizeof ev, ": %s (unverified)", m->verified_by);
+            alchdb__sb_puts(&sb, "\n");
+            alchdb__adv_line(&sb, "-- ", "%zu. [%s] missing index on %s (%s)%s", ++n, m->priority, m->table->display,
+                             m->cols_text, ev);
+            alchdb__sb_printf(&sb, "%s\n", m->create_sql);
         }
     for (size_t i = 0; i < r->nfkmiss; i++) {
         bool dup = false; /* the workload may already have asked for the same index */
-        for (size_t j = 0; j < r->nmissing && !dup; j++)
-        {
+        for (size_t j = 0; j < r->nmissing && !dup; j++) {
             size_t fl = strlen(r->fkmiss[i].cols_text);
             const char *mc = r->missing[j].cols_text;
             dup = r->missing[j].table == r->fkmiss[i].fk->table && !r->missing[j].pred &&
                   !strncmp(mc, r->fkmiss[i].cols_text, fl) && (mc[fl] == '\0' || mc[fl] == ',');
         }
-        alchdb__sb_printf(&sb, "\n-- %zu. foreign key %s on %s (%s) has no index%s\n%s%s\n", ++n, r->fkmiss[i].fk->name,
-                          r->fkmiss[i].fk->table->display, r->fkmiss[i].cols_text,
-                          dup ? " (a suggestion above covers it)" : "", dup ? "-- " : "", r->fkmiss[i].create_sql);
+        alchdb__sb_puts(&sb, "\n");
+        alchdb__adv_line(&sb, "-- ", "%zu. foreign key %s on %s (%s) has no index%s", ++n, r->fkmiss[i].fk->name,
+                         r->fkmiss[i].fk->table->display, r->fkmiss[i].cols_text,
+                         dup ? " (a suggestion above covers it)" : "");
+        if (dup)
+            alchdb__adv_line(&sb, "-- ", "%s", r->fkmiss[i].create_sql);
+        else
+            alchdb__sb_printf(&sb, "%s\n", r->fkmiss[i].create_sql);
     }
-    if (r->nunused || r->nredundant)
-        alchdb__sb_puts(&sb, "\n-- Drops, commented out: uncomment after checking the replicas and that the "
-                             "statistics window covers every job.\n");
-    for (size_t i = 0; i < r->nredundant; i++)
-        alchdb__sb_printf(&sb, "-- %s: %s\n-- %s\n", r->redundant[i].kind, r->redundant[i].reason,
-                          r->redundant[i].drop_sql);
+    if (r->nunused || r->nredundant) {
+        alchdb__sb_puts(&sb, "\n");
+        alchdb__adv_line(&sb, "-- ", "Drops, commented out: uncomment after checking the replicas and that the "
+                                     "statistics window covers every job.");
+    }
+    for (size_t i = 0; i < r->nredundant; i++) {
+        alchdb__adv_line(&sb, "-- ", "%s: %s", r->redundant[i].kind, r->redundant[i].reason);
+        alchdb__adv_line(&sb, "-- ", "%s", r->redundant[i].drop_sql);
+    }
     for (size_t i = 0; i < r->nunused; i++) {
         bool dup = false;
         for (size_t j = 0; j < r->nredundant && !dup; j++)
             dup = r->redundant[j].idx == r->unused[i].idx;
         if (dup)
             continue;
-        alchdb__sb_printf(&sb, "-- unused (%lld bytes, confidence %s)\n-- %s\n", (long long)r->unused[i].idx->bytes,
-                          r->unused[i].confidence, r->unused[i].drop_sql);
+        alchdb__adv_line(&sb, "-- ", "unused (%lld bytes, confidence %s)", (long long)r->unused[i].idx->bytes,
+                         r->unused[i].confidence);
+        alchdb__adv_line(&sb, "-- ", "%s", r->unused[i].drop_sql);
     }
     r->script = alchdb__sb_finish(&sb);
     return r->script ? 0 : alchdb__nomem("advisor script");
@@ -251,6 +267,17 @@ void alchdb__adv_report_destroy(alchdb_advisor_report *r)
     alchdb__free(r->script);
     alchdb__free(r->database);
     alchdb__free(r->stats_since);
+    alchdb__free(r->search_path_note);
+    for (size_t i = 0; i < r->nrelnames; i++) {
+        alchdb__free(r->relnames[i].schema);
+        alchdb__free(r->relnames[i].name);
+        alchdb__free(r->relnames[i].viewdef);
+    }
+    alchdb__free(r->relnames);
+    for (size_t i = 0; i < r->nsearch_path; i++)
+        alchdb__free(r->search_path[i]);
+    alchdb__free(r->search_path);
+    alchdb__adv_trust_free(r);
     alchdb__free(r);
 }
 
@@ -294,8 +321,10 @@ int alchdb_advisor_report_to_json(const alchdb_advisor_report *r, char **out)
     jnum(&sb, r->window_s);
     alchdb__sb_puts(&sb, ",\"stats_since\":");
     alchdb__sb_json_str(&sb, r->stats_since);
-    alchdb__sb_printf(&sb, ",\"replicas\":%d,\"queries_seen\":%zu,\"queries_planned\":%zu},", r->replicas,
-                      r->nqueries_seen, r->nqueries_used);
+    alchdb__sb_printf(&sb, ",\"replicas\":%d,\"queries_seen\":%zu,\"queries_planned\":%zu,\"search_path_assumed\":",
+                      r->replicas, r->nqueries_seen, r->nqueries_used);
+    alchdb__sb_json_str(&sb, r->search_path_note);
+    alchdb__sb_puts(&sb, "},");
 
     alchdb__sb_puts(&sb, "\"tables\":[");
     for (size_t i = 0; i < r->ntables; i++) {
@@ -455,6 +484,8 @@ int alchdb_advisor_report_to_json(const alchdb_advisor_report *r, char **out)
     return *out ? 0 : alchdb__nomem("advisor JSON");
 }
 
+/* Every line through alchdb__adv_line(): names, predicates, statements and
+ * notes come from the database and the workload, and none may forge a line. */
 int alchdb_advisor_report_to_text(const alchdb_advisor_report *r, char **out)
 {
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
@@ -462,52 +493,64 @@ int alchdb_advisor_report_to_text(const alchdb_advisor_report *r, char **out)
     ALCHDB_CHECK_ARG(r, "report", "must not be NULL");
     alchdb__strbuf sb;
     alchdb__sb_init(&sb);
-    alchdb__sb_printf(&sb, "Index advisor: database %s, %zu table(s), %zu index(es)\n", r->database, r->ntables,
-                      r->nindexes);
-    alchdb__sb_printf(&sb, "Statistics since %s (%.0f s); HypoPG %s; pg_stat_statements %s; %zu/%zu queries planned\n",
-                      r->stats_since, r->window_s, r->has_hypopg ? "yes" : "no", r->has_pgss ? "yes" : "no",
-                      r->nqueries_used, r->nqueries_seen);
+    alchdb__adv_line(&sb, "", "Index advisor: database %s, %zu table(s), %zu index(es)", r->database, r->ntables,
+                     r->nindexes);
+    alchdb__adv_line(&sb, "", "Statistics since %s (%.0f s); HypoPG %s; pg_stat_statements %s; %zu/%zu queries planned",
+                     r->stats_since, r->window_s, r->has_hypopg ? "yes" : "no", r->has_pgss ? "yes" : "no",
+                     r->nqueries_used, r->nqueries_seen);
+    if (r->search_path_note)
+        alchdb__adv_line(&sb, "", "%s", r->search_path_note);
     if (r->tot_seq + r->tot_idx > 0)
-        alchdb__sb_printf(&sb, "Index usage ratio: %.1f %% (target > 95 %%)\n",
-                          100.0 * (double)r->tot_idx / (double)(r->tot_seq + r->tot_idx));
-    alchdb__sb_printf(&sb, "Health: %d/100\n", r->health);
+        alchdb__adv_line(&sb, "", "Index usage ratio: %.1f %% (target > 95 %%)",
+                         100.0 * (double)r->tot_idx / (double)(r->tot_seq + r->tot_idx));
+    alchdb__adv_line(&sb, "", "Health: %d/100", r->health);
     for (size_t i = 0; i < r->nreasons; i++)
-        alchdb__sb_printf(&sb, "  %+d  %s\n", r->reasons[i].points, r->reasons[i].text);
-    alchdb__sb_printf(&sb, "\nMissing indexes (%zu):\n", r->nmissing);
+        alchdb__adv_line(&sb, "  ", "%+d  %s", r->reasons[i].points, r->reasons[i].text);
+    alchdb__sb_puts(&sb, "\n");
+    alchdb__adv_line(&sb, "", "Missing indexes (%zu):", r->nmissing);
     for (size_t i = 0; i < r->nmissing; i++) {
         const adv_missing *m = &r->missing[i];
-        alchdb__sb_printf(&sb, "  [%s] %s (%s)%s%s  verified by %s", m->priority, m->table->display, m->cols_text,
-                          m->pred ? " WHERE " : "", m->pred ? m->pred : "", m->verified_by);
+        char ev[128] = "";
         if (m->gain_pct >= 0)
-            alchdb__sb_printf(&sb, ", cost %.1f -> %.1f (-%.0f %%)", m->cost_before, m->cost_after, m->gain_pct);
-        alchdb__sb_printf(&sb, ", %zu quer%s\n    %s\n", m->nqs, m->nqs == 1 ? "y" : "ies", m->create_sql);
+            snprintf(ev, sizeof ev, ", cost %.1f -> %.1f (-%.0f %%)", m->cost_before, m->cost_after, m->gain_pct);
+        alchdb__adv_line(&sb, "  ", "[%s] %s (%s)%s%s  verified by %s%s, %zu quer%s", m->priority, m->table->display,
+                         m->cols_text, m->pred ? " WHERE " : "", m->pred ? m->pred : "", m->verified_by, ev, m->nqs,
+                         m->nqs == 1 ? "y" : "ies");
+        alchdb__adv_line(&sb, "    ", "%s", m->create_sql);
         if (m->note)
-            alchdb__sb_printf(&sb, "    note: %s\n", m->note);
+            alchdb__adv_line(&sb, "    ", "note: %s", m->note);
     }
-    alchdb__sb_printf(&sb, "\nForeign keys without an index (%zu):\n", r->nfkmiss);
-    for (size_t i = 0; i < r->nfkmiss; i++)
-        alchdb__sb_printf(&sb, "  %s %s (%s) -> %s\n    %s\n", r->fkmiss[i].fk->table->display, r->fkmiss[i].fk->name,
-                          r->fkmiss[i].cols_text, r->fkmiss[i].fk->ref->display, r->fkmiss[i].create_sql);
-    alchdb__sb_printf(&sb, "\nUnused indexes (%zu):\n", r->nunused);
+    alchdb__sb_puts(&sb, "\n");
+    alchdb__adv_line(&sb, "", "Foreign keys without an index (%zu):", r->nfkmiss);
+    for (size_t i = 0; i < r->nfkmiss; i++) {
+        alchdb__adv_line(&sb, "  ", "%s %s (%s) -> %s", r->fkmiss[i].fk->table->display, r->fkmiss[i].fk->name,
+                         r->fkmiss[i].cols_text, r->fkmiss[i].fk->ref->display);
+        alchdb__adv_line(&sb, "    ", "%s", r->fkmiss[i].create_sql);
+    }
+    alchdb__sb_puts(&sb, "\n");
+    alchdb__adv_line(&sb, "", "Unused indexes (%zu):", r->nunused);
     for (size_t i = 0; i < r->nunused; i++) {
-        alchdb__sb_printf(&sb, "  %s on %s, %lld bytes, confidence %s\n    %s\n", r->unused[i].idx->name,
-                          r->unused[i].idx->table->display, (long long)r->unused[i].idx->bytes, r->unused[i].confidence,
-                          r->unused[i].drop_sql);
+        alchdb__adv_line(&sb, "  ", "%s on %s, %lld bytes, confidence %s", r->unused[i].idx->name,
+                         r->unused[i].idx->table->display, (long long)r->unused[i].idx->bytes, r->unused[i].confidence);
+        alchdb__adv_line(&sb, "    ", "%s", r->unused[i].drop_sql);
         if (r->unused[i].warning)
-            alchdb__sb_printf(&sb, "    warning: %s\n", r->unused[i].warning);
+            alchdb__adv_line(&sb, "    ", "warning: %s", r->unused[i].warning);
     }
-    alchdb__sb_printf(&sb, "\nRedundant indexes (%zu):\n", r->nredundant);
-    for (size_t i = 0; i < r->nredundant; i++)
-        alchdb__sb_printf(&sb, "  %s (%s): %s\n    %s\n", r->redundant[i].idx->name, r->redundant[i].kind,
-                          r->redundant[i].reason, r->redundant[i].drop_sql);
+    alchdb__sb_puts(&sb, "\n");
+    alchdb__adv_line(&sb, "", "Redundant indexes (%zu):", r->nredundant);
+    for (size_t i = 0; i < r->nredundant; i++) {
+        alchdb__adv_line(&sb, "  ", "%s (%s): %s", r->redundant[i].idx->name, r->redundant[i].kind,
+                         r->redundant[i].reason);
+        alchdb__adv_line(&sb, "    ", "%s", r->redundant[i].drop_sql);
+    }
     if (r->nrecs)
         alchdb__sb_puts(&sb, "\nRecommendations:\n");
     for (size_t i = 0; i < r->nrecs; i++)
-        alchdb__sb_printf(&sb, "  - %s\n", r->recs[i]);
+        alchdb__adv_line(&sb, "  - ", "%s", r->recs[i]);
     if (r->nnotes)
         alchdb__sb_puts(&sb, "\nNot done (partial report):\n");
     for (size_t i = 0; i < r->nnotes; i++)
-        alchdb__sb_printf(&sb, "  - %s\n", r->notes[i]);
+        alchdb__adv_line(&sb, "  - ", "%s", r->notes[i]);
     *out = alchdb__sb_finish(&sb);
     return *out ? 0 : alchdb__nomem("advisor text");
 }

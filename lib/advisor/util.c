@@ -1,6 +1,7 @@
 /* Helpers shared by the advisor's files: notes, quoting, catalog look-ups. */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,19 +118,70 @@ PGresult *alchdb__adv_query(adv_ctx *c, const char *what, const char *sql, int n
     return NULL;
 }
 
-adv_table *alchdb__adv_find_table(alchdb_advisor_report *r, const char *schema, const char *name)
+adv_table *alchdb__adv_find_table(alchdb_advisor_report *r, const char *schema, const char *name,
+                                  char *const *path, size_t npath)
 {
-    adv_table *found = NULL;
-    for (size_t i = 0; i < r->ntables; i++) {
-        adv_table *t = &r->tables[i];
-        if (strcmp(t->name, name))
-            continue;
-        if (schema ? !strcmp(t->schema, schema) : !strcmp(t->schema, "public"))
-            return t;
-        if (!schema && !found)
-            found = t; /* not in public: the only other candidate on the search path */
+    if (schema) {
+        for (size_t i = 0; i < r->ntables; i++)
+            if (!strcmp(r->tables[i].name, name) && !strcmp(r->tables[i].schema, schema))
+                return &r->tables[i];
+        return NULL;
     }
-    return found;
+    for (size_t p = 0; p < npath; p++)
+        for (size_t i = 0; i < r->ntables; i++)
+            if (!strcmp(r->tables[i].name, name) && !strcmp(r->tables[i].schema, path[p]))
+                return &r->tables[i];
+    return NULL;
+}
+
+const adv_relname *alchdb__adv_find_rel(const alchdb_advisor_report *r, const char *schema, const char *name,
+                                        char *const *path, size_t npath)
+{
+    for (size_t p = 0; p < (schema ? 1 : npath); p++)
+        for (size_t i = 0; i < r->nrelnames; i++)
+            if (!strcmp(r->relnames[i].name, name) && !strcmp(r->relnames[i].schema, schema ? schema : path[p]))
+                return &r->relnames[i];
+    return NULL;
+}
+
+static bool name_taken(const alchdb_advisor_report *r, const char *schema, const char *name)
+{
+    for (size_t i = 0; i < r->nrelnames; i++)
+        if (!strcmp(r->relnames[i].name, name) && !strcmp(r->relnames[i].schema, schema))
+            return true;
+    for (size_t i = 0; i < r->nmissing; i++)
+        if (r->missing[i].name && !strcmp(r->missing[i].name, name) && !strcmp(r->missing[i].table->schema, schema))
+            return true;
+    for (size_t i = 0; i < r->nfkmiss; i++)
+        if (r->fkmiss[i].idx_name && !strcmp(r->fkmiss[i].idx_name, name) &&
+            !strcmp(r->fkmiss[i].fk->table->schema, schema))
+            return true;
+    return false;
+}
+
+char *alchdb__adv_index_name(alchdb_advisor_report *r, const char *schema, const char *stem, const char *suffix)
+{
+    for (int n = 1; n < 10000; n++) {
+        char num[16] = "";
+        if (n > 1)
+            snprintf(num, sizeof num, "_%d", n);
+        size_t room = 63 - strlen(suffix) - strlen(num), cut = strlen(stem);
+        if (cut > room) {
+            cut = room;
+            while (cut > 0 && ((unsigned char)stem[cut] & 0xC0) == 0x80)
+                cut--;
+        }
+        alchdb__strbuf sb;
+        alchdb__sb_init(&sb);
+        alchdb__sb_append(&sb, stem, cut);
+        alchdb__sb_puts(&sb, suffix);
+        alchdb__sb_puts(&sb, num);
+        char *name = alchdb__sb_finish(&sb);
+        if (!name || !name_taken(r, schema, name))
+            return name;
+        alchdb__free(name);
+    }
+    return NULL;
 }
 
 adv_table *alchdb__adv_table_by_oid(alchdb_advisor_report *r, uint32_t oid)
@@ -153,4 +205,83 @@ int alchdb__adv_attnum(const adv_table *t, const char *col)
         if (t->cols[i] && !strcmp(t->cols[i], col))
             return i;
     return 0;
+}
+
+/* Append s so that it stays on one line whatever its bytes: C0 controls,
+ * DEL, NEL and the Unicode line/paragraph separators become escapes (\n, \r,
+ * \t, \xHH, \u2028), and a backslash is doubled so an escape is never
+ * ambiguous. Everything else (well-formed or not) passes unchanged. */
+static void one_line(alchdb__strbuf *sb, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = p[i];
+        char esc[8];
+        size_t skip = 1;
+        if (ch == '\\')
+            strcpy(esc, "\\\\");
+        else if (ch == '\n')
+            strcpy(esc, "\\n");
+        else if (ch == '\r')
+            strcpy(esc, "\\r");
+        else if (ch == '\t')
+            strcpy(esc, "\\t");
+        else if (ch < 0x20 || ch == 0x7f)
+            snprintf(esc, sizeof esc, "\\x%02x", ch);
+        else if (ch == 0xc2 && i + 1 < n && p[i + 1] == 0x85) {
+            strcpy(esc, "\\u0085");
+            skip = 2;
+        } else if (ch == 0xe2 && i + 2 < n && p[i + 1] == 0x80 && (p[i + 2] == 0xa8 || p[i + 2] == 0xa9)) {
+            strcpy(esc, p[i + 2] == 0xa8 ? "\\u2028" : "\\u2029");
+            skip = 3;
+        } else
+            continue;
+        alchdb__sb_append(sb, s + start, i - start);
+        alchdb__sb_puts(sb, esc);
+        i += skip - 1;
+        start = i + 1;
+    }
+    alchdb__sb_append(sb, s + start, n - start);
+}
+
+void alchdb__adv_line(alchdb__strbuf *sb, const char *prefix, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *buf = n >= 0 ? alchdb__malloc((size_t)n + 1) : NULL;
+    if (!buf) {
+        sb->failed = true;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(buf, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    alchdb__sb_puts(sb, prefix);
+    one_line(sb, buf, (size_t)n);
+    alchdb__sb_puts(sb, "\n");
+    alchdb__free(buf);
+}
+
+int alchdb__adv_load_path(PGconn *conn, char ***path, size_t *n)
+{
+    *path = NULL;
+    *n = 0;
+    PGresult *res = PQexecParams(conn,
+                                 "SELECT s FROM unnest(current_schemas(false)) WITH ORDINALITY AS p(s, i) ORDER BY i",
+                                 0, NULL, NULL, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        int rows = PQntuples(res);
+        *path = alchdb__calloc((size_t)rows + 1, sizeof(char *));
+        for (int i = 0; *path && i < rows; i++)
+            if (((*path)[*n] = alchdb__strdup(PQgetvalue(res, i, 0))))
+                (*n)++;
+        if (!*path || *n < (size_t)rows)
+            rc = alchdb__nomem("advisor search path");
+    }
+    PQclear(res);
+    return rc;
 }

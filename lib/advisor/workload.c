@@ -11,8 +11,9 @@
 #include "adv.h"
 #include "pqconn.h"
 #include "sql/sql_internal.h"
+#include "sql/tree.h"
 
-#define MAX_COLS 4
+#define MAX_COLS ADV_MAX_COLS
 #define MAX_NOTES_PER_KIND 10
 
 typedef struct wq {
@@ -20,6 +21,8 @@ typedef struct wq {
     int64_t calls;
     double total_ms;
     const char *source;
+    uint32_t userid;
+    int user;      /* index into wctx.users: the role that ran it; -1: given to the advisor */
     int nparams;
     bool usable;   /* planned (EXPLAIN worked) */
     bool parsed;   /* parsed, known tables: heuristics possible */
@@ -42,303 +45,40 @@ typedef struct cand {
     bool dead, accepted;
 } cand;
 
+/* A role whose statements pg_stat_statements holds: they are planned as that
+ * role (SET ROLE), with the search_path its sessions get. */
+typedef struct wuser {
+    uint32_t oid;
+    char *rolname, *path_setting;
+    char **path;
+    size_t npath;
+    bool can_set; /* SET ROLE to it works */
+    bool exists;
+} wuser;
+
 typedef struct wctx {
     adv_ctx *c;
+    wuser *users;
+    size_t nusers;
     wq *w;
     size_t nw;
     cand *cs;
     size_t nc, capc;
     size_t cur; /* the statement being walked */
-    bool bad;   /* the current statement names an unknown table */
-    int known;  /* user tables the current statement names */
-    char *bad_name;
-    json_t *ctes;
-    int maxparam;
-    int notes[4];
+    char *saved_path; /* the advisor session's search_path setting */
+    int notes[7];
     bool nomem;
 } wctx;
 
-/* ---- tree helpers ------------------------------------------------------------ */
+/* ---- candidates ------------------------------------------------------------------ */
 
-static json_t *node(json_t *j, const char *type)
-{
-    return json_is_object(j) ? json_object_get(j, type) : NULL;
-}
-
-static const char *sval(json_t *j)
-{
-    json_t *s = node(j, "String");
-    json_t *v = s ? json_object_get(s, "sval") : NULL;
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static bool has_colref(json_t *j)
-{
-    if (json_is_object(j)) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(j, k, v) {
-            if (!strcmp(k, "ColumnRef") || !strcmp(k, "SubLink"))
-                return true;
-            if (has_colref(v))
-                return true;
-        }
-    } else if (json_is_array(j)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(j, i, v) if (has_colref(v)) return true;
-    }
-    return false;
-}
-
-static void find_params(wctx *x, json_t *j)
-{
-    if (json_is_object(j)) {
-        json_t *p = node(j, "ParamRef");
-        if (p) {
-            json_t *n = json_object_get(p, "number");
-            if (json_is_integer(n) && json_integer_value(n) > x->maxparam && json_integer_value(n) < 65536)
-                x->maxparam = (int)json_integer_value(n);
-        }
-        const char *k;
-        json_t *v;
-        json_object_foreach(j, k, v) find_params(x, v);
-    } else if (json_is_array(j)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(j, i, v) find_params(x, v);
-    }
-}
-
-static bool is_cte(wctx *x, const char *name)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(x->ctes, i, v) if (!strcmp(json_string_value(v), name)) return true;
-    return false;
-}
-
-static void collect_ctes(wctx *x, json_t *j)
-{
-    if (json_is_object(j)) {
-        json_t *c = node(j, "CommonTableExpr");
-        if (c && json_is_string(json_object_get(c, "ctename")))
-            json_array_append(x->ctes, json_object_get(c, "ctename"));
-        const char *k;
-        json_t *v;
-        json_object_foreach(j, k, v) collect_ctes(x, v);
-    } else if (json_is_array(j)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(j, i, v) collect_ctes(x, v);
-    }
-}
-
-/* ---- one scope (a SELECT, UPDATE or DELETE level) ----------------------------- */
-
-typedef struct stab {
-    adv_table *t;
-    const char *alias;
-    int16_t eq[MAX_COLS];
-    int neq;
-    int16_t range, sort, join[MAX_COLS];
-    int njoin;
-    struct {
-        int16_t att;
-        char *text;
-    } pred[2];
-    int npred;
-} stab;
-
-typedef struct scope {
-    stab tabs[16];
-    int n;
-} scope;
-
-static void add_range_var(wctx *x, scope *s, json_t *rv)
-{
-    json_t *inner = node(rv, "RangeVar");
-    if (inner)
-        rv = inner;
-    const char *rel = json_string_value(json_object_get(rv, "relname"));
-    const char *sch = json_string_value(json_object_get(rv, "schemaname"));
-    if (!rel)
-        return;
-    json_t *al = json_object_get(rv, "alias");
-    const char *alias = al ? json_string_value(json_object_get(al, "aliasname")) : NULL;
-    adv_table *t = alchdb__adv_find_table(x->c->r, sch, rel);
-    if (!t) {
-        if (!sch && is_cte(x, rel))
-            return;
-        if ((sch && (!strcmp(sch, "pg_catalog") || !strcmp(sch, "information_schema"))) || !strncmp(rel, "pg_", 3))
-            return; /* the system catalogs are not ours to index */
-        if (!x->bad) {
-            x->bad = true;
-            alchdb__strbuf sb;
-            alchdb__sb_init(&sb);
-            alchdb__sb_printf(&sb, "%s%s%s", sch ? sch : "", sch ? "." : "", rel);
-            x->bad_name = alchdb__sb_finish(&sb);
-        }
-        return;
-    }
-    x->known++;
-    if (s->n < 16) {
-        memset(&s->tabs[s->n], 0, sizeof s->tabs[0]);
-        s->tabs[s->n].t = t;
-        s->tabs[s->n].alias = alias;
-        s->n++;
-    }
-}
-
-static void walk_from(wctx *x, scope *s, json_t *item, json_t *quals)
-{
-    json_t *j;
-    if ((j = node(item, "RangeVar"))) {
-        add_range_var(x, s, item);
-    } else if ((j = node(item, "JoinExpr"))) {
-        walk_from(x, s, json_object_get(j, "larg"), quals);
-        walk_from(x, s, json_object_get(j, "rarg"), quals);
-        json_t *q = json_object_get(j, "quals");
-        if (q)
-            json_array_append(quals, q);
-    }
-}
-
-/* Resolve a ColumnRef to (scope table, attnum). */
-static stab *resolve(scope *s, json_t *cr, int16_t *att)
-{
-    json_t *c = node(cr, "ColumnRef");
-    json_t *f = c ? json_object_get(c, "fields") : NULL;
-    size_t n = json_array_size(f);
-    if (n < 1 || n > 3)
-        return NULL;
-    const char *col = sval(json_array_get(f, n - 1));
-    const char *qual = n >= 2 ? sval(json_array_get(f, n - 2)) : NULL;
-    if (!col)
-        return NULL;
-    stab *hit = NULL;
-    for (int i = 0; i < s->n; i++) {
-        stab *st = &s->tabs[i];
-        if (qual && strcmp(qual, st->alias ? st->alias : st->t->name))
-            continue;
-        int a = alchdb__adv_attnum(st->t, col);
-        if (!a)
-            continue;
-        if (hit)
-            return NULL; /* ambiguous */
-        hit = st;
-        *att = (int16_t)a;
-    }
-    return hit;
-}
-
-static void add_col(int16_t *arr, int *n, int16_t att)
+static void add_col_unique(int16_t *cols, int *n, int16_t att)
 {
     for (int i = 0; i < *n; i++)
-        if (arr[i] == att)
+        if (cols[i] == att)
             return;
     if (*n < MAX_COLS)
-        arr[(*n)++] = att;
-}
-
-static char *const_text(wctx *x, json_t *v)
-{
-    json_t *k = node(v, "A_Const");
-    if (!k || json_object_get(k, "isnull"))
-        return NULL;
-    json_t *o;
-    char buf[64];
-    if ((o = json_object_get(k, "ival"))) {
-        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(json_object_get(o, "ival")));
-        return alchdb__strdup(buf);
-    }
-    if ((o = json_object_get(k, "boolval")))
-        return alchdb__strdup(json_is_true(json_object_get(o, "boolval")) ? "true" : "false");
-    if ((o = json_object_get(k, "sval"))) {
-        const char *s = json_string_value(json_object_get(o, "sval"));
-        return alchdb__adv_literal(x->c, s ? s : "");
-    }
-    return NULL;
-}
-
-static void add_pred(wctx *x, stab *st, int16_t att, const char *op, json_t *value)
-{
-    if (st->npred >= 2)
-        return;
-    char *lit = value ? const_text(x, value) : NULL;
-    if (value && !lit)
-        return;
-    char *qc = alchdb__adv_ident(x->c, st->t->cols[att]);
-    alchdb__strbuf sb;
-    alchdb__sb_init(&sb);
-    alchdb__sb_printf(&sb, "%s %s%s%s", qc ? qc : "", op, lit ? " " : "", lit ? lit : "");
-    alchdb__free(qc);
-    alchdb__free(lit);
-    char *text = alchdb__sb_finish(&sb);
-    if (!text) {
-        x->nomem = true;
-        return;
-    }
-    st->pred[st->npred].att = att;
-    st->pred[st->npred].text = text;
-    st->npred++;
-}
-
-static void walk_cond(wctx *x, scope *s, json_t *e)
-{
-    json_t *j;
-    if ((j = node(e, "BoolExpr"))) {
-        const char *op = json_string_value(json_object_get(j, "boolop"));
-        if (op && !strcmp(op, "AND_EXPR")) {
-            size_t i;
-            json_t *a;
-            json_array_foreach(json_object_get(j, "args"), i, a) walk_cond(x, s, a);
-        }
-        return;
-    }
-    if ((j = node(e, "NullTest"))) {
-        int16_t att;
-        stab *st = resolve(s, json_object_get(j, "arg"), &att);
-        const char *t = json_string_value(json_object_get(j, "nulltesttype"));
-        if (st && t)
-            add_pred(x, st, att, !strcmp(t, "IS_NULL") ? "IS NULL" : "IS NOT NULL", NULL);
-        return;
-    }
-    if (!(j = node(e, "A_Expr")))
-        return;
-    const char *kind = json_string_value(json_object_get(j, "kind"));
-    const char *op = sval(json_array_get(json_object_get(j, "name"), 0));
-    json_t *l = json_object_get(j, "lexpr"), *r = json_object_get(j, "rexpr");
-    if (!kind || !op)
-        return;
-    int16_t la = 0, ra = 0;
-    stab *ls = node(l, "ColumnRef") ? resolve(s, l, &la) : NULL;
-    stab *rs = node(r, "ColumnRef") ? resolve(s, r, &ra) : NULL;
-    if (!strcmp(kind, "AEXPR_OP")) {
-        if (ls && rs && ls != rs && !strcmp(op, "=")) {
-            add_col(ls->join, &ls->njoin, la);
-            add_col(rs->join, &rs->njoin, ra);
-            return;
-        }
-        bool flip = !ls && rs;
-        stab *st = flip ? rs : ls;
-        int16_t att = flip ? ra : la;
-        json_t *other = flip ? l : r;
-        if (!st || has_colref(other))
-            return;
-        if (!strcmp(op, "=")) {
-            add_col(st->eq, &st->neq, att);
-            if (node(other, "A_Const"))
-                add_pred(x, st, att, "=", other);
-        } else if (!strcmp(op, "<") || !strcmp(op, ">") || !strcmp(op, "<=") || !strcmp(op, ">=")) {
-            if (!st->range)
-                st->range = att;
-        }
-    } else if (!strcmp(kind, "AEXPR_IN") && ls && !has_colref(r)) {
-        add_col(ls->eq, &ls->neq, la);
-    } else if ((!strcmp(kind, "AEXPR_BETWEEN") || !strcmp(kind, "AEXPR_LIKE")) && ls && !ls->range) {
-        ls->range = la;
-    }
+        cols[(*n)++] = att;
 }
 
 static cand *add_cand(wctx *x, adv_table *t, const int16_t *cols, int n, const char *pred, bool primary)
@@ -384,92 +124,63 @@ static cand *add_cand(wctx *x, adv_table *t, const int16_t *cols, int n, const c
     return k;
 }
 
-static void make_cands(wctx *x, stab *st)
+/* Candidates for one table of one statement level: columns in the order
+ * equality, sort, range (an index that serves the sort must put its columns
+ * before the range column), then the narrower alternatives HypoPG compares
+ * it with, join keys, and partial indexes. */
+static void make_cands(void *ud, const adv_use *u)
 {
-    int16_t cols[MAX_COLS + 1];
+    wctx *x = ud;
+    int16_t cols[MAX_COLS];
     int n = 0;
-    for (int i = 0; i < st->neq && n < MAX_COLS; i++)
-        cols[n++] = st->eq[i];
-    int16_t tail = st->range ? st->range : (!st->neq || st->sort) ? st->sort : 0;
-    if (tail && n < MAX_COLS) {
-        bool dup = false;
-        for (int i = 0; i < n; i++)
-            dup |= cols[i] == tail;
-        if (!dup)
-            cols[n++] = tail;
+    for (int i = 0; i < u->neq && n < MAX_COLS; i++)
+        cols[n++] = u->eq[i];
+    int with_eq = n;
+    for (int i = 0; i < u->nsort && n < MAX_COLS; i++)
+        add_col_unique(cols, &n, u->sort[i]);
+    if (u->range && n < MAX_COLS)
+        add_col_unique(cols, &n, u->range);
+    add_cand(x, u->t, cols, n, NULL, true);
+    if (u->nsort && u->range && with_eq < MAX_COLS) { /* equality, range: when the sort is cheap */
+        int16_t er[MAX_COLS];
+        int m = 0;
+        for (int i = 0; i < with_eq; i++)
+            er[m++] = cols[i];
+        add_col_unique(er, &m, u->range);
+        add_cand(x, u->t, er, m, NULL, false);
     }
-    add_cand(x, st->t, cols, n, NULL, true);
-    for (int i = 0; i < st->neq; i++) /* each equality column alone: the planner may prefer it */
-        add_cand(x, st->t, &st->eq[i], 1, NULL, false);
-    if (st->range && st->neq)
-        add_cand(x, st->t, &st->range, 1, NULL, false);
-    for (int i = 0; i < st->njoin; i++)
-        add_cand(x, st->t, &st->join[i], 1, NULL, st->neq == 0);
+    for (int i = 0; i < u->neq; i++) /* each equality column alone: the planner may prefer it */
+        add_cand(x, u->t, &u->eq[i], 1, NULL, false);
+    if (u->range && u->neq)
+        add_cand(x, u->t, &u->range, 1, NULL, false);
+    for (int i = 0; i < u->njoin; i++)
+        add_cand(x, u->t, &u->join[i], 1, NULL, u->neq == 0);
     /* Partial indexes: the constant-compared column moves into the predicate. */
-    for (int p = 0; p < st->npred; p++) {
+    for (int p = 0; p < u->npred; p++) {
         int16_t pc[MAX_COLS];
         int m = 0;
         for (int i = 0; i < n; i++)
-            if (cols[i] != st->pred[p].att)
+            if (cols[i] != u->pred[p].att)
                 pc[m++] = cols[i];
-        if (!m && st->sort && st->sort != st->pred[p].att)
-            pc[m++] = st->sort;
         if (!m)
-            pc[m++] = st->pred[p].att;
-        add_cand(x, st->t, pc, m, st->pred[p].text, false); /* only HypoPG can tell whether it pays */
+            pc[m++] = u->pred[p].att;
+        add_cand(x, u->t, pc, m, u->pred[p].text, false); /* only HypoPG can tell whether it pays */
     }
 }
 
-static void walk_scope(wctx *x, json_t *stmt, const char *type)
+/* A statement's constant is one execution's parameter, not a property of the
+ * workload: a partial index on `col = constant` is considered only when at
+ * least two different statements of the workload share that predicate. */
+static size_t distinct_texts(const wctx *x, const cand *k)
 {
-    scope s;
-    s.n = 0;
-    json_t *quals = json_array();
-    if (!quals) {
-        x->nomem = true;
-        return;
+    size_t n = 0;
+    for (size_t i = 0; i < k->nq && n < 2; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = !strcmp(x->w[k->qs[i]].sql, x->w[k->qs[j]].sql);
+        n += !seen;
     }
-    if (!strcmp(type, "UpdateStmt") || !strcmp(type, "DeleteStmt"))
-        add_range_var(x, &s, json_object_get(stmt, "relation"));
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(stmt, "fromClause"), i, v) walk_from(x, &s, v, quals);
-    json_array_foreach(json_object_get(stmt, "usingClause"), i, v) walk_from(x, &s, v, quals);
-    if (json_object_get(stmt, "whereClause"))
-        walk_cond(x, &s, json_object_get(stmt, "whereClause"));
-    json_array_foreach(quals, i, v) walk_cond(x, &s, v);
-    json_array_foreach(json_object_get(stmt, "sortClause"), i, v)
-    {
-        json_t *sb = node(v, "SortBy");
-        int16_t att;
-        stab *st = sb ? resolve(&s, json_object_get(sb, "node"), &att) : NULL;
-        if (st && !st->sort && i == 0)
-            st->sort = att;
-    }
-    json_decref(quals);
-    for (int t = 0; t < s.n; t++) {
-        make_cands(x, &s.tabs[t]);
-        for (int p = 0; p < s.tabs[t].npred; p++)
-            alchdb__free(s.tabs[t].pred[p].text);
-    }
-}
-
-static void walk_tree(wctx *x, json_t *j)
-{
-    if (json_is_object(j)) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(j, k, v)
-        {
-            if (json_is_object(v) && (!strcmp(k, "SelectStmt") || !strcmp(k, "UpdateStmt") || !strcmp(k, "DeleteStmt")))
-                walk_scope(x, v, k);
-            walk_tree(x, v);
-        }
-    } else if (json_is_array(j)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(j, i, v) walk_tree(x, v);
-    }
+    return n;
 }
 
 /* "query not analysed: WHAT (DETAIL): QUERY", at most MAX_NOTES_PER_KIND per kind. */
@@ -496,14 +207,22 @@ static char *shorten(const char *sql)
     return alchdb__sb_finish(&sb);
 }
 
-/* Parse statement i and add its candidates. */
+/* Parse statement i (lib/sql's tree), check that planning it cannot run
+ * untrusted code, and add its candidates. */
 static void parse_one(wctx *x, size_t i)
 {
     wq *q = &x->w[i];
-    char *tree = NULL;
-    int64_t off = -1;
-    int rc = alchdb__sql_parse_tree(q->sql, strlen(q->sql), &tree, &off);
+    if (q->user >= 0 && !x->users[q->user].exists)
+        return; /* noted once in alchdb__adv_missing */
+    alchdb__sql_tree *tree = NULL;
+    int rc = alchdb__sql_tree_parse(q->sql, strlen(q->sql), &tree, NULL);
     char *shortq = shorten(q->sql);
+    if (!shortq || rc == ALCHDB_E_NOMEM) {
+        x->nomem = true;
+        alchdb__sql_tree_free(tree);
+        alchdb__free(shortq);
+        return;
+    }
     if (rc == ALCHDB_E_RANGE) {
         note_limited(x, 0, "query not analysed: nested too deeply to analyse", alchdb_last_error_message(), shortq);
         alchdb__free(shortq);
@@ -515,53 +234,72 @@ static void parse_one(wctx *x, size_t i)
         alchdb__free(shortq);
         return;
     }
-    json_t *root = json_loads(tree, 0, NULL);
-    alchdb__free(tree);
-    json_t *stmts = root ? json_object_get(root, "stmts") : NULL;
-    json_t *st = json_array_size(stmts) == 1 ? json_object_get(json_array_get(stmts, 0), "stmt") : NULL;
-    const char *type = NULL;
-    if (json_is_object(st) && json_object_size(st) == 1)
-        type = json_object_iter_key(json_object_iter(st));
-    if (!type || (strcmp(type, "SelectStmt") && strcmp(type, "UpdateStmt") && strcmp(type, "DeleteStmt"))) {
+    const alchdb__sql_node *st = alchdb__sql_tree_count(tree) == 1 ? alchdb__sql_tree_stmt(tree, 0, NULL, NULL) : NULL;
+    if (!st || !(alchdb__sql_node_is(st, "SelectStmt") || alchdb__sql_node_is(st, "UpdateStmt") ||
+                 alchdb__sql_node_is(st, "DeleteStmt"))) {
         if (strcmp(q->source, "pg_stat_statements"))
             note_limited(x, 1, "query not analysed: only single SELECT, UPDATE and DELETE statements are planned", NULL,
                          shortq);
-        json_decref(root);
-        alchdb__free(shortq);
-        return;
+        goto done;
+    }
+    char *why = NULL;
+    if (alchdb__adv_trust_check(x->c->r, st, &why)) {
+        x->nomem = true;
+        goto done;
+    }
+    if (why) {
+        note_limited(x, 4, "query not planned: planning could run code of a role that is not trusted", why, shortq);
+        alchdb__free(why);
+        goto done;
     }
     x->cur = i;
-    x->bad = false;
-    x->known = 0;
-    x->bad_name = NULL;
-    x->maxparam = 0;
-    x->ctes = json_array();
-    if (x->ctes) {
-        collect_ctes(x, st);
-        find_params(x, st);
-        walk_tree(x, st);
-    }
-    if (x->bad) {
-        /* Unknown table (dropped, or a typo): nothing this query suggests is trustworthy. */
+    adv_walk w = {.c = x->c, .tree = tree, .use = make_cands, .ud = x};
+    w.path = q->user >= 0 ? x->users[q->user].path : x->c->r->search_path;
+    w.npath = q->user >= 0 ? x->users[q->user].npath : x->c->r->nsearch_path;
+    rc = alchdb__adv_walk(&w, st);
+    if (rc == ALCHDB_E_NOMEM || x->nomem) {
+        x->nomem = true;
+    } else if (rc == ALCHDB_E_RANGE || w.bad) {
+        /* Unknown table (dropped, or a typo), or a part too deep to walk:
+         * nothing this query suggests is trustworthy. */
         for (size_t k = 0; k < x->nc; k++)
             if (x->cs[k].nq && x->cs[k].qs[x->cs[k].nq - 1] == i)
                 x->cs[k].nq--;
-        note_limited(x, 2, "query not analysed: a table it names does not exist (dropped?)", x->bad_name ? x->bad_name : "?",
-                     shortq);
-    } else if (x->known == 0) {
+        if (rc == ALCHDB_E_RANGE)
+            note_limited(x, 0, "query not analysed: nested too deeply to analyse", NULL, shortq);
+        else
+            note_limited(x, 2, "query not analysed: a table it names does not exist (dropped?)",
+                         w.bad_name ? w.bad_name : "?", shortq);
+    } else if (w.known == 0) {
         /* Only catalogs, functions or CTEs: nothing to index (the advisor's own
          * catalog queries show up in pg_stat_statements this way). */
         if (strcmp(q->source, "pg_stat_statements"))
             note_limited(x, 1, "query not analysed: it names no user table", NULL, shortq);
     } else {
         q->parsed = true;
-        q->nparams = x->maxparam;
+        q->nparams = w.maxparam;
     }
-    alchdb__free(x->bad_name);
-    x->bad_name = NULL;
-    json_decref(x->ctes);
-    x->ctes = NULL;
-    json_decref(root);
+    const adv_relname *seen[2] = {w.view_seen, w.foreign_seen};
+    for (int k = 0; k < 2 && !x->nomem; k++) {
+        if (!seen[k])
+            continue;
+        alchdb__strbuf sb;
+        alchdb__sb_init(&sb);
+        alchdb__sql_quote_qualified(&sb, NULL, seen[k]->schema, seen[k]->name);
+        char *name = alchdb__sb_finish(&sb);
+        if (!name) {
+            x->nomem = true;
+            break;
+        }
+        note_limited(x, 5 + k,
+                     k ? "foreign table: its indexes live on its own server, not analysed here"
+                       : "view: seen through to its base table(s), which the suggestions index",
+                     name, shortq);
+        alchdb__free(name);
+    }
+    alchdb__free(w.bad_name);
+done:
+    alchdb__sql_tree_free(tree);
     alchdb__free(shortq);
 }
 
@@ -574,10 +312,8 @@ static void plan_seq(json_t *plan, wq *q, adv_ctx *c)
     const char *nt = json_string_value(json_object_get(plan, "Node Type"));
     const char *rel = json_string_value(json_object_get(plan, "Relation Name"));
     if (nt && rel && !strcmp(nt, "Seq Scan") && json_object_get(plan, "Filter") && q->nseq < 8) {
-        adv_table *t = alchdb__adv_find_table(c->r, NULL, rel);
-        for (size_t i = 0; i < c->r->ntables && !t; i++)
-            if (!strcmp(c->r->tables[i].name, rel))
-                t = &c->r->tables[i];
+        const char *sch = json_string_value(json_object_get(plan, "Schema"));
+        adv_table *t = sch ? alchdb__adv_find_table(c->r, sch, rel, NULL, 0) : NULL;
         if (t)
             q->seq[q->nseq++] = t;
     }
@@ -588,7 +324,64 @@ static void plan_seq(json_t *plan, wq *q, adv_ctx *c)
 
 /* Plan statement q as a generic plan; returns its total cost or -1 (and the
  * server's message in err). */
-static double plan_cost(adv_ctx *c, wq *q, bool record_seq, char *err, size_t errlen, char *sqlstate)
+static bool exec_ok(PGconn *conn, const char *sql, int np, const char *const *p)
+{
+    PGresult *res = PQexecParams(conn, sql, np, NULL, p, NULL, NULL, 0);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+    PQclear(res);
+    return ok;
+}
+
+/* Become role u with the search_path its sessions get; false when that fails. */
+static bool as_user(PGconn *conn, const wuser *u)
+{
+    char *qr = PQescapeIdentifier(conn, u->rolname, strlen(u->rolname));
+    if (!qr)
+        return false;
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    alchdb__sb_printf(&sb, "SET ROLE %s", qr);
+    PQfreemem(qr);
+    char *sql = alchdb__sb_finish(&sb);
+    bool ok = sql && exec_ok(conn, sql, 0, NULL);
+    alchdb__free(sql);
+    const char *p[1] = {u->path_setting};
+    if (ok && !exec_ok(conn, "SELECT set_config('search_path', $1, false)", 1, p)) {
+        exec_ok(conn, "RESET ROLE", 0, NULL);
+        ok = false;
+    }
+    return ok;
+}
+
+/* Back to the advisor's own role and search_path. */
+static void as_advisor(PGconn *conn, const char *saved_path)
+{
+    const char *p[1] = {saved_path};
+    exec_ok(conn, "RESET ROLE", 0, NULL);
+    exec_ok(conn, "SELECT set_config('search_path', $1, false)", 1, p);
+}
+
+static double plan_cost_as(adv_ctx *c, wq *q, bool record_seq, char *err, size_t errlen, char *sqlstate);
+
+/* Plan q as the role that ran it (pg_stat_statements' userid), so whatever
+ * the planner runs, it runs with that role's privileges, never the advisor's;
+ * statements given to the advisor are planned as the advisor's role. */
+static double plan_cost(wctx *x, wq *q, bool record_seq, char *err, size_t errlen, char *sqlstate)
+{
+    adv_ctx *c = x->c;
+    const wuser *u = q->user >= 0 ? &x->users[q->user] : NULL;
+    if (u && u->can_set && !as_user(c->conn, u)) {
+        snprintf(err, errlen, "cannot plan as role %s", u->rolname);
+        snprintf(sqlstate, 6, "42501");
+        return -1;
+    }
+    double cost = plan_cost_as(c, q, record_seq, err, errlen, sqlstate);
+    if (u && u->can_set)
+        as_advisor(c->conn, x->saved_path);
+    return cost;
+}
+
+static double plan_cost_as(adv_ctx *c, wq *q, bool record_seq, char *err, size_t errlen, char *sqlstate)
 {
     err[0] = '\0';
     sqlstate[0] = '\0';
@@ -611,7 +404,7 @@ static double plan_cost(adv_ctx *c, wq *q, bool record_seq, char *err, size_t er
     }
     PQclear(res);
     alchdb__sb_init(&sb);
-    alchdb__sb_puts(&sb, "EXPLAIN (FORMAT JSON) EXECUTE alchdb_advisor_q");
+    alchdb__sb_puts(&sb, "EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE alchdb_advisor_q");
     for (int i = 0; i < q->nparams; i++)
         alchdb__sb_puts(&sb, i ? ", NULL" : "(NULL");
     if (q->nparams)
@@ -724,7 +517,7 @@ static void evaluate(wctx *x, cand *k, double min_frac)
         k->after[i] = -1;
         if (!q->usable)
             continue;
-        double a = plan_cost(x->c, q, false, err, sizeof err, ss);
+        double a = plan_cost(x, q, false, err, sizeof err, ss);
         k->after[i] = a;
         if (a >= 0 && a < q->now * (1 - min_frac))
             k->gain += (double)q->calls * (q->now - a);
@@ -736,48 +529,17 @@ static void evaluate(wctx *x, cand *k, double min_frac)
 
 /* ---- suggestions ---------------------------------------------------------------- */
 
-static bool name_taken(alchdb_advisor_report *r, const char *schema, const char *name)
-{
-    for (size_t i = 0; i < r->nindexes; i++)
-        if (!strcmp(r->indexes[i].name, name) && !strcmp(r->indexes[i].schema, schema))
-            return true;
-    for (size_t i = 0; i < r->ntables; i++)
-        if (!strcmp(r->tables[i].name, name) && !strcmp(r->tables[i].schema, schema))
-            return true;
-    for (size_t i = 0; i < r->nmissing; i++)
-        if (!strcmp(r->missing[i].name, name) && !strcmp(r->missing[i].table->schema, schema))
-            return true;
-    return false;
-}
-
 static char *index_name(alchdb_advisor_report *r, const cand *k)
 {
-    for (int n = 0; n < 100; n++) {
-        alchdb__strbuf sb;
-        alchdb__sb_init(&sb);
-        alchdb__sb_puts(&sb, k->t->name);
-        for (int i = 0; i < k->ncols; i++)
-            alchdb__sb_printf(&sb, "_%s", k->t->cols[k->cols[i]]);
-        alchdb__sb_puts(&sb, k->pred ? "_part" : "");
-        char suffix[16];
-        snprintf(suffix, sizeof suffix, n ? "_idx%d" : "_idx", n);
-        if (sb.failed)
-            return alchdb__sb_finish(&sb);
-        size_t room = 63 - strlen(suffix);
-        if (sb.len > room) {
-            size_t cut = room;
-            while (cut > 0 && ((unsigned char)sb.data[cut] & 0xC0) == 0x80)
-                cut--;
-            sb.len = cut;
-            sb.data[cut] = '\0';
-        }
-        alchdb__sb_puts(&sb, suffix);
-        char *name = alchdb__sb_finish(&sb);
-        if (!name || !name_taken(r, k->t->schema, name))
-            return name;
-        alchdb__free(name);
-    }
-    return NULL;
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    alchdb__sb_puts(&sb, k->t->name);
+    for (int i = 0; i < k->ncols; i++)
+        alchdb__sb_printf(&sb, "_%s", k->t->cols[k->cols[i]]);
+    char *stem = alchdb__sb_finish(&sb);
+    char *name = stem ? alchdb__adv_index_name(r, k->t->schema, stem, k->pred ? "_part_idx" : "_idx") : NULL;
+    alchdb__free(stem);
+    return name;
 }
 
 static int emit(wctx *x, cand *k, const char *verified, double total_cost)
@@ -975,7 +737,7 @@ static int load_pgss(adv_ctx *c, adv_query **out, size_t *n)
     const char *p[1] = {lim};
     PGresult *res = alchdb__adv_query(
         c, "pg_stat_statements",
-        "SELECT query, calls, total_exec_time FROM pg_stat_statements "
+        "SELECT query, calls, total_exec_time, userid FROM pg_stat_statements "
         "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
         "AND query IS NOT NULL ORDER BY total_exec_time DESC LIMIT $1::bigint",
         1, p);
@@ -1004,6 +766,7 @@ static int load_pgss(adv_ctx *c, adv_query **out, size_t *n)
             q->calls = 1;
         q->total_ms = strtod(PQgetvalue(res, i, 2), NULL);
         q->source = "pg_stat_statements";
+        q->userid = (uint32_t)strtoul(PQgetvalue(res, i, 3), NULL, 10);
         (*n)++;
     }
     PQclear(res);
@@ -1014,6 +777,129 @@ static int load_pgss(adv_ctx *c, adv_query **out, size_t *n)
                          "(insufficient privilege: grant pg_read_all_stats); they were not analysed",
                          hidden);
     return 0;
+}
+
+/* The search_path a role's sessions in this database start with: its
+ * per-database setting, its own, the database's, else the server's. */
+static const char q_users[] =
+    "SELECT r.oid, r.rolname, coalesce("
+    "(SELECT substr(v, 13) FROM pg_db_role_setting s CROSS JOIN unnest(s.setconfig) v WHERE s.setrole = r.oid "
+    " AND s.setdatabase = d.oid AND left(v, 12) = 'search_path=' LIMIT 1), "
+    "(SELECT substr(v, 13) FROM pg_db_role_setting s CROSS JOIN unnest(s.setconfig) v WHERE s.setrole = r.oid "
+    " AND s.setdatabase = 0 AND left(v, 12) = 'search_path=' LIMIT 1), "
+    "(SELECT substr(v, 13) FROM pg_db_role_setting s CROSS JOIN unnest(s.setconfig) v WHERE s.setrole = 0 "
+    " AND s.setdatabase = d.oid AND left(v, 12) = 'search_path=' LIMIT 1), "
+    "(SELECT CASE WHEN source IN ('database', 'user', 'database user', 'client', 'session') THEN boot_val "
+    " ELSE reset_val END FROM pg_settings WHERE name = 'search_path')), "
+    "pg_has_role(current_user, r.oid, 'MEMBER') "
+    "FROM pg_roles r CROSS JOIN pg_database d WHERE d.datname = current_database() AND r.oid = $1::oid";
+
+static int user_index(wctx *x, uint32_t oid)
+{
+    for (size_t i = 0; i < x->nusers; i++)
+        if (x->users[i].oid == oid)
+            return (int)i;
+    return -1;
+}
+
+/* The schemas an unqualified name is looked up in, for user u: asked of the
+ * server as that role (so "$user" and schemas it may not use count as for
+ * its own sessions). */
+static int user_path(wctx *x, wuser *u)
+{
+    adv_ctx *c = x->c;
+    bool switched = u->can_set && as_user(c->conn, u);
+    if (!switched) {
+        const char *p[1] = {u->path_setting};
+        exec_ok(c->conn, "SELECT set_config('search_path', $1, false)", 1, p);
+    }
+    int rc = alchdb__adv_load_path(c->conn, &u->path, &u->npath);
+    as_advisor(c->conn, x->saved_path);
+    u->can_set = switched;
+    return rc;
+}
+
+static int load_users(wctx *x)
+{
+    adv_ctx *c = x->c;
+    PGresult *res = PQexecParams(c->conn, "SELECT current_setting('search_path')", 0, NULL, NULL, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        x->saved_path = alchdb__strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (!x->saved_path)
+        return alchdb__nomem("advisor search path");
+    x->users = alchdb__calloc(x->nw + 1, sizeof *x->users);
+    if (!x->users)
+        return alchdb__nomem("advisor roles");
+    for (size_t i = 0; i < x->nw; i++) {
+        wq *q = &x->w[i];
+        q->user = -1;
+        if (strcmp(q->source, "pg_stat_statements"))
+            continue;
+        uint32_t oid = q->userid;
+        if ((q->user = user_index(x, oid)) >= 0)
+            continue;
+        wuser *u = &x->users[x->nusers];
+        u->oid = oid;
+        char buf[16];
+        snprintf(buf, sizeof buf, "%u", oid);
+        const char *p[1] = {buf};
+        res = PQexecParams(c->conn, q_users, 1, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+            u->exists = true;
+            u->rolname = alchdb__strdup(PQgetvalue(res, 0, 1));
+            u->path_setting = alchdb__strdup(PQgetvalue(res, 0, 2));
+            u->can_set = PQgetvalue(res, 0, 3)[0] == 't';
+            if (!u->rolname || !u->path_setting) {
+                PQclear(res);
+                return alchdb__nomem("advisor roles");
+            }
+        }
+        PQclear(res);
+        q->user = (int)x->nusers++;
+        if (u->exists) {
+            int rc = user_path(x, u);
+            if (rc)
+                return rc;
+            if (!u->can_set && c->r->superuser)
+                u->exists = false; /* never plan someone else's statement as a superuser */
+        }
+    }
+    return 0;
+}
+
+/* Say which search_path unqualified names were resolved with. */
+static int path_note(wctx *x)
+{
+    alchdb_advisor_report *r = x->c->r;
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    alchdb__sb_puts(&sb, "unqualified names resolved as PostgreSQL would for the session that ran the statement:");
+    bool given = false;
+    for (size_t i = 0; i < x->nw && !given; i++)
+        given = x->w[i].user < 0;
+    const char *sep = " ";
+    if (given) {
+        alchdb__sb_puts(&sb, " statements given to the advisor with its own search_path (");
+        for (size_t i = 0; i < r->nsearch_path; i++)
+            alchdb__sb_printf(&sb, "%s%s", i ? ", " : "", r->search_path[i]);
+        alchdb__sb_puts(&sb, ")");
+        sep = "; ";
+    }
+    for (size_t u = 0; u < x->nusers; u++) {
+        const wuser *w = &x->users[u];
+        if (!w->exists)
+            continue;
+        alchdb__sb_printf(&sb, "%sstatements of role %s (pg_stat_statements) planned as that role with its "
+                               "search_path (", sep, w->rolname);
+        for (size_t i = 0; i < w->npath; i++)
+            alchdb__sb_printf(&sb, "%s%s", i ? ", " : "", w->path[i]);
+        alchdb__sb_puts(&sb, ")");
+        sep = "; ";
+    }
+    alchdb__free(r->search_path_note);
+    r->search_path_note = alchdb__sb_finish(&sb);
+    return r->search_path_note ? 0 : alchdb__nomem("advisor search path note");
 }
 
 int alchdb__adv_missing(adv_ctx *c)
@@ -1041,9 +927,25 @@ int alchdb__adv_missing(adv_ctx *c)
         x.w[i].calls = q->calls;
         x.w[i].total_ms = q->total_ms;
         x.w[i].source = q->source;
+        x.w[i].userid = q->userid;
         x.w[i].before = x.w[i].now = -1;
     }
     r->nqueries_seen = x.nw;
+    if (!rc)
+        rc = alchdb__adv_trust_load(c);
+    if (!rc)
+        rc = load_users(&x);
+    for (size_t i = 0; !rc && i < x.nw; i++) {
+        wq *q = &x.w[i];
+        if (q->user >= 0 && !x.users[q->user].exists) {
+            char *shortq = shorten(q->sql);
+            note_limited(&x, 4, "query not planned: its role no longer exists or the advisor cannot take it", NULL,
+                         shortq);
+            alchdb__free(shortq);
+        }
+    }
+    if (!rc && x.nw)
+        rc = path_note(&x);
     for (size_t i = 0; !rc && i < x.nw; i++) {
         parse_one(&x, i);
         if (x.nomem)
@@ -1054,7 +956,7 @@ int alchdb__adv_missing(adv_ctx *c)
     size_t skipped_small = 0;
     for (size_t i = 0; !rc && i < x.nc; i++) {
         cand *k = &x.cs[i];
-        if (!k->nq || covered_by_existing(r, k))
+        if (!k->nq || covered_by_existing(r, k) || (k->pred && distinct_texts(&x, k) < 2))
             k->dead = true;
         else if (k->t->reltuples < (double)o->min_table_rows && (double)k->t->live_rows < (double)o->min_table_rows) {
             k->dead = true;
@@ -1075,7 +977,7 @@ int alchdb__adv_missing(adv_ctx *c)
             if (!q->parsed)
                 continue;
             char err[256], ss[6];
-            q->before = q->now = plan_cost(c, q, true, err, sizeof err, ss);
+            q->before = q->now = plan_cost(&x, q, true, err, sizeof err, ss);
             q->usable = q->before >= 0;
             if (q->usable) {
                 r->nqueries_used++;
@@ -1108,6 +1010,15 @@ int alchdb__adv_missing(adv_ctx *c)
     }
     alchdb__free(x.cs);
     alchdb__free(x.w);
+    for (size_t i = 0; i < x.nusers; i++) {
+        alchdb__free(x.users[i].rolname);
+        alchdb__free(x.users[i].path_setting);
+        for (size_t j = 0; j < x.users[i].npath; j++)
+            alchdb__free(x.users[i].path[j]);
+        alchdb__free(x.users[i].path);
+    }
+    alchdb__free(x.users);
+    alchdb__free(x.saved_path);
     for (size_t i = 0; i < npg; i++)
         alchdb__free(pg[i].sql);
     alchdb__free(pg);
