@@ -61,8 +61,11 @@ SHAPE(pool)
 SHAPE(router)
 SHAPE(cache)
 SHAPE(monitor)
+SHAPE(perftest)
+SHAPE(dashboard)
 
-static const shape *const SHAPES[] = {&pool_shape, &router_shape, &cache_shape, &monitor_shape};
+static const shape *const SHAPES[] = {&pool_shape,    &router_shape,   &cache_shape,
+                                      &monitor_shape, &perftest_shape, &dashboard_shape};
 #define NSHAPES (sizeof SHAPES / sizeof SHAPES[0])
 
 /* The default of a numeric option as text in the option's own syntax. */
