@@ -31,7 +31,7 @@ class Cache(Handle):
     def stats(self) -> Any:
         """Hits, misses, bypasses by reason, invalidations, backend state (parsed JSON)."""
         out = ctypes.c_void_p()
-        errors.check(lib.alchdb_cache_stats_json(self._p(), ctypes.byref(out)))
+        errors.check(lib.alchdb_cache_to_json(self._p(), ctypes.byref(out)))
         return json.loads(take_string(out))
 
     def invalidate_tables(self, tables: Sequence[str]) -> None:

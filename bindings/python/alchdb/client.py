@@ -353,7 +353,7 @@ class Client(Handle):
     def pool_metrics(self) -> Any:
         """The metrics of the client's pool (the primary's pool for a routed client)."""
         out = ctypes.c_void_p()
-        errors.check(lib.alchdb_pool_metrics_json(lib.alchdb_client_pool(self._p()), ctypes.byref(out)))
+        errors.check(lib.alchdb_pool_to_json(lib.alchdb_client_pool(self._p()), ctypes.byref(out)))
         return json.loads(take_string(out))
 
     def close(self) -> None:

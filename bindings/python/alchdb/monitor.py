@@ -39,18 +39,18 @@ class Monitor(Handle):
         if sort not in _SORT:
             raise errors.invalid("sort must be one of %s, not %r" % (", ".join(_SORT), sort))
         out = ctypes.c_void_p()
-        errors.check(lib.alchdb_monitor_patterns_json(self._p(), _SORT[sort], limit,
+        errors.check(lib.alchdb_monitor_patterns_to_json(self._p(), _SORT[sort], limit,
                                                       1 if windows else 0, ctypes.byref(out)))
         return json.loads(take_string(out))
 
     def analysis(self, limit: int = 0) -> Any:
         """The whole analysis: summary, trend, top patterns, suggestions."""
         out = ctypes.c_void_p()
-        errors.check(lib.alchdb_monitor_analysis_json(self._p(), limit, ctypes.byref(out)))
+        errors.check(lib.alchdb_monitor_analysis_to_json(self._p(), limit, ctypes.byref(out)))
         return json.loads(take_string(out))
 
     def slow_log(self, limit: int = 0) -> Any:
-        """The most recent slow statements."""
+        """The slow-query log: "recent", "slowest" and "slowest_per_pattern" lists."""
         out = ctypes.c_void_p()
-        errors.check(lib.alchdb_monitor_slow_log_json(self._p(), limit, ctypes.byref(out)))
+        errors.check(lib.alchdb_monitor_slow_log_to_json(self._p(), limit, ctypes.byref(out)))
         return json.loads(take_string(out))

@@ -43,7 +43,7 @@ class Router(Handle):
     def metrics(self) -> Any:
         """Hosts, health, lag, routing counters (the router's JSON, parsed)."""
         out = ctypes.c_void_p()
-        errors.check(lib.alchdb_router_metrics_json(self._p(), ctypes.byref(out)))
+        errors.check(lib.alchdb_router_to_json(self._p(), ctypes.byref(out)))
         return json.loads(take_string(out))
 
     def token(self) -> str:
