@@ -96,7 +96,11 @@ int alchdb__catalog_func(const cache_catalog *cat, const char *schema, const cha
 void alchdb__catalog_release(cache_catalog *cat);
 /* Read the session identity (hashed into *identity) and the catalog facts on
  * one connection of pool. */
-int alchdb__catalog_load(alchdb_pool *pool, const char *scope, uint8_t identity[16], cache_catalog **out);
+/* Read the catalog facts through a connection of pool; the acquire and every
+ * query are bounded by deadline_ns (absolute, alchdb__now_ns(); 0 = the
+ * pool's acquire_timeout and no bound on the queries). */
+int alchdb__catalog_load(alchdb_pool *pool, const char *scope, int64_t deadline_ns, uint8_t identity[16],
+                         cache_catalog **out);
 /* A key value in canonical form for its class (integers without sign noise,
  * uuids lower-case without dashes); false when it is not a valid value. */
 bool alchdb__catalog_canon_key(int pk_class, const char *value, char *buf, size_t cap);

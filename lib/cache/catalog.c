@@ -262,9 +262,16 @@ bool alchdb__catalog_canon_key(int pk_class, const char *v, char *buf, size_t ca
 
 /* ---- loading -------------------------------------------------------------------- */
 
-static PGresult *run(PGconn *pg, const char *sql)
+/* One catalog query, bounded by d (the call's deadline; none when 0). */
+static PGresult *run(PGconn *pg, const char *sql, const alchdb__deadline *d)
 {
-    PGresult *r = PQexec(pg, sql);
+    PGresult *r = NULL;
+    int wrc = alchdb__pq_exec(pg, sql, d, &r);
+    if (wrc) {
+        alchdb__error(wrc, "cache catalog query %s", wrc == ALCHDB_E_TIMEOUT ? "timed out (the call's deadline)"
+                                                     : wrc == ALCHDB_E_CANCELED ? "canceled" : "failed: poll()");
+        return NULL;
+    }
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         char msg[512];
         alchdb__pq_result_message(msg, sizeof msg, pg, r, false);
@@ -288,9 +295,9 @@ static int merge_key(rel_info *ri, bool first, int cls, const char *col)
     return 0;
 }
 
-static int load_rels(PGconn *pg, cache_catalog *cat)
+static int load_rels(PGconn *pg, cache_catalog *cat, const alchdb__deadline *d)
 {
-    PGresult *r = run(pg, RELS_SQL);
+    PGresult *r = run(pg, RELS_SQL, d);
     if (!r)
         return ALCHDB_E_QUERY;
     int rc = 0;
@@ -315,9 +322,9 @@ static int load_rels(PGconn *pg, cache_catalog *cat)
 
 /* (schema, name) -> (schema, name) pairs into the bases (views) or the
  * children (foreign keys, inheritance) of the first relation. */
-static int load_pairs(PGconn *pg, cache_catalog *cat, const char *sql, bool views)
+static int load_pairs(PGconn *pg, cache_catalog *cat, const char *sql, bool views, const alchdb__deadline *d)
 {
-    PGresult *r = run(pg, sql);
+    PGresult *r = run(pg, sql, d);
     if (!r)
         return ALCHDB_E_QUERY;
     int rc = 0;
@@ -407,9 +414,9 @@ static bool func_insert(cache_catalog *cat, const char *schema, const char *name
     return true;
 }
 
-static int load_funcs(PGconn *pg, cache_catalog *cat)
+static int load_funcs(PGconn *pg, cache_catalog *cat, const alchdb__deadline *d)
 {
-    PGresult *r = run(pg, FUNCS_SQL);
+    PGresult *r = run(pg, FUNCS_SQL, d);
     if (!r)
         return ALCHDB_E_QUERY;
     /* Each row is an exact entry and may add a schema-less one: at most 2n
@@ -433,9 +440,9 @@ static int load_funcs(PGconn *pg, cache_catalog *cat)
     return rc;
 }
 
-static int load_identity(PGconn *pg, const char *scope, uint8_t identity[16])
+static int load_identity(PGconn *pg, const char *scope, uint8_t identity[16], const alchdb__deadline *d)
 {
-    PGresult *r = run(pg, IDENTITY_SQL);
+    PGresult *r = run(pg, IDENTITY_SQL, d);
     if (!r)
         return ALCHDB_E_QUERY;
     static const uint8_t k[16] = "alchdb-identity";
@@ -452,11 +459,13 @@ static int load_identity(PGconn *pg, const char *scope, uint8_t identity[16])
     return 0;
 }
 
-int alchdb__catalog_load(alchdb_pool *pool, const char *scope, uint8_t identity[16], cache_catalog **out)
+int alchdb__catalog_load(alchdb_pool *pool, const char *scope, int64_t deadline_ns, uint8_t identity[16],
+                         cache_catalog **out)
 {
     *out = NULL;
     alchdb_conn *conn;
-    int rc = alchdb__pool_acquire(pool, -1, "cache:catalog", &conn);
+    alchdb__deadline d = {.at_ns = deadline_ns};
+    int rc = alchdb__pool_acquire_ex(pool, alchdb__now_ns(), deadline_ns, NULL, "cache:catalog", &conn);
     if (rc)
         return rc;
     cache_catalog *cat = alchdb__calloc(1, sizeof *cat);
@@ -467,23 +476,23 @@ int alchdb__catalog_load(alchdb_pool *pool, const char *scope, uint8_t identity[
     }
     atomic_init(&cat->refs, 1);
     PGconn *pg = conn->slot->pg;
-    rc = load_identity(pg, scope, identity);
+    rc = load_identity(pg, scope, identity, &d);
     if (!rc)
-        rc = load_rels(pg, cat);
+        rc = load_rels(pg, cat, &d);
     if (!rc)
-        rc = load_pairs(pg, cat, VIEWS_SQL, true);
+        rc = load_pairs(pg, cat, VIEWS_SQL, true, &d);
     if (!rc)
-        rc = load_pairs(pg, cat, FKS_SQL, false);
+        rc = load_pairs(pg, cat, FKS_SQL, false, &d);
     if (!rc)
-        rc = load_pairs(pg, cat, INHERITS_SQL, false);
+        rc = load_pairs(pg, cat, INHERITS_SQL, false, &d);
     if (!rc)
-        rc = load_funcs(pg, cat);
+        rc = load_funcs(pg, cat, &d);
     if (!rc)
         rc = expand_views(cat);
     if (!rc)
         rc = add_any_schema_entries(cat);
-    if (rc == ALCHDB_E_QUERY && PQstatus(pg) != CONNECTION_OK)
-        alchdb_conn_mark_broken(conn);
+    if ((rc == ALCHDB_E_QUERY && PQstatus(pg) != CONNECTION_OK) || PQtransactionStatus(pg) == PQTRANS_ACTIVE)
+        alchdb_conn_mark_broken(conn); /* lost, or a query cut short by the deadline still running */
     alchdb__pool_release(pool, conn);
     if (rc) {
         alchdb__catalog_release(cat);

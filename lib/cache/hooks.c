@@ -227,7 +227,7 @@ static stmt_info *stmt_get(binding *b, const char *sql, size_t len, uint64_t has
 /* The current catalog (a reference, or NULL when it could not be read) and
  * the identity. Loads or refreshes it when may_load (never while the caller
  * holds a connection: the pool may have only one). */
-static cache_catalog *catalog_get(binding *b, bool may_load, uint8_t identity[16])
+static cache_catalog *catalog_get(binding *b, bool may_load, int64_t deadline_ns, uint8_t identity[16])
 {
     int64_t now = alchdb__now_ns();
     int64_t refresh_ns = alchdb__opts_i(&b->cache->cfg, ALCHDB_CACHE_OPT_CATALOG_REFRESH) * 1000;
@@ -238,7 +238,7 @@ static cache_catalog *catalog_get(binding *b, bool may_load, uint8_t identity[16
         pthread_mutex_unlock(&b->lock);
         uint8_t id[16];
         cache_catalog *fresh = NULL;
-        int rc = alchdb__catalog_load(b->client->pool, b->scope, id, &fresh);
+        int rc = alchdb__catalog_load(b->client->pool, b->scope, deadline_ns, id, &fresh);
         if (rc)
             alchdb__log(ALCHDB_LOG_WARN, "cache", "cannot read the catalog (%s): reads bypass the cache",
                         alchdb_last_error_message());
@@ -254,9 +254,23 @@ static cache_catalog *catalog_get(binding *b, bool may_load, uint8_t identity[16
             b->next_load_ns = now + 1000000000; /* retry in a second, not on every statement */
         }
     }
-    /* The first statements wait for the first load rather than bypass. */
-    while (may_load && !b->cat && b->loading)
-        pthread_cond_wait(&b->loaded, &b->lock);
+    /* The first statements wait for the first load rather than bypass, up
+     * to their own deadline (then they bypass: no catalog). */
+    while (may_load && !b->cat && b->loading) {
+        if (!deadline_ns) {
+            pthread_cond_wait(&b->loaded, &b->lock);
+            continue;
+        }
+        int64_t left_ns = deadline_ns - alchdb__now_ns();
+        if (left_ns <= 0)
+            break;
+        struct timespec at;
+        clock_gettime(CLOCK_REALTIME, &at); /* the condition variable's clock */
+        int64_t ns = at.tv_nsec + left_ns % 1000000000;
+        at.tv_sec += (time_t)(left_ns / 1000000000 + ns / 1000000000);
+        at.tv_nsec = (long)(ns % 1000000000);
+        pthread_cond_timedwait(&b->loaded, &b->lock, &at);
+    }
     cache_catalog *cat = b->cat;
     if (cat) {
         atomic_fetch_add(&cat->refs, 1);
@@ -733,7 +747,7 @@ static int lookup_write(binding *b, stmt_info *si, alchdb__exec_ctx *ctx)
     st->lsn = -1;
     alchdb__cache_random_hex(st->writer);
     uint8_t id[16];
-    cache_catalog *cat = catalog_get(b, true, id);
+    cache_catalog *cat = catalog_get(b, true, ctx->deadline_ns, id);
     st->epoch = write_deps(b, si, cat, ctx, &st->vs);
     alchdb__catalog_release(cat);
     mark_in_flight(c, st);
@@ -777,7 +791,7 @@ static int h_lookup(void *ud, alchdb__exec_ctx *ctx, alchdb_result **out)
         return 0;
     }
     uint8_t identity[16];
-    cache_catalog *cat = catalog_get(b, true, identity);
+    cache_catalog *cat = catalog_get(b, true, ctx->deadline_ns, identity);
     exec_state *st = cat ? alchdb__calloc(1, sizeof *st) : NULL;
     if (!st) { /* no catalog (database down) or no memory */
         bypass_read(b, ctx, reason >= 0 ? reason : cat ? ALCHDB_CACHE_BYPASS_NOT_CACHEABLE : ALCHDB_CACHE_BYPASS_IDENTITY,
@@ -1076,7 +1090,7 @@ static void h_txn_stmt(void *ud, alchdb__exec_ctx *ctx)
     count_bypass(c, ALCHDB_CACHE_BYPASS_WRITE);
     /* The transaction holds a connection: use the catalog as it is (no load). */
     uint8_t id[16];
-    cache_catalog *cat = catalog_get(b, false, id);
+    cache_catalog *cat = catalog_get(b, false, 0, id);
     st->epoch |= write_deps(b, si, cat, ctx, &st->vs);
     alchdb__catalog_release(cat);
     mark_in_flight(c, st);

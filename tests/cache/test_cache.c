@@ -17,6 +17,7 @@
 #include "cache/cache_priv.h"
 #include "pgtest.h"
 #include "failalloc.h"
+#include "procstop.h"
 #include "redistest.h"
 #include "testutil.h"
 
@@ -1050,6 +1051,41 @@ START_TEST(test_out_of_memory)
 }
 END_TEST
 
+/* The cache reads the database's catalog on first use. When that backend
+ * stops answering, the statement that triggered the read returns by its own
+ * deadline (the catalog read is bounded by it), instead of waiting as long
+ * as the server stays stopped. */
+START_TEST(test_catalog_read_deadline)
+{
+    setup_items("cat_deadline");
+    alchdb_cache *cache = mk_cache("memory", NULL);
+    alchdb_client *c = mk_client(NULL, NULL, 1); /* one connection: the catalog read gets this one */
+    alchdb_result *r;
+    ck_assert_int_eq(alchdb_client_exec(c, "SELECT pg_backend_pid()", 0, NULL, &r), 0);
+    pid_t pid = (pid_t)atoi(alchdb_result_value(r, 0, 0));
+    alchdb_result_free(r);
+    ck_assert_int_eq(alchdb_client_set_cache(c, cache, NULL), 0);
+    alchdb_exec_opts o = {.size = sizeof o, .timeout_us = 300000LL * test_slowdown()};
+    procstop ps = procstop_begin(pid, 20000);
+    int64_t t0 = alchdb__now_ns();
+    int rc = alchdb_client_exec_opts(c, "SELECT v FROM cat_deadline WHERE id = 1", 0, NULL, &o, &r);
+    int64_t took_ms = (alchdb__now_ns() - t0) / 1000000;
+    procstop_end(&ps);
+    alchdb_result_free(r);
+    ck_assert_msg(rc == 0 || rc == ALCHDB_E_TIMEOUT, "rc %d: %s", rc, alchdb_last_error_message());
+    ck_assert_msg(took_ms < 1500LL * test_slowdown(), "the statement waited %lld ms on the catalog read",
+                  (long long)took_ms);
+    /* the stopped backend's connection was not kept; the cache recovers */
+    for (int i = 0; i < 20 && met(cache).hits == 0; i++) {
+        ck_val(c, "SELECT v FROM cat_deadline WHERE id = 1", 0, NULL, "v1");
+        usleep(100000); /* a failed catalog read is retried after a second */
+    }
+    ck_assert_int_gt(met(cache).hits, 0);
+    alchdb_client_free(c);
+    alchdb_cache_free(cache);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cache-integration");
@@ -1070,6 +1106,7 @@ int main(void)
     tcase_add_test(tc, test_redis_oom);
     tcase_add_test(tc, test_replica_misses);
     tcase_add_test(tc, test_causal_write_position_read_once);
+    tcase_add_test(tc, test_catalog_read_deadline);
     tcase_add_test(tc, test_out_of_memory);
     suite_add_tcase(s, tc);
     return run_suite(s);
