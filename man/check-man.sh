@@ -12,6 +12,9 @@ declare -A HELPS=(
   [alchdb-sql]="sql --help|sql analyze --help"
   [alchdb-migrate]="migrate --help|migrate check --help|migrate trace --help"
   [alchdb-advise]="advise --help"
+  [alchdb-options]="options --help"
+  [alchdb-perftest]="perftest --help"
+  [alchdb-dashboard]="dashboard --help"
 )
 pages=$(cd "$src/man" && ls *.1 | sed "s/\\.1$//" | LC_ALL=C sort)
 [ "$(echo $pages)" = "$(printf "%s\n" "${!HELPS[@]}" | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')" ] || {

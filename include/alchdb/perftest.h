@@ -93,22 +93,99 @@ typedef enum alchdb_perftest_opt {
     ALCHDB_PERFTEST_OPT_WORKER_SCALE = 11
 } alchdb_perftest_opt;
 
-/** @since 0.1.0 */
+/**
+ * Create a configuration holding the defaults.
+ * @param out receives the config (free with alchdb_perftest_config_free()); set to NULL first.
+ * @return 0, ALCHDB_E_INVALID (NULL out) or ALCHDB_E_NOMEM.
+ * **Ownership:** *out is owned by the caller.
+ * **Thread safety:** any thread; the config itself is one-thread-at-a-time.
+ * @since 0.1.0
+ */
 ALCHDB_API int alchdb_perftest_config_new(alchdb_perftest_config **out);
-/** @since 0.1.0 */
+
+/**
+ * Free a configuration.
+ * @param cfg config or NULL.
+ * **Thread safety:** not concurrently with other calls on @p cfg.
+ * @since 0.1.0
+ */
 ALCHDB_API void alchdb_perftest_config_free(alchdb_perftest_config *cfg);
-/** Set a numeric option; ALCHDB_E_NOTFOUND for an unknown key, ALCHDB_E_INVALID out of range. @since 0.1.0 */
+
+/**
+ * Set an integer, boolean, enum or duration (microseconds) option.
+ * @param cfg   the config.
+ * @param opt   an ::alchdb_perftest_opt value.
+ * @param value the value; ranges are listed with each option.
+ * @return 0, ALCHDB_E_INVALID (NULL cfg, out of range, string option),
+ *         ALCHDB_E_NOTFOUND (unknown option).
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
 ALCHDB_API int alchdb_perftest_config_set_int64(alchdb_perftest_config *cfg, int opt, int64_t value);
-/** @since 0.1.0 */
+
+/**
+ * Read an integer, boolean, enum or duration option.
+ * @param cfg the config.
+ * @param opt an ::alchdb_perftest_opt value.
+ * @param out receives the value.
+ * @return 0, ALCHDB_E_INVALID (NULL argument, string option) or ALCHDB_E_NOTFOUND (unknown option).
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
 ALCHDB_API int alchdb_perftest_config_get_int64(const alchdb_perftest_config *cfg, int opt, int64_t *out);
-/** Set a string option (copied). @since 0.1.0 */
+
+/**
+ * Set a string option ([tests], [targets], [schema]); the value is checked
+ * (known test names, well-formed targets, a plain lower-case identifier).
+ * [profile] is also set by its name here ("quick", "default", "full"; NULL =
+ * the default).
+ * @param cfg   the config.
+ * @param opt   an ::alchdb_perftest_opt value.
+ * @param value copied.
+ * @return 0, ALCHDB_E_INVALID (NULL argument, bad value, numeric option other
+ *         than [profile]), ALCHDB_E_NOTFOUND (unknown option) or ALCHDB_E_NOMEM.
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
 ALCHDB_API int alchdb_perftest_config_set_string(alchdb_perftest_config *cfg, int opt, const char *value);
-/** *out borrowed until the option changes or cfg is freed. @since 0.1.0 */
+
+/**
+ * Read a string option.
+ * @param cfg the config.
+ * @param opt an ::alchdb_perftest_opt value.
+ * @param out receives a borrowed string.
+ * @return 0, ALCHDB_E_INVALID (NULL argument, numeric option) or ALCHDB_E_NOTFOUND (unknown option).
+ * **Ownership:** *out is borrowed until the option changes or @p cfg is freed.
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
 ALCHDB_API int alchdb_perftest_config_get_string(const alchdb_perftest_config *cfg, int opt, const char **out);
-/** Set any option by its name from text ("profile", "quick"). @since 0.1.0 */
+
+/**
+ * Set any option by its bracketed name from text ("profile", "quick";
+ * "duration", "10s"; "keep_data", "1").
+ * @param cfg   the config.
+ * @param name  option name.
+ * @param value option text (copied).
+ * @return 0, ALCHDB_E_NOTFOUND (unknown name), ALCHDB_E_INVALID (bad value; the message
+ *         names the option) or ALCHDB_E_NOMEM.
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
 ALCHDB_API int alchdb_perftest_config_set_from_string(alchdb_perftest_config *cfg, const char *name,
                                                       const char *value);
-/** Read PREFIX_NAME environment variables (e.g. ALCHDB_PERFTEST_PROFILE). @since 0.1.0 */
+
+/**
+ * Load every option present in the environment as PREFIX_NAME (NAME the
+ * upper-cased bracketed name, e.g. ALCHDB_PERFTEST_PROFILE); absent or empty
+ * variables change nothing.
+ * @param cfg    the config.
+ * @param prefix variable prefix without the trailing underscore.
+ * @return 0, ALCHDB_E_INVALID (NULL argument) or the error of the first bad
+ *         variable (the message names it).
+ * **Thread safety:** reads the environment with getenv().
+ * @since 0.1.0
+ */
 ALCHDB_API int alchdb_perftest_config_from_env(alchdb_perftest_config *cfg, const char *prefix);
 
 /**
@@ -163,24 +240,36 @@ typedef struct alchdb_perftest_progress {
 typedef void (*alchdb_perftest_progress_fn)(void *user_data, const alchdb_perftest_progress *p);
 
 /**
- * Number of tests (9) and their names in run order ("pool_utilization",
- * "connection_acquisition", "recipe_search", "user_recipe_lookup",
- * "rating_aggregation", "cache_hit_rate", "sustained_load", "burst_load",
- * "index_vs_seq_scan").
- * @return the static name, or NULL when @p i is out of range.
+ * Number of tests: 9.
+ * @return the number of tests alchdb_perftest_test_name() knows.
  * **Thread safety:** any thread.
  * @since 0.1.0
  */
 ALCHDB_API size_t alchdb_perftest_test_count(void);
-/** @copydoc alchdb_perftest_test_count @since 0.1.0 */
+
+/**
+ * A test's name, in run order: "pool_utilization", "connection_acquisition",
+ * "recipe_search", "user_recipe_lookup", "rating_aggregation",
+ * "cache_hit_rate", "sustained_load", "burst_load", "index_vs_seq_scan".
+ * @param i 0-based index, below alchdb_perftest_test_count().
+ * @return the static name, or NULL when @p i is out of range.
+ * **Ownership:** static storage; do not free.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
 ALCHDB_API const char *alchdb_perftest_test_name(size_t i);
 
 /**
  * Create the schema and load the generated data (COPY, on the primary), or
  * keep it when a complete load of the same size and seed is already there.
  * alchdb_perftest_run() calls it itself; call it alone to load data first.
- * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM, or the client's error
- *         (ALCHDB_E_CONNECT, ALCHDB_E_QUERY, ...), message set.
+ * @param target what to load through (borrowed for the call; client required).
+ * @param cfg    options or NULL for the defaults (schema, recipes, users, seed).
+ * @return 0, ALCHDB_E_INVALID (NULL target or client, bad size), ALCHDB_E_NOMEM,
+ *         ALCHDB_E_STATE (the schema exists and was not made by the perftest),
+ *         ALCHDB_E_RANGE (schema name or statement too long), or the client's
+ *         error (ALCHDB_E_CONNECT, ALCHDB_E_QUERY, ...), message set.
+ * **Ownership:** nothing is kept after the call.
  * **Thread safety:** one call per schema at a time.
  * @since 0.1.0
  */
@@ -189,8 +278,13 @@ ALCHDB_API int alchdb_perftest_setup(const alchdb_perftest_target *target, const
 /**
  * Drop the perftest's schema (and nothing else): DROP SCHEMA ... CASCADE of
  * the configured schema, only when it carries the perftest's marker comment.
- * @return 0 (also when there was nothing to drop), ALCHDB_E_STATE when the
+ * @param target what to drop through (borrowed for the call; client required).
+ * @param cfg    options or NULL for the defaults (only [schema] matters).
+ * @return 0 (also when there was nothing to drop), ALCHDB_E_INVALID (NULL
+ *         target or client, bad size), ALCHDB_E_NOMEM, ALCHDB_E_STATE when the
  *         schema exists but was not made by the perftest, or the client's error.
+ * **Ownership:** nothing is kept after the call.
+ * **Thread safety:** one call per schema at a time.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_perftest_cleanup(const alchdb_perftest_target *target, const alchdb_perftest_config *cfg);
@@ -206,7 +300,9 @@ ALCHDB_API int alchdb_perftest_cleanup(const alchdb_perftest_target *target, con
  * @param user_data passed to @p fn.
  * @param out      receives the report; set to NULL first.
  * @return 0 (a report exists: whether the targets were met is in it),
- *         ALCHDB_E_INVALID, ALCHDB_E_NOMEM, ALCHDB_E_CANCELED, or the setup's error.
+ *         ALCHDB_E_INVALID (NULL target, client or out; bad tests or targets),
+ *         ALCHDB_E_NOMEM, ALCHDB_E_CANCELED, or the setup's or cleanup's error
+ *         (see alchdb_perftest_setup()); no report then.
  * **Ownership:** *out is owned: alchdb_perftest_report_free().
  * **Thread safety:** any thread; the client is shared with the host as usual.
  * @since 0.1.0
@@ -230,69 +326,132 @@ typedef struct alchdb_perftest_summary {
     int64_t duration_us;/**< wall time of the whole run */
 } alchdb_perftest_summary;
 
-/** Fill @p s (up to @p size bytes, at least 8). @return 0 or ALCHDB_E_INVALID. @since 0.1.0 */
+/**
+ * Fill a summary of the report.
+ * @param rep  the report.
+ * @param s    receives the summary, up to @p size bytes; s->size is set to the bytes filled.
+ * @param size sizeof(*s) as the caller knows it, at least 8.
+ * @return 0 or ALCHDB_E_INVALID (NULL rep or s, size below 8).
+ * **Thread safety:** any thread (a report is immutable).
+ * @since 0.1.0
+ */
 ALCHDB_API int alchdb_perftest_report_summary(const alchdb_perftest_report *rep, alchdb_perftest_summary *s,
                                               size_t size);
 
 /**
  * The report as JSON (schema in docs/perftest.md: "version", "summary",
  * "tests"[], "critical_issues"[], "recommendations"[]).
- * **Ownership:** *out owned: alchdb_free(). @since 0.1.0
+ * @param rep the report.
+ * @param out receives the JSON text; set to NULL first.
+ * @return 0, ALCHDB_E_INVALID (NULL rep or out) or ALCHDB_E_NOMEM.
+ * **Ownership:** *out owned: alchdb_free().
+ * **Thread safety:** any thread (a report is immutable).
+ * @since 0.1.0
  */
 ALCHDB_API int alchdb_perftest_report_json(const alchdb_perftest_report *rep, char **out);
 
 /**
  * The report for people: a table with pass/fail per target, health, grade,
  * critical issues and recommendations.
- * **Ownership:** *out owned: alchdb_free(). @since 0.1.0
+ * @param rep the report.
+ * @param out receives the text; set to NULL first.
+ * @return 0, ALCHDB_E_INVALID (NULL rep or out) or ALCHDB_E_NOMEM.
+ * **Ownership:** *out owned: alchdb_free().
+ * **Thread safety:** any thread (a report is immutable).
+ * @since 0.1.0
  */
 ALCHDB_API int alchdb_perftest_report_text(const alchdb_perftest_report *rep, char **out);
 
-/** Free a report (NULL is fine). @since 0.1.0 */
+/**
+ * Free a report.
+ * @param rep report or NULL.
+ * **Thread safety:** not while another thread still reads @p rep.
+ * @since 0.1.0
+ */
 ALCHDB_API void alchdb_perftest_report_free(alchdb_perftest_report *rep);
 
 /**
  * A store of finished runs, keeping the latest @p max_results (1..1000), and
  * one background run at a time (for the dashboard's test/run and
  * test/results/:id).
+ * @param max_results finished runs kept, 1..1000 (the oldest is dropped first).
+ * @param out         receives the store; set to NULL first.
+ * @return 0, ALCHDB_E_INVALID (NULL out, max_results out of range) or ALCHDB_E_NOMEM.
+ * **Ownership:** *out is owned: alchdb_perftest_store_free().
+ * **Thread safety:** any thread; the store itself is thread-safe.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_perftest_store_new(int64_t max_results, alchdb_perftest_store **out);
 
 /**
  * Start a run in a background thread.
+ * @param st     the store.
  * @param target borrowed until the run ends (alchdb_perftest_store_wait()
  *               or alchdb_perftest_store_free()).
  * @param cfg    copied, or NULL.
  * @param id     receives the run's id (1, 2, ...).
- * @return 0, ALCHDB_E_BUSY when a run is in progress, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
+ * @return 0, ALCHDB_E_BUSY when a run is in progress (or its thread could not
+ *         be started), ALCHDB_E_INVALID (NULL st or id, target NULL, without
+ *         size or client), ALCHDB_E_NOMEM. The run's own outcome is read later
+ *         with alchdb_perftest_store_result_json().
+ * **Ownership:** the store keeps the report; the oldest result is dropped
+ *         when max_results are kept.
+ * **Thread safety:** any thread.
  * @since 0.1.0
  */
 ALCHDB_API int alchdb_perftest_store_start(alchdb_perftest_store *st, const alchdb_perftest_target *target,
                                            const alchdb_perftest_config *cfg, int64_t *id);
 
-/** Cancel the background run (0 also when none runs). @since 0.1.0 */
+/**
+ * Cancel the background run; it stops within about a second with status
+ * "canceled". Does not wait (see alchdb_perftest_store_wait()).
+ * @param st the store.
+ * @return 0 (also when none runs) or ALCHDB_E_INVALID (NULL st).
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
 ALCHDB_API int alchdb_perftest_store_cancel(alchdb_perftest_store *st);
 
-/** Wait for the background run to end (0 at once when none runs). @since 0.1.0 */
+/**
+ * Wait for the background run to end.
+ * @param st the store.
+ * @return 0 (at once when none runs) or ALCHDB_E_INVALID (NULL st).
+ * **Thread safety:** any thread, but not from the progress of the run itself.
+ * @since 0.1.0
+ */
 ALCHDB_API int alchdb_perftest_store_wait(alchdb_perftest_store *st);
 
 /**
  * The store as JSON: {"running": {id, test, phase, elapsed_us, ops, errors,
  * p95_ms} or null, "results": [{id, status, health, grade, passed, failed}]}.
- * **Ownership:** *out owned: alchdb_free(). @since 0.1.0
+ * @param st  the store.
+ * @param out receives the JSON text; set to NULL first.
+ * @return 0, ALCHDB_E_INVALID (NULL st or out) or ALCHDB_E_NOMEM.
+ * **Ownership:** *out owned: alchdb_free().
+ * **Thread safety:** any thread.
+ * @since 0.1.0
  */
 ALCHDB_API int alchdb_perftest_store_status_json(alchdb_perftest_store *st, char **out);
 
 /**
  * One run as JSON: {"id", "status": "running"|"done"|"failed"|"canceled",
  * "error", "report": the report's JSON or null}.
- * @return 0, ALCHDB_E_NOTFOUND (unknown or dropped id), ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
- * **Ownership:** *out owned: alchdb_free(). @since 0.1.0
+ * @param st  the store.
+ * @param id  a run's id from alchdb_perftest_store_start().
+ * @param out receives the JSON text; set to NULL first.
+ * @return 0, ALCHDB_E_NOTFOUND (unknown or dropped id), ALCHDB_E_INVALID (NULL st or out), ALCHDB_E_NOMEM.
+ * **Ownership:** *out owned: alchdb_free().
+ * **Thread safety:** any thread.
+ * @since 0.1.0
  */
 ALCHDB_API int alchdb_perftest_store_result_json(alchdb_perftest_store *st, int64_t id, char **out);
 
-/** Cancel and wait for a background run, then free (NULL is fine). @since 0.1.0 */
+/**
+ * Cancel and wait for a background run, then free the store and its reports.
+ * @param st store or NULL.
+ * **Thread safety:** not concurrently with other calls on @p st.
+ * @since 0.1.0
+ */
 ALCHDB_API void alchdb_perftest_store_free(alchdb_perftest_store *st);
 
 ALCHDB_END_DECLS

@@ -125,7 +125,12 @@ typedef enum alchdb_router_opt {
  */
 ALCHDB_API int alchdb_router_config_new(alchdb_router_config **out);
 
-/** Free a router config (NULL allowed). @since 0.1.0 */
+/**
+ * Free a router config.
+ * @param cfg config or NULL.
+ * **Thread safety:** not concurrently with other calls on @p cfg.
+ * @since 0.1.0
+ */
 ALCHDB_API void alchdb_router_config_free(alchdb_router_config *cfg);
 
 /**
