@@ -39,7 +39,8 @@ banner() { printf '\n==== %s ====\n' "$*"; }
 # mtest LABEL BUILD_DIR FILTER [meson test args...]: run the tests of BUILD_DIR
 # whose suites include FILTER ("" = all), non-integration ones in parallel and
 # integration ones one at a time, and record one result per test. The label
-# "valgrind" leaves out the suites tagged "novalgrind".
+# "valgrind" leaves out the suites tagged "novalgrind"; every label but
+# "plain" leaves out the suites tagged "nosan".
 mtest() {
   local label=$1 dir=$2 filter=$3
   shift 3
@@ -54,6 +55,12 @@ for t in json.load(sys.stdin):
     # Suites tagged "novalgrind" (long load and fault suites, where memcheck
     # adds only time: ASan covers them) are left out of the valgrind phase.
     if sys.argv[2] == "valgrind" and "novalgrind" in suites:
+        continue
+    # Suites tagged "nosan" check documentation and commands as written
+    # (docs, man pages, the demo, CONTRIBUTING, the Go example): they build
+    # or run their own copies, so the sanitizer and valgrind phases would only
+    # repeat them; they run once, in the plain phase.
+    if sys.argv[2] != "plain" and "nosan" in suites:
         continue
     print(("I " if "integration" in suites else "U ") + t["name"])
 ' "$filter" "$label")
