@@ -453,8 +453,10 @@ int main(int argc, char **argv)
                 "\"p95_ms\":%.3f,\"p99_ms\":%.3f,\"errors\":%ld},"
                 "\"open_loop\":{\"users\":%d,\"offered_qps\":%d,\"qps\":%.1f,\"p50_ms\":%.3f,"
                 "\"p95_ms\":%.3f,\"p99_ms\":%.3f,\"errors\":%ld},\"pool\":%s}\n",
-                med[M_CLIENT] / med[M_RAW], med[M_BOUNCER] > 0 ? med[M_CLIENT] / med[M_BOUNCER] : 0.0,
-                med[M_CLIENT] / med[M_NEWCONN], unc, users, big_pool, cl.tps, cl.p50_ms, cl.p95_ms,
+                /* parts left out with --only have no figures: 0, never NaN (JSON has none) */
+                med[M_RAW] > 0 ? med[M_CLIENT] / med[M_RAW] : 0.0,
+                med[M_BOUNCER] > 0 ? med[M_CLIENT] / med[M_BOUNCER] : 0.0,
+                med[M_NEWCONN] > 0 ? med[M_CLIENT] / med[M_NEWCONN] : 0.0, unc, users, big_pool, cl.tps, cl.p50_ms, cl.p95_ms,
                 cl.p99_ms, cl.errors, users, users * 10, open_r.tps, open_r.p50_ms, open_r.p95_ms,
                 open_r.p99_ms, open_r.errors, pool_json ? pool_json : "null");
         fclose(f);
