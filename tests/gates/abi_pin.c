@@ -13,11 +13,13 @@
 #include <alchdb/cache.h>
 #include <alchdb/client.h>
 #include <alchdb/common.h>
+#include <alchdb/dashboard.h>
 #include <alchdb/error.h>
 #include <alchdb/log.h>
 #include <alchdb/migration.h>
 #include <alchdb/monitor.h>
 #include <alchdb/options.h>
+#include <alchdb/perftest.h>
 #include <alchdb/pool.h>
 #include <alchdb/pq.h>
 #include <alchdb/router.h>
@@ -94,6 +96,21 @@ _Static_assert(ALCHDB_TXN_DEFAULT == 0, "pin: ALCHDB_TXN_DEFAULT");
 _Static_assert(ALCHDB_TXN_READ_ONLY == 1, "pin: ALCHDB_TXN_READ_ONLY");
 _Static_assert(ALCHDB_TXN_REPEATABLE_READ == 2, "pin: ALCHDB_TXN_REPEATABLE_READ");
 _Static_assert(ALCHDB_TXN_SERIALIZABLE == 4, "pin: ALCHDB_TXN_SERIALIZABLE");
+/* enum alchdb_dashboard_opt (dashboard.h) */
+_Static_assert(ALCHDB_DASHBOARD_OPT_MIN_QUERIES == 1, "pin: ALCHDB_DASHBOARD_OPT_MIN_QUERIES");
+_Static_assert(ALCHDB_DASHBOARD_OPT_MIN_CACHE_LOOKUPS == 2, "pin: ALCHDB_DASHBOARD_OPT_MIN_CACHE_LOOKUPS");
+_Static_assert(ALCHDB_DASHBOARD_OPT_HEALTH_WINDOW == 3, "pin: ALCHDB_DASHBOARD_OPT_HEALTH_WINDOW");
+_Static_assert(ALCHDB_DASHBOARD_OPT_ALERT_FOR == 4, "pin: ALCHDB_DASHBOARD_OPT_ALERT_FOR");
+_Static_assert(ALCHDB_DASHBOARD_OPT_ALERT_CLEAR_AFTER == 5, "pin: ALCHDB_DASHBOARD_OPT_ALERT_CLEAR_AFTER");
+_Static_assert(ALCHDB_DASHBOARD_OPT_MAX_REPLICA_LAG == 6, "pin: ALCHDB_DASHBOARD_OPT_MAX_REPLICA_LAG");
+_Static_assert(ALCHDB_DASHBOARD_OPT_MAX_PATTERN_SERIES == 7, "pin: ALCHDB_DASHBOARD_OPT_MAX_PATTERN_SERIES");
+_Static_assert(ALCHDB_DASHBOARD_OPT_MAX_BODY_SIZE == 8, "pin: ALCHDB_DASHBOARD_OPT_MAX_BODY_SIZE");
+_Static_assert(ALCHDB_DASHBOARD_OPT_MAX_CONNECTIONS == 9, "pin: ALCHDB_DASHBOARD_OPT_MAX_CONNECTIONS");
+_Static_assert(ALCHDB_DASHBOARD_OPT_REQUEST_TIMEOUT == 10, "pin: ALCHDB_DASHBOARD_OPT_REQUEST_TIMEOUT");
+/* enum alchdb_dashboard_status (dashboard.h) */
+_Static_assert(ALCHDB_DASHBOARD_HEALTHY == 0, "pin: ALCHDB_DASHBOARD_HEALTHY");
+_Static_assert(ALCHDB_DASHBOARD_WARNING == 1, "pin: ALCHDB_DASHBOARD_WARNING");
+_Static_assert(ALCHDB_DASHBOARD_CRITICAL == 2, "pin: ALCHDB_DASHBOARD_CRITICAL");
 /* enum alchdb_error (error.h) */
 _Static_assert(ALCHDB_OK == 0, "pin: ALCHDB_OK");
 _Static_assert(ALCHDB_E_INVALID == -1, "pin: ALCHDB_E_INVALID");
@@ -173,6 +190,28 @@ _Static_assert(ALCHDB_OPT_SIZE == 3, "pin: ALCHDB_OPT_SIZE");
 _Static_assert(ALCHDB_OPT_BOOL == 4, "pin: ALCHDB_OPT_BOOL");
 _Static_assert(ALCHDB_OPT_ENUM == 5, "pin: ALCHDB_OPT_ENUM");
 _Static_assert(ALCHDB_OPT_STRING == 6, "pin: ALCHDB_OPT_STRING");
+/* enum alchdb_perftest_profile (perftest.h) */
+_Static_assert(ALCHDB_PERFTEST_PROFILE_QUICK == 0, "pin: ALCHDB_PERFTEST_PROFILE_QUICK");
+_Static_assert(ALCHDB_PERFTEST_PROFILE_DEFAULT == 1, "pin: ALCHDB_PERFTEST_PROFILE_DEFAULT");
+_Static_assert(ALCHDB_PERFTEST_PROFILE_FULL == 2, "pin: ALCHDB_PERFTEST_PROFILE_FULL");
+/* enum alchdb_perftest_opt (perftest.h) */
+_Static_assert(ALCHDB_PERFTEST_OPT_PROFILE == 1, "pin: ALCHDB_PERFTEST_OPT_PROFILE");
+_Static_assert(ALCHDB_PERFTEST_OPT_TESTS == 2, "pin: ALCHDB_PERFTEST_OPT_TESTS");
+_Static_assert(ALCHDB_PERFTEST_OPT_TARGETS == 3, "pin: ALCHDB_PERFTEST_OPT_TARGETS");
+_Static_assert(ALCHDB_PERFTEST_OPT_RECIPES == 4, "pin: ALCHDB_PERFTEST_OPT_RECIPES");
+_Static_assert(ALCHDB_PERFTEST_OPT_USERS == 5, "pin: ALCHDB_PERFTEST_OPT_USERS");
+_Static_assert(ALCHDB_PERFTEST_OPT_SEED == 6, "pin: ALCHDB_PERFTEST_OPT_SEED");
+_Static_assert(ALCHDB_PERFTEST_OPT_SCHEMA == 7, "pin: ALCHDB_PERFTEST_OPT_SCHEMA");
+_Static_assert(ALCHDB_PERFTEST_OPT_KEEP_DATA == 8, "pin: ALCHDB_PERFTEST_OPT_KEEP_DATA");
+_Static_assert(ALCHDB_PERFTEST_OPT_DURATION == 9, "pin: ALCHDB_PERFTEST_OPT_DURATION");
+_Static_assert(ALCHDB_PERFTEST_OPT_WARMUP == 10, "pin: ALCHDB_PERFTEST_OPT_WARMUP");
+_Static_assert(ALCHDB_PERFTEST_OPT_WORKER_SCALE == 11, "pin: ALCHDB_PERFTEST_OPT_WORKER_SCALE");
+/* enum alchdb_perftest_phase (perftest.h) */
+_Static_assert(ALCHDB_PERFTEST_PHASE_SETUP == 1, "pin: ALCHDB_PERFTEST_PHASE_SETUP");
+_Static_assert(ALCHDB_PERFTEST_PHASE_WARMUP == 2, "pin: ALCHDB_PERFTEST_PHASE_WARMUP");
+_Static_assert(ALCHDB_PERFTEST_PHASE_MEASURE == 3, "pin: ALCHDB_PERFTEST_PHASE_MEASURE");
+_Static_assert(ALCHDB_PERFTEST_PHASE_DONE == 4, "pin: ALCHDB_PERFTEST_PHASE_DONE");
+_Static_assert(ALCHDB_PERFTEST_PHASE_CLEANUP == 5, "pin: ALCHDB_PERFTEST_PHASE_CLEANUP");
 /* enum alchdb_pool_opt (pool.h) */
 _Static_assert(ALCHDB_POOL_OPT_MAX_OPEN == 1, "pin: ALCHDB_POOL_OPT_MAX_OPEN");
 _Static_assert(ALCHDB_POOL_OPT_MAX_IDLE == 2, "pin: ALCHDB_POOL_OPT_MAX_IDLE");
@@ -246,12 +285,10 @@ _Static_assert(ALCHDB_SQL_UTILITY == 7, "pin: ALCHDB_SQL_UTILITY");
 
 /* ---- integer macros (flags, table versions) ---- */
 _Static_assert(ALCHDB_ALLOCATOR_VERSION == 1, "pin: ALCHDB_ALLOCATOR_VERSION");
-_Static_assert(ALCHDB_CACHE_OPT_COUNT == 25, "pin: ALCHDB_CACHE_OPT_COUNT");
 _Static_assert(ALCHDB_CACHE_SKIP == 1, "pin: ALCHDB_CACHE_SKIP");
 _Static_assert(ALCHDB_CACHE_NO_FILL == 2, "pin: ALCHDB_CACHE_NO_FILL");
 _Static_assert(ALCHDB_CACHE_REFRESH == 4, "pin: ALCHDB_CACHE_REFRESH");
 _Static_assert(ALCHDB_CACHE_QUERY_VERSION == 1, "pin: ALCHDB_CACHE_QUERY_VERSION");
-_Static_assert(ALCHDB_CACHE_BYPASS_COUNT == 13, "pin: ALCHDB_CACHE_BYPASS_COUNT");
 _Static_assert(ALCHDB_MIG_BLOCKS_READS == 1, "pin: ALCHDB_MIG_BLOCKS_READS");
 _Static_assert(ALCHDB_MIG_BLOCKS_WRITES == 2, "pin: ALCHDB_MIG_BLOCKS_WRITES");
 _Static_assert(ALCHDB_MIG_REWRITES_TABLE == 4, "pin: ALCHDB_MIG_REWRITES_TABLE");
@@ -337,32 +374,32 @@ _Static_assert(offsetof(struct alchdb_monitor_query, rows) == 32, "pin: offsetof
 _Static_assert(offsetof(struct alchdb_monitor_query, sqlstate) == 40, "pin: offsetof(struct alchdb_monitor_query, sqlstate)");
 _Static_assert(offsetof(struct alchdb_monitor_query, route) == 48, "pin: offsetof(struct alchdb_monitor_query, route)");
 _Static_assert(offsetof(struct alchdb_monitor_query, labels) == 56, "pin: offsetof(struct alchdb_monitor_query, labels)");
-/* struct alchdb_monitor_stats (monitor.h) */
-_Static_assert(sizeof(struct alchdb_monitor_stats) == 192, "pin: sizeof(struct alchdb_monitor_stats)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, calls) == 0, "pin: offsetof(struct alchdb_monitor_stats, calls)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, errors) == 8, "pin: offsetof(struct alchdb_monitor_stats, errors)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, slow) == 16, "pin: offsetof(struct alchdb_monitor_stats, slow)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, rows) == 24, "pin: offsetof(struct alchdb_monitor_stats, rows)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, total_us) == 32, "pin: offsetof(struct alchdb_monitor_stats, total_us)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, p50_us) == 40, "pin: offsetof(struct alchdb_monitor_stats, p50_us)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, p95_us) == 48, "pin: offsetof(struct alchdb_monitor_stats, p95_us)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, p99_us) == 56, "pin: offsetof(struct alchdb_monitor_stats, p99_us)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, p999_us) == 64, "pin: offsetof(struct alchdb_monitor_stats, p999_us)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, max_us) == 72, "pin: offsetof(struct alchdb_monitor_stats, max_us)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, patterns) == 80, "pin: offsetof(struct alchdb_monitor_stats, patterns)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, unparsed_patterns) == 88, "pin: offsetof(struct alchdb_monitor_stats, unparsed_patterns)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, patterns_evicted) == 96, "pin: offsetof(struct alchdb_monitor_stats, patterns_evicted)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, text_cache_evictions) == 104, "pin: offsetof(struct alchdb_monitor_stats, text_cache_evictions)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, parses) == 112, "pin: offsetof(struct alchdb_monitor_stats, parses)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, label_values) == 120, "pin: offsetof(struct alchdb_monitor_stats, label_values)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, labels_dropped) == 128, "pin: offsetof(struct alchdb_monitor_stats, labels_dropped)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, rejected) == 136, "pin: offsetof(struct alchdb_monitor_stats, rejected)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, truncated_texts) == 144, "pin: offsetof(struct alchdb_monitor_stats, truncated_texts)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, slow_log_entries) == 152, "pin: offsetof(struct alchdb_monitor_stats, slow_log_entries)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, plans_captured) == 160, "pin: offsetof(struct alchdb_monitor_stats, plans_captured)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, parse_queued) == 168, "pin: offsetof(struct alchdb_monitor_stats, parse_queued)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, parse_queue_dropped) == 176, "pin: offsetof(struct alchdb_monitor_stats, parse_queue_dropped)");
-_Static_assert(offsetof(struct alchdb_monitor_stats, p90_us) == 184, "pin: offsetof(struct alchdb_monitor_stats, p90_us)");
+/* struct alchdb_monitor_metrics (monitor.h) */
+_Static_assert(sizeof(struct alchdb_monitor_metrics) == 192, "pin: sizeof(struct alchdb_monitor_metrics)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, calls) == 0, "pin: offsetof(struct alchdb_monitor_metrics, calls)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, errors) == 8, "pin: offsetof(struct alchdb_monitor_metrics, errors)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, slow) == 16, "pin: offsetof(struct alchdb_monitor_metrics, slow)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, rows) == 24, "pin: offsetof(struct alchdb_monitor_metrics, rows)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, total_us) == 32, "pin: offsetof(struct alchdb_monitor_metrics, total_us)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, p50_us) == 40, "pin: offsetof(struct alchdb_monitor_metrics, p50_us)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, p95_us) == 48, "pin: offsetof(struct alchdb_monitor_metrics, p95_us)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, p99_us) == 56, "pin: offsetof(struct alchdb_monitor_metrics, p99_us)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, p999_us) == 64, "pin: offsetof(struct alchdb_monitor_metrics, p999_us)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, max_us) == 72, "pin: offsetof(struct alchdb_monitor_metrics, max_us)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, patterns) == 80, "pin: offsetof(struct alchdb_monitor_metrics, patterns)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, unparsed_patterns) == 88, "pin: offsetof(struct alchdb_monitor_metrics, unparsed_patterns)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, patterns_evicted) == 96, "pin: offsetof(struct alchdb_monitor_metrics, patterns_evicted)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, text_cache_evictions) == 104, "pin: offsetof(struct alchdb_monitor_metrics, text_cache_evictions)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, parses) == 112, "pin: offsetof(struct alchdb_monitor_metrics, parses)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, label_values) == 120, "pin: offsetof(struct alchdb_monitor_metrics, label_values)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, labels_dropped) == 128, "pin: offsetof(struct alchdb_monitor_metrics, labels_dropped)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, rejected) == 136, "pin: offsetof(struct alchdb_monitor_metrics, rejected)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, truncated_texts) == 144, "pin: offsetof(struct alchdb_monitor_metrics, truncated_texts)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, slow_log_entries) == 152, "pin: offsetof(struct alchdb_monitor_metrics, slow_log_entries)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, plans_captured) == 160, "pin: offsetof(struct alchdb_monitor_metrics, plans_captured)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, parse_queued) == 168, "pin: offsetof(struct alchdb_monitor_metrics, parse_queued)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, parse_queue_dropped) == 176, "pin: offsetof(struct alchdb_monitor_metrics, parse_queue_dropped)");
+_Static_assert(offsetof(struct alchdb_monitor_metrics, p90_us) == 184, "pin: offsetof(struct alchdb_monitor_metrics, p90_us)");
 /* struct alchdb_option_info (options.h) */
 _Static_assert(sizeof(struct alchdb_option_info) == 88, "pin: sizeof(struct alchdb_option_info)");
 _Static_assert(offsetof(struct alchdb_option_info, module) == 0, "pin: offsetof(struct alchdb_option_info, module)");
@@ -377,6 +414,38 @@ _Static_assert(offsetof(struct alchdb_option_info, choices) == 56, "pin: offseto
 _Static_assert(offsetof(struct alchdb_option_info, unit) == 64, "pin: offsetof(struct alchdb_option_info, unit)");
 _Static_assert(offsetof(struct alchdb_option_info, doc) == 72, "pin: offsetof(struct alchdb_option_info, doc)");
 _Static_assert(offsetof(struct alchdb_option_info, flags) == 80, "pin: offsetof(struct alchdb_option_info, flags)");
+/* struct alchdb_perftest_target (perftest.h) */
+_Static_assert(sizeof(struct alchdb_perftest_target) == 32, "pin: sizeof(struct alchdb_perftest_target)");
+_Static_assert(offsetof(struct alchdb_perftest_target, size) == 0, "pin: offsetof(struct alchdb_perftest_target, size)");
+_Static_assert(offsetof(struct alchdb_perftest_target, reserved) == 4, "pin: offsetof(struct alchdb_perftest_target, reserved)");
+_Static_assert(offsetof(struct alchdb_perftest_target, client) == 8, "pin: offsetof(struct alchdb_perftest_target, client)");
+_Static_assert(offsetof(struct alchdb_perftest_target, router) == 16, "pin: offsetof(struct alchdb_perftest_target, router)");
+_Static_assert(offsetof(struct alchdb_perftest_target, cache) == 24, "pin: offsetof(struct alchdb_perftest_target, cache)");
+/* struct alchdb_perftest_progress (perftest.h) */
+_Static_assert(sizeof(struct alchdb_perftest_progress) == 80, "pin: sizeof(struct alchdb_perftest_progress)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, size) == 0, "pin: offsetof(struct alchdb_perftest_progress, size)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, phase) == 4, "pin: offsetof(struct alchdb_perftest_progress, phase)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, test_index) == 8, "pin: offsetof(struct alchdb_perftest_progress, test_index)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, test_count) == 12, "pin: offsetof(struct alchdb_perftest_progress, test_count)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, test_name) == 16, "pin: offsetof(struct alchdb_perftest_progress, test_name)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, elapsed_us) == 24, "pin: offsetof(struct alchdb_perftest_progress, elapsed_us)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, total_us) == 32, "pin: offsetof(struct alchdb_perftest_progress, total_us)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, ops) == 40, "pin: offsetof(struct alchdb_perftest_progress, ops)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, errors) == 48, "pin: offsetof(struct alchdb_perftest_progress, errors)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, ops_per_sec) == 56, "pin: offsetof(struct alchdb_perftest_progress, ops_per_sec)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, p95_us) == 64, "pin: offsetof(struct alchdb_perftest_progress, p95_us)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, passed) == 72, "pin: offsetof(struct alchdb_perftest_progress, passed)");
+_Static_assert(offsetof(struct alchdb_perftest_progress, reserved) == 76, "pin: offsetof(struct alchdb_perftest_progress, reserved)");
+/* struct alchdb_perftest_summary (perftest.h) */
+_Static_assert(sizeof(struct alchdb_perftest_summary) == 56, "pin: sizeof(struct alchdb_perftest_summary)");
+_Static_assert(offsetof(struct alchdb_perftest_summary, size) == 0, "pin: offsetof(struct alchdb_perftest_summary, size)");
+_Static_assert(offsetof(struct alchdb_perftest_summary, reserved) == 4, "pin: offsetof(struct alchdb_perftest_summary, reserved)");
+_Static_assert(offsetof(struct alchdb_perftest_summary, tests) == 8, "pin: offsetof(struct alchdb_perftest_summary, tests)");
+_Static_assert(offsetof(struct alchdb_perftest_summary, passed) == 16, "pin: offsetof(struct alchdb_perftest_summary, passed)");
+_Static_assert(offsetof(struct alchdb_perftest_summary, failed) == 24, "pin: offsetof(struct alchdb_perftest_summary, failed)");
+_Static_assert(offsetof(struct alchdb_perftest_summary, health) == 32, "pin: offsetof(struct alchdb_perftest_summary, health)");
+_Static_assert(offsetof(struct alchdb_perftest_summary, grade) == 40, "pin: offsetof(struct alchdb_perftest_summary, grade)");
+_Static_assert(offsetof(struct alchdb_perftest_summary, duration_us) == 48, "pin: offsetof(struct alchdb_perftest_summary, duration_us)");
 /* struct alchdb_pool_metrics (pool.h) */
 _Static_assert(sizeof(struct alchdb_pool_metrics) == 224, "pin: sizeof(struct alchdb_pool_metrics)");
 _Static_assert(offsetof(struct alchdb_pool_metrics, size) == 0, "pin: offsetof(struct alchdb_pool_metrics, size)");
