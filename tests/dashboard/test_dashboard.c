@@ -303,7 +303,10 @@ START_TEST(monitor_rules_qps_trend_and_histogram)
     /* query routes */
     a = call(d, "GET", P "queries/slow?limit=3", NULL);
     data = expect_ok(&a, 200);
-    ck_assert_int_eq(json_array_size(data), 3);
+    /* the monitor's slow log: the most recent, the slowest, the slowest per pattern */
+    ck_assert_int_eq(json_array_size(json_object_get(data, "recent")), 3);
+    ck_assert_int_eq(json_array_size(json_object_get(data, "slowest")), 3);
+    ck_assert(json_is_array(json_object_get(data, "slowest_per_pattern")));
     done(&a);
     a = call(d, "GET", P "queries/patterns?limit=2", NULL);
     data = expect_ok(&a, 200);
