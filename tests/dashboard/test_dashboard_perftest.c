@@ -3,6 +3,7 @@
  * while it runs is 409, and GET test/results/:id reads the finished report.
  * Without a store the routes answer 404 not_attached. */
 #include <check.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -167,6 +168,65 @@ START_TEST(run_through_the_handler)
 }
 END_TEST
 
+/* Concurrent POST test/run (a threaded listener): exactly one starts. */
+typedef struct racer {
+    alchdb_dashboard *d;
+    pthread_barrier_t *go;
+    int status;
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    int status = 0;
+    const char *type;
+    char *text = NULL;
+    size_t n;
+    const char *body = "{\"test_suite\":\"user_recipe_lookup\",\"duration\":\"300ms\",\"worker_scale\":10}";
+    pthread_barrier_wait(r->go);
+    if (alchdb_dashboard_handle(r->d, "POST", P "test/run", body, strlen(body), &status, &type, &text, &n) == 0)
+        r->status = status;
+    alchdb_free(text);
+    return NULL;
+}
+
+START_TEST(concurrent_starts_one_wins)
+{
+    alchdb_dashboard *d;
+    ck_assert_int_eq(alchdb_dashboard_new(NULL, &d), 0);
+    alchdb_perftest_store *st;
+    ck_assert_int_eq(alchdb_perftest_store_new(10, &st), 0);
+    alchdb_perftest_config *cfg = live_cfg("alchdb_dash_pt");
+    ck_assert_int_eq(alchdb_dashboard_attach_perftest(d, st, &L.t, cfg), 0);
+    alchdb_perftest_config_free(cfg);
+    enum { N = 8 };
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, N);
+    racer r[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        r[i] = (racer){.d = d, .go = &go};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, race, &r[i]), 0);
+    }
+    int started = 0, busy = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        started += r[i].status == 202;
+        busy += r[i].status == 409;
+    }
+    pthread_barrier_destroy(&go);
+    ck_assert_int_eq(started, 1);
+    ck_assert_int_eq(busy, N - 1);
+    ck_assert_int_eq(alchdb_perftest_store_wait(st), 0);
+    json_t *j;
+    ck_assert_int_eq(call(d, "GET", P "test/results/1", NULL, &j), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "data"), "status")), "done");
+    json_decref(j);
+    alchdb_dashboard_free(d);
+    alchdb_perftest_store_free(st);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dashboard-perftest");
@@ -175,6 +235,7 @@ int main(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, not_attached_and_bad_bodies);
     tcase_add_test(tc, run_through_the_handler);
+    tcase_add_test(tc, concurrent_starts_one_wins);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
