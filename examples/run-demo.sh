@@ -74,19 +74,38 @@ if [ "${ALCHDB_DEMO_INSIDE:-0}" = 1 ]; then
 
   section "5. Dashboard"
   dashboard_step() {
-    # ---- DASHBOARD STEP: wired in when lib/dashboard is merged ----------------
-    # Print the summary (score, grade, alerts) of the client the perftest ran
-    # through, then serve the page and /metrics on 127.0.0.1 until Ctrl-C
-    # (with --once: print and return).
-    if "$ALCHDB" --help | grep -q '^  dashboard '; then
-      if [ "$ONCE" = 1 ]; then
-        "$ALCHDB" dashboard --once "$ALCHDB_TEST_PRIMARY"
-      else
-        "$ALCHDB" dashboard "$ALCHDB_TEST_PRIMARY"
-      fi
-    else
-      echo "the dashboard module is not in this build: nothing to serve"
-    fi
+    # The dashboard agent (docs/dashboard.md, "The agent"): its own router over
+    # the primary and the replica, the Redis cache's statistics, the advisor's
+    # report and a monitor fed from pg_stat_statements deltas (the rig creates
+    # the extension). --once prints the snapshot JSON after two samples 1 s
+    # apart; the summary below is read from it.
+    local agent=("$ALCHDB" dashboard --conninfo "$ALCHDB_TEST_PRIMARY"
+                 --replica "$ALCHDB_TEST_REPLICA" --redis "$ALCHDB_TEST_REDIS")
+    local snap
+    snap=$(mktemp)
+    "${agent[@]}" --once > "$snap"
+    python3 - "$snap" <<'PY'
+import json, sys
+snap = json.load(open(sys.argv[1]))
+h = snap["health"]
+print(f"dashboard: score {h['score']:.1f}, grade {h['grade']}, status {h['status']}")
+for p in h["penalties"]:
+    print(f"  penalty {p['id']}: {p['metric']} {p['value']:.4g} (threshold {p['threshold']:.4g})")
+print(f"alerts: {len(h['alerts'])} firing")
+for a in h["alerts"]:
+    print(f"  [{a['severity']}] {a['id']}: {a['title']}")
+for r in h["recommendations"]:
+    print(f"  recommendation: {r['text']}")
+PY
+    rm -f "$snap"
+    [ "$ONCE" = 1 ] && return 0
+    # Serve the page and /metrics on 127.0.0.1 until Ctrl-C; the agent stops
+    # on SIGINT and the cleanup below still runs.
+    local port=${ALCHDB_DEMO_PORT:-8080}
+    echo "serving the dashboard on http://127.0.0.1:$port/ and /metrics: Ctrl-C to stop"
+    trap ':' INT
+    "${agent[@]}" --listen "127.0.0.1:$port" || true
+    trap - INT
   }
   dashboard_step
 

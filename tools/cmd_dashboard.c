@@ -20,7 +20,7 @@
 static const char usage[] =
     "usage: alchdb dashboard --conninfo STR [--replica STR]... [--redis HOST:PORT]\n"
     "                        [--listen ADDR:PORT] [--token-file FILE] [--interval DURATION]\n"
-    "                        [--no-advisor] [--once | --metrics-once]\n"
+    "                        [--no-advisor] [--perftest] [--once | --metrics-once]\n"
     "\n"
     "Run the dashboard as an agent for one database: a router over the primary and its\n"
     "replicas, a Redis cache's statistics (--redis), the index advisor's report, and a\n"
@@ -32,6 +32,9 @@ static const char usage[] =
     "  --once           print the dashboard JSON (after two pg_stat_statements samples 1s\n"
     "                   apart) and exit\n"
     "  --metrics-once   print the Prometheus text likewise and exit\n"
+    "  --perftest       serve POST test/run and GET test/results[/:id]: perftest runs in\n"
+    "                   the background through a client over the router (no cache), in\n"
+    "                   their own schema of this database; options from ALCHDB_PERFTEST_*\n"
     "\n"
     "Exit status: 0 ok; 1 runtime error (connection, listener); 2 usage error.\n";
 
@@ -50,11 +53,15 @@ typedef struct agent {
     alchdb_advisor_report *report;
     alchdb_dashboard *dash;
     pgss_feed *feed;
+    alchdb_client *client;       /* --perftest: what the runs go through */
+    alchdb_perftest_store *store;
 } agent;
 
 static void agent_free(agent *a)
 {
     alchdb_dashboard_free(a->dash);
+    alchdb_perftest_store_free(a->store); /* cancels and waits for a run */
+    alchdb_client_free(a->client);
     pgss_feed_free(a->feed);
     alchdb_advisor_report_free(a->report);
     alchdb_advisor_options_free(a->adv_opts);
@@ -93,6 +100,26 @@ static int setup_cache(agent *a, const char *redis)
     return rc ? fail("cache") : 0;
 }
 
+/* --perftest: a client over the agent's router (no cache: the runs must not
+ * fill the application's Redis; no monitor: pg_stat_statements already sees
+ * their queries) and a store of the last 20 runs. */
+static int setup_perftest(agent *a)
+{
+    alchdb_perftest_config *cfg = NULL;
+    if (alchdb_perftest_config_new(&cfg) || alchdb_perftest_config_from_env(cfg, "ALCHDB_PERFTEST")) {
+        alchdb_perftest_config_free(cfg);
+        return fail("ALCHDB_PERFTEST_* environment");
+    }
+    alchdb_perftest_target t = {.size = sizeof t, .router = a->router};
+    int rc = alchdb_client_new_routed(a->router, &a->client) || alchdb_perftest_store_new(20, &a->store);
+    if (!rc) {
+        t.client = a->client;
+        rc = alchdb_dashboard_attach_perftest(a->dash, a->store, &t, cfg);
+    }
+    alchdb_perftest_config_free(cfg);
+    return rc ? fail("--perftest") : 0;
+}
+
 static void sleep_us(long long us)
 {
     struct timespec ts = {us / 1000000, (long)(us % 1000000) * 1000};
@@ -116,7 +143,7 @@ int alchdb_cli_dashboard(int argc, char **argv)
     const char *conninfo = NULL, *redis = NULL, *listen = "127.0.0.1:8080", *token_file = NULL;
     const char *replicas[MAX_REPLICAS];
     int nrep = 0;
-    bool once = false, metrics_once = false, advisor = true;
+    bool once = false, metrics_once = false, advisor = true, perftest = false;
     int64_t interval = 10000000;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -142,6 +169,8 @@ int alchdb_cli_dashboard(int argc, char **argv)
             metrics_once = true;
         else if (!strcmp(a, "--no-advisor"))
             advisor = false;
+        else if (!strcmp(a, "--perftest"))
+            perftest = true;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage, stdout);
             return 0;
@@ -188,6 +217,9 @@ int alchdb_cli_dashboard(int argc, char **argv)
     }
     alchdb_dashboard_attach_router(a.dash, a.router);
     alchdb_dashboard_attach_monitor(a.dash, a.mon);
+    if (perftest && (rc = setup_perftest(&a)) != 0)
+        goto out;
+    rc = 1;
     if (a.cache)
         alchdb_dashboard_attach_cache(a.dash, a.cache);
     if (advisor) {

@@ -19,6 +19,7 @@
 #include <alchdb/advisor.h>
 #include <alchdb/cache.h>
 #include <alchdb/monitor.h>
+#include <alchdb/perftest.h>
 #include <alchdb/pool.h>
 #include <alchdb/router.h>
 
@@ -222,6 +223,27 @@ ALCHDB_API int alchdb_dashboard_attach_monitor(alchdb_dashboard *d, alchdb_monit
  */
 ALCHDB_API int alchdb_dashboard_attach_advisor(alchdb_dashboard *d, const alchdb_advisor_options *opts,
                                                const alchdb_advisor_report *report);
+
+/**
+ * Attach (or with a NULL store detach) a perftest store: the test routes
+ * (POST test/run starts a background run in @p st, GET test/results lists the
+ * store, GET test/results/:id reads one run). The request body of test/run
+ * can choose the tests, profile, duration, warm-up and worker scale; every
+ * other option (data size, seed, schema, targets) comes from @p cfg.
+ * @param d      the dashboard.
+ * @param st     borrowed until detached or the dashboard is freed, or NULL.
+ * @param target what runs go through, copied; its client, router and cache
+ *               are borrowed until every run started through the dashboard
+ *               has ended (alchdb_perftest_store_wait() or _free()).
+ *               Required with @p st.
+ * @param cfg    the base options of a run (copied), or NULL for the perftest's defaults.
+ * @return 0, ALCHDB_E_INVALID or ALCHDB_E_NOMEM.
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_dashboard_attach_perftest(alchdb_dashboard *d, alchdb_perftest_store *st,
+                                                const alchdb_perftest_target *target,
+                                                const alchdb_perftest_config *cfg);
 
 /**
  * Clock of a dashboard: wall-clock microseconds since the Unix epoch. Must be

@@ -126,6 +126,9 @@ struct alchdb_dashboard {
     alchdb_monitor *monitor;
     const alchdb_advisor_options *adv_opts;
     const alchdb_advisor_report *adv_report;
+    alchdb_perftest_store *pt_store;
+    alchdb_perftest_target pt_target; /* copied; its members are borrowed */
+    alchdb_perftest_config *pt_cfg;   /* owned copy, NULL for the defaults */
     alchdb_dashboard_clock_fn clock;
     void *clock_ud;
     int64_t created_us;
@@ -150,6 +153,7 @@ typedef struct dash_view {
     alchdb_monitor *monitor;
     const alchdb_advisor_options *adv_opts;
     const alchdb_advisor_report *adv_report;
+    alchdb_perftest_store *pt_store;
     int64_t now_us, uptime_us;
     int64_t mon_calls_since_attach;
     int64_t mon_attached_for_us;
@@ -164,6 +168,12 @@ typedef struct dash_view {
     json_t *analysis; /* alchdb_monitor_analysis_to_json parsed, or NULL */
     int64_t window_calls, window_errors, window_slow; /* summed over the health window */
 } dash_view;
+
+/* What a test/run starts: the attached store (NULL when none), a copy of the
+ * target and an owned copy of the base options (free with
+ * alchdb_perftest_config_free), taken under the dashboard's lock. */
+int alchdb__dash_perftest_base(alchdb_dashboard *d, alchdb_perftest_store **st,
+                               alchdb_perftest_target *target, alchdb_perftest_config **cfg);
 
 /* Sample, score and step the alerts; fills v (free with _view_free). */
 int alchdb__dash_evaluate(alchdb_dashboard *d, dash_view *v);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "dashboard/dash.h"
+#include "perftest/pt.h"
 
 ALCHDB_API int alchdb_dashboard_new(const alchdb_dashboard_config *cfg, alchdb_dashboard **out)
 {
@@ -33,6 +34,7 @@ ALCHDB_API void alchdb_dashboard_free(alchdb_dashboard *d)
     if (!d)
         return;
     pthread_mutex_destroy(&d->mu);
+    alchdb_perftest_config_free(d->pt_cfg);
     alchdb__opts_free(&d->opts);
     alchdb__free(d);
 }
@@ -92,6 +94,64 @@ ALCHDB_API int alchdb_dashboard_attach_advisor(alchdb_dashboard *d, const alchdb
     return 0;
 }
 
+/* A fresh config holding a deep copy of src's options (NULL src: the defaults). */
+static int pt_config_copy(const alchdb_perftest_config *src, alchdb_perftest_config **out)
+{
+    *out = NULL;
+    alchdb_perftest_config *c;
+    int rc = alchdb_perftest_config_new(&c);
+    if (rc != 0)
+        return rc;
+    if (src) {
+        alchdb__opts_free(&c->opts);
+        if (alchdb__opts_copy(&c->opts, &src->opts) != 0) {
+            alchdb__free(c);
+            return alchdb__nomem("perftest options");
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+ALCHDB_API int alchdb_dashboard_attach_perftest(alchdb_dashboard *d, alchdb_perftest_store *st,
+                                                const alchdb_perftest_target *target,
+                                                const alchdb_perftest_config *cfg)
+{
+    ALCHDB_CHECK_ARG(d, "d", "must not be NULL");
+    ALCHDB_CHECK_ARG(!st || (target && target->size >= offsetof(alchdb_perftest_target, client) +
+                                                          sizeof target->client &&
+                             target->client),
+                     "target", "must not be NULL, with size set and a client, when a store is attached");
+    alchdb_perftest_config *copy = NULL;
+    alchdb_perftest_target t = {0};
+    if (st) {
+        int rc = cfg ? pt_config_copy(cfg, &copy) : 0;
+        if (rc != 0)
+            return rc;
+        memcpy(&t, target, target->size < sizeof t ? target->size : sizeof t);
+        t.size = sizeof t;
+    }
+    pthread_mutex_lock(&d->mu);
+    alchdb_perftest_config *old = d->pt_cfg;
+    d->pt_store = st;
+    d->pt_target = t;
+    d->pt_cfg = copy;
+    pthread_mutex_unlock(&d->mu);
+    alchdb_perftest_config_free(old);
+    return 0;
+}
+
+int alchdb__dash_perftest_base(alchdb_dashboard *d, alchdb_perftest_store **st,
+                               alchdb_perftest_target *target, alchdb_perftest_config **cfg)
+{
+    pthread_mutex_lock(&d->mu);
+    *st = d->pt_store;
+    *target = d->pt_target;
+    int rc = pt_config_copy(d->pt_cfg, cfg);
+    pthread_mutex_unlock(&d->mu);
+    return rc;
+}
+
 ALCHDB_API int alchdb_dashboard_set_clock(alchdb_dashboard *d, alchdb_dashboard_clock_fn fn,
                                           void *user_data)
 {
@@ -113,6 +173,7 @@ int alchdb__dash_evaluate(alchdb_dashboard *d, dash_view *v)
     v->monitor = d->monitor;
     v->adv_opts = d->adv_opts;
     v->adv_report = d->adv_report;
+    v->pt_store = d->pt_store;
     v->now_us = alchdb__dash_now(d);
     v->uptime_us = v->now_us - d->created_us;
     v->mon_attached_for_us = v->now_us - d->mon_attached_us;

@@ -13,12 +13,14 @@
 #define MAX_TARGET 4096
 #define MAX_ITEMS 1000
 
-enum { NEED_NONE = 0, NEED_POOL = 1, NEED_MONITOR = 2, NEED_CACHE = 4, NEED_ADVISOR = 8 };
+enum { NEED_NONE = 0, NEED_POOL = 1, NEED_MONITOR = 2, NEED_CACHE = 4, NEED_ADVISOR = 8, NEED_PERFTEST = 16 };
 
 typedef struct req {
     alchdb_dashboard *d;
     const dash_view *v;
     const char *query; /* after '?', or "" */
+    const char *param; /* the path's last segment for a route ending in ":id" */
+    size_t param_len;
     const char *body;
     size_t len;
     /* the answer */
@@ -31,7 +33,8 @@ typedef struct req {
 typedef void (*route_fn)(req *r);
 
 typedef struct route {
-    const char *method, *path; /* path relative to PREFIX, or absolute when it starts with '/' */
+    const char *method, *path; /* path relative to PREFIX, or absolute when it starts with '/';
+                                * a last segment ":id" matches any one non-empty segment */
     unsigned need;
     route_fn fn;
 } route;
@@ -542,6 +545,130 @@ static void r_explain(req *r)
     json_decref(all);
 }
 
+/* ---- the perftest (a store attached with alchdb_dashboard_attach_perftest) ---- */
+
+/* Members of a test/run body and the perftest options they set. */
+static const struct {
+    const char *member, *option;
+    bool seconds; /* a JSON integer counts seconds */
+} run_members[] = {
+    {"test_suite", "tests", false}, {"profile", "profile", false},
+    {"duration", "duration", true}, {"warmup", "warmup", true},
+    {"worker_scale", "worker_scale", false},
+};
+
+/* Apply one member of the body to cfg; false after answering 400. */
+static bool run_member(req *r, alchdb_perftest_config *cfg, const char *key, json_t *val)
+{
+    if (!strcmp(key, "concurrency")) {
+        fail(r, 400, "bad_request",
+             "concurrency is not settable: each test runs its ADR-0008 number of workers; "
+             "worker_scale (1..100) starts that percentage of them");
+        return false;
+    }
+    size_t i = 0, n = sizeof run_members / sizeof run_members[0];
+    while (i < n && strcmp(key, run_members[i].member))
+        i++;
+    char msg[256];
+    if (i == n) {
+        snprintf(msg, sizeof msg,
+                 "unknown member \"%.64s\": test/run takes test_suite, profile, duration, warmup "
+                 "and worker_scale",
+                 key);
+        fail(r, 400, "bad_request", msg);
+        return false;
+    }
+    char num[32];
+    const char *text = NULL;
+    if (json_is_string(val) && strlen(json_string_value(val)) == json_string_length(val)) {
+        text = json_string_value(val);
+        if (!strcmp(key, "test_suite") && !strcmp(text, "all"))
+            text = "";
+    } else if (json_is_integer(val) && strcmp(key, "test_suite") && strcmp(key, "profile")) {
+        snprintf(num, sizeof num, "%lld%s", (long long)json_integer_value(val),
+                 run_members[i].seconds ? "s" : "");
+        text = num;
+    }
+    if (!text) {
+        snprintf(msg, sizeof msg, "%s must be a %s", key,
+                 strcmp(key, "test_suite") && strcmp(key, "profile") ? "string or an integer" : "string");
+        fail(r, 400, "bad_request", msg);
+        return false;
+    }
+    if (alchdb_perftest_config_set_from_string(cfg, run_members[i].option, text) != 0) {
+        snprintf(msg, sizeof msg, "%s: %s", key, alchdb_last_error_message());
+        fail(r, 400, "bad_request", msg);
+        return false;
+    }
+    return true;
+}
+
+/* Start a background run: 202 with its id, 409 while another one runs. */
+static void r_test_run(req *r)
+{
+    json_t *b = body_object(r);
+    if (!b)
+        return;
+    alchdb_perftest_store *st = NULL;
+    alchdb_perftest_target t;
+    alchdb_perftest_config *cfg = NULL;
+    int rc = alchdb__dash_perftest_base(r->d, &st, &t, &cfg);
+    if (rc != 0) {
+        fail_call(r, rc);
+    } else if (!st) { /* detached since the request was dispatched */
+        fail(r, 404, "not_attached", "no perftest store is attached");
+    } else {
+        const char *key;
+        json_t *val;
+        bool ok = true;
+        json_object_foreach(b, key, val)
+            if (ok)
+                ok = run_member(r, cfg, key, val);
+        int64_t id = 0;
+        if (ok && (rc = alchdb_perftest_store_start(st, &t, cfg, &id)) == ALCHDB_E_BUSY) {
+            fail(r, 409, "conflict", "a perftest run is in progress: one at a time");
+        } else if (ok && rc != 0) {
+            fail_call(r, rc);
+        } else if (ok) {
+            r->status = 202;
+            alchdb__sb_printf(&r->out,
+                              "{\"id\":%lld,\"status\":\"running\",\"result\":\"" PREFIX
+                              "test/results/%lld\"}",
+                              (long long)id, (long long)id);
+        }
+    }
+    alchdb_perftest_config_free(cfg);
+    json_decref(b);
+}
+
+static void r_test_results(req *r)
+{
+    char *t = NULL;
+    int rc = alchdb_perftest_store_status_json(r->v->pt_store, &t);
+    data_text(r, rc, t);
+}
+
+static void r_test_result(req *r)
+{
+    char buf[24], *stop;
+    long long id = 0;
+    if (r->param_len > 0 && r->param_len < sizeof buf) {
+        memcpy(buf, r->param, r->param_len);
+        buf[r->param_len] = '\0';
+        errno = 0;
+        id = strtoll(buf, &stop, 10);
+        if (*stop || errno || buf[0] == '+' || buf[0] == '-' || buf[0] == ' ')
+            id = 0;
+    }
+    if (id < 1) {
+        fail(r, 400, "bad_request", "the result id must be a positive integer");
+        return;
+    }
+    char *t = NULL;
+    int rc = alchdb_perftest_store_result_json(r->v->pt_store, id, &t);
+    data_text(r, rc, t);
+}
+
 static void r_page(req *r)
 {
     r->raw = true;
@@ -581,6 +708,9 @@ static const route routes[] = {
     {"GET", "database/connections", NEED_POOL, r_live_connections},
     {"GET", "database/maintenance", NEED_POOL, r_maintenance},
     {"GET", "database/space", NEED_POOL, r_space},
+    {"POST", "test/run", NEED_PERFTEST, r_test_run},
+    {"GET", "test/results", NEED_PERFTEST, r_test_results},
+    {"GET", "test/results/:id", NEED_PERFTEST, r_test_result},
     {"GET", "/metrics", NEED_NONE, r_prometheus},
     {"GET", "/", NEED_NONE, r_page},
 };
@@ -593,24 +723,36 @@ static const struct {
     {NEED_MONITOR, "no monitor is attached"},
     {NEED_CACHE, "no cache is attached"},
     {NEED_ADVISOR, "no advisor report is attached"},
+    {NEED_PERFTEST, "no perftest store is attached"},
 };
 
 static unsigned attached(const dash_view *v)
 {
     return (v->pool || v->rt ? NEED_POOL : 0) | (v->monitor ? NEED_MONITOR : 0) |
-           (v->cache ? NEED_CACHE : 0) | (v->adv_report ? NEED_ADVISOR : 0);
+           (v->cache ? NEED_CACHE : 0) | (v->adv_report ? NEED_ADVISOR : 0) |
+           (v->pt_store ? NEED_PERFTEST : 0);
 }
 
-static bool path_is(const char *path, size_t plen, const route *rt)
+static bool path_is(req *r, const char *path, size_t plen, const route *rt)
 {
     const char *want = rt->path;
-    size_t off = 0;
+    size_t off = 0, wl = strlen(want);
     if (want[0] != '/') {
         off = sizeof PREFIX - 1;
         if (plen < off || strncmp(path, PREFIX, off) != 0)
             return false;
     }
-    return plen - off == strlen(want) && !strncmp(path + off, want, plen - off);
+    if (wl > 4 && !strcmp(want + wl - 4, "/:id")) {
+        /* The fixed part, then one non-empty segment. */
+        size_t fixed = wl - 3; /* up to and with the '/' */
+        if (plen - off <= fixed || strncmp(path + off, want, fixed) != 0 ||
+            memchr(path + off + fixed, '/', plen - off - fixed))
+            return false;
+        r->param = path + off + fixed;
+        r->param_len = plen - off - fixed;
+        return true;
+    }
+    return plen - off == wl && !strncmp(path + off, want, plen - off);
 }
 
 /* Find the route; 404 / 405 answered here. */
@@ -618,7 +760,7 @@ static const route *dispatch(req *r, const char *method, const char *path, size_
 {
     bool any = false;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (!path_is(path, plen, &routes[i]))
+        if (!path_is(r, path, plen, &routes[i]))
             continue;
         any = true;
         if (!strcmp(method, routes[i].method) ||

@@ -17,6 +17,7 @@ typedef struct entry {
 } entry;
 
 struct alchdb_perftest_store {
+    pthread_mutex_t start_mu; /* one store_start at a time: it replaces target and cfg */
     pthread_mutex_t mu;
     size_t max, n;
     entry *e;          /* oldest first */
@@ -47,6 +48,7 @@ ALCHDB_API int alchdb_perftest_store_new(int64_t max_results, alchdb_perftest_st
         return alchdb__nomem("perftest store");
     }
     pthread_mutex_init(&st->mu, NULL);
+    pthread_mutex_init(&st->start_mu, NULL);
     st->max = (size_t)max_results;
     st->next_id = 1;
     *out = st;
@@ -101,14 +103,12 @@ static void join_finished(alchdb_perftest_store *st)
         pthread_join(st->th, NULL);
 }
 
-ALCHDB_API int alchdb_perftest_store_start(alchdb_perftest_store *st, const alchdb_perftest_target *target,
-                                           const alchdb_perftest_config *cfg, int64_t *id)
+/* The start itself, under start_mu: two concurrent starts (two POST
+ * test/run through a threaded listener) must not both see "not running"
+ * and then replace the target and options of the run one of them started. */
+static int start_locked(alchdb_perftest_store *st, const alchdb_perftest_target *target,
+                        const alchdb_perftest_config *cfg, int64_t *id)
 {
-    ALCHDB_CHECK_ARG(st, "st", "must not be NULL");
-    ALCHDB_CHECK_ARG(id, "id", "must not be NULL");
-    ALCHDB_CHECK_ARG(target && target->size >= offsetof(alchdb_perftest_target, client) + sizeof target->client &&
-                         target->client,
-                     "target", "must not be NULL, with size set and a client");
     pthread_mutex_lock(&st->mu);
     bool busy = st->running;
     pthread_mutex_unlock(&st->mu);
@@ -159,6 +159,20 @@ ALCHDB_API int alchdb_perftest_store_start(alchdb_perftest_store *st, const alch
     *id = e->id;
     pthread_mutex_unlock(&st->mu);
     return 0;
+}
+
+ALCHDB_API int alchdb_perftest_store_start(alchdb_perftest_store *st, const alchdb_perftest_target *target,
+                                           const alchdb_perftest_config *cfg, int64_t *id)
+{
+    ALCHDB_CHECK_ARG(st, "st", "must not be NULL");
+    ALCHDB_CHECK_ARG(id, "id", "must not be NULL");
+    ALCHDB_CHECK_ARG(target && target->size >= offsetof(alchdb_perftest_target, client) + sizeof target->client &&
+                         target->client,
+                     "target", "must not be NULL, with size set and a client");
+    pthread_mutex_lock(&st->start_mu);
+    int rc = start_locked(st, target, cfg, id);
+    pthread_mutex_unlock(&st->start_mu);
+    return rc;
 }
 
 ALCHDB_API int alchdb_perftest_store_cancel(alchdb_perftest_store *st)
@@ -264,5 +278,6 @@ ALCHDB_API void alchdb_perftest_store_free(alchdb_perftest_store *st)
     alchdb_perftest_config_free(st->cfg);
     alchdb_cancel_free(st->cancel);
     pthread_mutex_destroy(&st->mu);
+    pthread_mutex_destroy(&st->start_mu);
     alchdb__free(st);
 }

@@ -131,9 +131,11 @@ try:
     tf = os.path.join(tmp, "token")
     with open(tf, "w") as f:
         f.write(token + "\n")
-    env = dict(os.environ, ALCHDB_DASHBOARD_REQUEST_TIMEOUT="2s", ALCHDB_DASHBOARD_MAX_BODY_SIZE="4KiB")
+    env = dict(os.environ, ALCHDB_DASHBOARD_REQUEST_TIMEOUT="2s", ALCHDB_DASHBOARD_MAX_BODY_SIZE="4KiB",
+               ALCHDB_PERFTEST_PROFILE="quick", ALCHDB_PERFTEST_RECIPES="500", ALCHDB_PERFTEST_USERS="50",
+               ALCHDB_PERFTEST_DURATION="300ms", ALCHDB_PERFTEST_WARMUP="100ms")
     agent = subprocess.Popen([ALCHDB, "dashboard", "--conninfo", CONN, "--replica", REPL, "--redis", REDIS,
-                              "--listen", "127.0.0.1:0", "--token-file", tf, "--interval", "1s"],
+                              "--listen", "127.0.0.1:0", "--token-file", tf, "--interval", "1s", "--perftest"],
                              stdout=subprocess.PIPE, text=True, env=env)
     procs.append(agent)
     line = agent.stdout.readline()
@@ -154,6 +156,23 @@ try:
         st, _, body = http(port, "GET", P + route)
         ok = st in (200, 202) and json.loads(body)["status"] == "success"
         check(ok, f"GET {route}")
+    # --perftest: a quick run through the listener, token required
+    run = b'{"test_suite":"recipe_search"}'
+    check(json_error(http(port, "POST", P + "test/run", run), 401, "unauthorized"), "POST test/run without token: 401")
+    st, _, body = http(port, "POST", P + "test/run", run, token=token)
+    check(st == 202 and json.loads(body)["data"]["status"] == "running", f"POST test/run: 202 ({body[:200]})")
+    result = json.loads(body)["data"]["result"] if st == 202 else P + "test/results/1"
+    deadline, status = time.time() + 120, "running"
+    while status == "running" and time.time() < deadline:
+        time.sleep(0.2)
+        st, _, body = http(port, "GET", result)
+        status = json.loads(body)["data"]["status"] if st == 200 else "http %d" % st
+    data = json.loads(body)["data"] if st == 200 else {}
+    check(status == "done" and [t["name"] for t in data["report"]["tests"]] == ["recipe_search"],
+          f"GET test/results/:id: the run is done with its report ({status})")
+    st, _, body = http(port, "GET", P + "test/results")
+    check(st == 200 and len(json.loads(body)["data"]["results"]) == 1, "GET test/results lists the run")
+
     st, hdr, page = http(port, "GET", "/")
     check(st == 200 and hdr["Content-Type"].startswith("text/html") and b"alchdb dashboard" in page,
           "GET / serves the page")

@@ -303,6 +303,7 @@ START_TEST(monitor_rules_qps_trend_and_histogram)
     /* query routes */
     a = call(d, "GET", P "queries/slow?limit=3", NULL);
     data = expect_ok(&a, 200);
+    /* the monitor's slow log: the most recent, the slowest, the slowest per pattern */
     ck_assert_int_eq(json_array_size(json_object_get(data, "recent")), 3);
     ck_assert_int_eq(json_array_size(json_object_get(data, "slowest")), 3);
     ck_assert(json_is_array(json_object_get(data, "slowest_per_pattern")));

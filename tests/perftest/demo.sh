@@ -30,6 +30,10 @@ expect "== 4. Migration check: examples/migrations/001_recipe_search.sql =="
 expect "max risk high"
 expect "CREATE INDEX CONCURRENTLY recipes_title_idx"
 expect "== 5. Dashboard =="
+# the agent's --once snapshot, summarised: score, grade, status and the alerts
+grep -Eq '^dashboard: score [0-9]+\.[0-9], grade [A-DF], status (healthy|warning|critical)$' "$out" \
+  || fail "missing: the dashboard summary line"
+expect "alerts: "
 expect "== Cleanup: drop only what the perftest created =="
 expect "dropped"
 expect "demo: done"

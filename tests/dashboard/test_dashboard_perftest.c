@@ -1,0 +1,245 @@
+/* The dashboard serving the perftest, against the rig: POST test/run starts a
+ * quick background run (one small test) through the handler, a second POST
+ * while it runs is 409, and GET test/results/:id reads the finished report.
+ * Without a store the routes answer 404 not_attached. */
+#include <check.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "../perftest/pt_live.h"
+
+#define P "/api/v1/database/performance/"
+#define DB "alchdb_dash_pt"
+
+static live L;
+
+static void setup(void)
+{
+    live_open(&L, DB);
+}
+
+static void teardown(void)
+{
+    live_close(&L, DB);
+}
+
+/* One request through the handler; the body parsed, the status returned. */
+static int call(alchdb_dashboard *d, const char *method, const char *target, const char *body,
+                json_t **out)
+{
+    int status = 0;
+    const char *type = NULL;
+    char *text = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(alchdb_dashboard_handle(d, method, target, body, body ? strlen(body) : 0, &status,
+                                             &type, &text, &n),
+                     0);
+    json_error_t e;
+    *out = json_loadb(text, n, 0, &e);
+    ck_assert_msg(*out != NULL, "%s %s: not JSON: %s", method, target, text);
+    alchdb_free(text);
+    return status;
+}
+
+static const char *error_code(json_t *j)
+{
+    return json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+}
+
+START_TEST(not_attached_and_bad_bodies)
+{
+    alchdb_dashboard *d;
+    ck_assert_int_eq(alchdb_dashboard_new(NULL, &d), 0);
+    json_t *j;
+    ck_assert_int_eq(call(d, "POST", P "test/run", "{}", &j), 404);
+    ck_assert_str_eq(error_code(j), "not_attached");
+    json_decref(j);
+    ck_assert_int_eq(call(d, "GET", P "test/results/1", NULL, &j), 404);
+    ck_assert_str_eq(error_code(j), "not_attached");
+    json_decref(j);
+
+    alchdb_perftest_store *st;
+    ck_assert_int_eq(alchdb_perftest_store_new(10, &st), 0);
+    ck_assert_int_eq(alchdb_dashboard_attach_perftest(d, st, NULL, NULL), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_dashboard_attach_perftest(d, st, &L.t, NULL), 0);
+    static const char *const bad[] = {
+        "{\"concurrency\":10}", "{\"test_suite\":\"no_such_test\"}", "{\"profile\":\"fast\"}",
+        "{\"duration\":\"soon\"}", "{\"worker_scale\":0}", "{\"colour\":1}", "[]", "{",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(call(d, "POST", P "test/run", bad[i], &j) == 400, "%s", bad[i]);
+        ck_assert_str_eq(error_code(j), "bad_request");
+        json_decref(j);
+    }
+    ck_assert_int_eq(call(d, "GET", P "test/results/x1", NULL, &j), 400);
+    json_decref(j);
+    ck_assert_int_eq(call(d, "GET", P "test/results/7", NULL, &j), 404);
+    ck_assert_str_eq(error_code(j), "not_found");
+    json_decref(j);
+    ck_assert_int_eq(call(d, "GET", P "test/run", NULL, &j), 405);
+    json_decref(j);
+    /* Detached: 404 again. */
+    ck_assert_int_eq(alchdb_dashboard_attach_perftest(d, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(call(d, "GET", P "test/results", NULL, &j), 404);
+    json_decref(j);
+    alchdb_dashboard_free(d);
+    alchdb_perftest_store_free(st);
+}
+END_TEST
+
+START_TEST(run_through_the_handler)
+{
+    alchdb_dashboard *d;
+    ck_assert_int_eq(alchdb_dashboard_new(NULL, &d), 0);
+    alchdb_perftest_store *st;
+    ck_assert_int_eq(alchdb_perftest_store_new(10, &st), 0);
+    /* Small data and short phases from the base options; the body picks the test. */
+    alchdb_perftest_config *cfg = live_cfg("alchdb_dash_pt");
+    ck_assert_int_eq(alchdb_dashboard_attach_perftest(d, st, &L.t, cfg), 0);
+    alchdb_perftest_config_free(cfg); /* copied */
+
+    json_t *j;
+    double t0 = live_now();
+    ck_assert_int_eq(call(d, "POST", P "test/run",
+                          "{\"test_suite\":\"recipe_search\",\"duration\":\"1s\",\"worker_scale\":20}", &j),
+                     202);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "success");
+    json_t *data = json_object_get(j, "data");
+    int64_t id = json_integer_value(json_object_get(data, "id"));
+    ck_assert_int_ge(id, 1);
+    char path[128];
+    snprintf(path, sizeof path, P "test/results/%lld", (long long)id);
+    ck_assert_str_eq(json_string_value(json_object_get(data, "result")), path);
+    json_decref(j);
+
+    /* One at a time. */
+    ck_assert_int_eq(call(d, "POST", P "test/run", "{}", &j), 409);
+    ck_assert_str_eq(error_code(j), "conflict");
+    json_decref(j);
+
+    /* Poll the result until the run is done (the schema load and 1 s measured). */
+    const char *status = "running";
+    for (int i = 0; i < 600 && !strcmp(status, "running"); i++) {
+        if (i)
+            usleep(100000);
+        ck_assert_int_eq(call(d, "GET", path, NULL, &j), 200);
+        static char keep[32];
+        snprintf(keep, sizeof keep, "%s",
+                 json_string_value(json_object_get(json_object_get(j, "data"), "status")));
+        status = keep;
+        if (strcmp(status, "running"))
+            break;
+        json_decref(j);
+    }
+    ck_assert_str_eq(status, "done");
+    double took = live_now() - t0;
+    json_t *rep = json_object_get(json_object_get(j, "data"), "report");
+    json_t *tests = json_object_get(rep, "tests");
+    ck_assert_int_eq(json_array_size(tests), 1);
+    json_t *t = json_array_get(tests, 0);
+    const char *name = json_string_value(json_object_get(t, "name"));
+    if (!name)
+        name = json_string_value(json_object_get(t, "id"));
+    ck_assert_msg(name && !strcmp(name, "recipe_search"), "test: %s",
+                  json_dumps(t, JSON_COMPACT));
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(rep, "summary"), "tests")), 1);
+    fprintf(stderr, "dashboard test/run: one quick test done in %.1f s\n", took);
+    json_decref(j);
+
+    /* The list shows it, nothing running. */
+    ck_assert_int_eq(call(d, "GET", P "test/results", NULL, &j), 200);
+    data = json_object_get(j, "data");
+    ck_assert(json_is_null(json_object_get(data, "running")));
+    ck_assert_int_eq(json_array_size(json_object_get(data, "results")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(data, "results"), 0), "id")), id);
+    json_decref(j);
+
+    /* A second run may start now. */
+    ck_assert_int_eq(call(d, "POST", P "test/run", "{\"test_suite\":\"recipe_search\",\"duration\":1}", &j), 202);
+    json_decref(j);
+    ck_assert_int_eq(alchdb_perftest_store_wait(st), 0);
+
+    alchdb_dashboard_free(d);
+    alchdb_perftest_store_free(st);
+}
+END_TEST
+
+/* Concurrent POST test/run (a threaded listener): exactly one starts. */
+typedef struct racer {
+    alchdb_dashboard *d;
+    pthread_barrier_t *go;
+    int status;
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    int status = 0;
+    const char *type;
+    char *text = NULL;
+    size_t n;
+    const char *body = "{\"test_suite\":\"user_recipe_lookup\",\"duration\":\"300ms\",\"worker_scale\":10}";
+    pthread_barrier_wait(r->go);
+    if (alchdb_dashboard_handle(r->d, "POST", P "test/run", body, strlen(body), &status, &type, &text, &n) == 0)
+        r->status = status;
+    alchdb_free(text);
+    return NULL;
+}
+
+START_TEST(concurrent_starts_one_wins)
+{
+    alchdb_dashboard *d;
+    ck_assert_int_eq(alchdb_dashboard_new(NULL, &d), 0);
+    alchdb_perftest_store *st;
+    ck_assert_int_eq(alchdb_perftest_store_new(10, &st), 0);
+    alchdb_perftest_config *cfg = live_cfg("alchdb_dash_pt");
+    ck_assert_int_eq(alchdb_dashboard_attach_perftest(d, st, &L.t, cfg), 0);
+    alchdb_perftest_config_free(cfg);
+    enum { N = 8 };
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, N);
+    racer r[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        r[i] = (racer){.d = d, .go = &go};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, race, &r[i]), 0);
+    }
+    int started = 0, busy = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        started += r[i].status == 202;
+        busy += r[i].status == 409;
+    }
+    pthread_barrier_destroy(&go);
+    ck_assert_int_eq(started, 1);
+    ck_assert_int_eq(busy, N - 1);
+    ck_assert_int_eq(alchdb_perftest_store_wait(st), 0);
+    json_t *j;
+    ck_assert_int_eq(call(d, "GET", P "test/results/1", NULL, &j), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "data"), "status")), "done");
+    json_decref(j);
+    alchdb_dashboard_free(d);
+    alchdb_perftest_store_free(st);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("dashboard-perftest");
+    TCase *tc = tcase_create("live");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, not_attached_and_bad_bodies);
+    tcase_add_test(tc, run_through_the_handler);
+    tcase_add_test(tc, concurrent_starts_one_wins);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
