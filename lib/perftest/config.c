@@ -14,7 +14,7 @@
 #define PCT 1000 /* percentages are stored in milli-percent */
 #define NJ (-1)  /* not judged */
 
-/* The seed's suite. Workers and targets are ADR-0008's; think times model an
+/* The ADR-0008 suite: its workers and targets; think times model an
  * application that does work between queries (the throughput tests have none). */
 const pt_test_def alchdb__pt_tests[PT_NTESTS] = {
     {"pool_utilization", "Connection Pool Utilization", 100, PT_OP_MIX, 20 * MS, 0,
@@ -75,7 +75,7 @@ static int check_targets(const char *v, char *why, size_t cap)
 
 static const alchdb__optdef defs[] = {
     {ALCHDB_PERFTEST_OPT_PROFILE, "profile", ALCHDB_OPT_ENUM, 0, 2, 1, NULL, profile_choices, NULL, 0,
-     "durations: quick (seconds per test), default (shortened) or full (the seed's)"},
+     "durations: quick (seconds per test), default (shortened) or full (ADR-0008's)"},
     {ALCHDB_PERFTEST_OPT_TESTS, "tests", ALCHDB_OPT_STRING, 0, 0, 0, "", NULL, check_tests, 0,
      "comma-separated test names to run; empty = all nine"},
     {ALCHDB_PERFTEST_OPT_TARGETS, "targets", ALCHDB_OPT_STRING, 0, 0, 0, "", NULL, check_targets, 0,
