@@ -26,6 +26,9 @@ PACKAGES=(
   # bindings and reference docs: the Python package's tests (pytest, pip),
   # the Go example (cgo), the API reference (Doxygen)
   python3-pytest python3-pip golang-go doxygen
+  # the advisor CLI test validates its JSON against the documented schema;
+  # the man-page test renders with groff
+  python3-jsonschema groff-base
 )
 
 missing=()
