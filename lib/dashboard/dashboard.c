@@ -238,66 +238,51 @@ ALCHDB_API int alchdb_dashboard_health(alchdb_dashboard *d, double *score, int *
     return 0;
 }
 
-static int finish(alchdb__strbuf *sb, char **out, const char *what)
+/* A renderer writes one document of an evaluated view into a buffer. */
+typedef int (*dash_renderer)(const dash_view *v, alchdb__strbuf *sb);
+
+static int render_health(const dash_view *v, alchdb__strbuf *sb)
 {
-    *out = alchdb__sb_finish(sb);
+    alchdb__sb_puts(sb, "{");
+    alchdb__dash_health_members(sb, &v->health, v->alerts, &v->sample);
+    alchdb__sb_puts(sb, "}");
+    return 0;
+}
+
+/* Evaluate the attached modules once and render the view into *out (owned,
+ * alchdb_free()). The one path of every document the dashboard returns. */
+static int render(alchdb_dashboard *d, dash_renderer fn, const char *what, char **out)
+{
+    ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
+    *out = NULL;
+    ALCHDB_CHECK_ARG(d, "d", "must not be NULL");
+    dash_view v;
+    int rc = alchdb__dash_evaluate(d, &v);
+    if (rc != 0)
+        return rc;
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    rc = fn(&v, &sb);
+    alchdb__dash_view_free(&v);
+    if (rc != 0) {
+        alchdb__sb_reset(&sb);
+        return rc;
+    }
+    *out = alchdb__sb_finish(&sb);
     return *out ? 0 : alchdb__nomem(what);
 }
 
 ALCHDB_API int alchdb_dashboard_health_to_json(alchdb_dashboard *d, char **out)
 {
-    ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
-    *out = NULL;
-    ALCHDB_CHECK_ARG(d, "d", "must not be NULL");
-    dash_view v;
-    int rc = alchdb__dash_evaluate(d, &v);
-    if (rc != 0)
-        return rc;
-    alchdb__strbuf sb;
-    alchdb__sb_init(&sb);
-    alchdb__sb_puts(&sb, "{");
-    alchdb__dash_health_members(&sb, &v.health, v.alerts, &v.sample);
-    alchdb__sb_puts(&sb, "}");
-    alchdb__dash_view_free(&v);
-    return finish(&sb, out, "dashboard health");
+    return render(d, render_health, "dashboard health", out);
 }
 
 ALCHDB_API int alchdb_dashboard_to_json(alchdb_dashboard *d, char **out)
 {
-    ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
-    *out = NULL;
-    ALCHDB_CHECK_ARG(d, "d", "must not be NULL");
-    dash_view v;
-    int rc = alchdb__dash_evaluate(d, &v);
-    if (rc != 0)
-        return rc;
-    alchdb__strbuf sb;
-    alchdb__sb_init(&sb);
-    rc = alchdb__dash_snapshot_json(&v, &sb);
-    alchdb__dash_view_free(&v);
-    if (rc != 0) {
-        alchdb__sb_reset(&sb);
-        return rc;
-    }
-    return finish(&sb, out, "dashboard JSON");
+    return render(d, alchdb__dash_snapshot_json, "dashboard JSON", out);
 }
 
 ALCHDB_API int alchdb_dashboard_metrics(alchdb_dashboard *d, char **out)
 {
-    ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
-    *out = NULL;
-    ALCHDB_CHECK_ARG(d, "d", "must not be NULL");
-    dash_view v;
-    int rc = alchdb__dash_evaluate(d, &v);
-    if (rc != 0)
-        return rc;
-    alchdb__strbuf sb;
-    alchdb__sb_init(&sb);
-    rc = alchdb__dash_prometheus(&v, &sb);
-    alchdb__dash_view_free(&v);
-    if (rc != 0) {
-        alchdb__sb_reset(&sb);
-        return rc;
-    }
-    return finish(&sb, out, "dashboard metrics");
+    return render(d, alchdb__dash_prometheus, "dashboard metrics", out);
 }
