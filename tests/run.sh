@@ -87,9 +87,9 @@ for t in json.load(sys.stdin):
     # meson appends "-SETUP" to the log base name when --setup is given.
     log=$(ls "$dir/meson-logs/run-$label-$part".json "$dir/meson-logs/run-$label-$part"-*.json 2>/dev/null | head -n 1 || true)
     if [ -n "$log" ]; then
-      python3 - "$log" "$label" >> "$RUN_RESULTS" <<'PY'
+      python3 - "$log" "$label" "$RUN_DETAILS" >> "$RUN_RESULTS" <<'PY'
 import json, sys
-path, label = sys.argv[1], sys.argv[2]
+path, label, details = sys.argv[1], sys.argv[2], sys.argv[3]
 for line in open(path):
     line = line.strip()
     if not line:
@@ -101,6 +101,13 @@ for line in open(path):
     name = t.get("name", "?").split(" / ")[-1]
     print("%s\t%s\t%s\t%s %.1fs" % ("PASS" if ok else "FAIL", label, name,
                                     res, float(t.get("duration", 0))))
+    if not ok:
+        # The end of what the failing test printed, repeated after the
+        # summary: a CI log kept only in part still shows why it failed.
+        out = ((t.get("stdout") or "") + (t.get("stderr") or "")).splitlines()
+        with open(details, "a") as f:
+            f.write("---- %s %s (%s): the last %d lines of its output\n" % (label, name, res, min(len(out), 40)))
+            f.write("\n".join(out[-40:]) + "\n")
 PY
     fi
     if [ -z "$log" ]; then
@@ -163,7 +170,7 @@ case "${1:-}" in
 esac
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-export RUN_RESULTS="$WORK/results" RUN_PHASES="$WORK/phases" RUN_QUICK
+export RUN_RESULTS="$WORK/results" RUN_PHASES="$WORK/phases" RUN_DETAILS="$WORK/details" RUN_QUICK
 : > "$RUN_RESULTS"
 : > "$RUN_PHASES"
 START=$(now)
@@ -251,6 +258,10 @@ echo "phase times:"
 awk -F'\t' '{ printf "  %-40s %5ds\n", $1, $2 }' "$RUN_PHASES"
 printf "  %-40s %5ds\n" "total" $(( $(now) - START ))
 [ $RUN_QUICK = 1 ] && echo "(--quick: sanitizer builds, valgrind and fuzzing skipped)"
+if [ -s "$RUN_DETAILS" ]; then
+  banner "why the failing tests failed"
+  cat "$RUN_DETAILS"
+fi
 passed=$(grep -c '^PASS' "$RUN_RESULTS" || true)
 failed=$(grep -c '^FAIL' "$RUN_RESULTS" || true)
 echo
