@@ -29,10 +29,12 @@ static int take_opts(const alchdb_perftest_config *cfg, alchdb__opts *o)
     return alchdb__opts_init(o, &alchdb__perftest_spec);
 }
 
-ALCHDB_API int alchdb_perftest_setup(const alchdb_perftest_target *target, const alchdb_perftest_config *cfg)
+/* The data step fn (setup or cleanup) on the caller's target with cfg. */
+static int data_step(const alchdb_perftest_target *target, const alchdb_perftest_config *cfg,
+                     int (*fn)(const alchdb_perftest_target *, const pt_data *), const char *func)
 {
     alchdb_perftest_target t;
-    int rc = take_target(target, &t, __func__);
+    int rc = take_target(target, &t, func);
     if (rc != 0)
         return rc;
     alchdb__opts o;
@@ -40,25 +42,19 @@ ALCHDB_API int alchdb_perftest_setup(const alchdb_perftest_target *target, const
         return alchdb__nomem("perftest options");
     pt_data d;
     alchdb__pt_data_init(&d, &o);
-    rc = alchdb__pt_setup(&t, &d);
+    rc = fn(&t, &d);
     alchdb__opts_free(&o);
     return rc;
 }
 
+ALCHDB_API int alchdb_perftest_setup(const alchdb_perftest_target *target, const alchdb_perftest_config *cfg)
+{
+    return data_step(target, cfg, alchdb__pt_setup, __func__);
+}
+
 ALCHDB_API int alchdb_perftest_cleanup(const alchdb_perftest_target *target, const alchdb_perftest_config *cfg)
 {
-    alchdb_perftest_target t;
-    int rc = take_target(target, &t, __func__);
-    if (rc != 0)
-        return rc;
-    alchdb__opts o;
-    if (take_opts(cfg, &o) != 0)
-        return alchdb__nomem("perftest options");
-    pt_data d;
-    alchdb__pt_data_init(&d, &o);
-    rc = alchdb__pt_cleanup(&t, &d);
-    alchdb__opts_free(&o);
-    return rc;
+    return data_step(target, cfg, alchdb__pt_cleanup, __func__);
 }
 
 ALCHDB_API int alchdb_perftest_run(const alchdb_perftest_target *target, const alchdb_perftest_config *cfg,
