@@ -8,79 +8,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "testutil.h"
 
 static const char *cli;
 
-typedef struct run_result {
-    int status;
-    char *out, *err;
-} run_result;
-
-static char *read_all(int fd)
-{
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    ck_assert_ptr_nonnull(buf);
-    lseek(fd, 0, SEEK_SET);
-    ssize_t got;
-    while ((got = read(fd, buf + n, cap - n - 1)) > 0) {
-        n += (size_t)got;
-        if (cap - n - 1 == 0) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            ck_assert_ptr_nonnull(buf);
-        }
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
-static int temp_fd(void)
-{
-    char path[] = "/tmp/alchdb-cli-XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    unlink(path);
-    return fd;
-}
-
 /* Runs the CLI with args (NULL-terminated) and stdin_text (NULL: /dev/null). */
-static run_result run(const char *stdin_text, const char *const *args)
+static cli_result run(const char *stdin_text, const char *const *args)
 {
-    int in = temp_fd(), out = temp_fd(), err = temp_fd();
-    if (stdin_text) {
-        ck_assert_int_eq(write(in, stdin_text, strlen(stdin_text)), (ssize_t)strlen(stdin_text));
-        lseek(in, 0, SEEK_SET);
-    }
-    char *argv[16];
-    int argc = 0;
-    argv[argc++] = (char *)cli;
-    for (; args[argc - 1] && argc < 15; argc++)
-        argv[argc] = (char *)args[argc - 1];
-    argv[argc] = NULL;
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(in, 0);
-        dup2(out, 1);
-        dup2(err, 2);
-        execv(cli, argv);
-        _exit(127);
-    }
-    int st = 0;
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    run_result r = {WIFEXITED(st) ? WEXITSTATUS(st) : -1, read_all(out), read_all(err)};
-    close(in);
-    close(out);
-    close(err);
-    return r;
-}
-
-static void done(run_result *r)
-{
-    free(r->out);
-    free(r->err);
+    return cli_run_input(cli, stdin_text, args);
 }
 
 static char *write_file(const char *text)
@@ -100,7 +36,7 @@ START_TEST(test_json_from_file_and_stdin)
                       "SELECT * FROM public.\"a.b\", \"a.b\";\n";
     char *path = write_file(sql);
     const char *args[] = {"sql", "analyze", path, NULL};
-    run_result r = run(NULL, args);
+    cli_result r = run(NULL, args);
     unlink(path);
     ck_assert_msg(r.status == 0, "status %d, stderr: %s", r.status, r.err);
     json_error_t jerr;
@@ -126,7 +62,7 @@ START_TEST(test_json_from_file_and_stdin)
     ck_assert(json_is_null(json_object_get(json_array_get(reads, 1), "schema")));
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(reads, 1), "name")), "a.b");
     json_decref(root);
-    done(&r);
+    cli_done(&r);
 
     const char *args2[] = {"sql", "analyze", "--format", "json", "-", NULL};
     r = run("SELECT now()", args2);
@@ -136,20 +72,20 @@ START_TEST(test_json_from_file_and_stdin)
     json_t *st = json_array_get(json_object_get(root, "statements"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(st, "not_cacheable_reason")), "volatile_function");
     json_decref(root);
-    done(&r);
+    cli_done(&r);
 
     const char *args3[] = {"sql", "analyze", NULL}; /* default: stdin */
     r = run("-- nothing\n", args3);
     ck_assert_int_eq(r.status, 0);
     ck_assert_str_eq(r.out, "{\"statements\":[]}\n");
-    done(&r);
+    cli_done(&r);
 }
 END_TEST
 
 START_TEST(test_syntax_error_json)
 {
     const char *args[] = {"sql", "analyze", "-", NULL};
-    run_result r = run("SELECT 1;\nSELECT 'abc", args);
+    cli_result r = run("SELECT 1;\nSELECT 'abc", args);
     ck_assert_int_eq(r.status, 2);
     json_t *root = json_loads(r.out, 0, NULL);
     ck_assert_msg(root != NULL, "not JSON: %s", r.out);
@@ -158,14 +94,14 @@ START_TEST(test_syntax_error_json)
     ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(err, "message")), "unterminated"));
     ck_assert_int_eq(json_integer_value(json_object_get(err, "offset")), 17);
     json_decref(root);
-    done(&r);
+    cli_done(&r);
 }
 END_TEST
 
 START_TEST(test_text_mode)
 {
     const char *args[] = {"sql", "analyze", "--format=text", NULL};
-    run_result r = run("SELECT * FROM users FOR UPDATE;\nINSERT INTO t VALUES (1)", args);
+    cli_result r = run("SELECT * FROM users FOR UPDATE;\nINSERT INTO t VALUES (1)", args);
     ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
     ck_assert_ptr_nonnull(strstr(r.out, "statement 0"));
     ck_assert_ptr_nonnull(strstr(r.out, "statement 1"));
@@ -173,7 +109,7 @@ START_TEST(test_text_mode)
     ck_assert_ptr_nonnull(strstr(r.out, "no (locking_clause)"));
     ck_assert_ptr_nonnull(strstr(r.out, "insert"));
     ck_assert_ptr_nonnull(strstr(r.out, "offset 32"));
-    done(&r);
+    cli_done(&r);
 
     /* syntax error: message, the line, and a caret under the offending token */
     r = run("SELECT 1;\n  SELECT 'é' FROM WHERE x", args);
@@ -193,72 +129,72 @@ START_TEST(test_text_mode)
     for (const char *p = line; p < where; p++)
         chars += ((unsigned char)*p & 0xC0) != 0x80;
     ck_assert_uint_eq(caret_col, chars);
-    done(&r);
+    cli_done(&r);
 }
 END_TEST
 
 START_TEST(test_usage_errors)
 {
     const char *missing[] = {"sql", "analyze", "/nonexistent/dir/file.sql", NULL};
-    run_result r = run(NULL, missing);
+    cli_result r = run(NULL, missing);
     ck_assert_int_eq(r.status, 2);
     ck_assert_str_eq(r.out, "");
     ck_assert_ptr_nonnull(strstr(r.err, "/nonexistent/dir/file.sql"));
     ck_assert_ptr_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1); /* one line */
-    done(&r);
+    cli_done(&r);
 
     const char *badfmt[] = {"sql", "analyze", "--format", "xml", NULL};
     r = run("SELECT 1", badfmt);
     ck_assert_int_eq(r.status, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "xml"));
-    done(&r);
+    cli_done(&r);
 
     const char *badopt[] = {"sql", "analyze", "--frobnicate", NULL};
     r = run("SELECT 1", badopt);
     ck_assert_int_eq(r.status, 2);
-    done(&r);
+    cli_done(&r);
 
     const char *badutf[] = {"sql", "analyze", NULL};
     r = run("SELECT '\xff'", badutf);
     ck_assert_int_eq(r.status, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "UTF-8"));
-    done(&r);
+    cli_done(&r);
 
     const char *unknown[] = {"frobnicate", NULL};
     r = run(NULL, unknown);
     ck_assert_int_eq(r.status, 2);
-    done(&r);
+    cli_done(&r);
 
     const char *none[] = {NULL};
     r = run(NULL, none);
     ck_assert_int_eq(r.status, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "usage"));
-    done(&r);
+    cli_done(&r);
 }
 END_TEST
 
 START_TEST(test_help_and_version)
 {
     const char *help[] = {"--help", NULL};
-    run_result r = run(NULL, help);
+    cli_result r = run(NULL, help);
     ck_assert_int_eq(r.status, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "sql"));
-    done(&r);
+    cli_done(&r);
     const char *sqlhelp[] = {"sql", "--help", NULL};
     r = run(NULL, sqlhelp);
     ck_assert_int_eq(r.status, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "analyze"));
-    done(&r);
+    cli_done(&r);
     const char *ahelp[] = {"sql", "analyze", "--help", NULL};
     r = run(NULL, ahelp);
     ck_assert_int_eq(r.status, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "--format"));
-    done(&r);
+    cli_done(&r);
     const char *ver[] = {"--version", NULL};
     r = run(NULL, ver);
     ck_assert_int_eq(r.status, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "alchdb 0."));
-    done(&r);
+    cli_done(&r);
 }
 END_TEST
 

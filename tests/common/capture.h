@@ -126,10 +126,16 @@ static inline int cap_temp_fd(void)
     return fd;
 }
 
-/* Run `cli args...` (NULL-terminated, at most 30) with /dev/null as input. */
-static inline cli_result cli_run(const char *cli, const char *const *args)
+/* Run `cli args...` (NULL-terminated, at most 30) with input as its stdin
+ * (NULL: /dev/null); its exit status and everything it wrote. */
+static inline cli_result cli_run_input(const char *cli, const char *input, const char *const *args)
 {
-    int out = cap_temp_fd(), err = cap_temp_fd();
+    int in = input ? cap_temp_fd() : open("/dev/null", O_RDONLY), out = cap_temp_fd(), err = cap_temp_fd();
+    ck_assert_int_ge(in, 0);
+    if (input) {
+        ck_assert_int_eq(write(in, input, strlen(input)), (ssize_t)strlen(input));
+        lseek(in, 0, SEEK_SET);
+    }
     char *argv[32];
     int argc = 0;
     argv[argc++] = (char *)cli;
@@ -139,7 +145,6 @@ static inline cli_result cli_run(const char *cli, const char *const *args)
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        int in = open("/dev/null", O_RDONLY);
         dup2(in, 0);
         dup2(out, 1);
         dup2(err, 2);
@@ -149,9 +154,16 @@ static inline cli_result cli_run(const char *cli, const char *const *args)
     int st = 0;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     cli_result r = {WIFEXITED(st) ? WEXITSTATUS(st) : -1, cap_read_fd(out), cap_read_fd(err)};
+    close(in);
     close(out);
     close(err);
     return r;
+}
+
+/* The same with /dev/null as input. */
+static inline cli_result cli_run(const char *cli, const char *const *args)
+{
+    return cli_run_input(cli, NULL, args);
 }
 
 static inline void cli_done(cli_result *r)
