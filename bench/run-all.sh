@@ -24,6 +24,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_BIN=${ALCHDB_PG_BIN:-/usr/lib/postgresql/15/bin}
 PGBOUNCER=${PGBOUNCER:-/usr/sbin/pgbouncer}
 RIG_USER=alchdbrig
+# shellcheck source=bench/pgbouncer.sh
+. "$ROOT/bench/pgbouncer.sh"
 BUILD=${ALCHDB_BENCH_BUILD:-$ROOT/build-bench}
 case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 
@@ -65,38 +67,13 @@ if [ $INNER = 1 ]; then
   WORK=$(mktemp -d /tmp/alchdb-runall.XXXXXX)
   chmod 755 "$WORK"
   [ "$(id -u)" = 0 ] && chown "$RIG_USER" "$WORK"
-  as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u "$RIG_USER" -- "$@"; else "$@"; fi; }
   cleanup() {
-    [ -f "$WORK/pgbouncer.pid" ] && kill "$(cat "$WORK/pgbouncer.pid")" 2>/dev/null || true
-    sleep 0.2
+    pgbouncer_stop "$WORK"
     rm -rf "$WORK"
   }
   trap cleanup EXIT
   "$PG_BIN/pgbench" -i -s 10 -q -h 127.0.0.1 -p "$PORT" -U postgres alchdb_test >/dev/null 2>&1
-  BPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  printf '"postgres" ""\n' > "$WORK/userlist.txt"
-  cat > "$WORK/pgbouncer.ini" <<EOF
-[databases]
-alchdb_test = host=127.0.0.1 port=$PORT dbname=alchdb_test user=postgres
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $BPORT
-unix_socket_dir =
-auth_type = trust
-auth_file = $WORK/userlist.txt
-pool_mode = transaction
-default_pool_size = 100
-max_client_conn = 2000
-ignore_startup_parameters = extra_float_digits,application_name
-logfile = $WORK/pgbouncer.log
-pidfile = $WORK/pgbouncer.pid
-EOF
-  [ "$(id -u)" = 0 ] && chown -R "$RIG_USER" "$WORK"
-  as_owner "$PGBOUNCER" -d "$WORK/pgbouncer.ini"
-  for _ in $(seq 1 50); do
-    "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$BPORT" -d alchdb_test && break
-    sleep 0.1
-  done
+  pgbouncer_start "$WORK" "$PORT"
 
   SECS=3; [ $QUICK = 1 ] && SECS=2
   REDIS_HOST=${ALCHDB_TEST_REDIS%:*}

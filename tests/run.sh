@@ -9,7 +9,7 @@
 #   ALCHDB_SKIP_APT=1       do not run apt (only check the packages are present)
 #   ALCHDB_JOBS=N           parallel compile/test jobs (default 2)
 #   ALCHDB_BUILD_ROOT=DIR   where the build directories go (default: the repo)
-#   ALCHDB_FUZZ_SECONDS=N   seconds each libFuzzer target runs (default 20)
+#   ALCHDB_FUZZ_SECONDS=N   seconds each libFuzzer target runs (default 12)
 #
 # Build directories: build-ci (-Dwerror=true; also used for valgrind),
 # build-asan (ASan+UBSan), build-tsan (TSan), build-fuzz (clang, the libFuzzer
@@ -233,7 +233,7 @@ fi
 # libFuzzer targets: a clang build of their own, each run for a short bounded
 # time from its seed corpus (tests/fuzz/run.sh; long runs: docs/reliability.md).
 if [ $RUN_QUICK = 0 ]; then
-  banner "fuzz: libFuzzer targets (clang, ${ALCHDB_FUZZ_SECONDS:-20}s each)"
+  banner "fuzz: libFuzzer targets (clang, ${ALCHDB_FUZZ_SECONDS:-12}s each)"
   t0=$(now)
   ALCHDB_BUILD_ROOT="$BUILD_ROOT" tests/fuzz/run.sh || true
   phase_time "fuzz (build + short runs)" $(( $(now) - t0 ))

@@ -5,14 +5,14 @@
 # per target; exits non-zero when a target crashed, leaked or broke one of its
 # properties (the input that did it is kept and its path printed).
 #
-#   tests/fuzz/run.sh                      every target, 20 s each (what tests/run.sh runs)
+#   tests/fuzz/run.sh                      every target, 12 s each (what tests/run.sh runs)
 #   tests/fuzz/run.sh --seconds 60 sql     one target, one minute
 #   tests/fuzz/run.sh --long               every target 30 min, one at a time, at nice 19,
 #                                          corpus kept in BUILD/fuzz-corpus/<target> between runs
 #   tests/fuzz/run.sh --long --seconds 7200 codec
 #
 # Options: --build DIR (default $ALCHDB_BUILD_ROOT/build-fuzz, else ./build-fuzz),
-# --seconds N (per target; default $ALCHDB_FUZZ_SECONDS, else 20, or 1800
+# --seconds N (per target; default $ALCHDB_FUZZ_SECONDS, else 12, or 1800
 # with --long), --long, --no-build. Environment: ALCHDB_JOBS (2), ALCHDB_FUZZ_SEED
 # (libFuzzer seed: 1 for short runs, fresh for --long unless set), RUN_RESULTS
 # (tests/run.sh's result file: one line per target is appended).
@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#targets[@]} -gt 0 ] || targets=("${TARGETS_ALL[@]}")
 if [ -z "$SECONDS_PER" ]; then
-  if [ $LONG = 1 ]; then SECONDS_PER=${ALCHDB_FUZZ_SECONDS:-1800}; else SECONDS_PER=${ALCHDB_FUZZ_SECONDS:-20}; fi
+  if [ $LONG = 1 ]; then SECONDS_PER=${ALCHDB_FUZZ_SECONDS:-1800}; else SECONDS_PER=${ALCHDB_FUZZ_SECONDS:-12}; fi
 fi
 for t in "${targets[@]}"; do
   [ -d "tests/fuzz/corpus/$t" ] || { echo "tests/fuzz/run.sh: no target '$t' (${TARGETS_ALL[*]})" >&2; exit 2; }
