@@ -32,7 +32,8 @@ static const char PROBE_SQL[] =
     "(SELECT received_tli FROM pg_stat_wal_receiver), "
     "GREATEST((SELECT timeline_id FROM pg_control_checkpoint()), "
     "(SELECT min_recovery_end_timeline FROM pg_control_recovery())), "
-    "(extract(epoch FROM pg_last_xact_replay_timestamp()) * 1000000)::int8 "
+    "(extract(epoch FROM pg_last_xact_replay_timestamp()) * 1000000)::int8, "
+    "CASE WHEN r THEN NULL ELSE pg_current_wal_flush_lsn()::text END "
     "FROM pg_is_in_recovery() r";
 
 void alchdb__router_probe_close(router_host *h)
@@ -116,7 +117,7 @@ static uint64_t col_u64(const PGresult *res, int col)
 /* The probe's answer as a probe_result; false when it is not one. */
 static bool parse_probe(const PGresult *res, probe_result *out, char *why, size_t cap)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 10) {
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 11) {
         alchdb__pq_message(why, cap, PQresultErrorMessage(res));
         if (!why[0])
             snprintf(why, cap, "unexpected answer to the probe");
@@ -127,6 +128,7 @@ static bool parse_probe(const PGresult *res, probe_result *out, char *why, size_
     out->read_only = !strcmp(PQgetvalue(res, 0, 1), "on");
     out->sysid = col_u64(res, 2);
     out->insert_lsn = col_lsn(res, 3);
+    out->flush_lsn = col_lsn(res, 10);
     out->replay_lsn = col_lsn(res, 5);
     out->receive_lsn = col_lsn(res, 6);
     out->replay_ts_us = col_null(res, 9) ? 0 : strtoll(PQgetvalue(res, 0, 9), NULL, 10);

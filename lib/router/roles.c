@@ -265,9 +265,9 @@ void alchdb__router_apply_probe(alchdb_router *r, router_host *h, const probe_re
     if (pr)
         h->last_probe = *pr;
     choose_writer(r, now);
-    if (pr && atomic_load(&r->writer) == h->index && pr->insert_lsn >= 0) {
+    if (pr && atomic_load(&r->writer) == h->index && pr->flush_lsn >= 0) {
         bool first = r->nsamples == 0;
-        push_sample(r, pr->insert_lsn, now);
+        push_sample(r, pr->flush_lsn, now);
         /* A primary to measure against again (at start, or after a
          * failover): the standbys judged without one are judged again now
          * rather than at their next probe. */

@@ -49,6 +49,12 @@ typedef struct probe_result {
     uint32_t timeline;  /* primary: exact; standby: see timeline_exact */
     bool timeline_exact;
     int64_t insert_lsn;  /* primary / read-only: WAL insert position; -1 otherwise */
+    /* primary / read-only: WAL flushed, all a standby can ever have; -1
+     * otherwise. Lag is measured against this, not the insert position:
+     * after a segment switch on an idle primary the insert position sits
+     * past the new segment's header, where no standby's replay ever gets
+     * until the next record. */
+    int64_t flush_lsn;
     int64_t replay_lsn, receive_lsn; /* standby; -1 unknown */
     int64_t replay_ts_us; /* wall clock of the last replayed commit; 0 unknown */
 } probe_result;

@@ -206,6 +206,39 @@ START_TEST(test_lagging_replica_excluded)
 }
 END_TEST
 
+/* An idle primary after a WAL segment switch: its insert position sits past
+ * the new segment's page header, which no standby ever replays (replay ends
+ * at the boundary until the next record). The replica is caught up all the
+ * same and keeps its reads, however long the primary stays idle. */
+START_TEST(test_idle_primary_after_wal_switch)
+{
+    alchdb_router_config *cfg;
+    ck_assert_int_eq(alchdb_router_config_new(&cfg), 0);
+    ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "probe_interval", "100ms"), 0);
+    ck_assert_int_eq(alchdb_router_config_set_from_string(cfg, "max_lag_time", "1s"), 0);
+    alchdb_router *r;
+    ck_assert_int_eq(alchdb_router_new(test_env("ALCHDB_TEST_PRIMARY"), NULL, cfg, &r), 0);
+    alchdb_router_config_free(cfg);
+    ck_assert_int_eq(alchdb_router_add_replica(r, test_env("ALCHDB_TEST_REPLICA"), 1), 0);
+    ck_assert_int_eq(alchdb_router_start(r), 0);
+    wait_health(r, 1, 1, 10 * test_slowdown());
+    psql(test_env("ALCHDB_TEST_PRIMARY"), "DROP TABLE IF EXISTS switchtest; CREATE TABLE switchtest (id int)");
+    psql(test_env("ALCHDB_TEST_PRIMARY"), "SELECT pg_switch_wal()");
+    /* well past max_lag_time, with the primary idle */
+    for (int i = 0; i < 30; i++) {
+        usleep(100000);
+        ck_assert_int_eq(alchdb_router_probe_now(r), 0);
+    }
+    char *json = NULL;
+    alchdb_router_to_json(r, &json);
+    ck_assert_msg(alchdb_router_host_healthy(r, 1) == 1, "caught-up replica excluded after a WAL switch: %s", json);
+    alchdb_free(json);
+    int reason;
+    ck_assert_int_eq(run_where(r, ALCHDB_INTENT_AUTO, "SELECT 1", NULL, &reason), 1);
+    alchdb_router_free(r);
+}
+END_TEST
+
 /* Reads on many threads while the replica is stopped (-m immediate) and
  * restarted: every read succeeds (failed over to the primary), and the replica
  * is re-admitted after it comes back. */
@@ -903,6 +936,7 @@ int main(void)
     tcase_add_test(tc, test_reads_to_replica_writes_to_primary);
     tcase_add_test(tc, test_read_your_writes);
     tcase_add_test(tc, test_lagging_replica_excluded);
+    tcase_add_test(tc, test_idle_primary_after_wal_switch);
     tcase_add_test(tc, test_unreachable_replica_and_bad_input);
     tcase_add_test(tc, test_no_replica_fallback_and_cap);
     tcase_add_test(tc, test_wrong_role_detected);
