@@ -104,5 +104,5 @@ def migration_config(values: Optional[Mapping[str, OptionValue]]) -> Config:
 
 
 def advisor_config(values: Optional[Mapping[str, OptionValue]]) -> Config:
-    return Config("advisor", lib.alchdb_advisor_options_new, lib.alchdb_advisor_options_free,
-                  lib.alchdb_advisor_options_set_from_string, values)
+    return Config("advisor", lib.alchdb_advisor_config_new, lib.alchdb_advisor_config_free,
+                  lib.alchdb_advisor_config_set_from_string, values)

@@ -76,7 +76,7 @@ def advise(conninfo: str, queries: Iterable[Union[str, Tuple[str, int, float]]] 
     with advisor_config(opts) as cfg:
         for q in queries:
             sql, calls, total = (q, 1, 0.0) if isinstance(q, str) else q
-            errors.check(lib.alchdb_advisor_options_add_query(cfg.ptr, sql.encode(), calls, total))
+            errors.check(lib.alchdb_advisor_config_add_query(cfg.ptr, sql.encode(), calls, total))
         rep = ctypes.c_void_p()
         errors.check(lib.alchdb_advisor_analyze(cfg.ptr, ctypes.byref(rep)))
     try:
