@@ -10,6 +10,7 @@ extern const alchdb__optspec alchdb__monitor_optspec;
 extern const alchdb__optspec alchdb__perftest_spec;
 extern const alchdb__optspec alchdb__dashboard_spec;
 extern const alchdb__optspec alchdb__advisor_optspec;
+extern const alchdb__optspec alchdb__migration_optspec;
 
 const alchdb__optspec *const alchdb__option_specs[] = {
     &alchdb__pool_optspec,
@@ -19,5 +20,6 @@ const alchdb__optspec *const alchdb__option_specs[] = {
     &alchdb__perftest_spec,
     &alchdb__dashboard_spec,
     &alchdb__advisor_optspec,
+    &alchdb__migration_optspec,
     NULL,
 };

@@ -52,14 +52,12 @@ static int set_opt(alchdb_advisor_config *o, const char *flag, const char *name,
 static int set_pair(alchdb_advisor_config *o, const char *pair)
 {
     char name[128];
-    const char *eq = strchr(pair, '=');
-    if (!eq || eq == pair || (size_t)(eq - pair) >= sizeof name) {
+    const char *value = alchdb_cli_split_set(pair, name, sizeof name);
+    if (!value) {
         alchdb_cli_error("alchdb advise: --set wants NAME=VALUE, not '%s'\n", pair);
         return -1;
     }
-    memcpy(name, pair, (size_t)(eq - pair));
-    name[eq - pair] = 0;
-    return set_opt(o, "--set", name, eq + 1);
+    return set_opt(o, "--set", name, value);
 }
 
 int alchdb_cli_advise(int argc, char **argv)

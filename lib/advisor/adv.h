@@ -279,8 +279,6 @@ void alchdb__adv_report_destroy(alchdb_advisor_report *r);
 extern const alchdb__optspec alchdb__advisor_optspec;
 /* cfg NULL: the defaults. Borrows from cfg; allocates nothing. */
 void alchdb__adv_settings_load(adv_settings *s, const alchdb_advisor_config *cfg);
-/* A lock or statement timeout for SET: whole milliseconds, rounded up. */
-long long alchdb__adv_timeout_ms(int64_t us);
 int alchdb__adv_add_script(alchdb_advisor_config *cfg, const char *text, size_t len, const char *source);
 
 #endif

@@ -12,7 +12,7 @@ static void session_setup(PGconn *conn, const adv_settings *o)
     char buf[96];
     /* Only reads: nothing the advisor sends can change data. */
     PQclear(PQexecParams(conn, "SET default_transaction_read_only = on", 0, NULL, NULL, NULL, NULL, 0));
-    snprintf(buf, sizeof buf, "SET statement_timeout = %lld", alchdb__adv_timeout_ms(o->statement_timeout_us));
+    snprintf(buf, sizeof buf, "SET statement_timeout = %lld", alchdb__duration_ms_ceil(o->statement_timeout_us));
     PQclear(PQexecParams(conn, buf, 0, NULL, NULL, NULL, NULL, 0));
 }
 
@@ -163,7 +163,7 @@ int alchdb_advisor_apply(const alchdb_advisor_config *cfg, const alchdb_advisor_
     if (!conn)
         return alchdb_last_error_code();
     char buf[96], err[512];
-    snprintf(buf, sizeof buf, "SET lock_timeout = %lld", alchdb__adv_timeout_ms(opts.lock_timeout_us));
+    snprintf(buf, sizeof buf, "SET lock_timeout = %lld", alchdb__duration_ms_ceil(opts.lock_timeout_us));
     int rc = 0;
     if (exec_simple(conn, buf, err, sizeof err) || exec_simple(conn, "SET statement_timeout = 0", err, sizeof err)) {
         rc = alchdb__error(ALCHDB_E_QUERY, "advisor apply: %s", err);

@@ -77,11 +77,6 @@ void alchdb__adv_settings_load(adv_settings *s, const alchdb_advisor_config *cfg
     }
 }
 
-long long alchdb__adv_timeout_ms(int64_t us)
-{
-    return (long long)(us / MS + (us % MS != 0));
-}
-
 static int add_query(alchdb_advisor_config *opts, const char *sql, size_t len, int64_t calls, double ms,
                      const char *source)
 {

@@ -343,6 +343,11 @@ ALCHDB_API int alchdb_parse_duration(const char *text, int64_t *out_us)
     return alchdb__parse_duration(text, out_us);
 }
 
+long long alchdb__duration_ms_ceil(int64_t us)
+{
+    return (long long)(us / 1000 + (us % 1000 > 0));
+}
+
 void alchdb__format_duration(int64_t us, char *buf, size_t cap)
 {
     static const struct {

@@ -86,6 +86,10 @@ int alchdb__parse_size(const char *text, int64_t *out_bytes);
 int alchdb__parse_bool(const char *text, int64_t *out);
 /* A duration in the same syntax, shortest exact form ("250ms", "1h30m", "0"). */
 void alchdb__format_duration(int64_t us, char *buf, size_t cap);
+/* A duration option as PostgreSQL's timeout settings take it (SET
+ * lock_timeout = N): whole milliseconds, rounded up so that a non-zero value
+ * never becomes 0 ("no timeout"). */
+long long alchdb__duration_ms_ceil(int64_t us);
 
 /* The registry of every module's spec (lib/options_registry.c). */
 extern const alchdb__optspec *const alchdb__option_specs[];

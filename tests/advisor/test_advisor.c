@@ -5,7 +5,7 @@
 
 #include "testutil.h"
 
-START_TEST(test_options_args)
+START_TEST(test_config_args)
 {
     ck_assert_int_eq(alchdb_advisor_config_new(NULL), ALCHDB_E_INVALID);
     alchdb_advisor_config *o = NULL;
@@ -92,7 +92,7 @@ int main(void)
 {
     Suite *s = suite_create("advisor");
     TCase *tc = tcase_create("unit");
-    tcase_add_test(tc, test_options_args);
+    tcase_add_test(tc, test_config_args);
     tcase_add_test(tc, test_analyze_args);
     suite_add_tcase(s, tc);
     return run_suite(s);

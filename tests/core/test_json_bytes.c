@@ -239,9 +239,9 @@ START_TEST(test_live_emitters)
     cli_done(&cr);
 
     /* migration trace and execute: the server's errors in LATIN1 */
-    alchdb_migration_options *mo = NULL;
-    ck_assert_int_eq(alchdb_migration_options_new(&mo), 0);
-    ck_assert_int_eq(alchdb_migration_options_set_string(mo, ALCHDB_MIGRATION_OPT_CONNINFO, latin1_ci), 0);
+    alchdb_migration_config *mo = NULL;
+    ck_assert_int_eq(alchdb_migration_config_new(&mo), 0);
+    ck_assert_int_eq(alchdb_migration_config_set_string(mo, ALCHDB_MIGRATION_OPT_CONNINFO, latin1_ci), 0);
     /* fails; the DETAIL names the dependent objects, from the catalog */
     const char *sql = "DROP TABLE parent_ascii;\n";
     size_t agreed = 0, disagreed = 0;
@@ -258,7 +258,7 @@ START_TEST(test_live_emitters)
     ck_assert_int_eq(rc, ALCHDB_E_QUERY);
     must_parse("migration execute", 0, json);
     alchdb_migration_free(m);
-    alchdb_migration_options_free(mo);
+    alchdb_migration_config_free(mo);
 
     /* pool: the server's connect error for a database that does not exist */
     char ci[512];

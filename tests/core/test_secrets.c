@@ -239,10 +239,10 @@ static void run_advisor(const char *ci)
 
 static void run_migration(const char *ci)
 {
-    alchdb_migration_options *o = NULL;
-    ck_assert_int_eq(alchdb_migration_options_new(&o), 0);
-    int rc = alchdb_migration_options_set_from_string(o, "conninfo", ci);
-    cap_error(&cap_all, "alchdb_migration_options_set_from_string", rc);
+    alchdb_migration_config *o = NULL;
+    ck_assert_int_eq(alchdb_migration_config_new(&o), 0);
+    int rc = alchdb_migration_config_set_from_string(o, "conninfo", ci);
+    cap_error(&cap_all, "alchdb_migration_config_set_from_string", rc);
     ck_assert_int_eq(rc, 0);
     alchdb_migration *m = NULL;
     rc = alchdb_migration_new(o, &m);
@@ -254,7 +254,7 @@ static void run_migration(const char *ci)
     cap_error(&cap_all, "alchdb_migration_trace", rc);
     ck_assert_msg(rc < 0, "trace connected with a wrong password");
     json_doc("migration trace", rc, json);
-    alchdb_migration_options_free(o);
+    alchdb_migration_config_free(o);
 }
 
 /* ---- the CLI -------------------------------------------------------------- */
