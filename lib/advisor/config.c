@@ -21,7 +21,8 @@ static const alchdb__optdef DEFS[] = {
     BOOL_OPT(ALCHDB_ADVISOR_OPT_USE_PG_STAT_STATEMENTS, "use_pg_stat_statements", 1,
              "read the workload from pg_stat_statements when it is installed"),
     BOOL_OPT(ALCHDB_ADVISOR_OPT_USE_HYPOPG, "use_hypopg", 1, "verify candidates with HypoPG when it is installed"),
-    INT_OPT(ALCHDB_ADVISOR_OPT_MAX_SUGGESTIONS, "max_suggestions", 0, 1000, 10, "at most this many missing-index suggestions"),
+    INT_OPT(ALCHDB_ADVISOR_OPT_MAX_SUGGESTIONS, "max_suggestions", 0, 1000, 10,
+            "at most this many missing-index suggestions"),
     {ALCHDB_ADVISOR_OPT_MAX_INDEX_BYTES, "max_index_bytes", ALCHDB_OPT_SIZE, 0, INT64_MAX, 0, NULL, NULL, NULL, 0,
      "budget for the estimated size of all suggested indexes; 0 = none"},
     INT_OPT(ALCHDB_ADVISOR_OPT_MIN_GAIN_PCT, "min_gain_pct", 1, 99, 10,
@@ -50,12 +51,7 @@ ALCHDB__CONFIG_API_HOOKS(advisor, alchdb_advisor_config, opts, &alchdb__advisor_
 
 static int64_t value(const alchdb_advisor_config *cfg, int key)
 {
-    if (cfg)
-        return alchdb__opts_i(&cfg->opts, key);
-    for (size_t i = 0; i < alchdb__advisor_optspec.n; i++)
-        if (DEFS[i].key == key)
-            return DEFS[i].def;
-    return 0;
+    return alchdb__opts_value(cfg ? &cfg->opts : NULL, &alchdb__advisor_optspec, key);
 }
 
 void alchdb__adv_settings_load(adv_settings *s, const alchdb_advisor_config *cfg)

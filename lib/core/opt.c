@@ -19,6 +19,14 @@ static long def_index(const alchdb__optspec *spec, int key)
     return -1;
 }
 
+int64_t alchdb__opts_value(const alchdb__opts *o, const alchdb__optspec *spec, int key)
+{
+    if (o)
+        return alchdb__opts_i(o, key);
+    long i = def_index(spec, key);
+    return i < 0 ? 0 : spec->defs[i].def;
+}
+
 static long name_index(const alchdb__optspec *spec, const char *name)
 {
     for (size_t i = 0; i < spec->n; i++)

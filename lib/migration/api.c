@@ -34,12 +34,7 @@ ALCHDB__CONFIG_API(migration, alchdb_migration_config, opts, &alchdb__migration_
 
 static int64_t value(const alchdb_migration_config *cfg, int key)
 {
-    if (cfg)
-        return alchdb__opts_i(&cfg->opts, key);
-    for (size_t i = 0; i < alchdb__migration_optspec.n; i++)
-        if (DEFS[i].key == key)
-            return DEFS[i].def;
-    return 0;
+    return alchdb__opts_value(cfg ? &cfg->opts : NULL, &alchdb__migration_optspec, key);
 }
 
 /* The settings of an assessment from cfg (NULL: the defaults); the conninfo
