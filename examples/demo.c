@@ -372,18 +372,18 @@ static int section_migration(struct demo *d)
 /* ---- section: advisor (indexes of the live database) --------------------- */
 static int section_advisor(struct demo *d)
 {
-    alchdb_advisor_options *o;
+    alchdb_advisor_config *o;
     alchdb_advisor_report *rep = NULL;
-    if (alchdb_advisor_options_new(&o))
+    if (alchdb_advisor_config_new(&o))
         return fail("advisor", alchdb_last_error_message());
     /* a workload the demo table has no index for */
-    int rc = alchdb_advisor_options_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, d->primary);
+    int rc = alchdb_advisor_config_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, d->primary);
     if (rc == 0)
-        rc = alchdb_advisor_options_add_query(o, "SELECT * FROM alchdb_demo WHERE token = 'x' AND n = 7", 5000, 900.0);
+        rc = alchdb_advisor_config_add_query(o, "SELECT * FROM alchdb_demo WHERE token = 'x' AND n = 7", 5000, 900.0);
     if (rc == 0)
         rc = alchdb_advisor_analyze(o, &rep);
     if (rc) {
-        alchdb_advisor_options_free(o);
+        alchdb_advisor_config_free(o);
         return fail("advisor", alchdb_last_error_message());
     }
     printf("  index usage ratio %.1f %%, health %d/100; unused %lld, redundant %lld, FK without index %lld, "
@@ -397,7 +397,7 @@ static int section_advisor(struct demo *d)
         printf("  suggest (%s): %s\n", alchdb_advisor_report_missing_verified_by(rep, (size_t)i),
                alchdb_advisor_report_item_sql(rep, ALCHDB_ADVISOR_MISSING, (size_t)i));
     alchdb_advisor_report_free(rep);
-    alchdb_advisor_options_free(o);
+    alchdb_advisor_config_free(o);
     return SECTION_OK;
 }
 

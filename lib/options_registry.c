@@ -9,6 +9,8 @@ extern const alchdb__optspec alchdb__cache_optspec;
 extern const alchdb__optspec alchdb__monitor_optspec;
 extern const alchdb__optspec alchdb__perftest_spec;
 extern const alchdb__optspec alchdb__dashboard_spec;
+extern const alchdb__optspec alchdb__advisor_optspec;
+extern const alchdb__optspec alchdb__migration_optspec;
 
 const alchdb__optspec *const alchdb__option_specs[] = {
     &alchdb__pool_optspec,
@@ -17,5 +19,7 @@ const alchdb__optspec *const alchdb__option_specs[] = {
     &alchdb__monitor_optspec,
     &alchdb__perftest_spec,
     &alchdb__dashboard_spec,
+    &alchdb__advisor_optspec,
+    &alchdb__migration_optspec,
     NULL,
 };

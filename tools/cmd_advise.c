@@ -1,4 +1,7 @@
-/* `alchdb advise --conninfo STR [--queries FILE] [--format text|json] [--apply]`. */
+/* `alchdb advise --conninfo STR [--queries FILE] [--format text|json] [--apply]
+ * [--set NAME=VALUE]...`: the options are the advisor's (alchdb_advisor_config),
+ * read from ALCHDB_ADVISOR_<NAME> variables, then from the flags; --help lists
+ * them from the library's table. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,67 +11,105 @@
 
 #include "cli_io.h"
 #include "cmd_advise.h"
+#include "cmd_options.h"
 
-static const char usage[] =
-    "usage: alchdb advise --conninfo STR [--queries FILE] [--format text|json] [--apply]\n"
-    "                     [--no-hypopg] [--no-pg-stat-statements] [--max-suggestions N]\n"
-    "\n"
-    "Analyse the indexes of a live database: usage, unused and redundant indexes, foreign keys\n"
-    "without an index, and missing indexes for the workload (pg_stat_statements when installed,\n"
-    "plus FILE: statements separated by ';'), verified with HypoPG when installed.\n"
-    "\n"
-    "  --apply    create the suggested missing indexes (CONCURRENTLY, with lock_timeout);\n"
-    "             drops are never applied by the CLI: they stay commented out in the script\n"
-    "\n"
-    "Exit status: 0 done (the report may be partial: see its notes); 1 --apply failed;\n"
-    "2 usage error, unreadable file or connection error.\n";
+static void help(FILE *to)
+{
+    fputs("usage: alchdb advise --conninfo STR [--queries FILE] [--format text|json] [--apply]\n"
+          "                     [--set NAME=VALUE]... [--no-hypopg] [--no-pg-stat-statements]\n"
+          "                     [--max-suggestions N]\n"
+          "\n"
+          "Analyse the indexes of a live database: usage, unused and redundant indexes, foreign keys\n"
+          "without an index, and missing indexes for the workload (pg_stat_statements when installed,\n"
+          "plus FILE: statements separated by ';'), verified with HypoPG when installed.\n"
+          "\n"
+          "  --apply              create the suggested missing indexes (CONCURRENTLY, with lock_timeout);\n"
+          "                       drops are never applied by the CLI: they stay commented out in the script\n"
+          "  --set NAME=VALUE     any advisor option below, by name (repeatable)\n"
+          "  --conninfo STR       the same as --set conninfo=STR\n"
+          "  --no-hypopg          the same as --set use_hypopg=off\n"
+          "  --no-pg-stat-statements  the same as --set use_pg_stat_statements=off\n"
+          "  --max-suggestions N  the same as --set max_suggestions=N\n"
+          "\n"
+          "Advisor options (also read from ALCHDB_ADVISOR_<NAME> variables; flags override them):\n",
+          to);
+    alchdb_cli_print_options(to, "advisor");
+    fputs("\n"
+          "Exit status: 0 done (the report may be partial: see its notes); 1 --apply failed;\n"
+          "2 usage error, unreadable file or connection error.\n",
+          to);
+}
 
+static int set_opt(alchdb_advisor_config *o, const char *flag, const char *name, const char *value)
+{
+    if (alchdb_advisor_config_set_from_string(o, name, value) == 0)
+        return 0;
+    alchdb_cli_error("alchdb advise: %s: %s\n", flag, alchdb_last_error_message());
+    return -1;
+}
+
+/* --set NAME=VALUE */
+static int set_pair(alchdb_advisor_config *o, const char *pair)
+{
+    char name[128];
+    const char *value = alchdb_cli_split_set(pair, name, sizeof name);
+    if (!value) {
+        alchdb_cli_error("alchdb advise: --set wants NAME=VALUE, not '%s'\n", pair);
+        return -1;
+    }
+    return set_opt(o, "--set", name, value);
+}
 
 int alchdb_cli_advise(int argc, char **argv)
 {
-    const char *conninfo = NULL, *queries = NULL, *format = "text";
+    const char *queries = NULL, *format = "text";
     bool apply = false;
-    alchdb_advisor_options *o = NULL;
-    if (alchdb_advisor_options_new(&o)) {
+    alchdb_advisor_config *o = NULL;
+    if (alchdb_advisor_config_new(&o) || alchdb_advisor_config_from_env(o, "ALCHDB_ADVISOR")) {
         alchdb_cli_error("alchdb advise: %s\n", alchdb_last_error_message());
+        alchdb_advisor_config_free(o);
         return 2;
     }
     int rc = 2;
     for (int i = 0; i < argc; i++) { /* argv holds the arguments after "advise" */
         const char *a = argv[i];
         bool takes_value = !strcmp(a, "--conninfo") || !strcmp(a, "--queries") || !strcmp(a, "--format") ||
-                           !strcmp(a, "--max-suggestions");
+                           !strcmp(a, "--max-suggestions") || !strcmp(a, "--set");
         if (takes_value && i + 1 >= argc) {
             alchdb_cli_error("alchdb advise: %s needs a value (see `alchdb advise --help`)\n", a);
             goto out;
         }
+        int bad = 0;
         if (!strcmp(a, "--conninfo"))
-            conninfo = argv[++i];
+            bad = set_opt(o, a, "conninfo", argv[++i]);
         else if (!strcmp(a, "--queries"))
             queries = argv[++i];
         else if (!strcmp(a, "--format"))
             format = argv[++i];
         else if (!strcmp(a, "--apply"))
             apply = true;
+        else if (!strcmp(a, "--set"))
+            bad = set_pair(o, argv[++i]);
         else if (!strcmp(a, "--no-hypopg"))
-            alchdb_advisor_options_set_int64(o, ALCHDB_ADVISOR_OPT_USE_HYPOPG, 0);
+            bad = set_opt(o, a, "use_hypopg", "off");
         else if (!strcmp(a, "--no-pg-stat-statements"))
-            alchdb_advisor_options_set_int64(o, ALCHDB_ADVISOR_OPT_USE_PG_STAT_STATEMENTS, 0);
-        else if (!strcmp(a, "--max-suggestions")) {
-            if (alchdb_advisor_options_set_from_string(o, "max_suggestions", argv[++i])) {
-                alchdb_cli_error("alchdb advise: --max-suggestions: %s\n", alchdb_last_error_message());
-                goto out;
-            }
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage, stdout);
+            bad = set_opt(o, a, "use_pg_stat_statements", "off");
+        else if (!strcmp(a, "--max-suggestions"))
+            bad = set_opt(o, a, "max_suggestions", argv[++i]);
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            help(stdout);
             rc = 0;
             goto out;
         } else {
             alchdb_cli_error("alchdb advise: unknown argument '%s' (see `alchdb advise --help`)\n", a);
             goto out;
         }
+        if (bad)
+            goto out;
     }
-    if (!conninfo) {
+    const char *conninfo = NULL;
+    alchdb_advisor_config_get_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, &conninfo);
+    if (!conninfo || !*conninfo) {
         alchdb_cli_error("alchdb advise: --conninfo is required (see `alchdb advise --help`)\n");
         goto out;
     }
@@ -76,7 +117,6 @@ int alchdb_cli_advise(int argc, char **argv)
         alchdb_cli_error("alchdb advise: --format must be text or json, not '%s'\n", format);
         goto out;
     }
-    alchdb_advisor_options_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, conninfo);
     if (queries) {
         size_t len = 0;
         const char *why = NULL;
@@ -85,7 +125,7 @@ int alchdb_cli_advise(int argc, char **argv)
             alchdb_cli_error("alchdb advise: %s: %s\n", queries, why);
             goto out;
         }
-        int qrc = alchdb_advisor_options_add_queries(o, text, len);
+        int qrc = alchdb_advisor_config_add_queries(o, text, len);
         free(text);
         if (qrc) {
             alchdb_cli_error("alchdb advise: %s: %s\n", queries, alchdb_last_error_message());
@@ -117,6 +157,6 @@ int alchdb_cli_advise(int argc, char **argv)
     }
     alchdb_advisor_report_free(r);
 out:
-    alchdb_advisor_options_free(o);
+    alchdb_advisor_config_free(o);
     return rc;
 }

@@ -49,7 +49,7 @@ typedef struct agent {
     alchdb_router *router;
     alchdb_cache *cache;
     alchdb_monitor *mon;
-    alchdb_advisor_options *adv_opts;
+    alchdb_advisor_config *adv_opts;
     alchdb_advisor_report *report;
     alchdb_dashboard *dash;
     pgss_feed *feed;
@@ -64,7 +64,7 @@ static void agent_free(agent *a)
     alchdb_client_free(a->client);
     pgss_feed_free(a->feed);
     alchdb_advisor_report_free(a->report);
-    alchdb_advisor_options_free(a->adv_opts);
+    alchdb_advisor_config_free(a->adv_opts);
     alchdb_monitor_free(a->mon);
     alchdb_cache_free(a->cache);
     alchdb_router_free(a->router);
@@ -223,8 +223,8 @@ int alchdb_cli_dashboard(int argc, char **argv)
     if (a.cache)
         alchdb_dashboard_attach_cache(a.dash, a.cache);
     if (advisor) {
-        if (alchdb_advisor_options_new(&a.adv_opts) ||
-            alchdb_advisor_options_set_string(a.adv_opts, ALCHDB_ADVISOR_OPT_CONNINFO, conninfo) ||
+        if (alchdb_advisor_config_new(&a.adv_opts) ||
+            alchdb_advisor_config_set_string(a.adv_opts, ALCHDB_ADVISOR_OPT_CONNINFO, conninfo) ||
             alchdb_advisor_analyze(a.adv_opts, &a.report)) {
             rc = fail("advisor");
             goto out;

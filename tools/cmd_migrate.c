@@ -10,10 +10,12 @@
 
 #include "cli_io.h"
 #include "cmd_migrate.h"
+#include "cmd_options.h"
 
 static const char check_usage[] =
     "usage: alchdb migrate check [--format text|json] [--fail-on low|medium|high] [--pg-version N]\n"
-    "                            [--conninfo STR] [--lock-timeout DURATION] FILE...\n"
+    "                            [--conninfo STR] [--lock-timeout DURATION] [--set NAME=VALUE]...\n"
+    "                            FILE...\n"
     "\n"
     "Assess migration SQL files: for every statement the locks it takes (PostgreSQL 15), what they\n"
     "block, whether it rewrites, scans or builds, its risk, findings, a safer rewrite and a rollback,\n"
@@ -24,10 +26,27 @@ static const char check_usage[] =
     "                        'unknown' statements rank between medium and high)\n"
     "  --pg-version N        target PostgreSQL major version (only 15 is modelled)\n"
     "  --conninfo STR        live mode: table sizes, column types, lock-queue risks from this database\n"
-    "  --lock-timeout D      lock_timeout the plan uses (default 2s)\n"
+    "  --lock-timeout D      lock_timeout the plan uses, with a unit: 2s, 500ms (default 2s)\n"
+    "  --set NAME=VALUE      any migration option below, by name (repeatable)\n"
+    "\n"
+    "Migration options (also read from ALCHDB_MIGRATION_<NAME> variables; flags override them):\n";
+
+static const char check_usage_end[] =
     "\n"
     "Exit status: 0 nothing at or above --fail-on; 1 something is; 2 usage error, unreadable file\n"
     "or a syntax error (reported as FILE:LINE:COLUMN; the other files are still assessed).\n";
+
+/* --pg-version takes a major version ("15") or a server_version_num. */
+static int set_pg_version(alchdb_migration_config *cfg, const char *v)
+{
+    char num[32];
+    size_t n = strspn(v, "0123456789");
+    if (n > 0 && n <= 2 && !v[n]) {
+        snprintf(num, sizeof num, "%s0000", v);
+        v = num;
+    }
+    return alchdb_migration_config_set_from_string(cfg, "pg_version", v);
+}
 
 static const char trace_usage[] =
     "usage: alchdb migrate trace --conninfo STR [--format text|json] FILE\n"
@@ -44,9 +63,10 @@ static int rank(int risk) { return risk == ALCHDB_RISK_UNKNOWN ? 3 : risk == ALC
 int alchdb_cli_migrate_check(int argc, char **argv)
 {
     const char *format = "text", *fail_on = "high";
-    alchdb_migration_options *opts = NULL;
-    if (alchdb_migration_options_new(&opts) < 0) {
+    alchdb_migration_config *opts = NULL;
+    if (alchdb_migration_config_new(&opts) < 0 || alchdb_migration_config_from_env(opts, "ALCHDB_MIGRATION") < 0) {
         alchdb_cli_error("alchdb migrate check: %s\n", alchdb_last_error_message());
+        alchdb_migration_config_free(opts);
         return 2;
     }
     int i = 0, rc = 0;
@@ -54,7 +74,9 @@ int alchdb_cli_migrate_check(int argc, char **argv)
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(check_usage, stdout);
-            alchdb_migration_options_free(opts);
+            alchdb_cli_print_options(stdout, "migration");
+            fputs(check_usage_end, stdout);
+            alchdb_migration_config_free(opts);
             return 0;
         }
         if (!strcmp(a, "--")) {
@@ -65,7 +87,7 @@ int alchdb_cli_migrate_check(int argc, char **argv)
             break;
         if (i + 1 >= argc) {
             alchdb_cli_error("alchdb migrate check: %s needs a value\n", a);
-            alchdb_migration_options_free(opts);
+            alchdb_migration_config_free(opts);
             return 2;
         }
         const char *v = argv[++i];
@@ -75,19 +97,28 @@ int alchdb_cli_migrate_check(int argc, char **argv)
         else if (!strcmp(a, "--fail-on"))
             fail_on = v;
         else if (!strcmp(a, "--pg-version"))
-            src = alchdb_migration_options_set_from_string(opts, "pg_version", v);
+            src = set_pg_version(opts, v);
         else if (!strcmp(a, "--conninfo"))
-            src = alchdb_migration_options_set_from_string(opts, "conninfo", v);
+            src = alchdb_migration_config_set_from_string(opts, "conninfo", v);
         else if (!strcmp(a, "--lock-timeout"))
-            src = alchdb_migration_options_set_from_string(opts, "lock_timeout", v);
-        else {
+            src = alchdb_migration_config_set_from_string(opts, "lock_timeout", v);
+        else if (!strcmp(a, "--set")) {
+            char name[128];
+            const char *value = alchdb_cli_split_set(v, name, sizeof name);
+            if (!value) {
+                alchdb_cli_error("alchdb migrate check: --set wants NAME=VALUE, not '%s'\n", v);
+                alchdb_migration_config_free(opts);
+                return 2;
+            }
+            src = alchdb_migration_config_set_from_string(opts, name, value);
+        } else {
             alchdb_cli_error("alchdb migrate check: unknown option %s (see --help)\n", a);
-            alchdb_migration_options_free(opts);
+            alchdb_migration_config_free(opts);
             return 2;
         }
         if (src < 0) {
             alchdb_cli_error("alchdb migrate check: %s %s: %s\n", a, v, alchdb_last_error_message());
-            alchdb_migration_options_free(opts);
+            alchdb_migration_config_free(opts);
             return 2;
         }
     }
@@ -97,21 +128,21 @@ int alchdb_cli_migrate_check(int argc, char **argv)
                                                  : -1;
     if (threshold < 0 || (strcmp(format, "text") && strcmp(format, "json"))) {
         alchdb_cli_error("alchdb migrate check: --fail-on must be low|medium|high and --format text|json\n");
-        alchdb_migration_options_free(opts);
+        alchdb_migration_config_free(opts);
         return 2;
     }
     if (i >= argc) {
         alchdb_cli_error("alchdb migrate check: no FILE given (see --help)\n");
-        alchdb_migration_options_free(opts);
+        alchdb_migration_config_free(opts);
         return 2;
     }
     alchdb_migration *m = NULL;
     if (alchdb_migration_new(opts, &m) < 0) {
         alchdb_cli_error("alchdb migrate check: %s\n", alchdb_last_error_message());
-        alchdb_migration_options_free(opts);
+        alchdb_migration_config_free(opts);
         return 2;
     }
-    alchdb_migration_options_free(opts);
+    alchdb_migration_config_free(opts);
     bool usage_error = false;
     for (; i < argc; i++) {
         size_t len = 0;
@@ -190,15 +221,15 @@ int alchdb_cli_migrate_trace(int argc, char **argv)
         alchdb_cli_error("alchdb migrate trace: %s: %s (%s)\n", file, why, strerror(errno));
         return 2;
     }
-    alchdb_migration_options *opts = NULL;
+    alchdb_migration_config *opts = NULL;
     char *json = NULL;
     size_t agreed = 0, disagreed = 0;
-    int rc = alchdb_migration_options_new(&opts);
+    int rc = alchdb_migration_config_new(&opts);
     if (rc == 0)
-        rc = alchdb_migration_options_set_string(opts, ALCHDB_MIGRATION_OPT_CONNINFO, conninfo);
+        rc = alchdb_migration_config_set_string(opts, ALCHDB_MIGRATION_OPT_CONNINFO, conninfo);
     if (rc == 0)
         rc = alchdb_migration_trace(opts, sql, len, &json, &agreed, &disagreed);
-    alchdb_migration_options_free(opts);
+    alchdb_migration_config_free(opts);
     free(sql);
     if (rc < 0) {
         alchdb_cli_error("alchdb migrate trace: %s\n", alchdb_last_error_message());

@@ -136,6 +136,16 @@ int alchdb_cli_print_options(FILE *to, const char *module)
     return print_module(to, module, FMT_TEXT);
 }
 
+const char *alchdb_cli_split_set(const char *pair, char *name, size_t cap)
+{
+    const char *eq = strchr(pair, '=');
+    if (!eq || eq == pair || (size_t)(eq - pair) >= cap)
+        return NULL;
+    memcpy(name, pair, (size_t)(eq - pair));
+    name[eq - pair] = 0;
+    return eq + 1;
+}
+
 int alchdb_cli_options(int argc, char **argv)
 {
     const char *module = NULL;

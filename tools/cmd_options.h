@@ -13,4 +13,9 @@ int alchdb_cli_options(int argc, char **argv);
  * Returns 0, or the library's error for an unknown module. */
 int alchdb_cli_print_options(FILE *to, const char *module);
 
+/* The NAME=VALUE of a `--set` flag: copies NAME into name (cap bytes) and
+ * returns VALUE (inside pair), or NULL when pair has no '=', an empty NAME or
+ * one too long for name. */
+const char *alchdb_cli_split_set(const char *pair, char *name, size_t cap);
+
 #endif

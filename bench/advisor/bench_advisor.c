@@ -76,15 +76,15 @@ int main(int argc, char **argv)
     double setup = now_ms() - t0;
     PQfinish(c);
     double *ms = calloc((size_t)runs, sizeof *ms);
-    alchdb_advisor_options *o = NULL;
+    alchdb_advisor_config *o = NULL;
     alchdb_advisor_report *r = NULL;
-    if (!bad && ms && alchdb_advisor_options_new(&o) == 0 &&
-        alchdb_advisor_options_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, ci) == 0) {
+    if (!bad && ms && alchdb_advisor_config_new(&o) == 0 &&
+        alchdb_advisor_config_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, ci) == 0) {
         /* A workload: each statement is parsed, screened and planned. */
         for (int i = 1; i <= queries && !bad; i++) {
             char q[128];
             snprintf(q, sizeof q, "SELECT id, c FROM t%d WHERE c = $1 AND b > 10 ORDER BY a LIMIT 5", i);
-            bad = alchdb_advisor_options_add_query(o, q, 10, 1.0) != 0;
+            bad = alchdb_advisor_config_add_query(o, q, 10, 1.0) != 0;
         }
         for (int i = 0; i < runs && !bad; i++) {
             alchdb_advisor_report_free(r);
@@ -117,7 +117,7 @@ int main(int argc, char **argv)
                    (long long)unused);
     }
     alchdb_advisor_report_free(r);
-    alchdb_advisor_options_free(o);
+    alchdb_advisor_config_free(o);
     free(ms);
     exec(a, "DROP DATABASE IF EXISTS adv_bench WITH (FORCE)");
     PQfinish(a);

@@ -6,19 +6,19 @@
  *
  * Typical use:
  * @code
- *   alchdb_advisor_options *o;
- *   alchdb_advisor_options_new(&o);
- *   alchdb_advisor_options_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, "dbname=app");
- *   alchdb_advisor_options_add_query(o, "SELECT * FROM orders WHERE customer_id = $1", 1200, 340.0);
+ *   alchdb_advisor_config *cfg;
+ *   alchdb_advisor_config_new(&cfg);
+ *   alchdb_advisor_config_set_string(cfg, ALCHDB_ADVISOR_OPT_CONNINFO, "dbname=app");
+ *   alchdb_advisor_config_add_query(cfg, "SELECT * FROM orders WHERE customer_id = $1", 1200, 340.0);
  *   alchdb_advisor_report *r;
- *   if (alchdb_advisor_analyze(o, &r) == 0) {
+ *   if (alchdb_advisor_analyze(cfg, &r) == 0) {
  *       char *json;
  *       alchdb_advisor_report_to_json(r, &json);
  *       ...
  *       alchdb_free(json);
  *       alchdb_advisor_report_free(r);
  *   }
- *   alchdb_advisor_options_free(o);
+ *   alchdb_advisor_config_free(cfg);
  * @endcode
  *
  * A report is partial rather than absent when something cannot be done
@@ -34,33 +34,42 @@
 
 ALCHDB_BEGIN_DECLS
 
-/** Options of an analysis (one thread at a time). @since 0.1.0 */
-typedef struct alchdb_advisor_options alchdb_advisor_options;
+/** The configuration of an analysis: its options and its workload (one
+ *  thread at a time). @since 0.1.0 */
+typedef struct alchdb_advisor_config alchdb_advisor_config;
 
 /** A finished analysis: immutable, safe to read from many threads. @since 0.1.0 */
 typedef struct alchdb_advisor_report alchdb_advisor_report;
 
-/** Numbered option keys. @since 0.1.0 */
+/**
+ * Advisor options, the keys of the alchdb_advisor_config_* functions. Values
+ * are part of the ABI. The bracketed word is the option's name (by-name
+ * setter, environment variable). Types, units, ranges, defaults and a line of
+ * documentation for each come from the option table the library uses:
+ * alchdb_options_info("advisor", ...), `alchdb options advisor`, or the table
+ * in docs/advisor.md. Durations are int64 microseconds, sizes bytes.
+ * @since 0.1.0
+ */
 typedef enum alchdb_advisor_opt {
-    /** string: libpq conninfo of the database to analyse (required by alchdb_advisor_analyze()). */
+    /** [conninfo] string: libpq conninfo of the database to analyse (required by alchdb_advisor_analyze()). */
     ALCHDB_ADVISOR_OPT_CONNINFO = 1,
-    /** int64 0/1: read the workload from pg_stat_statements when installed (default 1). */
+    /** [use_pg_stat_statements] bool: read the workload from pg_stat_statements when installed; default 1. */
     ALCHDB_ADVISOR_OPT_USE_PG_STAT_STATEMENTS = 2,
-    /** int64 0/1: verify candidates with HypoPG when installed (default 1). */
+    /** [use_hypopg] bool: verify candidates with HypoPG when installed; default 1. */
     ALCHDB_ADVISOR_OPT_USE_HYPOPG = 3,
-    /** int64: at most this many missing-index suggestions (default 10, 0..1000). */
+    /** [max_suggestions] at most this many missing-index suggestions, 0..1000; default 10. */
     ALCHDB_ADVISOR_OPT_MAX_SUGGESTIONS = 4,
-    /** int64: budget in bytes for the estimated size of all suggested indexes (default 0 = none). */
+    /** [max_index_bytes] size: budget for the estimated size of all suggested indexes; default 0 = none. */
     ALCHDB_ADVISOR_OPT_MAX_INDEX_BYTES = 5,
-    /** int64: minimum plan-cost saving in percent for a query to count as helped (default 10, 1..99). */
+    /** [min_gain_pct] minimum plan-cost saving in percent for a query to count as helped, 1..99; default 10. */
     ALCHDB_ADVISOR_OPT_MIN_GAIN_PCT = 6,
-    /** int64: at most this many pg_stat_statements entries, by total time (default 200, 0..100000). */
+    /** [max_queries] at most this many pg_stat_statements entries, by total time, 0..100000; default 200. */
     ALCHDB_ADVISOR_OPT_MAX_QUERIES = 7,
-    /** int64: statement_timeout in ms of the advisor's session (default 30000; 0 = none). */
-    ALCHDB_ADVISOR_OPT_STATEMENT_TIMEOUT_MS = 8,
-    /** int64: lock_timeout in ms alchdb_advisor_apply() uses (default 5000, 1..3600000). */
-    ALCHDB_ADVISOR_OPT_LOCK_TIMEOUT_MS = 9,
-    /** int64: tables with fewer estimated rows get no missing-index suggestion (default 1000). */
+    /** [statement_timeout] duration: statement_timeout of the advisor's session, 0 = none; default 30 s. */
+    ALCHDB_ADVISOR_OPT_STATEMENT_TIMEOUT = 8,
+    /** [lock_timeout] duration: lock_timeout alchdb_advisor_apply() uses and the script sets, 1 ms..1 h; default 5 s. */
+    ALCHDB_ADVISOR_OPT_LOCK_TIMEOUT = 9,
+    /** [min_table_rows] tables with fewer estimated rows get no missing-index suggestion; default 1000. */
     ALCHDB_ADVISOR_OPT_MIN_TABLE_ROWS = 10
 } alchdb_advisor_opt;
 
@@ -74,103 +83,143 @@ typedef enum alchdb_advisor_kind {
 } alchdb_advisor_kind;
 
 /**
- * Create options with defaults.
- * @param out receives the options (owned: alchdb_advisor_options_free()); NULL on failure.
- * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
- * **Ownership:** the caller owns *out.
- * **Thread safety:** any thread.
+ * Create a configuration holding the defaults and an empty workload.
+ * @param out receives the owned config (free with alchdb_advisor_config_free()); set to NULL first.
+ * @return 0, ALCHDB_E_INVALID (out NULL) or ALCHDB_E_NOMEM.
+ * **Ownership:** *out is owned by the caller.
+ * **Thread safety:** any thread; the config itself is one-thread-at-a-time.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_advisor_options_new(alchdb_advisor_options **out);
+ALCHDB_API int alchdb_advisor_config_new(alchdb_advisor_config **out);
 
 /**
- * Free options.
- * @param opts options or NULL.
- * **Thread safety:** not while another thread uses @p opts.
+ * Free a configuration and its workload.
+ * @param cfg config or NULL.
+ * **Thread safety:** not concurrently with other calls on @p cfg.
  * @since 0.1.0
  */
-ALCHDB_API void alchdb_advisor_options_free(alchdb_advisor_options *opts);
+ALCHDB_API void alchdb_advisor_config_free(alchdb_advisor_config *cfg);
 
 /**
- * Set an integer option.
- * @param opts options.
- * @param key an ::alchdb_advisor_opt that takes an integer.
- * @param value the value (range as documented per key).
- * @return 0, ALCHDB_E_INVALID (NULL, unknown key, value out of range).
- * **Thread safety:** one thread at a time per @p opts.
+ * Set a numeric option: an integer, a duration in microseconds, a size in
+ * bytes or a boolean (0/1).
+ * @param cfg   the config.
+ * @param opt   an ::alchdb_advisor_opt value.
+ * @param value the value, within the option's range.
+ * @return 0, ALCHDB_E_NOTFOUND (unknown option) or ALCHDB_E_INVALID (NULL
+ *         cfg, a string option, out of range: the message names the option and its range).
+ * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_advisor_options_set_int64(alchdb_advisor_options *opts, int key, int64_t value);
+ALCHDB_API int alchdb_advisor_config_set_int64(alchdb_advisor_config *cfg, int opt, int64_t value);
 
 /**
- * Set a string option.
- * @param opts options.
- * @param key an ::alchdb_advisor_opt that takes a string.
- * @param value the value (copied; NULL clears it).
- * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
+ * Read a numeric option.
+ * @param cfg the config.
+ * @param opt an ::alchdb_advisor_opt value.
+ * @param out receives the value.
+ * @return 0, ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID.
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_advisor_config_get_int64(const alchdb_advisor_config *cfg, int opt, int64_t *out);
+
+/**
+ * Set a string option (ALCHDB_ADVISOR_OPT_CONNINFO).
+ * @param cfg   the config.
+ * @param opt   an ::alchdb_advisor_opt value.
+ * @param value the text (copied); NULL restores the default (unset).
+ * @return 0, ALCHDB_E_NOTFOUND, ALCHDB_E_INVALID (a numeric option) or ALCHDB_E_NOMEM.
  * **Ownership:** @p value is copied.
- * **Thread safety:** one thread at a time per @p opts.
+ * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_advisor_options_set_string(alchdb_advisor_options *opts, int key, const char *value);
+ALCHDB_API int alchdb_advisor_config_set_string(alchdb_advisor_config *cfg, int opt, const char *value);
 
 /**
- * Set an option by name: "conninfo", "use_pg_stat_statements", "use_hypopg"
- * (true/false/1/0), "max_suggestions", "max_index_bytes", "min_gain_pct",
- * "max_queries", "statement_timeout" and "lock_timeout" (milliseconds),
- * "min_table_rows".
- * @param opts options.
- * @param name the option name.
- * @param value its text (copied).
- * @return 0, ALCHDB_E_INVALID (unknown name or unparseable value), ALCHDB_E_NOMEM.
- * **Thread safety:** one thread at a time per @p opts.
+ * Read a string option.
+ * @param cfg the config.
+ * @param opt an ::alchdb_advisor_opt value.
+ * @param out receives the value (borrowed until the option changes or the
+ *            config is freed; NULL when unset).
+ * @return 0, ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID.
+ * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_advisor_options_set_from_string(alchdb_advisor_options *opts, const char *name,
-                                                      const char *value);
+ALCHDB_API int alchdb_advisor_config_get_string(const alchdb_advisor_config *cfg, int opt, const char **out);
+
+/**
+ * Set an option by name from text, with the rules of <alchdb/options.h>:
+ * names case-insensitive, durations with a unit ("500ms", "30s"; "0"), sizes
+ * with an optional binary suffix ("64MiB"), booleans 1/0, true/false, yes/no,
+ * on/off.
+ * @param cfg   the config.
+ * @param name  option name (copied).
+ * @param value option text (copied).
+ * @return 0, ALCHDB_E_NOTFOUND (unknown name), ALCHDB_E_INVALID (the message
+ *         names the option) or ALCHDB_E_NOMEM.
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_advisor_config_set_from_string(alchdb_advisor_config *cfg, const char *name,
+                                                     const char *value);
+
+/**
+ * Load every option present in the environment as PREFIX_NAME (NAME the
+ * upper-cased option name: APP_ADVISOR_MAX_SUGGESTIONS). Absent or empty
+ * variables leave the option unchanged.
+ * @param cfg    the config.
+ * @param prefix variable prefix without the trailing underscore.
+ * @return 0 or the error of the first bad variable (the message names it).
+ * **Thread safety:** one thread at a time per config; reads the environment.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_advisor_config_from_env(alchdb_advisor_config *cfg, const char *prefix);
 
 /**
  * Add one workload statement (e.g. a monitor pattern): its text, how often it
- * ran and the total time it took. Texts may hold $n parameters.
- * @param opts options.
+ * ran and the total time it took. Texts may hold $n parameters. The workload
+ * is not an option: it is the input the analysis plans, kept with the options
+ * so that one config describes one analysis.
+ * @param cfg the config.
  * @param sql one SQL statement (copied).
  * @param calls times it ran (>= 1).
  * @param total_time_ms total execution time in milliseconds (>= 0; 0 when unknown).
  * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
  * **Ownership:** @p sql is copied.
- * **Thread safety:** one thread at a time per @p opts.
+ * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_advisor_options_add_query(alchdb_advisor_options *opts, const char *sql,
-                                                int64_t calls, double total_time_ms);
+ALCHDB_API int alchdb_advisor_config_add_query(alchdb_advisor_config *cfg, const char *sql, int64_t calls,
+                                               double total_time_ms);
 
 /**
  * Add every statement of a script (statements separated by `;`), each with
  * one call. Statements that do not parse are kept and reported as such by the
  * analysis.
- * @param opts options.
+ * @param cfg the config.
  * @param text the script (copied).
  * @param len its length in bytes, or (size_t)-1 when NUL-terminated.
  * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
  * **Ownership:** @p text is copied.
- * **Thread safety:** one thread at a time per @p opts.
+ * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_advisor_options_add_queries(alchdb_advisor_options *opts, const char *text, size_t len);
+ALCHDB_API int alchdb_advisor_config_add_queries(alchdb_advisor_config *cfg, const char *text, size_t len);
 
 /**
  * Analyse the database named by ALCHDB_ADVISOR_OPT_CONNINFO. Only reads: the
  * session is read-only; hypothetical indexes live in the session only.
- * @param opts options (read, not kept).
+ * @param cfg the config (read, not kept).
  * @param out receives the report (owned: alchdb_advisor_report_free()); NULL on failure.
  * @return 0 (possibly a partial report: see alchdb_advisor_report_note()),
  *         ALCHDB_E_INVALID (no conninfo), ALCHDB_E_CONNECT, ALCHDB_E_QUERY (the
  *         catalog could not be read at all), ALCHDB_E_NOMEM.
  * **Ownership:** the caller owns *out.
- * **Thread safety:** any thread; @p opts must not change during the call.
+ * **Thread safety:** any thread; @p cfg must not change during the call.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_advisor_analyze(const alchdb_advisor_options *opts, alchdb_advisor_report **out);
+ALCHDB_API int alchdb_advisor_analyze(const alchdb_advisor_config *cfg, alchdb_advisor_report **out);
 
 /**
  * Free a report.
@@ -332,9 +381,9 @@ ALCHDB_API const char *alchdb_advisor_report_note(const alchdb_advisor_report *r
  * Apply one item of a report to the database of ALCHDB_ADVISOR_OPT_CONNINFO:
  * a missing or FK item runs its CREATE INDEX CONCURRENTLY, an unused or
  * redundant item its DROP INDEX CONCURRENTLY, with lock_timeout
- * (ALCHDB_ADVISOR_OPT_LOCK_TIMEOUT_MS). An INVALID index left by a failed
+ * (ALCHDB_ADVISOR_OPT_LOCK_TIMEOUT). An INVALID index left by a failed
  * concurrent build (this one or an earlier one with the same name) is dropped.
- * @param opts options with the conninfo.
+ * @param cfg the config with the conninfo.
  * @param report the report the item comes from.
  * @param kind an ::alchdb_advisor_kind other than ALCHDB_ADVISOR_TABLES.
  * @param i the item, 0-based.
@@ -344,7 +393,7 @@ ALCHDB_API const char *alchdb_advisor_report_note(const alchdb_advisor_report *r
  * **Thread safety:** any thread; it opens its own connection.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_advisor_apply(const alchdb_advisor_options *opts, const alchdb_advisor_report *report,
+ALCHDB_API int alchdb_advisor_apply(const alchdb_advisor_config *cfg, const alchdb_advisor_report *report,
                                     int kind, size_t i);
 
 ALCHDB_END_DECLS

@@ -221,7 +221,7 @@ ALCHDB_API int alchdb_dashboard_attach_monitor(alchdb_dashboard *d, alchdb_monit
  * **Thread safety:** any thread; the report must not be freed while attached.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_dashboard_attach_advisor(alchdb_dashboard *d, const alchdb_advisor_options *opts,
+ALCHDB_API int alchdb_dashboard_attach_advisor(alchdb_dashboard *d, const alchdb_advisor_config *opts,
                                                const alchdb_advisor_report *report);
 
 /**

@@ -35,8 +35,8 @@ ALCHDB_BEGIN_DECLS
  *  @since 0.1.0 */
 typedef struct alchdb_migration alchdb_migration;
 
-/** Options for an assessment (one thread at a time). @since 0.1.0 */
-typedef struct alchdb_migration_options alchdb_migration_options;
+/** The configuration of an assessment (one thread at a time). @since 0.1.0 */
+typedef struct alchdb_migration_config alchdb_migration_config;
 
 /** Risk levels, ordered. @since 0.1.0 */
 typedef enum alchdb_migration_risk {
@@ -60,80 +60,131 @@ typedef enum alchdb_lock_mode {
     ALCHDB_LOCK_ACCESS_EXCLUSIVE = 8
 } alchdb_lock_mode;
 
-/** Numbered option keys. @since 0.1.0 */
+/**
+ * Migration options, the keys of the alchdb_migration_config_* functions.
+ * Values are part of the ABI. The bracketed word is the option's name (by-name
+ * setter, environment variable). Types, units, ranges, defaults and a line of
+ * documentation for each come from the option table the library uses:
+ * alchdb_options_info("migration", ...), `alchdb options migration`, or the
+ * table in docs/migration.md. Durations are int64 microseconds.
+ * @since 0.1.0
+ */
 typedef enum alchdb_migration_opt {
-    /** int64: target server_version_num (default 150000; only 15 is modelled). */
+    /** [pg_version] target server_version_num, 150000..159999 (only 15 is modelled); default 150000. */
     ALCHDB_MIGRATION_OPT_PG_VERSION = 1,
-    /** string: libpq conninfo of the live database for table sizes and lock-queue risks (default none). */
+    /** [conninfo] string: libpq conninfo of the live database for table sizes and lock-queue risks
+     *  (of the scratch database for alchdb_migration_trace()); default none. */
     ALCHDB_MIGRATION_OPT_CONNINFO = 2,
-    /** int64: bytes per second a rewrite is assumed to process when estimating durations (default 100 MB/s). */
+    /** [rewrite_bytes_per_sec] bytes per second a rewrite is assumed to process when estimating durations; default 100 MB/s. */
     ALCHDB_MIGRATION_OPT_REWRITE_BYTES_PER_SEC = 3,
-    /** int64: lock_timeout in milliseconds the plan and executor use (default 2000). */
-    ALCHDB_MIGRATION_OPT_LOCK_TIMEOUT_MS = 4,
-    /** int64: statement_timeout in ms used by the executor for non-concurrent steps (default 0 = none). */
-    ALCHDB_MIGRATION_OPT_STATEMENT_TIMEOUT_MS = 5,
-    /** int64: attempts per phase step when lock_timeout strikes (default 3). */
+    /** [lock_timeout] duration: lock_timeout the plan and executor use, 1 ms..1 h; default 2 s. */
+    ALCHDB_MIGRATION_OPT_LOCK_TIMEOUT = 4,
+    /** [statement_timeout] duration: statement_timeout of the executor's non-concurrent steps, 0..1 day; default 0 = none. */
+    ALCHDB_MIGRATION_OPT_STATEMENT_TIMEOUT = 5,
+    /** [max_retries] attempts per phase step when lock_timeout strikes, 1..100; default 3. */
     ALCHDB_MIGRATION_OPT_MAX_RETRIES = 6
 } alchdb_migration_opt;
 
 /**
- * Create options with defaults.
- * @param out receives the options (owned: alchdb_migration_options_free()).
- * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
+ * Create a configuration holding the defaults.
+ * @param out receives the owned config (free with alchdb_migration_config_free()); set to NULL first.
+ * @return 0, ALCHDB_E_INVALID (out NULL) or ALCHDB_E_NOMEM.
+ * **Ownership:** *out is owned by the caller.
+ * **Thread safety:** any thread; the config itself is one-thread-at-a-time.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_migration_options_new(alchdb_migration_options **out);
+ALCHDB_API int alchdb_migration_config_new(alchdb_migration_config **out);
 
 /**
- * Free options.
- * @param opts options or NULL.
+ * Free a configuration.
+ * @param cfg config or NULL.
+ * **Thread safety:** not concurrently with other calls on @p cfg.
  * @since 0.1.0
  */
-ALCHDB_API void alchdb_migration_options_free(alchdb_migration_options *opts);
+ALCHDB_API void alchdb_migration_config_free(alchdb_migration_config *cfg);
 
 /**
- * Set an integer option.
- * @param opts  the options.
- * @param key   an ::alchdb_migration_opt that takes an integer.
- * @param value the value.
- * @return 0, ALCHDB_E_INVALID (NULL, unknown key, value out of range).
+ * Set a numeric option: an integer or a duration in microseconds.
+ * @param cfg   the config.
+ * @param opt   an ::alchdb_migration_opt value.
+ * @param value the value, within the option's range.
+ * @return 0, ALCHDB_E_NOTFOUND (unknown option) or ALCHDB_E_INVALID (NULL
+ *         cfg, a string option, out of range: the message names the option and its range).
+ * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_migration_options_set_int64(alchdb_migration_options *opts, int key,
-                                                  int64_t value);
+ALCHDB_API int alchdb_migration_config_set_int64(alchdb_migration_config *cfg, int opt, int64_t value);
 
 /**
- * Set a string option (copied).
- * @param opts  the options.
- * @param key   an ::alchdb_migration_opt that takes a string.
- * @param value the value (copied).
- * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM.
+ * Read a numeric option.
+ * @param cfg the config.
+ * @param opt an ::alchdb_migration_opt value.
+ * @param out receives the value.
+ * @return 0, ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID.
+ * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_migration_options_set_string(alchdb_migration_options *opts, int key,
-                                                   const char *value);
+ALCHDB_API int alchdb_migration_config_get_int64(const alchdb_migration_config *cfg, int opt, int64_t *out);
 
 /**
- * Set an option by name ("pg_version", "conninfo", "rewrite_bytes_per_sec",
- * "lock_timeout" (a duration: "2s", "500ms" or milliseconds), "statement_timeout",
- * "max_retries"), for files and environment variables.
- * @param opts  the options.
- * @param name  the option's name.
- * @param value its text.
- * @return 0, ALCHDB_E_INVALID (unknown name or unparseable value), ALCHDB_E_NOMEM.
+ * Set a string option (ALCHDB_MIGRATION_OPT_CONNINFO).
+ * @param cfg   the config.
+ * @param opt   an ::alchdb_migration_opt value.
+ * @param value the text (copied); NULL restores the default (unset).
+ * @return 0, ALCHDB_E_NOTFOUND, ALCHDB_E_INVALID (a numeric option) or ALCHDB_E_NOMEM.
+ * **Ownership:** @p value is copied.
+ * **Thread safety:** one thread at a time per config.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_migration_options_set_from_string(alchdb_migration_options *opts,
-                                                        const char *name, const char *value);
+ALCHDB_API int alchdb_migration_config_set_string(alchdb_migration_config *cfg, int opt, const char *value);
+
+/**
+ * Read a string option.
+ * @param cfg the config.
+ * @param opt an ::alchdb_migration_opt value.
+ * @param out receives the value (borrowed until the option changes or the
+ *            config is freed; NULL when unset).
+ * @return 0, ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID.
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_migration_config_get_string(const alchdb_migration_config *cfg, int opt,
+                                                  const char **out);
+
+/**
+ * Set an option by name from text, with the rules of <alchdb/options.h>:
+ * names case-insensitive, durations with a unit ("2s", "500ms"; "0").
+ * @param cfg   the config.
+ * @param name  option name (copied).
+ * @param value option text (copied).
+ * @return 0, ALCHDB_E_NOTFOUND (unknown name), ALCHDB_E_INVALID (the message
+ *         names the option) or ALCHDB_E_NOMEM.
+ * **Thread safety:** one thread at a time per config.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_migration_config_set_from_string(alchdb_migration_config *cfg, const char *name,
+                                                       const char *value);
+
+/**
+ * Load every option present in the environment as PREFIX_NAME (NAME the
+ * upper-cased option name: APP_MIGRATION_LOCK_TIMEOUT). Absent or empty
+ * variables leave the option unchanged.
+ * @param cfg    the config.
+ * @param prefix variable prefix without the trailing underscore.
+ * @return 0 or the error of the first bad variable (the message names it).
+ * **Thread safety:** one thread at a time per config; reads the environment.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_migration_config_from_env(alchdb_migration_config *cfg, const char *prefix);
 
 /**
  * Start an assessment.
- * @param opts options (copied) or NULL for defaults.
+ * @param cfg  the config (copied) or NULL for the defaults.
  * @param out  receives the assessment (owned: alchdb_migration_free()).
  * @return 0, ALCHDB_E_INVALID, ALCHDB_E_NOMEM, ALCHDB_E_CONNECT (live mode could not connect).
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_migration_new(const alchdb_migration_options *opts, alchdb_migration **out);
+ALCHDB_API int alchdb_migration_new(const alchdb_migration_config *cfg, alchdb_migration **out);
 
 /**
  * Assess one file and append it to the assessment. A file that does not parse
@@ -334,7 +385,7 @@ ALCHDB_API int alchdb_migration_to_text(const alchdb_migration *m, char **text_o
  * Trace mode: check the static assessment against PostgreSQL itself.
  *
  * Runs the migration, statement by statement, against a SCRATCH database
- * (@p opts must name it with ALCHDB_MIGRATION_OPT_CONNINFO; the database is
+ * (@p cfg must name it with ALCHDB_MIGRATION_OPT_CONNINFO; the database is
  * modified: each statement runs in its own transaction and is committed so
  * later statements see its effects). For each statement it reads pg_locks from
  * the running transaction (or, for statements that cannot run in a
@@ -344,7 +395,7 @@ ALCHDB_API int alchdb_migration_to_text(const alchdb_migration *m, char **text_o
  * disagree. Locks PostgreSQL takes only for reading or planning (ACCESS SHARE,
  * index locks the statement does not name) are shown but not compared.
  *
- * @param opts      options with the scratch database's conninfo.
+ * @param cfg       the config with the scratch database's conninfo.
  * @param sql       the migration script.
  * @param len       its length in bytes, or (size_t)-1 when NUL-terminated.
  * @param json_out  receives the owned report (free with alchdb_free()):
@@ -358,7 +409,7 @@ ALCHDB_API int alchdb_migration_to_text(const alchdb_migration *m, char **text_o
  *         parse), ALCHDB_E_NOMEM.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_migration_trace(const alchdb_migration_options *opts, const char *sql, size_t len,
+ALCHDB_API int alchdb_migration_trace(const alchdb_migration_config *cfg, const char *sql, size_t len,
                                       char **json_out, size_t *agreed_out, size_t *disagreed_out);
 
 /**

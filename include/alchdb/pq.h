@@ -59,7 +59,7 @@ ALCHDB_API PGconn *alchdb_conn_pgconn(alchdb_conn *conn);
  */
 ALCHDB_API const PGresult *alchdb_result_pgresult(const alchdb_result *result);
 
-struct alchdb_advisor_options; /* <alchdb/advisor.h> */
+struct alchdb_advisor_config; /* <alchdb/advisor.h> */
 struct alchdb_advisor_report;
 
 /**
@@ -68,13 +68,13 @@ struct alchdb_advisor_report;
  * connection must be idle (no open transaction); the advisor leaves it as it
  * found it.
  * @param conn the connection (borrowed for the call).
- * @param opts options (the conninfo option is ignored), or NULL for defaults.
+ * @param cfg  the config (its conninfo is ignored), or NULL for the defaults and no workload.
  * @param out  receives the report (owned: alchdb_advisor_report_free()).
  * @return as alchdb_advisor_analyze().
  * **Thread safety:** the connection's thread.
  * @since 0.1.0
  */
-ALCHDB_API int alchdb_advisor_analyze_pgconn(PGconn *conn, const struct alchdb_advisor_options *opts,
+ALCHDB_API int alchdb_advisor_analyze_pgconn(PGconn *conn, const struct alchdb_advisor_config *cfg,
                                              struct alchdb_advisor_report **out);
 
 ALCHDB_END_DECLS

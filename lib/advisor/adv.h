@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "alchdb/advisor.h"
+#include "core/opt.h"
 #include "internal.h"
 
 #define ADV_MOD "advisor"
@@ -20,13 +21,22 @@ typedef struct adv_query {
     uint32_t userid;    /* the role that ran it (pg_stat_statements), 0 when given to the advisor */
 } adv_query;
 
-struct alchdb_advisor_options {
-    char *conninfo;
-    int64_t use_pgss, use_hypopg, max_suggestions, max_index_bytes, min_gain_pct;
-    int64_t max_queries, statement_timeout_ms, lock_timeout_ms, min_table_rows;
+/* The public config: the option engine's values and the workload. */
+struct alchdb_advisor_config {
+    alchdb__opts opts;
     adv_query *queries;
     size_t nqueries, capqueries;
 };
+
+/* What one analysis reads, loaded from a config (or the defaults) when it
+ * starts (config.c); durations in microseconds. */
+typedef struct adv_settings {
+    const char *conninfo; /* borrowed from the config */
+    int64_t use_pgss, use_hypopg, max_suggestions, max_index_bytes, min_gain_pct;
+    int64_t max_queries, statement_timeout_us, lock_timeout_us, min_table_rows;
+    const adv_query *queries; /* borrowed from the config */
+    size_t nqueries;
+} adv_settings;
 
 /* ---- catalog model ---------------------------------------------------------- */
 typedef struct adv_table {
@@ -156,7 +166,7 @@ struct alchdb_advisor_report {
     char **recs;
     size_t nrecs;
     char *script;
-    int64_t lock_timeout_ms;
+    int64_t lock_timeout_us;
     char **keywords;
     size_t nkeywords;
 };
@@ -164,7 +174,7 @@ struct alchdb_advisor_report {
 /* ---- shared helpers ----------------------------------------------------------- */
 typedef struct adv_ctx {
     PGconn *conn;
-    const alchdb_advisor_options *opts;
+    const adv_settings *opts;
     alchdb_advisor_report *r;
 } adv_ctx;
 
@@ -204,7 +214,7 @@ bool alchdb__adv_push(void **arr, size_t *n, size_t *cap, size_t elem);
 
 /* api.c: the PGconn variant, for <alchdb/pq.h> (the lead adds the public
  * declaration there and the name to the map; until then it is hidden). */
-ALCHDB_API int alchdb_advisor_analyze_pgconn(PGconn *conn, const alchdb_advisor_options *opts,
+ALCHDB_API int alchdb_advisor_analyze_pgconn(PGconn *conn, const alchdb_advisor_config *cfg,
                                              alchdb_advisor_report **out);
 
 /* catalog.c */
@@ -264,7 +274,11 @@ int alchdb__adv_trust_check(const alchdb_advisor_report *r, const struct alchdb_
 /* report.c */
 int alchdb__adv_finish(adv_ctx *c);
 void alchdb__adv_report_destroy(alchdb_advisor_report *r);
-/* options.c: split a script into queries */
-int alchdb__adv_add_script(alchdb_advisor_options *opts, const char *text, size_t len, const char *source);
+/* config.c: the option table, the settings of one analysis, and the
+ * workload split from a script */
+extern const alchdb__optspec alchdb__advisor_optspec;
+/* cfg NULL: the defaults. Borrows from cfg; allocates nothing. */
+void alchdb__adv_settings_load(adv_settings *s, const alchdb_advisor_config *cfg);
+int alchdb__adv_add_script(alchdb_advisor_config *cfg, const char *text, size_t len, const char *source);
 
 #endif

@@ -7,22 +7,22 @@
 #include "alchdb/pq.h"
 #include "pqconn.h"
 
-static void session_setup(PGconn *conn, const alchdb_advisor_options *o)
+static void session_setup(PGconn *conn, const adv_settings *o)
 {
     char buf[96];
     /* Only reads: nothing the advisor sends can change data. */
     PQclear(PQexecParams(conn, "SET default_transaction_read_only = on", 0, NULL, NULL, NULL, NULL, 0));
-    snprintf(buf, sizeof buf, "SET statement_timeout = %lld", (long long)o->statement_timeout_ms);
+    snprintf(buf, sizeof buf, "SET statement_timeout = %lld", alchdb__duration_ms_ceil(o->statement_timeout_us));
     PQclear(PQexecParams(conn, buf, 0, NULL, NULL, NULL, NULL, 0));
 }
 
-static int run(PGconn *conn, const alchdb_advisor_options *opts, alchdb_advisor_report **out)
+static int run(PGconn *conn, const adv_settings *opts, alchdb_advisor_report **out)
 {
     alchdb_advisor_report *r = alchdb__calloc(1, sizeof *r);
     if (!r)
         return alchdb__nomem("advisor report");
     r->window_s = -1;
-    r->lock_timeout_ms = opts->lock_timeout_ms;
+    r->lock_timeout_us = opts->lock_timeout_us;
     adv_ctx c = {conn, opts, r};
     int64_t t0 = alchdb__now_ns();
     int rc = alchdb__adv_load_catalog(&c);
@@ -44,28 +44,22 @@ static int run(PGconn *conn, const alchdb_advisor_options *opts, alchdb_advisor_
     return 0;
 }
 
-ALCHDB_API int alchdb_advisor_analyze_pgconn(PGconn *conn, const alchdb_advisor_options *opts, alchdb_advisor_report **out)
+ALCHDB_API int alchdb_advisor_analyze_pgconn(PGconn *conn, const alchdb_advisor_config *cfg, alchdb_advisor_report **out)
 {
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
     *out = NULL;
     ALCHDB_CHECK_ARG(conn && PQstatus(conn) == CONNECTION_OK, "conn", "must be an open connection");
-    alchdb_advisor_options *defaults = NULL;
-    if (!opts) {
-        int rc = alchdb_advisor_options_new(&defaults);
-        if (rc)
-            return rc;
-        opts = defaults;
-    }
+    adv_settings opts;
+    alchdb__adv_settings_load(&opts, cfg);
     /* Borrowed session: restore what we change. */
     PQclear(PQexecParams(conn, "SET SESSION default_transaction_read_only = on", 0, NULL, NULL, NULL, NULL, 0));
-    int rc = run(conn, opts, out);
+    int rc = run(conn, &opts, out);
     PQclear(PQexecParams(conn, "RESET default_transaction_read_only", 0, NULL, NULL, NULL, NULL, 0));
     PQclear(PQexecParams(conn, "RESET plan_cache_mode", 0, NULL, NULL, NULL, NULL, 0));
-    alchdb_advisor_options_free(defaults);
     return rc;
 }
 
-static PGconn *connect_db(const alchdb_advisor_options *opts, const char *what)
+static PGconn *connect_db(const adv_settings *opts, const char *what)
 {
     PGconn *conn = NULL;
     char label[64];
@@ -74,17 +68,19 @@ static PGconn *connect_db(const alchdb_advisor_options *opts, const char *what)
     return conn;
 }
 
-int alchdb_advisor_analyze(const alchdb_advisor_options *opts, alchdb_advisor_report **out)
+int alchdb_advisor_analyze(const alchdb_advisor_config *cfg, alchdb_advisor_report **out)
 {
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
     *out = NULL;
-    ALCHDB_CHECK_ARG(opts, "opts", "must not be NULL");
-    ALCHDB_CHECK_ARG(opts->conninfo && *opts->conninfo, "opts", "has no conninfo (ALCHDB_ADVISOR_OPT_CONNINFO)");
-    PGconn *conn = connect_db(opts, "advisor");
+    ALCHDB_CHECK_ARG(cfg, "cfg", "must not be NULL");
+    adv_settings opts;
+    alchdb__adv_settings_load(&opts, cfg);
+    ALCHDB_CHECK_ARG(opts.conninfo && *opts.conninfo, "cfg", "has no conninfo (ALCHDB_ADVISOR_OPT_CONNINFO)");
+    PGconn *conn = connect_db(&opts, "advisor");
     if (!conn)
         return alchdb_last_error_code();
-    session_setup(conn, opts);
-    int rc = run(conn, opts, out);
+    session_setup(conn, &opts);
+    int rc = run(conn, &opts, out);
     PQfinish(conn);
     return rc;
 }
@@ -136,10 +132,12 @@ static int drop_invalid(PGconn *conn, const char *schema, const char *name)
     return rc;
 }
 
-int alchdb_advisor_apply(const alchdb_advisor_options *opts, const alchdb_advisor_report *report, int kind, size_t i)
+int alchdb_advisor_apply(const alchdb_advisor_config *cfg, const alchdb_advisor_report *report, int kind, size_t i)
 {
-    ALCHDB_CHECK_ARG(opts, "opts", "must not be NULL");
-    ALCHDB_CHECK_ARG(opts->conninfo && *opts->conninfo, "opts", "has no conninfo (ALCHDB_ADVISOR_OPT_CONNINFO)");
+    ALCHDB_CHECK_ARG(cfg, "cfg", "must not be NULL");
+    adv_settings opts;
+    alchdb__adv_settings_load(&opts, cfg);
+    ALCHDB_CHECK_ARG(opts.conninfo && *opts.conninfo, "cfg", "has no conninfo (ALCHDB_ADVISOR_OPT_CONNINFO)");
     ALCHDB_CHECK_ARG(report, "report", "must not be NULL");
     ALCHDB_CHECK_ARG(kind >= ALCHDB_ADVISOR_UNUSED && kind <= ALCHDB_ADVISOR_MISSING, "kind",
                      "must be UNUSED, REDUNDANT, FK or MISSING");
@@ -161,11 +159,11 @@ int alchdb_advisor_apply(const alchdb_advisor_options *opts, const alchdb_adviso
         schema = report->redundant[i].idx->schema;
         name = report->redundant[i].idx->name;
     }
-    PGconn *conn = connect_db(opts, "advisor apply");
+    PGconn *conn = connect_db(&opts, "advisor apply");
     if (!conn)
         return alchdb_last_error_code();
     char buf[96], err[512];
-    snprintf(buf, sizeof buf, "SET lock_timeout = %lld", (long long)opts->lock_timeout_ms);
+    snprintf(buf, sizeof buf, "SET lock_timeout = %lld", alchdb__duration_ms_ceil(opts.lock_timeout_us));
     int rc = 0;
     if (exec_simple(conn, buf, err, sizeof err) || exec_simple(conn, "SET statement_timeout = 0", err, sizeof err)) {
         rc = alchdb__error(ALCHDB_E_QUERY, "advisor apply: %s", err);

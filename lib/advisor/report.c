@@ -123,7 +123,7 @@ static int script(adv_ctx *c)
     alchdb__adv_line(&sb, "-- ", "Run outside a transaction block (CONCURRENTLY). Review every statement first.");
     if (r->search_path_note)
         alchdb__adv_line(&sb, "-- ", "%s", r->search_path_note);
-    alchdb__sb_printf(&sb, "SET lock_timeout = '%lldms';\n", (long long)r->lock_timeout_ms);
+    alchdb__sb_printf(&sb, "SET lock_timeout = '%lldms';\n", alchdb__duration_ms_ceil(r->lock_timeout_us));
     size_t n = 0;
     static const char *const order[] = {"high", "medium", "low"};
     for (int p = 0; p < 3; p++)

@@ -628,7 +628,7 @@ static int emit(wctx *x, cand *k, const char *verified, double total_cost)
 static int choose_hypopg(wctx *x, double total_cost)
 {
     adv_ctx *c = x->c;
-    const alchdb_advisor_options *o = c->opts;
+    const adv_settings *o = c->opts;
     double min_frac = (double)o->min_gain_pct / 100.0;
     for (size_t i = 0; i < x->nc; i++)
         if (!x->cs[i].dead)
@@ -905,7 +905,7 @@ static int path_note(wctx *x)
 int alchdb__adv_missing(adv_ctx *c)
 {
     alchdb_advisor_report *r = c->r;
-    const alchdb_advisor_options *o = c->opts;
+    const adv_settings *o = c->opts;
     adv_query *pg = NULL;
     size_t npg = 0;
     int rc = 0;

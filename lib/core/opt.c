@@ -19,6 +19,14 @@ static long def_index(const alchdb__optspec *spec, int key)
     return -1;
 }
 
+int64_t alchdb__opts_value(const alchdb__opts *o, const alchdb__optspec *spec, int key)
+{
+    if (o)
+        return alchdb__opts_i(o, key);
+    long i = def_index(spec, key);
+    return i < 0 ? 0 : spec->defs[i].def;
+}
+
 static long name_index(const alchdb__optspec *spec, const char *name)
 {
     for (size_t i = 0; i < spec->n; i++)
@@ -341,6 +349,11 @@ ALCHDB_API int alchdb_parse_duration(const char *text, int64_t *out_us)
     ALCHDB_CHECK_ARG(text, "text", "must not be NULL");
     ALCHDB_CHECK_ARG(out_us, "out_us", "must not be NULL");
     return alchdb__parse_duration(text, out_us);
+}
+
+long long alchdb__duration_ms_ceil(int64_t us)
+{
+    return (long long)(us / 1000 + (us % 1000 > 0));
 }
 
 void alchdb__format_duration(int64_t us, char *buf, size_t cap)

@@ -79,6 +79,10 @@ int alchdb__opts_from_env(alchdb__opts *o, const char *prefix, const char *func)
 /* Reads by key, bounds-checked (0 / NULL for a key out of range). */
 int64_t alchdb__opts_i(const alchdb__opts *o, int key);
 const char *alchdb__opts_s(const alchdb__opts *o, int key);
+/* A numeric option's value in o, or its default when o is NULL (a module
+ * that takes "config or NULL for the defaults" reads through it without
+ * building a set); 0 for a key the spec does not have. */
+int64_t alchdb__opts_value(const alchdb__opts *o, const alchdb__optspec *spec, int key);
 
 /* The parsers, shared with callers that take one value outside a config. */
 int alchdb__parse_duration(const char *text, int64_t *out_us);
@@ -86,6 +90,10 @@ int alchdb__parse_size(const char *text, int64_t *out_bytes);
 int alchdb__parse_bool(const char *text, int64_t *out);
 /* A duration in the same syntax, shortest exact form ("250ms", "1h30m", "0"). */
 void alchdb__format_duration(int64_t us, char *buf, size_t cap);
+/* A duration option as PostgreSQL's timeout settings take it (SET
+ * lock_timeout = N): whole milliseconds, rounded up so that a non-zero value
+ * never becomes 0 ("no timeout"). */
+long long alchdb__duration_ms_ceil(int64_t us);
 
 /* The registry of every module's spec (lib/options_registry.c). */
 extern const alchdb__optspec *const alchdb__option_specs[];

@@ -124,7 +124,7 @@ struct alchdb_dashboard {
     alchdb_router *router;
     alchdb_cache *cache;
     alchdb_monitor *monitor;
-    const alchdb_advisor_options *adv_opts;
+    const alchdb_advisor_config *adv_opts;
     const alchdb_advisor_report *adv_report;
     alchdb_perftest_store *pt_store;
     alchdb_perftest_target pt_target; /* copied; its members are borrowed */
@@ -151,7 +151,7 @@ typedef struct dash_view {
     alchdb_router *rt;
     alchdb_cache *cache;
     alchdb_monitor *monitor;
-    const alchdb_advisor_options *adv_opts;
+    const alchdb_advisor_config *adv_opts;
     const alchdb_advisor_report *adv_report;
     alchdb_perftest_store *pt_store;
     int64_t now_us, uptime_us;

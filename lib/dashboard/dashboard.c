@@ -83,7 +83,7 @@ ALCHDB_API int alchdb_dashboard_attach_monitor(alchdb_dashboard *d, alchdb_monit
     return 0;
 }
 
-ALCHDB_API int alchdb_dashboard_attach_advisor(alchdb_dashboard *d, const alchdb_advisor_options *opts,
+ALCHDB_API int alchdb_dashboard_attach_advisor(alchdb_dashboard *d, const alchdb_advisor_config *opts,
                                                const alchdb_advisor_report *report)
 {
     ALCHDB_CHECK_ARG(d, "d", "must not be NULL");

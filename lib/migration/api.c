@@ -1,158 +1,70 @@
 /* Public entry points of the migration assessor: options, files, accessors. */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
 
-static const alchdb_migration_options defaults = {
-    150000, NULL, 100LL * 1000 * 1000, 2000, 0, 3,
+#define MS INT64_C(1000)
+#define SEC INT64_C(1000000)
+
+#define INT_OPT(key, name, lo, hi, def, doc) {key, name, ALCHDB_OPT_INT, lo, hi, def, NULL, NULL, NULL, 0, doc}
+#define DUR_OPT(key, name, lo, hi, def, doc) {key, name, ALCHDB_OPT_DURATION, lo, hi, def, NULL, NULL, NULL, 0, doc}
+
+/* The migration's options, declared once for the option engine
+ * (lib/core/opt.c): the public alchdb_migration_config_* functions, the
+ * listing, the CLI's help and the table in docs/migration.md come from it. */
+static const alchdb__optdef DEFS[] = {
+    INT_OPT(ALCHDB_MIGRATION_OPT_PG_VERSION, "pg_version", 150000, 159999, 150000,
+            "target server_version_num (only PostgreSQL 15 is modelled)"),
+    {ALCHDB_MIGRATION_OPT_CONNINFO, "conninfo", ALCHDB_OPT_STRING, 0, 0, 0, NULL, NULL, NULL, 0,
+     "libpq conninfo of the live database (table sizes, lock queues) or of trace's scratch database"},
+    INT_OPT(ALCHDB_MIGRATION_OPT_REWRITE_BYTES_PER_SEC, "rewrite_bytes_per_sec", 1000, INT64_C(1000000000000),
+            INT64_C(100000000), "bytes per second a rewrite is assumed to process when estimating durations"),
+    /* PostgreSQL's timeouts are int milliseconds */
+    DUR_OPT(ALCHDB_MIGRATION_OPT_LOCK_TIMEOUT, "lock_timeout", MS, 3600 * SEC, 2 * SEC,
+            "lock_timeout of the plan's phases and the executor"),
+    DUR_OPT(ALCHDB_MIGRATION_OPT_STATEMENT_TIMEOUT, "statement_timeout", 0, 86400 * SEC, 0,
+            "statement_timeout of the executor's non-concurrent steps; 0 = none"),
+    INT_OPT(ALCHDB_MIGRATION_OPT_MAX_RETRIES, "max_retries", 1, 100, 3,
+            "attempts per phase step when lock_timeout strikes"),
 };
 
-ALCHDB_API int alchdb_migration_options_new(alchdb_migration_options **out)
+const alchdb__optspec alchdb__migration_optspec = {"migration", DEFS, sizeof DEFS / sizeof DEFS[0]};
+
+ALCHDB__CONFIG_API(migration, alchdb_migration_config, opts, &alchdb__migration_optspec)
+
+static int64_t value(const alchdb_migration_config *cfg, int key)
 {
-    ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
-    *out = NULL;
-    alchdb_migration_options *o = alchdb__malloc(sizeof *o);
-    if (!o)
-        return alchdb__nomem("migration options");
-    *o = defaults;
-    *out = o;
+    return alchdb__opts_value(cfg ? &cfg->opts : NULL, &alchdb__migration_optspec, key);
+}
+
+/* The settings of an assessment from cfg (NULL: the defaults); the conninfo
+ * is copied. 0 or ALCHDB_E_NOMEM. */
+static int settings_load(mig_settings *s, const alchdb_migration_config *cfg)
+{
+    memset(s, 0, sizeof *s);
+    s->pg_version = value(cfg, ALCHDB_MIGRATION_OPT_PG_VERSION);
+    s->rewrite_bytes_per_sec = value(cfg, ALCHDB_MIGRATION_OPT_REWRITE_BYTES_PER_SEC);
+    s->lock_timeout_us = value(cfg, ALCHDB_MIGRATION_OPT_LOCK_TIMEOUT);
+    s->statement_timeout_us = value(cfg, ALCHDB_MIGRATION_OPT_STATEMENT_TIMEOUT);
+    s->max_retries = value(cfg, ALCHDB_MIGRATION_OPT_MAX_RETRIES);
+    const char *ci = cfg ? alchdb__opts_s(&cfg->opts, ALCHDB_MIGRATION_OPT_CONNINFO) : NULL;
+    if (ci && !(s->conninfo = alchdb__strdup(ci)))
+        return alchdb__nomem("migration conninfo");
     return 0;
 }
 
-ALCHDB_API void alchdb_migration_options_free(alchdb_migration_options *opts)
-{
-    if (!opts)
-        return;
-    alchdb__free(opts->conninfo);
-    alchdb__free(opts);
-}
-
-ALCHDB_API int alchdb_migration_options_set_int64(alchdb_migration_options *o, int key, int64_t v)
-{
-    ALCHDB_CHECK_ARG(o, "opts", "must not be NULL");
-    switch (key) {
-    case ALCHDB_MIGRATION_OPT_PG_VERSION:
-        ALCHDB_CHECK_ARG(v >= 150000 && v < 160000, "value",
-                         "only PostgreSQL 15 (150000..159999) is modelled");
-        o->pg_version = v;
-        return 0;
-    case ALCHDB_MIGRATION_OPT_REWRITE_BYTES_PER_SEC:
-        ALCHDB_CHECK_ARG(v >= 1000 && v <= INT64_C(1000000000000), "value", "must be 1e3..1e12 bytes/s");
-        o->rewrite_bytes_per_sec = v;
-        return 0;
-    case ALCHDB_MIGRATION_OPT_LOCK_TIMEOUT_MS:
-        ALCHDB_CHECK_ARG(v >= 1 && v <= 3600000, "value", "must be 1..3600000 ms");
-        o->lock_timeout_ms = v;
-        return 0;
-    case ALCHDB_MIGRATION_OPT_STATEMENT_TIMEOUT_MS:
-        ALCHDB_CHECK_ARG(v >= 0 && v <= INT64_C(86400000), "value", "must be 0..86400000 ms");
-        o->statement_timeout_ms = v;
-        return 0;
-    case ALCHDB_MIGRATION_OPT_MAX_RETRIES:
-        ALCHDB_CHECK_ARG(v >= 1 && v <= 100, "value", "must be 1..100");
-        o->max_retries = v;
-        return 0;
-    default:
-        return alchdb__invalid_arg(__func__, "key", "not an integer option of alchdb_migration_opt");
-    }
-}
-
-ALCHDB_API int alchdb_migration_options_set_string(alchdb_migration_options *o, int key, const char *value)
-{
-    ALCHDB_CHECK_ARG(o, "opts", "must not be NULL");
-    ALCHDB_CHECK_ARG(key == ALCHDB_MIGRATION_OPT_CONNINFO, "key", "not a string option of alchdb_migration_opt");
-    char *d = NULL;
-    if (value && !(d = alchdb__strdup(value)))
-        return alchdb__nomem("conninfo");
-    alchdb__free(o->conninfo);
-    o->conninfo = d;
-    return 0;
-}
-
-/* "2s", "500ms", "1m", or plain milliseconds. */
-static int parse_ms(const char *s, int64_t *out)
-{
-    errno = 0;
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || errno || !(v >= 0)) /* also NaN */
-        return -1;
-    double mult = 1;
-    if (!*end || !strcmp(end, "ms"))
-        mult = 1;
-    else if (!strcmp(end, "s"))
-        mult = 1000;
-    else if (!strcmp(end, "m") || !strcmp(end, "min"))
-        mult = 60000;
-    else if (!strcmp(end, "h"))
-        mult = 3600000;
-    else
-        return -1;
-    /* converting a double beyond int64_t (1e40s, inf) is undefined */
-    double ms = v * mult;
-    if (!(ms < 9.2e18))
-        return -1;
-    *out = (int64_t)ms;
-    return 0;
-}
-
-ALCHDB_API int alchdb_migration_options_set_from_string(alchdb_migration_options *o, const char *name,
-                                                        const char *value)
-{
-    ALCHDB_CHECK_ARG(o, "opts", "must not be NULL");
-    ALCHDB_CHECK_ARG(name, "name", "must not be NULL");
-    ALCHDB_CHECK_ARG(value, "value", "must not be NULL");
-    if (!strcmp(name, "conninfo"))
-        return alchdb_migration_options_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, value);
-    int key;
-    bool duration = false;
-    if (!strcmp(name, "pg_version"))
-        key = ALCHDB_MIGRATION_OPT_PG_VERSION;
-    else if (!strcmp(name, "rewrite_bytes_per_sec"))
-        key = ALCHDB_MIGRATION_OPT_REWRITE_BYTES_PER_SEC;
-    else if (!strcmp(name, "lock_timeout"))
-        key = ALCHDB_MIGRATION_OPT_LOCK_TIMEOUT_MS, duration = true;
-    else if (!strcmp(name, "statement_timeout"))
-        key = ALCHDB_MIGRATION_OPT_STATEMENT_TIMEOUT_MS, duration = true;
-    else if (!strcmp(name, "max_retries"))
-        key = ALCHDB_MIGRATION_OPT_MAX_RETRIES;
-    else
-        return alchdb__error(ALCHDB_E_INVALID, "%s: unknown migration option '%s'", __func__, name);
-    int64_t v;
-    if (duration) {
-        if (parse_ms(value, &v) < 0)
-            return alchdb__error(ALCHDB_E_INVALID, "%s: '%s' is not a duration for %s (e.g. 2s, 500ms)",
-                                 __func__, value, name);
-    } else {
-        errno = 0;
-        char *end;
-        long long ll = strtoll(value, &end, 10);
-        if (end == value || *end || errno)
-            return alchdb__error(ALCHDB_E_INVALID, "%s: '%s' is not an integer for %s", __func__, value, name);
-        v = ll;
-        if (key == ALCHDB_MIGRATION_OPT_PG_VERSION && v < 100)
-            v *= 10000; /* "15" → 150000 */
-    }
-    return alchdb_migration_options_set_int64(o, key, v);
-}
-
-ALCHDB_API int alchdb_migration_new(const alchdb_migration_options *opts, alchdb_migration **out)
+ALCHDB_API int alchdb_migration_new(const alchdb_migration_config *cfg, alchdb_migration **out)
 {
     ALCHDB_CHECK_ARG(out, "out", "must not be NULL");
     *out = NULL;
     alchdb_migration *m = alchdb__calloc(1, sizeof *m);
     if (!m)
         return alchdb__nomem("migration");
-    m->opts = opts ? *opts : defaults;
-    m->opts.conninfo = NULL;
-    if (opts && opts->conninfo) {
-        m->opts.conninfo = alchdb__strdup(opts->conninfo);
-        if (!m->opts.conninfo) {
-            alchdb__free(m);
-            return alchdb__nomem("migration conninfo");
-        }
+    if (settings_load(&m->opts, cfg) != 0) {
+        alchdb__free(m);
+        return ALCHDB_E_NOMEM;
+    }
+    if (m->opts.conninfo) {
         int rc = alchdb__mig_live_open(m);
         if (rc < 0) {
             alchdb_migration_free(m);

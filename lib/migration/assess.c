@@ -717,478 +717,632 @@ static void do_index(ctx *c, const node *is, const char *stmt_sql)
 
 /* ALTER TABLE: the lock level of each subcommand (PostgreSQL 15,
  * AlterTableGetLockLevel), then what it does to the data. */
+/* One subcommand of an ALTER TABLE statement, for the functions of the rows
+ * below that decide its cost from its details. */
+typedef struct alter_cmd {
+    ctx *c;
+    scratch *sc;                  /* keeps quoted names until the statement is done */
+    const char *rel, *qr;         /* the table as written, and quoted */
+    bool fresh;                   /* created earlier in this file */
+    const char *sub, *col, *qcol; /* subtype; the command's name (column, constraint) as written, quoted */
+    const node *def;
+    int mode; /* the lock the table gets: the row's, unless the function changes it */
+} alter_cmd;
+
+/* ADD COLUMN: the cost depends on the default, the constraints and the type. */
+static void at_add_column(alter_cmd *a)
+{
+    ctx *c = a->c;
+    const node *cd = as_node(a->def, "ColumnDef");
+    const char *cn = jstr(cd, "colname");
+    const char *qcn = cn ? keep(a->sc, q(c, cn)) : "?";
+    mig_type t;
+    type_from(jget(cd, "typeName"), &t);
+    bool notnull = false, has_default = false, vol_default = false, identity = false, generated = false,
+         pk_or_unique = false, check = false;
+    size_t j;
+    const node *k;
+    list_foreach(jget(cd, "constraints"), j, k)
+    {
+        const node *con = as_node(k, "Constraint");
+        const char *ct = jstr(con, "contype");
+        if (!ct)
+            continue;
+        if (!strcmp(ct, "CONSTR_NOTNULL"))
+            notnull = true;
+        else if (!strcmp(ct, "CONSTR_DEFAULT")) {
+            has_default = true;
+            vol_default = default_is_volatile(jget(con, "raw_expr"));
+        } else if (!strcmp(ct, "CONSTR_IDENTITY"))
+            identity = true;
+        else if (!strcmp(ct, "CONSTR_GENERATED"))
+            generated = true;
+        else if (!strcmp(ct, "CONSTR_PRIMARY") || !strcmp(ct, "CONSTR_UNIQUE"))
+            pk_or_unique = true;
+        else if (!strcmp(ct, "CONSTR_CHECK"))
+            check = true;
+        else if (!strcmp(ct, "CONSTR_FOREIGN"))
+            fk_target_lock(c, con);
+    }
+    bool serial = tn(&t, "serial") || tn(&t, "bigserial") || tn(&t, "smallserial") || tn(&t, "serial4") ||
+                  tn(&t, "serial8") || tn(&t, "serial2");
+    if (cn) {
+        remember_col(c, a->rel, cn, &t);
+        check_new_column_type(c, a->rel, cn, &t);
+    }
+    rollback(c, fmt("ALTER TABLE %s DROP COLUMN %s;", a->qr, qcn));
+    if (a->fresh) {
+        risk(c, ALCHDB_RISK_LOW, "adds column %s to %s, created in this file", cn ? cn : "?", a->rel);
+    } else if (vol_default || serial || identity || generated) {
+        c->st->flags |= ALCHDB_MIG_REWRITES_TABLE;
+        risk(c, ALCHDB_RISK_HIGH,
+             "adds column %s with a %s: every row of %s is rewritten under ACCESS EXCLUSIVE", cn ? cn : "?",
+             serial ? "serial default" : identity ? "identity" : generated ? "stored generated value"
+                                                                           : "volatile default",
+             a->rel);
+        finding(c, "adding-field-with-volatile-default", "error",
+                fmt("adding %s to %s fills every existing row: a full table rewrite that blocks reads and "
+                    "writes",
+                    cn ? cn : "the column", a->rel),
+                fmt("add the column without a default (or with a constant one), then set the default and "
+                    "backfill existing rows in batches"));
+        set_text(c, &c->st->safer_rewrite,
+                 fmt("ALTER TABLE %s ADD COLUMN %s %s;  -- no volatile default\n"
+                     "-- then: ALTER TABLE %s ALTER COLUMN %s SET DEFAULT …; backfill in batches of ~10k rows "
+                     "by primary key",
+                     a->qr, qcn, t.sql, a->qr, qcn));
+    } else if (notnull && !has_default) {
+        risk(c, ALCHDB_RISK_MEDIUM,
+             "adds NOT NULL column %s without a default: fails at run time if %s has any row", cn ? cn : "?",
+             a->rel);
+        finding(c, "adding-required-field", "error",
+                fmt("ADD COLUMN %s NOT NULL without a DEFAULT fails on a table that has rows", cn ? cn : "?"),
+                fmt("add it with a constant DEFAULT (metadata-only since PostgreSQL 11), or add it "
+                    "nullable, backfill, then add CHECK (%s IS NOT NULL) NOT VALID, VALIDATE, SET NOT NULL",
+                    cn ? cn : "col"));
+        set_text(c, &c->st->safer_rewrite,
+                 fmt("ALTER TABLE %s ADD COLUMN %s %s;\n-- backfill in batches, then:\n"
+                     "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID;\n"
+                     "ALTER TABLE %s VALIDATE CONSTRAINT %s;\nALTER TABLE %s ALTER COLUMN %s SET NOT NULL;",
+                     a->qr, qcn, t.sql, a->qr, keep(a->sc, q(c, "chk_not_null")), qcn, a->qr,
+                     keep(a->sc, q(c, "chk_not_null")), a->qr, qcn));
+    } else if (pk_or_unique) {
+        c->st->flags |= ALCHDB_MIG_BUILDS_INDEX;
+        risk(c, ALCHDB_RISK_MEDIUM, "adds column %s with an index built under ACCESS EXCLUSIVE on %s",
+             cn ? cn : "?", a->rel);
+    } else if (check) {
+        c->st->flags |= ALCHDB_MIG_SCANS_TABLE;
+        risk(c, ALCHDB_RISK_MEDIUM, "adds column %s with a CHECK that is verified on every row of %s",
+             cn ? cn : "?", a->rel);
+    } else {
+        risk(c, ALCHDB_RISK_LOW,
+             "adds column %s to %s: metadata only (brief ACCESS EXCLUSIVE; a constant default is not "
+             "written to existing rows)",
+             cn ? cn : "?", a->rel);
+    }
+}
+
+/* ALTER COLUMN TYPE: a rewrite unless the old and new types are binary compatible. */
+static void at_alter_column_type(alter_cmd *a)
+{
+    ctx *c = a->c;
+    const node *cd = as_node(a->def, "ColumnDef");
+    mig_type nt;
+    type_from(jget(cd, "typeName"), &nt);
+    bool using_expr = jget(cd, "raw_default") != NULL;
+    mig_column *known = a->col ? find_col(c->s, a->rel, a->col) : NULL;
+    mig_type live_t;
+    const mig_type *old = known ? &known->type : NULL;
+    if (!old && a->col && alchdb__mig_live_column_type(c->m, a->rel, a->col, &live_t))
+        old = &live_t;
+    char ob[300] = "its current type", nb[300];
+    type_str(&nt, nb, sizeof nb);
+    if (old)
+        type_str(old, ob, sizeof ob);
+    int tc = type_change(old, &nt, using_expr);
+    /* timestamp → timestamptz skips the rewrite only when the
+     * session's TimeZone is UTC: a SET in this file decides, else the
+     * live server's setting, else it is unknown (rated as a rewrite). */
+    int tzs = c->s->timezone_utc ? c->s->timezone_utc : alchdb__mig_live_timezone_utc(c->m);
+    bool tz_utc = tzs > 0;
+    /* Live mode: PostgreSQL refuses to change the type of a column a
+     * view or rule uses. */
+    char *deps = a->col && !a->fresh ? alchdb__mig_live_column_dependents(c->m, a->rel, a->col) : NULL;
+    if (old)
+        rollback(c, fmt("ALTER TABLE %s ALTER COLUMN %s TYPE %s;%s", a->qr, a->qcol, ob,
+                        tc == TC_NO_REWRITE ? "  -- narrowing back rewrites and re-checks the table" : ""));
+    else
+        rollback(c, fmt("ALTER TABLE %s ALTER COLUMN %s TYPE <previous type>;", a->qr, a->qcol));
+    if (deps) {
+        risk(c, ALCHDB_RISK_HIGH, "fails: %s.%s is used by %s, and PostgreSQL refuses to change the type "
+             "of a column a view or rule uses", a->rel, a->col, deps);
+        finding(c, "column-type-change-blocked-by-view", "error",
+                fmt("ALTER COLUMN TYPE on %s.%s fails: used by %s", a->rel, a->col, deps),
+                fmt("drop the dependent views and rules, change the type and recreate them in the same "
+                    "transaction, or add a new column and move the views to it"));
+    } else if (a->fresh) {
+        if (tc != TC_NO_REWRITE && !(tc == TC_TZ && tz_utc))
+            c->st->flags |= ALCHDB_MIG_REWRITES_TABLE;
+        risk(c, ALCHDB_RISK_LOW, "changes the type of %s.%s, created in this file", a->rel, a->col ? a->col : "?");
+    } else if (tc == TC_NO_REWRITE) {
+        risk(c, ALCHDB_RISK_LOW, "changes %s.%s from %s to %s: binary compatible, no rewrite (brief ACCESS "
+             "EXCLUSIVE)", a->rel, a->col ? a->col : "?", ob, nb);
+    } else if (tc == TC_TZ && tz_utc) {
+        risk(c, ALCHDB_RISK_LOW, "changes %s.%s from %s to %s with the session TimeZone %s UTC: no "
+             "rewrite (brief ACCESS EXCLUSIVE)", a->rel, a->col ? a->col : "?", ob, nb,
+             c->s->timezone_utc ? "set to" : "of the live server");
+    } else if (tc == TC_TZ) {
+        c->st->flags |= ALCHDB_MIG_REWRITES_TABLE;
+        risk(c, ALCHDB_RISK_HIGH,
+             "changes %s.%s from %s to %s: no rewrite only when the session TimeZone is UTC, otherwise every "
+             "row is rewritten under ACCESS EXCLUSIVE",
+             a->rel, a->col ? a->col : "?", ob, nb);
+        finding(c, "changing-column-type-timezone-dependent", "warning",
+                fmt("%s → %s rewrites %s unless the session time zone is UTC", ob, nb, a->rel),
+                fmt("run SET timezone = 'UTC' in the migration's session first (PostgreSQL 12+ then skips "
+                    "the rewrite), or migrate with a new column and a batched backfill"));
+    } else {
+        c->st->flags |= ALCHDB_MIG_REWRITES_TABLE | ALCHDB_MIG_BUILDS_INDEX;
+        if (tc == TC_UNKNOWN)
+            risk(c, ALCHDB_RISK_HIGH,
+                 "changes the type of %s.%s to %s: a full rewrite under ACCESS EXCLUSIVE unless the current "
+                 "type is binary compatible (unknown without --conninfo or the table's definition)",
+                 a->rel, a->col ? a->col : "?", nb);
+        else
+            risk(c, ALCHDB_RISK_HIGH,
+                 "changes %s.%s from %s to %s%s: every row and index of %s is rewritten under ACCESS "
+                 "EXCLUSIVE",
+                 a->rel, a->col ? a->col : "?", ob, nb, using_expr ? " (USING)" : "", a->rel);
+        finding(c, "changing-column-type", "error",
+                fmt("changing the type of %s.%s rewrites the table and its indexes while reads and writes "
+                    "wait",
+                    a->rel, a->col ? a->col : "?"),
+                fmt("add a new column of the new type, keep both in sync (trigger or application), backfill "
+                    "in batches, then swap the names in one short transaction"));
+        set_text(c, &c->st->safer_rewrite,
+                 fmt("ALTER TABLE %s ADD COLUMN %s %s;\n-- sync trigger + batched backfill, then in one "
+                     "transaction: rename the old column away and the new one into place",
+                     a->qr,
+                     keep(a->sc, q(c, a->col ? keep(a->sc, alchdb__mig_generated_name(a->col, "_new")) : "new_col")),
+                     nb));
+    }
+    if (a->col)
+        remember_col(c, a->rel, a->col, &nt);
+    alchdb__free(deps);
+}
+
+/* SET NOT NULL: a scan unless a validated CHECK (col IS NOT NULL) proves it. */
+static void at_set_not_null(alter_cmd *a)
+{
+    ctx *c = a->c;
+    char k[3 * ALCHDB_MIG_REL_CAP];
+    key2(k, sizeof k, a->rel, a->col ? a->col : "");
+    rollback(c, fmt("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", a->qr, a->qcol));
+    if (a->fresh) {
+        risk(c, ALCHDB_RISK_LOW, "sets %s.%s NOT NULL on a table created in this file", a->rel, a->col ? a->col : "?");
+    } else if (set_has(c->s->notnull_checks, c->s->n_nn, k)) {
+        risk(c, ALCHDB_RISK_LOW,
+             "sets %s.%s NOT NULL: a validated CHECK (%s IS NOT NULL) proves it, so no scan (brief ACCESS "
+             "EXCLUSIVE)",
+             a->rel, a->col ? a->col : "?", a->col ? a->col : "?");
+    } else {
+        c->st->flags |= ALCHDB_MIG_SCANS_TABLE;
+        risk(c, ALCHDB_RISK_MEDIUM,
+             "sets %s.%s NOT NULL: scans every row of %s under ACCESS EXCLUSIVE (reads and writes wait)", a->rel,
+             a->col ? a->col : "?", a->rel);
+        finding(c, "setting-not-null-scans", "warning",
+                fmt("SET NOT NULL scans all of %s while holding ACCESS EXCLUSIVE", a->rel),
+                fmt("add CHECK (%s IS NOT NULL) NOT VALID, VALIDATE it (no blocking), then SET NOT NULL "
+                    "(PostgreSQL 12+ uses the check and skips the scan) and drop the check",
+                    a->col ? a->col : "col"));
+        const char *cn = keep(a->sc, q(c, keep(a->sc, fmt("%s_not_null", a->col ? a->col : "col"))));
+        set_text(c, &c->st->safer_rewrite,
+                 fmt("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID;\n"
+                     "ALTER TABLE %s VALIDATE CONSTRAINT %s;\n"
+                     "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;\n"
+                     "ALTER TABLE %s DROP CONSTRAINT %s;",
+                     a->qr, cn, a->qcol, a->qr, cn, a->qr, a->qcol, a->qr, cn));
+    }
+}
+
+/* ADD CONSTRAINT: lock, scan and index build by constraint kind; NOT VALID skips the scan. */
+static void at_add_constraint(alter_cmd *a)
+{
+    ctx *c = a->c;
+    const node *con = as_node(a->def, "Constraint");
+    const char *ct = jstr(con, "contype");
+    const char *cn = jstr(con, "conname");
+    bool not_valid = jbool(con, "skip_validation");
+    const char *qcn = cn ? keep(a->sc, q(c, cn)) : "<constraint name>";
+    if (cn)
+        rollback(c, fmt("ALTER TABLE %s DROP CONSTRAINT %s;", a->qr, qcn));
+    if (ct && !strcmp(ct, "CONSTR_FOREIGN")) {
+        a->mode = ALCHDB_LOCK_SHARE_ROW_EXCLUSIVE;
+        fk_target_lock(c, con);
+        char ref[ALCHDB_MIG_REL_CAP];
+        rangevar_name(jget(con, "pktable"), ref, sizeof ref);
+        if (cn) {
+            char k[3 * ALCHDB_MIG_REL_CAP];
+            snprintf(k, sizeof k, "%s\x1f%s\x1f%s", unqualified(a->rel), cn, ref);
+            if (!set_add(&c->s->fks, &c->s->n_fk, &c->s->cap_fk, k))
+                c->oom = true;
+        }
+        if (a->fresh || not_valid) {
+            risk(c, ALCHDB_RISK_LOW, "adds foreign key %s on %s%s (SHARE ROW EXCLUSIVE on %s and %s, brief)",
+                 cn ? cn : "", a->rel, not_valid ? " NOT VALID" : "", a->rel, ref);
+        } else {
+            c->st->flags |= ALCHDB_MIG_SCANS_TABLE;
+            risk(c, ALCHDB_RISK_MEDIUM,
+                 "adds foreign key %s: checks every row of %s while writes to %s and %s wait", cn ? cn : "",
+                 a->rel, a->rel, ref);
+            finding(c, "constraint-missing-not-valid", "warning",
+                    fmt("the foreign key is validated while SHARE ROW EXCLUSIVE blocks writes to %s and %s",
+                        a->rel, ref),
+                    fmt("add it NOT VALID (brief lock), then VALIDATE CONSTRAINT in a separate transaction "
+                        "(only SHARE UPDATE EXCLUSIVE)"));
+            set_text(c, &c->st->safer_rewrite,
+                     fmt("ALTER TABLE %s ADD CONSTRAINT %s FOREIGN KEY … REFERENCES %s (…) NOT VALID;\n"
+                         "ALTER TABLE %s VALIDATE CONSTRAINT %s;",
+                         a->qr, qcn, keep(a->sc, qrel(c, ref)), a->qr, qcn));
+        }
+    } else if (ct && !strcmp(ct, "CONSTR_CHECK")) {
+        const char *nncol = notnull_check_column(con);
+        if (nncol && !not_valid) {
+            char k[3 * ALCHDB_MIG_REL_CAP];
+            key2(k, sizeof k, a->rel, nncol);
+            if (!set_add(&c->s->notnull_checks, &c->s->n_nn, &c->s->cap_nn, k))
+                c->oom = true;
+        }
+        if (nncol && cn && not_valid) { /* remember by name until VALIDATE */
+            char k[3 * ALCHDB_MIG_REL_CAP];
+            snprintf(k, sizeof k, "%s\x1f%s\x1fnn:%s", unqualified(a->rel), cn, nncol);
+            if (!set_add(&c->s->fks, &c->s->n_fk, &c->s->cap_fk, k))
+                c->oom = true;
+        }
+        if (a->fresh || not_valid) {
+            risk(c, ALCHDB_RISK_LOW, "adds CHECK %s on %s%s: no scan (brief ACCESS EXCLUSIVE)", cn ? cn : "",
+                 a->rel, not_valid ? " NOT VALID" : "");
+        } else {
+            c->st->flags |= ALCHDB_MIG_SCANS_TABLE;
+            risk(c, ALCHDB_RISK_MEDIUM,
+                 "adds CHECK %s: scans every row of %s under ACCESS EXCLUSIVE (reads and writes wait)",
+                 cn ? cn : "", a->rel);
+            finding(c, "constraint-missing-not-valid", "warning",
+                    fmt("the CHECK is verified against every row while ACCESS EXCLUSIVE is held on %s", a->rel),
+                    fmt("add it NOT VALID, then VALIDATE CONSTRAINT separately"));
+            set_text(c, &c->st->safer_rewrite,
+                     fmt("ALTER TABLE %s ADD CONSTRAINT %s CHECK (…) NOT VALID;\n"
+                         "ALTER TABLE %s VALIDATE CONSTRAINT %s;",
+                         a->qr, qcn, a->qr, qcn));
+        }
+    } else if (ct && (!strcmp(ct, "CONSTR_PRIMARY") || !strcmp(ct, "CONSTR_UNIQUE") ||
+                      !strcmp(ct, "CONSTR_EXCLUSION"))) {
+        bool using_index = jstr(con, "indexname") != NULL;
+        if (using_index || a->fresh) {
+            risk(c, ALCHDB_RISK_LOW, "adds %s on %s %s", ct + 7, a->rel,
+                 using_index ? "using an existing index (brief ACCESS EXCLUSIVE)" : "created in this file");
+        } else {
+            c->st->flags |= ALCHDB_MIG_BUILDS_INDEX | ALCHDB_MIG_SCANS_TABLE;
+            risk(c, ALCHDB_RISK_HIGH,
+                 "adds a %s constraint: builds its index under ACCESS EXCLUSIVE on %s (reads and writes wait "
+                 "for the whole build)",
+                 !strcmp(ct, "CONSTR_PRIMARY") ? "primary key" : "unique", a->rel);
+            finding(c, "adding-index-constraint-blocks", "warning",
+                    fmt("the constraint's index is built while ACCESS EXCLUSIVE blocks %s", a->rel),
+                    fmt("CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … %s USING INDEX",
+                        !strcmp(ct, "CONSTR_PRIMARY") ? "PRIMARY KEY" : "UNIQUE"));
+            set_text(c, &c->st->safer_rewrite,
+                     fmt("CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (…);\n"
+                         "ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s;",
+                         qcn, a->qr, a->qr, qcn, !strcmp(ct, "CONSTR_PRIMARY") ? "PRIMARY KEY" : "UNIQUE", qcn));
+        }
+    } else {
+        risk(c, ALCHDB_RISK_LOW, "adds a constraint to %s", a->rel);
+    }
+}
+
+/* VALIDATE CONSTRAINT: a known foreign key locks its referenced table; a NOT NULL check becomes known. */
+static void at_validate_constraint(alter_cmd *a)
+{
+    ctx *c = a->c;
+    /* A validated NOT NULL check or foreign key known from the script. */
+    for (size_t j = 0; a->col && j < c->s->n_fk; j++) {
+        const char *e = c->s->fks[j];
+        const char *s1 = strchr(e, '\x1f');
+        if (!s1)
+            continue;
+        const char *s2 = strchr(s1 + 1, '\x1f');
+        if (!s2 || (size_t)(s1 - e) != strlen(unqualified(a->rel)) ||
+            strncmp(e, unqualified(a->rel), (size_t)(s1 - e)) != 0 || (size_t)(s2 - s1 - 1) != strlen(a->col) ||
+            strncmp(s1 + 1, a->col, strlen(a->col)) != 0)
+            continue;
+        if (strncmp(s2 + 1, "nn:", 3) == 0) {
+            char k[3 * ALCHDB_MIG_REL_CAP];
+            key2(k, sizeof k, a->rel, s2 + 4);
+            if (!set_add(&c->s->notnull_checks, &c->s->n_nn, &c->s->cap_nn, k))
+                c->oom = true;
+        } else {
+            lock(c, s2 + 1, ALCHDB_LOCK_ROW_SHARE);
+        }
+    }
+    if (a->col)
+        lock_fk_rels(c, a->rel, a->col, false, ALCHDB_LOCK_ROW_SHARE);
+    risk(c, ALCHDB_RISK_LOW,
+         "validates constraint %s: scans %s under SHARE UPDATE EXCLUSIVE (reads and writes continue)",
+         a->col ? a->col : "?", a->rel);
+    rollback(c, fmt("-- nothing to undo: validation changes no data"));
+}
+
+/* DROP CONSTRAINT: a foreign key also locks the table it references. */
+static void at_drop_constraint(alter_cmd *a)
+{
+    ctx *c = a->c;
+    for (size_t j = 0; a->col && j < c->s->n_fk; j++) { /* a known FK: its table is locked too */
+        const char *e = c->s->fks[j];
+        const char *s1 = strchr(e, '\x1f');
+        const char *s2 = s1 ? strchr(s1 + 1, '\x1f') : NULL;
+        if (s2 && strncmp(s2 + 1, "nn:", 3) != 0 && (size_t)(s2 - s1 - 1) == strlen(a->col) &&
+            strncmp(s1 + 1, a->col, strlen(a->col)) == 0)
+            lock(c, s2 + 1, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
+    }
+    if (a->col)
+        lock_fk_rels(c, a->rel, a->col, false, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
+    risk(c, ALCHDB_RISK_LOW,
+         "drops constraint %s of %s (brief ACCESS EXCLUSIVE; dropping a foreign key also locks the "
+         "referenced table)",
+         a->col ? a->col : "?", a->rel);
+    irreversible(c, "re-adding the constraint needs its definition (and a new validation scan)");
+}
+
+/* SET/RESET (storage parameters): most need only SHARE UPDATE EXCLUSIVE. */
+static void at_set_rel_options(alter_cmd *a)
+{
+    ctx *c = a->c;
+    /* fillfactor, autovacuum_* and a few others only need SHARE UPDATE
+     * EXCLUSIVE (the row's lock); any other parameter needs ACCESS EXCLUSIVE. */
+    size_t j;
+    const node *o;
+    list_foreach(a->def, j, o)
+    {
+        const char *dn = jstr(as_node(o, "DefElem"), "defname");
+        if (dn && strcmp(dn, "fillfactor") != 0 && strncmp(dn, "autovacuum_", 11) != 0 &&
+            strncmp(dn, "toast_tuple_target", 18) != 0 && strcmp(dn, "parallel_workers") != 0 &&
+            strncmp(dn, "vacuum_", 7) != 0 && strncmp(dn, "log_autovacuum", 14) != 0)
+            a->mode = ALCHDB_LOCK_ACCESS_EXCLUSIVE;
+    }
+    risk(c, ALCHDB_RISK_LOW, "changes storage parameters of %s", a->rel);
+    rollback(c, fmt("ALTER TABLE %s RESET (…);", a->qr));
+}
+
+/* SET LOGGED / UNLOGGED: a rewrite, and an unlogged table is not crash-safe. */
+static void at_set_logged(alter_cmd *a)
+{
+    ctx *c = a->c;
+    bool unlogged = strcmp(a->sub, "AT_SetUnLogged") == 0;
+    if (a->fresh)
+        risk(c, ALCHDB_RISK_LOW, "sets %s %s, created in this file", a->rel, unlogged ? "UNLOGGED" : "LOGGED");
+    else
+        risk(c, ALCHDB_RISK_HIGH, "sets %s %s: rewrites the table under ACCESS EXCLUSIVE%s", a->rel,
+             unlogged ? "UNLOGGED" : "LOGGED",
+             unlogged ? "; an unlogged table is emptied after a crash and is not replicated" : "");
+    finding(c, unlogged ? "set-unlogged" : "set-logged", "warning",
+            fmt("SET %s rewrites %s under ACCESS EXCLUSIVE", unlogged ? "UNLOGGED" : "LOGGED", a->rel),
+            fmt(unlogged ? "unlogged tables lose their contents on a crash and are absent on replicas; "
+                           "keep the table logged"
+                         : "schedule it in a maintenance window; the whole table is written to WAL"));
+    rollback(c, fmt("ALTER TABLE %s SET %s;  -- rewrites again", a->qr, unlogged ? "LOGGED" : "UNLOGGED"));
+}
+
+/* ATTACH PARTITION: the partition is locked and scanned against its bound. */
+static void at_attach_partition(alter_cmd *a)
+{
+    ctx *c = a->c;
+    const node *pc = as_node(a->def, "PartitionCmd");
+    char part[ALCHDB_MIG_REL_CAP];
+    rangevar_name(jget(pc, "name"), part, sizeof part);
+    lock(c, part, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
+    risk(c, ALCHDB_RISK_MEDIUM,
+         "attaches %s to %s: SHARE UPDATE EXCLUSIVE on %s, ACCESS EXCLUSIVE on %s and a scan of %s unless a "
+         "validated CHECK matches the partition bound",
+         part, a->rel, a->rel, part, part);
+    rollback(c, fmt("ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY;", a->qr, keep(a->sc, qrel(c, part))));
+}
+
+/* DETACH PARTITION: CONCURRENTLY takes the weaker lock. */
+static void at_detach_partition(alter_cmd *a)
+{
+    ctx *c = a->c;
+    const node *pc = as_node(a->def, "PartitionCmd");
+    char part[ALCHDB_MIG_REL_CAP];
+    rangevar_name(jget(pc, "name"), part, sizeof part);
+    bool conc = jbool(pc, "concurrent");
+    a->mode = conc ? ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE : ALCHDB_LOCK_ACCESS_EXCLUSIVE;
+    lock(c, part, a->mode);
+    if (conc) {
+        c->st->concurrent = true;
+        risk(c, ALCHDB_RISK_LOW, "detaches %s from %s concurrently", part, a->rel);
+    } else {
+        risk(c, ALCHDB_RISK_MEDIUM, "detaches %s from %s under ACCESS EXCLUSIVE on both", part, a->rel);
+        finding(c, "detach-partition-blocks", "warning",
+                fmt("DETACH PARTITION takes ACCESS EXCLUSIVE on %s and %s", a->rel, part),
+                fmt("use DETACH PARTITION … CONCURRENTLY (PostgreSQL 14+, outside a transaction block)"));
+        set_text(c, &c->st->safer_rewrite,
+                 fmt("ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY;", a->qr, keep(a->sc, qrel(c, part))));
+    }
+    rollback(c, fmt("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES …;", a->qr, keep(a->sc, qrel(c, part))));
+}
+
+/* ---- ALTER TABLE: one row per subcommand ------------------------------------------ */
+
+/* Expand a row's text: {table} and {column} as written, {qtable} and
+ * {qcolumn} quoted for SQL (a missing column is "?" and "" respectively). */
+static char *expand(const alter_cmd *a, const char *tpl)
+{
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    while (*tpl) {
+        const char *open = strchr(tpl, '{');
+        if (!open) {
+            alchdb__sb_puts(&sb, tpl);
+            break;
+        }
+        alchdb__sb_printf(&sb, "%.*s", (int)(open - tpl), tpl);
+        static const char *const keys[] = {"{table}", "{column}", "{qtable}", "{qcolumn}"};
+        const char *vals[] = {a->rel, a->col ? a->col : "?", a->qr, a->qcol};
+        size_t k = 0;
+        while (k < 4 && strncmp(open, keys[k], strlen(keys[k])) != 0)
+            k++;
+        if (k < 4) {
+            alchdb__sb_puts(&sb, vals[k]);
+            tpl = open + strlen(keys[k]);
+        } else {
+            alchdb__sb_puts(&sb, "{");
+            tpl = open + 1;
+        }
+    }
+    char *out = alchdb__sb_finish(&sb);
+    if (!out)
+        a->c->oom = true;
+    return out;
+}
+
+/* What an ALTER TABLE subcommand takes and costs, as PostgreSQL 15 does it
+ * (checked by tests/migration/corpus.sql on a real server); subcommands that
+ * behave alike share a row. A row whose cost depends on the command's details
+ * names a function that decides it; the others are data: the lock on the
+ * table, what the statement does to it (rewrite, scan, index build), the risk
+ * and its reason, the undo (or why there is none) and a finding. A subcommand
+ * without a row is rated unknown. */
+typedef struct alter_rule {
+    const char *subtypes; /* libpg_query's AlterTableType names, space-separated; a trailing '*' matches a prefix */
+    int lock;            /* on the table; assess may change it (a->mode) */
+    unsigned flags;      /* ALCHDB_MIG_REWRITES_TABLE | _SCANS_TABLE | _BUILDS_INDEX */
+    void (*assess)(alter_cmd *a);
+    /* the rest only for rows without assess */
+    int risk;
+    const char *reason;       /* the risk's reason */
+    const char *undo;         /* the rollback SQL, or NULL */
+    const char *irreversible; /* why it cannot be undone, or NULL */
+    const char *rule, *severity, *message, *help; /* a finding, or rule NULL */
+} alter_rule;
+
+#define AE ALCHDB_LOCK_ACCESS_EXCLUSIVE
+#define SUE ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE
+#define DECIDED(sub, lock, flags, fn) {sub, lock, flags, fn, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+#define FIXED(sub, lock, flags, risk, reason, undo)                                                                    \
+    {sub, lock, flags, NULL, risk, reason, undo, NULL, NULL, NULL, NULL, NULL}
+
+static const alter_rule ALTER_RULES[] = {
+    DECIDED("AT_AddColumn", AE, 0, at_add_column),
+    {"AT_DropColumn", AE, 0, NULL, ALCHDB_RISK_HIGH,
+     "drops column {column} of {table}: its data is lost and running code that selects it breaks", NULL,
+     "the column's data is deleted; re-adding the column does not bring it back", "ban-drop-column", "warning",
+     "dropping {table}.{column} loses its data and breaks clients that still read or write it",
+     "first deploy code that no longer uses the column (e.g. ignore it in the ORM), then drop it in a later "
+     "migration"},
+    DECIDED("AT_AlterColumnType", AE, 0, at_alter_column_type),
+    DECIDED("AT_SetNotNull", AE, 0, at_set_not_null),
+    FIXED("AT_DropNotNull", AE, 0, ALCHDB_RISK_LOW, "drops NOT NULL on {table}.{column}: metadata only",
+          "ALTER TABLE {qtable} ALTER COLUMN {qcolumn} SET NOT NULL;  -- scans the table"),
+    FIXED("AT_ColumnDefault", AE, 0, ALCHDB_RISK_LOW,
+          "changes the default of {table}.{column}: metadata only (existing rows untouched)",
+          "ALTER TABLE {qtable} ALTER COLUMN {qcolumn} DROP DEFAULT;  -- or restore the previous default"),
+    DECIDED("AT_AddConstraint", AE, 0, at_add_constraint),
+    DECIDED("AT_ValidateConstraint", SUE, ALCHDB_MIG_SCANS_TABLE, at_validate_constraint),
+    DECIDED("AT_DropConstraint", AE, 0, at_drop_constraint),
+    FIXED("AT_SetStatistics AT_SetOptions AT_ResetOptions AT_ClusterOn AT_DropCluster", SUE, 0, ALCHDB_RISK_LOW,
+          "changes planner or storage settings of {table} (SHARE UPDATE EXCLUSIVE)", "-- restore the previous setting"),
+    DECIDED("AT_SetRelOptions AT_ResetRelOptions", SUE, 0, at_set_rel_options),
+    FIXED("AT_EnableTrig* AT_DisableTrig* AT_EnableAlwaysTrig* AT_EnableReplicaTrig* AT_EnableRule* "
+          "AT_DisableRule* AT_EnableAlwaysRule* AT_EnableReplicaRule*",
+          ALCHDB_LOCK_SHARE_ROW_EXCLUSIVE, 0, ALCHDB_RISK_LOW,
+          "enables or disables triggers/rules of {table} (SHARE ROW EXCLUSIVE, brief)", "-- the opposite ENABLE/DISABLE"),
+    DECIDED("AT_SetLogged AT_SetUnLogged", AE, ALCHDB_MIG_REWRITES_TABLE, at_set_logged),
+    FIXED("AT_SetTableSpace AT_SetAccessMethod", AE, ALCHDB_MIG_REWRITES_TABLE, ALCHDB_RISK_HIGH,
+          "moves {table} (SET TABLESPACE / ACCESS METHOD): copies every block under ACCESS EXCLUSIVE",
+          "-- move it back (copies again)"),
+    DECIDED("AT_AttachPartition", SUE, ALCHDB_MIG_SCANS_TABLE, at_attach_partition),
+    DECIDED("AT_DetachPartition", AE, 0, at_detach_partition),
+    FIXED("AT_AddIndex", ALCHDB_LOCK_SHARE, ALCHDB_MIG_BUILDS_INDEX, ALCHDB_RISK_MEDIUM, "builds an index on {table}",
+          NULL),
+    FIXED("AT_AddIdentity AT_SetIdentity AT_DropIdentity AT_ReplicaIdentity AT_ChangeOwner AT_EnableRowSecurity "
+          "AT_DisableRowSecurity AT_ForceRowSecurity AT_NoForceRowSecurity AT_SetStorage AT_SetCompression "
+          "AT_DropExpression AT_AddInherit AT_DropInherit AT_GenericOptions AT_AlterColumnGenericOptions",
+          AE, 0, ALCHDB_RISK_LOW, "changes metadata of {table} (brief ACCESS EXCLUSIVE)",
+          "-- the opposite ALTER TABLE command"),
+};
+
+#undef AE
+#undef SUE
+#undef DECIDED
+#undef FIXED
+
+static const alter_rule *alter_rule_find(const char *sub)
+{
+    size_t len = strlen(sub);
+    for (size_t i = 0; i < sizeof ALTER_RULES / sizeof ALTER_RULES[0]; i++)
+        for (const char *p = ALTER_RULES[i].subtypes; *p;) {
+            size_t n = strcspn(p, " ");
+            bool prefix = p[n - 1] == '*';
+            if (prefix ? strncmp(sub, p, n - 1) == 0 : n == len && strncmp(sub, p, n) == 0)
+                return &ALTER_RULES[i];
+            p += n + (p[n] == ' ');
+        }
+    return NULL;
+}
+
+/* A row without a function: its risk, undo and finding, as data. */
+static void alter_fixed(alter_cmd *a, const alter_rule *r)
+{
+    ctx *c = a->c;
+    char *reason = expand(a, r->reason);
+    if (reason)
+        risk(c, r->risk, "%s", reason);
+    alchdb__free(reason);
+    if (r->rule)
+        finding(c, r->rule, r->severity, expand(a, r->message), expand(a, r->help));
+    if (r->irreversible) {
+        char *why = expand(a, r->irreversible);
+        if (why)
+            irreversible(c, "%s", why);
+        alchdb__free(why);
+    }
+    if (r->undo)
+        rollback(c, expand(a, r->undo));
+}
+
 static void do_alter_table(ctx *c, const node *as)
 {
     char rel[ALCHDB_MIG_REL_CAP];
     rangevar_name(jget(as, "relation"), rel, sizeof rel);
-    bool fresh = is_new(c, rel);
     scratch sc = {0};
-    const char *qr = keep(&sc, qrel(c, rel));
+    alter_cmd a = {c, &sc, rel, keep(&sc, qrel(c, rel)), is_new(c, rel), NULL, NULL, "", NULL, 0};
     size_t i;
     const node *cmdn;
     list_foreach(jget(as, "cmds"), i, cmdn)
     {
         const node *cmd = as_node(cmdn, "AlterTableCmd");
-        const char *sub = jstr(cmd, "subtype");
-        if (!sub)
+        a.sub = jstr(cmd, "subtype");
+        if (!a.sub)
             continue;
-        const char *col = jstr(cmd, "name");
-        const node *def = jget(cmd, "def");
-        int mode = ALCHDB_LOCK_ACCESS_EXCLUSIVE;
-        const char *qcol = col ? keep(&sc, q(c, col)) : "";
-
-        if (strcmp(sub, "AT_AddColumn") == 0) {
-            const node *cd = as_node(def, "ColumnDef");
-            const char *cn = jstr(cd, "colname");
-            const char *qcn = cn ? keep(&sc, q(c, cn)) : "?";
-            mig_type t;
-            type_from(jget(cd, "typeName"), &t);
-            bool notnull = false, has_default = false, vol_default = false, identity = false, generated = false,
-                 pk_or_unique = false, check = false;
-            size_t j;
-            const node *k;
-            list_foreach(jget(cd, "constraints"), j, k)
-            {
-                const node *con = as_node(k, "Constraint");
-                const char *ct = jstr(con, "contype");
-                if (!ct)
-                    continue;
-                if (!strcmp(ct, "CONSTR_NOTNULL"))
-                    notnull = true;
-                else if (!strcmp(ct, "CONSTR_DEFAULT")) {
-                    has_default = true;
-                    vol_default = default_is_volatile(jget(con, "raw_expr"));
-                } else if (!strcmp(ct, "CONSTR_IDENTITY"))
-                    identity = true;
-                else if (!strcmp(ct, "CONSTR_GENERATED"))
-                    generated = true;
-                else if (!strcmp(ct, "CONSTR_PRIMARY") || !strcmp(ct, "CONSTR_UNIQUE"))
-                    pk_or_unique = true;
-                else if (!strcmp(ct, "CONSTR_CHECK"))
-                    check = true;
-                else if (!strcmp(ct, "CONSTR_FOREIGN"))
-                    fk_target_lock(c, con);
-            }
-            bool serial = tn(&t, "serial") || tn(&t, "bigserial") || tn(&t, "smallserial") || tn(&t, "serial4") ||
-                          tn(&t, "serial8") || tn(&t, "serial2");
-            if (cn) {
-                remember_col(c, rel, cn, &t);
-                check_new_column_type(c, rel, cn, &t);
-            }
-            rollback(c, fmt("ALTER TABLE %s DROP COLUMN %s;", qr, qcn));
-            if (fresh) {
-                risk(c, ALCHDB_RISK_LOW, "adds column %s to %s, created in this file", cn ? cn : "?", rel);
-            } else if (vol_default || serial || identity || generated) {
-                c->st->flags |= ALCHDB_MIG_REWRITES_TABLE;
-                risk(c, ALCHDB_RISK_HIGH,
-                     "adds column %s with a %s: every row of %s is rewritten under ACCESS EXCLUSIVE", cn ? cn : "?",
-                     serial ? "serial default" : identity ? "identity" : generated ? "stored generated value"
-                                                                                   : "volatile default",
-                     rel);
-                finding(c, "adding-field-with-volatile-default", "error",
-                        fmt("adding %s to %s fills every existing row: a full table rewrite that blocks reads and "
-                            "writes",
-                            cn ? cn : "the column", rel),
-                        fmt("add the column without a default (or with a constant one), then set the default and "
-                            "backfill existing rows in batches"));
-                set_text(c, &c->st->safer_rewrite,
-                         fmt("ALTER TABLE %s ADD COLUMN %s %s;  -- no volatile default\n"
-                             "-- then: ALTER TABLE %s ALTER COLUMN %s SET DEFAULT …; backfill in batches of ~10k rows "
-                             "by primary key",
-                             qr, qcn, t.sql, qr, qcn));
-            } else if (notnull && !has_default) {
-                risk(c, ALCHDB_RISK_MEDIUM,
-                     "adds NOT NULL column %s without a default: fails at run time if %s has any row", cn ? cn : "?",
-                     rel);
-                finding(c, "adding-required-field", "error",
-                        fmt("ADD COLUMN %s NOT NULL without a DEFAULT fails on a table that has rows", cn ? cn : "?"),
-                        fmt("add it with a constant DEFAULT (metadata-only since PostgreSQL 11), or add it "
-                            "nullable, backfill, then add CHECK (%s IS NOT NULL) NOT VALID, VALIDATE, SET NOT NULL",
-                            cn ? cn : "col"));
-                set_text(c, &c->st->safer_rewrite,
-                         fmt("ALTER TABLE %s ADD COLUMN %s %s;\n-- backfill in batches, then:\n"
-                             "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID;\n"
-                             "ALTER TABLE %s VALIDATE CONSTRAINT %s;\nALTER TABLE %s ALTER COLUMN %s SET NOT NULL;",
-                             qr, qcn, t.sql, qr, keep(&sc, q(c, "chk_not_null")), qcn, qr,
-                             keep(&sc, q(c, "chk_not_null")), qr, qcn));
-            } else if (pk_or_unique) {
-                c->st->flags |= ALCHDB_MIG_BUILDS_INDEX;
-                risk(c, ALCHDB_RISK_MEDIUM, "adds column %s with an index built under ACCESS EXCLUSIVE on %s",
-                     cn ? cn : "?", rel);
-            } else if (check) {
-                c->st->flags |= ALCHDB_MIG_SCANS_TABLE;
-                risk(c, ALCHDB_RISK_MEDIUM, "adds column %s with a CHECK that is verified on every row of %s",
-                     cn ? cn : "?", rel);
-            } else {
-                risk(c, ALCHDB_RISK_LOW,
-                     "adds column %s to %s: metadata only (brief ACCESS EXCLUSIVE; a constant default is not "
-                     "written to existing rows)",
-                     cn ? cn : "?", rel);
-            }
-        } else if (strcmp(sub, "AT_DropColumn") == 0) {
-            risk(c, ALCHDB_RISK_HIGH,
-                 "drops column %s of %s: its data is lost and running code that selects it breaks", col ? col : "?",
-                 rel);
-            finding(c, "ban-drop-column", "warning",
-                    fmt("dropping %s.%s loses its data and breaks clients that still read or write it", rel,
-                        col ? col : "?"),
-                    fmt("first deploy code that no longer uses the column (e.g. ignore it in the ORM), then drop it "
-                        "in a later migration"));
-            irreversible(c, "the column's data is deleted; re-adding the column does not bring it back");
-        } else if (strcmp(sub, "AT_AlterColumnType") == 0) {
-            const node *cd = as_node(def, "ColumnDef");
-            mig_type nt;
-            type_from(jget(cd, "typeName"), &nt);
-            bool using_expr = jget(cd, "raw_default") != NULL;
-            mig_column *known = col ? find_col(c->s, rel, col) : NULL;
-            mig_type live_t;
-            const mig_type *old = known ? &known->type : NULL;
-            if (!old && col && alchdb__mig_live_column_type(c->m, rel, col, &live_t))
-                old = &live_t;
-            char ob[300] = "its current type", nb[300];
-            type_str(&nt, nb, sizeof nb);
-            if (old)
-                type_str(old, ob, sizeof ob);
-            int tc = type_change(old, &nt, using_expr);
-            /* timestamp → timestamptz skips the rewrite only when the
-             * session's TimeZone is UTC: a SET in this file decides, else the
-             * live server's setting, else it is unknown (rated as a rewrite). */
-            int tzs = c->s->timezone_utc ? c->s->timezone_utc : alchdb__mig_live_timezone_utc(c->m);
-            bool tz_utc = tzs > 0;
-            /* Live mode: PostgreSQL refuses to change the type of a column a
-             * view or rule uses. */
-            char *deps = col && !fresh ? alchdb__mig_live_column_dependents(c->m, rel, col) : NULL;
-            if (old)
-                rollback(c, fmt("ALTER TABLE %s ALTER COLUMN %s TYPE %s;%s", qr, qcol, ob,
-                                tc == TC_NO_REWRITE ? "  -- narrowing back rewrites and re-checks the table" : ""));
-            else
-                rollback(c, fmt("ALTER TABLE %s ALTER COLUMN %s TYPE <previous type>;", qr, qcol));
-            if (deps) {
-                risk(c, ALCHDB_RISK_HIGH, "fails: %s.%s is used by %s, and PostgreSQL refuses to change the type "
-                     "of a column a view or rule uses", rel, col, deps);
-                finding(c, "column-type-change-blocked-by-view", "error",
-                        fmt("ALTER COLUMN TYPE on %s.%s fails: used by %s", rel, col, deps),
-                        fmt("drop the dependent views and rules, change the type and recreate them in the same "
-                            "transaction, or add a new column and move the views to it"));
-            } else if (fresh) {
-                if (tc != TC_NO_REWRITE && !(tc == TC_TZ && tz_utc))
-                    c->st->flags |= ALCHDB_MIG_REWRITES_TABLE;
-                risk(c, ALCHDB_RISK_LOW, "changes the type of %s.%s, created in this file", rel, col ? col : "?");
-            } else if (tc == TC_NO_REWRITE) {
-                risk(c, ALCHDB_RISK_LOW, "changes %s.%s from %s to %s: binary compatible, no rewrite (brief ACCESS "
-                     "EXCLUSIVE)", rel, col ? col : "?", ob, nb);
-            } else if (tc == TC_TZ && tz_utc) {
-                risk(c, ALCHDB_RISK_LOW, "changes %s.%s from %s to %s with the session TimeZone %s UTC: no "
-                     "rewrite (brief ACCESS EXCLUSIVE)", rel, col ? col : "?", ob, nb,
-                     c->s->timezone_utc ? "set to" : "of the live server");
-            } else if (tc == TC_TZ) {
-                c->st->flags |= ALCHDB_MIG_REWRITES_TABLE;
-                risk(c, ALCHDB_RISK_HIGH,
-                     "changes %s.%s from %s to %s: no rewrite only when the session TimeZone is UTC, otherwise every "
-                     "row is rewritten under ACCESS EXCLUSIVE",
-                     rel, col ? col : "?", ob, nb);
-                finding(c, "changing-column-type-timezone-dependent", "warning",
-                        fmt("%s → %s rewrites %s unless the session time zone is UTC", ob, nb, rel),
-                        fmt("run SET timezone = 'UTC' in the migration's session first (PostgreSQL 12+ then skips "
-                            "the rewrite), or migrate with a new column and a batched backfill"));
-            } else {
-                c->st->flags |= ALCHDB_MIG_REWRITES_TABLE | ALCHDB_MIG_BUILDS_INDEX;
-                if (tc == TC_UNKNOWN)
-                    risk(c, ALCHDB_RISK_HIGH,
-                         "changes the type of %s.%s to %s: a full rewrite under ACCESS EXCLUSIVE unless the current "
-                         "type is binary compatible (unknown without --conninfo or the table's definition)",
-                         rel, col ? col : "?", nb);
-                else
-                    risk(c, ALCHDB_RISK_HIGH,
-                         "changes %s.%s from %s to %s%s: every row and index of %s is rewritten under ACCESS "
-                         "EXCLUSIVE",
-                         rel, col ? col : "?", ob, nb, using_expr ? " (USING)" : "", rel);
-                finding(c, "changing-column-type", "error",
-                        fmt("changing the type of %s.%s rewrites the table and its indexes while reads and writes "
-                            "wait",
-                            rel, col ? col : "?"),
-                        fmt("add a new column of the new type, keep both in sync (trigger or application), backfill "
-                            "in batches, then swap the names in one short transaction"));
-                set_text(c, &c->st->safer_rewrite,
-                         fmt("ALTER TABLE %s ADD COLUMN %s %s;\n-- sync trigger + batched backfill, then in one "
-                             "transaction: rename the old column away and the new one into place",
-                             qr, keep(&sc, q(c, col ? keep(&sc, alchdb__mig_generated_name(col, "_new")) : "new_col")), nb));
-            }
-            if (col)
-                remember_col(c, rel, col, &nt);
-            alchdb__free(deps);
-        } else if (strcmp(sub, "AT_SetNotNull") == 0) {
-            char k[3 * ALCHDB_MIG_REL_CAP];
-            key2(k, sizeof k, rel, col ? col : "");
-            rollback(c, fmt("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", qr, qcol));
-            if (fresh) {
-                risk(c, ALCHDB_RISK_LOW, "sets %s.%s NOT NULL on a table created in this file", rel, col ? col : "?");
-            } else if (set_has(c->s->notnull_checks, c->s->n_nn, k)) {
-                risk(c, ALCHDB_RISK_LOW,
-                     "sets %s.%s NOT NULL: a validated CHECK (%s IS NOT NULL) proves it, so no scan (brief ACCESS "
-                     "EXCLUSIVE)",
-                     rel, col ? col : "?", col ? col : "?");
-            } else {
-                c->st->flags |= ALCHDB_MIG_SCANS_TABLE;
-                risk(c, ALCHDB_RISK_MEDIUM,
-                     "sets %s.%s NOT NULL: scans every row of %s under ACCESS EXCLUSIVE (reads and writes wait)", rel,
-                     col ? col : "?", rel);
-                finding(c, "setting-not-null-scans", "warning",
-                        fmt("SET NOT NULL scans all of %s while holding ACCESS EXCLUSIVE", rel),
-                        fmt("add CHECK (%s IS NOT NULL) NOT VALID, VALIDATE it (no blocking), then SET NOT NULL "
-                            "(PostgreSQL 12+ uses the check and skips the scan) and drop the check",
-                            col ? col : "col"));
-                const char *cn = keep(&sc, q(c, keep(&sc, fmt("%s_not_null", col ? col : "col"))));
-                set_text(c, &c->st->safer_rewrite,
-                         fmt("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID;\n"
-                             "ALTER TABLE %s VALIDATE CONSTRAINT %s;\n"
-                             "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;\n"
-                             "ALTER TABLE %s DROP CONSTRAINT %s;",
-                             qr, cn, qcol, qr, cn, qr, qcol, qr, cn));
-            }
-        } else if (strcmp(sub, "AT_DropNotNull") == 0) {
-            risk(c, ALCHDB_RISK_LOW, "drops NOT NULL on %s.%s: metadata only", rel, col ? col : "?");
-            rollback(c, fmt("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;  -- scans the table", qr, qcol));
-        } else if (strcmp(sub, "AT_ColumnDefault") == 0) {
-            risk(c, ALCHDB_RISK_LOW, "changes the default of %s.%s: metadata only (existing rows untouched)", rel,
-                 col ? col : "?");
-            rollback(c, fmt("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;  -- or restore the previous default", qr,
-                            qcol));
-        } else if (strcmp(sub, "AT_AddConstraint") == 0) {
-            const node *con = as_node(def, "Constraint");
-            const char *ct = jstr(con, "contype");
-            const char *cn = jstr(con, "conname");
-            bool not_valid = jbool(con, "skip_validation");
-            const char *qcn = cn ? keep(&sc, q(c, cn)) : "<constraint name>";
-            if (cn)
-                rollback(c, fmt("ALTER TABLE %s DROP CONSTRAINT %s;", qr, qcn));
-            if (ct && !strcmp(ct, "CONSTR_FOREIGN")) {
-                mode = ALCHDB_LOCK_SHARE_ROW_EXCLUSIVE;
-                fk_target_lock(c, con);
-                char ref[ALCHDB_MIG_REL_CAP];
-                rangevar_name(jget(con, "pktable"), ref, sizeof ref);
-                if (cn) {
-                    char k[3 * ALCHDB_MIG_REL_CAP];
-                    snprintf(k, sizeof k, "%s\x1f%s\x1f%s", unqualified(rel), cn, ref);
-                    if (!set_add(&c->s->fks, &c->s->n_fk, &c->s->cap_fk, k))
-                        c->oom = true;
-                }
-                if (fresh || not_valid) {
-                    risk(c, ALCHDB_RISK_LOW, "adds foreign key %s on %s%s (SHARE ROW EXCLUSIVE on %s and %s, brief)",
-                         cn ? cn : "", rel, not_valid ? " NOT VALID" : "", rel, ref);
-                } else {
-                    c->st->flags |= ALCHDB_MIG_SCANS_TABLE;
-                    risk(c, ALCHDB_RISK_MEDIUM,
-                         "adds foreign key %s: checks every row of %s while writes to %s and %s wait", cn ? cn : "",
-                         rel, rel, ref);
-                    finding(c, "constraint-missing-not-valid", "warning",
-                            fmt("the foreign key is validated while SHARE ROW EXCLUSIVE blocks writes to %s and %s",
-                                rel, ref),
-                            fmt("add it NOT VALID (brief lock), then VALIDATE CONSTRAINT in a separate transaction "
-                                "(only SHARE UPDATE EXCLUSIVE)"));
-                    set_text(c, &c->st->safer_rewrite,
-                             fmt("ALTER TABLE %s ADD CONSTRAINT %s FOREIGN KEY … REFERENCES %s (…) NOT VALID;\n"
-                                 "ALTER TABLE %s VALIDATE CONSTRAINT %s;",
-                                 qr, qcn, keep(&sc, qrel(c, ref)), qr, qcn));
-                }
-            } else if (ct && !strcmp(ct, "CONSTR_CHECK")) {
-                const char *nncol = notnull_check_column(con);
-                if (nncol && !not_valid) {
-                    char k[3 * ALCHDB_MIG_REL_CAP];
-                    key2(k, sizeof k, rel, nncol);
-                    if (!set_add(&c->s->notnull_checks, &c->s->n_nn, &c->s->cap_nn, k))
-                        c->oom = true;
-                }
-                if (nncol && cn && not_valid) { /* remember by name until VALIDATE */
-                    char k[3 * ALCHDB_MIG_REL_CAP];
-                    snprintf(k, sizeof k, "%s\x1f%s\x1fnn:%s", unqualified(rel), cn, nncol);
-                    if (!set_add(&c->s->fks, &c->s->n_fk, &c->s->cap_fk, k))
-                        c->oom = true;
-                }
-                if (fresh || not_valid) {
-                    risk(c, ALCHDB_RISK_LOW, "adds CHECK %s on %s%s: no scan (brief ACCESS EXCLUSIVE)", cn ? cn : "",
-                         rel, not_valid ? " NOT VALID" : "");
-                } else {
-                    c->st->flags |= ALCHDB_MIG_SCANS_TABLE;
-                    risk(c, ALCHDB_RISK_MEDIUM,
-                         "adds CHECK %s: scans every row of %s under ACCESS EXCLUSIVE (reads and writes wait)",
-                         cn ? cn : "", rel);
-                    finding(c, "constraint-missing-not-valid", "warning",
-                            fmt("the CHECK is verified against every row while ACCESS EXCLUSIVE is held on %s", rel),
-                            fmt("add it NOT VALID, then VALIDATE CONSTRAINT separately"));
-                    set_text(c, &c->st->safer_rewrite,
-                             fmt("ALTER TABLE %s ADD CONSTRAINT %s CHECK (…) NOT VALID;\n"
-                                 "ALTER TABLE %s VALIDATE CONSTRAINT %s;",
-                                 qr, qcn, qr, qcn));
-                }
-            } else if (ct && (!strcmp(ct, "CONSTR_PRIMARY") || !strcmp(ct, "CONSTR_UNIQUE") ||
-                              !strcmp(ct, "CONSTR_EXCLUSION"))) {
-                bool using_index = jstr(con, "indexname") != NULL;
-                if (using_index || fresh) {
-                    risk(c, ALCHDB_RISK_LOW, "adds %s on %s %s", ct + 7, rel,
-                         using_index ? "using an existing index (brief ACCESS EXCLUSIVE)" : "created in this file");
-                } else {
-                    c->st->flags |= ALCHDB_MIG_BUILDS_INDEX | ALCHDB_MIG_SCANS_TABLE;
-                    risk(c, ALCHDB_RISK_HIGH,
-                         "adds a %s constraint: builds its index under ACCESS EXCLUSIVE on %s (reads and writes wait "
-                         "for the whole build)",
-                         !strcmp(ct, "CONSTR_PRIMARY") ? "primary key" : "unique", rel);
-                    finding(c, "adding-index-constraint-blocks", "warning",
-                            fmt("the constraint's index is built while ACCESS EXCLUSIVE blocks %s", rel),
-                            fmt("CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … %s USING INDEX",
-                                !strcmp(ct, "CONSTR_PRIMARY") ? "PRIMARY KEY" : "UNIQUE"));
-                    set_text(c, &c->st->safer_rewrite,
-                             fmt("CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (…);\n"
-                                 "ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s;",
-                                 qcn, qr, qr, qcn, !strcmp(ct, "CONSTR_PRIMARY") ? "PRIMARY KEY" : "UNIQUE", qcn));
-                }
-            } else {
-                risk(c, ALCHDB_RISK_LOW, "adds a constraint to %s", rel);
-            }
-        } else if (strcmp(sub, "AT_ValidateConstraint") == 0) {
-            mode = ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE;
-            c->st->flags |= ALCHDB_MIG_SCANS_TABLE;
-            /* A validated NOT NULL check or foreign key known from the script. */
-            for (size_t j = 0; col && j < c->s->n_fk; j++) {
-                const char *e = c->s->fks[j];
-                const char *s1 = strchr(e, '\x1f');
-                if (!s1)
-                    continue;
-                const char *s2 = strchr(s1 + 1, '\x1f');
-                if (!s2 || (size_t)(s1 - e) != strlen(unqualified(rel)) ||
-                    strncmp(e, unqualified(rel), (size_t)(s1 - e)) != 0 || (size_t)(s2 - s1 - 1) != strlen(col) ||
-                    strncmp(s1 + 1, col, strlen(col)) != 0)
-                    continue;
-                if (strncmp(s2 + 1, "nn:", 3) == 0) {
-                    char k[3 * ALCHDB_MIG_REL_CAP];
-                    key2(k, sizeof k, rel, s2 + 4);
-                    if (!set_add(&c->s->notnull_checks, &c->s->n_nn, &c->s->cap_nn, k))
-                        c->oom = true;
-                } else {
-                    lock(c, s2 + 1, ALCHDB_LOCK_ROW_SHARE);
-                }
-            }
-            if (col)
-                lock_fk_rels(c, rel, col, false, ALCHDB_LOCK_ROW_SHARE);
-            risk(c, ALCHDB_RISK_LOW,
-                 "validates constraint %s: scans %s under SHARE UPDATE EXCLUSIVE (reads and writes continue)",
-                 col ? col : "?", rel);
-            rollback(c, fmt("-- nothing to undo: validation changes no data"));
-        } else if (strcmp(sub, "AT_DropConstraint") == 0) {
-            for (size_t j = 0; col && j < c->s->n_fk; j++) { /* a known FK: its table is locked too */
-                const char *e = c->s->fks[j];
-                const char *s1 = strchr(e, '\x1f');
-                const char *s2 = s1 ? strchr(s1 + 1, '\x1f') : NULL;
-                if (s2 && strncmp(s2 + 1, "nn:", 3) != 0 && (size_t)(s2 - s1 - 1) == strlen(col) &&
-                    strncmp(s1 + 1, col, strlen(col)) == 0)
-                    lock(c, s2 + 1, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
-            }
-            if (col)
-                lock_fk_rels(c, rel, col, false, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
-            risk(c, ALCHDB_RISK_LOW,
-                 "drops constraint %s of %s (brief ACCESS EXCLUSIVE; dropping a foreign key also locks the "
-                 "referenced table)",
-                 col ? col : "?", rel);
-            irreversible(c, "re-adding the constraint needs its definition (and a new validation scan)");
-        } else if (strcmp(sub, "AT_SetStatistics") == 0 || strcmp(sub, "AT_SetOptions") == 0 ||
-                   strcmp(sub, "AT_ResetOptions") == 0 || strcmp(sub, "AT_ClusterOn") == 0 ||
-                   strcmp(sub, "AT_DropCluster") == 0) {
-            mode = ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE;
-            risk(c, ALCHDB_RISK_LOW, "changes planner or storage settings of %s (SHARE UPDATE EXCLUSIVE)", rel);
-            rollback(c, fmt("-- restore the previous setting"));
-        } else if (strcmp(sub, "AT_SetRelOptions") == 0 || strcmp(sub, "AT_ResetRelOptions") == 0) {
-            /* fillfactor, autovacuum_* and a few others only need SHARE UPDATE EXCLUSIVE. */
-            mode = ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE;
-            size_t j;
-            const node *o;
-            list_foreach(def, j, o)
-            {
-                const char *dn = jstr(as_node(o, "DefElem"), "defname");
-                if (dn && strcmp(dn, "fillfactor") != 0 && strncmp(dn, "autovacuum_", 11) != 0 &&
-                    strncmp(dn, "toast_tuple_target", 18) != 0 && strcmp(dn, "parallel_workers") != 0 &&
-                    strncmp(dn, "vacuum_", 7) != 0 && strncmp(dn, "log_autovacuum", 14) != 0)
-                    mode = ALCHDB_LOCK_ACCESS_EXCLUSIVE;
-            }
-            risk(c, ALCHDB_RISK_LOW, "changes storage parameters of %s", rel);
-            rollback(c, fmt("ALTER TABLE %s RESET (…);", qr));
-        } else if (strncmp(sub, "AT_EnableTrig", 13) == 0 || strncmp(sub, "AT_DisableTrig", 14) == 0 ||
-                   strncmp(sub, "AT_EnableAlwaysTrig", 19) == 0 || strncmp(sub, "AT_EnableReplicaTrig", 20) == 0 ||
-                   strncmp(sub, "AT_EnableRule", 13) == 0 || strncmp(sub, "AT_DisableRule", 14) == 0 ||
-                   strncmp(sub, "AT_EnableAlwaysRule", 19) == 0 || strncmp(sub, "AT_EnableReplicaRule", 20) == 0) {
-            mode = ALCHDB_LOCK_SHARE_ROW_EXCLUSIVE;
-            risk(c, ALCHDB_RISK_LOW, "enables or disables triggers/rules of %s (SHARE ROW EXCLUSIVE, brief)", rel);
-            rollback(c, fmt("-- the opposite ENABLE/DISABLE"));
-        } else if (strcmp(sub, "AT_SetLogged") == 0 || strcmp(sub, "AT_SetUnLogged") == 0) {
-            bool unlogged = strcmp(sub, "AT_SetUnLogged") == 0;
-            c->st->flags |= ALCHDB_MIG_REWRITES_TABLE;
-            if (fresh)
-                risk(c, ALCHDB_RISK_LOW, "sets %s %s, created in this file", rel, unlogged ? "UNLOGGED" : "LOGGED");
-            else
-                risk(c, ALCHDB_RISK_HIGH, "sets %s %s: rewrites the table under ACCESS EXCLUSIVE%s", rel,
-                     unlogged ? "UNLOGGED" : "LOGGED",
-                     unlogged ? "; an unlogged table is emptied after a crash and is not replicated" : "");
-            finding(c, unlogged ? "set-unlogged" : "set-logged", "warning",
-                    fmt("SET %s rewrites %s under ACCESS EXCLUSIVE", unlogged ? "UNLOGGED" : "LOGGED", rel),
-                    fmt(unlogged ? "unlogged tables lose their contents on a crash and are absent on replicas; "
-                                   "keep the table logged"
-                                 : "schedule it in a maintenance window; the whole table is written to WAL"));
-            rollback(c, fmt("ALTER TABLE %s SET %s;  -- rewrites again", qr, unlogged ? "LOGGED" : "UNLOGGED"));
-        } else if (strcmp(sub, "AT_SetTableSpace") == 0 || strcmp(sub, "AT_SetAccessMethod") == 0) {
-            c->st->flags |= ALCHDB_MIG_REWRITES_TABLE;
-            risk(c, ALCHDB_RISK_HIGH, "moves %s (SET TABLESPACE / ACCESS METHOD): copies every block under ACCESS "
-                 "EXCLUSIVE", rel);
-            rollback(c, fmt("-- move it back (copies again)"));
-        } else if (strcmp(sub, "AT_AttachPartition") == 0) {
-            const node *pc = as_node(def, "PartitionCmd");
-            char part[ALCHDB_MIG_REL_CAP];
-            rangevar_name(jget(pc, "name"), part, sizeof part);
-            mode = ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE;
-            lock(c, part, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
-            c->st->flags |= ALCHDB_MIG_SCANS_TABLE;
-            risk(c, ALCHDB_RISK_MEDIUM,
-                 "attaches %s to %s: SHARE UPDATE EXCLUSIVE on %s, ACCESS EXCLUSIVE on %s and a scan of %s unless a "
-                 "validated CHECK matches the partition bound",
-                 part, rel, rel, part, part);
-            rollback(c, fmt("ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY;", qr, keep(&sc, qrel(c, part))));
-        } else if (strcmp(sub, "AT_DetachPartition") == 0) {
-            const node *pc = as_node(def, "PartitionCmd");
-            char part[ALCHDB_MIG_REL_CAP];
-            rangevar_name(jget(pc, "name"), part, sizeof part);
-            bool conc = jbool(pc, "concurrent");
-            mode = conc ? ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE : ALCHDB_LOCK_ACCESS_EXCLUSIVE;
-            lock(c, part, mode);
-            if (conc) {
-                c->st->concurrent = true;
-                risk(c, ALCHDB_RISK_LOW, "detaches %s from %s concurrently", part, rel);
-            } else {
-                risk(c, ALCHDB_RISK_MEDIUM, "detaches %s from %s under ACCESS EXCLUSIVE on both", part, rel);
-                finding(c, "detach-partition-blocks", "warning",
-                        fmt("DETACH PARTITION takes ACCESS EXCLUSIVE on %s and %s", rel, part),
-                        fmt("use DETACH PARTITION … CONCURRENTLY (PostgreSQL 14+, outside a transaction block)"));
-                set_text(c, &c->st->safer_rewrite,
-                         fmt("ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY;", qr, keep(&sc, qrel(c, part))));
-            }
-            rollback(c, fmt("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES …;", qr, keep(&sc, qrel(c, part))));
-        } else if (strcmp(sub, "AT_AddIndex") == 0) {
-            mode = ALCHDB_LOCK_SHARE;
-            c->st->flags |= ALCHDB_MIG_BUILDS_INDEX;
-            risk(c, ALCHDB_RISK_MEDIUM, "builds an index on %s", rel);
-        } else if (strcmp(sub, "AT_AddIdentity") == 0 || strcmp(sub, "AT_SetIdentity") == 0 ||
-                   strcmp(sub, "AT_DropIdentity") == 0 || strcmp(sub, "AT_ReplicaIdentity") == 0 ||
-                   strcmp(sub, "AT_ChangeOwner") == 0 || strcmp(sub, "AT_EnableRowSecurity") == 0 ||
-                   strcmp(sub, "AT_DisableRowSecurity") == 0 || strcmp(sub, "AT_ForceRowSecurity") == 0 ||
-                   strcmp(sub, "AT_NoForceRowSecurity") == 0 || strcmp(sub, "AT_SetStorage") == 0 ||
-                   strcmp(sub, "AT_SetCompression") == 0 || strcmp(sub, "AT_DropExpression") == 0 ||
-                   strcmp(sub, "AT_AddInherit") == 0 || strcmp(sub, "AT_DropInherit") == 0 ||
-                   strcmp(sub, "AT_GenericOptions") == 0 || strcmp(sub, "AT_AlterColumnGenericOptions") == 0) {
-            risk(c, ALCHDB_RISK_LOW, "changes metadata of %s (brief ACCESS EXCLUSIVE)", rel);
-            rollback(c, fmt("-- the opposite ALTER TABLE command"));
-        } else {
-            risk(c, ALCHDB_RISK_UNKNOWN, "ALTER TABLE subcommand %s is not modelled", sub + 3);
-            finding(c, "unknown-statement", "warning", fmt("ALTER TABLE %s is not modelled by the assessor", sub + 3),
+        a.col = jstr(cmd, "name");
+        a.qcol = a.col ? keep(&sc, q(c, a.col)) : "";
+        a.def = jget(cmd, "def");
+        const alter_rule *r = alter_rule_find(a.sub);
+        if (!r) {
+            risk(c, ALCHDB_RISK_UNKNOWN, "ALTER TABLE subcommand %s is not modelled", a.sub + 3);
+            finding(c, "unknown-statement", "warning", fmt("ALTER TABLE %s is not modelled by the assessor", a.sub + 3),
                     fmt("review its lock and cost by hand (alchdb migrate trace shows what PostgreSQL takes)"));
+            lock(c, rel, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
+            continue;
         }
-        lock(c, rel, mode);
+        a.mode = r->lock;
+        c->st->flags |= r->flags;
+        if (r->assess)
+            r->assess(&a);
+        else
+            alter_fixed(&a, r);
+        lock(c, rel, a.mode);
     }
     scratch_free(&sc);
 }

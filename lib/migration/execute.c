@@ -55,10 +55,11 @@ static int run_phase(alchdb_migration *m, PGconn *c, const mig_file *f, const mi
     char set[128];
     for (o->attempts = 1;; o->attempts++) {
         o->error[0] = o->sqlstate[0] = '\0';
-        snprintf(set, sizeof set, "SET lock_timeout = %lld", (long long)m->opts.lock_timeout_ms);
+        snprintf(set, sizeof set, "SET lock_timeout = %lld", alchdb__duration_ms_ceil(m->opts.lock_timeout_us));
         bool ok = run(c, set, o);
-        if (ok && m->opts.statement_timeout_ms > 0) {
-            snprintf(set, sizeof set, "SET statement_timeout = %lld", (long long)m->opts.statement_timeout_ms);
+        if (ok && m->opts.statement_timeout_us > 0) {
+            snprintf(set, sizeof set, "SET statement_timeout = %lld",
+                     alchdb__duration_ms_ceil(m->opts.statement_timeout_us));
             ok = run(c, set, o);
         }
         if (ok && p->transactional)

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "alchdb/migration.h"
+#include "core/opt.h"
 #include "internal.h"
 
 typedef struct mig_lock {
@@ -101,17 +102,24 @@ typedef struct mig_state {
     size_t n_ae, cap_ae;
 } mig_state;
 
-struct alchdb_migration_options {
-    int64_t pg_version;
-    char *conninfo;
-    int64_t rewrite_bytes_per_sec;
-    int64_t lock_timeout_ms;
-    int64_t statement_timeout_ms;
-    int64_t max_retries;
+/* The public config: the option engine's values (api.c declares the table). */
+struct alchdb_migration_config {
+    alchdb__opts opts;
 };
 
+/* What an assessment reads, copied from the config when it is made;
+ * durations in microseconds. */
+typedef struct mig_settings {
+    int64_t pg_version;
+    char *conninfo; /* owned */
+    int64_t rewrite_bytes_per_sec;
+    int64_t lock_timeout_us;
+    int64_t statement_timeout_us;
+    int64_t max_retries;
+} mig_settings;
+
 struct alchdb_migration {
-    alchdb_migration_options opts;
+    mig_settings opts;
     mig_file *files;
     size_t nfiles, capfiles;
     mig_state state;

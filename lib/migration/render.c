@@ -83,7 +83,7 @@ static void render_plan(alchdb__strbuf *sb, const alchdb_migration *m, const mig
             alchdb__sb_printf(sb, "%s%zu", k ? "," : "", p->stmts[k]);
         alchdb__sb_puts(sb, "]");
         jstrkv(sb, "lock", p->lock ? alchdb_lock_mode_name(p->lock) : NULL);
-        alchdb__sb_printf(sb, ",\"lock_timeout_ms\":%lld", (long long)m->opts.lock_timeout_ms);
+        alchdb__sb_printf(sb, ",\"lock_timeout_ms\":%lld", alchdb__duration_ms_ceil(m->opts.lock_timeout_us));
         if (p->expected_seconds >= 0)
             alchdb__sb_printf(sb, ",\"expected_seconds\":%.3f", p->expected_seconds);
         else
@@ -197,7 +197,7 @@ int alchdb__mig_render_text(const alchdb_migration *m, char **out)
                 alchdb__sb_printf(&sb, "    %zu. %s (%s, lock %s, lock_timeout %lld ms)\n", p + 1, ph->name,
                                   ph->transactional ? "one transaction" : "no transaction",
                                   ph->lock ? alchdb_lock_mode_name(ph->lock) : "none",
-                                  (long long)m->opts.lock_timeout_ms);
+                                  alchdb__duration_ms_ceil(m->opts.lock_timeout_us));
                 alchdb__sb_printf(&sb, "       checkpoint: %s\n", ph->checkpoint ? ph->checkpoint : "");
             }
         }

@@ -425,19 +425,20 @@ static int trace_stmt(PGconn *a, PGconn *b, const mig_stmt *st, size_t idx, trac
     return rc;
 }
 
-ALCHDB_API int alchdb_migration_trace(const alchdb_migration_options *opts, const char *sql, size_t len,
+ALCHDB_API int alchdb_migration_trace(const alchdb_migration_config *cfg, const char *sql, size_t len,
                                       char **json_out, size_t *agreed_out, size_t *disagreed_out)
 {
     ALCHDB_CHECK_ARG(json_out, "json_out", "must not be NULL");
     *json_out = NULL;
-    ALCHDB_CHECK_ARG(opts, "opts", "must not be NULL");
-    ALCHDB_CHECK_ARG(opts->conninfo, "opts", "must name the scratch database with ALCHDB_MIGRATION_OPT_CONNINFO");
+    ALCHDB_CHECK_ARG(cfg, "cfg", "must not be NULL");
+    const char *conninfo = alchdb__opts_s(&cfg->opts, ALCHDB_MIGRATION_OPT_CONNINFO);
+    ALCHDB_CHECK_ARG(conninfo, "cfg", "must name the scratch database with ALCHDB_MIGRATION_OPT_CONNINFO");
     ALCHDB_CHECK_ARG(sql, "sql", "must not be NULL");
     if (len == (size_t)-1)
         len = strlen(sql);
 
     alchdb_migration *m = NULL;
-    int rc = alchdb_migration_new(opts, &m);
+    int rc = alchdb_migration_new(cfg, &m);
     if (rc < 0)
         return rc;
     rc = alchdb_migration_add_file(m, "trace", sql, len);
@@ -453,9 +454,9 @@ ALCHDB_API int alchdb_migration_trace(const alchdb_migration_options *opts, cons
     }
     PGconn *a = NULL, *b = NULL;
     static const char what[] = "trace: cannot connect to the scratch database";
-    rc = alchdb__pq_connect_default(opts->conninfo, "migration", what, &a);
+    rc = alchdb__pq_connect_default(conninfo, "migration", what, &a);
     if (rc == 0)
-        rc = alchdb__pq_connect_default(opts->conninfo, "migration", what, &b);
+        rc = alchdb__pq_connect_default(conninfo, "migration", what, &b);
     if (rc < 0) {
         PQfinish(a);
         alchdb_migration_free(m);

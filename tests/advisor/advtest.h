@@ -82,19 +82,19 @@ static inline void run_n(PGconn *c, int n, const char *sql, int np, const char *
 }
 
 static inline alchdb_advisor_report *analyze(const char *db, const char *user, bool hypopg,
-                                      void (*add)(alchdb_advisor_options *))
+                                      void (*add)(alchdb_advisor_config *))
 {
-    alchdb_advisor_options *o;
-    ck_assert_int_eq(alchdb_advisor_options_new(&o), 0);
-    ck_assert_int_eq(alchdb_advisor_options_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, db_conninfo(db, user)), 0);
-    ck_assert_int_eq(alchdb_advisor_options_set_int64(o, ALCHDB_ADVISOR_OPT_USE_HYPOPG, hypopg), 0);
+    alchdb_advisor_config *o;
+    ck_assert_int_eq(alchdb_advisor_config_new(&o), 0);
+    ck_assert_int_eq(alchdb_advisor_config_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, db_conninfo(db, user)), 0);
+    ck_assert_int_eq(alchdb_advisor_config_set_int64(o, ALCHDB_ADVISOR_OPT_USE_HYPOPG, hypopg), 0);
     if (add)
         add(o);
     alchdb_advisor_report *r = NULL;
     int rc = alchdb_advisor_analyze(o, &r);
     ck_assert_msg(rc == 0, "analyze: %s", alchdb_last_error_message());
     ck_assert_ptr_nonnull(r);
-    alchdb_advisor_options_free(o);
+    alchdb_advisor_config_free(o);
     return r;
 }
 

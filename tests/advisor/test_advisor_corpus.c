@@ -73,13 +73,13 @@ static void load_corpus(void)
 
 static const char *case_sql;
 
-static void add_case(alchdb_advisor_options *o)
+static void add_case(alchdb_advisor_config *o)
 {
-    ck_assert_int_eq(alchdb_advisor_options_add_query(o, case_sql, 100, 100.0), 0);
-    ck_assert_int_eq(alchdb_advisor_options_set_int64(o, ALCHDB_ADVISOR_OPT_USE_PG_STAT_STATEMENTS, 0), 0);
+    ck_assert_int_eq(alchdb_advisor_config_add_query(o, case_sql, 100, 100.0), 0);
+    ck_assert_int_eq(alchdb_advisor_config_set_int64(o, ALCHDB_ADVISOR_OPT_USE_PG_STAT_STATEMENTS, 0), 0);
 }
 
-static void pgss_only(alchdb_advisor_options *o) { (void)o; }
+static void pgss_only(alchdb_advisor_config *o) { (void)o; }
 
 /* The report's decision as "table(cols)" (then " WHERE pred;" for a partial
  * index) or "none" ("a; b" when several). */

@@ -143,23 +143,23 @@ static const char *const hostile_schema[] = {
     "ANALYZE",
 };
 
-static void add_hostile_queries(alchdb_advisor_options *o)
+static void add_hostile_queries(alchdb_advisor_config *o)
 {
-    ck_assert_int_eq(alchdb_advisor_options_add_query(o, "SELECT * FROM \"" HTABLE "\" WHERE w = $1", 500, 100.0), 0);
-    ck_assert_int_eq(alchdb_advisor_options_add_query(o, "SELECT * FROM \"sch.dot\".\"t.x\" WHERE id = $1", 500, 100.0),
+    ck_assert_int_eq(alchdb_advisor_config_add_query(o, "SELECT * FROM \"" HTABLE "\" WHERE w = $1", 500, 100.0), 0);
+    ck_assert_int_eq(alchdb_advisor_config_add_query(o, "SELECT * FROM \"sch.dot\".\"t.x\" WHERE id = $1", 500, 100.0),
                      0);
 }
 
-static alchdb_advisor_report *analyze_ci(const char *ci, void (*add)(alchdb_advisor_options *))
+static alchdb_advisor_report *analyze_ci(const char *ci, void (*add)(alchdb_advisor_config *))
 {
-    alchdb_advisor_options *o;
-    ck_assert_int_eq(alchdb_advisor_options_new(&o), 0);
-    ck_assert_int_eq(alchdb_advisor_options_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, ci), 0);
+    alchdb_advisor_config *o;
+    ck_assert_int_eq(alchdb_advisor_config_new(&o), 0);
+    ck_assert_int_eq(alchdb_advisor_config_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, ci), 0);
     if (add)
         add(o);
     alchdb_advisor_report *r = NULL;
     ck_assert_msg(alchdb_advisor_analyze(o, &r) == 0, "analyze: %s", alchdb_last_error_message());
-    alchdb_advisor_options_free(o);
+    alchdb_advisor_config_free(o);
     return r;
 }
 
@@ -263,9 +263,9 @@ START_TEST(test_hostile_names)
         name[strlen(name)] = '|';
         *bar = '|';
     }
-    alchdb_advisor_options *o;
-    ck_assert_int_eq(alchdb_advisor_options_new(&o), 0);
-    ck_assert_int_eq(alchdb_advisor_options_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, ci), 0);
+    alchdb_advisor_config *o;
+    ck_assert_int_eq(alchdb_advisor_config_new(&o), 0);
+    ck_assert_int_eq(alchdb_advisor_config_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, ci), 0);
     for (int kind = ALCHDB_ADVISOR_FK; kind <= ALCHDB_ADVISOR_MISSING; kind++)
         for (int64_t i = 0; i < alchdb_advisor_report_count(r, kind); i++)
             ck_assert_msg(alchdb_advisor_apply(o, r, kind, (size_t)i) == 0, "apply %d/%lld: %s", kind, (long long)i,
@@ -295,7 +295,7 @@ START_TEST(test_hostile_names)
         free(allowed[k]);
     release(&after);
     release(&before);
-    alchdb_advisor_options_free(o);
+    alchdb_advisor_config_free(o);
     alchdb_advisor_report_free(r);
     PQfinish(c);
     a = connect_to("alchdb_test", NULL);
@@ -311,9 +311,9 @@ END_TEST
  * program. The advisor, connected as a superuser, must not. */
 static char evil_file[64];
 
-static void add_evil_file_query(alchdb_advisor_options *o)
+static void add_evil_file_query(alchdb_advisor_config *o)
 {
-    ck_assert_int_eq(alchdb_advisor_options_add_query(o, "SELECT * FROM evil.bait WHERE v = evil.boom()", 100, 50.0),
+    ck_assert_int_eq(alchdb_advisor_config_add_query(o, "SELECT * FROM evil.bait WHERE v = evil.boom()", 100, 50.0),
                      0);
 }
 

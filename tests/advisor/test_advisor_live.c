@@ -60,16 +60,16 @@ static void run_workload(const char *db)
     PQfinish(w);
 }
 
-static void add_bad_queries(alchdb_advisor_options *o)
+static void add_bad_queries(alchdb_advisor_config *o)
 {
-    ck_assert_int_eq(alchdb_advisor_options_add_query(o, "SELEC * FRM customers", 5, 1.0), 0);
-    ck_assert_int_eq(alchdb_advisor_options_add_query(o, "SELECT * FROM gone_table WHERE id = 1", 500, 90.0), 0);
+    ck_assert_int_eq(alchdb_advisor_config_add_query(o, "SELEC * FRM customers", 5, 1.0), 0);
+    ck_assert_int_eq(alchdb_advisor_config_add_query(o, "SELECT * FROM gone_table WHERE id = 1", 500, 90.0), 0);
     /* pg_stat_statements hides constants; monitor samples keep them (partial-index opportunity). */
-    ck_assert_int_eq(alchdb_advisor_options_add_query(
+    ck_assert_int_eq(alchdb_advisor_config_add_query(
                          o, "SELECT id FROM orders WHERE status = 'pending' ORDER BY created_at LIMIT 20", 5000, 900.0),
                      0);
     /* The same constant predicate in a second statement: the workload shows a hot 'pending' set. */
-    ck_assert_int_eq(alchdb_advisor_options_add_query(
+    ck_assert_int_eq(alchdb_advisor_config_add_query(
                          o, "SELECT count(*) FROM orders WHERE status = 'pending' AND created_at > now() - interval '1 day'",
                          3000, 600.0),
                      0);
@@ -164,15 +164,15 @@ START_TEST(test_planted_problems)
     ck_assert_int_lt(alchdb_advisor_report_health(r), 100);
 
     /* Apply every suggestion; then the workload's plans use them. */
-    alchdb_advisor_options *o;
-    ck_assert_int_eq(alchdb_advisor_options_new(&o), 0);
-    ck_assert_int_eq(alchdb_advisor_options_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, db_conninfo(db, NULL)), 0);
+    alchdb_advisor_config *o;
+    ck_assert_int_eq(alchdb_advisor_config_new(&o), 0);
+    ck_assert_int_eq(alchdb_advisor_config_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, db_conninfo(db, NULL)), 0);
     for (int64_t i = 0; i < alchdb_advisor_report_count(r, ALCHDB_ADVISOR_MISSING); i++)
         ck_assert_msg(alchdb_advisor_apply(o, r, ALCHDB_ADVISOR_MISSING, (size_t)i) == 0, "apply: %s",
                       alchdb_last_error_message());
     /* Applying twice is refused, not duplicated. */
     ck_assert_int_eq(alchdb_advisor_apply(o, r, ALCHDB_ADVISOR_MISSING, 0), ALCHDB_E_STATE);
-    alchdb_advisor_options_free(o);
+    alchdb_advisor_config_free(o);
     exec_ok(c, "ANALYZE");
     struct {
         int item;
@@ -205,9 +205,9 @@ START_TEST(test_planted_problems)
 }
 END_TEST
 
-static void add_nohypo_queries(alchdb_advisor_options *o)
+static void add_nohypo_queries(alchdb_advisor_config *o)
 {
-    ck_assert_int_eq(alchdb_advisor_options_add_queries(
+    ck_assert_int_eq(alchdb_advisor_config_add_queries(
                          o, "SELECT * FROM big WHERE val = 123;\nSELECT * FROM big WHERE other = $1 AND $2 IS NULL;",
                          (size_t)-1),
                      0);
@@ -245,9 +245,9 @@ START_TEST(test_without_hypopg)
 }
 END_TEST
 
-static void add_secret_query(alchdb_advisor_options *o)
+static void add_secret_query(alchdb_advisor_config *o)
 {
-    ck_assert_int_eq(alchdb_advisor_options_add_query(o, "SELECT * FROM secret WHERE val = 3", 10, 5.0), 0);
+    ck_assert_int_eq(alchdb_advisor_config_add_query(o, "SELECT * FROM secret WHERE val = 3", 10, 5.0), 0);
 }
 
 START_TEST(test_no_privileges)

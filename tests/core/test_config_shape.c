@@ -63,9 +63,11 @@ SHAPE(cache)
 SHAPE(monitor)
 SHAPE(perftest)
 SHAPE(dashboard)
+SHAPE(advisor)
+SHAPE(migration)
 
-static const shape *const SHAPES[] = {&pool_shape,    &router_shape,   &cache_shape,
-                                      &monitor_shape, &perftest_shape, &dashboard_shape};
+static const shape *const SHAPES[] = {&pool_shape,     &router_shape,    &cache_shape,  &monitor_shape,
+                                      &perftest_shape, &dashboard_shape, &advisor_shape, &migration_shape};
 #define NSHAPES (sizeof SHAPES / sizeof SHAPES[0])
 
 /* The default of a numeric option as text in the option's own syntax. */

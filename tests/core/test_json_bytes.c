@@ -218,11 +218,11 @@ START_TEST(test_live_emitters)
 {
     docs_checked = 0;
     /* advisor: table, column and index names in LATIN1 */
-    alchdb_advisor_options *o = NULL;
-    ck_assert_int_eq(alchdb_advisor_options_new(&o), 0);
-    ck_assert_int_eq(alchdb_advisor_options_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, latin1_ci), 0);
-    ck_assert_int_eq(alchdb_advisor_options_set_int64(o, ALCHDB_ADVISOR_OPT_USE_HYPOPG, 0), 0);
-    ck_assert_int_eq(alchdb_advisor_options_set_int64(o, ALCHDB_ADVISOR_OPT_MIN_TABLE_ROWS, 0), 0);
+    alchdb_advisor_config *o = NULL;
+    ck_assert_int_eq(alchdb_advisor_config_new(&o), 0);
+    ck_assert_int_eq(alchdb_advisor_config_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, latin1_ci), 0);
+    ck_assert_int_eq(alchdb_advisor_config_set_int64(o, ALCHDB_ADVISOR_OPT_USE_HYPOPG, 0), 0);
+    ck_assert_int_eq(alchdb_advisor_config_set_int64(o, ALCHDB_ADVISOR_OPT_MIN_TABLE_ROWS, 0), 0);
     alchdb_advisor_report *rep = NULL;
     int rc = alchdb_advisor_analyze(o, &rep);
     ck_assert_msg(rc == 0, "advisor: %s", alchdb_last_error_message());
@@ -230,7 +230,7 @@ START_TEST(test_live_emitters)
     rc = alchdb_advisor_report_to_json(rep, &json);
     must_parse("advisor report", rc, json);
     alchdb_advisor_report_free(rep);
-    alchdb_advisor_options_free(o);
+    alchdb_advisor_config_free(o);
     /* the CLI's report of the same database */
     const char *args[] = {"advise", "--conninfo", latin1_ci, "--no-hypopg", "--format", "json", NULL};
     cli_result cr = cli_run(cli, args);
@@ -239,9 +239,9 @@ START_TEST(test_live_emitters)
     cli_done(&cr);
 
     /* migration trace and execute: the server's errors in LATIN1 */
-    alchdb_migration_options *mo = NULL;
-    ck_assert_int_eq(alchdb_migration_options_new(&mo), 0);
-    ck_assert_int_eq(alchdb_migration_options_set_string(mo, ALCHDB_MIGRATION_OPT_CONNINFO, latin1_ci), 0);
+    alchdb_migration_config *mo = NULL;
+    ck_assert_int_eq(alchdb_migration_config_new(&mo), 0);
+    ck_assert_int_eq(alchdb_migration_config_set_string(mo, ALCHDB_MIGRATION_OPT_CONNINFO, latin1_ci), 0);
     /* fails; the DETAIL names the dependent objects, from the catalog */
     const char *sql = "DROP TABLE parent_ascii;\n";
     size_t agreed = 0, disagreed = 0;
@@ -258,7 +258,7 @@ START_TEST(test_live_emitters)
     ck_assert_int_eq(rc, ALCHDB_E_QUERY);
     must_parse("migration execute", 0, json);
     alchdb_migration_free(m);
-    alchdb_migration_options_free(mo);
+    alchdb_migration_config_free(mo);
 
     /* pool: the server's connect error for a database that does not exist */
     char ci[512];

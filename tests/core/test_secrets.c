@@ -210,22 +210,22 @@ static void make_good_report(void)
     pgtest_exec(c, "CREATE TABLE parent (id int PRIMARY KEY)");
     pgtest_exec(c, "CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent(id))");
     PQfinish(c);
-    alchdb_advisor_options *o = NULL;
-    ck_assert_int_eq(alchdb_advisor_options_new(&o), 0);
-    ck_assert_int_eq(alchdb_advisor_options_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, ci), 0);
-    ck_assert_int_eq(alchdb_advisor_options_set_int64(o, ALCHDB_ADVISOR_OPT_USE_HYPOPG, 0), 0);
+    alchdb_advisor_config *o = NULL;
+    ck_assert_int_eq(alchdb_advisor_config_new(&o), 0);
+    ck_assert_int_eq(alchdb_advisor_config_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, ci), 0);
+    ck_assert_int_eq(alchdb_advisor_config_set_int64(o, ALCHDB_ADVISOR_OPT_USE_HYPOPG, 0), 0);
     int rc = alchdb_advisor_analyze(o, &good_report);
     ck_assert_msg(rc == 0, "advisor on the planted database: %s", alchdb_last_error_message());
     ck_assert_int_ge(alchdb_advisor_report_count(good_report, ALCHDB_ADVISOR_FK), 1);
-    alchdb_advisor_options_free(o);
+    alchdb_advisor_config_free(o);
 }
 
 static void run_advisor(const char *ci)
 {
-    alchdb_advisor_options *o = NULL;
-    ck_assert_int_eq(alchdb_advisor_options_new(&o), 0);
-    int rc = alchdb_advisor_options_set_from_string(o, "conninfo", ci);
-    cap_error(&cap_all, "alchdb_advisor_options_set_from_string", rc);
+    alchdb_advisor_config *o = NULL;
+    ck_assert_int_eq(alchdb_advisor_config_new(&o), 0);
+    int rc = alchdb_advisor_config_set_from_string(o, "conninfo", ci);
+    cap_error(&cap_all, "alchdb_advisor_config_set_from_string", rc);
     ck_assert_int_eq(rc, 0);
     alchdb_advisor_report *r = NULL;
     rc = alchdb_advisor_analyze(o, &r);
@@ -234,15 +234,15 @@ static void run_advisor(const char *ci)
     rc = alchdb_advisor_apply(o, good_report, ALCHDB_ADVISOR_FK, 0);
     cap_error(&cap_all, "alchdb_advisor_apply", rc);
     ck_assert_msg(rc < 0, "apply connected with a wrong password");
-    alchdb_advisor_options_free(o);
+    alchdb_advisor_config_free(o);
 }
 
 static void run_migration(const char *ci)
 {
-    alchdb_migration_options *o = NULL;
-    ck_assert_int_eq(alchdb_migration_options_new(&o), 0);
-    int rc = alchdb_migration_options_set_from_string(o, "conninfo", ci);
-    cap_error(&cap_all, "alchdb_migration_options_set_from_string", rc);
+    alchdb_migration_config *o = NULL;
+    ck_assert_int_eq(alchdb_migration_config_new(&o), 0);
+    int rc = alchdb_migration_config_set_from_string(o, "conninfo", ci);
+    cap_error(&cap_all, "alchdb_migration_config_set_from_string", rc);
     ck_assert_int_eq(rc, 0);
     alchdb_migration *m = NULL;
     rc = alchdb_migration_new(o, &m);
@@ -254,7 +254,7 @@ static void run_migration(const char *ci)
     cap_error(&cap_all, "alchdb_migration_trace", rc);
     ck_assert_msg(rc < 0, "trace connected with a wrong password");
     json_doc("migration trace", rc, json);
-    alchdb_migration_options_free(o);
+    alchdb_migration_config_free(o);
 }
 
 /* ---- the CLI -------------------------------------------------------------- */

@@ -98,25 +98,25 @@ static void run_monitor_by_conninfo(void) { capture_noisy_plan(NULL, planner_ci,
 
 static void run_advisor(void)
 {
-    alchdb_advisor_options *o = NULL;
-    ck_assert_int_eq(alchdb_advisor_options_new(&o), 0);
-    ck_assert_int_eq(alchdb_advisor_options_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, ci), 0);
-    ck_assert_int_eq(alchdb_advisor_options_set_int64(o, ALCHDB_ADVISOR_OPT_USE_HYPOPG, 0), 0);
-    ck_assert_int_eq(alchdb_advisor_options_set_int64(o, ALCHDB_ADVISOR_OPT_MIN_TABLE_ROWS, 0), 0);
-    ck_assert_int_eq(alchdb_advisor_options_add_queries(o, "SELECT * FROM t WHERE v = 'x' || noisy();", (size_t)-1),
+    alchdb_advisor_config *o = NULL;
+    ck_assert_int_eq(alchdb_advisor_config_new(&o), 0);
+    ck_assert_int_eq(alchdb_advisor_config_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, ci), 0);
+    ck_assert_int_eq(alchdb_advisor_config_set_int64(o, ALCHDB_ADVISOR_OPT_USE_HYPOPG, 0), 0);
+    ck_assert_int_eq(alchdb_advisor_config_set_int64(o, ALCHDB_ADVISOR_OPT_MIN_TABLE_ROWS, 0), 0);
+    ck_assert_int_eq(alchdb_advisor_config_add_queries(o, "SELECT * FROM t WHERE v = 'x' || noisy();", (size_t)-1),
                      0);
     alchdb_advisor_report *r = NULL;
     int rc = alchdb_advisor_analyze(o, &r);
     ck_assert_msg(rc == 0, "advisor: %s", alchdb_last_error_message());
     alchdb_advisor_report_free(r);
-    alchdb_advisor_options_free(o);
+    alchdb_advisor_config_free(o);
 }
 
 static void run_migration(void)
 {
-    alchdb_migration_options *o = NULL;
-    ck_assert_int_eq(alchdb_migration_options_new(&o), 0);
-    ck_assert_int_eq(alchdb_migration_options_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, ci), 0);
+    alchdb_migration_config *o = NULL;
+    ck_assert_int_eq(alchdb_migration_config_new(&o), 0);
+    ck_assert_int_eq(alchdb_migration_config_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, ci), 0);
     /* live mode */
     alchdb_migration *m = NULL;
     ck_assert_msg(alchdb_migration_new(o, &m) == 0, "live mode: %s", alchdb_last_error_message());
@@ -135,7 +135,7 @@ static void run_migration(void)
     rc = alchdb_migration_trace(o, tsql, strlen(tsql), &json, &agreed, &disagreed);
     ck_assert_msg(rc == 0, "trace: %s", alchdb_last_error_message());
     alchdb_free(json);
-    alchdb_migration_options_free(o);
+    alchdb_migration_config_free(o);
 }
 
 START_TEST(test_nothing_on_stderr)

@@ -34,10 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     alchdb_router_config *rc_ = NULL;
     alchdb_monitor_config *mc = NULL;
     alchdb_cache_config *cc = NULL;
-    alchdb_advisor_options *ao = NULL;
-    alchdb_migration_options *mo = NULL;
+    alchdb_advisor_config *ao = NULL;
+    alchdb_migration_config *mo = NULL;
     if (alchdb_pool_config_new(&pc) || alchdb_router_config_new(&rc_) || alchdb_monitor_config_new(&mc) ||
-        alchdb_cache_config_new(&cc) || alchdb_advisor_options_new(&ao) || alchdb_migration_options_new(&mo))
+        alchdb_cache_config_new(&cc) || alchdb_advisor_config_new(&ao) || alchdb_migration_config_new(&mo))
         abort();
     char *lines[32];
     size_t n = fuzz_split(data + 1, size - 1, '\n', lines, 32);
@@ -67,10 +67,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz_check_rc("alchdb_cache_config_set_from_string", rc);
         }
         if (pick & 16) {
-            rc = alchdb_advisor_options_set_from_string(ao, name, value);
-            fuzz_check_rc("alchdb_advisor_options_set_from_string", rc);
-            rc = alchdb_migration_options_set_from_string(mo, name, value);
-            fuzz_check_rc("alchdb_migration_options_set_from_string", rc);
+            rc = alchdb_advisor_config_set_from_string(ao, name, value);
+            fuzz_check_rc("alchdb_advisor_config_set_from_string", rc);
+            rc = alchdb_migration_config_set_from_string(mo, name, value);
+            fuzz_check_rc("alchdb_migration_config_set_from_string", rc);
         }
         char var[NAME_MAX_LEN + 16];
         if (pick & 32 && nenv < 32 && strlen(name) <= NAME_MAX_LEN && env_name(name, var, sizeof var)) {
@@ -108,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = alchdb_cache_new(cc, &cache);
         fuzz_check_rc("alchdb_cache_new", rc);
         alchdb_cache_free(cache);
-        alchdb_migration_options_set_string(mo, ALCHDB_MIGRATION_OPT_CONNINFO, NULL);
+        alchdb_migration_config_set_string(mo, ALCHDB_MIGRATION_OPT_CONNINFO, NULL);
         alchdb_migration *m = NULL;
         rc = alchdb_migration_new(mo, &m);
         fuzz_check_rc("alchdb_migration_new", rc);
@@ -129,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     alchdb_router_config_free(rc_);
     alchdb_monitor_config_free(mc);
     alchdb_cache_config_free(cc);
-    alchdb_advisor_options_free(ao);
-    alchdb_migration_options_free(mo);
+    alchdb_advisor_config_free(ao);
+    alchdb_migration_config_free(mo);
     return 0;
 }

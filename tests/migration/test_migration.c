@@ -325,21 +325,30 @@ START_TEST(test_bad_input)
     alchdb_migration_free(m);
     alchdb_migration_free(NULL);
 
-    alchdb_migration_options *o;
-    ck_assert_int_eq(alchdb_migration_options_new(&o), 0);
-    ck_assert_int_eq(alchdb_migration_options_set_from_string(o, "lock_timeout", "3s"), 0);
-    ck_assert_int_eq(alchdb_migration_options_set_from_string(o, "lock_timeout", "soon"), ALCHDB_E_INVALID);
-    ck_assert_int_eq(alchdb_migration_options_set_from_string(o, "pg_version", "15"), 0);
-    ck_assert_int_eq(alchdb_migration_options_set_from_string(o, "pg_version", "9"), ALCHDB_E_INVALID);
-    ck_assert_int_eq(alchdb_migration_options_set_from_string(o, "colour", "red"), ALCHDB_E_INVALID);
-    ck_assert_int_eq(alchdb_migration_options_set_int64(o, 999, 1), ALCHDB_E_INVALID);
-    ck_assert_int_eq(alchdb_migration_options_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO,
+    alchdb_migration_config *o;
+    ck_assert_int_eq(alchdb_migration_config_new(&o), 0);
+    ck_assert_int_eq(alchdb_migration_config_set_from_string(o, "lock_timeout", "3s"), 0);
+    int64_t v = 0;
+    ck_assert_int_eq(alchdb_migration_config_get_int64(o, ALCHDB_MIGRATION_OPT_LOCK_TIMEOUT, &v), 0);
+    ck_assert_int_eq(v, 3000000); /* microseconds, like every duration */
+    ck_assert_int_eq(alchdb_migration_config_set_from_string(o, "lock_timeout", "soon"), ALCHDB_E_INVALID);
+    /* a bare number is no duration: it was milliseconds once, and would be misread */
+    ck_assert_int_eq(alchdb_migration_config_set_from_string(o, "lock_timeout", "2000"), ALCHDB_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "lock_timeout"));
+    ck_assert_int_eq(alchdb_migration_config_set_from_string(o, "Statement_Timeout", "1m"), 0);
+    ck_assert_int_eq(alchdb_migration_config_get_int64(o, ALCHDB_MIGRATION_OPT_STATEMENT_TIMEOUT, &v), 0);
+    ck_assert_int_eq(v, 60000000);
+    ck_assert_int_eq(alchdb_migration_config_set_from_string(o, "pg_version", "150004"), 0);
+    ck_assert_int_eq(alchdb_migration_config_set_from_string(o, "pg_version", "160000"), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_migration_config_set_from_string(o, "colour", "red"), ALCHDB_E_NOTFOUND);
+    ck_assert_int_eq(alchdb_migration_config_set_int64(o, 999, 1), ALCHDB_E_NOTFOUND);
+    ck_assert_int_eq(alchdb_migration_config_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO,
                                                          "host=127.0.0.1 port=1 connect_timeout=2"), 0);
     ck_assert_int_eq(alchdb_migration_new(o, &m), ALCHDB_E_CONNECT);
     ck_assert_ptr_null(m);
     char *json = NULL;
     ck_assert_int_eq(alchdb_migration_trace(NULL, "select 1", 8, &json, NULL, NULL), ALCHDB_E_INVALID);
-    alchdb_migration_options_free(o);
+    alchdb_migration_config_free(o);
 }
 END_TEST
 

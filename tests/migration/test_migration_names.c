@@ -99,12 +99,12 @@ static char *snapshot(const char *skip_schema, const char *skip_name)
 /* The assessment of one statement in live mode on the scratch database. */
 static alchdb_migration *assess(const char *sql)
 {
-    alchdb_migration_options *o;
-    ck_assert_int_eq(alchdb_migration_options_new(&o), 0);
-    ck_assert_int_eq(alchdb_migration_options_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, conninfo), 0);
+    alchdb_migration_config *o;
+    ck_assert_int_eq(alchdb_migration_config_new(&o), 0);
+    ck_assert_int_eq(alchdb_migration_config_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, conninfo), 0);
     alchdb_migration *m;
     ck_assert_int_eq(alchdb_migration_new(o, &m), 0);
-    alchdb_migration_options_free(o);
+    alchdb_migration_config_free(o);
     ck_assert_int_eq(alchdb_migration_add_file(m, "hostile.sql", sql, (size_t)-1), 0);
     ck_assert_msg(alchdb_migration_file_error(m, 0, NULL, NULL) == NULL, "parse error in %s", sql);
     return m;
@@ -132,16 +132,16 @@ static void migrate_and_roll_back(const char *sql, const char *baseline, bool tr
     if (trace) {
         /* trace mode runs the statement (and commits it): its locks, named
          * from the catalog, must be the static ones */
-        alchdb_migration_options *o;
-        ck_assert_int_eq(alchdb_migration_options_new(&o), 0);
-        ck_assert_int_eq(alchdb_migration_options_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, conninfo), 0);
+        alchdb_migration_config *o;
+        ck_assert_int_eq(alchdb_migration_config_new(&o), 0);
+        ck_assert_int_eq(alchdb_migration_config_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, conninfo), 0);
         char *json = NULL;
         size_t agreed = 0, disagreed = 0;
         ck_assert_int_eq(alchdb_migration_trace(o, sql, (size_t)-1, &json, &agreed, &disagreed), 0);
         ck_assert_msg(agreed == 1 && disagreed == 0, "trace of %s: %zu agree, %zu disagree: %s", sql, agreed,
                       disagreed, json);
         alchdb_free(json);
-        alchdb_migration_options_free(o);
+        alchdb_migration_config_free(o);
     } else {
         exec_ok(db, sql, "migration");
     }
@@ -286,12 +286,12 @@ END_TEST
 /* One statement assessed in live mode with conninfo ci. */
 static alchdb_migration *assess_on(const char *ci, const char *sql)
 {
-    alchdb_migration_options *o;
-    ck_assert_int_eq(alchdb_migration_options_new(&o), 0);
-    ck_assert_int_eq(alchdb_migration_options_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, ci), 0);
+    alchdb_migration_config *o;
+    ck_assert_int_eq(alchdb_migration_config_new(&o), 0);
+    ck_assert_int_eq(alchdb_migration_config_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, ci), 0);
     alchdb_migration *m;
     ck_assert_int_eq(alchdb_migration_new(o, &m), 0);
-    alchdb_migration_options_free(o);
+    alchdb_migration_config_free(o);
     ck_assert_int_eq(alchdb_migration_add_file(m, "live.sql", sql, (size_t)-1), 0);
     return m;
 }

@@ -146,9 +146,9 @@ START_TEST(test_corpus_against_postgres)
             exec_or_fail(db, c->setup, c->name);
         PQfinish(db);
 
-        alchdb_migration_options *o;
-        ck_assert_int_eq(alchdb_migration_options_new(&o), 0);
-        ck_assert_int_eq(alchdb_migration_options_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, conninfo), 0);
+        alchdb_migration_config *o;
+        ck_assert_int_eq(alchdb_migration_config_new(&o), 0);
+        ck_assert_int_eq(alchdb_migration_config_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, conninfo), 0);
 
         /* Static expectations, assessed against the database before the migration. */
         alchdb_migration *m;
@@ -214,7 +214,7 @@ START_TEST(test_corpus_against_postgres)
         alchdb_free(json);
         agreed += a;
         disagreed += d;
-        alchdb_migration_options_free(o);
+        alchdb_migration_config_free(o);
     }
     exec_or_fail(admin, "DROP DATABASE IF EXISTS alchdb_mig_case WITH (FORCE)", "drop scratch db");
     PQfinish(admin);
@@ -243,9 +243,9 @@ START_TEST(test_trace_reports_disagreement)
     exec_or_fail(db, "CREATE DOMAIN posint AS int; CREATE TABLE t (id int PRIMARY KEY, n posint);"
                      "INSERT INTO t SELECT g, g FROM generate_series(1, 20) g", "setup");
     PQfinish(db);
-    alchdb_migration_options *o;
-    ck_assert_int_eq(alchdb_migration_options_new(&o), 0);
-    ck_assert_int_eq(alchdb_migration_options_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, conninfo), 0);
+    alchdb_migration_config *o;
+    ck_assert_int_eq(alchdb_migration_config_new(&o), 0);
+    ck_assert_int_eq(alchdb_migration_config_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, conninfo), 0);
     char *json = NULL;
     size_t a = 0, d = 0;
     ck_assert_int_eq(alchdb_migration_trace(o, "ALTER DOMAIN posint ADD CONSTRAINT pos CHECK (VALUE > 0)",
@@ -254,11 +254,11 @@ START_TEST(test_trace_reports_disagreement)
     ck_assert_ptr_nonnull(strstr(json, "SHARE on t"));
     alchdb_free(json);
     /* bad scratch database: a clear connection error */
-    ck_assert_int_eq(alchdb_migration_options_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO,
+    ck_assert_int_eq(alchdb_migration_config_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO,
                                                          "host=127.0.0.1 port=1 connect_timeout=2"), 0);
     ck_assert_int_eq(alchdb_migration_trace(o, "SELECT 1", (size_t)-1, &json, NULL, NULL), ALCHDB_E_CONNECT);
     ck_assert_ptr_null(json);
-    alchdb_migration_options_free(o);
+    alchdb_migration_config_free(o);
     exec_or_fail(admin, "DROP DATABASE IF EXISTS alchdb_mig_neg WITH (FORCE)", "drop");
     PQfinish(admin);
 }
@@ -286,11 +286,11 @@ START_TEST(test_execute_plan)
     PGconn *db = PQconnectdb(conninfo);
     exec_or_fail(db, "CREATE TABLE t (id int PRIMARY KEY, a int); INSERT INTO t SELECT g, g FROM generate_series(1, 5000) g;"
                      "CREATE TABLE t2 (id int PRIMARY KEY)", "setup");
-    alchdb_migration_options *o;
-    ck_assert_int_eq(alchdb_migration_options_new(&o), 0);
-    ck_assert_int_eq(alchdb_migration_options_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, conninfo), 0);
-    ck_assert_int_eq(alchdb_migration_options_set_from_string(o, "lock_timeout", "200ms"), 0);
-    ck_assert_int_eq(alchdb_migration_options_set_from_string(o, "max_retries", "2"), 0);
+    alchdb_migration_config *o;
+    ck_assert_int_eq(alchdb_migration_config_new(&o), 0);
+    ck_assert_int_eq(alchdb_migration_config_set_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, conninfo), 0);
+    ck_assert_int_eq(alchdb_migration_config_set_from_string(o, "lock_timeout", "200ms"), 0);
+    ck_assert_int_eq(alchdb_migration_config_set_from_string(o, "max_retries", "2"), 0);
 
     /* a clean run: every phase done, and the database shows it */
     alchdb_migration *m;
@@ -355,7 +355,7 @@ START_TEST(test_execute_plan)
     ck_assert_int_eq(alchdb_migration_add_file(m, "x.sql", "SELECT 1;", (size_t)-1), 0);
     ck_assert_int_eq(alchdb_migration_execute(m, 0, &json), ALCHDB_E_INVALID);
     alchdb_migration_free(m);
-    alchdb_migration_options_free(o);
+    alchdb_migration_config_free(o);
     PQfinish(db);
     exec_or_fail(admin, "DROP DATABASE IF EXISTS alchdb_mig_exec WITH (FORCE)", "drop");
     PQfinish(admin);

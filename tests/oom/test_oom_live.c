@@ -351,17 +351,17 @@ END_TEST
 /* ---- advisor -------------------------------------------------------------------- */
 
 typedef struct adv_state {
-    alchdb_advisor_options *o;
+    alchdb_advisor_config *o;
     alchdb_advisor_report *r;
 } adv_state;
 
 static int adv_run(oom_state *st)
 {
     adv_state *s = st->data;
-    if (OOM_CALL(st, alchdb_advisor_options_new(&s->o)) ||
-        OOM_CALL(st, alchdb_advisor_options_set_string(s->o, ALCHDB_ADVISOR_OPT_CONNINFO, db_ci)) ||
-        OOM_CALL(st, alchdb_advisor_options_set_from_string(s->o, "use_hypopg", "off")) ||
-        OOM_CALL(st, alchdb_advisor_options_add_queries(
+    if (OOM_CALL(st, alchdb_advisor_config_new(&s->o)) ||
+        OOM_CALL(st, alchdb_advisor_config_set_string(s->o, ALCHDB_ADVISOR_OPT_CONNINFO, db_ci)) ||
+        OOM_CALL(st, alchdb_advisor_config_set_from_string(s->o, "use_hypopg", "off")) ||
+        OOM_CALL(st, alchdb_advisor_config_add_queries(
                          s->o, "SELECT * FROM customers WHERE email = 'a'; SELECT * FROM orders WHERE total = 3;",
                          (size_t)-1)) ||
         OOM_CALL(st, alchdb_advisor_analyze(s->o, &s->r)))
@@ -381,8 +381,8 @@ static void adv_check(oom_state *st)
     adv_state *s = st->data;
     if (!s->o)
         return;
-    ck_assert_int_eq(alchdb_advisor_options_set_string(s->o, ALCHDB_ADVISOR_OPT_CONNINFO, db_ci), 0);
-    ck_assert_int_eq(alchdb_advisor_options_set_from_string(s->o, "use_hypopg", "off"), 0);
+    ck_assert_int_eq(alchdb_advisor_config_set_string(s->o, ALCHDB_ADVISOR_OPT_CONNINFO, db_ci), 0);
+    ck_assert_int_eq(alchdb_advisor_config_set_from_string(s->o, "use_hypopg", "off"), 0);
     alchdb_advisor_report *r = NULL;
     ck_assert_msg(alchdb_advisor_analyze(s->o, &r) == 0, "advisor after %ld: %s", st->k, alchdb_last_error_message());
     ck_assert_int_ge(alchdb_advisor_report_count(r, ALCHDB_ADVISOR_FK), 1);
@@ -394,7 +394,7 @@ static void adv_teardown(oom_state *st)
 {
     adv_state *s = st->data;
     alchdb_advisor_report_free(s->r);
-    alchdb_advisor_options_free(s->o);
+    alchdb_advisor_config_free(s->o);
 }
 
 static const int adv_allowed[] = {ALCHDB_E_CONNECT, 0};
@@ -409,7 +409,7 @@ END_TEST
 /* ---- migration live mode and trace --------------------------------------------- */
 
 typedef struct mig_state {
-    alchdb_migration_options *o;
+    alchdb_migration_config *o;
     alchdb_migration *m;
 } mig_state;
 
@@ -422,8 +422,8 @@ static const char trace_sql[] = "ALTER TABLE orders ALTER COLUMN total SET DEFAU
 static int mig_run(oom_state *st)
 {
     mig_state *s = st->data;
-    if (OOM_CALL(st, alchdb_migration_options_new(&s->o)) ||
-        OOM_CALL(st, alchdb_migration_options_set_string(s->o, ALCHDB_MIGRATION_OPT_CONNINFO, db_ci)) ||
+    if (OOM_CALL(st, alchdb_migration_config_new(&s->o)) ||
+        OOM_CALL(st, alchdb_migration_config_set_string(s->o, ALCHDB_MIGRATION_OPT_CONNINFO, db_ci)) ||
         OOM_CALL(st, alchdb_migration_new(s->o, &s->m)) ||
         OOM_CALL(st, alchdb_migration_add_file(s->m, "live.sql", live_sql, sizeof live_sql - 1)))
         return -1;
@@ -443,7 +443,7 @@ static void mig_check(oom_state *st)
     mig_state *s = st->data;
     if (!s->o)
         return;
-    ck_assert_int_eq(alchdb_migration_options_set_string(s->o, ALCHDB_MIGRATION_OPT_CONNINFO, db_ci), 0);
+    ck_assert_int_eq(alchdb_migration_config_set_string(s->o, ALCHDB_MIGRATION_OPT_CONNINFO, db_ci), 0);
     char *json = NULL;
     size_t agreed = 0, disagreed = 0;
     ck_assert_msg(alchdb_migration_trace(s->o, trace_sql, sizeof trace_sql - 1, &json, &agreed, &disagreed) == 0,
@@ -456,7 +456,7 @@ static void mig_teardown(oom_state *st)
 {
     mig_state *s = st->data;
     alchdb_migration_free(s->m);
-    alchdb_migration_options_free(s->o);
+    alchdb_migration_config_free(s->o);
 }
 
 static const int mig_allowed[] = {ALCHDB_E_CONNECT, 0};

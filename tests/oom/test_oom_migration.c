@@ -5,7 +5,7 @@
 #include "oom.h"
 
 typedef struct mig_state {
-    alchdb_migration_options *opts;
+    alchdb_migration_config *opts;
     alchdb_migration *m;
 } mig_state;
 
@@ -34,8 +34,8 @@ static int assess(alchdb_migration *m, oom_state *st)
 static int run(oom_state *st)
 {
     mig_state *s = st->data;
-    if (OOM_CALL(st, alchdb_migration_options_new(&s->opts)) ||
-        OOM_CALL(st, alchdb_migration_options_set_from_string(s->opts, "lock_timeout", "3s")) ||
+    if (OOM_CALL(st, alchdb_migration_config_new(&s->opts)) ||
+        OOM_CALL(st, alchdb_migration_config_set_from_string(s->opts, "lock_timeout", "3s")) ||
         OOM_CALL(st, alchdb_migration_new(s->opts, &s->m)))
         return -1;
     if (assess(s->m, st))
@@ -81,7 +81,7 @@ static void teardown(oom_state *st)
 {
     mig_state *s = st->data;
     alchdb_migration_free(s->m);
-    alchdb_migration_options_free(s->opts);
+    alchdb_migration_config_free(s->opts);
 }
 
 START_TEST(test_migration_oom)

@@ -247,7 +247,7 @@ END_TEST
 
 static void *run_advisor(void *arg)
 {
-    alchdb_advisor_options *o = arg;
+    alchdb_advisor_config *o = arg;
     alchdb_advisor_report *r = NULL;
     int rc = alchdb_advisor_analyze(o, &r);
     ck_assert_msg(rc == 0, "%s", alchdb_last_error_message());
@@ -267,9 +267,9 @@ START_TEST(test_advisor_skips_deep_statements)
     pgtest_exec(c, "INSERT INTO orders SELECT g, g % 1000, g FROM generate_series(1, 20000) g");
     pgtest_exec(c, "ANALYZE orders");
     PQfinish(c);
-    alchdb_advisor_options *o;
-    ck_assert_int_eq(alchdb_advisor_options_new(&o), 0);
-    ck_assert_int_eq(alchdb_advisor_options_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, conninfo), 0);
+    alchdb_advisor_config *o;
+    ck_assert_int_eq(alchdb_advisor_config_new(&o), 0);
+    ck_assert_int_eq(alchdb_advisor_config_set_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, conninfo), 0);
     char *deep = repeat("SELECT * FROM orders WHERE customer = 1 + 1", " + 1", 140000, "");
     /* the deepest statement whose tree the advisor's walkers get */
     char *limit = NULL, *tree = NULL;
@@ -281,12 +281,12 @@ START_TEST(test_advisor_skips_deep_statements)
         ck_assert_uint_gt(n, 100);
     }
     alchdb__free(tree);
-    ck_assert_int_eq(alchdb_advisor_options_add_query(o, deep, 100, 5.0), 0);
-    ck_assert_int_eq(alchdb_advisor_options_add_query(o, limit, 100, 5.0), 0);
-    ck_assert_int_eq(alchdb_advisor_options_add_query(o, "SELECT * FROM orders WHERE customer = 42", 1000, 5.0), 0);
+    ck_assert_int_eq(alchdb_advisor_config_add_query(o, deep, 100, 5.0), 0);
+    ck_assert_int_eq(alchdb_advisor_config_add_query(o, limit, 100, 5.0), 0);
+    ck_assert_int_eq(alchdb_advisor_config_add_query(o, "SELECT * FROM orders WHERE customer = 42", 1000, 5.0), 0);
     run_advisor(o);
     on_small_stack(run_advisor, o);
-    alchdb_advisor_options_free(o);
+    alchdb_advisor_config_free(o);
     free(deep);
     free(limit);
     teardown_db();

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from typing import Any, Dict, List, Optional
 from ctypes import (POINTER, c_char_p, c_double, c_int, c_int32, c_int64, c_size_t, c_uint32,
                     c_void_p)
 
@@ -60,11 +61,9 @@ _PROTOTYPES = {
     "alchdb_free": (None, [c_void_p]),
     "alchdb_redact": (c_int, [c_char_p, c_char_p, _OUT_STR]),
     "alchdb_options_to_json": (c_int, [c_char_p, _OUT_STR]),
+    "alchdb_options_module": (c_char_p, [c_size_t]),
     "alchdb_parse_duration": (c_int, [c_char_p, POINTER(c_int64)]),
     # pool
-    "alchdb_pool_config_new": (c_int, [_PP]),
-    "alchdb_pool_config_free": (None, [_P]),
-    "alchdb_pool_config_set_from_string": (c_int, [_P, c_char_p, c_char_p]),
     "alchdb_pool_to_json": (c_int, [_P, _OUT_STR]),
     # client
     "alchdb_client_open": (c_int, [c_char_p, _P, _PP]),
@@ -105,9 +104,6 @@ _PROTOTYPES = {
     "alchdb_result_error_message": (c_char_p, [_P]),
     "alchdb_result_free": (None, [_P]),
     # router
-    "alchdb_router_config_new": (c_int, [_PP]),
-    "alchdb_router_config_free": (None, [_P]),
-    "alchdb_router_config_set_from_string": (c_int, [_P, c_char_p, c_char_p]),
     "alchdb_router_new": (c_int, [c_char_p, _P, _P, _PP]),
     "alchdb_router_add_replica": (c_int, [_P, c_char_p, c_int64]),
     "alchdb_router_start": (c_int, [_P]),
@@ -115,9 +111,6 @@ _PROTOTYPES = {
     "alchdb_router_to_json": (c_int, [_P, _OUT_STR]),
     "alchdb_router_token": (c_int, [_P, c_char_p, c_size_t]),
     # cache
-    "alchdb_cache_config_new": (c_int, [_PP]),
-    "alchdb_cache_config_free": (None, [_P]),
-    "alchdb_cache_config_set_from_string": (c_int, [_P, c_char_p, c_char_p]),
     "alchdb_cache_new": (c_int, [_P, _PP]),
     "alchdb_cache_free": (None, [_P]),
     "alchdb_cache_to_json": (c_int, [_P, _OUT_STR]),
@@ -126,9 +119,6 @@ _PROTOTYPES = {
     "alchdb_cache_clear": (c_int, [_P]),
     "alchdb_cache_backend": (c_char_p, [_P]),
     # monitor
-    "alchdb_monitor_config_new": (c_int, [_PP]),
-    "alchdb_monitor_config_free": (None, [_P]),
-    "alchdb_monitor_config_set_from_string": (c_int, [_P, c_char_p, c_char_p]),
     "alchdb_monitor_new": (c_int, [_P, _PP]),
     "alchdb_monitor_free": (None, [_P]),
     "alchdb_monitor_flush": (c_int, [_P]),
@@ -137,9 +127,6 @@ _PROTOTYPES = {
     "alchdb_monitor_analysis_to_json": (c_int, [_P, c_int64, _OUT_STR]),
     "alchdb_monitor_slow_log_to_json": (c_int, [_P, c_int64, _OUT_STR]),
     # migration
-    "alchdb_migration_options_new": (c_int, [_PP]),
-    "alchdb_migration_options_free": (None, [_P]),
-    "alchdb_migration_options_set_from_string": (c_int, [_P, c_char_p, c_char_p]),
     "alchdb_migration_new": (c_int, [_P, _PP]),
     "alchdb_migration_add_file": (c_int, [_P, c_char_p, c_char_p, c_size_t]),
     "alchdb_migration_free": (None, [_P]),
@@ -148,10 +135,7 @@ _PROTOTYPES = {
     "alchdb_migration_to_json": (c_int, [_P, _OUT_STR]),
     "alchdb_migration_to_text": (c_int, [_P, _OUT_STR]),
     # advisor
-    "alchdb_advisor_options_new": (c_int, [_PP]),
-    "alchdb_advisor_options_free": (None, [_P]),
-    "alchdb_advisor_options_set_from_string": (c_int, [_P, c_char_p, c_char_p]),
-    "alchdb_advisor_options_add_query": (c_int, [_P, c_char_p, c_int64, c_double]),
+    "alchdb_advisor_config_add_query": (c_int, [_P, c_char_p, c_int64, c_double]),
     "alchdb_advisor_analyze": (c_int, [_P, _PP]),
     "alchdb_advisor_report_free": (None, [_P]),
     "alchdb_advisor_report_to_json": (c_int, [_P, _OUT_STR]),
@@ -185,6 +169,41 @@ VERSION = ((_number >> 16) & 0xFF, (_number >> 8) & 0xFF, _number & 0xFF)
 if VERSION < MIN_VERSION:
     raise ImportError("alchdb: the loaded library is %d.%d.%d, this package needs >= %d.%d.%d"
                       % (*VERSION, *MIN_VERSION))
+
+
+#: The configuration functions every module with options has, by suffix
+#: (alchdb_<module>_config_<suffix>); the modules come from the library's
+#: listing (alchdb_options_module), not from a list kept here.
+_CONFIG_PROTOTYPES = {
+    "new": (c_int, [_PP]),
+    "free": (None, [_P]),
+    "set_from_string": (c_int, [_P, c_char_p, c_char_p]),
+}
+
+
+def config_modules() -> List[str]:
+    """The modules that have options, in the library's order."""
+    names = []
+    while True:
+        name = lib.alchdb_options_module(len(names))
+        if name is None:
+            return names
+        names.append(name.decode())
+
+
+def config_functions(module: str) -> Optional[Dict[str, Any]]:
+    """The alchdb_<module>_config_{new,free,set_from_string} functions of a
+    module of the listing, declared with their prototypes; None for a module
+    the library does not list."""
+    if module not in config_modules():
+        return None
+    fns = {}
+    for suffix, (restype, argtypes) in _CONFIG_PROTOTYPES.items():
+        fn = getattr(lib, "alchdb_%s_config_%s" % (module, suffix))
+        fn.restype = restype
+        fn.argtypes = argtypes
+        fns[suffix] = fn
+    return fns
 
 
 def take_string(ptr: c_void_p) -> str:

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Optional, Sequence
 from . import errors
 from ._handle import Handle
 from ._lib import lib, take_string
-from .options import OptionValue, cache_config
+from .options import Config, OptionValue
 
 
 class Cache(Handle):
@@ -19,7 +19,7 @@ class Cache(Handle):
     def __init__(self, options: Optional[Mapping[str, OptionValue]] = None) -> None:
         super().__init__()
         p = ctypes.c_void_p()
-        with cache_config(options) as cfg:
+        with Config("cache", options) as cfg:
             errors.check(lib.alchdb_cache_new(cfg.ptr, ctypes.byref(p)))
         self._ptr = p
 

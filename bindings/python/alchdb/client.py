@@ -12,7 +12,7 @@ from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple
 from . import errors
 from ._handle import Handle
 from ._lib import ExecOpts, lib, take_string
-from .options import OptionValue, pool_config
+from .options import Config, OptionValue
 from .result import Result, Row, _columns, _row
 
 # alchdb_exec_flag
@@ -257,7 +257,7 @@ class Client(Handle):
         self._borrowed: List[Handle] = []
         if not isinstance(conninfo, str):
             raise errors.invalid("conninfo must be a str")
-        with pool_config(pool_options) as cfg:
+        with Config("pool", pool_options) as cfg:
             p = ctypes.c_void_p()
             errors.check(lib.alchdb_client_open(conninfo.encode(), cfg.ptr, ctypes.byref(p)))
         self._ptr = p

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Optional
 from . import errors
 from ._handle import Handle
 from ._lib import lib, take_string
-from .options import OptionValue, monitor_config
+from .options import Config, OptionValue
 
 _SORT = {"total_time": 0, "calls": 1, "p95": 2, "mean": 3, "max": 4, "errors": 5, "slow": 6,
          "last_seen": 7}
@@ -22,7 +22,7 @@ class Monitor(Handle):
     def __init__(self, options: Optional[Mapping[str, OptionValue]] = None) -> None:
         super().__init__()
         p = ctypes.c_void_p()
-        with monitor_config(options) as cfg:
+        with Config("monitor", options) as cfg:
             errors.check(lib.alchdb_monitor_new(cfg.ptr, ctypes.byref(p)))
         self._ptr = p
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import ctypes
 import datetime
 import json
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from . import errors
-from ._lib import lib, take_string
+from ._lib import config_functions, config_modules, lib, take_string
 
 OptionValue = Any  # str, int, bool, float or datetime.timedelta
 
@@ -48,18 +48,24 @@ def to_text(value: OptionValue) -> str:
 
 
 class Config:
-    """A module's configuration object built from a mapping of option names to values."""
+    """A module's configuration object built from a mapping of option names to
+    values: alchdb_<module>_config_new, then set_from_string per option. Any
+    module of the library's listing works; a module it does not list raises
+    NotFound."""
 
-    def __init__(self, module: str, new: Callable, free: Callable, set_from_string: Callable,
-                 values: Optional[Mapping[str, OptionValue]]) -> None:
+    def __init__(self, module: str, values: Optional[Mapping[str, OptionValue]] = None) -> None:
         self.ptr = ctypes.c_void_p()
-        self._free = free
-        errors.check(new(ctypes.byref(self.ptr)))
+        fns = config_functions(module) if isinstance(module, str) else None
+        if fns is None:
+            raise errors.NotFound(errors.E_NOTFOUND, "no module %r in the option listing (%s)"
+                                  % (module, ", ".join(config_modules())), "")
+        self._free = fns["free"]
+        errors.check(fns["new"](ctypes.byref(self.ptr)))
         try:
             for name, value in (values or {}).items():
                 if not isinstance(name, str):
                     raise errors.invalid("%s option name %r is not a str" % (module, name))
-                rc = set_from_string(self.ptr, name.encode(), to_text(value).encode())
+                rc = fns["set_from_string"](self.ptr, name.encode(), to_text(value).encode())
                 if rc < 0:
                     raise errors.make(rc)
         except BaseException:
@@ -76,33 +82,3 @@ class Config:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-def pool_config(values: Optional[Mapping[str, OptionValue]]) -> Config:
-    return Config("pool", lib.alchdb_pool_config_new, lib.alchdb_pool_config_free,
-                  lib.alchdb_pool_config_set_from_string, values)
-
-
-def router_config(values: Optional[Mapping[str, OptionValue]]) -> Config:
-    return Config("router", lib.alchdb_router_config_new, lib.alchdb_router_config_free,
-                  lib.alchdb_router_config_set_from_string, values)
-
-
-def cache_config(values: Optional[Mapping[str, OptionValue]]) -> Config:
-    return Config("cache", lib.alchdb_cache_config_new, lib.alchdb_cache_config_free,
-                  lib.alchdb_cache_config_set_from_string, values)
-
-
-def monitor_config(values: Optional[Mapping[str, OptionValue]]) -> Config:
-    return Config("monitor", lib.alchdb_monitor_config_new, lib.alchdb_monitor_config_free,
-                  lib.alchdb_monitor_config_set_from_string, values)
-
-
-def migration_config(values: Optional[Mapping[str, OptionValue]]) -> Config:
-    return Config("migration", lib.alchdb_migration_options_new, lib.alchdb_migration_options_free,
-                  lib.alchdb_migration_options_set_from_string, values)
-
-
-def advisor_config(values: Optional[Mapping[str, OptionValue]]) -> Config:
-    return Config("advisor", lib.alchdb_advisor_options_new, lib.alchdb_advisor_options_free,
-                  lib.alchdb_advisor_options_set_from_string, values)

@@ -7,7 +7,7 @@ from typing import Any, Iterable, Mapping, Optional, Tuple, Union
 
 from . import errors
 from ._lib import lib, take_string
-from .options import OptionValue, advisor_config, migration_config
+from .options import Config, OptionValue
 
 
 class MigrationReport:
@@ -31,7 +31,7 @@ def check_migration(files: Union[Mapping[str, str], Iterable[Tuple[str, str]]],
     options: the migration module's options by name (e.g. {"conninfo": ...} for table sizes)."""
     items = list(files.items()) if isinstance(files, Mapping) else list(files)
     m = ctypes.c_void_p()
-    with migration_config(options) as cfg:
+    with Config("migration", options) as cfg:
         errors.check(lib.alchdb_migration_new(cfg.ptr, ctypes.byref(m)))
     try:
         for name, sql in items:
@@ -73,10 +73,10 @@ def advise(conninfo: str, queries: Iterable[Union[str, Tuple[str, int, float]]] 
         raise errors.invalid("conninfo must be a str")
     opts = dict(options or {})
     opts["conninfo"] = conninfo
-    with advisor_config(opts) as cfg:
+    with Config("advisor", opts) as cfg:
         for q in queries:
             sql, calls, total = (q, 1, 0.0) if isinstance(q, str) else q
-            errors.check(lib.alchdb_advisor_options_add_query(cfg.ptr, sql.encode(), calls, total))
+            errors.check(lib.alchdb_advisor_config_add_query(cfg.ptr, sql.encode(), calls, total))
         rep = ctypes.c_void_p()
         errors.check(lib.alchdb_advisor_analyze(cfg.ptr, ctypes.byref(rep)))
     try:

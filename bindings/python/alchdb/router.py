@@ -8,7 +8,7 @@ from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 from . import errors
 from ._handle import Handle
 from ._lib import lib, take_string
-from .options import OptionValue, pool_config, router_config
+from .options import Config, OptionValue
 
 Replica = Union[str, Tuple[str, int]]
 
@@ -28,7 +28,7 @@ class Router(Handle):
         if not isinstance(primary, str):
             raise errors.invalid("primary must be a conninfo str")
         p = ctypes.c_void_p()
-        with pool_config(pool_options) as pcfg, router_config(options) as rcfg:
+        with Config("pool", pool_options) as pcfg, Config("router", options) as rcfg:
             errors.check(lib.alchdb_router_new(primary.encode(), pcfg.ptr, rcfg.ptr, ctypes.byref(p)))
         self._ptr = p
         try:

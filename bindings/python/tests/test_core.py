@@ -1,4 +1,5 @@
 """What needs no server: loading, version, errors, the option listing."""
+import datetime
 import threading
 
 import pytest
@@ -51,6 +52,25 @@ def test_options_come_from_the_library_listing():
             assert o["name"] and "doc" in o and "type" in o
     with pytest.raises(alchdb.NotFound):
         alchdb.options("no_such_module")
+
+
+def test_every_listed_module_has_a_config_from_the_same_table():
+    from alchdb.options import Config
+    modules = [m["module"] for m in alchdb.options()]
+    assert {"pool", "router", "cache", "monitor", "advisor", "migration"} <= set(modules)
+    for module in modules:
+        with Config(module) as cfg:
+            assert cfg.ptr
+        with pytest.raises(alchdb.NotFound) as e:
+            Config(module, {"no_such_option": "1"})
+        assert "no_such_option" in e.value.message
+    with Config("migration", {"lock_timeout": datetime.timedelta(milliseconds=1500),
+                              "Statement_Timeout": "1m"}):
+        pass
+    with pytest.raises(alchdb.InvalidArgument):
+        Config("advisor", {"lock_timeout": "2000"})  # a duration needs a unit
+    with pytest.raises(alchdb.NotFound):
+        Config("no_such_module")
 
 
 def test_durations_parse_as_the_library_does():
