@@ -19,22 +19,10 @@ import time
 import urllib.error
 import urllib.request
 
+from dashrig import PG_BIN, PRIMARY, REDIS, REPLICA, check, finish, psql, start_agent
+
 ALCHDB, SRC, BUILD, SANITIZE = sys.argv[1:5]
 P = "/api/v1/database/performance/"
-failures = []
-
-
-def need(name):
-    v = os.environ.get(name)
-    if not v:
-        sys.exit(f"FATAL: {name} is not set: run this test inside tests/services/rig.sh run --")
-    return v
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def free_port():
@@ -45,16 +33,7 @@ def free_port():
     return port
 
 
-PRIMARY = need("ALCHDB_TEST_PRIMARY")
-REPLICA = need("ALCHDB_TEST_REPLICA")
-REDIS = need("ALCHDB_TEST_REDIS")
-PG_BIN = need("ALCHDB_TEST_PG_BIN")
 DB = f"dash_agent_{os.getpid()}"
-
-
-def psql(conninfo, sql):
-    subprocess.run([os.path.join(PG_BIN, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo,
-                    "-c", sql], check=True, stdout=subprocess.DEVNULL)
 
 
 def http(port, method, path, body=None, token=None, timeout=30):
@@ -134,13 +113,10 @@ try:
     env = dict(os.environ, ALCHDB_DASHBOARD_REQUEST_TIMEOUT="2s", ALCHDB_DASHBOARD_MAX_BODY_SIZE="4KiB",
                ALCHDB_PERFTEST_PROFILE="quick", ALCHDB_PERFTEST_RECIPES="500", ALCHDB_PERFTEST_USERS="50",
                ALCHDB_PERFTEST_DURATION="300ms", ALCHDB_PERFTEST_WARMUP="100ms")
-    agent = subprocess.Popen([ALCHDB, "dashboard", "--conninfo", CONN, "--replica", REPL, "--redis", REDIS,
-                              "--listen", "127.0.0.1:0", "--token-file", tf, "--interval", "1s", "--perftest"],
-                             stdout=subprocess.PIPE, text=True, env=env)
+    agent, port = start_agent([ALCHDB, "dashboard", "--conninfo", CONN, "--replica", REPL, "--redis", REDIS,
+                               "--listen", "127.0.0.1:0", "--token-file", tf, "--interval", "1s", "--perftest"], env)
     procs.append(agent)
-    line = agent.stdout.readline()
-    check(line.startswith("alchdb dashboard: listening on http://127.0.0.1:"), "agent announces its port")
-    port = int(line.split("127.0.0.1:")[1].split("/")[0])
+    check(port is not None, "agent announces its port")
 
     st, hdr, body = http(port, "GET", P + "dashboard")
     j = json.loads(body)
@@ -337,5 +313,4 @@ finally:
     psql(PRIMARY, f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
     subprocess.run(["rm", "-rf", tmp])
 
-print(f"{len(failures)} failure(s)")
-sys.exit(1 if failures else 0)
+finish()

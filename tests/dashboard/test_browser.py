@@ -27,10 +27,11 @@ import tempfile
 import time
 import urllib.request
 
+from dashrig import PRIMARY, REDIS, REPLICA, check, finish, psql, start_agent
+
 ALCHDB = sys.argv[1]
 SCREENSHOT = sys.argv[sys.argv.index("--screenshot") + 1] if "--screenshot" in sys.argv else None
 P = "/api/v1/database/performance/"
-failures = []
 
 try:
     from selenium import webdriver
@@ -43,24 +44,6 @@ for prog in ("chromium", "chromedriver"):
     if not shutil.which(prog):
         sys.exit(f"FATAL: {prog} is missing: apt-get install chromium chromium-driver (tests/install-deps.sh)")
 
-
-def need(name):
-    v = os.environ.get(name)
-    if not v:
-        sys.exit(f"FATAL: {name} is not set: run this test inside tests/services/rig.sh run --")
-    return v
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-
-
-PRIMARY = need("ALCHDB_TEST_PRIMARY")
-REPLICA = need("ALCHDB_TEST_REPLICA")
-REDIS = need("ALCHDB_TEST_REDIS")
-PG_BIN = need("ALCHDB_TEST_PG_BIN")
 DB = f"dash_browser_{os.getpid()}"
 
 # Hostile query texts: column aliases survive pg_stat_statements' and the
@@ -72,11 +55,6 @@ HOSTILE = [
     'SELECT 1 AS "<script>window.__xss=1; document.title = \'owned\'</script>"',
     'SELECT 2 AS n, 3 AS """><img src=x onerror=window.__xss=2>"',
 ]
-
-
-def psql(conninfo, sql):
-    subprocess.run([os.path.join(PG_BIN, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo],
-                   input=sql, text=True, check=True, stdout=subprocess.DEVNULL)
 
 
 def api(port, route):
@@ -124,13 +102,10 @@ try:
         f.write(token + "\n")
     # Alerts fire at once (no hold time), so the page shows them on its first load.
     env = dict(os.environ, ALCHDB_DASHBOARD_ALERT_FOR="0s")
-    agent = subprocess.Popen([ALCHDB, "dashboard", "--conninfo", CONN, "--replica", REPL, "--redis", REDIS,
-                              "--listen", "127.0.0.1:0", "--token-file", tf, "--interval", "1s"],
-                             stdout=subprocess.PIPE, text=True, env=env)
-    line = agent.stdout.readline()
-    if not line.startswith("alchdb dashboard: listening on http://127.0.0.1:"):
-        raise AssertionError(f"the agent did not start: {line!r}")
-    port = int(line.split("127.0.0.1:")[1].split("/")[0])
+    agent, port = start_agent([ALCHDB, "dashboard", "--conninfo", CONN, "--replica", REPL, "--redis", REDIS,
+                               "--listen", "127.0.0.1:0", "--token-file", tf, "--interval", "1s"], env)
+    if port is None:
+        raise AssertionError("the agent did not announce its port")
     url = f"http://127.0.0.1:{port}/"
 
     # The workload, after the agent's first read of pg_stat_statements (its
@@ -299,5 +274,4 @@ finally:
     psql(PRIMARY, f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
     shutil.rmtree(tmp, ignore_errors=True)
 
-print(f"{len(failures)} failure(s)")
-sys.exit(1 if failures else 0)
+finish()
