@@ -10,6 +10,7 @@ const char *const alchdb__dash_page[] = {
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
     "<title>alchdb dashboard</title>\n",
     "<link rel=\"icon\" href=\"data:,\">\n",
+    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; connect-src 'self'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-m5wtbOFqzguTAz1LcpBCD2RiMukhg5SnyN9Bo/jZnbM='; base-uri 'none'; form-action 'none'\">\n",
     "<style>\n",
     "body { font-family: system-ui, sans-serif; margin: 0; background: #f4f5f7; color: #1d2330; }\n",
     "header { background: #1d2330; color: #fff; padding: 12px 20px; display: flex; gap: 24px; align-items: baseline; }\n",

@@ -35,6 +35,7 @@ P = "/api/v1/database/performance/"
 
 try:
     from selenium import webdriver
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -252,6 +253,24 @@ try:
     bad = [e for e in logs if e.get("level") in ("SEVERE", "WARNING")]
     check(not bad, f"no console errors or warnings: {bad}")
 
+    # Defence in depth: the page's Content-Security-Policy admits only its own
+    # script (by hash), so even markup that reached the DOM as HTML runs
+    # nothing. Inject some (after the console was read: the refusal logs).
+    driver.execute_script("""
+        window.__violations = [];
+        document.addEventListener('securitypolicyviolation', function (e) {
+          window.__violations.push(e.effectiveDirective);
+        });
+        var d = document.createElement('div');
+        d.innerHTML = '<img src="data:," onload="window.__csp = 1"><img src="data:x" onerror="window.__csp = 2">';
+        document.body.appendChild(d);""")
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(
+        lambda d: d.execute_script("return window.__violations.length > 0 || window.__csp !== undefined"))
+    seen = driver.execute_script("return window.__violations")
+    check(any(v.startswith("script-src") for v in seen) and
+          driver.execute_script("return typeof window.__csp") == "undefined",
+          f"the CSP refuses inline handlers (violations {seen}, __csp {driver.execute_script('return window.__csp')})")
+
     if SCREENSHOT:
         # The whole page, not only the window (Chrome's DevTools protocol).
         shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
@@ -259,8 +278,8 @@ try:
         with open(SCREENSHOT, "wb") as f:
             f.write(base64.b64decode(shot["data"]))
         check(os.path.getsize(SCREENSHOT) > 10000, f"screenshot written to {SCREENSHOT}")
-except AssertionError as e:
-    check(False, str(e))
+except (AssertionError, TimeoutException) as e:
+    check(False, f"{type(e).__name__}: {e}")
 finally:
     if driver is not None:
         driver.quit()
