@@ -229,7 +229,8 @@ try:
     pats = json.loads(body)["data"]
     check(len(pats) > 0, "patterns fed from pg_stat_statements")
     st, _, body = http(port, "GET", P + "queries/explain?id=" + pats[0]["id"])
-    check(st == 200 and json.loads(body)["data"]["id"] == pats[0]["id"], "GET queries/explain of a pattern")
+    check(st == 200 and json.loads(body)["data"]["id"] == pats[0]["id"],
+          f"GET queries/explain of a pattern ({st}: {body[:300]!r})")
     check(json_error(http(port, "GET", P + "queries/explain?id=zz"), 400, "bad_request"), "explain: bad id 400")
     check(json_error(http(port, "GET", P + "queries/explain?id=0000000000000000"), 404, "not_found"),
           "explain: unknown id 404")
