@@ -196,11 +196,6 @@ START_TEST(cancel_through_the_handler)
 
     alchdb_perftest_store *st;
     ck_assert_int_eq(alchdb_perftest_store_new(10, &st), 0);
-    ck_assert_int_eq(alchdb_perftest_store_cancel_run(NULL, 1), ALCHDB_E_INVALID);
-    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "st"));
-    ck_assert_int_eq(alchdb_perftest_store_cancel_run(st, 0), ALCHDB_E_INVALID);
-    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "id"));
-    ck_assert_int_eq(alchdb_perftest_store_cancel_run(st, 1), ALCHDB_E_NOTFOUND);
     alchdb_perftest_config *cfg = live_cfg("alchdb_dash_pt_cancel");
     ck_assert_int_eq(alchdb_dashboard_attach_perftest(d, st, &L.t, cfg), 0);
     alchdb_perftest_config_free(cfg);
