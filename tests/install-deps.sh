@@ -21,8 +21,9 @@ PACKAGES=(
   util-linux passwd iproute2 procps
   # bench/run-all.sh: the latency plots
   gnuplot-nox
-  # dashboard: its HTTP listener, promtool and a real Prometheus for its tests
-  libmicrohttpd-dev prometheus curl nodejs
+  # dashboard: its HTTP listener, promtool and a real Prometheus for its tests,
+  # and a headless browser driven by Selenium for its web page
+  libmicrohttpd-dev prometheus curl chromium chromium-driver python3-selenium
   # bindings and reference docs: the Python package's tests (pytest, pip),
   # the Go example (cgo), the API reference (Doxygen)
   python3-pytest python3-pip golang-go doxygen

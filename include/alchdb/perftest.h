@@ -413,6 +413,22 @@ ALCHDB_API int alchdb_perftest_store_start(alchdb_perftest_store *st, const alch
 ALCHDB_API int alchdb_perftest_store_cancel(alchdb_perftest_store *st);
 
 /**
+ * Cancel the background run with id `id` (and no other): like
+ * alchdb_perftest_store_cancel(), it stops within about a second of its setup
+ * (the data load is not interrupted) and then reads "canceled" in
+ * alchdb_perftest_store_result_json() ("done" when the cancel came during its
+ * final cleanup). Does not wait (see alchdb_perftest_store_wait()).
+ * @param st the store.
+ * @param id a run's id from alchdb_perftest_store_start().
+ * @return 0 when the run was in progress and is told to stop;
+ *         ALCHDB_E_NOTFOUND when no kept run has that id; ALCHDB_E_STATE when
+ *         it has already ended; ALCHDB_E_INVALID (NULL st, id < 1).
+ * **Thread safety:** any thread.
+ * @since 0.1.0
+ */
+ALCHDB_API int alchdb_perftest_store_cancel_run(alchdb_perftest_store *st, int64_t id);
+
+/**
  * Wait for the background run to end.
  * @param st the store.
  * @return 0 (at once when none runs) or ALCHDB_E_INVALID (NULL st).

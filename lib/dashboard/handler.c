@@ -669,6 +669,34 @@ static void r_test_result(req *r)
     data_text(r, rc, t);
 }
 
+/* Cancel a run by id: 202 (it stops shortly; its result then says
+ * "canceled"), 404 for an unknown id, 409 when it has already ended. */
+static void r_test_cancel(req *r)
+{
+    json_t *b = body_object(r);
+    if (!b)
+        return;
+    json_t *jid = json_object_get(b, "id");
+    if (!json_is_integer(jid) || json_integer_value(jid) < 1 || json_object_size(b) != 1) {
+        json_decref(b);
+        fail(r, 400, "bad_request", "test/cancel takes {\"id\": N}, N the id test/run answered");
+        return;
+    }
+    int64_t id = json_integer_value(jid);
+    json_decref(b);
+    int rc = alchdb_perftest_store_cancel_run(r->v->pt_store, id);
+    if (rc == ALCHDB_E_STATE) {
+        fail(r, 409, "conflict", alchdb_last_error_message());
+    } else if (rc != 0) {
+        fail_call(r, rc);
+    } else {
+        r->status = 202;
+        alchdb__sb_printf(&r->out,
+                          "{\"id\":%lld,\"status\":\"canceling\",\"result\":\"" PREFIX "test/results/%lld\"}",
+                          (long long)id, (long long)id);
+    }
+}
+
 static void r_page(req *r)
 {
     r->raw = true;
@@ -711,6 +739,7 @@ static const route routes[] = {
     {"POST", "test/run", NEED_PERFTEST, r_test_run},
     {"GET", "test/results", NEED_PERFTEST, r_test_results},
     {"GET", "test/results/:id", NEED_PERFTEST, r_test_result},
+    {"POST", "test/cancel", NEED_PERFTEST, r_test_cancel},
     {"GET", "/metrics", NEED_NONE, r_prometheus},
     {"GET", "/", NEED_NONE, r_page},
 };

@@ -181,6 +181,28 @@ ALCHDB_API int alchdb_perftest_store_cancel(alchdb_perftest_store *st)
     return alchdb_cancel_trigger(st->cancel);
 }
 
+/* Under mu, so that the run it tells to stop is the one named: a run that has
+ * ended cannot be replaced by the next one (whose start resets the handle)
+ * between the check and the trigger. */
+ALCHDB_API int alchdb_perftest_store_cancel_run(alchdb_perftest_store *st, int64_t id)
+{
+    ALCHDB_CHECK_ARG(st, "st", "must not be NULL");
+    ALCHDB_CHECK_ARG(id >= 1, "id", "must be a run's id (1, 2, ...)");
+    pthread_mutex_lock(&st->mu);
+    entry *e = find(st, id);
+    int rc = 0;
+    if (!e)
+        rc = alchdb__error(ALCHDB_E_NOTFOUND, "alchdb_perftest_store_cancel_run: no run with id %lld",
+                           (long long)id);
+    else if (e->status != ST_RUNNING)
+        rc = alchdb__error(ALCHDB_E_STATE, "alchdb_perftest_store_cancel_run: run %lld has already ended (%s)",
+                           (long long)id, status_names[e->status]);
+    else
+        rc = alchdb_cancel_trigger(st->cancel);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
 ALCHDB_API int alchdb_perftest_store_wait(alchdb_perftest_store *st)
 {
     ALCHDB_CHECK_ARG(st, "st", "must not be NULL");

@@ -1,6 +1,7 @@
 /* The dashboard serving the perftest, against the rig: POST test/run starts a
  * quick background run (one small test) through the handler, a second POST
- * while it runs is 409, and GET test/results/:id reads the finished report.
+ * while it runs is 409, GET test/results/:id reads the finished report and
+ * POST test/cancel stops a run.
  * Without a store the routes answer 404 not_attached. */
 #include <check.h>
 #include <pthread.h>
@@ -158,10 +159,103 @@ START_TEST(run_through_the_handler)
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(data, "results"), 0), "id")), id);
     json_decref(j);
 
-    /* A second run may start now. */
-    ck_assert_int_eq(call(d, "POST", P "test/run", "{\"test_suite\":\"recipe_search\",\"duration\":1}", &j), 202);
+    /* That the next run may start once one ended: cancel_through_the_handler. */
+    alchdb_dashboard_free(d);
+    alchdb_perftest_store_free(st);
+}
+END_TEST
+
+/* The status of run `path` once it is no longer "running", polled for at
+ * most ~60 s (far below the 120 s the canceled run would otherwise last). */
+static void wait_ended(alchdb_dashboard *d, const char *path, char *status, size_t cap, json_t **last)
+{
+    snprintf(status, cap, "running");
+    for (int i = 0; i < 600; i++) {
+        if (i)
+            usleep(100000);
+        ck_assert_int_eq(call(d, "GET", path, NULL, last), 200);
+        snprintf(status, cap, "%s", json_string_value(json_object_get(json_object_get(*last, "data"), "status")));
+        if (strcmp(status, "running"))
+            return;
+        json_decref(*last);
+    }
+    *last = NULL;
+}
+
+/* POST test/cancel stops the named run: its result says "canceled", its
+ * schema is dropped, and the next run may start. Unknown ids are 404, ended
+ * runs 409, bad bodies 400. */
+START_TEST(cancel_through_the_handler)
+{
+    alchdb_dashboard *d;
+    ck_assert_int_eq(alchdb_dashboard_new(NULL, &d), 0);
+    json_t *j;
+    ck_assert_int_eq(call(d, "POST", P "test/cancel", "{\"id\":1}", &j), 404);
+    ck_assert_str_eq(error_code(j), "not_attached");
     json_decref(j);
-    ck_assert_int_eq(alchdb_perftest_store_wait(st), 0);
+
+    alchdb_perftest_store *st;
+    ck_assert_int_eq(alchdb_perftest_store_new(10, &st), 0);
+    alchdb_perftest_config *cfg = live_cfg("alchdb_dash_pt_cancel");
+    ck_assert_int_eq(alchdb_dashboard_attach_perftest(d, st, &L.t, cfg), 0);
+    alchdb_perftest_config_free(cfg);
+
+    /* A run that would take minutes (an integer duration counts seconds). */
+    ck_assert_int_eq(call(d, "POST", P "test/run", "{\"test_suite\":\"recipe_search\",\"duration\":120}", &j),
+                     202);
+    int64_t id = json_integer_value(json_object_get(json_object_get(j, "data"), "id"));
+    json_decref(j);
+    char path[128], body[64];
+    snprintf(path, sizeof path, P "test/results/%lld", (long long)id);
+
+    static const char *const bad[] = {"{}", "{\"id\":0}", "{\"id\":\"1\"}", "{\"id\":1,\"x\":2}", "[1]", "{"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(call(d, "POST", P "test/cancel", bad[i], &j) == 400, "%s", bad[i]);
+        ck_assert_str_eq(error_code(j), "bad_request");
+        json_decref(j);
+    }
+    ck_assert_int_eq(call(d, "GET", P "test/cancel", NULL, &j), 405);
+    json_decref(j);
+    snprintf(body, sizeof body, "{\"id\":%lld}", (long long)id + 1);
+    ck_assert_int_eq(call(d, "POST", P "test/cancel", body, &j), 404);
+    ck_assert_str_eq(error_code(j), "not_found");
+    json_decref(j);
+
+    snprintf(body, sizeof body, "{\"id\":%lld}", (long long)id);
+    double t0 = live_now();
+    ck_assert_int_eq(call(d, "POST", P "test/cancel", body, &j), 202);
+    json_t *data = json_object_get(j, "data");
+    ck_assert_int_eq(json_integer_value(json_object_get(data, "id")), id);
+    ck_assert_str_eq(json_string_value(json_object_get(data, "status")), "canceling");
+    ck_assert_str_eq(json_string_value(json_object_get(data, "result")), path);
+    json_decref(j);
+
+    char status[32];
+    wait_ended(d, path, status, sizeof status, &j);
+    ck_assert_str_eq(status, "canceled");
+    data = json_object_get(j, "data");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(data, "error")), "canceled"));
+    ck_assert(json_is_null(json_object_get(data, "report")));
+    json_decref(j);
+    fprintf(stderr, "dashboard test/cancel: run ended %.1f s after the cancel\n", live_now() - t0);
+    /* Cleanly: the run dropped its schema on the way out. */
+    ck_assert_int_eq(live_count(L.ci, "SELECT count(*) FROM pg_namespace WHERE nspname = 'alchdb_dash_pt_cancel'"), 0);
+
+    /* Ended: 409, and the store is free for the next run, which a stale
+     * cancel of the old id does not touch. */
+    ck_assert_int_eq(call(d, "POST", P "test/cancel", body, &j), 409);
+    ck_assert_str_eq(error_code(j), "conflict");
+    json_decref(j);
+    ck_assert_int_eq(call(d, "POST", P "test/run", "{\"test_suite\":\"recipe_search\",\"duration\":\"300ms\"}", &j),
+                     202);
+    int64_t id2 = json_integer_value(json_object_get(json_object_get(j, "data"), "id"));
+    json_decref(j);
+    ck_assert_int_eq(call(d, "POST", P "test/cancel", body, &j), 409);
+    json_decref(j);
+    snprintf(path, sizeof path, P "test/results/%lld", (long long)id2);
+    wait_ended(d, path, status, sizeof status, &j);
+    ck_assert_str_eq(status, "done");
+    json_decref(j);
 
     alchdb_dashboard_free(d);
     alchdb_perftest_store_free(st);
@@ -236,6 +330,7 @@ int main(void)
     tcase_add_test(tc, not_attached_and_bad_bodies);
     tcase_add_test(tc, run_through_the_handler);
     tcase_add_test(tc, concurrent_starts_one_wins);
+    tcase_add_test(tc, cancel_through_the_handler);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

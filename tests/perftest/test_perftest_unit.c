@@ -423,6 +423,12 @@ START_TEST(bad_arguments)
     ck_assert_int_eq(alchdb_perftest_store_wait(st), 0);
     ck_assert_int_eq(alchdb_perftest_store_status_json(NULL, &out), ALCHDB_E_INVALID);
     ck_assert_int_eq(alchdb_perftest_store_cancel(NULL), ALCHDB_E_INVALID);
+    ck_assert_int_eq(alchdb_perftest_store_cancel_run(NULL, 1), ALCHDB_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "st"));
+    ck_assert_int_eq(alchdb_perftest_store_cancel_run(st, 0), ALCHDB_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "id"));
+    ck_assert_int_eq(alchdb_perftest_store_cancel_run(st, 1), ALCHDB_E_NOTFOUND);
+    ck_assert_ptr_nonnull(strstr(alchdb_last_error_message(), "id 1"));
     alchdb_perftest_store_free(st);
     alchdb_perftest_store_free(NULL);
 }
