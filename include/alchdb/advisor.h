@@ -330,10 +330,14 @@ ALCHDB_API const char *alchdb_advisor_report_note(const alchdb_advisor_report *r
 
 /**
  * Apply one item of a report to the database of ALCHDB_ADVISOR_OPT_CONNINFO:
- * a missing or FK item runs its CREATE INDEX CONCURRENTLY, an unused or
- * redundant item its DROP INDEX CONCURRENTLY, with lock_timeout
+ * a missing or FK item runs its CREATE INDEX CONCURRENTLY (on a partitioned
+ * table: CREATE INDEX ... ON ONLY the parent, CONCURRENTLY on each partition,
+ * ALTER INDEX ... ATTACH PARTITION, one statement at a time), an unused or
+ * redundant item its DROP INDEX [CONCURRENTLY], with lock_timeout
  * (ALCHDB_ADVISOR_OPT_LOCK_TIMEOUT_MS). An INVALID index left by a failed
- * concurrent build (this one or an earlier one with the same name) is dropped.
+ * concurrent build (this one or an earlier one with the same name) is dropped;
+ * when a statement of a partitioned table's sequence fails, the indexes the
+ * call made are dropped again.
  * @param opts options with the conninfo.
  * @param report the report the item comes from.
  * @param kind an ::alchdb_advisor_kind other than ALCHDB_ADVISOR_TABLES.

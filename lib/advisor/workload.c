@@ -430,51 +430,113 @@ static double plan_cost_as(adv_ctx *c, wq *q, bool record_seq, char *err, size_t
     return cost;
 }
 
-static char *cand_sql(adv_ctx *c, const cand *k, const char *name)
+/* The key list of a candidate, each column quoted where needed. */
+static char *cand_keys(adv_ctx *c, const cand *k)
 {
     alchdb__strbuf sb;
     alchdb__sb_init(&sb);
-    if (name) {
-        char *qn = alchdb__adv_ident(c, name);
-        alchdb__sb_printf(&sb, "CREATE INDEX CONCURRENTLY %s ON %s (", qn ? qn : "", k->t->qname);
-        alchdb__free(qn);
-    } else {
-        alchdb__sb_printf(&sb, "CREATE INDEX ON %s (", k->t->qname);
-    }
     for (int i = 0; i < k->ncols; i++) {
         char *qc = alchdb__adv_ident(c, k->t->cols[k->cols[i]]);
+        if (!qc)
+            sb.failed = true;
         alchdb__sb_printf(&sb, "%s%s", i ? ", " : "", qc ? qc : "");
         alchdb__free(qc);
     }
-    alchdb__sb_puts(&sb, ")");
-    if (k->pred)
-        alchdb__sb_printf(&sb, " WHERE %s", k->pred);
-    if (name)
-        alchdb__sb_puts(&sb, ";");
     return alchdb__sb_finish(&sb);
 }
 
-/* An existing valid btree index already starts with these columns. */
+/* The statement HypoPG is given (unnamed; on a partitioned table its
+ * hypothetical index is seen on every partition, as a real one would be). */
+static char *hypo_sql(adv_ctx *c, const cand *k)
+{
+    char *keys = cand_keys(c, k);
+    if (!keys)
+        return NULL;
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    alchdb__sb_printf(&sb, "CREATE INDEX ON %s (%s)", k->t->qname, keys);
+    if (k->pred)
+        alchdb__sb_printf(&sb, " WHERE %s", k->pred);
+    alchdb__free(keys);
+    return alchdb__sb_finish(&sb);
+}
+
+static const char *col_name(const cand *k, int j)
+{
+    return k->t->cols[k->cols[j]];
+}
+
+/* The first n columns of a and b are the same, compared by name (a
+ * partition's attribute numbers may differ from its parent's). */
+static bool same_names(const cand *a, const cand *b, int n)
+{
+    for (int j = 0; j < n; j++)
+        if (!col_name(a, j) || !col_name(b, j) || strcmp(col_name(a, j), col_name(b, j)))
+            return false;
+    return true;
+}
+
+/* A valid btree index of k's table, or of a partitioned table it is a
+ * partition of (an index there is inherited by every partition), already
+ * starts with these columns. */
 static bool covered_by_existing(alchdb_advisor_report *r, const cand *k)
 {
     for (size_t i = 0; i < r->nindexes; i++) {
         const adv_index *x = &r->indexes[i];
-        if (x->table != k->t || !x->valid || strcmp(x->am, "btree") || x->nkeys < k->ncols)
+        bool own = x->table == k->t;
+        if ((!own && !alchdb__adv_inherits(k->t, x->table)) || !x->valid || strcmp(x->am, "btree") ||
+            x->nkeys < k->ncols)
             continue;
         if (x->pred && (!k->pred || strcmp(x->pred, k->pred)))
             continue; /* a partial index covers only its own predicate (compared as text) */
         bool same = true;
-        for (int j = 0; j < k->ncols && same; j++)
-            same = x->keys[j] == k->cols[j];
+        for (int j = 0; j < k->ncols && same; j++) {
+            int16_t a = x->keys[j];
+            same = a > 0 && a <= x->table->ncols && x->table->cols[a] && col_name(k, j) &&
+                   !strcmp(x->table->cols[a], col_name(k, j));
+        }
         if (same)
             return true;
     }
     return false;
 }
 
+/* A candidate on a partition whose ancestor has the same candidate: the
+ * ancestor's index would be inherited by the partition, so the partition's
+ * statements back the ancestor's candidate and no per-partition index is
+ * proposed for them. */
+static void merge_into_ancestors(wctx *x)
+{
+    for (size_t i = 0; i < x->nc && !x->nomem; i++) {
+        cand *k = &x->cs[i];
+        if (k->dead || !k->t->parent)
+            continue;
+        for (size_t j = 0; j < x->nc && !x->nomem; j++) {
+            cand *a = &x->cs[j];
+            if (a->dead || a->ncols != k->ncols || !alchdb__adv_inherits(k->t, a->t) || !same_names(a, k, k->ncols) ||
+                !!a->pred != !!k->pred || (a->pred && strcmp(a->pred, k->pred)))
+                continue;
+            for (size_t q = 0; q < k->nq && !x->nomem; q++) {
+                bool have = false;
+                for (size_t e = 0; e < a->nq && !have; e++)
+                    have = a->qs[e] == k->qs[q];
+                if (have)
+                    continue;
+                if (!alchdb__adv_push((void **)&a->qs, &a->nq, &a->capq, sizeof(size_t)))
+                    x->nomem = true;
+                else
+                    a->qs[a->nq++] = k->qs[q];
+            }
+            a->primary |= k->primary;
+            k->dead = true;
+            break;
+        }
+    }
+}
+
 static int64_t hypo_create(adv_ctx *c, const cand *k, int64_t *bytes)
 {
-    char *sql = cand_sql(c, k, NULL);
+    char *sql = hypo_sql(c, k);
     if (!sql)
         return -1;
     const char *p[1] = {sql};
@@ -529,17 +591,14 @@ static void evaluate(wctx *x, cand *k, double min_frac)
 
 /* ---- suggestions ---------------------------------------------------------------- */
 
-static char *index_name(alchdb_advisor_report *r, const cand *k)
+/* "_col1_col2": what index names add to their table's name. */
+static char *stem_cols(const cand *k)
 {
     alchdb__strbuf sb;
     alchdb__sb_init(&sb);
-    alchdb__sb_puts(&sb, k->t->name);
     for (int i = 0; i < k->ncols; i++)
-        alchdb__sb_printf(&sb, "_%s", k->t->cols[k->cols[i]]);
-    char *stem = alchdb__sb_finish(&sb);
-    char *name = stem ? alchdb__adv_index_name(r, k->t->schema, stem, k->pred ? "_part_idx" : "_idx") : NULL;
-    alchdb__free(stem);
-    return name;
+        alchdb__sb_printf(&sb, "_%s", col_name(k, i));
+    return alchdb__sb_finish(&sb);
 }
 
 static int emit(wctx *x, cand *k, const char *verified, double total_cost)
@@ -551,8 +610,22 @@ static int emit(wctx *x, cand *k, const char *verified, double total_cost)
     m->ncols = k->ncols;
     m->verified_by = verified;
     m->est_bytes = k->bytes;
-    m->name = index_name(r, k);
-    m->create_sql = m->name ? cand_sql(x->c, k, m->name) : NULL;
+    const char *suffix = k->pred ? "_part_idx" : "_idx";
+    char *cols_stem = stem_cols(k), *keys = cand_keys(x->c, k), *stem = NULL;
+    if (cols_stem) {
+        alchdb__strbuf st;
+        alchdb__sb_init(&st);
+        alchdb__sb_printf(&st, "%s%s", k->t->name, cols_stem);
+        stem = alchdb__sb_finish(&st);
+    }
+    m->name = stem ? alchdb__adv_index_name(r, k->t->schema, stem, suffix) : NULL;
+    if (m->name && keys &&
+        alchdb__adv_create_steps(x->c, k->t, m->name, keys, k->pred, cols_stem, suffix, &m->steps, &m->nsteps,
+                                 &m->create_sql))
+        m->create_sql = NULL; /* out of memory (tables that cannot take the index were ruled out before) */
+    alchdb__free(stem);
+    alchdb__free(cols_stem);
+    alchdb__free(keys);
     m->pred = k->pred ? alchdb__strdup(k->pred) : NULL;
     m->colnames = alchdb__calloc((size_t)k->ncols, sizeof(char *));
     m->qs = alchdb__calloc(k->nq + 1, sizeof *m->qs);
@@ -601,15 +674,17 @@ static int emit(wctx *x, cand *k, const char *verified, double total_cost)
     m->priority = m->workload_share >= 0.10 ? "high" : m->workload_share >= 0.01 ? "medium" : "low";
     if (!strcmp(verified, "heuristic"))
         m->priority = "low";
-    int64_t reads = k->t->seq_scan + k->t->idx_scan;
-    if (k->t->writes > 4 * (reads + 1)) {
+    adv_tree_stats ts;
+    alchdb__adv_tree_stats(r, k->t, &ts);
+    int64_t reads = ts.seq_scan + ts.idx_scan;
+    if (ts.writes > 4 * (reads + 1)) {
         m->priority = !strcmp(m->priority, "high") ? "medium" : "low";
         alchdb__strbuf sb;
         alchdb__sb_init(&sb);
         alchdb__sb_printf(&sb,
                           "write-heavy table (%lld rows written vs %lld scans since the statistics reset): every "
                           "index adds work to each write; priority lowered",
-                          (long long)k->t->writes, (long long)reads);
+                          (long long)ts.writes, (long long)reads);
         if (!(m->note = alchdb__sb_finish(&sb)))
             return alchdb__nomem("advisor suggestions");
     } else if (strcmp(verified, "hypopg")) {
@@ -670,13 +745,16 @@ static int choose_hypopg(wctx *x, double total_cost)
             if (best->after[i] >= 0 && best->after[i] < q->now)
                 q->now = best->after[i];
         }
-        /* Never both an index and its own extension or prefix on one table. */
+        /* Never both an index and its own extension or prefix on one table,
+         * nor on a partition what the chosen index on its ancestor covers. */
         for (size_t i = 0; i < x->nc; i++) {
             cand *k = &x->cs[i];
-            if (k == best || k->dead || k->accepted || k->t != best->t || k->pred || best->pred)
+            if (k == best || k->dead || k->accepted || k->pred || best->pred)
                 continue;
             int n = k->ncols < best->ncols ? k->ncols : best->ncols;
-            if (!memcmp(k->cols, best->cols, (size_t)n * sizeof k->cols[0]))
+            if (k->t == best->t ? same_names(k, best, n)
+                                : alchdb__adv_inherits(k->t, best->t) && k->ncols <= best->ncols &&
+                                      same_names(k, best, k->ncols))
                 k->dead = true;
         }
         /* Candidates sharing a statement with the chosen one are worth less now. */
@@ -706,19 +784,21 @@ static int choose_unverified(wctx *x, double total_cost)
         if (!k->primary)
             continue;
         const char *how = NULL;
+        adv_tree_stats ts;
+        alchdb__adv_tree_stats(c->r, k->t, &ts);
         for (size_t j = 0; j < k->nq && !how; j++) {
             wq *q = &x->w[k->qs[j]];
             if (q->usable) {
                 for (int s = 0; s < q->nseq; s++)
                     if (q->seq[s] == k->t)
                         how = "explain";
-            } else if (q->parsed && k->t->seq_scan > 0) {
+            } else if (q->parsed && ts.seq_scan > 0) {
                 how = "heuristic";
             }
         }
         if (!how)
             continue;
-        k->bytes = (int64_t)(k->t->reltuples * (16.0 + 8.0 * k->ncols) * 1.2);
+        k->bytes = (int64_t)(ts.rows * (16.0 + 8.0 * k->ncols) * 1.2);
         if (c->opts->max_index_bytes && k->bytes > c->opts->max_index_bytes)
             continue;
         rc = emit(x, k, how, total_cost);
@@ -953,12 +1033,22 @@ int alchdb__adv_missing(adv_ctx *c)
     }
     /* Keep candidates that some statement still backs, on tables big enough,
      * not already served by an index. */
-    size_t skipped_small = 0;
+    size_t skipped_small = 0, skipped_part = 0;
+    if (!rc) {
+        merge_into_ancestors(&x);
+        if (x.nomem)
+            rc = alchdb__nomem("advisor candidates");
+    }
     for (size_t i = 0; !rc && i < x.nc; i++) {
         cand *k = &x.cs[i];
-        if (!k->nq || covered_by_existing(r, k) || (k->pred && distinct_texts(&x, k) < 2))
+        adv_tree_stats ts;
+        alchdb__adv_tree_stats(r, k->t, &ts);
+        if (k->dead || !k->nq || covered_by_existing(r, k) || (k->pred && distinct_texts(&x, k) < 2)) {
             k->dead = true;
-        else if (k->t->reltuples < (double)o->min_table_rows && (double)k->t->live_rows < (double)o->min_table_rows) {
+        } else if (!alchdb__adv_indexable(r, k->t)) {
+            k->dead = true;
+            skipped_part++;
+        } else if (ts.rows < (double)o->min_table_rows) {
             k->dead = true;
             skipped_small++;
         }
@@ -1000,6 +1090,9 @@ int alchdb__adv_missing(adv_ctx *c)
         if (hypo)
             PQclear(PQexecParams(c->conn, "SELECT hypopg_reset()", 0, NULL, NULL, NULL, NULL, 0));
     }
+    if (skipped_part)
+        alchdb__adv_note(r, "%zu candidate index(es) on partitioned tables with a partition that cannot hold an index "
+                            "(a foreign table) were not considered", skipped_part);
     if (skipped_small)
         alchdb__adv_note(r, "%zu candidate index(es) on tables with fewer than %lld rows were not considered", skipped_small,
                          (long long)o->min_table_rows);
