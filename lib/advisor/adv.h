@@ -260,6 +260,8 @@ int alchdb__adv_find_problems(adv_ctx *c);
 int alchdb__adv_missing(adv_ctx *c);
 /* walk.c: what a statement asks of each table it reads */
 #define ADV_MAX_COLS 4
+#define ADV_ORD_DESC 1        /* INDOPTION_DESC */
+#define ADV_ORD_NULLS_FIRST 2 /* INDOPTION_NULLS_FIRST */
 typedef struct adv_use {
     adv_table *t;
     const char *alias;               /* borrowed from the tree */
@@ -267,6 +269,7 @@ typedef struct adv_use {
     int neq;
     int16_t range;                   /* <, >, <=, >=, BETWEEN, LIKE; 0 none */
     int16_t sort[ADV_MAX_COLS];      /* ORDER BY, leading items on this table */
+    uint8_t sort_ord[ADV_MAX_COLS];  /* their order: ADV_ORD_DESC | ADV_ORD_NULLS_FIRST, as pg_index.indoption */
     int nsort;
     int16_t join[ADV_MAX_COLS];      /* = a column of another table */
     int njoin;

@@ -34,6 +34,8 @@ typedef struct wq {
 typedef struct cand {
     adv_table *t;
     int16_t cols[MAX_COLS];
+    uint8_t ord[MAX_COLS]; /* ADV_ORD_* of each column; only sort columns have any */
+    uint8_t sorted;        /* bit j: column j serves the ORDER BY (its order matters) */
     int ncols;
     char *pred;
     bool primary; /* the main candidate of a (statement, table) */
@@ -81,16 +83,40 @@ static void add_col_unique(int16_t *cols, int *n, int16_t att)
         cols[(*n)++] = att;
 }
 
-static cand *add_cand(wctx *x, adv_table *t, const int16_t *cols, int n, const char *pred, bool primary)
+/* The order of the sort columns of a candidate, made canonical: an index
+ * is read forwards or backwards, so (a, b DESC) and (a DESC, b) serve the
+ * same sorts; the first sort column is always ascending, nulls last. When
+ * every sort column then has the default order, the index needs none. */
+static void canonical_order(uint8_t *ord, uint8_t sorted, int n)
+{
+    int first = -1;
+    for (int j = 0; j < n && first < 0; j++)
+        if (sorted & (1u << j))
+            first = j;
+    if (first < 0 || !ord[first])
+        return;
+    for (int j = 0; j < n; j++)
+        if (sorted & (1u << j))
+            ord[j] ^= ADV_ORD_DESC | ADV_ORD_NULLS_FIRST;
+}
+
+static cand *add_cand_ord(wctx *x, adv_table *t, const int16_t *cols, const uint8_t *ord_in, uint8_t sorted, int n,
+                          const char *pred, bool primary)
 {
     if (n < 1)
         return NULL;
     if (n > MAX_COLS)
         n = MAX_COLS;
+    uint8_t ord[MAX_COLS] = {0};
+    if (ord_in)
+        memcpy(ord, ord_in, (size_t)n);
+    sorted &= (uint8_t)((1u << n) - 1);
+    canonical_order(ord, sorted, n);
     cand *k = NULL;
     for (size_t i = 0; i < x->nc && !k; i++) {
         cand *o = &x->cs[i];
         if (o->t == t && o->ncols == n && !memcmp(o->cols, cols, (size_t)n * sizeof *cols) &&
+            !memcmp(o->ord, ord, (size_t)n) &&
             ((!o->pred && !pred) || (o->pred && pred && !strcmp(o->pred, pred))))
             k = o;
     }
@@ -105,6 +131,8 @@ static cand *add_cand(wctx *x, adv_table *t, const int16_t *cols, int n, const c
         memset(k, 0, sizeof *k);
         k->t = t;
         memcpy(k->cols, cols, (size_t)n * sizeof *cols);
+        memcpy(k->ord, ord, (size_t)n);
+        k->sorted = sorted;
         k->ncols = n;
         if (pred && !(k->pred = alchdb__strdup(pred))) {
             x->nomem = true;
@@ -124,6 +152,11 @@ static cand *add_cand(wctx *x, adv_table *t, const int16_t *cols, int n, const c
     return k;
 }
 
+static cand *add_cand(wctx *x, adv_table *t, const int16_t *cols, int n, const char *pred, bool primary)
+{
+    return add_cand_ord(x, t, cols, NULL, 0, n, pred, primary);
+}
+
 /* Candidates for one table of one statement level: columns in the order
  * equality, sort, range (an index that serves the sort must put its columns
  * before the range column), then the narrower alternatives HypoPG compares
@@ -132,15 +165,22 @@ static void make_cands(void *ud, const adv_use *u)
 {
     wctx *x = ud;
     int16_t cols[MAX_COLS];
+    uint8_t ord[MAX_COLS] = {0}, sorted = 0;
     int n = 0;
     for (int i = 0; i < u->neq && n < MAX_COLS; i++)
         cols[n++] = u->eq[i];
     int with_eq = n;
-    for (int i = 0; i < u->nsort && n < MAX_COLS; i++)
-        add_col_unique(cols, &n, u->sort[i]);
+    for (int i = 0; i < u->nsort && n < MAX_COLS; i++) {
+        int before = n;
+        add_col_unique(cols, &n, u->sort[i]); /* a column compared by = is one value: its order is moot */
+        if (n > before) {
+            ord[before] = u->sort_ord[i];
+            sorted |= (uint8_t)(1u << before);
+        }
+    }
     if (u->range && n < MAX_COLS)
         add_col_unique(cols, &n, u->range);
-    add_cand(x, u->t, cols, n, NULL, true);
+    add_cand_ord(x, u->t, cols, ord, sorted, n, NULL, true);
     if (u->nsort && u->range && with_eq < MAX_COLS) { /* equality, range: when the sort is cheap */
         int16_t er[MAX_COLS];
         int m = 0;
@@ -430,6 +470,17 @@ static double plan_cost_as(adv_ctx *c, wq *q, bool record_seq, char *err, size_t
     return cost;
 }
 
+/* What a key column adds for its order (ascending, nulls last, says nothing). */
+static const char *ord_text(uint8_t ord)
+{
+    switch (ord & (ADV_ORD_DESC | ADV_ORD_NULLS_FIRST)) {
+    case ADV_ORD_DESC: return " DESC NULLS LAST";
+    case ADV_ORD_NULLS_FIRST: return " NULLS FIRST";
+    case ADV_ORD_DESC | ADV_ORD_NULLS_FIRST: return " DESC";
+    default: return "";
+    }
+}
+
 /* The key list of a candidate, each column quoted where needed. */
 static char *cand_keys(adv_ctx *c, const cand *k)
 {
@@ -439,7 +490,7 @@ static char *cand_keys(adv_ctx *c, const cand *k)
         char *qc = alchdb__adv_ident(c, k->t->cols[k->cols[i]]);
         if (!qc)
             sb.failed = true;
-        alchdb__sb_printf(&sb, "%s%s", i ? ", " : "", qc ? qc : "");
+        alchdb__sb_printf(&sb, "%s%s%s", i ? ", " : "", qc ? qc : "", ord_text(k->ord[i]));
         alchdb__free(qc);
     }
     return alchdb__sb_finish(&sb);
@@ -490,10 +541,20 @@ static bool covered_by_existing(alchdb_advisor_report *r, const cand *k)
         if (x->pred && (!k->pred || strcmp(x->pred, k->pred)))
             continue; /* a partial index covers only its own predicate (compared as text) */
         bool same = true;
+        int flip = -1; /* the sort columns' order: all as the index has it, or all reversed (read backwards) */
         for (int j = 0; j < k->ncols && same; j++) {
             int16_t a = x->keys[j];
             same = a > 0 && a <= x->table->ncols && x->table->cols[a] && col_name(k, j) &&
                    !strcmp(x->table->cols[a], col_name(k, j));
+            if (same && (k->sorted & (1u << j))) {
+                int d = (x->option[j] ^ k->ord[j]) & (ADV_ORD_DESC | ADV_ORD_NULLS_FIRST);
+                if (d != 0 && d != (ADV_ORD_DESC | ADV_ORD_NULLS_FIRST))
+                    same = false;
+                else if (flip < 0)
+                    flip = d;
+                else
+                    same = flip == d;
+            }
         }
         if (same)
             return true;
@@ -514,6 +575,7 @@ static void merge_into_ancestors(wctx *x)
         for (size_t j = 0; j < x->nc && !x->nomem; j++) {
             cand *a = &x->cs[j];
             if (a->dead || a->ncols != k->ncols || !alchdb__adv_inherits(k->t, a->t) || !same_names(a, k, k->ncols) ||
+                memcmp(a->ord, k->ord, (size_t)k->ncols) ||
                 !!a->pred != !!k->pred || (a->pred && strcmp(a->pred, k->pred)))
                 continue;
             for (size_t q = 0; q < k->nq && !x->nomem; q++) {
@@ -633,7 +695,7 @@ static int emit(wctx *x, cand *k, const char *verified, double total_cost)
     alchdb__sb_init(&cols);
     for (int i = 0; m->colnames && i < k->ncols; i++) {
         m->colnames[i] = k->t->cols[k->cols[i]];
-        alchdb__sb_printf(&cols, "%s%s", i ? "," : "", m->colnames[i]);
+        alchdb__sb_printf(&cols, "%s%s%s", i ? "," : "", m->colnames[i], ord_text(k->ord[i]));
     }
     m->cols_text = alchdb__sb_finish(&cols);
     r->nmissing++;
