@@ -18,7 +18,7 @@ int alchdb_advisor_options_new(alchdb_advisor_options **out)
     o->use_hypopg = 1;
     o->max_suggestions = 10;
     o->max_index_bytes = 0;
-    o->min_gain_pct = 10;
+    o->min_gain_pct = 50;
     o->max_queries = 200;
     o->statement_timeout_ms = 30000;
     o->lock_timeout_ms = 5000;
