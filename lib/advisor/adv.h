@@ -114,6 +114,12 @@ typedef struct adv_missing {
     char *note;
     adv_step *steps; /* create_sql, one statement each, in order */
     size_t nsteps;
+    /* evidence of the priority (priority.c) */
+    double calls, saving_per_call; /* of the helped statements; saving -1 when unverified */
+    double selectivity;            /* share of the table's rows the filter keeps, -1 unknown */
+    double table_rows;
+    int64_t writes, reads, table_bytes;
+    char *why;                     /* the factors, in words */
 } adv_missing;
 
 typedef struct adv_reason {
@@ -234,8 +240,8 @@ bool alchdb__adv_inherits(const adv_table *t, const adv_table *a);
 /* What t holds: for a partitioned table, the sums over its partitions
  * (PostgreSQL keeps no row or write counts on the parent itself). */
 typedef struct adv_tree_stats {
-    double rows;
-    int64_t writes, seq_scan, idx_scan;
+    double rows, live; /* the planner's estimate (ANALYZE), the statistics' live rows */
+    int64_t writes, seq_scan, idx_scan, bytes;
 } adv_tree_stats;
 void alchdb__adv_tree_stats(const alchdb_advisor_report *r, const adv_table *t, adv_tree_stats *s);
 /* An index can be built on t the documented way: every partition (at every
@@ -310,6 +316,8 @@ void alchdb__adv_trust_free(alchdb_advisor_report *r);
 /* *why NULL when stmt may be planned; otherwise why not (owned). 0 or
  * ALCHDB_E_NOMEM. */
 int alchdb__adv_trust_check(const alchdb_advisor_report *r, const struct alchdb__sql_node *stmt, char **why);
+/* priority.c: m->priority and m->why from its evidence (owned why). */
+int alchdb__adv_prioritize(adv_missing *m, bool verified, bool planned);
 /* report.c */
 int alchdb__adv_finish(adv_ctx *c);
 void alchdb__adv_report_destroy(alchdb_advisor_report *r);

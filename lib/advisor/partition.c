@@ -25,26 +25,38 @@ bool alchdb__adv_inherits(const adv_table *t, const adv_table *a)
     return false;
 }
 
+/* The planner's row count (ANALYZE), else the statistics' live rows. */
+static double rows_of(const adv_table *t)
+{
+    return t->reltuples > 0 ? t->reltuples : (double)t->live_rows;
+}
+
 void alchdb__adv_tree_stats(const alchdb_advisor_report *r, const adv_table *t, adv_tree_stats *s)
 {
-    s->rows = t->reltuples > (double)t->live_rows ? t->reltuples : (double)t->live_rows;
+    s->rows = rows_of(t);
+    s->live = (double)t->live_rows;
     s->writes = t->writes;
     s->seq_scan = t->seq_scan;
     s->idx_scan = t->idx_scan;
+    s->bytes = t->bytes;
     if (t->kind != 'p')
         return;
-    double leaves = 0;
+    double leaves = 0, live = 0;
     for (size_t i = 0; i < r->ntables; i++) {
         const adv_table *p = &r->tables[i];
         if (p->kind == 'p' || !alchdb__adv_inherits(p, t))
             continue;
-        leaves += p->reltuples > (double)p->live_rows ? p->reltuples : (double)p->live_rows;
+        leaves += rows_of(p);
+        live += (double)p->live_rows;
         s->writes += p->writes;
         s->seq_scan += p->seq_scan;
         s->idx_scan += p->idx_scan;
+        s->bytes += p->bytes;
     }
     if (leaves > s->rows)
         s->rows = leaves;
+    if (live > s->live)
+        s->live = live;
 }
 
 void alchdb__adv_steps_free(adv_step *steps, size_t n)

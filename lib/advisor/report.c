@@ -249,6 +249,7 @@ void alchdb__adv_report_destroy(alchdb_advisor_report *r)
         alchdb__free(m->create_sql);
         alchdb__free(m->cols_text);
         alchdb__free(m->note);
+        alchdb__free(m->why);
         alchdb__adv_steps_free(m->steps, m->nsteps);
         for (size_t j = 0; m->qs && j < m->nqs; j++)
             alchdb__free(m->qs[j].sql);
@@ -435,6 +436,8 @@ int alchdb_advisor_report_to_json(const alchdb_advisor_report *r, char **out)
         alchdb__sb_json_str(&sb, m->table->display);
         alchdb__sb_puts(&sb, ",\"columns\":");
         jcols(&sb, m->colnames, m->ncols);
+        alchdb__sb_puts(&sb, ",\"keys\":");
+        alchdb__sb_json_str(&sb, m->cols_text);
         alchdb__sb_puts(&sb, ",\"where\":");
         alchdb__sb_json_str(&sb, m->pred);
         alchdb__sb_puts(&sb, ",\"index_name\":");
@@ -455,6 +458,20 @@ int alchdb_advisor_report_to_json(const alchdb_advisor_report *r, char **out)
         alchdb__sb_json_str(&sb, m->verified_by);
         alchdb__sb_printf(&sb, ",\"verified\":%s,\"note\":", strcmp(m->verified_by, "hypopg") ? "false" : "true");
         alchdb__sb_json_str(&sb, m->note);
+        alchdb__sb_puts(&sb, ",\"evidence\":{\"calls\":");
+        jnum(&sb, m->calls);
+        alchdb__sb_puts(&sb, ",\"saving_per_call\":");
+        jnum(&sb, m->saving_per_call);
+        if (m->selectivity >= 0)
+            alchdb__sb_printf(&sb, ",\"selectivity\":%.6f", m->selectivity);
+        else
+            alchdb__sb_puts(&sb, ",\"selectivity\":null");
+        alchdb__sb_puts(&sb, ",\"table_rows\":");
+        jnum(&sb, m->table_rows);
+        alchdb__sb_printf(&sb, ",\"rows_written\":%lld,\"table_scans\":%lld,\"table_bytes\":%lld,\"why\":",
+                          (long long)m->writes, (long long)m->reads, (long long)m->table_bytes);
+        alchdb__sb_json_str(&sb, m->why);
+        alchdb__sb_puts(&sb, "}");
         alchdb__sb_puts(&sb, ",\"queries\":[");
         for (size_t j = 0; j < m->nqs; j++) {
             alchdb__sb_puts(&sb, j ? ",{\"query\":" : "{\"query\":");
@@ -526,6 +543,7 @@ int alchdb_advisor_report_to_text(const alchdb_advisor_report *r, char **out)
                          m->nqs == 1 ? "y" : "ies");
         for (size_t k = 0; k < m->nsteps; k++)
             alchdb__adv_line(&sb, "    ", "%s", m->steps[k].sql);
+        alchdb__adv_line(&sb, "    ", "why %s: %s", m->priority, m->why ? m->why : "");
         if (m->note)
             alchdb__adv_line(&sb, "    ", "note: %s", m->note);
     }

@@ -27,7 +27,8 @@ typedef struct wq {
     bool usable;   /* planned (EXPLAIN worked) */
     bool parsed;   /* parsed, known tables: heuristics possible */
     double before, now;
-    adv_table *seq[8]; /* tables the current plan scans sequentially with a filter */
+    adv_table *seq[32]; /* tables the current plan scans sequentially with a filter ... */
+    double seq_rows[32]; /* ... and the rows the planner expects the filter to keep */
     int nseq;
 } wq;
 
@@ -351,11 +352,14 @@ static void plan_seq(json_t *plan, wq *q, adv_ctx *c)
         return;
     const char *nt = json_string_value(json_object_get(plan, "Node Type"));
     const char *rel = json_string_value(json_object_get(plan, "Relation Name"));
-    if (nt && rel && !strcmp(nt, "Seq Scan") && json_object_get(plan, "Filter") && q->nseq < 8) {
+    if (nt && rel && !strcmp(nt, "Seq Scan") && json_object_get(plan, "Filter") && q->nseq < 32) {
         const char *sch = json_string_value(json_object_get(plan, "Schema"));
         adv_table *t = sch ? alchdb__adv_find_table(c->r, sch, rel, NULL, 0) : NULL;
-        if (t)
+        json_t *rows = json_object_get(plan, "Plan Rows");
+        if (t) {
+            q->seq_rows[q->nseq] = json_is_number(rows) ? json_number_value(rows) : -1;
             q->seq[q->nseq++] = t;
+        }
     }
     size_t i;
     json_t *v;
@@ -701,7 +705,7 @@ static int emit(wctx *x, cand *k, const char *verified, double total_cost)
     r->nmissing++;
     if (!m->name || !m->create_sql || (k->pred && !m->pred) || !m->colnames || !m->qs || !m->cols_text)
         return alchdb__nomem("advisor suggestions");
-    double wb = 0, wa = 0, calls = 0;
+    double wb = 0, wa = 0, calls = 0, sel = -1;
     bool verified_cost = !strcmp(verified, "hypopg");
     for (size_t i = 0; i < k->nq; i++) {
         wq *q = &x->w[k->qs[i]];
@@ -711,7 +715,7 @@ static int emit(wctx *x, cand *k, const char *verified, double total_cost)
         if (!verified_cost && !strcmp(verified, "explain")) {
             bool seq = false;
             for (int s = 0; s < q->nseq; s++)
-                seq |= q->seq[s] == k->t;
+                seq |= q->seq[s] == k->t || alchdb__adv_inherits(q->seq[s], k->t);
             if (!q->usable || !seq)
                 continue;
         }
@@ -728,28 +732,33 @@ static int emit(wctx *x, cand *k, const char *verified, double total_cost)
             if (verified_cost)
                 wa += (double)q->calls * a;
         }
+        /* Selectivity: the widest filter on this table (or its partitions)
+         * in the helped statements' current plans. */
+        double kept = -1;
+        for (int s = 0; s < q->nseq; s++)
+            if ((q->seq[s] == k->t || alchdb__adv_inherits(q->seq[s], k->t)) && q->seq_rows[s] >= 0)
+                kept = (kept < 0 ? 0 : kept) + q->seq_rows[s];
+        if (kept >= 0)
+            sel = kept > sel ? kept : sel;
     }
+    adv_tree_stats ts;
+    alchdb__adv_tree_stats(r, k->t, &ts);
+    sel = sel >= 0 && ts.rows > 0 ? (sel > ts.rows ? 1.0 : sel / ts.rows) : -1;
     m->cost_before = calls > 0 ? wb / calls : -1;
     m->cost_after = verified_cost && calls > 0 ? wa / calls : -1;
     m->gain_pct = verified_cost && wb > 0 ? 100.0 * (wb - wa) / wb : -1;
     m->workload_share = total_cost > 0 ? (verified_cost ? (wb - wa) : wb) / total_cost : 0;
-    m->priority = m->workload_share >= 0.10 ? "high" : m->workload_share >= 0.01 ? "medium" : "low";
-    if (!strcmp(verified, "heuristic"))
-        m->priority = "low";
-    adv_tree_stats ts;
-    alchdb__adv_tree_stats(r, k->t, &ts);
-    int64_t reads = ts.seq_scan + ts.idx_scan;
-    if (ts.writes > 4 * (reads + 1)) {
-        m->priority = !strcmp(m->priority, "high") ? "medium" : "low";
-        alchdb__strbuf sb;
-        alchdb__sb_init(&sb);
-        alchdb__sb_printf(&sb,
-                          "write-heavy table (%lld rows written vs %lld scans since the statistics reset): every "
-                          "index adds work to each write; priority lowered",
-                          (long long)ts.writes, (long long)reads);
-        if (!(m->note = alchdb__sb_finish(&sb)))
-            return alchdb__nomem("advisor suggestions");
-    } else if (strcmp(verified, "hypopg")) {
+    m->calls = calls;
+    m->saving_per_call = verified_cost && calls > 0 ? (wb - wa) / calls : -1;
+    m->table_rows = ts.rows;
+    m->writes = ts.writes;
+    m->reads = ts.seq_scan + ts.idx_scan;
+    m->table_bytes = ts.bytes;
+    m->selectivity = sel;
+    int prc = alchdb__adv_prioritize(m, verified_cost, strcmp(verified, "heuristic") != 0);
+    if (prc)
+        return prc;
+    if (strcmp(verified, "hypopg")) {
         m->note = alchdb__strdup(!strcmp(verified, "explain")
                                      ? "unverified: HypoPG is not available; the current plan scans this table "
                                        "sequentially with a filter on these columns"
@@ -852,7 +861,7 @@ static int choose_unverified(wctx *x, double total_cost)
             wq *q = &x->w[k->qs[j]];
             if (q->usable) {
                 for (int s = 0; s < q->nseq; s++)
-                    if (q->seq[s] == k->t)
+                    if (q->seq[s] == k->t || alchdb__adv_inherits(q->seq[s], k->t))
                         how = "explain";
             } else if (q->parsed && ts.seq_scan > 0) {
                 how = "heuristic";
@@ -1044,6 +1053,11 @@ static int path_note(wctx *x)
     return r->search_path_note ? 0 : alchdb__nomem("advisor search path note");
 }
 
+static int level(const char *priority)
+{
+    return !strcmp(priority, "high") ? 0 : !strcmp(priority, "medium") ? 1 : 2;
+}
+
 int alchdb__adv_missing(adv_ctx *c)
 {
     alchdb_advisor_report *r = c->r;
@@ -1110,7 +1124,7 @@ int alchdb__adv_missing(adv_ctx *c)
         } else if (!alchdb__adv_indexable(r, k->t)) {
             k->dead = true;
             skipped_part++;
-        } else if (ts.rows < (double)o->min_table_rows) {
+        } else if (ts.rows < (double)o->min_table_rows && ts.live < (double)o->min_table_rows) {
             k->dead = true;
             skipped_small++;
         }
@@ -1151,6 +1165,18 @@ int alchdb__adv_missing(adv_ctx *c)
             rc = choose_unverified(&x, total);
         if (hypo)
             PQclear(PQexecParams(c->conn, "SELECT hypopg_reset()", 0, NULL, NULL, NULL, NULL, 0));
+    }
+    /* Highest priority first; within one, the largest saving x calls. */
+    for (size_t i = 1; !rc && i < r->nmissing; i++) {
+        adv_missing m = r->missing[i];
+        size_t j = i;
+        while (j > 0 && (level(r->missing[j - 1].priority) > level(m.priority) ||
+                         (level(r->missing[j - 1].priority) == level(m.priority) &&
+                          r->missing[j - 1].workload_share < m.workload_share))) {
+            r->missing[j] = r->missing[j - 1];
+            j--;
+        }
+        r->missing[j] = m;
     }
     if (skipped_part)
         alchdb__adv_note(r, "%zu candidate index(es) on partitioned tables with a partition that cannot hold an index "
