@@ -2,7 +2,7 @@
 -- restated as facts), each with the decision we expect and why. Run by
 -- tests/advisor/test_advisor_corpus.c on the rig with HypoPG, twice: with the
 -- statement given to the advisor (as from a file) and with the statement run
--- 20 times and read back from pg_stat_statements. Format:
+-- 3 times and read back from pg_stat_statements. Format:
 --   -- case: NAME
 --   one statement (one line)
 --   -- expect: TABLE(COL,COL) | none     -- why: ...
