@@ -61,7 +61,7 @@ typedef enum alchdb_advisor_opt {
     ALCHDB_ADVISOR_OPT_MAX_SUGGESTIONS = 4,
     /** [max_index_bytes] size: budget for the estimated size of all suggested indexes; default 0 = none. */
     ALCHDB_ADVISOR_OPT_MAX_INDEX_BYTES = 5,
-    /** [min_gain_pct] minimum plan-cost saving in percent for a query to count as helped, 1..99; default 10. */
+    /** [min_gain_pct] minimum plan-cost saving in percent for a query to count as helped, 1..99; default 50 (Dexter's minimum cost saving). */
     ALCHDB_ADVISOR_OPT_MIN_GAIN_PCT = 6,
     /** [max_queries] at most this many pg_stat_statements entries, by total time, 0..100000; default 200. */
     ALCHDB_ADVISOR_OPT_MAX_QUERIES = 7,
@@ -379,10 +379,14 @@ ALCHDB_API const char *alchdb_advisor_report_note(const alchdb_advisor_report *r
 
 /**
  * Apply one item of a report to the database of ALCHDB_ADVISOR_OPT_CONNINFO:
- * a missing or FK item runs its CREATE INDEX CONCURRENTLY, an unused or
- * redundant item its DROP INDEX CONCURRENTLY, with lock_timeout
+ * a missing or FK item runs its CREATE INDEX CONCURRENTLY (on a partitioned
+ * table: CREATE INDEX ... ON ONLY the parent, CONCURRENTLY on each partition,
+ * ALTER INDEX ... ATTACH PARTITION, one statement at a time), an unused or
+ * redundant item its DROP INDEX [CONCURRENTLY], with lock_timeout
  * (ALCHDB_ADVISOR_OPT_LOCK_TIMEOUT). An INVALID index left by a failed
- * concurrent build (this one or an earlier one with the same name) is dropped.
+ * concurrent build (this one or an earlier one with the same name) is dropped;
+ * when a statement of a partitioned table's sequence fails, the indexes the
+ * call made are dropped again.
  * @param cfg the config with the conninfo.
  * @param report the report the item comes from.
  * @param kind an ::alchdb_advisor_kind other than ALCHDB_ADVISOR_TABLES.

@@ -48,6 +48,10 @@ typedef struct adv_table {
     char **cols; /* by attnum (1-based; cols[0] unused), NULL for dropped */
     int ncols;
     bool has_stats;
+    char kind;                /* pg_class.relkind: 'r', 'p' (partitioned) or 'm' */
+    uint32_t parent_oid;      /* the partitioned table it is a partition of, 0 if none */
+    struct adv_table *parent; /* that table when the advisor reads it, else NULL */
+    int64_t nparts;           /* partitions (pg_inherits), any kind */
 } adv_table;
 
 typedef struct adv_index {
@@ -60,6 +64,8 @@ typedef struct adv_index {
     int16_t *option;
     int nkeys, natts;
     bool unique, primary, exclusion, valid, constraint;
+    bool partitioned; /* the index of a partitioned table: bytes and scans are its partitions' */
+    bool attached;    /* a partition's index attached to its parent's index */
     int64_t bytes, scans;
     const char *fk_name; /* borrowed: an FK this index supports, NULL if none */
 } adv_index;
@@ -86,9 +92,19 @@ typedef struct adv_redundant {
     char *reason, *drop_sql;
 } adv_redundant;
 
+/* One statement of how a suggested index is created (partition.c). */
+typedef struct adv_step {
+    char *sql;
+    const char *schema; /* borrowed from a table: where the index it creates lives */
+    char *name;         /* the index it creates, NULL for ATTACH PARTITION */
+    bool concurrent;    /* CREATE INDEX CONCURRENTLY */
+} adv_step;
+
 typedef struct adv_fkmiss {
     adv_fk *fk;
     char *create_sql, *cols_text, *idx_name;
+    adv_step *steps; /* create_sql, one statement each, in order */
+    size_t nsteps;
 } adv_fkmiss;
 
 typedef struct adv_missing {
@@ -106,6 +122,14 @@ typedef struct adv_missing {
     } *qs;
     size_t nqs;
     char *note;
+    adv_step *steps; /* create_sql, one statement each, in order */
+    size_t nsteps;
+    /* evidence of the priority (priority.c) */
+    double calls, saving_per_call; /* of the helped statements; saving -1 when unverified */
+    double selectivity;            /* share of the table's rows the filter keeps, -1 unknown */
+    double table_rows;
+    int64_t writes, reads, table_bytes;
+    char *why;                     /* the factors, in words */
 } adv_missing;
 
 typedef struct adv_reason {
@@ -133,6 +157,8 @@ struct alchdb_advisor_report {
     size_t nsearch_path;
     adv_relname *relnames;  /* every relation of the user schemas (index names must not collide) */
     size_t nrelnames;
+    adv_relname *reserved;  /* index names handed out by alchdb__adv_index_name() */
+    size_t nreserved, capreserved;
     adv_trust *untrusted;   /* functions, operators, relations and casts planning could run (trust.c) */
     size_t nuntrusted;
     bool untrusted_cast, trust_unknown;
@@ -203,7 +229,8 @@ const adv_relname *alchdb__adv_find_rel(const alchdb_advisor_report *r, const ch
 /* A fresh index name in schema: stem cut (at a character boundary) so that
  * stem + suffix fits in 63 bytes with the suffix kept whole, then _2, _3, ...
  * until no relation of the schema (table, index, sequence, view, ...) and no
- * name suggested so far has it. Owned; NULL on out of memory. */
+ * name handed out so far has it; the name is then reserved for the report.
+ * Owned; NULL on out of memory. */
 char *alchdb__adv_index_name(alchdb_advisor_report *r, const char *schema, const char *stem, const char *suffix);
 adv_table *alchdb__adv_table_by_oid(alchdb_advisor_report *r, uint32_t oid);
 /* The session's current_schemas(false), in order (owned, NULL-terminated);
@@ -217,6 +244,31 @@ bool alchdb__adv_push(void **arr, size_t *n, size_t *cap, size_t elem);
 ALCHDB_API int alchdb_advisor_analyze_pgconn(PGconn *conn, const alchdb_advisor_config *cfg,
                                              alchdb_advisor_report **out);
 
+/* partition.c: partitioned tables */
+/* a is a proper ancestor of t in a partition tree. */
+bool alchdb__adv_inherits(const adv_table *t, const adv_table *a);
+/* What t holds: for a partitioned table, the sums over its partitions
+ * (PostgreSQL keeps no row or write counts on the parent itself). */
+typedef struct adv_tree_stats {
+    double rows, live; /* the planner's estimate (ANALYZE), the statistics' live rows */
+    int64_t writes, seq_scan, idx_scan, bytes;
+} adv_tree_stats;
+void alchdb__adv_tree_stats(const alchdb_advisor_report *r, const adv_table *t, adv_tree_stats *s);
+/* An index can be built on t the documented way: every partition (at every
+ * level) is a table the advisor reads, none a foreign table. */
+bool alchdb__adv_indexable(const alchdb_advisor_report *r, const adv_table *t);
+/* The statements that create index name on t with keys (quoted column list)
+ * and pred (NULL: none): CREATE INDEX CONCURRENTLY, or on a partitioned
+ * table the documented way (ON ONLY the parent, CONCURRENTLY on each
+ * partition named from its table + stem_cols + suffix, ATTACH PARTITION).
+ * *create_sql is the statements one per line. 0, ALCHDB_E_NOMEM, or
+ * ALCHDB_E_STATE when a partition cannot hold an index (foreign table, or
+ * not readable): nothing is made. */
+int alchdb__adv_create_steps(adv_ctx *c, adv_table *t, const char *name, const char *keys, const char *pred,
+                             const char *stem_cols, const char *suffix, adv_step **steps, size_t *nsteps,
+                             char **create_sql);
+void alchdb__adv_steps_free(adv_step *steps, size_t n);
+
 /* catalog.c */
 int alchdb__adv_load_catalog(adv_ctx *c);
 int alchdb__adv_find_problems(adv_ctx *c);
@@ -224,6 +276,8 @@ int alchdb__adv_find_problems(adv_ctx *c);
 int alchdb__adv_missing(adv_ctx *c);
 /* walk.c: what a statement asks of each table it reads */
 #define ADV_MAX_COLS 4
+#define ADV_ORD_DESC 1        /* INDOPTION_DESC */
+#define ADV_ORD_NULLS_FIRST 2 /* INDOPTION_NULLS_FIRST */
 typedef struct adv_use {
     adv_table *t;
     const char *alias;               /* borrowed from the tree */
@@ -231,6 +285,7 @@ typedef struct adv_use {
     int neq;
     int16_t range;                   /* <, >, <=, >=, BETWEEN, LIKE; 0 none */
     int16_t sort[ADV_MAX_COLS];      /* ORDER BY, leading items on this table */
+    uint8_t sort_ord[ADV_MAX_COLS];  /* their order: ADV_ORD_DESC | ADV_ORD_NULLS_FIRST, as pg_index.indoption */
     int nsort;
     int16_t join[ADV_MAX_COLS];      /* = a column of another table */
     int njoin;
@@ -271,6 +326,8 @@ void alchdb__adv_trust_free(alchdb_advisor_report *r);
 /* *why NULL when stmt may be planned; otherwise why not (owned). 0 or
  * ALCHDB_E_NOMEM. */
 int alchdb__adv_trust_check(const alchdb_advisor_report *r, const struct alchdb__sql_node *stmt, char **why);
+/* priority.c: m->priority and m->why from its evidence (owned why). */
+int alchdb__adv_prioritize(adv_missing *m, bool verified, bool planned);
 /* report.c */
 int alchdb__adv_finish(adv_ctx *c);
 void alchdb__adv_report_destroy(alchdb_advisor_report *r);

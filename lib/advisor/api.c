@@ -113,7 +113,9 @@ static int exec_simple(PGconn *conn, const char *sql, char *err, size_t errlen)
     return ok ? 0 : -1;
 }
 
-static int drop_invalid(PGconn *conn, const char *schema, const char *name)
+/* DROP INDEX [CONCURRENTLY] IF EXISTS schema.name (a partitioned index, or
+ * one that has such an index as its parent, cannot be dropped concurrently). */
+static int drop_index(PGconn *conn, const char *schema, const char *name, bool concurrently)
 {
     char *qs = PQescapeIdentifier(conn, schema, strlen(schema));
     char *qn = PQescapeIdentifier(conn, name, strlen(name));
@@ -121,7 +123,7 @@ static int drop_invalid(PGconn *conn, const char *schema, const char *name)
     if (qs && qn) {
         alchdb__strbuf sb;
         alchdb__sb_init(&sb);
-        alchdb__sb_printf(&sb, "DROP INDEX CONCURRENTLY IF EXISTS %s.%s", qs, qn);
+        alchdb__sb_printf(&sb, "DROP INDEX %sIF EXISTS %s.%s", concurrently ? "CONCURRENTLY " : "", qs, qn);
         char *sql = alchdb__sb_finish(&sb);
         char err[256];
         rc = sql ? exec_simple(conn, sql, err, sizeof err) : -1;
@@ -130,6 +132,31 @@ static int drop_invalid(PGconn *conn, const char *schema, const char *name)
     PQfreemem(qs);
     PQfreemem(qn);
     return rc;
+}
+
+/* Run the statements that create one index (one, or for a partitioned table
+ * the parent's, each partition's and the ATTACHes). When one fails, the
+ * indexes this call made are dropped (the parent's first: dropping it drops
+ * the partitions' indexes attached to it), and so is an INVALID index the
+ * failed statement left; an index someone else made is never touched. */
+static int run_steps(PGconn *conn, const adv_step *steps, size_t n)
+{
+    char err[512];
+    for (size_t i = 0; i < n; i++) {
+        if (!exec_simple(conn, steps[i].sql, err, sizeof err))
+            continue;
+        bool left = steps[i].name && index_state(conn, steps[i].schema, steps[i].name) == 0;
+        bool clean = !left || drop_index(conn, steps[i].schema, steps[i].name, steps[i].concurrent) == 0;
+        for (size_t j = 0; j < i; j++)
+            if (steps[j].name && drop_index(conn, steps[j].schema, steps[j].name, steps[j].concurrent))
+                clean = false;
+        return alchdb__error(ALCHDB_E_QUERY, "advisor apply: CREATE INDEX failed%s%s: %s; %s", n > 1 ? " at " : "",
+                             n > 1 ? steps[i].sql : "", err,
+                             !left && i == 0 ? "nothing was left behind"
+                             : clean ? (n > 1 ? "the indexes it made were dropped" : "the INVALID index it left was dropped")
+                                     : "what it made could not all be dropped");
+    }
+    return 0;
 }
 
 int alchdb_advisor_apply(const alchdb_advisor_config *cfg, const alchdb_advisor_report *report, int kind, size_t i)
@@ -144,14 +171,20 @@ int alchdb_advisor_apply(const alchdb_advisor_config *cfg, const alchdb_advisor_
     int64_t n = alchdb_advisor_report_count(report, kind);
     ALCHDB_CHECK_ARG((int64_t)i < n, "i", "is out of range");
     const char *sql = alchdb_advisor_report_item_sql(report, kind, i);
+    const adv_step *steps = NULL;
+    size_t nsteps = 0;
     const char *schema, *name;
     bool create = kind == ALCHDB_ADVISOR_MISSING || kind == ALCHDB_ADVISOR_FK;
     if (kind == ALCHDB_ADVISOR_MISSING) {
         schema = report->missing[i].table->schema;
         name = report->missing[i].name;
+        steps = report->missing[i].steps;
+        nsteps = report->missing[i].nsteps;
     } else if (kind == ALCHDB_ADVISOR_FK) {
         schema = report->fkmiss[i].fk->table->schema;
         name = report->fkmiss[i].idx_name;
+        steps = report->fkmiss[i].steps;
+        nsteps = report->fkmiss[i].nsteps;
     } else if (kind == ALCHDB_ADVISOR_UNUSED) {
         schema = report->unused[i].idx->schema;
         name = report->unused[i].idx->name;
@@ -175,21 +208,17 @@ int alchdb_advisor_apply(const alchdb_advisor_config *cfg, const alchdb_advisor_
             rc = alchdb__error(ALCHDB_E_STATE, "advisor apply: index %s.%s exists already", schema, name);
             goto done;
         }
-        if (st == 0 && drop_invalid(conn, schema, name)) { /* leftover of an earlier failed build */
+        /* a leftover of an earlier failed build */
+        if (st == 0 && drop_index(conn, schema, name, nsteps && steps[0].concurrent)) {
             rc = alchdb__error(ALCHDB_E_QUERY, "advisor apply: cannot drop the INVALID index %s.%s", schema, name);
             goto done;
         }
+        rc = run_steps(conn, steps, nsteps);
+    } else if (exec_simple(conn, sql, err, sizeof err)) {
+        rc = alchdb__error(ALCHDB_E_QUERY, "advisor apply: DROP INDEX failed: %s", err);
     }
-    if (exec_simple(conn, sql, err, sizeof err)) {
-        rc = alchdb__error(ALCHDB_E_QUERY, "advisor apply: %s failed: %s", create ? "CREATE INDEX" : "DROP INDEX", err);
-        if (create && index_state(conn, schema, name) == 0) {
-            bool dropped = drop_invalid(conn, schema, name) == 0;
-            rc = alchdb__error(ALCHDB_E_QUERY, "advisor apply: CREATE INDEX failed: %s; the INVALID index it left %s",
-                               err, dropped ? "was dropped" : "could not be dropped");
-        }
-        goto done;
-    }
-    alchdb__log(ALCHDB_LOG_INFO, ADV_MOD, "applied: %s", sql);
+    if (!rc)
+        alchdb__log(ALCHDB_LOG_INFO, ADV_MOD, "applied: %s", sql);
 done:
     PQfinish(conn);
     return rc;

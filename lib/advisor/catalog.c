@@ -30,7 +30,9 @@ static const char q_keywords[] = "SELECT word FROM pg_get_keywords() WHERE catco
 static const char q_tables[] =
     "SELECT c.oid, n.nspname, c.relname, pg_table_size(c.oid), coalesce(s.n_live_tup, 0), "
     "coalesce(s.seq_scan, 0), coalesce(s.seq_tup_read, 0), coalesce(s.idx_scan, 0), "
-    "coalesce(s.n_tup_ins + s.n_tup_upd + s.n_tup_del, 0), c.reltuples::float8, s.relid IS NOT NULL "
+    "coalesce(s.n_tup_ins + s.n_tup_upd + s.n_tup_del, 0), c.reltuples::float8, s.relid IS NOT NULL, "
+    "c.relkind::text, CASE WHEN c.relispartition THEN (SELECT h.inhparent FROM pg_inherits h WHERE h.inhrelid = c.oid) "
+    "ELSE 0 END, (SELECT count(*) FROM pg_inherits h WHERE h.inhparent = c.oid) "
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE " USER_RELS " ORDER BY c.oid";
 
@@ -45,15 +47,21 @@ static const char q_indexes[] =
     "i.indkey::text, i.indclass::text, i.indcollation::text, i.indoption::text, i.indnkeyatts, i.indnatts, "
     "i.indisunique, i.indisprimary, i.indisexclusion, i.indisvalid, "
     "EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.contype IN ('p','u','x')), "
-    "pg_relation_size(i.indexrelid), coalesce(s.idx_scan, 0) "
+    "CASE WHEN ci.relkind = 'I' THEN (SELECT coalesce(sum(pg_relation_size(t.relid)), 0) FROM "
+    "pg_partition_tree(i.indexrelid) t) ELSE pg_relation_size(i.indexrelid) END, "
+    "CASE WHEN ci.relkind = 'I' THEN (SELECT coalesce(sum(u.idx_scan), 0) FROM pg_partition_tree(i.indexrelid) t "
+    "JOIN pg_stat_user_indexes u ON u.indexrelid = t.relid) ELSE coalesce(s.idx_scan, 0) END, "
+    "ci.relkind = 'I', ci.relispartition "
     "FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid "
     "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = ci.relam "
     "LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid WHERE " USER_RELS
     " ORDER BY i.indrelid, i.indexrelid";
 
+/* A foreign key of a partitioned table is cloned onto each partition
+ * (conparentid): the one on the parent stands for them all. */
 static const char q_fks[] =
     "SELECT k.conname, k.conrelid, k.confrelid, array_to_string(k.conkey, ' ') "
-    "FROM pg_constraint k WHERE k.contype = 'f' ORDER BY k.conrelid, k.conname";
+    "FROM pg_constraint k WHERE k.contype = 'f' AND k.conparentid = 0 ORDER BY k.conrelid, k.conname";
 
 static const char q_relnames[] =
     "SELECT n.nspname, c.relname, c.relkind::text, CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid) END "
@@ -185,6 +193,9 @@ static int load_tables(adv_ctx *c)
         t->writes = i64(res, i, 8);
         t->reltuples = strtod(PQgetvalue(res, i, 9), NULL);
         t->has_stats = tf(res, i, 10);
+        t->kind = PQgetvalue(res, i, 11)[0];
+        t->parent_oid = (uint32_t)i64(res, i, 12);
+        t->nparts = i64(res, i, 13);
         if (!t->schema || !t->name)
             break;
         t->qname = alchdb__adv_qualified(c, t->schema, t->name);
@@ -197,6 +208,9 @@ static int load_tables(adv_ctx *c)
     PQclear(res);
     if (r->ntables && !r->tables[r->ntables - 1].display)
         return alchdb__nomem("advisor tables");
+    for (size_t i = 0; i < r->ntables; i++)
+        if (r->tables[i].parent_oid)
+            r->tables[i].parent = alchdb__adv_table_by_oid(r, r->tables[i].parent_oid);
 
     res = alchdb__adv_query(c, "the columns", q_cols, 0, NULL);
     if (!res)
@@ -258,6 +272,8 @@ static int load_indexes(adv_ctx *c)
         x->constraint = tf(res, i, 18);
         x->bytes = i64(res, i, 19);
         x->scans = i64(res, i, 20);
+        x->partitioned = tf(res, i, 21);
+        x->attached = tf(res, i, 22);
         if (!x->schema || !x->name || !x->am || !x->def || x->natts < 0 || x->natts > 64 ||
             (PQgetvalue(res, i, 6)[0] && !x->exprs) || (PQgetvalue(res, i, 7)[0] && !x->pred)) {
             rc = alchdb__nomem("advisor indexes");
@@ -361,13 +377,15 @@ static char *drop_sql(const adv_index *x)
 {
     alchdb__strbuf sb;
     alchdb__sb_init(&sb);
-    alchdb__sb_printf(&sb, "DROP INDEX CONCURRENTLY IF EXISTS %s;", x->qname);
+    /* A partitioned table's index cannot be dropped CONCURRENTLY. */
+    alchdb__sb_printf(&sb, "DROP INDEX %sIF EXISTS %s;", x->partitioned ? "" : "CONCURRENTLY ", x->qname);
     return alchdb__sb_finish(&sb);
 }
 
+/* An index attached to a partitioned table's index goes only with it. */
 static bool droppable(const adv_index *x)
 {
-    return x->valid && !x->primary && !x->exclusion && !x->constraint;
+    return x->valid && !x->primary && !x->exclusion && !x->constraint && !x->attached;
 }
 
 static int find_unused(adv_ctx *c)
@@ -546,37 +564,49 @@ static int find_fk_without_index(adv_ctx *c)
             continue;
         adv_fkmiss *m = &r->fkmiss[r->nfkmiss++];
         m->fk = f;
-        alchdb__strbuf cols, sql, stem;
+        alchdb__strbuf cols, keys, stem;
         alchdb__sb_init(&cols);
-        alchdb__sb_init(&sql);
+        alchdb__sb_init(&keys);
         alchdb__sb_init(&stem);
-        alchdb__sb_puts(&stem, f->table->name);
         for (int k = 0; k < f->ncols; k++) {
             const char *cn = f->cols[k] > 0 && f->cols[k] <= f->table->ncols ? f->table->cols[f->cols[k]] : NULL;
             if (!cn)
                 cn = "?";
+            char *q = alchdb__adv_ident(c, cn);
             alchdb__sb_printf(&cols, "%s%s", k ? "," : "", cn);
+            alchdb__sb_printf(&keys, "%s%s", k ? ", " : "", q ? q : "");
             alchdb__sb_printf(&stem, "_%s", cn);
-        }
-        m->cols_text = alchdb__sb_finish(&cols);
-        char *stems = alchdb__sb_finish(&stem);
-        m->idx_name = stems ? alchdb__adv_index_name(r, f->table->schema, stems, "_fk_idx") : NULL;
-        alchdb__free(stems);
-        if (!m->cols_text || !m->idx_name)
-            return alchdb__nomem("advisor foreign keys");
-        char *qidx = alchdb__adv_ident(c, m->idx_name);
-        alchdb__sb_printf(&sql, "CREATE INDEX CONCURRENTLY %s ON %s (", qidx ? qidx : "", f->table->qname);
-        alchdb__free(qidx);
-        for (int k = 0; k < f->ncols; k++) {
-            const char *cn = f->cols[k] > 0 && f->cols[k] <= f->table->ncols ? f->table->cols[f->cols[k]] : "?";
-            char *q = alchdb__adv_ident(c, cn ? cn : "?");
-            alchdb__sb_printf(&sql, "%s%s", k ? ", " : "", q ? q : "");
+            if (!q)
+                keys.failed = true;
             alchdb__free(q);
         }
-        alchdb__sb_puts(&sql, ");");
-        m->create_sql = alchdb__sb_finish(&sql);
-        if (!m->create_sql)
+        m->cols_text = alchdb__sb_finish(&cols);
+        char *keys_text = alchdb__sb_finish(&keys);
+        char *stem_cols = alchdb__sb_finish(&stem);
+        char *stems = NULL;
+        if (stem_cols) {
+            alchdb__sb_init(&stem);
+            alchdb__sb_printf(&stem, "%s%s", f->table->name, stem_cols);
+            stems = alchdb__sb_finish(&stem);
+        }
+        m->idx_name = stems ? alchdb__adv_index_name(r, f->table->schema, stems, "_fk_idx") : NULL;
+        int rc = !m->cols_text || !m->idx_name || !keys_text ? ALCHDB_E_NOMEM
+                 : alchdb__adv_create_steps(c, f->table, m->idx_name, keys_text, NULL, stem_cols, "_fk_idx",
+                                            &m->steps, &m->nsteps, &m->create_sql);
+        alchdb__free(stems);
+        alchdb__free(stem_cols);
+        alchdb__free(keys_text);
+        if (rc == ALCHDB_E_STATE) { /* a partition that cannot hold an index: say so, suggest nothing */
+            r->nfkmiss--;
+            alchdb__free(m->cols_text);
+            alchdb__free(m->idx_name);
+            memset(m, 0, sizeof *m);
+            if (!alchdb__adv_note(r, "foreign key %s on %s has no index, but a partition of the table cannot hold one "
+                                     "(a foreign table?): not suggested", f->name, f->table->display))
+                return alchdb__nomem("advisor foreign keys");
+        } else if (rc) {
             return alchdb__nomem("advisor foreign keys");
+        }
     }
     return 0;
 }

@@ -25,7 +25,7 @@ static const alchdb__optdef DEFS[] = {
             "at most this many missing-index suggestions"),
     {ALCHDB_ADVISOR_OPT_MAX_INDEX_BYTES, "max_index_bytes", ALCHDB_OPT_SIZE, 0, INT64_MAX, 0, NULL, NULL, NULL, 0,
      "budget for the estimated size of all suggested indexes; 0 = none"},
-    INT_OPT(ALCHDB_ADVISOR_OPT_MIN_GAIN_PCT, "min_gain_pct", 1, 99, 10,
+    INT_OPT(ALCHDB_ADVISOR_OPT_MIN_GAIN_PCT, "min_gain_pct", 1, 99, 50,
             "percent of plan cost a candidate must save for a query to count as helped"),
     INT_OPT(ALCHDB_ADVISOR_OPT_MAX_QUERIES, "max_queries", 0, 100000, 200,
             "at most this many pg_stat_statements entries, by total time"),

@@ -155,7 +155,8 @@ static int script(adv_ctx *c)
                          r->fkmiss[i].fk->table->display, r->fkmiss[i].cols_text,
                          dup ? " (a suggestion above covers it)" : "");
         if (dup)
-            alchdb__adv_line(&sb, "-- ", "%s", r->fkmiss[i].create_sql);
+            for (size_t k = 0; k < r->fkmiss[i].nsteps; k++)
+                alchdb__adv_line(&sb, "-- ", "%s", r->fkmiss[i].steps[k].sql);
         else
             alchdb__sb_printf(&sb, "%s\n", r->fkmiss[i].create_sql);
     }
@@ -237,6 +238,7 @@ void alchdb__adv_report_destroy(alchdb_advisor_report *r)
         alchdb__free(r->fkmiss[i].create_sql);
         alchdb__free(r->fkmiss[i].cols_text);
         alchdb__free(r->fkmiss[i].idx_name);
+        alchdb__adv_steps_free(r->fkmiss[i].steps, r->fkmiss[i].nsteps);
     }
     alchdb__free(r->fkmiss);
     for (size_t i = 0; i < r->nmissing; i++) {
@@ -247,6 +249,8 @@ void alchdb__adv_report_destroy(alchdb_advisor_report *r)
         alchdb__free(m->create_sql);
         alchdb__free(m->cols_text);
         alchdb__free(m->note);
+        alchdb__free(m->why);
+        alchdb__adv_steps_free(m->steps, m->nsteps);
         for (size_t j = 0; m->qs && j < m->nqs; j++)
             alchdb__free(m->qs[j].sql);
         alchdb__free(m->qs);
@@ -274,6 +278,11 @@ void alchdb__adv_report_destroy(alchdb_advisor_report *r)
         alchdb__free(r->relnames[i].viewdef);
     }
     alchdb__free(r->relnames);
+    for (size_t i = 0; i < r->nreserved; i++) {
+        alchdb__free(r->reserved[i].schema);
+        alchdb__free(r->reserved[i].name);
+    }
+    alchdb__free(r->reserved);
     for (size_t i = 0; i < r->nsearch_path; i++)
         alchdb__free(r->search_path[i]);
     alchdb__free(r->search_path);
@@ -427,6 +436,8 @@ int alchdb_advisor_report_to_json(const alchdb_advisor_report *r, char **out)
         alchdb__sb_json_str(&sb, m->table->display);
         alchdb__sb_puts(&sb, ",\"columns\":");
         jcols(&sb, m->colnames, m->ncols);
+        alchdb__sb_puts(&sb, ",\"keys\":");
+        alchdb__sb_json_str(&sb, m->cols_text);
         alchdb__sb_puts(&sb, ",\"where\":");
         alchdb__sb_json_str(&sb, m->pred);
         alchdb__sb_puts(&sb, ",\"index_name\":");
@@ -447,6 +458,20 @@ int alchdb_advisor_report_to_json(const alchdb_advisor_report *r, char **out)
         alchdb__sb_json_str(&sb, m->verified_by);
         alchdb__sb_printf(&sb, ",\"verified\":%s,\"note\":", strcmp(m->verified_by, "hypopg") ? "false" : "true");
         alchdb__sb_json_str(&sb, m->note);
+        alchdb__sb_puts(&sb, ",\"evidence\":{\"calls\":");
+        jnum(&sb, m->calls);
+        alchdb__sb_puts(&sb, ",\"saving_per_call\":");
+        jnum(&sb, m->saving_per_call);
+        if (m->selectivity >= 0)
+            alchdb__sb_printf(&sb, ",\"selectivity\":%.6f", m->selectivity);
+        else
+            alchdb__sb_puts(&sb, ",\"selectivity\":null");
+        alchdb__sb_puts(&sb, ",\"table_rows\":");
+        jnum(&sb, m->table_rows);
+        alchdb__sb_printf(&sb, ",\"rows_written\":%lld,\"table_scans\":%lld,\"table_bytes\":%lld,\"why\":",
+                          (long long)m->writes, (long long)m->reads, (long long)m->table_bytes);
+        alchdb__sb_json_str(&sb, m->why);
+        alchdb__sb_puts(&sb, "}");
         alchdb__sb_puts(&sb, ",\"queries\":[");
         for (size_t j = 0; j < m->nqs; j++) {
             alchdb__sb_puts(&sb, j ? ",{\"query\":" : "{\"query\":");
@@ -516,7 +541,9 @@ int alchdb_advisor_report_to_text(const alchdb_advisor_report *r, char **out)
         alchdb__adv_line(&sb, "  ", "[%s] %s (%s)%s%s  verified by %s%s, %zu quer%s", m->priority, m->table->display,
                          m->cols_text, m->pred ? " WHERE " : "", m->pred ? m->pred : "", m->verified_by, ev, m->nqs,
                          m->nqs == 1 ? "y" : "ies");
-        alchdb__adv_line(&sb, "    ", "%s", m->create_sql);
+        for (size_t k = 0; k < m->nsteps; k++)
+            alchdb__adv_line(&sb, "    ", "%s", m->steps[k].sql);
+        alchdb__adv_line(&sb, "    ", "why %s: %s", m->priority, m->why ? m->why : "");
         if (m->note)
             alchdb__adv_line(&sb, "    ", "note: %s", m->note);
     }
@@ -525,7 +552,8 @@ int alchdb_advisor_report_to_text(const alchdb_advisor_report *r, char **out)
     for (size_t i = 0; i < r->nfkmiss; i++) {
         alchdb__adv_line(&sb, "  ", "%s %s (%s) -> %s", r->fkmiss[i].fk->table->display, r->fkmiss[i].fk->name,
                          r->fkmiss[i].cols_text, r->fkmiss[i].fk->ref->display);
-        alchdb__adv_line(&sb, "    ", "%s", r->fkmiss[i].create_sql);
+        for (size_t k = 0; k < r->fkmiss[i].nsteps; k++)
+            alchdb__adv_line(&sb, "    ", "%s", r->fkmiss[i].steps[k].sql);
     }
     alchdb__sb_puts(&sb, "\n");
     alchdb__adv_line(&sb, "", "Unused indexes (%zu):", r->nunused);

@@ -149,14 +149,24 @@ static bool name_taken(const alchdb_advisor_report *r, const char *schema, const
     for (size_t i = 0; i < r->nrelnames; i++)
         if (!strcmp(r->relnames[i].name, name) && !strcmp(r->relnames[i].schema, schema))
             return true;
-    for (size_t i = 0; i < r->nmissing; i++)
-        if (r->missing[i].name && !strcmp(r->missing[i].name, name) && !strcmp(r->missing[i].table->schema, schema))
-            return true;
-    for (size_t i = 0; i < r->nfkmiss; i++)
-        if (r->fkmiss[i].idx_name && !strcmp(r->fkmiss[i].idx_name, name) &&
-            !strcmp(r->fkmiss[i].fk->table->schema, schema))
+    for (size_t i = 0; i < r->nreserved; i++)
+        if (!strcmp(r->reserved[i].name, name) && !strcmp(r->reserved[i].schema, schema))
             return true;
     return false;
+}
+
+/* Every name handed out is reserved, so that the indexes of one suggestion
+ * (a partitioned table's) and of all others never share one. */
+static char *reserve(alchdb_advisor_report *r, const char *schema, char *name)
+{
+    adv_relname rn = {.schema = alchdb__strdup(schema), .name = name, .kind = 'i'};
+    if (!rn.schema || !alchdb__adv_push((void **)&r->reserved, &r->nreserved, &r->capreserved, sizeof rn)) {
+        alchdb__free(rn.schema);
+        alchdb__free(name);
+        return NULL;
+    }
+    r->reserved[r->nreserved++] = rn;
+    return alchdb__strdup(name);
 }
 
 char *alchdb__adv_index_name(alchdb_advisor_report *r, const char *schema, const char *stem, const char *suffix)
@@ -177,8 +187,10 @@ char *alchdb__adv_index_name(alchdb_advisor_report *r, const char *schema, const
         alchdb__sb_puts(&sb, suffix);
         alchdb__sb_puts(&sb, num);
         char *name = alchdb__sb_finish(&sb);
-        if (!name || !name_taken(r, schema, name))
-            return name;
+        if (!name)
+            return NULL;
+        if (!name_taken(r, schema, name))
+            return reserve(r, schema, name);
         alchdb__free(name);
     }
     return NULL;

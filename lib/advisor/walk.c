@@ -409,7 +409,18 @@ static void walk_scope(adv_walk *w, const alchdb__sql_node *stmt)
         if (!u || (sorted && u != sorted))
             break;
         sorted = u;
+        /* DESC sorts nulls first unless told otherwise, ASC last. */
+        const char *dir = alchdb__sql_field_str(sb, "sortby_dir");
+        const char *nulls = alchdb__sql_field_str(sb, "sortby_nulls");
+        uint8_t ord = dir && !strcmp(dir, "SORTBY_DESC") ? ADV_ORD_DESC : 0;
+        if (nulls && !strcmp(nulls, "SORTBY_NULLS_FIRST"))
+            ord |= ADV_ORD_NULLS_FIRST;
+        else if (!(nulls && !strcmp(nulls, "SORTBY_NULLS_LAST")) && (ord & ADV_ORD_DESC))
+            ord |= ADV_ORD_NULLS_FIRST;
+        int before = u->nsort;
         add_col(u->sort, &u->nsort, att);
+        if (u->nsort > before)
+            u->sort_ord[before] = ord;
     }
     for (int t = 0; t < s.n; t++) {
         if (!w->nomem)

@@ -27,13 +27,16 @@ typedef struct wq {
     bool usable;   /* planned (EXPLAIN worked) */
     bool parsed;   /* parsed, known tables: heuristics possible */
     double before, now;
-    adv_table *seq[8]; /* tables the current plan scans sequentially with a filter */
+    adv_table *seq[32]; /* tables the current plan scans sequentially with a filter ... */
+    double seq_rows[32]; /* ... and the rows the planner expects the filter to keep */
     int nseq;
 } wq;
 
 typedef struct cand {
     adv_table *t;
     int16_t cols[MAX_COLS];
+    uint8_t ord[MAX_COLS]; /* ADV_ORD_* of each column; only sort columns have any */
+    uint8_t sorted;        /* bit j: column j serves the ORDER BY (its order matters) */
     int ncols;
     char *pred;
     bool primary; /* the main candidate of a (statement, table) */
@@ -81,16 +84,40 @@ static void add_col_unique(int16_t *cols, int *n, int16_t att)
         cols[(*n)++] = att;
 }
 
-static cand *add_cand(wctx *x, adv_table *t, const int16_t *cols, int n, const char *pred, bool primary)
+/* The order of the sort columns of a candidate, made canonical: an index
+ * is read forwards or backwards, so (a, b DESC) and (a DESC, b) serve the
+ * same sorts; the first sort column is always ascending, nulls last. When
+ * every sort column then has the default order, the index needs none. */
+static void canonical_order(uint8_t *ord, uint8_t sorted, int n)
+{
+    int first = -1;
+    for (int j = 0; j < n && first < 0; j++)
+        if (sorted & (1u << j))
+            first = j;
+    if (first < 0 || !ord[first])
+        return;
+    for (int j = 0; j < n; j++)
+        if (sorted & (1u << j))
+            ord[j] ^= ADV_ORD_DESC | ADV_ORD_NULLS_FIRST;
+}
+
+static cand *add_cand_ord(wctx *x, adv_table *t, const int16_t *cols, const uint8_t *ord_in, uint8_t sorted, int n,
+                          const char *pred, bool primary)
 {
     if (n < 1)
         return NULL;
     if (n > MAX_COLS)
         n = MAX_COLS;
+    uint8_t ord[MAX_COLS] = {0};
+    if (ord_in)
+        memcpy(ord, ord_in, (size_t)n);
+    sorted &= (uint8_t)((1u << n) - 1);
+    canonical_order(ord, sorted, n);
     cand *k = NULL;
     for (size_t i = 0; i < x->nc && !k; i++) {
         cand *o = &x->cs[i];
         if (o->t == t && o->ncols == n && !memcmp(o->cols, cols, (size_t)n * sizeof *cols) &&
+            !memcmp(o->ord, ord, (size_t)n) &&
             ((!o->pred && !pred) || (o->pred && pred && !strcmp(o->pred, pred))))
             k = o;
     }
@@ -105,6 +132,8 @@ static cand *add_cand(wctx *x, adv_table *t, const int16_t *cols, int n, const c
         memset(k, 0, sizeof *k);
         k->t = t;
         memcpy(k->cols, cols, (size_t)n * sizeof *cols);
+        memcpy(k->ord, ord, (size_t)n);
+        k->sorted = sorted;
         k->ncols = n;
         if (pred && !(k->pred = alchdb__strdup(pred))) {
             x->nomem = true;
@@ -124,6 +153,11 @@ static cand *add_cand(wctx *x, adv_table *t, const int16_t *cols, int n, const c
     return k;
 }
 
+static cand *add_cand(wctx *x, adv_table *t, const int16_t *cols, int n, const char *pred, bool primary)
+{
+    return add_cand_ord(x, t, cols, NULL, 0, n, pred, primary);
+}
+
 /* Candidates for one table of one statement level: columns in the order
  * equality, sort, range (an index that serves the sort must put its columns
  * before the range column), then the narrower alternatives HypoPG compares
@@ -132,15 +166,22 @@ static void make_cands(void *ud, const adv_use *u)
 {
     wctx *x = ud;
     int16_t cols[MAX_COLS];
+    uint8_t ord[MAX_COLS] = {0}, sorted = 0;
     int n = 0;
     for (int i = 0; i < u->neq && n < MAX_COLS; i++)
         cols[n++] = u->eq[i];
     int with_eq = n;
-    for (int i = 0; i < u->nsort && n < MAX_COLS; i++)
-        add_col_unique(cols, &n, u->sort[i]);
+    for (int i = 0; i < u->nsort && n < MAX_COLS; i++) {
+        int before = n;
+        add_col_unique(cols, &n, u->sort[i]); /* a column compared by = is one value: its order is moot */
+        if (n > before) {
+            ord[before] = u->sort_ord[i];
+            sorted |= (uint8_t)(1u << before);
+        }
+    }
     if (u->range && n < MAX_COLS)
         add_col_unique(cols, &n, u->range);
-    add_cand(x, u->t, cols, n, NULL, true);
+    add_cand_ord(x, u->t, cols, ord, sorted, n, NULL, true);
     if (u->nsort && u->range && with_eq < MAX_COLS) { /* equality, range: when the sort is cheap */
         int16_t er[MAX_COLS];
         int m = 0;
@@ -311,11 +352,14 @@ static void plan_seq(json_t *plan, wq *q, adv_ctx *c)
         return;
     const char *nt = json_string_value(json_object_get(plan, "Node Type"));
     const char *rel = json_string_value(json_object_get(plan, "Relation Name"));
-    if (nt && rel && !strcmp(nt, "Seq Scan") && json_object_get(plan, "Filter") && q->nseq < 8) {
+    if (nt && rel && !strcmp(nt, "Seq Scan") && json_object_get(plan, "Filter") && q->nseq < 32) {
         const char *sch = json_string_value(json_object_get(plan, "Schema"));
         adv_table *t = sch ? alchdb__adv_find_table(c->r, sch, rel, NULL, 0) : NULL;
-        if (t)
+        json_t *rows = json_object_get(plan, "Plan Rows");
+        if (t) {
+            q->seq_rows[q->nseq] = json_is_number(rows) ? json_number_value(rows) : -1;
             q->seq[q->nseq++] = t;
+        }
     }
     size_t i;
     json_t *v;
@@ -430,51 +474,135 @@ static double plan_cost_as(adv_ctx *c, wq *q, bool record_seq, char *err, size_t
     return cost;
 }
 
-static char *cand_sql(adv_ctx *c, const cand *k, const char *name)
+/* What a key column adds for its order (ascending, nulls last, says nothing). */
+static const char *ord_text(uint8_t ord)
+{
+    switch (ord & (ADV_ORD_DESC | ADV_ORD_NULLS_FIRST)) {
+    case ADV_ORD_DESC: return " DESC NULLS LAST";
+    case ADV_ORD_NULLS_FIRST: return " NULLS FIRST";
+    case ADV_ORD_DESC | ADV_ORD_NULLS_FIRST: return " DESC";
+    default: return "";
+    }
+}
+
+/* The key list of a candidate, each column quoted where needed. */
+static char *cand_keys(adv_ctx *c, const cand *k)
 {
     alchdb__strbuf sb;
     alchdb__sb_init(&sb);
-    if (name) {
-        char *qn = alchdb__adv_ident(c, name);
-        alchdb__sb_printf(&sb, "CREATE INDEX CONCURRENTLY %s ON %s (", qn ? qn : "", k->t->qname);
-        alchdb__free(qn);
-    } else {
-        alchdb__sb_printf(&sb, "CREATE INDEX ON %s (", k->t->qname);
-    }
     for (int i = 0; i < k->ncols; i++) {
         char *qc = alchdb__adv_ident(c, k->t->cols[k->cols[i]]);
-        alchdb__sb_printf(&sb, "%s%s", i ? ", " : "", qc ? qc : "");
+        if (!qc)
+            sb.failed = true;
+        alchdb__sb_printf(&sb, "%s%s%s", i ? ", " : "", qc ? qc : "", ord_text(k->ord[i]));
         alchdb__free(qc);
     }
-    alchdb__sb_puts(&sb, ")");
-    if (k->pred)
-        alchdb__sb_printf(&sb, " WHERE %s", k->pred);
-    if (name)
-        alchdb__sb_puts(&sb, ";");
     return alchdb__sb_finish(&sb);
 }
 
-/* An existing valid btree index already starts with these columns. */
+/* The statement HypoPG is given (unnamed; on a partitioned table its
+ * hypothetical index is seen on every partition, as a real one would be). */
+static char *hypo_sql(adv_ctx *c, const cand *k)
+{
+    char *keys = cand_keys(c, k);
+    if (!keys)
+        return NULL;
+    alchdb__strbuf sb;
+    alchdb__sb_init(&sb);
+    alchdb__sb_printf(&sb, "CREATE INDEX ON %s (%s)", k->t->qname, keys);
+    if (k->pred)
+        alchdb__sb_printf(&sb, " WHERE %s", k->pred);
+    alchdb__free(keys);
+    return alchdb__sb_finish(&sb);
+}
+
+static const char *col_name(const cand *k, int j)
+{
+    return k->t->cols[k->cols[j]];
+}
+
+/* The first n columns of a and b are the same, compared by name (a
+ * partition's attribute numbers may differ from its parent's). */
+static bool same_names(const cand *a, const cand *b, int n)
+{
+    for (int j = 0; j < n; j++)
+        if (!col_name(a, j) || !col_name(b, j) || strcmp(col_name(a, j), col_name(b, j)))
+            return false;
+    return true;
+}
+
+/* A valid btree index of k's table, or of a partitioned table it is a
+ * partition of (an index there is inherited by every partition), already
+ * starts with these columns. */
 static bool covered_by_existing(alchdb_advisor_report *r, const cand *k)
 {
     for (size_t i = 0; i < r->nindexes; i++) {
         const adv_index *x = &r->indexes[i];
-        if (x->table != k->t || !x->valid || strcmp(x->am, "btree") || x->nkeys < k->ncols)
+        bool own = x->table == k->t;
+        if ((!own && !alchdb__adv_inherits(k->t, x->table)) || !x->valid || strcmp(x->am, "btree") ||
+            x->nkeys < k->ncols)
             continue;
         if (x->pred && (!k->pred || strcmp(x->pred, k->pred)))
             continue; /* a partial index covers only its own predicate (compared as text) */
         bool same = true;
-        for (int j = 0; j < k->ncols && same; j++)
-            same = x->keys[j] == k->cols[j];
+        int flip = -1; /* the sort columns' order: all as the index has it, or all reversed (read backwards) */
+        for (int j = 0; j < k->ncols && same; j++) {
+            int16_t a = x->keys[j];
+            same = a > 0 && a <= x->table->ncols && x->table->cols[a] && col_name(k, j) &&
+                   !strcmp(x->table->cols[a], col_name(k, j));
+            if (same && (k->sorted & (1u << j))) {
+                int d = (x->option[j] ^ k->ord[j]) & (ADV_ORD_DESC | ADV_ORD_NULLS_FIRST);
+                if (d != 0 && d != (ADV_ORD_DESC | ADV_ORD_NULLS_FIRST))
+                    same = false;
+                else if (flip < 0)
+                    flip = d;
+                else
+                    same = flip == d;
+            }
+        }
         if (same)
             return true;
     }
     return false;
 }
 
+/* A candidate on a partition whose ancestor has the same candidate: the
+ * ancestor's index would be inherited by the partition, so the partition's
+ * statements back the ancestor's candidate and no per-partition index is
+ * proposed for them. */
+static void merge_into_ancestors(wctx *x)
+{
+    for (size_t i = 0; i < x->nc && !x->nomem; i++) {
+        cand *k = &x->cs[i];
+        if (k->dead || !k->t->parent)
+            continue;
+        for (size_t j = 0; j < x->nc && !x->nomem; j++) {
+            cand *a = &x->cs[j];
+            if (a->dead || a->ncols != k->ncols || !alchdb__adv_inherits(k->t, a->t) || !same_names(a, k, k->ncols) ||
+                memcmp(a->ord, k->ord, (size_t)k->ncols) ||
+                !!a->pred != !!k->pred || (a->pred && strcmp(a->pred, k->pred)))
+                continue;
+            for (size_t q = 0; q < k->nq && !x->nomem; q++) {
+                bool have = false;
+                for (size_t e = 0; e < a->nq && !have; e++)
+                    have = a->qs[e] == k->qs[q];
+                if (have)
+                    continue;
+                if (!alchdb__adv_push((void **)&a->qs, &a->nq, &a->capq, sizeof(size_t)))
+                    x->nomem = true;
+                else
+                    a->qs[a->nq++] = k->qs[q];
+            }
+            a->primary |= k->primary;
+            k->dead = true;
+            break;
+        }
+    }
+}
+
 static int64_t hypo_create(adv_ctx *c, const cand *k, int64_t *bytes)
 {
-    char *sql = cand_sql(c, k, NULL);
+    char *sql = hypo_sql(c, k);
     if (!sql)
         return -1;
     const char *p[1] = {sql};
@@ -529,17 +657,14 @@ static void evaluate(wctx *x, cand *k, double min_frac)
 
 /* ---- suggestions ---------------------------------------------------------------- */
 
-static char *index_name(alchdb_advisor_report *r, const cand *k)
+/* "_col1_col2": what index names add to their table's name. */
+static char *stem_cols(const cand *k)
 {
     alchdb__strbuf sb;
     alchdb__sb_init(&sb);
-    alchdb__sb_puts(&sb, k->t->name);
     for (int i = 0; i < k->ncols; i++)
-        alchdb__sb_printf(&sb, "_%s", k->t->cols[k->cols[i]]);
-    char *stem = alchdb__sb_finish(&sb);
-    char *name = stem ? alchdb__adv_index_name(r, k->t->schema, stem, k->pred ? "_part_idx" : "_idx") : NULL;
-    alchdb__free(stem);
-    return name;
+        alchdb__sb_printf(&sb, "_%s", col_name(k, i));
+    return alchdb__sb_finish(&sb);
 }
 
 static int emit(wctx *x, cand *k, const char *verified, double total_cost)
@@ -551,8 +676,22 @@ static int emit(wctx *x, cand *k, const char *verified, double total_cost)
     m->ncols = k->ncols;
     m->verified_by = verified;
     m->est_bytes = k->bytes;
-    m->name = index_name(r, k);
-    m->create_sql = m->name ? cand_sql(x->c, k, m->name) : NULL;
+    const char *suffix = k->pred ? "_part_idx" : "_idx";
+    char *cols_stem = stem_cols(k), *keys = cand_keys(x->c, k), *stem = NULL;
+    if (cols_stem) {
+        alchdb__strbuf st;
+        alchdb__sb_init(&st);
+        alchdb__sb_printf(&st, "%s%s", k->t->name, cols_stem);
+        stem = alchdb__sb_finish(&st);
+    }
+    m->name = stem ? alchdb__adv_index_name(r, k->t->schema, stem, suffix) : NULL;
+    if (m->name && keys &&
+        alchdb__adv_create_steps(x->c, k->t, m->name, keys, k->pred, cols_stem, suffix, &m->steps, &m->nsteps,
+                                 &m->create_sql))
+        m->create_sql = NULL; /* out of memory (tables that cannot take the index were ruled out before) */
+    alchdb__free(stem);
+    alchdb__free(cols_stem);
+    alchdb__free(keys);
     m->pred = k->pred ? alchdb__strdup(k->pred) : NULL;
     m->colnames = alchdb__calloc((size_t)k->ncols, sizeof(char *));
     m->qs = alchdb__calloc(k->nq + 1, sizeof *m->qs);
@@ -560,13 +699,13 @@ static int emit(wctx *x, cand *k, const char *verified, double total_cost)
     alchdb__sb_init(&cols);
     for (int i = 0; m->colnames && i < k->ncols; i++) {
         m->colnames[i] = k->t->cols[k->cols[i]];
-        alchdb__sb_printf(&cols, "%s%s", i ? "," : "", m->colnames[i]);
+        alchdb__sb_printf(&cols, "%s%s%s", i ? "," : "", m->colnames[i], ord_text(k->ord[i]));
     }
     m->cols_text = alchdb__sb_finish(&cols);
     r->nmissing++;
     if (!m->name || !m->create_sql || (k->pred && !m->pred) || !m->colnames || !m->qs || !m->cols_text)
         return alchdb__nomem("advisor suggestions");
-    double wb = 0, wa = 0, calls = 0;
+    double wb = 0, wa = 0, calls = 0, sel = -1;
     bool verified_cost = !strcmp(verified, "hypopg");
     for (size_t i = 0; i < k->nq; i++) {
         wq *q = &x->w[k->qs[i]];
@@ -576,7 +715,7 @@ static int emit(wctx *x, cand *k, const char *verified, double total_cost)
         if (!verified_cost && !strcmp(verified, "explain")) {
             bool seq = false;
             for (int s = 0; s < q->nseq; s++)
-                seq |= q->seq[s] == k->t;
+                seq |= q->seq[s] == k->t || alchdb__adv_inherits(q->seq[s], k->t);
             if (!q->usable || !seq)
                 continue;
         }
@@ -593,26 +732,33 @@ static int emit(wctx *x, cand *k, const char *verified, double total_cost)
             if (verified_cost)
                 wa += (double)q->calls * a;
         }
+        /* Selectivity: the widest filter on this table (or its partitions)
+         * in the helped statements' current plans. */
+        double kept = -1;
+        for (int s = 0; s < q->nseq; s++)
+            if ((q->seq[s] == k->t || alchdb__adv_inherits(q->seq[s], k->t)) && q->seq_rows[s] >= 0)
+                kept = (kept < 0 ? 0 : kept) + q->seq_rows[s];
+        if (kept >= 0)
+            sel = kept > sel ? kept : sel;
     }
+    adv_tree_stats ts;
+    alchdb__adv_tree_stats(r, k->t, &ts);
+    sel = sel >= 0 && ts.rows > 0 ? (sel > ts.rows ? 1.0 : sel / ts.rows) : -1;
     m->cost_before = calls > 0 ? wb / calls : -1;
     m->cost_after = verified_cost && calls > 0 ? wa / calls : -1;
     m->gain_pct = verified_cost && wb > 0 ? 100.0 * (wb - wa) / wb : -1;
     m->workload_share = total_cost > 0 ? (verified_cost ? (wb - wa) : wb) / total_cost : 0;
-    m->priority = m->workload_share >= 0.10 ? "high" : m->workload_share >= 0.01 ? "medium" : "low";
-    if (!strcmp(verified, "heuristic"))
-        m->priority = "low";
-    int64_t reads = k->t->seq_scan + k->t->idx_scan;
-    if (k->t->writes > 4 * (reads + 1)) {
-        m->priority = !strcmp(m->priority, "high") ? "medium" : "low";
-        alchdb__strbuf sb;
-        alchdb__sb_init(&sb);
-        alchdb__sb_printf(&sb,
-                          "write-heavy table (%lld rows written vs %lld scans since the statistics reset): every "
-                          "index adds work to each write; priority lowered",
-                          (long long)k->t->writes, (long long)reads);
-        if (!(m->note = alchdb__sb_finish(&sb)))
-            return alchdb__nomem("advisor suggestions");
-    } else if (strcmp(verified, "hypopg")) {
+    m->calls = calls;
+    m->saving_per_call = verified_cost && calls > 0 ? (wb - wa) / calls : -1;
+    m->table_rows = ts.rows;
+    m->writes = ts.writes;
+    m->reads = ts.seq_scan + ts.idx_scan;
+    m->table_bytes = ts.bytes;
+    m->selectivity = sel;
+    int prc = alchdb__adv_prioritize(m, verified_cost, strcmp(verified, "heuristic") != 0);
+    if (prc)
+        return prc;
+    if (strcmp(verified, "hypopg")) {
         m->note = alchdb__strdup(!strcmp(verified, "explain")
                                      ? "unverified: HypoPG is not available; the current plan scans this table "
                                        "sequentially with a filter on these columns"
@@ -670,13 +816,16 @@ static int choose_hypopg(wctx *x, double total_cost)
             if (best->after[i] >= 0 && best->after[i] < q->now)
                 q->now = best->after[i];
         }
-        /* Never both an index and its own extension or prefix on one table. */
+        /* Never both an index and its own extension or prefix on one table,
+         * nor on a partition what the chosen index on its ancestor covers. */
         for (size_t i = 0; i < x->nc; i++) {
             cand *k = &x->cs[i];
-            if (k == best || k->dead || k->accepted || k->t != best->t || k->pred || best->pred)
+            if (k == best || k->dead || k->accepted || k->pred || best->pred)
                 continue;
             int n = k->ncols < best->ncols ? k->ncols : best->ncols;
-            if (!memcmp(k->cols, best->cols, (size_t)n * sizeof k->cols[0]))
+            if (k->t == best->t ? same_names(k, best, n)
+                                : alchdb__adv_inherits(k->t, best->t) && k->ncols <= best->ncols &&
+                                      same_names(k, best, k->ncols))
                 k->dead = true;
         }
         /* Candidates sharing a statement with the chosen one are worth less now. */
@@ -706,19 +855,21 @@ static int choose_unverified(wctx *x, double total_cost)
         if (!k->primary)
             continue;
         const char *how = NULL;
+        adv_tree_stats ts;
+        alchdb__adv_tree_stats(c->r, k->t, &ts);
         for (size_t j = 0; j < k->nq && !how; j++) {
             wq *q = &x->w[k->qs[j]];
             if (q->usable) {
                 for (int s = 0; s < q->nseq; s++)
-                    if (q->seq[s] == k->t)
+                    if (q->seq[s] == k->t || alchdb__adv_inherits(q->seq[s], k->t))
                         how = "explain";
-            } else if (q->parsed && k->t->seq_scan > 0) {
+            } else if (q->parsed && ts.seq_scan > 0) {
                 how = "heuristic";
             }
         }
         if (!how)
             continue;
-        k->bytes = (int64_t)(k->t->reltuples * (16.0 + 8.0 * k->ncols) * 1.2);
+        k->bytes = (int64_t)(ts.rows * (16.0 + 8.0 * k->ncols) * 1.2);
         if (c->opts->max_index_bytes && k->bytes > c->opts->max_index_bytes)
             continue;
         rc = emit(x, k, how, total_cost);
@@ -902,6 +1053,11 @@ static int path_note(wctx *x)
     return r->search_path_note ? 0 : alchdb__nomem("advisor search path note");
 }
 
+static int level(const char *priority)
+{
+    return !strcmp(priority, "high") ? 0 : !strcmp(priority, "medium") ? 1 : 2;
+}
+
 int alchdb__adv_missing(adv_ctx *c)
 {
     alchdb_advisor_report *r = c->r;
@@ -953,12 +1109,22 @@ int alchdb__adv_missing(adv_ctx *c)
     }
     /* Keep candidates that some statement still backs, on tables big enough,
      * not already served by an index. */
-    size_t skipped_small = 0;
+    size_t skipped_small = 0, skipped_part = 0;
+    if (!rc) {
+        merge_into_ancestors(&x);
+        if (x.nomem)
+            rc = alchdb__nomem("advisor candidates");
+    }
     for (size_t i = 0; !rc && i < x.nc; i++) {
         cand *k = &x.cs[i];
-        if (!k->nq || covered_by_existing(r, k) || (k->pred && distinct_texts(&x, k) < 2))
+        adv_tree_stats ts;
+        alchdb__adv_tree_stats(r, k->t, &ts);
+        if (k->dead || !k->nq || covered_by_existing(r, k) || (k->pred && distinct_texts(&x, k) < 2)) {
             k->dead = true;
-        else if (k->t->reltuples < (double)o->min_table_rows && (double)k->t->live_rows < (double)o->min_table_rows) {
+        } else if (!alchdb__adv_indexable(r, k->t)) {
+            k->dead = true;
+            skipped_part++;
+        } else if (ts.rows < (double)o->min_table_rows && ts.live < (double)o->min_table_rows) {
             k->dead = true;
             skipped_small++;
         }
@@ -1000,6 +1166,21 @@ int alchdb__adv_missing(adv_ctx *c)
         if (hypo)
             PQclear(PQexecParams(c->conn, "SELECT hypopg_reset()", 0, NULL, NULL, NULL, NULL, 0));
     }
+    /* Highest priority first; within one, the largest saving x calls. */
+    for (size_t i = 1; !rc && i < r->nmissing; i++) {
+        adv_missing m = r->missing[i];
+        size_t j = i;
+        while (j > 0 && (level(r->missing[j - 1].priority) > level(m.priority) ||
+                         (level(r->missing[j - 1].priority) == level(m.priority) &&
+                          r->missing[j - 1].workload_share < m.workload_share))) {
+            r->missing[j] = r->missing[j - 1];
+            j--;
+        }
+        r->missing[j] = m;
+    }
+    if (skipped_part)
+        alchdb__adv_note(r, "%zu candidate index(es) on partitioned tables with a partition that cannot hold an index "
+                            "(a foreign table) were not considered", skipped_part);
     if (skipped_small)
         alchdb__adv_note(r, "%zu candidate index(es) on tables with fewer than %lld rows were not considered", skipped_small,
                          (long long)o->min_table_rows);

@@ -1157,10 +1157,15 @@ static void at_detach_partition(alter_cmd *a)
     rangevar_name(jget(pc, "name"), part, sizeof part);
     bool conc = jbool(pc, "concurrent");
     a->mode = conc ? ALCHDB_LOCK_SHARE_UPDATE_EXCLUSIVE : ALCHDB_LOCK_ACCESS_EXCLUSIVE;
-    lock(c, part, a->mode);
+    /* CONCURRENTLY: its second transaction takes ACCESS EXCLUSIVE on the
+     * partition (PostgreSQL 15, checked by the trace suite). */
+    lock(c, part, ALCHDB_LOCK_ACCESS_EXCLUSIVE);
     if (conc) {
         c->st->concurrent = true;
-        risk(c, ALCHDB_RISK_LOW, "detaches %s from %s concurrently", part, a->rel);
+        risk(c, ALCHDB_RISK_LOW,
+             "detaches %s from %s concurrently: SHARE UPDATE EXCLUSIVE on %s, then, once the transactions "
+             "using %s have ended, ACCESS EXCLUSIVE on %s (waits for its readers)",
+             part, a->rel, a->rel, a->rel, part);
     } else {
         risk(c, ALCHDB_RISK_MEDIUM, "detaches %s from %s under ACCESS EXCLUSIVE on both", part, a->rel);
         finding(c, "detach-partition-blocks", "warning",
@@ -1836,13 +1841,40 @@ static void assess_stmt(ctx *c, const node *stmt, const char *sql)
         }
     } else if (!strcmp(type, "AlterDomainStmt")) {
         const char *st = jstr(body, "subtype");
-        if (st && (!strcmp(st, "C") || !strcmp(st, "N"))) {
+        char dname[ALCHDB_MIG_REL_CAP];
+        names_join(jget(body, "typeName"), dname, sizeof dname);
+        bool not_valid = st && !strcmp(st, "C") && jbool(as_node(jget(body, "def"), "Constraint"), "skip_validation");
+        /* subtype: C add constraint, O set not null, V validate constraint (N is DROP NOT NULL) */
+        if (st && (!strcmp(st, "C") || !strcmp(st, "O") || !strcmp(st, "V")) && !not_valid) {
+            /* PostgreSQL 15 takes SHARE on each table storing the domain, also for VALIDATE. */
             c->st->flags |= ALCHDB_MIG_SCANS_TABLE;
-            risk(c, ALCHDB_RISK_MEDIUM, "adds a constraint to a domain: every table with a column of the domain is "
-                 "locked (SHARE) and scanned");
+            char *rels[32];
+            size_t n = alchdb__mig_live_domain_tables(c->m, dname, rels, 32);
+            alchdb__strbuf sb;
+            alchdb__sb_init(&sb);
+            for (size_t i = 0; i < n; i++) {
+                lock(c, rels[i], ALCHDB_LOCK_SHARE);
+                alchdb__sb_printf(&sb, "%s%s", i ? ", " : "", rels[i]);
+                alchdb__free(rels[i]);
+            }
+            char *names = alchdb__sb_finish(&sb);
+            if (n)
+                risk(c, ALCHDB_RISK_MEDIUM, "checks domain %s in every table using it: %s%s locked (SHARE) and scanned",
+                     dname, names ? names : "", n == 32 ? ", ... " : "");
+            else
+                risk(c, ALCHDB_RISK_MEDIUM, "checks domain %s: every table with a column of the domain is locked "
+                     "(SHARE) and scanned", dname);
+            alchdb__free(names);
             finding(c, "domain-constraint-scans", "warning",
-                    fmt("ALTER DOMAIN … ADD CONSTRAINT / SET NOT NULL checks every column of the domain in every table"),
-                    fmt("add the constraint NOT VALID, then VALIDATE CONSTRAINT"));
+                    fmt("ALTER DOMAIN … ADD CONSTRAINT / SET NOT NULL / VALIDATE CONSTRAINT checks every column of the "
+                        "domain in every table under SHARE (writes wait)"),
+                    fmt("%s", strcmp(st, "V") ? "add the constraint NOT VALID (no scan, new values are checked); its "
+                                          "VALIDATE CONSTRAINT still takes SHARE on those tables in PostgreSQL 15, so "
+                                          "run it when writes can wait"
+                                        : "run it when writes to those tables can wait"));
+        } else if (not_valid) {
+            risk(c, ALCHDB_RISK_LOW, "adds a NOT VALID constraint to domain %s: new values are checked, existing "
+                 "rows are not (no table lock, no scan)", dname);
         } else {
             risk(c, ALCHDB_RISK_LOW, "alters a domain");
         }

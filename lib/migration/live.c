@@ -82,6 +82,20 @@ static char *key_of(PGresult *r, int i, int col)
     return alchdb__strdup(key);
 }
 
+/* The relations of r (columns 0, 1: schema, name) as owned keys, at most
+ * cap; clears r. */
+static size_t keys_of(PGresult *r, char **out, size_t cap)
+{
+    size_t n = 0;
+    for (int i = 0; r && i < PQntuples(r) && n < cap; i++) {
+        out[n] = key_of(r, i, 0);
+        if (out[n])
+            n++;
+    }
+    PQclear(r);
+    return n;
+}
+
 static PGresult *query(mig_live *l, const char *sql, int n, const char *const *params)
 {
     PGresult *r = PQexecParams(l->conn, sql, n, NULL, params, NULL, NULL, 0);
@@ -209,14 +223,27 @@ size_t alchdb__mig_live_fk_rels(alchdb_migration *m, const char *table, const ch
                                    "WHERE k.contype = 'f' AND k.conrelid = to_regclass($1) "
                                    "AND k.conrelid <> k.confrelid AND ($2::text IS NULL OR k.conname = $2)",
                         table, conname);
-    size_t n = 0;
-    for (int i = 0; r && i < PQntuples(r) && n < cap; i++) {
-        out[n] = key_of(r, i, 0);
-        if (out[n])
-            n++;
-    }
-    PQclear(r);
-    return n;
+    return keys_of(r, out, cap);
+}
+
+/* PostgreSQL 15 checks a domain constraint (ADD CONSTRAINT without NOT VALID,
+ * SET NOT NULL, VALIDATE CONSTRAINT) on every column of the domain or of a
+ * domain over it, in every table and materialized view that stores rows
+ * (leaf partitions, not their partitioned parents), under SHARE. */
+size_t alchdb__mig_live_domain_tables(alchdb_migration *m, const char *domain, char **out, size_t cap)
+{
+    if (!cap)
+        return 0;
+    PGresult *r = rel_query(m,
+                        "WITH RECURSIVE d(oid) AS (SELECT t.oid FROM pg_type t WHERE t.oid = to_regtype($1) "
+                        "AND t.typtype = 'd' UNION SELECT t.oid FROM pg_type t JOIN d ON t.typbasetype = d.oid "
+                        "WHERE t.typtype = 'd') "
+                        "SELECT DISTINCT n.nspname, c.relname FROM pg_attribute a "
+                        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE a.atttypid IN (SELECT oid FROM d) AND a.attnum > 0 AND NOT a.attisdropped "
+                        "AND c.relkind IN ('r', 'm') ORDER BY 1, 2",
+                        domain, NULL);
+    return keys_of(r, out, cap);
 }
 
 int alchdb__mig_live_timezone_utc(alchdb_migration *m)

@@ -152,6 +152,9 @@ bool alchdb__mig_live_column_type(alchdb_migration *m, const char *relation, con
 /* The session TimeZone of the live connection: 1 UTC, -1 another zone, 0
  * unknown (no live connection). */
 int alchdb__mig_live_timezone_utc(alchdb_migration *m);
+/* The tables whose rows a check of domain's constraints reads (live mode;
+ * owned keys in out, at most cap); 0 without a live connection. */
+size_t alchdb__mig_live_domain_tables(alchdb_migration *m, const char *domain, char **out, size_t cap);
 /* Views, materialized views and rules that use the column (ALTER COLUMN TYPE
  * is refused while they exist): owned text naming them, or NULL. */
 char *alchdb__mig_live_column_dependents(alchdb_migration *m, const char *relation, const char *column);

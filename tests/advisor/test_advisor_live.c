@@ -155,6 +155,15 @@ START_TEST(test_planted_problems)
         ck_assert_msg(json_object_get(mi, mkeys[i]) != NULL, "missing_indexes key %s missing", mkeys[i]);
     ck_assert(json_number_value(json_object_get(mi, "cost_after")) < json_number_value(json_object_get(mi, "cost_before")));
     ck_assert_int_ge(json_array_size(json_object_get(mi, "queries")), 1);
+    /* The priority's evidence: calls, saving, selectivity, the table's writes and scans, in words too. */
+    json_t *ev = json_object_get(mi, "evidence");
+    ck_assert_msg(json_is_object(ev), "no evidence");
+    ck_assert_int_eq((int)json_number_value(json_object_get(ev, "calls")), 30);
+    ck_assert(json_number_value(json_object_get(ev, "saving_per_call")) > 0);
+    ck_assert(json_is_integer(json_object_get(ev, "rows_written")) && json_is_integer(json_object_get(ev, "table_scans")));
+    const char *why = json_string_value(json_object_get(ev, "why"));
+    ck_assert_msg(why && strstr(why, "saves ") && strstr(why, "written vs") && strstr(why, "estimated index size"), "%s",
+                  why ? why : "(null)");
     ck_assert(json_is_integer(json_object_get(json_object_get(j, "health"), "score")));
     json_decref(j);
     alchdb_free(js);

@@ -555,6 +555,63 @@ CREATE TABLE m_2025 PARTITION OF m FOR VALUES FROM ('2025-01-01') TO ('2026-01-0
 ALTER TABLE m DETACH PARTITION m_2025 CONCURRENTLY;
 -- expect: risk=low norules=detach-partition-blocks
 
+-- case: detach-partition-concurrently-with-readers
+CREATE TABLE m (id int, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE m_2025 PARTITION OF m FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE m_2026 PARTITION OF m FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO m VALUES (1, '2025-03-01'), (2, '2026-03-01');
+-- migrate
+ALTER TABLE m DETACH PARTITION m_2026 CONCURRENTLY;
+-- expect: risk=low norules=detach-partition-blocks
+
+-- case: domain-add-check
+CREATE DOMAIN posint AS int;
+CREATE DOMAIN small_posint AS posint;
+CREATE TABLE t (id int PRIMARY KEY, n posint);
+CREATE TABLE u (id int PRIMARY KEY, n small_posint);
+CREATE TABLE p (id int, n posint) PARTITION BY RANGE (id);
+CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (1000);
+CREATE VIEW tv AS SELECT n FROM t;
+CREATE TABLE other (id int PRIMARY KEY, n int);
+INSERT INTO t SELECT g, g FROM generate_series(1, 200) g;
+INSERT INTO p SELECT g, g FROM generate_series(1, 200) g;
+-- migrate
+ALTER DOMAIN posint ADD CONSTRAINT pos CHECK (VALUE > 0);
+-- expect: risk=medium rewrite=no rules=domain-constraint-scans
+
+-- case: domain-add-check-not-valid
+CREATE DOMAIN posint AS int;
+CREATE TABLE t (id int PRIMARY KEY, n posint);
+INSERT INTO t SELECT g, g FROM generate_series(1, 200) g;
+-- migrate
+ALTER DOMAIN posint ADD CONSTRAINT pos CHECK (VALUE > 0) NOT VALID;
+-- expect: risk=low rewrite=no norules=domain-constraint-scans
+
+-- case: domain-validate-constraint
+CREATE DOMAIN posint AS int;
+CREATE TABLE t (id int PRIMARY KEY, n posint);
+INSERT INTO t SELECT g, g FROM generate_series(1, 200) g;
+ALTER DOMAIN posint ADD CONSTRAINT pos CHECK (VALUE > 0) NOT VALID;
+-- migrate
+ALTER DOMAIN posint VALIDATE CONSTRAINT pos;
+-- expect: risk=medium rewrite=no rules=domain-constraint-scans
+
+-- case: domain-set-not-null
+CREATE DOMAIN posint AS int;
+CREATE TABLE t (id int PRIMARY KEY, n posint);
+INSERT INTO t SELECT g, g FROM generate_series(1, 200) g;
+-- migrate
+ALTER DOMAIN posint SET NOT NULL;
+-- expect: risk=medium rewrite=no rules=domain-constraint-scans
+
+-- case: domain-drop-not-null
+CREATE DOMAIN posint AS int NOT NULL;
+CREATE TABLE t (id int PRIMARY KEY, n posint);
+INSERT INTO t SELECT g, g FROM generate_series(1, 200) g;
+-- migrate
+ALTER DOMAIN posint DROP NOT NULL;
+-- expect: risk=low rewrite=no norules=domain-constraint-scans
+
 -- case: drop-table
 CREATE TABLE t (id int PRIMARY KEY, a text);
 -- migrate
