@@ -331,6 +331,11 @@ sentinel_start() {
   mkdir -p "$dir/r$m" "$dir/r$r"
   start_redis "$m" "$dir/r$m" || die "sentinel: master redis did not start"
   start_redis "$r" "$dir/r$r" || die "sentinel: replica redis did not start"
+  # A full sync waits repl-diskless-sync-delay (5 s) for more replicas to
+  # join; either server may be master after a failover.
+  for p in "$m" "$r"; do
+    redis-cli -h 127.0.0.1 -p "$p" config set repl-diskless-sync-delay 0 | grep -q OK || die "sentinel: CONFIG SET failed"
+  done
   redis-cli -h 127.0.0.1 -p "$r" replicaof 127.0.0.1 "$m" | grep -q OK || die "sentinel: REPLICAOF failed"
   for i in $(seq 1 200); do
     redis-cli -h 127.0.0.1 -p "$r" info replication 2>/dev/null | grep -q '^master_link_status:up' && break
