@@ -25,6 +25,7 @@
 
 #include <alchdb/alchdb.h>
 
+#include "backend_test.h"
 #include "cache/cache_internal.h"
 #include "cache/cache_priv.h"
 #include "pgtest.h"
@@ -219,21 +220,6 @@ static alchdb__cache_backend *mk(const alchdb__cache_backend_cfg *cfg)
     return b;
 }
 
-static long long stat_num(alchdb__cache_backend *b, const char *name)
-{
-    alchdb__strbuf sb;
-    alchdb__sb_init(&sb);
-    b->ops->stats_json(b, &sb);
-    char *json = alchdb__sb_finish(&sb), pat[64];
-    ck_assert_ptr_nonnull(json);
-    snprintf(pat, sizeof pat, "\"%s\":", name);
-    const char *p = strstr(json, pat);
-    ck_assert_msg(p, "%s not in %s", name, json);
-    long long v = atoll(p + strlen(pat));
-    alchdb__free(json);
-    return v;
-}
-
 /* A fetch of key with the epoch and one version key, retried while the
  * backend is finding the new master (bounded: 30 s, scaled). */
 static int fetch_retry(alchdb__cache_backend *b, const char *key, const char *const vk[2], alchdb__cache_ver cur[2],
@@ -312,8 +298,8 @@ START_TEST(test_discovery)
     ck_assert_uint_eq(elen, 5);
     ck_assert_int_eq(memcmp(e, "entry", 5), 0);
     alchdb__free(e);
-    ck_assert_int_ge(stat_num(b, "sentinel_discoveries"), 1);
-    ck_assert_int_eq(stat_num(b, "master_moves"), 0);
+    ck_assert_int_ge(backend_stat(b, "sentinel_discoveries"), 1);
+    ck_assert_int_eq(backend_stat(b, "master_moves"), 0);
 
     /* The entry is on the master the sentinels name. */
     redisContext *m = server(true);
@@ -424,7 +410,7 @@ START_TEST(test_failover_lost_invalidation)
     ck_assert_msg(fetch_retry(fresh, key, vk, cur, &e, &elen) == 0, "%s", alchdb_last_error_message());
     ck_assert_msg(strcmp(cur[1].v, old[1].v) == 0, "the lost invalidation was not simulated: %s", cur[1].v);
     ck_assert_msg(strcmp(cur[0].v, old[0].v) != 0, "the epoch survived the failover: stale entry served");
-    ck_assert_int_eq(stat_num(fresh, "server_changes"), 1);
+    ck_assert_int_eq(backend_stat(fresh, "server_changes"), 1);
     alchdb__free(e);
     fresh->ops->destroy(fresh);
 
@@ -434,7 +420,7 @@ START_TEST(test_failover_lost_invalidation)
     ck_assert_msg(strcmp(cur[0].v, old[0].v) != 0, "the epoch survived the failover: stale entry served");
     ck_assert_uint_eq(elen, 6); /* the entry is there; its epoch no longer matches */
     alchdb__free(e);
-    ck_assert_int_ge(stat_num(b, "master_moves"), 1);
+    ck_assert_int_ge(backend_stat(b, "master_moves"), 1);
     b->ops->destroy(b);
 }
 END_TEST
