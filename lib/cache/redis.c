@@ -208,6 +208,7 @@ typedef struct sess {
     bool broken;       /* transport failure: c must not be reused */
     bool timed_out;
     bool rejected;     /* refused by the breaker while waiting for a context */
+    bool pipe_risk;    /* a sentinel's connection failed: a write may have raised SIGPIPE */
     sigset_t oldmask;
     bool sigpipe_was_pending;
 } sess;
@@ -327,7 +328,7 @@ static void sigpipe_block(sess *s)
 static void sigpipe_restore(sess *s)
 {
     /* Only a broken connection can have raised one. */
-    if (s->broken && !s->sigpipe_was_pending) {
+    if ((s->broken || s->pipe_risk) && !s->sigpipe_was_pending) {
         sigset_t pending, pipe_set;
         sigpending(&pending);
         if (sigismember(&pending, SIGPIPE)) {
@@ -787,6 +788,7 @@ out:
     if (r)
         freeReplyObject(r);
     redisFree(ctx);
+    s->pipe_risk |= rc != 0;
     return rc;
 }
 
