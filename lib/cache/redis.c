@@ -33,6 +33,7 @@
 #define MAX_VKEYS 65536 /* hiredis takes the argument count as an int */
 #define ARGS_INLINE 16  /* commands this small need no argument arrays on the heap */
 #define HOST_MAX 256    /* a host name or address (the option's check: 1..255) */
+#define SENTINEL_RECHECK_NS INT64_C(1000000000) /* pooled connections: ask the sentinels again after 1 s */
 
 /* Store entry under KEYS[1] only if every version key KEYS[2..] still holds
  * its expected token ARGV[3..]; ARGV[1] is the ttl in ms (0: none), ARGV[2]
@@ -180,6 +181,8 @@ typedef struct rbackend {
     int port;
     uint64_t addr_gen;    /* bumped when host:port changes: older contexts are dropped */
     int sentinel_next;    /* the sentinel that answered last is asked first */
+    int64_t checked_ns;   /* when the sentinels last answered */
+    bool checking;        /* a session is asking them again (sentinel_recheck) */
     brk_state brk;        /* HALF_OPEN: one trial operation is running */
     int consecutive;      /* transport failures in a row */
     int64_t open_until_ns;
@@ -796,7 +799,7 @@ out:
  * answered last, within the operation's deadline. A new address makes every
  * context opened to the old one obsolete (idle ones are closed here, busy
  * ones when they come back). */
-static int discover(sess *s)
+static int discover(sess *s, bool must)
 {
     rbackend *b = s->b;
     pthread_mutex_lock(&b->mu);
@@ -819,6 +822,11 @@ static int discover(sess *s)
     }
     if (rc == ALCHDB_E_NOMEM)
         return rc;
+    if (rc < 0 && !must) {
+        alchdb__log(ALCHDB_LOG_DEBUG, LOG_MODULE, "redis sentinel: recheck of master '%s' failed (%s)",
+                    b->master_name, why);
+        return 0;
+    }
     if (rc < 0) {
         s->broken = true; /* counts for the breaker like a failed connect */
         return alchdb__error(rc, "redis sentinel: no sentinel named the master '%s' (%s)", b->master_name, why);
@@ -828,9 +836,14 @@ static int discover(sess *s)
     bool moved = strcmp(host, b->host) != 0 || port != b->port;
     bool first_answer = b->discoveries++ == 0;
     b->sentinel_next = (first + i) % b->nsentinels;
+    b->checked_ns = alchdb__now_ns();
     if (moved) {
-        if (!first_answer)
+        /* Invalidations sent to the old master since it was replaced are
+         * lost: the next connection replaces the epoch, like a reconnect. */
+        if (!first_answer) {
             b->master_moves++;
+            b->failure_seen = true;
+        }
         memcpy(b->host, host, sizeof host);
         b->port = port;
         b->addr_gen++;
@@ -858,7 +871,7 @@ static int discover(sess *s)
 static int conn_target(sess *s)
 {
     rbackend *b = s->b;
-    int rc = b->sentinels ? discover(s) : 0;
+    int rc = b->sentinels ? discover(s, true) : 0;
     if (rc < 0)
         return rc;
     pthread_mutex_lock(&b->mu);
@@ -1073,6 +1086,28 @@ static int sess_end(sess *s, int rc)
     return rc;
 }
 
+/* A master that Sentinel replaced but has not demoted (not yet, or cut off
+ * from the sentinels) still takes writes: pooled connections would go on
+ * sending invalidations there. So while connections are reused the sentinels
+ * are asked again, at most once a second per process (one session asks, the
+ * others go on); when the master moved, the context taken is dropped and a
+ * new one opened to the new master. A failed check changes nothing. */
+static int sentinel_recheck(sess *s)
+{
+    rbackend *b = s->b;
+    int rc = discover(s, false);
+    pthread_mutex_lock(&b->mu);
+    b->checking = false;
+    bool moved = rc == 0 && s->c->addr_gen != b->addr_gen;
+    pthread_mutex_unlock(&b->mu);
+    if (rc < 0 || !moved)
+        return rc;
+    redisFree(s->c->ctx); /* its slot stays with this session for the new one */
+    alchdb__free(s->c);
+    s->c = NULL;
+    return conn_open(s);
+}
+
 /* Admission by the breaker, a context (maybe a new connection) and, before
  * serving, the epoch bump owed. On failure the session is already ended. */
 static int sess_begin(rbackend *b, sess *s, bool force)
@@ -1094,8 +1129,12 @@ static int sess_begin(rbackend *b, sess *s, bool force)
         return rc;
     }
     rc = pool_take(b, s);
+    bool recheck = rc == 0 && s->c && b->sentinels && !b->checking && now - b->checked_ns >= SENTINEL_RECHECK_NS;
+    b->checking |= recheck;
     pthread_mutex_unlock(&b->mu);
     sigpipe_block(s);
+    if (recheck)
+        rc = sentinel_recheck(s);
     if (rc == 0 && !s->c)
         rc = conn_open(s);
     /* Every operation, not only those that serve: a process that only

@@ -311,6 +311,34 @@ START_TEST(test_discovery)
 }
 END_TEST
 
+/* While connections are reused the sentinels are asked again, at most once a
+ * second (a master replaced but not demoted would otherwise keep them). */
+START_TEST(test_recheck)
+{
+    alchdb__cache_backend_cfg cfg = cfg_sentinel(g_sentinels);
+    alchdb__cache_backend *b = mk(&cfg);
+    const char *vk = K("v:r");
+    alchdb__cache_ver cur;
+    unsigned char *e = NULL;
+    size_t elen = 0;
+    ck_assert_int_eq(b->ops->fetch(b, NULL, 1, &vk, &cur, &e, &elen), 0);
+    long long d0 = backend_stat(b, "sentinel_discoveries");
+    ck_assert_int_ge(d0, 1);
+    int64_t t0 = alchdb__now_ns();
+    for (int i = 0; i < 50; i++)
+        ck_assert_int_eq(b->ops->fetch(b, NULL, 1, &vk, &cur, &e, &elen), 0);
+    double took_s = (double)(alchdb__now_ns() - t0) / 1e9;
+    long long d1 = backend_stat(b, "sentinel_discoveries");
+    ck_assert_msg(d1 - d0 <= 1 + (long long)took_s, "%lld sentinel checks in %.2f s", d1 - d0, took_s);
+    usleep(1100000);
+    ck_assert_int_eq(b->ops->fetch(b, NULL, 1, &vk, &cur, &e, &elen), 0);
+    ck_assert_int_eq(backend_stat(b, "sentinel_discoveries"), d1 + 1);
+    ck_assert_int_eq(backend_stat(b, "master_moves"), 0);
+    ck_assert_int_eq(backend_stat(b, "connections"), 1); /* the same master: the context was kept */
+    b->ops->destroy(b);
+}
+END_TEST
+
 /* A failing operation with the cache's message: it must name what failed and
  * never show a password. */
 static void expect_failure(const alchdb__cache_backend_cfg *cfg, const char *want)
@@ -556,6 +584,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_options);
     tcase_add_test(tc, test_discovery);
+    tcase_add_test(tc, test_recheck);
     tcase_add_test(tc, test_bad_addresses);
     tcase_add_test(tc, test_replica_refused);
     tcase_add_test(tc, test_failover_lost_invalidation);
