@@ -28,6 +28,7 @@
 #include "backend_test.h"
 #include "cache/cache_internal.h"
 #include "cache/cache_priv.h"
+#include "failalloc.h"
 #include "pgtest.h"
 #include "testutil.h"
 
@@ -339,6 +340,51 @@ START_TEST(test_recheck)
 }
 END_TEST
 
+/* Every allocation of the constructor and of a first operation (discovery,
+ * connect) may fail: ALCHDB_E_NOMEM, nothing half-made (ASan sees leaks). */
+START_TEST(test_allocation_failure)
+{
+    alchdb__cache_backend_cfg cfg = cfg_sentinel(g_sentinels);
+    ck_assert_int_eq(alchdb_set_allocator(&failalloc), 0);
+    long n = 1;
+    for (;; n++) {
+        alchdb__cache_backend *b = (alchdb__cache_backend *)1;
+        failalloc_arm(n);
+        int rc = alchdb__cache_redis_new(&cfg, &b);
+        bool failed = atomic_load(&failalloc_calls) >= n;
+        failalloc_arm(-1);
+        if (!failed) {
+            ck_assert_int_eq(rc, 0);
+            b->ops->destroy(b);
+            break;
+        }
+        ck_assert_msg(rc == ALCHDB_E_NOMEM, "allocation %ld: rc %d", n, rc);
+        ck_assert_ptr_null(b);
+    }
+    ck_assert_int_ge(n, 4); /* the backend, its sentinel list, names and password copies */
+    for (n = 1;; n++) {
+        alchdb__cache_backend *b = mk(&cfg);
+        const char *vk = K("v:oom");
+        alchdb__cache_ver cur;
+        unsigned char *e = NULL;
+        size_t elen = 0;
+        key_next--; /* the same key every round */
+        failalloc_arm(n);
+        int rc = b->ops->fetch(b, NULL, 1, &vk, &cur, &e, &elen);
+        bool failed = atomic_load(&failalloc_calls) >= n;
+        failalloc_arm(-1);
+        b->ops->destroy(b);
+        if (!failed) {
+            ck_assert_int_eq(rc, 0);
+            break;
+        }
+        ck_assert_msg(rc == ALCHDB_E_NOMEM, "allocation %ld: rc %d: %s", n, rc, alchdb_last_error_message());
+    }
+    ck_assert_int_ge(n, 2);
+    ck_assert_int_eq(alchdb_set_allocator(NULL), 0);
+}
+END_TEST
+
 /* A failing operation with the cache's message: it must name what failed and
  * never show a password. */
 static void expect_failure(const alchdb__cache_backend_cfg *cfg, const char *want)
@@ -585,6 +631,7 @@ int main(void)
     tcase_add_test(tc, test_options);
     tcase_add_test(tc, test_discovery);
     tcase_add_test(tc, test_recheck);
+    tcase_add_test(tc, test_allocation_failure);
     tcase_add_test(tc, test_bad_addresses);
     tcase_add_test(tc, test_replica_refused);
     tcase_add_test(tc, test_failover_lost_invalidation);
