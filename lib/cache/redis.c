@@ -1098,6 +1098,7 @@ static int sentinel_recheck(sess *s)
     int rc = discover(s, false);
     pthread_mutex_lock(&b->mu);
     b->checking = false;
+    b->checked_ns = alchdb__now_ns(); /* also after no answer: the next try is a second away */
     bool moved = rc == 0 && s->c->addr_gen != b->addr_gen;
     pthread_mutex_unlock(&b->mu);
     if (rc < 0 || !moved)
