@@ -30,6 +30,8 @@ PACKAGES=(
   # the advisor CLI test validates its JSON against the documented schema;
   # the man-page test renders with groff
   python3-jsonschema groff-base
+  # the cache's Sentinel suite: the rig's `sentinel` group (master, replica, sentinels)
+  redis-sentinel
 )
 
 missing=()

@@ -89,10 +89,17 @@ typedef enum alchdb_cache_opt {
                                                   with user triggers as a write to everything */
     ALCHDB_CACHE_OPT_CACHE_ALL = 23,         /**< [cache_all] 0/1: 1 (default) caches every cacheable read of an
                                                   attached client; 0 only alchdb_client_exec_cached() */
-    ALCHDB_CACHE_OPT_WRITE_MARK_TTL = 24     /**< [write_mark_ttl] how long a write's mark in Redis (placed
+    ALCHDB_CACHE_OPT_WRITE_MARK_TTL = 24,    /**< [write_mark_ttl] how long a write's mark in Redis (placed
                                                   before it commits) holds back the entries it will invalidate
                                                   if its invalidation after the commit never arrives (the
                                                   process died or lost Redis), 100 ms..1 day, default 60 s */
+    ALCHDB_CACHE_OPT_REDIS_SENTINELS = 25,   /**< [redis_sentinels] "host:port,host:port" of Redis Sentinels,
+                                                  asked in turn where the master is (then redis_host and
+                                                  redis_port are not used), at most 16; default none */
+    ALCHDB_CACHE_OPT_REDIS_MASTER_NAME = 26, /**< [redis_master_name] the master's name at the sentinels,
+                                                  default "mymaster" */
+    ALCHDB_CACHE_OPT_REDIS_SENTINEL_PASSWORD = 27 /**< [redis_sentinel_password] the sentinels' AUTH password
+                                                  (never logged or shown), default none */
 } alchdb_cache_opt;
 
 /**

@@ -206,6 +206,12 @@ typedef struct alchdb__cache_backend_cfg {
     const char *redis_host;
     int redis_port;
     const char *redis_password; /* NULL = none; never logged */
+    /* Redis Sentinel: "host:port,..." (NULL or empty = none: redis_host and
+     * redis_port name the server), the master's name, and the sentinels'
+     * AUTH password (NULL = none; never logged). */
+    const char *redis_sentinels;
+    const char *redis_master_name;
+    const char *redis_sentinel_password;
     int redis_db;
     int64_t connect_timeout_us;
     int64_t command_timeout_us;
@@ -232,6 +238,14 @@ int64_t alchdb__cache_ver_lsn(const alchdb__cache_ver *v);
  * out of commit order leave the later commit's position. The Redis backend
  * does the same in Lua (BUMP_LUA). */
 void alchdb__cache_ver_merge(alchdb__cache_ver *out, const alchdb__cache_ver *cur, const alchdb__cache_ver *proposed);
+
+/* The redis_sentinels list (redis.c): its length (1..ALCHDB__CACHE_MAX_SENTINELS),
+ * or -1 with why (which names the bad item). */
+#define ALCHDB__CACHE_MAX_SENTINELS 16
+int alchdb__cache_sentinels_check(const char *list, char *why, size_t cap);
+/* Item i of a list that passed the check: host (256 bytes, may be NULL) and
+ * port (may be NULL); returns the length. */
+int alchdb__cache_sentinels_parse(const char *list, char *host, int *port, int i);
 
 int alchdb__cache_memory_new(const alchdb__cache_backend_cfg *cfg, alchdb__cache_backend **out);
 int alchdb__cache_redis_new(const alchdb__cache_backend_cfg *cfg, alchdb__cache_backend **out);

@@ -62,6 +62,23 @@ static int check_password(const char *v, char *why, size_t cap)
     return -1;
 }
 
+/* "host:port,host:port" (redis.c parses it the same way). */
+static int check_sentinels(const char *v, char *why, size_t cap)
+{
+    return alchdb__cache_sentinels_check(v, why, cap) < 0 ? -1 : 0;
+}
+
+static int check_name(const char *v, char *why, size_t cap)
+{
+    size_t n = strlen(v);
+    bool ok = n >= 1 && n <= 200;
+    for (const char *p = v; ok && *p; p++)
+        ok = (unsigned char)*p > ' ' && *p != 0x7f;
+    if (!ok)
+        snprintf(why, cap, "must have 1..200 characters, no spaces or control characters");
+    return ok ? 0 : -1;
+}
+
 #define STR_OPT(key, name, def, check, flags, doc) {key, name, ALCHDB_OPT_STRING, 0, 0, 0, def, NULL, check, flags, doc}
 #define INT_OPT(key, name, lo, hi, def, doc) {key, name, ALCHDB_OPT_INT, lo, hi, def, NULL, NULL, NULL, 0, doc}
 #define DUR_OPT(key, name, lo, hi, def, doc) {key, name, ALCHDB_OPT_DURATION, lo, hi, def, NULL, NULL, NULL, 0, doc}
@@ -112,6 +129,13 @@ static const alchdb__optdef DEFS[] = {
              "1: every cacheable read of an attached client is cached; 0: only alchdb_client_exec_cached()"),
     DUR_OPT(ALCHDB_CACHE_OPT_WRITE_MARK_TTL, "write_mark_ttl", 100 * MS, DAY, 60 * SEC,
             "how long a write's mark in Redis outlives a process that died mid-write"),
+    STR_OPT(ALCHDB_CACHE_OPT_REDIS_SENTINELS, "redis_sentinels", NULL, check_sentinels, 0,
+            "Redis Sentinel host:port list (comma-separated, tried in turn); when set, the master comes from "
+            "them and redis_host/redis_port are not used"),
+    STR_OPT(ALCHDB_CACHE_OPT_REDIS_MASTER_NAME, "redis_master_name", "mymaster", check_name, 0,
+            "the master's name as the sentinels know it"),
+    STR_OPT(ALCHDB_CACHE_OPT_REDIS_SENTINEL_PASSWORD, "redis_sentinel_password", NULL, check_password,
+            ALCHDB__OPT_SECRET, "AUTH password of the sentinels (never logged or shown)"),
 };
 
 const alchdb__optspec alchdb__cache_optspec = {"cache", DEFS, sizeof DEFS / sizeof DEFS[0]};

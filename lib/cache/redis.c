@@ -5,7 +5,16 @@
  * wait for a pooled context, the connect and every socket wait. A circuit
  * breaker stops talking to a Redis that keeps failing, and the "dirty" rule
  * bumps the namespace epoch before anything is served again whenever an
- * invalidation may have been lost (a failed bump, a reconnect, a restart). */
+ * invalidation may have been lost (a failed bump, a reconnect, a restart).
+ *
+ * With Redis Sentinel (redis_sentinels) every new connection first asks the
+ * sentinels, in turn and within the operation's deadline, where the master
+ * named redis_master_name is. Every new connection checks with ROLE that it
+ * reached a master, and a context that hears READONLY, LOADING or MASTERDOWN
+ * is dropped, so the next operation finds the master again. A promoted
+ * replica has another run_id than the master the namespace was checked on:
+ * like a restart, the generation check replaces the epoch before anything is
+ * served (replication is asynchronous, the replica may lack invalidations). */
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
@@ -23,6 +32,8 @@
 #define RUN_ID_LEN 40   /* INFO server: run_id is 40 hex digits */
 #define MAX_VKEYS 65536 /* hiredis takes the argument count as an int */
 #define ARGS_INLINE 16  /* commands this small need no argument arrays on the heap */
+#define HOST_MAX 256    /* a host name or address (the option's check: 1..255) */
+#define SENTINEL_RECHECK_NS INT64_C(1000000000) /* pooled connections: ask the sentinels again after 1 s */
 
 /* Store entry under KEYS[1] only if every version key KEYS[2..] still holds
  * its expected token ARGV[3..]; ARGV[1] is the ttl in ms (0: none), ARGV[2]
@@ -137,6 +148,7 @@ static const char *const SCRIPT_NAMES[NSCRIPTS] = {"fill", "unlease", "versions"
 
 typedef struct rconn {
     redisContext *ctx;
+    uint64_t addr_gen;              /* the master address it was opened to (rbackend.addr_gen) */
     int64_t timeout_us;             /* socket timeout currently set on ctx (0: none yet) */
     char sha[NSCRIPTS][SHA_LEN + 1]; /* the scripts (SCRIPT_*) as loaded into this server */
     struct rconn *next;             /* idle list */
@@ -144,18 +156,33 @@ typedef struct rconn {
 
 typedef enum { BRK_CLOSED, BRK_OPEN, BRK_HALF_OPEN } brk_state;
 
+/* One sentinel of the redis_sentinels list. */
+typedef struct saddr {
+    char host[HOST_MAX];
+    int port;
+} saddr;
+
 typedef struct rbackend {
     alchdb__cache_backend base;
-    char *host, *password, *epoch_key; /* copies of the configuration */
+    char *password, *epoch_key;        /* copies of the configuration */
+    saddr *sentinels;                  /* NULL: talk to the configured host:port */
+    int nsentinels;
+    char *master_name, *sentinel_password;
     char *epoch_marks, *gen_key;       /* "<prefix>:w:n", "<prefix>:v:gen" */
     size_t prefix_len;
-    int port, db, pool_size, breaker_failures;
+    int db, pool_size, breaker_failures;
     int64_t connect_timeout_us, command_timeout_us, breaker_open_us;
 
     pthread_mutex_t mu;   /* everything below */
     pthread_cond_t freed; /* a context or slot came back, or the breaker opened */
     rconn *idle;
     int live;             /* contexts open or being opened (<= pool_size) */
+    char host[HOST_MAX];  /* the master: configured, or as the sentinels said last */
+    int port;
+    uint64_t addr_gen;    /* bumped when host:port changes: older contexts are dropped */
+    int sentinel_next;    /* the sentinel that answered last is asked first */
+    int64_t checked_ns;   /* when the sentinels last answered */
+    bool checking;        /* a session is asking them again (sentinel_recheck) */
     brk_state brk;        /* HALF_OPEN: one trial operation is running */
     int consecutive;      /* transport failures in a row */
     int64_t open_until_ns;
@@ -166,12 +193,16 @@ typedef struct rbackend {
     bool connected_once;
     char run_id[RUN_ID_LEN + 1]; /* the server of the last new connection */
     uint64_t errors, timeouts, reconnects, breaker_opens, epoch_bumps, rejected, server_changes, marks;
+    uint64_t discoveries, master_moves; /* sentinel answers; how many named a new address */
 } rbackend;
 
 /* One operation's hold on the backend: a context, its deadline, what happened. */
 typedef struct sess {
     rbackend *b;
     rconn *c;          /* NULL until taken or connected */
+    char host[HOST_MAX]; /* where c is (or is being) connected: for messages */
+    int port;
+    uint64_t addr_gen;   /* of that address */
     int64_t deadline_ns;
     bool slot;         /* holds one of the pool_size slots */
     bool trial;        /* the single trial of a half-open breaker */
@@ -180,6 +211,7 @@ typedef struct sess {
     bool broken;       /* transport failure: c must not be reused */
     bool timed_out;
     bool rejected;     /* refused by the breaker while waiting for a context */
+    bool pipe_risk;    /* a sentinel's connection failed: a write may have raised SIGPIPE */
     sigset_t oldmask;
     bool sigpipe_was_pending;
 } sess;
@@ -299,7 +331,7 @@ static void sigpipe_block(sess *s)
 static void sigpipe_restore(sess *s)
 {
     /* Only a broken connection can have raised one. */
-    if (s->broken && !s->sigpipe_was_pending) {
+    if ((s->broken || s->pipe_risk) && !s->sigpipe_was_pending) {
         sigset_t pending, pipe_set;
         sigpending(&pending);
         if (sigismember(&pending, SIGPIPE)) {
@@ -322,10 +354,10 @@ static int conn_failed(sess *s, const redisContext *ctx, int err_no, const char 
     s->broken = true;
     if (is_timeout(ctx, err_no)) {
         s->timed_out = true;
-        return alchdb__error(ALCHDB_E_TIMEOUT, "redis %s: no answer from %s:%d in time", what, s->b->host,
-                             s->b->port);
+        return alchdb__error(ALCHDB_E_TIMEOUT, "redis %s: no answer from %s:%d in time", what, s->host,
+                             s->port);
     }
-    return alchdb__error(ALCHDB_E_BACKEND, "redis %s: %s:%d: %s", what, s->b->host, s->b->port, ctx->errstr);
+    return alchdb__error(ALCHDB_E_BACKEND, "redis %s: %s:%d: %s", what, s->host, s->port, ctx->errstr);
 }
 
 /* Give the next socket wait what is left of the operation's budget, capped
@@ -337,7 +369,7 @@ static int conn_arm(sess *s, bool sent)
     if (want <= 0) {
         s->timed_out = true;
         s->broken |= sent;
-        return alchdb__error(ALCHDB_E_TIMEOUT, "redis: operation deadline passed (%s:%d)", s->b->host, s->b->port);
+        return alchdb__error(ALCHDB_E_TIMEOUT, "redis: operation deadline passed (%s:%d)", s->host, s->port);
     }
     if (want > s->b->command_timeout_us)
         want = s->b->command_timeout_us;
@@ -348,6 +380,26 @@ static int conn_arm(sess *s, bool sent)
         return conn_failed(s, s->c->ctx, errno, "set timeout");
     s->c->timeout_us = want;
     return 0;
+}
+
+/* A server that is not (or not yet) a writable master answers READONLY (a
+ * replica, maybe a demoted master), LOADING (still reading its data) or
+ * MASTERDOWN: the context is dropped after this operation, so the next one
+ * connects again (with Sentinel: to the master the sentinels name then). */
+static void note_not_master(sess *s, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ERROR || !r->str)
+        return;
+    static const char *const codes[] = {"READONLY", "LOADING", "MASTERDOWN"};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        size_t n = strlen(codes[i]);
+        /* A script's error carries the command's error after its own text. */
+        for (const char *p = r->str; (size_t)(p - r->str) + n <= r->len; p++)
+            if (memcmp(p, codes[i], n) == 0 && (p == r->str || p[-1] == ' ' || p[-1] == '-')) {
+                s->broken = true;
+                return;
+            }
+    }
 }
 
 /* One command, one reply. NULL on failure (*rc and the message set). */
@@ -362,6 +414,7 @@ static redisReply *run(sess *s, const args *a, const char *what, int *rc)
         return NULL;
     }
     s->io_ok = true;
+    note_not_master(s, r);
     return r;
 }
 
@@ -384,6 +437,7 @@ static redisReply *next_reply(sess *s, const char *what, int *rc)
         return NULL;
     }
     s->io_ok = true;
+    note_not_master(s, r);
     return r;
 }
 
@@ -508,6 +562,20 @@ static int take_gen(const redisReply *r, bool *replaced, char run_id[RUN_ID_LEN 
     return 0;
 }
 
+/* ROLE answers an array whose first element is master, slave or sentinel:
+ * entries are read and written on a master only (a replica may lag, and a
+ * demoted master may still hold what the new master lost). */
+static int check_role(sess *s, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_STRING)
+        return reply_error(r, "ROLE");
+    const redisReply *e = r->element[0];
+    if (e->len == 6 && memcmp(e->str, "master", 6) == 0)
+        return 0;
+    return alchdb__error(ALCHDB_E_BACKEND, "redis %s:%d is a %.*s, not a master: the cache reads and writes on the "
+                         "master only", s->host, s->port, (int)(e->len > 32 ? 32 : e->len), e->str);
+}
+
 /* Read the handshake's replies in order. The AUTH error text is not kept:
  * the password must never reach a message, whatever the server echoes. */
 static int handshake_read(sess *s, bool *replaced, char run_id[RUN_ID_LEN + 1])
@@ -522,7 +590,7 @@ static int handshake_read(sess *s, bool *replaced, char run_id[RUN_ID_LEN + 1])
         freeReplyObject(r);
         if (!ok)
             return alchdb__error(ALCHDB_E_BACKEND, "redis AUTH to %s:%d failed (wrong password, or none set on "
-                                 "the server)", b->host, b->port);
+                                 "the server)", s->host, s->port);
     }
     if (b->db) {
         if ((rc = handshake_reply(s, "SELECT", &r)) < 0)
@@ -532,6 +600,12 @@ static int handshake_read(sess *s, bool *replaced, char run_id[RUN_ID_LEN + 1])
         if (rc < 0)
             return rc;
     }
+    if ((rc = handshake_reply(s, "ROLE", &r)) < 0)
+        return rc;
+    rc = check_role(s, r);
+    freeReplyObject(r);
+    if (rc < 0)
+        return rc;
     int first = 0; /* read every reply even after a bad one: the context stays in step */
     for (int i = 0; i < NSCRIPTS; i++) {
         if ((rc = handshake_reply(s, "SCRIPT LOAD", &r)) < 0)
@@ -548,7 +622,7 @@ static int handshake_read(sess *s, bool *replaced, char run_id[RUN_ID_LEN + 1])
     return first < 0 ? first : rc;
 }
 
-/* One round trip on a new context: AUTH, SELECT, loading the scripts and the
+/* One round trip on a new context: AUTH, SELECT, ROLE, loading the scripts and the
  * generation check. A context that fails it is never used, so nothing is
  * served on a connection to a server whose generation was not checked. */
 static int handshake(sess *s, bool *replaced, char run_id[RUN_ID_LEN + 1])
@@ -569,6 +643,11 @@ static int handshake(sess *s, bool *replaced, char run_id[RUN_ID_LEN + 1])
         args_str(&a, "SELECT");
         args_str(&a, dbnum);
         rc = append(s, &a, "SELECT");
+    }
+    if (rc == 0) {
+        a.argc = 0;
+        args_str(&a, "ROLE");
+        rc = append(s, &a, "ROLE");
     }
     for (int i = 0; i < NSCRIPTS && rc == 0; i++) {
         a.argc = 0;
@@ -601,8 +680,9 @@ static int handshake(sess *s, bool *replaced, char run_id[RUN_ID_LEN + 1])
  * the first connection). A server that is not the one the namespace was last
  * checked on had its epoch replaced by the handshake already: that covers
  * every process, also one connecting for the first time. */
-static void conn_register(rbackend *b, bool replaced, const char *run_id)
+static void conn_register(sess *s, bool replaced, const char *run_id)
 {
+    rbackend *b = s->b;
     pthread_mutex_lock(&b->mu);
     bool reconnect = b->connected_once && b->failure_seen;
     if (reconnect) {
@@ -621,28 +701,203 @@ static void conn_register(rbackend *b, bool replaced, const char *run_id)
         alchdb__log(ALCHDB_LOG_WARN, LOG_MODULE,
                     "redis %s:%d: the namespace was last checked on another server or this one restarted "
                     "(run_id %s): cache epoch replaced",
-                    b->host, b->port, run_id);
+                    s->host, s->port, run_id);
     if (reconnect)
-        alchdb__log(ALCHDB_LOG_INFO, LOG_MODULE, "redis %s:%d reconnected: bumping the cache epoch", b->host,
-                    b->port);
+        alchdb__log(ALCHDB_LOG_INFO, LOG_MODULE, "redis %s:%d reconnected: bumping the cache epoch", s->host,
+                    s->port);
+}
+
+/* ---- Sentinel ---------------------------------------------------------------------- */
+
+/* What the operation's budget allows for the next connect (0: nothing left). */
+static int64_t connect_budget_us(sess *s)
+{
+    int64_t us = remaining_us(s);
+    return us > s->b->connect_timeout_us ? s->b->connect_timeout_us : us > 0 ? us : 0;
+}
+
+/* Ask one sentinel where the master is: 0 and host/port, or a negative code
+ * with why (no secret in it: an AUTH refusal is not echoed). */
+static int ask_sentinel(sess *s, const saddr *sa, char host[HOST_MAX], int *port, char *why, size_t cap)
+{
+    rbackend *b = s->b;
+    int64_t us = connect_budget_us(s);
+    if (us <= 0) {
+        s->timed_out = true;
+        snprintf(why, cap, "operation deadline passed");
+        return ALCHDB_E_TIMEOUT;
+    }
+    errno = 0;
+    redisContext *ctx = redisConnectWithTimeout(sa->host, sa->port, us_to_tv(us));
+    if (!ctx)
+        return alchdb__nomem("redis sentinel context");
+    int rc = ALCHDB_E_BACKEND;
+    redisReply *r = NULL;
+    if (ctx->err) {
+        snprintf(why, cap, "%s", ctx->errstr);
+        goto out;
+    }
+    us = remaining_us(s);
+    if (us > b->command_timeout_us)
+        us = b->command_timeout_us;
+    if (us <= 0 || redisSetTimeout(ctx, us_to_tv(us)) != REDIS_OK) {
+        snprintf(why, cap, "operation deadline passed");
+        goto out;
+    }
+    if (b->sentinel_password) {
+        const char *av[] = {"AUTH", b->sentinel_password};
+        size_t al[] = {4, strlen(b->sentinel_password)};
+        r = redisCommandArgv(ctx, 2, av, al);
+        bool ok = r && reply_is_ok(r);
+        if (!ok) {
+            snprintf(why, cap, r ? "AUTH failed (wrong sentinel password, or none set on the sentinel)" : "%s",
+                     ctx->errstr);
+            goto out;
+        }
+        freeReplyObject(r);
+    }
+    const char *av[] = {"SENTINEL", "get-master-addr-by-name", b->master_name};
+    size_t al[] = {8, 23, strlen(b->master_name)};
+    r = redisCommandArgv(ctx, 3, av, al);
+    if (!r) {
+        snprintf(why, cap, "%s", ctx->errstr);
+        goto out;
+    }
+    if (r->type == REDIS_REPLY_NIL) {
+        snprintf(why, cap, "knows no master named '%s'", b->master_name);
+        goto out;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(why, cap, "%.*s", (int)(r->len > 160 ? 160 : r->len), r->str);
+        goto out;
+    }
+    char *end = NULL;
+    long p = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
+        r->element[1]->type == REDIS_REPLY_STRING && r->element[0]->len > 0 && r->element[0]->len < HOST_MAX &&
+        r->element[1]->len > 0) {
+        errno = 0;
+        p = strtol(r->element[1]->str, &end, 10);
+    }
+    if (!end || *end || errno || p <= 0 || p > 65535) {
+        snprintf(why, cap, "unexpected answer to SENTINEL get-master-addr-by-name (type %d)", r->type);
+        goto out;
+    }
+    memcpy(host, r->element[0]->str, r->element[0]->len);
+    host[r->element[0]->len] = '\0';
+    *port = (int)p;
+    rc = 0;
+out:
+    if (r)
+        freeReplyObject(r);
+    redisFree(ctx);
+    s->pipe_risk |= rc != 0;
+    return rc;
+}
+
+/* The master as the sentinels see it now, asked in turn from the one that
+ * answered last, within the operation's deadline. A new address makes every
+ * context opened to the old one obsolete (idle ones are closed here, busy
+ * ones when they come back). */
+static int discover(sess *s, bool must)
+{
+    rbackend *b = s->b;
+    pthread_mutex_lock(&b->mu);
+    int first = b->sentinel_next;
+    pthread_mutex_unlock(&b->mu);
+    char host[HOST_MAX], why[1024] = "";
+    size_t used = 0;
+    int port = 0, rc = ALCHDB_E_BACKEND, i = 0;
+    for (; i < b->nsentinels; i++) {
+        const saddr *sa = &b->sentinels[(first + i) % b->nsentinels];
+        char one[256];
+        rc = ask_sentinel(s, sa, host, &port, one, sizeof one);
+        if (rc == 0 || rc == ALCHDB_E_NOMEM)
+            break;
+        if (used < sizeof why)
+            used += (size_t)snprintf(why + used, sizeof why - used, "%s%s:%d: %s", used ? "; " : "", sa->host,
+                                     sa->port, one);
+        if (rc == ALCHDB_E_TIMEOUT)
+            break;
+    }
+    if (rc == ALCHDB_E_NOMEM)
+        return rc;
+    if (rc < 0 && !must) {
+        alchdb__log(ALCHDB_LOG_DEBUG, LOG_MODULE, "redis sentinel: recheck of master '%s' failed (%s)",
+                    b->master_name, why);
+        return 0;
+    }
+    if (rc < 0) {
+        s->broken = true; /* counts for the breaker like a failed connect */
+        return alchdb__error(rc, "redis sentinel: no sentinel named the master '%s' (%s)", b->master_name, why);
+    }
+    rconn *old = NULL;
+    pthread_mutex_lock(&b->mu);
+    bool moved = strcmp(host, b->host) != 0 || port != b->port;
+    bool first_answer = b->discoveries++ == 0;
+    b->sentinel_next = (first + i) % b->nsentinels;
+    b->checked_ns = alchdb__now_ns();
+    if (moved) {
+        /* Invalidations sent to the old master since it was replaced are
+         * lost: the next connection replaces the epoch, like a reconnect. */
+        if (!first_answer) {
+            b->master_moves++;
+            b->failure_seen = true;
+        }
+        memcpy(b->host, host, sizeof host);
+        b->port = port;
+        b->addr_gen++;
+        old = b->idle;
+        b->idle = NULL;
+        for (rconn *c = old; c; c = c->next)
+            b->live--;
+        pthread_cond_broadcast(&b->freed); /* their slots are free */
+    }
+    pthread_mutex_unlock(&b->mu);
+    while (old) {
+        rconn *c = old;
+        old = c->next;
+        redisFree(c->ctx);
+        alchdb__free(c);
+    }
+    if (moved)
+        alchdb__log(first_answer ? ALCHDB_LOG_INFO : ALCHDB_LOG_WARN, LOG_MODULE,
+                    "redis sentinel: master '%s' is at %s:%d", b->master_name, host, port);
+    return 0;
+}
+
+/* Where the next connection goes: asked from the sentinels, or the one
+ * configured address. */
+static int conn_target(sess *s)
+{
+    rbackend *b = s->b;
+    int rc = b->sentinels ? discover(s, true) : 0;
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&b->mu);
+    memcpy(s->host, b->host, sizeof s->host);
+    s->port = b->port;
+    s->addr_gen = b->addr_gen;
+    pthread_mutex_unlock(&b->mu);
+    return 0;
 }
 
 static int conn_open(sess *s)
 {
-    rbackend *b = s->b;
-    int64_t us = remaining_us(s);
-    if (us > b->connect_timeout_us)
-        us = b->connect_timeout_us;
+    int rc = conn_target(s);
+    if (rc < 0)
+        return rc;
+    int64_t us = connect_budget_us(s);
     if (us <= 0) {
         s->timed_out = true;
         return alchdb__error(ALCHDB_E_TIMEOUT, "redis: operation deadline passed before connecting");
     }
     errno = 0;
-    redisContext *ctx = redisConnectWithTimeout(b->host, b->port, us_to_tv(us));
+    redisContext *ctx = redisConnectWithTimeout(s->host, s->port, us_to_tv(us));
     if (!ctx)
         return alchdb__nomem("redis context");
     if (ctx->err) {
-        int rc = conn_failed(s, ctx, errno, "connect");
+        rc = conn_failed(s, ctx, errno, "connect");
         redisFree(ctx);
         return rc;
     }
@@ -652,11 +907,12 @@ static int conn_open(sess *s)
         return alchdb__nomem("redis connection");
     }
     s->c->ctx = ctx;
+    s->c->addr_gen = s->addr_gen;
     char run_id[RUN_ID_LEN + 1] = "";
     bool replaced = false;
-    int rc = handshake(s, &replaced, run_id);
+    rc = handshake(s, &replaced, run_id);
     if (rc == 0)
-        conn_register(b, replaced, run_id);
+        conn_register(s, replaced, run_id);
     return rc;
 }
 
@@ -737,13 +993,16 @@ static int pool_take(rbackend *b, sess *s)
 
 static void mark_dirty(rbackend *b)
 {
+    char host[HOST_MAX];
     pthread_mutex_lock(&b->mu);
     bool was_clean = b->dirty_seq == b->clean_seq;
     b->dirty_seq++;
+    memcpy(host, b->host, sizeof host);
+    int port = b->port;
     pthread_mutex_unlock(&b->mu);
     if (was_clean)
         alchdb__log(ALCHDB_LOG_WARN, LOG_MODULE, "redis %s:%d: an invalidation may have been lost; the cache "
-                    "serves nothing until its epoch is bumped", b->host, b->port);
+                    "serves nothing until its epoch is bumped", host, port);
 }
 
 /* Before any operation while invalidations may have been lost: replace the
@@ -781,7 +1040,7 @@ static int ensure_clean(sess *s)
         b->clean_seq = seq;
     b->epoch_bumps++;
     pthread_mutex_unlock(&b->mu);
-    alchdb__log(ALCHDB_LOG_INFO, LOG_MODULE, "redis %s:%d: cache epoch bumped", b->host, b->port);
+    alchdb__log(ALCHDB_LOG_INFO, LOG_MODULE, "redis %s:%d: cache epoch bumped", s->host, s->port);
     return 0;
 }
 
@@ -795,7 +1054,7 @@ static int sess_end(sess *s, int rc)
     rconn *drop = NULL;
     int64_t now = alchdb__now_ns();
     pthread_mutex_lock(&b->mu);
-    if (s->c && !s->broken) {
+    if (s->c && !s->broken && s->c->addr_gen == b->addr_gen) {
         s->c->next = b->idle;
         b->idle = s->c;
     } else if (s->slot) {
@@ -821,10 +1080,33 @@ static int sess_end(sess *s, int rc)
     sigpipe_restore(s);
     if (change > 0)
         alchdb__log(ALCHDB_LOG_WARN, LOG_MODULE, "redis %s:%d: circuit breaker open for %" PRId64 " ms",
-                    b->host, b->port, b->breaker_open_us / 1000);
+                    s->host, s->port, b->breaker_open_us / 1000);
     else if (change < 0)
-        alchdb__log(ALCHDB_LOG_INFO, LOG_MODULE, "redis %s:%d: circuit breaker closed", b->host, b->port);
+        alchdb__log(ALCHDB_LOG_INFO, LOG_MODULE, "redis %s:%d: circuit breaker closed", s->host, s->port);
     return rc;
+}
+
+/* A master that Sentinel replaced but has not demoted (not yet, or cut off
+ * from the sentinels) still takes writes: pooled connections would go on
+ * sending invalidations there. So while connections are reused the sentinels
+ * are asked again, at most once a second per process (one session asks, the
+ * others go on); when the master moved, the context taken is dropped and a
+ * new one opened to the new master. A failed check changes nothing. */
+static int sentinel_recheck(sess *s)
+{
+    rbackend *b = s->b;
+    int rc = discover(s, false);
+    pthread_mutex_lock(&b->mu);
+    b->checking = false;
+    b->checked_ns = alchdb__now_ns(); /* also after no answer: the next try is a second away */
+    bool moved = rc == 0 && s->c->addr_gen != b->addr_gen;
+    pthread_mutex_unlock(&b->mu);
+    if (rc < 0 || !moved)
+        return rc;
+    redisFree(s->c->ctx); /* its slot stays with this session for the new one */
+    alchdb__free(s->c);
+    s->c = NULL;
+    return conn_open(s);
 }
 
 /* Admission by the breaker, a context (maybe a new connection) and, before
@@ -837,6 +1119,8 @@ static int sess_begin(rbackend *b, sess *s, bool force)
     int64_t now = alchdb__now_ns();
     s->deadline_ns = now + (b->connect_timeout_us + b->command_timeout_us) * 1000;
     pthread_mutex_lock(&b->mu);
+    memcpy(s->host, b->host, sizeof s->host); /* an idle context is always at the current address */
+    s->port = b->port;
     /* Invalidations skip the breaker: one that is not even attempted is lost
      * for the other processes sharing this Redis, which may be able to reach
      * it. It still costs at most the timeouts. */
@@ -846,8 +1130,12 @@ static int sess_begin(rbackend *b, sess *s, bool force)
         return rc;
     }
     rc = pool_take(b, s);
+    bool recheck = rc == 0 && s->c && b->sentinels && !b->checking && now - b->checked_ns >= SENTINEL_RECHECK_NS;
+    b->checking |= recheck;
     pthread_mutex_unlock(&b->mu);
     sigpipe_block(s);
+    if (recheck)
+        rc = sentinel_recheck(s);
     if (rc == 0 && !s->c)
         rc = conn_open(s);
     /* Every operation, not only those that serve: a process that only
@@ -1252,6 +1540,9 @@ static void redis_stats_json(alchdb__cache_backend *base, alchdb__strbuf *sb)
                       ",\"server_changes\":%" PRIu64 ",\"write_marks\":%" PRIu64 ",\"dirty\":%s,\"connections\":%d",
                       state, b->errors, b->timeouts, b->reconnects, b->breaker_opens, b->rejected, b->epoch_bumps,
                       b->server_changes, b->marks, b->dirty_seq != b->clean_seq ? "true" : "false", b->live);
+    if (b->sentinels)
+        alchdb__sb_printf(sb, ",\"sentinel_discoveries\":%" PRIu64 ",\"master_moves\":%" PRIu64, b->discoveries,
+                          b->master_moves);
     pthread_mutex_unlock(&b->mu);
 }
 
@@ -1262,10 +1553,81 @@ static void free_config(rbackend *b)
         explicit_bzero(b->password, strlen(b->password));
         alchdb__free(b->password);
     }
-    alchdb__free(b->host);
+    if (b->sentinel_password) {
+        explicit_bzero(b->sentinel_password, strlen(b->sentinel_password));
+        alchdb__free(b->sentinel_password);
+    }
+    alchdb__free(b->sentinels);
+    alchdb__free(b->master_name);
     alchdb__free(b->epoch_key);
     alchdb__free(b->epoch_marks);
     alchdb__free(b->gen_key);
+}
+
+/* ---- the sentinel list ("host:port,host:port", "[v6]:port") ---------------------------- */
+
+/* Item i of list into host/port (either may be NULL), or with i < 0 only the
+ * check: the number of items, or -1 with why. */
+static int sentinels_walk(const char *list, char *host, int *port, int want, char *why, size_t cap)
+{
+    int n = 0;
+    const char *p = list;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *colon = NULL;
+        for (size_t k = 0; k < len; k++)
+            if (p[k] == ':')
+                colon = p + k;
+        size_t hl = colon ? (size_t)(colon - p) : 0;
+        const char *h = p;
+        if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+            h++;
+            hl -= 2;
+        }
+        long pt = 0;
+        bool ok = colon && hl > 0 && hl < HOST_MAX;
+        for (size_t k = 0; ok && k < hl; k++)
+            ok = h[k] > ' ' && h[k] != ',' && h[k] != 0x7f;
+        for (const char *d = colon ? colon + 1 : p; ok && d < p + len; d++)
+            ok = *d >= '0' && *d <= '9' && (pt = pt * 10 + (*d - '0')) <= 65535;
+        ok = ok && pt > 0;
+        if (!ok) {
+            snprintf(why, cap, "item %d (\"%.*s\") is not host:port (port 1..65535)", n + 1,
+                     (int)(len > 80 ? 80 : len), p);
+            return -1;
+        }
+        if (n == want) {
+            if (host) {
+                memcpy(host, h, hl);
+                host[hl] = '\0';
+            }
+            if (port)
+                *port = (int)pt;
+        }
+        if (++n > ALCHDB__CACHE_MAX_SENTINELS) {
+            snprintf(why, cap, "at most %d sentinels", ALCHDB__CACHE_MAX_SENTINELS);
+            return -1;
+        }
+        if (!end)
+            return n;
+        p = end + 1;
+    }
+}
+
+int alchdb__cache_sentinels_check(const char *list, char *why, size_t cap)
+{
+    if (!list || !*list) {
+        snprintf(why, cap, "must list host:port of one sentinel or more");
+        return -1;
+    }
+    return sentinels_walk(list, NULL, NULL, -1, why, cap);
+}
+
+int alchdb__cache_sentinels_parse(const char *list, char *host, int *port, int i)
+{
+    char why[160];
+    return sentinels_walk(list, host, port, i, why, sizeof why);
 }
 
 /* Every operation must have returned: only idle contexts are left. */
@@ -1308,7 +1670,15 @@ static int check_cfg(const alchdb__cache_backend_cfg *cfg)
     ALCHDB_CHECK_ARG(cfg->epoch_key && strlen(cfg->epoch_key) > 4 &&
                          strcmp(cfg->epoch_key + strlen(cfg->epoch_key) - 4, ":v:n") == 0,
                      "epoch_key", "must be \"<prefix>:v:n\"");
-    ALCHDB_CHECK_ARG(cfg->redis_host && *cfg->redis_host, "redis_host", "must be set");
+    ALCHDB_CHECK_ARG(cfg->redis_host && *cfg->redis_host && strlen(cfg->redis_host) < HOST_MAX, "redis_host",
+                     "must be set, at most 255 characters");
+    if (cfg->redis_sentinels && *cfg->redis_sentinels) {
+        char why[160];
+        if (alchdb__cache_sentinels_check(cfg->redis_sentinels, why, sizeof why) < 0)
+            return alchdb__invalid_arg("alchdb__cache_redis_new", "redis_sentinels", why);
+        ALCHDB_CHECK_ARG(cfg->redis_master_name && *cfg->redis_master_name, "redis_master_name",
+                         "must be set with redis_sentinels");
+    }
     ALCHDB_CHECK_ARG(cfg->redis_port > 0 && cfg->redis_port < 65536, "redis_port", "must be 1..65535");
     ALCHDB_CHECK_ARG(cfg->redis_db >= 0, "redis_db", "must be >= 0");
     ALCHDB_CHECK_ARG(cfg->connect_timeout_us > 0, "connect_timeout_us", "must be > 0");
@@ -1348,7 +1718,17 @@ int alchdb__cache_redis_new(const alchdb__cache_backend_cfg *cfg, alchdb__cache_
     if (!b)
         return alchdb__nomem("redis backend");
     b->base.ops = &redis_ops;
-    b->host = alchdb__strdup(cfg->redis_host);
+    snprintf(b->host, sizeof b->host, "%s", cfg->redis_host);
+    if (cfg->redis_sentinels && *cfg->redis_sentinels) {
+        int n = alchdb__cache_sentinels_parse(cfg->redis_sentinels, NULL, NULL, 0);
+        b->sentinels = alchdb__calloc((size_t)n, sizeof *b->sentinels);
+        b->master_name = alchdb__strdup(cfg->redis_master_name);
+        if (cfg->redis_sentinel_password && *cfg->redis_sentinel_password)
+            b->sentinel_password = alchdb__strdup(cfg->redis_sentinel_password);
+        b->nsentinels = n;
+        for (int i = 0; b->sentinels && i < n; i++) /* check_cfg parsed it already */
+            alchdb__cache_sentinels_parse(cfg->redis_sentinels, b->sentinels[i].host, &b->sentinels[i].port, i);
+    }
     b->epoch_key = alchdb__strdup(cfg->epoch_key);
     b->password = cfg->redis_password && *cfg->redis_password ? alchdb__strdup(cfg->redis_password) : NULL;
     /* "<prefix>:v:n" (check_cfg): the prefix names the marks and the generation key. */
@@ -1361,7 +1741,10 @@ int alchdb__cache_redis_new(const alchdb__cache_backend_cfg *cfg, alchdb__cache_
         memcpy(b->gen_key, cfg->epoch_key, b->prefix_len);
         memcpy(b->gen_key + b->prefix_len, ":v:gen", sizeof ":v:gen");
     }
-    bool nomem = !b->host || !b->epoch_key || !b->epoch_marks || !b->gen_key ||
+    bool nomem = (b->nsentinels && (!b->sentinels || !b->master_name ||
+                                    (cfg->redis_sentinel_password && *cfg->redis_sentinel_password &&
+                                     !b->sentinel_password))) ||
+                 !b->epoch_key || !b->epoch_marks || !b->gen_key ||
                  (cfg->redis_password && *cfg->redis_password && !b->password);
     if (nomem || init_sync(b) < 0) {
         free_config(b);

@@ -104,38 +104,14 @@ static alchdb__cache_ver fresh(void)
     return v;
 }
 
-static char *stats(alchdb__cache_backend *b)
-{
-    alchdb__strbuf sb;
-    alchdb__sb_init(&sb);
-    alchdb__sb_puts(&sb, "{");
-    b->ops->stats_json(b, &sb);
-    alchdb__sb_puts(&sb, "}");
-    char *json = alchdb__sb_finish(&sb);
-    ck_assert_ptr_nonnull(json);
-    return json;
-}
-
 static bool stats_has(alchdb__cache_backend *b, const char *member)
 {
-    char *json = stats(b);
+    char *json = backend_stats(b);
     bool has = strstr(json, member) != NULL;
     if (!has)
         fprintf(stderr, "stats %s lack %s\n", json, member);
     alchdb__free(json);
     return has;
-}
-
-/* A numeric member of the stats JSON. */
-static long long stat_num(alchdb__cache_backend *b, const char *name)
-{
-    char *json = stats(b), pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", name);
-    const char *p = strstr(json, pat);
-    ck_assert_msg(p, "%s not in %s", name, json);
-    long long v = atoll(p + strlen(pat));
-    alchdb__free(json);
-    return v;
 }
 
 /* ---- a raw connection for setup and inspection --------------------------------- */
@@ -567,7 +543,7 @@ START_TEST(test_auth_failure_hides_password)
     ck_assert_ptr_null(strstr(alchdb_last_error_message(), "SECRET"));
     ck_assert_int_lt(b->ops->lease(b, K("l"), "t", 1000), 0);
     ck_assert_ptr_null(strstr(alchdb_last_error_message(), "SECRET"));
-    char *json = stats(b);
+    char *json = backend_stats(b);
     ck_assert_ptr_null(strstr(json, "SECRET"));
     ck_assert_ptr_nonnull(strstr(json, "\"connections\":0"));
     alchdb__free(json);
@@ -754,8 +730,8 @@ START_TEST(test_breaker)
     ck_assert(stats_has(b, "\"breaker_opens\":1"));
     for (int round = 0; round < 20; round++) /* at once: far below the 1 s connect timeout */
         all_ops_refused(b, 200 * MS);
-    ck_assert_int_eq(stat_num(b, "rejected"), 20 * 6);
-    ck_assert_int_eq(stat_num(b, "errors"), 3 + 20); /* the 20 bumps that were attempted */
+    ck_assert_int_eq(backend_stat(b, "rejected"), 20 * 6);
+    ck_assert_int_eq(backend_stat(b, "errors"), 3 + 20); /* the 20 bumps that were attempted */
     ck_assert(stats_has(b, "\"dirty\":true")); /* the failed bumps were lost */
     b->ops->destroy(b);
 
@@ -769,7 +745,7 @@ START_TEST(test_breaker)
     ck_assert_int_eq(fetch(b, K("e"), 1, vk, cur, &e, &len), ALCHDB_E_BACKEND);
     ck_assert_msg(strstr(alchdb_last_error_message(), "refused"), "the trial: %s", alchdb_last_error_message());
     ck_assert(stats_has(b, "\"breaker\":\"open\""));
-    ck_assert_int_eq(stat_num(b, "breaker_opens"), 2);
+    ck_assert_int_eq(backend_stat(b, "breaker_opens"), 2);
     all_ops_refused(b, 50 * MS);
     b->ops->destroy(b);
     close(fd);
@@ -813,7 +789,7 @@ START_TEST(test_connect_timeout)
         int64_t took = now_us() - t0;
         ck_assert_msg(took >= 80 * MS && took < 1000 * MS, "connect gave up after %lld us", (long long)took);
     }
-    ck_assert_int_eq(stat_num(b, "timeouts"), 2);
+    ck_assert_int_eq(backend_stat(b, "timeouts"), 2);
     b->ops->destroy(b);
     close(plug[0]);
     close(plug[1]);
@@ -875,7 +851,7 @@ START_TEST(test_pause_resume)
     ck_assert_int_lt(fill_str(b, K("e:1"), 2, vk, init, "v2"), 0);
     ck_assert_int_lt(b->ops->lease(b, K("l"), "t", 1000), 0);
     ck_assert_int_lt(now_us() - t0, 2000 * MS);
-    ck_assert_int_ge(stat_num(b, "timeouts"), 1);
+    ck_assert_int_ge(backend_stat(b, "timeouts"), 1);
     ck_assert(stats_has(b, "\"breaker\":\"open\""));
 
     /* four callers, two contexts, no breaker in the way: two wait for a
@@ -893,7 +869,7 @@ START_TEST(test_pause_resume)
         ck_assert_int_lt(tf[i].rc, 0);
         ck_assert_msg(tf[i].took_us < 1000 * MS, "thread %d: %lld us", i, (long long)tf[i].took_us);
     }
-    ck_assert_int_eq(stat_num(b2, "timeouts"), 4);
+    ck_assert_int_eq(backend_stat(b2, "timeouts"), 4);
     ck_assert(stats_has(b2, "\"connections\":0"));
     b2->ops->destroy(b2);
 
@@ -908,8 +884,8 @@ START_TEST(test_pause_resume)
     raw_get(rc, vk[0], epoch, sizeof epoch);
     ck_assert_str_eq(epoch, cur[0].v);
     redisFree(rc);
-    ck_assert_int_ge(stat_num(b, "epoch_bumps"), 1);
-    ck_assert_int_ge(stat_num(b, "reconnects"), 1);
+    ck_assert_int_ge(backend_stat(b, "epoch_bumps"), 1);
+    ck_assert_int_ge(backend_stat(b, "reconnects"), 1);
     ck_assert(stats_has(b, "\"breaker\":\"closed\""));
     ck_assert(stats_has(b, "\"dirty\":false"));
     /* and it works normally again */
@@ -980,7 +956,7 @@ START_TEST(test_restart)
     ck_assert_str_ne(cur[0].v, "");        /* but the epoch was re-set first */
     ck_assert_str_ne(cur[0].v, init[0].v);
     ck_assert_str_eq(cur[1].v, "");
-    ck_assert_int_ge(stat_num(b, "epoch_bumps"), 1);
+    ck_assert_int_ge(backend_stat(b, "epoch_bumps"), 1);
     ck_assert(stats_has(b, "\"dirty\":false"));
     alchdb__cache_ver init2[2] = {fresh(), fresh()};
     ck_assert_int_eq(b->ops->init(b, 2, vk, init2, NULL, cur), 0);
@@ -1117,7 +1093,7 @@ START_TEST(test_threads)
     }
     printf("threads: %ld ops in 0.5 s through 2 contexts, %ld fills stored, %ld hits\n", ops, stored, hits);
     ck_assert_int_gt(stored, 0);
-    ck_assert_int_le(stat_num(b, "connections"), 2);
+    ck_assert_int_le(backend_stat(b, "connections"), 2);
     ck_assert(stats_has(b, "\"errors\":0,\"timeouts\":0"));
     b->ops->destroy(b);
     ck_assert_int_eq(alchdb__alloc_outstanding(), base);

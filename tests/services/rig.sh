@@ -18,6 +18,16 @@
 #                                                  loads (a restart from an older state)
 #                                                  until forget deletes it (reads
 #                                                  ALCHDB_TEST_REDIS_PORT and ALCHDB_TEST_RIG_DIR)
+#   tests/services/rig.sh sentinel start|stop DIR|failover DIR
+#                                                  a Redis Sentinel group of its own (only
+#                                                  when asked): a master, a replica and two
+#                                                  sentinels (requirepass) in a new directory
+#                                                  under the rig's (or /tmp); start prints
+#                                                  the ALCHDB_TEST_SENTINEL* lines to eval,
+#                                                  failover runs SENTINEL FAILOVER and waits
+#                                                  until both sentinels name the new master
+#                                                  (printed). ALCHDB_RIG_SENTINEL=1 makes
+#                                                  `run`/`start` start one and export them.
 #
 # Starts on 127.0.0.1 and free ports, in a temporary directory: a PostgreSQL 15
 # primary (initdb), ALCHDB_RIG_REPLICAS streaming replicas of it (pg_basebackup -R,
@@ -178,6 +188,9 @@ CONF
   echo "export ALCHDB_TEST_REDIS='127.0.0.1:$redis_port'" >> "$env"
   echo "export ALCHDB_TEST_REDIS_PORT=$redis_port" >> "$env"
   echo "export ALCHDB_TEST_REDIS_PIDFILE='$dir/redis/redis.pid'" >> "$env"
+  if [ "${ALCHDB_RIG_SENTINEL:-0}" = 1 ]; then
+    ALCHDB_TEST_RIG_DIR=$dir sentinel_start >> "$env" || die "the sentinel group did not start"
+  fi
   echo "$env"
 }
 
@@ -186,6 +199,9 @@ stop_rig() { # envfile
   [ -f "$env" ] || return 0
   dir=$(dirname "$env")
   local d
+  for d in "$dir"/sentinel.*; do
+    [ -d "$d" ] && sentinel_stop "$d"
+  done
   for d in "$dir"/primary "$dir"/replica*; do
     [ -f "$d/postmaster.pid" ] && as_owner "$PG_BIN/pg_ctl" -D "$d" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
   done
@@ -286,6 +302,148 @@ redisctl() { # action
   esac
 }
 
+# ---- Redis Sentinel group (rig.sh sentinel ...) --------------------------------
+
+SENTINEL_MASTER=alchdbrig
+SENTINEL_PASSWORD=rig-sentinel-pw
+
+# sentinel_cli PORT ARGS...: a command to the sentinel on PORT.
+sentinel_cli() {
+  local port=$1; shift
+  REDISCLI_AUTH=$SENTINEL_PASSWORD redis-cli --no-auth-warning -h 127.0.0.1 -p "$port" "$@" 2>/dev/null
+}
+
+# The master's port as the sentinel on PORT names it (empty if none).
+sentinel_master_port() {
+  sentinel_cli "$1" sentinel get-master-addr-by-name "$SENTINEL_MASTER" | sed -n 2p
+}
+
+# Replicas the sentinel on PORT knows in good health (flags exactly "slave").
+sentinel_good_replicas() {
+  sentinel_cli "$1" sentinel replicas "$SENTINEL_MASTER" | awk 'prev == "flags" && $0 == "slave" { n++ } { prev = $0 } END { print n + 0 }'
+}
+
+sentinel_start() {
+  command -v redis-sentinel >/dev/null || die "redis-sentinel not found (apt-get install redis-sentinel)"
+  local parent=${ALCHDB_TEST_RIG_DIR:-/tmp} dir m r s1 s2 i
+  dir=$(mktemp -d "$parent/sentinel.XXXXXX")
+  m=$(free_port); r=$(free_port)
+  mkdir -p "$dir/r$m" "$dir/r$r"
+  start_redis "$m" "$dir/r$m" || die "sentinel: master redis did not start"
+  start_redis "$r" "$dir/r$r" || die "sentinel: replica redis did not start"
+  # A full sync waits repl-diskless-sync-delay (5 s) for more replicas to
+  # join; either server may be master after a failover.
+  for p in "$m" "$r"; do
+    redis-cli -h 127.0.0.1 -p "$p" config set repl-diskless-sync-delay 0 | grep -q OK || die "sentinel: CONFIG SET failed"
+  done
+  redis-cli -h 127.0.0.1 -p "$r" replicaof 127.0.0.1 "$m" | grep -q OK || die "sentinel: REPLICAOF failed"
+  for i in $(seq 1 200); do
+    redis-cli -h 127.0.0.1 -p "$r" info replication 2>/dev/null | grep -q '^master_link_status:up' && break
+    [ "$i" = 200 ] && die "sentinel: the replica did not sync"
+    sleep 0.05
+  done
+  for i in 1 2; do
+    local p
+    p=$(free_port)
+    [ "$i" = 1 ] && s1=$p || s2=$p
+    cat > "$dir/s$p.conf" <<CONF
+bind 127.0.0.1
+port $p
+daemonize yes
+pidfile $dir/s$p.pid
+logfile $dir/s$p.log
+dir $dir
+requirepass $SENTINEL_PASSWORD
+sentinel monitor $SENTINEL_MASTER 127.0.0.1 $m 1
+sentinel down-after-milliseconds $SENTINEL_MASTER 5000
+sentinel failover-timeout $SENTINEL_MASTER 10000
+CONF
+    redis-sentinel "$dir/s$p.conf" >/dev/null || die "sentinel: redis-sentinel did not start"
+  done
+  # Sentinel polls INFO every 10 s by default: learning of the replica and
+  # demoting the old master after a failover would take that long. Redis 7's
+  # SENTINEL DEBUG shortens the periods (a test rig, not a production setting).
+  for p in "$s1" "$s2"; do
+    for i in $(seq 1 100); do
+      sentinel_cli "$p" sentinel debug info-period 250 publish-period 250 | grep -q OK && break
+      [ "$i" = 100 ] && die "sentinel: SENTINEL DEBUG refused"
+      sleep 0.05
+    done
+  done
+  # Ready when the replica is in sync and both sentinels know it as healthy
+  # (a failover needs a good replica).
+  for i in $(seq 1 400); do
+    if redis-cli -h 127.0.0.1 -p "$r" info replication 2>/dev/null | grep -q '^master_link_status:up' &&
+       [ "$(sentinel_good_replicas "$s1")" -ge 1 ] && [ "$(sentinel_good_replicas "$s2")" -ge 1 ]; then
+      echo "export ALCHDB_TEST_SENTINEL_DIR='$dir'"
+      echo "export ALCHDB_TEST_SENTINELS='127.0.0.1:$s1,127.0.0.1:$s2'"
+      echo "export ALCHDB_TEST_SENTINEL_MASTER='$SENTINEL_MASTER'"
+      echo "export ALCHDB_TEST_SENTINEL_PASSWORD='$SENTINEL_PASSWORD'"
+      echo "export ALCHDB_TEST_SENTINEL_REDIS='127.0.0.1:$m,127.0.0.1:$r'"
+      return 0
+    fi
+    sleep 0.05
+  done
+  tail -n 20 "$dir"/s*.log >&2
+  sentinel_stop "$dir"
+  die "sentinel: the group did not come up"
+}
+
+sentinel_stop() { # dir
+  local dir=$1 f pid
+  case "$dir" in */sentinel.*) ;; *) die "sentinel stop: not a sentinel directory: $dir" ;; esac
+  [ -d "$dir" ] || return 0
+  for f in "$dir"/s*.pid "$dir"/r*/redis.pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f" 2>/dev/null) || continue
+    kill -CONT "$pid" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  rm -rf "$dir"
+}
+
+# SENTINEL FAILOVER (retried while the sentinel has no good replica yet), then
+# wait until both sentinels name a new master that answers ROLE as master and
+# the old one follows it.
+sentinel_failover() { # dir
+  local dir=$1 ports old new i
+  ports=$(sed -n 's/^port //p' "$dir"/s*.conf)
+  local first
+  first=$(echo "$ports" | head -n 1)
+  old=$(sentinel_master_port "$first")
+  [ -n "$old" ] || die "sentinel failover: no master known"
+  for i in $(seq 1 200); do
+    sentinel_cli "$first" sentinel failover "$SENTINEL_MASTER" | grep -q OK && break
+    [ "$i" = 200 ] && die "sentinel failover: SENTINEL FAILOVER refused"
+    sleep 0.1
+  done
+  for i in $(seq 1 600); do
+    new=$(sentinel_master_port "$first")
+    local all=1 p
+    for p in $ports; do [ "$(sentinel_master_port "$p")" = "$new" ] || all=0; done
+    if [ "$all" = 1 ] && [ "$new" != "$old" ] &&
+       redis-cli -h 127.0.0.1 -p "$new" role 2>/dev/null | head -n 1 | grep -qx master &&
+       redis-cli -h 127.0.0.1 -p "$old" role 2>/dev/null | head -n 1 | grep -qx slave; then
+      echo "127.0.0.1:$new"
+      return 0
+    fi
+    sleep 0.05
+  done
+  tail -n 20 "$dir"/s*.log >&2
+  die "sentinel failover: no new master after 30 s"
+}
+
+sentinel_cmd() {
+  case "${1:-}" in
+    start) sentinel_start ;;
+    stop) [ $# -eq 2 ] || die "usage: rig.sh sentinel stop DIR"; sentinel_stop "$2" ;;
+    failover) [ $# -eq 2 ] || die "usage: rig.sh sentinel failover DIR"; sentinel_failover "$2" ;;
+    *) die "usage: rig.sh sentinel start|stop DIR|failover DIR" ;;
+  esac
+}
+
 # Sourced (by tests/faults/cluster.sh): only the functions above.
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
@@ -310,6 +468,7 @@ case "$cmd" in
   start) start_rig ;;
   stop) [ $# -eq 1 ] || die "usage: rig.sh stop ENVFILE"; stop_rig "$1" ;;
   pgctl) [ $# -ge 2 ] || die "usage: rig.sh pgctl NAME stop|start|restart|promote [MODE]"; pgctl "$@" ;;
+  sentinel) sentinel_cmd "$@" ;;
   redisctl) [ $# -eq 1 ] || die "usage: rig.sh redisctl stop|kill|start|restart|pause|resume|save|forget"; redisctl "$1" ;;
-  *) sed -n '2,28p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,39p' "$0" >&2; exit 2 ;;
 esac

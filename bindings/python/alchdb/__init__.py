@@ -17,6 +17,7 @@ import ctypes
 from ._lib import VERSION, lib, take_string
 from .cache import Cache
 from .client import Cancel, Client, Stream, Transaction
+from .dashboard import Dashboard
 from .errors import (BackendError, Busy, Canceled, Closed, ConnectError, Error, InternalError,
                      InvalidArgument, IOFailure, NotFound, OutOfMemory, ParseError, QueryError,
                      RangeError, StateError, Timeout, Unsupported)
@@ -43,7 +44,7 @@ def redact(text: str, conninfo: str = "") -> str:
 
 __all__ = [
     "VERSION", "library_version", "Client", "Transaction", "Stream", "Cancel", "Result", "Router",
-    "Cache", "Monitor", "MigrationReport", "AdvisorReport", "check_migration", "advise", "options",
+    "Cache", "Monitor", "Dashboard", "MigrationReport", "AdvisorReport", "check_migration", "advise", "options",
     "parse_duration", "redact", "Error", "InvalidArgument", "OutOfMemory", "ParseError", "IOFailure",
     "Timeout", "ConnectError", "QueryError", "StateError", "NotFound", "Unsupported", "Closed",
     "Busy", "BackendError", "RangeError", "InternalError", "Canceled",

@@ -13,10 +13,10 @@ def blocks():
 
 
 def test_there_are_examples():
-    assert len(blocks()) == 3
+    assert len(blocks()) == 4
 
 
-@pytest.mark.parametrize("i", range(3))
+@pytest.mark.parametrize("i", range(4))
 def test_readme_example_runs(i, primary, replica, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", primary)
     monkeypatch.setenv("REPLICA_URL", replica)
@@ -25,3 +25,5 @@ def test_readme_example_runs(i, primary, replica, monkeypatch, capsys):
     assert out.strip()
     if i == 0:
         assert "[{'id': 42, 'name': 'ada'}]" in out and "42P01" in out and "canceled" in out
+    if "alchdb.Dashboard(" in blocks()[i]:
+        assert "# HELP" in out and any(s in out for s in ("healthy", "warning", "critical"))
