@@ -127,9 +127,6 @@ _PROTOTYPES = {
     "alchdb_monitor_analysis_to_json": (c_int, [_P, c_int64, _OUT_STR]),
     "alchdb_monitor_slow_log_to_json": (c_int, [_P, c_int64, _OUT_STR]),
     # dashboard
-    "alchdb_dashboard_config_new": (c_int, [_PP]),
-    "alchdb_dashboard_config_free": (None, [_P]),
-    "alchdb_dashboard_config_set_from_string": (c_int, [_P, c_char_p, c_char_p]),
     "alchdb_dashboard_new": (c_int, [_P, _PP]),
     "alchdb_dashboard_free": (None, [_P]),
     "alchdb_dashboard_attach_pool": (c_int, [_P, _P]),

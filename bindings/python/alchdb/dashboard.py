@@ -15,11 +15,6 @@ from .options import Config, OptionValue
 STATUS = {0: "healthy", 1: "warning", 2: "critical"}
 
 
-def dashboard_config(values: Optional[Mapping[str, OptionValue]]) -> Config:
-    return Config("dashboard", lib.alchdb_dashboard_config_new, lib.alchdb_dashboard_config_free,
-                  lib.alchdb_dashboard_config_set_from_string, values)
-
-
 class Dashboard(Handle):
     """A dashboard over a client's pool, a router, a cache and a monitor (each optional).
 
@@ -38,7 +33,7 @@ class Dashboard(Handle):
         super().__init__()
         self._attached: Dict[str, Handle] = {}
         p = ctypes.c_void_p()
-        with dashboard_config(options) as cfg:
+        with Config("dashboard", options) as cfg:
             errors.check(lib.alchdb_dashboard_new(cfg.ptr, ctypes.byref(p)))
         self._ptr = p
         try:
