@@ -87,7 +87,7 @@ START_TEST(test_names_and_selection)
     ck_assert_uint_eq(mask, 0x1ffu);
     ck_assert_int_eq(alchdb__pt_select(" BURST_LOAD ,recipe_search,", &mask, why, sizeof why), 0);
     ck_assert_uint_eq(mask, (1u << 7) | (1u << 2));
-    /* the seed's workers and targets */
+    /* ADR-0008's workers and targets */
     ck_assert_int_eq(alchdb__pt_tests[7].workers, 500);
     ck_assert_int_eq(alchdb__pt_tests[0].workers, 100);
     ck_assert_int_eq(alchdb__pt_tests[5].target[PT_M_HIT], 90000);
@@ -131,7 +131,7 @@ START_TEST(timing_profiles)
     ck_assert_int_eq(tm.long_factor, 3);
     alchdb_perftest_config_set_from_string(cfg, "profile", "full");
     alchdb__pt_timing(&cfg->opts, &tm);
-    ck_assert_int_eq(tm.global_warmup_us, 120000000); /* the seed's 2 min */
+    ck_assert_int_eq(tm.global_warmup_us, 120000000); /* ADR-0008's 2 min warm-up */
     ck_assert_int_eq(tm.measure_us * tm.long_factor, 300000000);
     alchdb_perftest_config_set_from_string(cfg, "profile", "quick");
     alchdb_perftest_config_set_from_string(cfg, "duration", "400ms");
