@@ -9,7 +9,8 @@
 #include "alchdb/cache.h"
 #include "cache/cache_internal.h"
 #include "core/opt.h"
-#include "client/client_internal.h"
+#include "client/seams.h"
+#include "pool/pool_internal.h" /* the pool's seam: borrowing a connection, fatal SQLSTATEs */
 #include "sql/sql_internal.h"
 
 struct alchdb_cache_config {

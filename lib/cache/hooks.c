@@ -1,5 +1,5 @@
 /* The cache on the client's execution path (the cache seam of
- * client_internal.h): what each statement reads and writes, the lookup with
+ * client/seams.h): what each statement reads and writes, the lookup with
  * its version check, single flight and leases on a miss, the check-and-set
  * fill, and the invalidation after a write commits. docs/cache.md explains
  * why this never serves a result older than a write whose commit returned. */
@@ -238,7 +238,7 @@ static cache_catalog *catalog_get(binding *b, bool may_load, int64_t deadline_ns
         pthread_mutex_unlock(&b->lock);
         uint8_t id[16];
         cache_catalog *fresh = NULL;
-        int rc = alchdb__catalog_load(b->client->pool, b->scope, deadline_ns, id, &fresh);
+        int rc = alchdb__catalog_load(alchdb_client_pool(b->client), b->scope, deadline_ns, id, &fresh);
         if (rc)
             alchdb__log(ALCHDB_LOG_WARN, "cache", "cannot read the catalog (%s): reads bypass the cache",
                         alchdb_last_error_message());
@@ -932,7 +932,7 @@ static void read_lsn(binding *b, PGconn *pg, int64_t deadline_ns, int64_t *lsn, 
 static void h_before_release(void *ud, alchdb__exec_ctx *ctx, PGconn *pg)
 {
     binding *b = ud;
-    exec_state *st = ctx->txn ? ctx->txn->cache_state : ctx->cache_state;
+    exec_state *st = ctx->txn ? *alchdb__txn_cache_state(ctx->txn) : ctx->cache_state;
     if (!st || st == &epoch_after || st->mode != ST_WRITE)
         return;
     uint32_t tli = 0;
@@ -941,8 +941,7 @@ static void h_before_release(void *ud, alchdb__exec_ctx *ctx, PGconn *pg)
         ctx->write_lsn = st->lsn;
         ctx->write_tli = tli;
         if (ctx->txn) {
-            ctx->txn->write_lsn = st->lsn;
-            ctx->txn->write_tli = tli;
+            alchdb__txn_set_write_pos(ctx->txn, st->lsn, tli);
         }
     }
 }
@@ -1070,7 +1069,7 @@ static void h_txn_stmt(void *ud, alchdb__exec_ctx *ctx)
         stmt_release(si);
         return;
     }
-    exec_state *st = ctx->txn->cache_state;
+    exec_state *st = *alchdb__txn_cache_state(ctx->txn);
     if (st == &epoch_after) { /* already reduced to a namespace bump at commit */
         stmt_release(si);
         return;
@@ -1079,13 +1078,13 @@ static void h_txn_stmt(void *ud, alchdb__exec_ctx *ctx)
         st = alchdb__calloc(1, sizeof *st);
         if (!st) {
             stmt_release(si);
-            ctx->txn->cache_state = &epoch_after;
+            *alchdb__txn_cache_state(ctx->txn) = &epoch_after;
             return;
         }
         st->mode = ST_WRITE;
         st->lsn = -1;
         alchdb__cache_random_hex(st->writer);
-        ctx->txn->cache_state = st;
+        *alchdb__txn_cache_state(ctx->txn) = st;
     }
     count_bypass(c, ALCHDB_CACHE_BYPASS_WRITE);
     /* The transaction holds a connection: use the catalog as it is (no load). */
@@ -1117,7 +1116,7 @@ static void h_txn_begin(void *ud, alchdb__exec_ctx *ctx)
 static void h_txn_commit(void *ud, alchdb_txn *t)
 {
     binding *b = ud;
-    exec_state *st = t->cache_state;
+    exec_state *st = *alchdb__txn_cache_state(t);
     if (st && st != &epoch_after)
         mark_ahead(b->cache, st);
 }
@@ -1125,10 +1124,10 @@ static void h_txn_commit(void *ud, alchdb_txn *t)
 static void h_txn_end(void *ud, alchdb_txn *t, bool committed)
 {
     binding *b = ud;
-    exec_state *st = t->cache_state;
+    exec_state *st = *alchdb__txn_cache_state(t);
     if (!st)
         return;
-    t->cache_state = NULL;
+    *alchdb__txn_cache_state(t) = NULL;
     if (st == &epoch_after) {
         if (committed)
             alchdb__cache_bump_epoch(b->cache, NULL, -1);
@@ -1176,14 +1175,11 @@ ALCHDB_API int alchdb_client_set_cache(alchdb_client *client, alchdb_cache *cach
         }
         b->cache = cache;
         b->client = client;
-        b->route = (alchdb__route_ref){client->route, client->route_ud};
+        b->route = alchdb__client_route(client);
         pthread_mutex_init(&b->lock, NULL);
         pthread_cond_init(&b->loaded, NULL);
     }
-    if (client->cache && client->cache->destroy)
-        client->cache->destroy(client->cache_ud);
-    client->cache = b ? &cache_hooks : NULL;
-    client->cache_ud = b;
+    alchdb__client_attach_cache(client, b ? &cache_hooks : NULL, b);
     return 0;
 }
 
@@ -1204,8 +1200,9 @@ int alchdb__cache_query_check(const alchdb_client *client, const alchdb_cache_qu
     Q_CHECK(q->ntags <= 16 && (!q->ntags || q->tags), "tags: at most 16, not NULL when ntags > 0");
     for (size_t i = 0; i < q->ntags; i++)
         Q_CHECK(q->tags[i] && *q->tags[i] && strlen(q->tags[i]) <= 200, "tags: each 1..200 bytes");
-    if (q->ttl_us != 0 && client && client->cache == &cache_hooks) {
-        const alchdb_cache *c = ((binding *)client->cache_ud)->cache;
+    const binding *bound = q->ttl_us != 0 ? alchdb__client_cache_ud(client, &cache_hooks) : NULL;
+    if (bound) {
+        const alchdb_cache *c = bound->cache;
         Q_CHECK(q->ttl_us >= 1000 && q->ttl_us / 1000 <= c->max_ttl_ms, "ttl_us: must be 0 (default) or 1 ms..max_ttl");
     } else {
         Q_CHECK(q->ttl_us >= 0, "ttl_us: must not be negative");

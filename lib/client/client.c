@@ -62,6 +62,30 @@ ALCHDB_API void alchdb_client_free(alchdb_client *c)
     alchdb__free(c);
 }
 
+alchdb__route_ref alchdb__client_route(const alchdb_client *c)
+{
+    return (alchdb__route_ref){c->route, c->route_ud};
+}
+
+void alchdb__client_set_route(alchdb_client *c, const alchdb__route_hooks *hooks, void *ud)
+{
+    c->route = hooks;
+    c->route_ud = ud;
+}
+
+void alchdb__client_attach_cache(alchdb_client *c, const alchdb__cache_hooks *hooks, void *ud)
+{
+    if (c->cache && c->cache->destroy)
+        c->cache->destroy(c->cache_ud);
+    c->cache = hooks;
+    c->cache_ud = hooks ? ud : NULL;
+}
+
+void *alchdb__client_cache_ud(const alchdb_client *c, const alchdb__cache_hooks *hooks)
+{
+    return c && c->cache == hooks ? c->cache_ud : NULL;
+}
+
 ALCHDB_API alchdb_pool *alchdb_client_pool(alchdb_client *c)
 {
     if (!c) {

@@ -1,5 +1,5 @@
 /* The client reporting every statement to a query monitor (the observe seam
- * of client_internal.h). */
+ * of client/seams.h). */
 #include <stdlib.h>
 #include <string.h>
 

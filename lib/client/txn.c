@@ -379,3 +379,19 @@ ALCHDB_API void alchdb_txn_free(alchdb_txn *t)
         alchdb__txn_finish(t, false, 0, "freed"); /* release rolls back an open transaction */
     alchdb__free(t);
 }
+
+bool alchdb__txn_wrote(const alchdb_txn *t)
+{
+    return t->wrote;
+}
+
+void **alchdb__txn_cache_state(alchdb_txn *t)
+{
+    return &t->cache_state;
+}
+
+void alchdb__txn_set_write_pos(alchdb_txn *t, int64_t lsn, uint32_t tli)
+{
+    t->write_lsn = lsn;
+    t->write_tli = tli;
+}

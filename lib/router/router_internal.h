@@ -1,5 +1,5 @@
 /* Internal state of the router (lib/router), shared by its files and by the
- * routed client (lib/client/route.c). Never exported.
+ * routed client (lib/router/client_route.c). Never exported.
  *
  * The files: router.c (hosts, lifecycle, tokens, introspection), config.c
  * (options), routing.c (routing decisions, breakers, release), probe.c (the per-host

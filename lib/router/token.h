@@ -1,6 +1,6 @@
 /* The read-your-writes token: one type, one encoder, one parser, one reader.
  * Internal seam owned by lib/router; used by the router, the routed client
- * (lib/client/route.c) and the cache (lib/cache/hooks.c). Never exported.
+ * (lib/router/client_route.c) and the cache (lib/cache/hooks.c). Never exported.
  *
  * A token names one position in one cluster's history:
  *

@@ -1,9 +1,9 @@
-/* The client routed through an alchdb_router: the route hooks of
- * client_internal.h implemented on the router. */
+/* The client routed through an alchdb_router: the router's implementation
+ * of the client's route seam (client/seams.h). */
 #include <stdio.h>
 #include <string.h>
 
-#include "client/client_internal.h"
+#include "client/seams.h"
 #include "router/router_internal.h"
 #include "sql/sql_internal.h"
 
@@ -44,7 +44,7 @@ static void r_release(void *ud, alchdb__exec_ctx *ctx, alchdb_conn *conn, const 
     alchdb_router *r = ud;
     /* A causal session remembers the position of its last write, so its
      * later reads see it. */
-    bool wrote = ctx->txn ? ctx->txn->wrote : alchdb__route_is_write(ctx->route_reason);
+    bool wrote = ctx->txn ? alchdb__txn_wrote(ctx->txn) : alchdb__route_is_write(ctx->route_reason);
     if (r->cfg.causal_default && !sqlstate && wrote && PQtransactionStatus(conn->slot->pg) == PQTRANS_IDLE) {
         alchdb__token t = {0};
         int rc = 0;
@@ -98,15 +98,15 @@ ALCHDB_API int alchdb_client_new_routed(struct alchdb_router *router, alchdb_cli
     int rc = alchdb_client_new(router->hosts[0].pool, out);
     if (rc)
         return rc;
-    (*out)->route = &router_hooks;
-    (*out)->route_ud = router;
+    alchdb__client_set_route(*out, &router_hooks, router);
     return 0;
 }
 
 ALCHDB_API int alchdb_client_token(alchdb_client *c, char *buf, size_t cap)
 {
     ALCHDB_CHECK_ARG(c, "client", "must not be NULL");
-    if (c->route != &router_hooks)
+    alchdb__route_ref route = alchdb__client_route(c);
+    if (route.hooks != &router_hooks)
         return alchdb__error(ALCHDB_E_STATE, "%s: the client has no router (alchdb_client_new_routed)", __func__);
-    return alchdb_router_token(c->route_ud, buf, cap);
+    return alchdb_router_token(route.ud, buf, cap);
 }
