@@ -3,10 +3,13 @@
  * Driven by bench/pool/run.sh (which starts the servers); see bench/README.md.
  *
  *   bench_pool --direct CONNINFO [--bouncer CONNINFO] [--threads 8] [--quick]
- *              [--json FILE] [--only tp,unc,closed,open] [--rounds N] [--closed-secs S]
+ *              [--json FILE] [--only tp,unc,closed,refs,open] [--modes abcd]
+ *              [--rounds N] [--closed-secs S]
  *
- * --only runs some parts (for profiling one of them, e.g. under perf);
- * the closed loop also reports context switches per request (getrusage).
+ * --only runs some parts and --modes some of the rounds (a)-(d) (for
+ * profiling one of them, e.g. under perf): "refs"
+ * are the closed loop's two raw-libpq references ("raw", "naive": one of them). The closed loop also
+ * reports context switches per request (getrusage).
  */
 #include <math.h>
 #include <pthread.h>
@@ -134,7 +137,17 @@ static void *tp_worker(void *arg)
     return NULL;
 }
 
-static double tp_round(int mode, int nthreads, double seconds, long *errors)
+static double rusage_cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/* Throughput of one round; *cpu_us gets the bench process's CPU time (user +
+ * system, all threads) per request: the client side's cost of a query, a
+ * figure the servers' share of the 2 cores does not blur as much as tps. */
+static double tp_round(int mode, int nthreads, double seconds, long *errors, double *cpu_us)
 {
     worker *w = calloc((size_t)nthreads, sizeof *w);
     pthread_barrier_t bar;
@@ -147,6 +160,7 @@ static double tp_round(int mode, int nthreads, double seconds, long *errors)
         pthread_create(&w[i].th, NULL, tp_worker, &w[i]);
     }
     pthread_barrier_wait(&bar);
+    double c0 = rusage_cpu_us();
     int64_t t0 = alchdb__now_ns();
     usleep((useconds_t)(seconds * 1e6));
     atomic_store(&g_stop, true);
@@ -157,6 +171,7 @@ static double tp_round(int mode, int nthreads, double seconds, long *errors)
         total += w[i].count;
         *errors += w[i].errors;
     }
+    *cpu_us = (rusage_cpu_us() - c0) / (double)(total > 0 ? total : 1);
     pthread_barrier_destroy(&bar);
     free(w);
     return (double)total / ((double)(t1 - t0) / 1e9);
@@ -195,11 +210,63 @@ static pthread_barrier_t g_ubar;
 static int64_t g_open_start, g_open_end;
 static double g_mean_gap_ns;
 
-static bool one_query(uint64_t *rng)
+/* What the closed loop's users go through: the alchdb client, or one of two
+ * references built from raw libpq in this file, so the pool's own cost can
+ * be told apart from what the thread-per-request model costs on its own:
+ *  - RAW: every user thread owns a prepared connection (as many users as
+ *    connections; nothing is shared, nothing waits: the ceiling of blocking
+ *    libpq threads on this machine);
+ *  - NAIVE: the users share the connections through the textbook pool, a
+ *    mutex, a condition variable and a stack, signalled under the lock. */
+enum { CL_CLIENT, CL_RAW, CL_NAIVE };
+static int g_kind = CL_CLIENT;
+
+typedef struct naive_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    PGconn **free;
+    int nfree;
+} naive_pool;
+static naive_pool g_naive;
+
+static PGconn *connect_prepared(void)
+{
+    PGconn *pg = connect_or_die(g_direct);
+    PGresult *r = PQprepare(pg, "s", QUERY, 1, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        die("prepare", PQerrorMessage(pg));
+    PQclear(r);
+    return pg;
+}
+
+static bool raw_query(PGconn *pg, const char *const *params)
+{
+    PGresult *r = PQexecPrepared(pg, "s", 1, params, NULL, NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    PQclear(r);
+    return ok;
+}
+
+static bool one_query(uint64_t *rng, PGconn *own)
 {
     char aid[16];
     const char *params[] = {aid};
     snprintf(aid, sizeof aid, "%d", (int)(xs(rng) % NACCOUNTS) + 1);
+    if (g_kind == CL_RAW)
+        return raw_query(own, params);
+    if (g_kind == CL_NAIVE) {
+        pthread_mutex_lock(&g_naive.mu);
+        while (g_naive.nfree == 0)
+            pthread_cond_wait(&g_naive.cv, &g_naive.mu);
+        PGconn *pg = g_naive.free[--g_naive.nfree];
+        pthread_mutex_unlock(&g_naive.mu);
+        bool ok = raw_query(pg, params);
+        pthread_mutex_lock(&g_naive.mu);
+        g_naive.free[g_naive.nfree++] = pg;
+        pthread_cond_signal(&g_naive.cv);
+        pthread_mutex_unlock(&g_naive.mu);
+        return ok;
+    }
     alchdb_result *r = NULL;
     bool ok = alchdb_client_exec(g_client, QUERY, 1, params, &r) == 0 && alchdb_result_nrows(r) == 1;
     alchdb_result_free(r);
@@ -209,16 +276,19 @@ static bool one_query(uint64_t *rng)
 static void *closed_user(void *arg)
 {
     user *u = arg;
+    PGconn *own = g_kind == CL_RAW ? connect_prepared() : NULL;
     pthread_barrier_wait(&g_ubar);
     while (!atomic_load_explicit(&g_stop, memory_order_relaxed)) {
         int64_t t0 = alchdb__now_ns();
-        bool ok = one_query(&u->rng);
+        bool ok = one_query(&u->rng, own);
         alchdb__hist_record(g_lat, alchdb__now_ns() - t0);
         if (ok)
             u->count++;
         else
             u->errors++;
     }
+    if (own)
+        PQfinish(own);
     return NULL;
 }
 
@@ -235,7 +305,7 @@ static void *open_user(void *arg)
         struct timespec ts = {.tv_sec = next / 1000000000, .tv_nsec = next % 1000000000};
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
             ;
-        bool ok = one_query(&u->rng);
+        bool ok = one_query(&u->rng, NULL);
         /* latency from the intended send time: queueing is not hidden */
         alchdb__hist_record(g_lat, alchdb__now_ns() - next);
         if (ok)
@@ -322,7 +392,7 @@ int main(int argc, char **argv)
 {
     int threads = 8, users = 1000, big_pool = 100, rounds_opt = 0;
     double closed_secs = 0;
-    const char *only = "tp,unc,closed,open";
+    const char *only = "tp,unc,closed,refs,open", *modes = "abcd";
     bool quick = false;
     const char *json_path = NULL;
     for (int i = 1; i < argc; i++) {
@@ -340,14 +410,16 @@ int main(int argc, char **argv)
             quick = true;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc)
             only = argv[++i];
+        else if (!strcmp(argv[i], "--modes") && i + 1 < argc)
+            modes = argv[++i];
         else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
             rounds_opt = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--closed-secs") && i + 1 < argc)
             closed_secs = atof(argv[++i]);
         else
             die("usage", "bench_pool --direct CONNINFO [--bouncer CONNINFO] [--threads N] "
-                         "[--users N] [--quick] [--json FILE] [--only tp,unc,closed,open] "
-                         "[--rounds N] [--closed-secs S]");
+                         "[--users N] [--quick] [--json FILE] [--only tp,unc,closed,refs,open] "
+                         "[--modes abcd] [--rounds N] [--closed-secs S]");
     }
     if (!g_direct)
         die("usage", "--direct CONNINFO is required");
@@ -357,23 +429,27 @@ int main(int argc, char **argv)
         lsecs = closed_secs;
     bool do_tp = strstr(only, "tp") != NULL, do_unc = strstr(only, "unc") != NULL;
     bool do_closed = strstr(only, "closed") != NULL, do_open = strstr(only, "open") != NULL;
+    bool do_raw = strstr(only, "refs") || strstr(only, "raw"), do_naive = strstr(only, "refs") || strstr(only, "naive");
 
     /* (a)-(d), alternating rounds */
     g_client = make_client(threads);
-    double tps[NMODES][8] = {{0}};
+    double tps[NMODES][8] = {{0}}, cpu[NMODES][8] = {{0}};
     long errs[NMODES] = {0};
     for (int r = 0; do_tp && r < rounds; r++) {
         for (int m = 0; m < NMODES; m++) {
             int mode = (r % 2) ? NMODES - 1 - m : m; /* alternate the order */
-            if (mode == M_BOUNCER && !g_bouncer)
+            if ((mode == M_BOUNCER && !g_bouncer) || !strchr(modes, 'a' + mode))
                 continue;
-            tps[mode][r] = tp_round(mode, threads, mode == M_NEWCONN ? dsecs : secs, &errs[mode]);
-            fprintf(stderr, "  round %d %-26s %10.0f tps\n", r + 1, MODE_NAME[mode], tps[mode][r]);
+            tps[mode][r] = tp_round(mode, threads, mode == M_NEWCONN ? dsecs : secs, &errs[mode], &cpu[mode][r]);
+            fprintf(stderr, "  round %d %-26s %10.0f tps, client CPU %.1f us per query\n", r + 1, MODE_NAME[mode],
+                    tps[mode][r], cpu[mode][r]);
         }
     }
-    double med[NMODES];
-    for (int m = 0; m < NMODES; m++)
+    double med[NMODES], cpu_med[NMODES];
+    for (int m = 0; m < NMODES; m++) {
         med[m] = do_tp ? median(tps[m], rounds) : 0;
+        cpu_med[m] = do_tp ? median(cpu[m], rounds) : 0;
+    }
 
     /* uncontended acquire + release */
     alchdb_client_free(g_client);
@@ -392,19 +468,45 @@ int main(int argc, char **argv)
     /* 1000 users over a pool of 100 */
     g_client = make_client(big_pool);
     (void)users_run(false, big_pool, 0.5); /* open the 100 connections */
-    loop_result closed[8] = {{0}}, open_r = {0};
+    /* The closed loop, alternating with its two references in each round
+     * (the same harness, query and histogram): every kind's best round is
+     * reported, the least disturbed one on a shared machine. */
+    static const char *KIND_NAME[] = {"alchdb client", "raw thread per connection", "naive mutex+condvar pool"};
+    loop_result best[3] = {{0}}, open_r = {0};
     int lrounds = rounds_opt > 0 ? rounds : quick ? 1 : 2;
-    for (int r = 0; do_closed && r < lrounds; r++) {
-        closed[r] = users_run(false, users, lsecs);
-        fprintf(stderr, "  closed loop %d users / pool %d: %.0f tps p50 %.2f p95 %.2f p99 %.2f ms (%ld errors), "
-                        "context switches per request %.2f voluntary %.2f involuntary\n",
-                users, big_pool, closed[r].tps, closed[r].p50_ms, closed[r].p95_ms, closed[r].p99_ms,
-                closed[r].errors, closed[r].vcsw_per_req, closed[r].ivcsw_per_req);
+    bool run_kind[3] = {do_closed, do_raw, do_naive};
+    for (int r = 0; (do_closed || do_raw || do_naive) && r < lrounds; r++) {
+        for (int k = 0; k < 3; k++) {
+            int kind = (r % 2) ? 2 - k : k;
+            if (!run_kind[kind])
+                continue;
+            int n = kind == CL_RAW ? big_pool : users;
+            if (kind == CL_NAIVE) {
+                g_naive.free = malloc(sizeof(PGconn *) * (size_t)big_pool);
+                pthread_mutex_init(&g_naive.mu, NULL);
+                pthread_cond_init(&g_naive.cv, NULL);
+                for (g_naive.nfree = 0; g_naive.nfree < big_pool; g_naive.nfree++)
+                    g_naive.free[g_naive.nfree] = connect_prepared();
+            }
+            g_kind = kind;
+            loop_result lr = users_run(false, n, lsecs);
+            g_kind = CL_CLIENT;
+            if (kind == CL_NAIVE) {
+                for (int i = 0; i < g_naive.nfree; i++)
+                    PQfinish(g_naive.free[i]);
+                free(g_naive.free);
+                pthread_cond_destroy(&g_naive.cv);
+                pthread_mutex_destroy(&g_naive.mu);
+            }
+            fprintf(stderr, "  closed loop %d users, %s, %d connections: %.0f tps p50 %.2f p95 %.2f p99 %.2f ms "
+                            "(%ld errors), context switches per request %.2f voluntary %.2f involuntary\n",
+                    n, KIND_NAME[kind], big_pool, lr.tps, lr.p50_ms, lr.p95_ms, lr.p99_ms, lr.errors,
+                    lr.vcsw_per_req, lr.ivcsw_per_req);
+            if (lr.tps > best[kind].tps)
+                best[kind] = lr;
+        }
     }
-    loop_result cl = closed[0];
-    for (int r = 1; r < lrounds; r++)
-        if (closed[r].tps > cl.tps)
-            cl = closed[r]; /* report the best (least disturbed) round */
+    loop_result cl = best[CL_CLIENT];
     if (do_open)
         open_r = users_run(true, users, quick ? 4.0 : 8.0);
     fprintf(stderr, "  open loop %d users x 10/s: %.0f q/s p50 %.2f p95 %.2f p99 %.2f ms (%ld errors)\n",
@@ -416,8 +518,10 @@ int main(int argc, char **argv)
     printf("\n== bench/pool: %d threads, %d rounds, medians ==\n", threads, rounds);
     for (int m = 0; m < NMODES; m++)
         if (med[m] > 0)
-            printf("  %-28s %10.0f tps  (errors %ld)\n", MODE_NAME[m], med[m], errs[m]);
-    printf("  (b)/(a) = %.3f   target >= 0.97\n", med[M_CLIENT] / med[M_RAW]);
+            printf("  %-28s %10.0f tps  (errors %ld), client CPU %.1f us per query\n", MODE_NAME[m], med[m], errs[m],
+                   cpu_med[m]);
+    printf("  (b)/(a) = %.3f   target >= 0.97   (client CPU per query: the client adds %.2f us to raw libpq's %.2f)\n",
+           med[M_CLIENT] / med[M_RAW], cpu_med[M_CLIENT] - cpu_med[M_RAW], cpu_med[M_RAW]);
     if (med[M_BOUNCER] > 0)
         printf("  (b)/(c) = %.2f    target >= 1.8\n", med[M_CLIENT] / med[M_BOUNCER]);
     printf("  (b)/(d) = %.1f    target >= 50\n", med[M_CLIENT] / med[M_NEWCONN]);
@@ -425,6 +529,16 @@ int main(int argc, char **argv)
     printf("  closed loop %d threads / pool %d: %.0f tps, p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, %ld errors, "
            "%.2f + %.2f context switches per request\n",
            users, big_pool, cl.tps, cl.p50_ms, cl.p95_ms, cl.p99_ms, cl.errors, cl.vcsw_per_req, cl.ivcsw_per_req);
+    printf("  reference, %d threads each owning a raw prepared connection: %.0f tps, p95 %.2f ms, "
+           "%.2f + %.2f context switches per request\n",
+           big_pool, best[CL_RAW].tps, best[CL_RAW].p95_ms, best[CL_RAW].vcsw_per_req, best[CL_RAW].ivcsw_per_req);
+    printf("  reference, %d threads over %d raw connections, naive mutex+condvar pool: %.0f tps, p95 %.2f ms, "
+           "%.2f + %.2f context switches per request\n",
+           users, big_pool, best[CL_NAIVE].tps, best[CL_NAIVE].p95_ms, best[CL_NAIVE].vcsw_per_req,
+           best[CL_NAIVE].ivcsw_per_req);
+    if (best[CL_RAW].tps > 0 && best[CL_NAIVE].tps > 0)
+        printf("  closed loop / raw thread per connection = %.3f   closed loop / naive pool = %.2f\n",
+               cl.tps / best[CL_RAW].tps, cl.tps / best[CL_NAIVE].tps);
     printf("  open loop %d users, ~10k q/s offered: %.0f q/s, p50 %.2f ms, p95 %.2f ms, p99 %.2f ms   "
            "target p95 < 10 ms\n",
            users, open_r.tps, open_r.p50_ms, open_r.p95_ms, open_r.p99_ms);
@@ -443,6 +557,9 @@ int main(int argc, char **argv)
                 fprintf(f, "%s%.1f", r ? "," : "", tps[m][r]);
             fprintf(f, "]");
         }
+        fprintf(f, "},\"client_cpu_us_per_query\":{");
+        for (int m = 0; m < NMODES; m++)
+            fprintf(f, "%s\"%s\":%.2f", m ? "," : "", MODE_NAME[m], cpu_med[m]);
         fprintf(f, "},\"errors\":{");
         for (int m = 0; m < NMODES; m++)
             fprintf(f, "%s\"%s\":%ld", m ? "," : "", MODE_NAME[m], errs[m]);
@@ -450,14 +567,22 @@ int main(int argc, char **argv)
                 "},\"ratios\":{\"b_over_a\":%.4f,\"b_over_c\":%.4f,\"b_over_d\":%.2f},"
                 "\"uncontended_acquire_release_ns\":%.1f,"
                 "\"closed_loop\":{\"users\":%d,\"pool\":%d,\"tps\":%.1f,\"p50_ms\":%.3f,"
-                "\"p95_ms\":%.3f,\"p99_ms\":%.3f,\"errors\":%ld},"
+                "\"p95_ms\":%.3f,\"p99_ms\":%.3f,\"errors\":%ld,\"vcsw_per_req\":%.3f,\"ivcsw_per_req\":%.3f},"
+                "\"closed_loop_raw_thread_per_conn\":{\"threads\":%d,\"tps\":%.1f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,"
+                "\"p99_ms\":%.3f,\"errors\":%ld,\"vcsw_per_req\":%.3f,\"ivcsw_per_req\":%.3f},"
+                "\"closed_loop_naive_pool\":{\"users\":%d,\"pool\":%d,\"tps\":%.1f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,"
+                "\"p99_ms\":%.3f,\"errors\":%ld,\"vcsw_per_req\":%.3f,\"ivcsw_per_req\":%.3f},"
                 "\"open_loop\":{\"users\":%d,\"offered_qps\":%d,\"qps\":%.1f,\"p50_ms\":%.3f,"
                 "\"p95_ms\":%.3f,\"p99_ms\":%.3f,\"errors\":%ld},\"pool\":%s}\n",
                 /* parts left out with --only have no figures: 0, never NaN (JSON has none) */
                 med[M_RAW] > 0 ? med[M_CLIENT] / med[M_RAW] : 0.0,
                 med[M_BOUNCER] > 0 ? med[M_CLIENT] / med[M_BOUNCER] : 0.0,
                 med[M_NEWCONN] > 0 ? med[M_CLIENT] / med[M_NEWCONN] : 0.0, unc, users, big_pool, cl.tps, cl.p50_ms, cl.p95_ms,
-                cl.p99_ms, cl.errors, users, users * 10, open_r.tps, open_r.p50_ms, open_r.p95_ms,
+                cl.p99_ms, cl.errors, cl.vcsw_per_req, cl.ivcsw_per_req, big_pool, best[CL_RAW].tps,
+                best[CL_RAW].p50_ms, best[CL_RAW].p95_ms, best[CL_RAW].p99_ms, best[CL_RAW].errors,
+                best[CL_RAW].vcsw_per_req, best[CL_RAW].ivcsw_per_req, users, big_pool, best[CL_NAIVE].tps,
+                best[CL_NAIVE].p50_ms, best[CL_NAIVE].p95_ms, best[CL_NAIVE].p99_ms, best[CL_NAIVE].errors,
+                best[CL_NAIVE].vcsw_per_req, best[CL_NAIVE].ivcsw_per_req, users, users * 10, open_r.tps, open_r.p50_ms, open_r.p95_ms,
                 open_r.p99_ms, open_r.errors, pool_json ? pool_json : "null");
         fclose(f);
     }

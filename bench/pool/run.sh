@@ -66,16 +66,18 @@ BENCH_ARGS=(--direct "$DIRECT" --bouncer "$BOUNCER" --threads "$THREADS" --json 
 "$ALCHDB_BENCH_BIN" "${BENCH_ARGS[@]}" | tee "$WORK/bench.txt"
 
 # pgbench references for the 1000-client comparison (select-only, same query).
-pgb() { # name args...
-  local name=$1; shift
+pgb() { # name jobs args...
+  local name=$1 jobs=$2; shift 2
   mkdir -p "$WORK/$name"
-  (cd "$WORK/$name" && "$PG_BIN/pgbench" -n -S -j 2 -T "$PGB_T" -l "$@" -U postgres alchdb_test \
+  (cd "$WORK/$name" && "$PG_BIN/pgbench" -n -S -j "$jobs" -T "$PGB_T" -l "$@" -U postgres alchdb_test \
      > out.txt 2> err.txt) || { echo "pgbench $name failed:" >&2; tail -5 "$WORK/$name/err.txt" >&2; }
 }
 echo "bench/pool: pgbench 100 clients direct, prepared" >&2
-pgb direct100 -M prepared -c 100 -h 127.0.0.1 -p "$PORT"
+pgb direct100 2 -M prepared -c 100 -h 127.0.0.1 -p "$PORT"
+echo "bench/pool: pgbench 100 clients direct, prepared, a thread per client" >&2
+pgb direct100_j100 100 -M prepared -c 100 -h 127.0.0.1 -p "$PORT"
 echo "bench/pool: pgbench 1000 clients via PgBouncer pool 100" >&2
-pgb bouncer1000 -M simple -c 1000 -h 127.0.0.1 -p "$BPORT"
+pgb bouncer1000 2 -M simple -c 1000 -h 127.0.0.1 -p "$BPORT"
 
 python3 - "$WORK" "$JSON" <<'PY'
 import glob, json, os, re, sys
@@ -97,17 +99,30 @@ def pgb(name):
             "p99_ms": q(0.99), "transactions": len(lat)}
 res["pgbench_direct_100_prepared"] = pgb("direct100")
 res["pgbench_pgbouncer_1000_clients_pool_100"] = pgb("bouncer1000")
+res["pgbench_direct_100_prepared_thread_per_client"] = pgb("direct100_j100")
 cl = res["closed_loop"]["tps"]
 d100 = res["pgbench_direct_100_prepared"]["tps"]
 b1000 = res["pgbench_pgbouncer_1000_clients_pool_100"]["tps"]
 res["ratios"]["closed_loop_over_pgbench_direct_100"] = cl / d100 if d100 else None
 res["ratios"]["closed_loop_over_pgbench_pgbouncer_1000"] = cl / b1000 if b1000 else None
+j100 = res["pgbench_direct_100_prepared_thread_per_client"]["tps"]
+res["ratios"]["pgbench_thread_per_client_over_pgbench_direct_100"] = j100 / d100 if j100 and d100 else None
+raw = res.get("closed_loop_raw_thread_per_conn", {}).get("tps")
+res["ratios"]["raw_thread_per_conn_over_pgbench_direct_100"] = raw / d100 if raw and d100 else None
+res["ratios"]["closed_loop_over_raw_thread_per_conn"] = cl / raw if raw else None
 fmt = lambda v, f="%.2f": (f % v) if v is not None else "n/a"
 print("  pgbench 100 direct prepared:        %s tps, p50 %s p95 %s p99 %s ms" % (
     fmt(d100, "%.0f"), *(fmt(res["pgbench_direct_100_prepared"][k]) for k in ("p50_ms", "p95_ms", "p99_ms"))))
 print("  pgbench 1000 via PgBouncer pool 100: %s tps, p50 %s p95 %s p99 %s ms" % (
     fmt(b1000, "%.0f"), *(fmt(res["pgbench_pgbouncer_1000_clients_pool_100"][k]) for k in ("p50_ms", "p95_ms", "p99_ms"))))
+print("  pgbench 100 direct, thread per client: %s tps, p95 %s ms" % (
+    fmt(j100, "%.0f"), fmt(res["pgbench_direct_100_prepared_thread_per_client"]["p95_ms"])))
 print("  closed loop / pgbench 100 direct = %s   target >= 0.8" % fmt(res["ratios"]["closed_loop_over_pgbench_direct_100"], "%.3f"))
+print("  what threads cost: pgbench thread per client / pgbench 100 direct = %s, "
+      "raw thread per connection / pgbench 100 direct = %s, closed loop / raw thread per connection = %s" % (
+    fmt(res["ratios"]["pgbench_thread_per_client_over_pgbench_direct_100"], "%.3f"),
+    fmt(res["ratios"]["raw_thread_per_conn_over_pgbench_direct_100"], "%.3f"),
+    fmt(res["ratios"]["closed_loop_over_raw_thread_per_conn"], "%.3f")))
 print("  closed loop / pgbench 1000 via PgBouncer = %s" % fmt(res["ratios"]["closed_loop_over_pgbench_pgbouncer_1000"], "%.2f"))
 res["machine"] = {"nproc": os.cpu_count(), "uname": " ".join(os.uname())}
 if out:
