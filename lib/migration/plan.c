@@ -116,7 +116,7 @@ int alchdb__mig_plan_file(mig_file *f)
         const mig_stmt *st = &f->stmts[i];
         if (st->txn_control)
             continue;
-        mig_phase *p;
+        mig_phase *p = NULL;
         int rc;
         if (heavy(st)) {
             batch = NULL;

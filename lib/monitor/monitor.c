@@ -606,7 +606,7 @@ int alchdb__monitor_record_at(alchdb_monitor *mon, const alchdb_monitor_query *q
     uint64_t raw_key = alchdb__hash64(q->sql, len, SEED_RAW);
     if (!raw_key)
         raw_key = 1;
-    uint32_t slot, gen;
+    uint32_t slot = 0, gen = 0;
     mon_pattern *p;
     bool created = false;
     /* The slow path may absorb failures (a text that does not parse, a
@@ -751,7 +751,7 @@ int alchdb__monitor_key_of(alchdb_monitor *mon, const char *sql, size_t len, uin
     if (rc != 0)
         return rc;
     uint64_t raw_key = alchdb__hash64(sql, len, SEED_RAW);
-    uint32_t slot, gen;
+    uint32_t slot = 0, gen = 0;
     if (!cache_get(mon, raw_key ? raw_key : 1, (uint32_t)len, 0, &slot, &gen))
         return alchdb__error(ALCHDB_E_NOTFOUND, "monitor key: text not in the cache");
     mon_pattern *p = mon->slots[slot];
