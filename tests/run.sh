@@ -214,7 +214,7 @@ configure_build ci "$CI" -Dwerror=true && CI_OK=1
 if [ $CI_OK = 1 ]; then
   banner "gates"
   t0=$(now)
-  for gate in symbols headers abi_pin abi consumer; do
+  for gate in symbols headers abi_pin abi consumer seams; do
     echo "-- gate $gate"
     if tests/gates/$gate.sh "$CI"; then
       record PASS gate "$gate"

@@ -73,6 +73,12 @@ void alchdb__client_set_route(alchdb_client *c, const alchdb__route_hooks *hooks
     c->route_ud = ud;
 }
 
+void alchdb__client_set_observer(alchdb_client *c, const alchdb__observe_hooks *hooks, void *ud)
+{
+    c->observe = hooks;
+    c->observe_ud = hooks ? ud : NULL;
+}
+
 void alchdb__client_attach_cache(alchdb_client *c, const alchdb__cache_hooks *hooks, void *ud)
 {
     if (c->cache && c->cache->destroy)

@@ -155,6 +155,8 @@ typedef struct alchdb__observe_hooks {
 alchdb__route_ref alchdb__client_route(const alchdb_client *c);
 /* Route the client's statements through hooks/ud (set once, at creation). */
 void alchdb__client_set_route(alchdb_client *c, const alchdb__route_hooks *hooks, void *ud);
+/* Report the client's statements to hooks/ud (hooks NULL: to nobody). */
+void alchdb__client_set_observer(alchdb_client *c, const alchdb__observe_hooks *hooks, void *ud);
 /* Install hooks/ud as the client's cache binding (hooks NULL: none), after
  * the previous binding's destroy hook ran. */
 void alchdb__client_attach_cache(alchdb_client *c, const alchdb__cache_hooks *hooks, void *ud);

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "dashboard/dash.h"
-#include "perftest/pt.h"
+#include "perftest/seam.h"
 
 ALCHDB_API int alchdb_dashboard_new(const alchdb_dashboard_config *cfg, alchdb_dashboard **out)
 {
@@ -94,25 +94,6 @@ ALCHDB_API int alchdb_dashboard_attach_advisor(alchdb_dashboard *d, const alchdb
     return 0;
 }
 
-/* A fresh config holding a deep copy of src's options (NULL src: the defaults). */
-static int pt_config_copy(const alchdb_perftest_config *src, alchdb_perftest_config **out)
-{
-    *out = NULL;
-    alchdb_perftest_config *c;
-    int rc = alchdb_perftest_config_new(&c);
-    if (rc != 0)
-        return rc;
-    if (src) {
-        alchdb__opts_free(&c->opts);
-        if (alchdb__opts_copy(&c->opts, &src->opts) != 0) {
-            alchdb__free(c);
-            return alchdb__nomem("perftest options");
-        }
-    }
-    *out = c;
-    return 0;
-}
-
 ALCHDB_API int alchdb_dashboard_attach_perftest(alchdb_dashboard *d, alchdb_perftest_store *st,
                                                 const alchdb_perftest_target *target,
                                                 const alchdb_perftest_config *cfg)
@@ -125,7 +106,7 @@ ALCHDB_API int alchdb_dashboard_attach_perftest(alchdb_dashboard *d, alchdb_perf
     alchdb_perftest_config *copy = NULL;
     alchdb_perftest_target t = {0};
     if (st) {
-        int rc = cfg ? pt_config_copy(cfg, &copy) : 0;
+        int rc = cfg ? alchdb__perftest_config_copy(cfg, &copy) : 0;
         if (rc != 0)
             return rc;
         memcpy(&t, target, target->size < sizeof t ? target->size : sizeof t);
@@ -147,7 +128,7 @@ int alchdb__dash_perftest_base(alchdb_dashboard *d, alchdb_perftest_store **st,
     pthread_mutex_lock(&d->mu);
     *st = d->pt_store;
     *target = d->pt_target;
-    int rc = pt_config_copy(d->pt_cfg, cfg);
+    int rc = alchdb__perftest_config_copy(d->pt_cfg, cfg);
     pthread_mutex_unlock(&d->mu);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "pt.h"
+#include "seam.h"
 
 #define MS 1000
 #define S (1000 * MS)
@@ -251,4 +252,22 @@ void alchdb__pt_timing(const alchdb__opts *o, pt_timing *t)
     }
     if (d > 0 && t->cooldown_us > d / 4)
         t->cooldown_us = d / 4;
+}
+
+int alchdb__perftest_config_copy(const alchdb_perftest_config *src, alchdb_perftest_config **out)
+{
+    *out = NULL;
+    alchdb_perftest_config *c;
+    int rc = alchdb_perftest_config_new(&c);
+    if (rc != 0)
+        return rc;
+    if (src) {
+        alchdb__opts_free(&c->opts);
+        if (alchdb__opts_copy(&c->opts, &src->opts) != 0) {
+            alchdb__free(c);
+            return alchdb__nomem("perftest options");
+        }
+    }
+    *out = c;
+    return 0;
 }

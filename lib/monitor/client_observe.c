@@ -1,10 +1,13 @@
-/* The client reporting every statement to a query monitor (the observe seam
- * of client/seams.h). */
+/* The monitor's side of the client's observe seam (client/seams.h): every
+ * statement a client runs, recorded in the monitor attached with
+ * alchdb_client_set_monitor(). Sees the client only through the seam. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "alchdb/client.h"
 #include "alchdb/monitor.h"
-#include "client/client_internal.h"
+#include "client/seams.h"
+#include "internal.h"
 
 static void m_observe(void *ud, const alchdb__exec_ctx *ctx)
 {
@@ -57,7 +60,6 @@ static const alchdb__observe_hooks monitor_hooks = {m_observe};
 ALCHDB_API int alchdb_client_set_monitor(alchdb_client *c, struct alchdb_monitor *mon)
 {
     ALCHDB_CHECK_ARG(c, "client", "must not be NULL");
-    c->observe = mon ? &monitor_hooks : NULL;
-    c->observe_ud = mon;
+    alchdb__client_set_observer(c, mon ? &monitor_hooks : NULL, mon);
     return 0;
 }
