@@ -66,6 +66,7 @@ typedef struct adv_index {
     bool unique, primary, exclusion, valid, constraint;
     bool partitioned; /* the index of a partitioned table: bytes and scans are its partitions' */
     bool attached;    /* a partition's index attached to its parent's index */
+    bool plain_keys;  /* every key column has its type's default operator class and the column's collation */
     int64_t bytes, scans;
     const char *fk_name; /* borrowed: an FK this index supports, NULL if none */
 } adv_index;
@@ -257,16 +258,27 @@ void alchdb__adv_tree_stats(const alchdb_advisor_report *r, const adv_table *t, 
 /* An index can be built on t the documented way: every partition (at every
  * level) is a table the advisor reads, none a foreign table. */
 bool alchdb__adv_indexable(const alchdb_advisor_report *r, const adv_table *t);
+/* The key columns of an index to be made, by name (a partition's attribute
+ * numbers may differ from its parent's), with their ADV_ORD_* (ord NULL: all
+ * ascending): what an existing partition index must hold to be attached
+ * instead of building another. */
+typedef struct adv_keyspec {
+    const char *const *names;
+    const uint8_t *ord;
+    int n;
+} adv_keyspec;
 /* The statements that create index name on t with keys (quoted column list)
  * and pred (NULL: none): CREATE INDEX CONCURRENTLY, or on a partitioned
  * table the documented way (ON ONLY the parent, CONCURRENTLY on each
- * partition named from its table + stem_cols + suffix, ATTACH PARTITION).
- * *create_sql is the statements one per line. 0, ALCHDB_E_NOMEM, or
- * ALCHDB_E_STATE when a partition cannot hold an index (foreign table, or
- * not readable): nothing is made. */
+ * partition named from its table + stem_cols + suffix, ATTACH PARTITION). A
+ * partition that already has an index equivalent to spec (as PostgreSQL's
+ * ATTACH PARTITION requires it) gets that one attached instead (spec NULL or
+ * pred set: never). *create_sql is the statements one per line. 0,
+ * ALCHDB_E_NOMEM, or ALCHDB_E_STATE when a partition cannot hold an index
+ * (foreign table, or not readable): nothing is made. */
 int alchdb__adv_create_steps(adv_ctx *c, adv_table *t, const char *name, const char *keys, const char *pred,
-                             const char *stem_cols, const char *suffix, adv_step **steps, size_t *nsteps,
-                             char **create_sql);
+                             const adv_keyspec *spec, const char *stem_cols, const char *suffix, adv_step **steps,
+                             size_t *nsteps, char **create_sql);
 void alchdb__adv_steps_free(adv_step *steps, size_t n);
 
 /* catalog.c */

@@ -51,7 +51,10 @@ static const char q_indexes[] =
     "pg_partition_tree(i.indexrelid) t) ELSE pg_relation_size(i.indexrelid) END, "
     "CASE WHEN ci.relkind = 'I' THEN (SELECT coalesce(sum(u.idx_scan), 0) FROM pg_partition_tree(i.indexrelid) t "
     "JOIN pg_stat_user_indexes u ON u.indexrelid = t.relid) ELSE coalesce(s.idx_scan, 0) END, "
-    "ci.relkind = 'I', ci.relispartition "
+    "ci.relkind = 'I', ci.relispartition, "
+    "NOT EXISTS (SELECT 1 FROM generate_series(0, i.indnkeyatts - 1) s JOIN pg_opclass o ON o.oid = i.indclass[s] "
+    "LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[s] "
+    "WHERE NOT o.opcdefault OR a.attnum IS NULL OR i.indcollation[s] <> a.attcollation) "
     "FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid "
     "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = ci.relam "
     "LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid WHERE " USER_RELS
@@ -274,6 +277,7 @@ static int load_indexes(adv_ctx *c)
         x->scans = i64(res, i, 20);
         x->partitioned = tf(res, i, 21);
         x->attached = tf(res, i, 22);
+        x->plain_keys = tf(res, i, 23);
         if (!x->schema || !x->name || !x->am || !x->def || x->natts < 0 || x->natts > 64 ||
             (PQgetvalue(res, i, 6)[0] && !x->exprs) || (PQgetvalue(res, i, 7)[0] && !x->pred)) {
             rc = alchdb__nomem("advisor indexes");
@@ -590,9 +594,18 @@ static int find_fk_without_index(adv_ctx *c)
             stems = alchdb__sb_finish(&stem);
         }
         m->idx_name = stems ? alchdb__adv_index_name(r, f->table->schema, stems, "_fk_idx") : NULL;
-        int rc = !m->cols_text || !m->idx_name || !keys_text ? ALCHDB_E_NOMEM
-                 : alchdb__adv_create_steps(c, f->table, m->idx_name, keys_text, NULL, stem_cols, "_fk_idx",
-                                            &m->steps, &m->nsteps, &m->create_sql);
+        const char **names = alchdb__calloc((size_t)(f->ncols ? f->ncols : 1), sizeof *names);
+        bool named = names != NULL;
+        for (int k = 0; names && k < f->ncols; k++) {
+            names[k] = f->cols[k] > 0 && f->cols[k] <= f->table->ncols ? f->table->cols[f->cols[k]] : NULL;
+            named = named && names[k];
+        }
+        adv_keyspec spec = {names, NULL, f->ncols};
+        int rc = !m->cols_text || !m->idx_name || !keys_text || !names
+                     ? ALCHDB_E_NOMEM
+                     : alchdb__adv_create_steps(c, f->table, m->idx_name, keys_text, NULL, named ? &spec : NULL,
+                                                stem_cols, "_fk_idx", &m->steps, &m->nsteps, &m->create_sql);
+        alchdb__free(names);
         alchdb__free(stems);
         alchdb__free(stem_cols);
         alchdb__free(keys_text);

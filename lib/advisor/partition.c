@@ -71,6 +71,7 @@ void alchdb__adv_steps_free(adv_step *steps, size_t n)
 typedef struct builder {
     adv_ctx *c;
     const char *keys, *pred, *stem_cols, *suffix;
+    const adv_keyspec *spec;
     adv_step *v;
     size_t n, cap;
     int rc;
@@ -131,6 +132,36 @@ bool alchdb__adv_indexable(const alchdb_advisor_report *r, const adv_table *t)
     return buildable_at(r, t, 0);
 }
 
+/* An index of partition p that ALTER INDEX ... ATTACH PARTITION accepts for
+ * the index being built (PostgreSQL compares them as CompareIndexInfo does:
+ * access method, key columns and their order, operator classes, collations,
+ * options, no INCLUDE columns, expressions or predicate, and uniqueness),
+ * valid and not attached to another parent index yet: attaching it saves
+ * building a second one like it. NULL when there is none. */
+static const adv_index *attachable(const builder *b, const adv_table *p)
+{
+    const alchdb_advisor_report *r = b->c->r;
+    if (!b->spec || b->pred || p->kind == 'p')
+        return NULL;
+    for (size_t i = 0; i < r->nindexes; i++) {
+        const adv_index *x = &r->indexes[i];
+        if (x->table != p || !x->valid || x->attached || x->unique || x->primary || x->exclusion || x->constraint ||
+            !x->plain_keys || x->exprs || x->pred || strcmp(x->am, "btree") || x->nkeys != b->spec->n ||
+            x->natts != x->nkeys)
+            continue;
+        bool same = true;
+        for (int j = 0; j < b->spec->n && same; j++) {
+            int16_t a = x->keys[j];
+            int ord = b->spec->ord ? b->spec->ord[j] & (ADV_ORD_DESC | ADV_ORD_NULLS_FIRST) : 0;
+            same = a > 0 && a <= p->ncols && p->cols[a] && b->spec->names[j] && !strcmp(p->cols[a], b->spec->names[j]) &&
+                   x->option[j] == ord;
+        }
+        if (same)
+            return x;
+    }
+    return NULL;
+}
+
 /* Steps that leave index name on t valid (t partitioned: with its partitions). */
 static void build(builder *b, adv_table *t, char *name)
 {
@@ -150,6 +181,13 @@ static void build(builder *b, adv_table *t, char *name)
         if (p->parent != t)
             continue;
         alchdb__strbuf sb;
+        const adv_index *have = attachable(b, p);
+        if (have) {
+            alchdb__sb_init(&sb);
+            alchdb__sb_printf(&sb, "ALTER INDEX %s ATTACH PARTITION %s;", qparent, have->qname);
+            add(b, alchdb__sb_finish(&sb), NULL, NULL, false);
+            continue;
+        }
         alchdb__sb_init(&sb);
         alchdb__sb_printf(&sb, "%s%s", p->name, b->stem_cols);
         char *stem = alchdb__sb_finish(&sb);
@@ -171,15 +209,15 @@ static void build(builder *b, adv_table *t, char *name)
 }
 
 int alchdb__adv_create_steps(adv_ctx *c, adv_table *t, const char *name, const char *keys, const char *pred,
-                             const char *stem_cols, const char *suffix, adv_step **steps, size_t *nsteps,
-                             char **create_sql_out)
+                             const adv_keyspec *spec, const char *stem_cols, const char *suffix, adv_step **steps,
+                             size_t *nsteps, char **create_sql_out)
 {
     *steps = NULL;
     *nsteps = 0;
     *create_sql_out = NULL;
     if (!alchdb__adv_indexable(c->r, t))
         return ALCHDB_E_STATE;
-    builder b = {.c = c, .keys = keys, .pred = pred, .stem_cols = stem_cols, .suffix = suffix};
+    builder b = {.c = c, .keys = keys, .pred = pred, .spec = spec, .stem_cols = stem_cols, .suffix = suffix};
     char *own = alchdb__strdup(name);
     if (!own)
         return alchdb__nomem("advisor index statements");

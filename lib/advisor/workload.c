@@ -685,9 +685,14 @@ static int emit(wctx *x, cand *k, const char *verified, double total_cost)
         stem = alchdb__sb_finish(&st);
     }
     m->name = stem ? alchdb__adv_index_name(r, k->t->schema, stem, suffix) : NULL;
+    const char *names[MAX_COLS];
+    bool named = true;
+    for (int j = 0; j < k->ncols; j++)
+        named = named && (names[j] = col_name(k, j)) != NULL;
+    adv_keyspec spec = {names, k->ord, k->ncols};
     if (m->name && keys &&
-        alchdb__adv_create_steps(x->c, k->t, m->name, keys, k->pred, cols_stem, suffix, &m->steps, &m->nsteps,
-                                 &m->create_sql))
+        alchdb__adv_create_steps(x->c, k->t, m->name, keys, k->pred, named ? &spec : NULL, cols_stem, suffix,
+                                 &m->steps, &m->nsteps, &m->create_sql))
         m->create_sql = NULL; /* out of memory (tables that cannot take the index were ruled out before) */
     alchdb__free(stem);
     alchdb__free(cols_stem);

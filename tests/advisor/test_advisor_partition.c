@@ -1,7 +1,8 @@
 /* Partitioned tables on the rig: a suggested index is created the way
  * PostgreSQL 15 allows (ON ONLY the parent, CONCURRENTLY per partition,
  * ATTACH), applying it leaves a valid index the planner uses, no partition
- * gets an index its parent's index already gives it, foreign keys of a
+ * gets an index its parent's index already gives it, a partition's own index
+ * like the parent's is attached rather than doubled, foreign keys of a
  * partitioned table are advised once, a tree with a foreign partition gets no
  * suggestion, and a failed apply leaves nothing of its own behind. */
 #include "advtest.h"
@@ -175,6 +176,45 @@ START_TEST(test_foreign_partition)
 }
 END_TEST
 
+/* A partition that already has an index like the one the parent gets: it is
+ * attached, as a plain CREATE INDEX on the parent would do, instead of a
+ * second one being built next to it; one that differs (DESC) is not. */
+START_TEST(test_attach_existing)
+{
+    const char *db = "adv_part_attach";
+    setup(db);
+    PGconn *c = connect_to(db, NULL);
+    exec_ok(c, "CREATE INDEX m1_dev_own ON m1 (dev)");
+    exec_ok(c, "CREATE INDEX m2b_dev_desc ON m2b (dev DESC)");
+    exec_ok(c, "ANALYZE");
+    alchdb_advisor_report *r = analyze(db, NULL, true, parent_and_partition);
+    ck_assert_int_eq(alchdb_advisor_report_count(r, ALCHDB_ADVISOR_MISSING), 1);
+    const char *sql = alchdb_advisor_report_item_sql(r, ALCHDB_ADVISOR_MISSING, 0);
+    ck_assert_msg(strstr(sql, "\nALTER INDEX public.m_dev_idx ATTACH PARTITION public.m1_dev_own;\n"), "%s", sql);
+    ck_assert_msg(!strstr(sql, "m1_dev_idx") && !strstr(sql, "m2b_dev_desc"), "%s", sql);
+    ck_assert_msg(strstr(sql, "CREATE INDEX CONCURRENTLY m2b_dev_idx ON public.m2b (dev);"), "%s", sql);
+    ck_assert_msg(strstr(sql, "CREATE INDEX CONCURRENTLY m2a_dev_idx ON public.m2a (dev);"), "%s", sql);
+    /* the foreign key's suggestion is the same sequence */
+    ck_assert_int_eq(alchdb_advisor_report_count(r, ALCHDB_ADVISOR_FK), 1);
+    ck_assert_msg(strstr(alchdb_advisor_report_item_sql(r, ALCHDB_ADVISOR_FK, 0), "ATTACH PARTITION public.m1_dev_own;"),
+                  "%s", alchdb_advisor_report_item_sql(r, ALCHDB_ADVISOR_FK, 0));
+    alchdb_advisor_config *o = apply_opts(db);
+    ck_assert_msg(alchdb_advisor_apply(o, r, ALCHDB_ADVISOR_MISSING, 0) == 0, "%s", alchdb_last_error_message());
+    ck_assert_int_eq(count_rows(c, "SELECT count(*) FROM pg_partition_tree('m_dev_idx') t JOIN pg_index i "
+                                   "ON i.indexrelid = t.relid WHERE i.indisvalid"),
+                     5);
+    ck_assert_int_eq(count_rows(c, "SELECT count(*) FROM pg_partition_tree('m_dev_idx') WHERE relid = "
+                                   "'m1_dev_own'::regclass"),
+                     1);
+    ck_assert_int_eq(count_rows(c, "SELECT count(*) FROM pg_index WHERE indrelid = 'm1'::regclass"), 2); /* and m1_id_idx */
+    ck_assert_int_eq(count_rows(c, "SELECT count(*) FROM pg_index WHERE indrelid = 'm2b'::regclass"), 3); /* and m2b_id_idx */
+    PQfinish(c);
+    alchdb_advisor_report_free(r);
+    alchdb_advisor_config_free(o);
+    drop_db(db);
+}
+END_TEST
+
 /* A statement of the sequence fails (a name taken after the analysis): the
  * indexes the apply made are dropped, the one someone else made is kept. */
 START_TEST(test_failed_apply_cleans_up)
@@ -211,6 +251,7 @@ int main(void)
     tcase_add_test(tc, test_inherited_index_covers);
     tcase_add_test(tc, test_foreign_partition);
     tcase_add_test(tc, test_failed_apply_cleans_up);
+    tcase_add_test(tc, test_attach_existing);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
