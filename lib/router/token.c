@@ -3,6 +3,7 @@
  * functions over bytes, so a fuzzer can drive them without a server. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pqconn.h"
@@ -156,6 +157,17 @@ int alchdb__token_parse(const char *text, size_t len, alchdb__token *out, const 
     return 0;
 }
 
+int64_t alchdb__lsn_insert_to_end(int64_t lsn, int64_t seg_off, int64_t blcksz)
+{
+    if (lsn < 0 || seg_off < 0 || blcksz <= 0 || seg_off > lsn)
+        return lsn;
+    int64_t page_off = seg_off % blcksz;
+    bool first = seg_off < blcksz;
+    if (first ? (page_off == 40 || page_off == 36) : (page_off == 24 || page_off == 20))
+        return lsn - page_off;
+    return lsn;
+}
+
 int alchdb__token_read(PGconn *pg, uint64_t sysid, int64_t deadline_ns, alchdb__token *out, char *why, size_t cap)
 {
     /* One round trip. The insert position covers every record already
@@ -163,18 +175,24 @@ int alchdb__token_read(PGconn *pg, uint64_t sysid, int64_t deadline_ns, alchdb__
      * primary its timeline never changes (only a promotion starts one). */
     alchdb__deadline d = {.at_ns = deadline_ns};
     PGresult *res = NULL;
-    if (alchdb__pq_exec(pg, "SELECT l::text, pg_walfile_name(l) FROM pg_current_wal_insert_lsn() l", &d, &res)) {
+    if (alchdb__pq_exec(pg,
+                        "SELECT l::text, pg_walfile_name(l), (pg_walfile_name_offset(l)).file_offset, "
+                        "current_setting('wal_block_size') FROM pg_current_wal_insert_lsn() l",
+                        &d, &res)) {
         if (why && cap)
             snprintf(why, cap, "reading the WAL position timed out");
         return -1;
     }
     int rc = -1;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 4 ||
+        PQgetisnull(res, 0, 0)) {
         if (why && cap)
             alchdb__pq_message(why, cap, res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
     } else {
         out->sysid = sysid;
-        out->lsn = alchdb__lsn_parse(PQgetvalue(res, 0, 0));
+        out->lsn = alchdb__lsn_insert_to_end(alchdb__lsn_parse(PQgetvalue(res, 0, 0)),
+                                             strtoll(PQgetvalue(res, 0, 2), NULL, 10),
+                                             strtoll(PQgetvalue(res, 0, 3), NULL, 10));
         out->timeline = alchdb__walfile_timeline(PQgetvalue(res, 0, 1));
         if (out->lsn >= 0 && out->timeline != 0)
             rc = 0;

@@ -54,9 +54,20 @@ int64_t alchdb__lsn_parse(const char *text);
  * the name is not one. */
 uint32_t alchdb__walfile_timeline(const char *name);
 
+/* An insert position (where the next WAL record will start) as the end of
+ * the last record written, the form a standby's replay position takes: a
+ * position right after a page header (nothing written on the page yet: the
+ * last record ended at the page boundary, or a WAL switch ended the segment)
+ * becomes the boundary, which standbys do reach; any other is unchanged.
+ * seg_off is the position's offset in its WAL segment, blcksz the server's
+ * wal_block_size. Headers are 24 bytes (40 on a segment's first page) on
+ * 64-bit servers, 20 (36) where MAXALIGN is 4; a record never starts at the
+ * other width, so both are recognised. Pure. */
+int64_t alchdb__lsn_insert_to_end(int64_t lsn, int64_t seg_off, int64_t blcksz);
+
 /* Read, on a connection to a primary outside a transaction, the position of
- * everything committed on it so far (its WAL insert position and timeline: one
- * round trip). sysid is the cluster's, as the router knows it (copied into
+ * everything committed on it so far (its WAL insert position as a record end,
+ * alchdb__lsn_insert_to_end, and timeline: one round trip). sysid is the cluster's, as the router knows it (copied into
  * the token; 0 when the caller only wants the position). Returns 0, or -1
  * with the reason (redacted, one line) in why when why is not NULL; the
  * thread's error detail is left alone. The caller checks PQstatus() to tell

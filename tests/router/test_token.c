@@ -164,6 +164,31 @@ START_TEST(test_lsn_and_walfile)
 }
 END_TEST
 
+/* Insert positions right after a page header become the page boundary (the
+ * end of the last record, what a standby's replay position says); others
+ * stay. 16 MiB segments, 8 KiB pages. */
+START_TEST(test_insert_to_end)
+{
+    const int64_t seg = INT64_C(16) << 20, bs = 8192, base = INT64_C(5) * seg;
+    /* a segment's first page: the long header (40; 36 with MAXALIGN 4) */
+    ck_assert_int_eq(alchdb__lsn_insert_to_end(base + 40, 40, bs), base);
+    ck_assert_int_eq(alchdb__lsn_insert_to_end(base + 36, 36, bs), base);
+    /* any other page: the short header (24; 20) */
+    ck_assert_int_eq(alchdb__lsn_insert_to_end(base + 3 * bs + 24, 3 * bs + 24, bs), base + 3 * bs);
+    ck_assert_int_eq(alchdb__lsn_insert_to_end(base + 3 * bs + 20, 3 * bs + 20, bs), base + 3 * bs);
+    /* records already on the page, or a short-header offset on the first page */
+    ck_assert_int_eq(alchdb__lsn_insert_to_end(base + 3 * bs + 64, 3 * bs + 64, bs), base + 3 * bs + 64);
+    ck_assert_int_eq(alchdb__lsn_insert_to_end(base + 24, 24, bs), base + 24);
+    ck_assert_int_eq(alchdb__lsn_insert_to_end(base + 3 * bs + 40, 3 * bs + 40, bs), base + 3 * bs + 40);
+    ck_assert_int_eq(alchdb__lsn_insert_to_end(base + 16384 + 24, 16384 + 24, 16384), base + 16384);
+    /* nonsense in, unchanged out */
+    ck_assert_int_eq(alchdb__lsn_insert_to_end(-1, 40, bs), -1);
+    ck_assert_int_eq(alchdb__lsn_insert_to_end(base + 40, -1, bs), base + 40);
+    ck_assert_int_eq(alchdb__lsn_insert_to_end(base + 40, 40, 0), base + 40);
+    ck_assert_int_eq(alchdb__lsn_insert_to_end(30, 40, bs), 30);
+}
+END_TEST
+
 START_TEST(test_history_parse)
 {
     router_switch sw[4];
@@ -271,6 +296,7 @@ int main(void)
     tcase_add_test(tc, test_malformed_refused);
     tcase_add_test(tc, test_any_bytes);
     tcase_add_test(tc, test_lsn_and_walfile);
+    tcase_add_test(tc, test_insert_to_end);
     tcase_add_test(tc, test_history_parse);
     tcase_add_test(tc, test_token_against_history);
     suite_add_tcase(s, tc);
