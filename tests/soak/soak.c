@@ -20,9 +20,12 @@
  * descriptors after the warm-up (the first quarter) did not grow by more than
  * 8; 1 otherwise; 2 on a usage error. The memory slope (KiB per minute, a
  * least-squares fit over the samples after the warm-up) is reported, and
- * judged only on runs of at least 10 minutes: more than 256 KiB/min fails. */
+ * judged only on runs of at least 10 minutes: more than 256 KiB/min fails.
+ * The live heap (mallinfo2: bytes handed out and not freed) is sampled and
+ * reported beside it, to tell a growing heap from the allocator's reserve. */
 #include <dirent.h>
 #include <libpq-fe.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -71,6 +74,15 @@ static long rss_kib(void)
         res = -1;
     fclose(f);
     return res < 0 ? -1 : res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* The bytes the allocator has handed out and not got back (all arenas, mmapped
+ * chunks included): live heap, apart from what the allocator keeps for reuse,
+ * which RSS also counts. */
+static long heap_kib(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return (long)((mi.uordblks + mi.hblkhd) / 1024);
 }
 
 static int open_fds(void)
@@ -313,18 +325,19 @@ int main(int argc, char **argv)
     }
     pthread_attr_destroy(&attr);
 
-    static double ts[MAX_SAMPLES], rss[MAX_SAMPLES], fds[MAX_SAMPLES];
+    static double ts[MAX_SAMPLES], rss[MAX_SAMPLES], heap[MAX_SAMPLES], fds[MAX_SAMPLES];
     int n = 0;
     double t0 = now_s(), end = t0 + (double)seconds;
     printf("soak: %ld threads for %ld s, a sample every %ld s (table %s)\n", started, seconds, interval, g.table);
-    printf("%8s %10s %6s %10s %10s %8s %7s %6s\n", "t_s", "rss_kib", "fds", "reads", "writes", "txns",
-           "errors", "stale");
+    printf("%8s %10s %10s %6s %10s %10s %8s %7s %6s\n", "t_s", "rss_kib", "heap_kib", "fds", "reads", "writes",
+           "txns", "errors", "stale");
     while (n < MAX_SAMPLES) {
         double now = now_s();
         ts[n] = now - t0;
         rss[n] = (double)rss_kib();
+        heap[n] = (double)heap_kib();
         fds[n] = (double)open_fds();
-        printf("%8.0f %10.0f %6.0f %10lld %10lld %8lld %7lld %6lld\n", ts[n], rss[n], fds[n],
+        printf("%8.0f %10.0f %10.0f %6.0f %10lld %10lld %8lld %7lld %6lld\n", ts[n], rss[n], heap[n], fds[n],
                (long long)atomic_load(&g.reads), (long long)atomic_load(&g.writes),
                (long long)atomic_load(&g.txns), (long long)atomic_load(&g.errors),
                (long long)atomic_load(&g.stale));
@@ -341,6 +354,7 @@ int main(int argc, char **argv)
 
     int from = n / 4; /* the warm-up: pools, caches and the monitor fill up */
     double kib_per_min = slope(ts + from, rss + from, n - from) * 60.0;
+    double heap_per_min = slope(ts + from, heap + from, n - from) * 60.0;
     double fd_growth = fds[n - 1] - fds[from];
     long long ops = atomic_load(&g.reads) + atomic_load(&g.writes) + atomic_load(&g.txns);
     alchdb_cache_metrics cm = {.size = sizeof cm};
@@ -348,8 +362,9 @@ int main(int argc, char **argv)
     printf("soak: %lld operations (%.0f/s), %lld errors, %lld stale reads, cache hits %lld of %lld lookups\n",
            ops, (double)ops / (ts[n - 1] > 0 ? ts[n - 1] : 1), (long long)atomic_load(&g.errors),
            (long long)atomic_load(&g.stale), (long long)cm.hits, (long long)(cm.hits + cm.misses));
-    printf("soak: RSS %.0f -> %.0f KiB, slope after warm-up %.1f KiB/min; open descriptors %.0f -> %.0f\n",
-           rss[from], rss[n - 1], kib_per_min, fds[from], fds[n - 1]);
+    printf("soak: RSS %.0f -> %.0f KiB, slope after warm-up %.1f KiB/min; live heap %.0f -> %.0f KiB, "
+           "slope %.1f KiB/min; open descriptors %.0f -> %.0f\n",
+           rss[from], rss[n - 1], kib_per_min, heap[from], heap[n - 1], heap_per_min, fds[from], fds[n - 1]);
     if (atomic_load(&g.errors))
         printf("soak: last error: %s\n", g.last_error);
 
