@@ -113,7 +113,9 @@ static int print_module(FILE *to, const char *module, int fmt)
         char def[80], range[200];
         default_text(&in, def, sizeof def);
         range_text(&in, range, sizeof range);
-        const char *secret = (in.flags & ALCHDB_OPTION_SECRET) ? " (secret: never shown)" : "";
+        const char *secret = (in.flags & ALCHDB_OPTION_SECRET)     ? " (secret: never shown)"
+                             : (in.flags & ALCHDB_OPTION_CONNINFO) ? " (shown with passwords as ***)"
+                                                                   : "";
         if (fmt == FMT_MD) {
             fprintf(to, "| `%s` | %s | %s | %s | %s%s |\n", in.name, type_name(in.type), def, range, in.doc, secret);
         } else {

@@ -11,6 +11,7 @@
 #include <alchdb/alchdb.h>
 
 #include "cli_io.h"
+#include "cmd_options.h"
 #include "cmd_perftest.h"
 
 #define MAX_REPLICAS 8
@@ -76,10 +77,11 @@ static int append(char **list, const char *item)
     return 0;
 }
 
-static int set_opt(opts *o, const char *name, const char *value)
+/* flag names the command-line flag the option came from, for the message */
+static int set_opt(opts *o, const char *flag, const char *name, const char *value)
 {
     if (alchdb_perftest_config_set_from_string(o->cfg, name, value) != 0) {
-        alchdb_cli_error("alchdb perftest: %s\n", alchdb_last_error_message());
+        alchdb_cli_error("alchdb perftest: %s: %s\n", flag, alchdb_last_error_message());
         return -1;
     }
     return 0;
@@ -102,7 +104,7 @@ static int parse_args(int argc, char **argv, opts *o)
             help(stdout);
             return 1;
         } else if (!strcmp(a, "--quick") || !strcmp(a, "--full")) {
-            if (set_opt(o, "profile", a + 2) != 0)
+            if (set_opt(o, a, "profile", a + 2) != 0)
                 return -1;
         } else if (!strcmp(a, "--test")) {
             NEED();
@@ -114,15 +116,13 @@ static int parse_args(int argc, char **argv, opts *o)
                 return -1;
         } else if (!strcmp(a, "--set")) {
             NEED();
-            char buf[512];
-            const char *eq = strchr(next, '=');
-            if (!eq || (size_t)(eq - next) >= sizeof buf) {
+            char name[128];
+            const char *value = alchdb_cli_split_set(next, name, sizeof name);
+            if (!value) {
                 alchdb_cli_error("alchdb perftest: --set wants NAME=VALUE, not '%s'\n", next);
                 return -1;
             }
-            memcpy(buf, next, (size_t)(eq - next));
-            buf[eq - next] = 0;
-            if (set_opt(o, buf, eq + 1) != 0)
+            if (set_opt(o, "--set", name, value) != 0)
                 return -1;
         } else if (!strcmp(a, "--replica")) {
             NEED();
@@ -172,9 +172,9 @@ static int parse_args(int argc, char **argv, opts *o)
         }
 #undef NEED
     }
-    if (o->tests && set_opt(o, "tests", o->tests) != 0)
+    if (o->tests && set_opt(o, "--test", "tests", o->tests) != 0)
         return -1;
-    if (o->targets && set_opt(o, "targets", o->targets) != 0)
+    if (o->targets && set_opt(o, "--target", "targets", o->targets) != 0)
         return -1;
     if (!o->conninfo && !o->list) {
         alchdb_cli_error("alchdb perftest: CONNINFO is required (see --help)\n");

@@ -141,7 +141,9 @@ ALCHDB_API int alchdb_advisor_config_set_string(alchdb_advisor_config *cfg, int 
  * @param cfg the config.
  * @param opt an ::alchdb_advisor_opt value.
  * @param out receives the value (borrowed until the option changes or the
- *            config is freed; NULL when unset).
+ *            config is freed; NULL when unset). ALCHDB_ADVISOR_OPT_CONNINFO reads back with
+ *            every password it holds as "***" (the library connects with
+ *            the value as set).
  * @return 0, ALCHDB_E_NOTFOUND or ALCHDB_E_INVALID.
  * **Thread safety:** one thread at a time per config.
  * @since 0.1.0

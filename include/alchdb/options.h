@@ -40,6 +40,9 @@ typedef enum alchdb_opt_type {
 
 /** Flags of alchdb_option_info::flags. @since 0.1.0 */
 #define ALCHDB_OPTION_SECRET 1u /**< never shown: get_string answers "***" when set */
+/** A libpq conninfo: get_string answers it with every password it holds
+ *  replaced by "***"; the library connects with the value as set. @since 0.1.0 */
+#define ALCHDB_OPTION_CONNINFO 2u
 
 /**
  * One option as the library declares it. All pointers are borrowed and valid

@@ -16,7 +16,7 @@
 #define DUR_OPT(key, name, lo, hi, def, doc) {key, name, ALCHDB_OPT_DURATION, lo, hi, def, NULL, NULL, NULL, 0, doc}
 
 static const alchdb__optdef DEFS[] = {
-    {ALCHDB_ADVISOR_OPT_CONNINFO, "conninfo", ALCHDB_OPT_STRING, 0, 0, 0, NULL, NULL, NULL, 0,
+    {ALCHDB_ADVISOR_OPT_CONNINFO, "conninfo", ALCHDB_OPT_STRING, 0, 0, 0, NULL, NULL, NULL, ALCHDB__OPT_CONNINFO,
      "libpq conninfo of the database to analyse (required)"},
     BOOL_OPT(ALCHDB_ADVISOR_OPT_USE_PG_STAT_STATEMENTS, "use_pg_stat_statements", 1,
              "read the workload from pg_stat_statements when it is installed"),

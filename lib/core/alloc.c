@@ -81,6 +81,19 @@ char *alchdb__strndup(const char *s, size_t n)
 
 char *alchdb__strdup(const char *s) { return alchdb__strndup(s, strlen(s)); }
 
+void alchdb__wipe(char *s)
+{
+    /* volatile: the stores must happen although the memory is freed next */
+    for (volatile char *p = s; p && *p; p++)
+        *p = 0;
+}
+
+void alchdb__free_wiped(char *s)
+{
+    alchdb__wipe(s);
+    alchdb__free(s);
+}
+
 ALCHDB_API void alchdb_free(void *ptr) { alchdb__free(ptr); }
 
 ALCHDB_API int alchdb_set_allocator(const alchdb_allocator *a)

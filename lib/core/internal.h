@@ -58,6 +58,11 @@ void *alchdb__realloc(void *ptr, size_t size);
 void alchdb__free(void *ptr);
 char *alchdb__strdup(const char *s);
 char *alchdb__strndup(const char *s, size_t n);
+/* Overwrite a string that may hold a password (a conninfo, a secret option)
+ * with zero bytes, so the password does not linger once the memory is freed;
+ * the _free form then frees it through the hook. NULL is fine. */
+void alchdb__wipe(char *s);
+void alchdb__free_wiped(char *s);
 /* Number of live allocations made through the hook (for tests and for
  * alchdb_set_allocator's start-up-only rule). */
 long alchdb__alloc_outstanding(void);

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "opt.h"
+#include "pqconn.h"
 
 /* ---- lookup ----------------------------------------------------------------- */
 
@@ -42,21 +43,35 @@ static int unknown_key(const alchdb__optspec *spec, int key, const char *func)
 
 /* ---- life cycle --------------------------------------------------------------- */
 
-/* Free a string value; a secret's bytes are overwritten first, so a password
- * does not linger in freed memory. */
+/* Free a string value; the bytes of one that may hold a password (a secret,
+ * a conninfo) are overwritten first, so the password does not linger in freed
+ * memory. */
 static void free_value(const alchdb__optspec *spec, int key, char *s)
 {
-    if (!s)
-        return;
-    for (size_t i = 0; spec && i < spec->n; i++) {
-        if (spec->defs[i].key == key && (spec->defs[i].flags & ALCHDB__OPT_SECRET)) {
-            volatile char *p = s;
-            while (*p)
-                *p++ = 0;
-            break;
-        }
+    long i = spec ? def_index(spec, key) : -1;
+    if (i >= 0 && (spec->defs[i].flags & (ALCHDB__OPT_SECRET | ALCHDB__OPT_CONNINFO)))
+        alchdb__free_wiped(s);
+    else
+        alchdb__free(s);
+}
+
+/* Replace the string option d's value by a copy of value (NULL: unset), and
+ * a conninfo option's shown form by its redaction. 0 or ALCHDB_E_NOMEM (the
+ * old value is then kept). */
+static int store_string(alchdb__opts *o, const alchdb__optdef *d, const char *value)
+{
+    char *copy = NULL, *shown = NULL;
+    if (value && !(copy = alchdb__strdup(value)))
+        return alchdb__nomem("option value");
+    if (value && (d->flags & ALCHDB__OPT_CONNINFO) && !(shown = alchdb__redact_conninfo(value, value))) {
+        free_value(o->spec, d->key, copy);
+        return alchdb__nomem("option value");
     }
-    alchdb__free(s);
+    free_value(o->spec, d->key, o->s[d->key]);
+    alchdb__free(o->shown[d->key]);
+    o->s[d->key] = copy;
+    o->shown[d->key] = shown;
+    return 0;
 }
 
 static size_t nslots(const alchdb__optspec *spec)
@@ -74,13 +89,13 @@ int alchdb__opts_init(alchdb__opts *o, const alchdb__optspec *spec)
     o->nslots = nslots(spec);
     o->v = alchdb__calloc(o->nslots, sizeof *o->v);
     o->s = alchdb__calloc(o->nslots, sizeof *o->s);
-    if (!o->v || !o->s)
+    o->shown = alchdb__calloc(o->nslots, sizeof *o->shown);
+    if (!o->v || !o->s || !o->shown)
         goto nomem;
     for (size_t i = 0; i < spec->n; i++) {
         const alchdb__optdef *d = &spec->defs[i];
         o->v[d->key] = d->def;
-        if (d->type == ALCHDB_OPT_STRING && d->def_str &&
-            !(o->s[d->key] = alchdb__strdup(d->def_str)))
+        if (d->type == ALCHDB_OPT_STRING && d->def_str && store_string(o, d, d->def_str) != 0)
             goto nomem;
     }
     return 0;
@@ -94,12 +109,17 @@ void alchdb__opts_free(alchdb__opts *o)
 {
     if (!o)
         return;
-    if (o->s)
-        for (size_t k = 0; k < o->nslots; k++)
+    for (size_t k = 0; k < o->nslots; k++) {
+        if (o->s)
             free_value(o->spec, (int)k, o->s[k]);
+        if (o->shown)
+            alchdb__free(o->shown[k]);
+    }
     alchdb__free(o->s);
+    alchdb__free(o->shown);
     alchdb__free(o->v);
     o->s = NULL;
+    o->shown = NULL;
     o->v = NULL;
     o->nslots = 0;
 }
@@ -108,13 +128,13 @@ int alchdb__opts_copy(alchdb__opts *dst, const alchdb__opts *src)
 {
     if (alchdb__opts_init(dst, src->spec) != 0)
         return ALCHDB_E_NOMEM;
-    for (size_t k = 0; k < src->nslots; k++) {
+    for (size_t k = 0; k < src->nslots; k++)
         dst->v[k] = src->v[k];
-        free_value(dst->spec, (int)k, dst->s[k]);
-        dst->s[k] = NULL;
-        if (src->s[k] && !(dst->s[k] = alchdb__strdup(src->s[k]))) {
+    for (size_t i = 0; i < src->spec->n; i++) {
+        const alchdb__optdef *d = &src->spec->defs[i];
+        if (d->type == ALCHDB_OPT_STRING && store_string(dst, d, src->s[d->key]) != 0) {
             alchdb__opts_free(dst);
-            return alchdb__nomem("options");
+            return ALCHDB_E_NOMEM;
         }
     }
     return 0;
@@ -185,12 +205,7 @@ static int set_string_at(alchdb__opts *o, long i, const char *value, const char 
     }
     if (!value) /* NULL restores the default */
         value = d->def_str;
-    char *copy = NULL;
-    if (value && !(copy = alchdb__strdup(value)))
-        return alchdb__nomem("option value");
-    free_value(o->spec, d->key, o->s[d->key]);
-    o->s[d->key] = copy;
-    return 0;
+    return store_string(o, d, value);
 }
 
 static int set_parsed(alchdb__opts *o, const alchdb__optdef *d, const char *value, const char *func);
@@ -230,7 +245,12 @@ int alchdb__opts_get_string(const alchdb__opts *o, int key, const char **out, co
     if (d->type != ALCHDB_OPT_STRING)
         return alchdb__error(ALCHDB_E_INVALID, "%s: %s option '%s' is not a string: use get_int64",
                              func, o->spec->module, d->name);
-    *out = (d->flags & ALCHDB__OPT_SECRET) && o->s[d->key] ? "***" : o->s[d->key];
+    if ((d->flags & ALCHDB__OPT_SECRET) && o->s[d->key])
+        *out = "***";
+    else if (d->flags & ALCHDB__OPT_CONNINFO)
+        *out = o->shown[d->key];
+    else
+        *out = o->s[d->key];
     return 0;
 }
 
@@ -629,7 +649,8 @@ ALCHDB_API int alchdb_options_info(const char *module, size_t index, alchdb_opti
         .choices = d->choices,
         .unit = unit_of(d->type),
         .doc = d->doc ? d->doc : "",
-        .flags = (d->flags & ALCHDB__OPT_SECRET) ? ALCHDB_OPTION_SECRET : 0,
+        .flags = ((d->flags & ALCHDB__OPT_SECRET) ? ALCHDB_OPTION_SECRET : 0u) |
+                 ((d->flags & ALCHDB__OPT_CONNINFO) ? ALCHDB_OPTION_CONNINFO : 0u),
     };
     memcpy(info, &full, size < sizeof full ? size : sizeof full);
     return 0;
@@ -677,6 +698,8 @@ static void json_spec(alchdb__strbuf *sb, const alchdb__optspec *spec)
         }
         if (d->flags & ALCHDB__OPT_SECRET)
             alchdb__sb_puts(sb, ",\"secret\":true");
+        if (d->flags & ALCHDB__OPT_CONNINFO)
+            alchdb__sb_puts(sb, ",\"conninfo\":true");
         alchdb__sb_puts(sb, ",\"env\":");
         alchdb__sb_json_str(sb, env);
         alchdb__sb_puts(sb, ",\"doc\":");

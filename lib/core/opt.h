@@ -25,7 +25,9 @@
 
 /* Flags of alchdb__optdef. */
 enum {
-    ALCHDB__OPT_SECRET = 1 /* a string never shown: get_string gives "***" when set */
+    ALCHDB__OPT_SECRET = 1,  /* a string never shown: get_string gives "***" when set */
+    ALCHDB__OPT_CONNINFO = 2 /* a libpq conninfo: shown with every password it holds as "***"
+                                (alchdb__redact_conninfo); its bytes wiped when freed */
 };
 
 typedef struct alchdb__optdef {
@@ -54,6 +56,7 @@ typedef struct alchdb__opts {
     size_t nslots; /* largest key + 1 */
     int64_t *v;    /* numeric values by key */
     char **s;      /* string values by key (owned; NULL = unset) */
+    char **shown;  /* what get_string shows of a conninfo option, by key (owned) */
 } alchdb__opts;
 
 /* Defaults; returns 0 or ALCHDB_E_NOMEM (o is then empty and freeable). */
@@ -68,7 +71,9 @@ int alchdb__opts_set_int64(alchdb__opts *o, int key, int64_t value, const char *
 int alchdb__opts_get_int64(const alchdb__opts *o, int key, int64_t *out, const char *func);
 /* value NULL restores the option's default (def_str, which may be NULL). */
 int alchdb__opts_set_string(alchdb__opts *o, int key, const char *value, const char *func);
-/* *out borrowed until the option changes or the set is freed; NULL if unset. */
+/* *out borrowed until the option changes or the set is freed; NULL if unset.
+ * A secret option reads "***", a conninfo option its redacted form: the
+ * library reads the values themselves with alchdb__opts_s(). */
 int alchdb__opts_get_string(const alchdb__opts *o, int key, const char **out, const char *func);
 int alchdb__opts_set_from_string(alchdb__opts *o, const char *name, const char *value,
                                  const char *func);

@@ -120,7 +120,7 @@ static int64_t conninfo_connect_timeout_ns(const char *conninfo)
     long long sec = v && *v ? strtoll(v, &end, 10) : 0;
     if (end && *end)
         sec = 0; /* libpq rejects it; the connect attempt reports that */
-    PQconninfoFree(opts);
+    alchdb__pq_conninfo_free(opts);
     if (sec <= 0)
         return 0;
     if (sec < 2)

@@ -30,9 +30,14 @@ size_t alchdb__redact_into(char *out, size_t cap, const char *text, const char *
 /* The same into an owned buffer (alchdb__free); NULL when out of memory. */
 char *alchdb__redact(const char *text, const char *const *secrets, size_t nsecrets);
 
-/* The password a conninfo would connect with (keyword or URI form), owned, or
- * NULL when it names none or cannot be parsed. For passing to the redaction as
- * a verbatim secret. */
+/* PQconninfoFree() after overwriting the password libpq parsed (NULL fine):
+ * for every PQconninfoParse() result, so the password does not linger in
+ * freed memory. */
+void alchdb__pq_conninfo_free(PQconninfoOption *opts);
+
+/* The password a conninfo would connect with (keyword or URI form), owned
+ * (free with alchdb__free_wiped), or NULL when it names none or cannot be
+ * parsed. For passing to the redaction as a verbatim secret. */
 char *alchdb__conninfo_password(const char *conninfo);
 
 /* Every secret a conninfo holds, as verbatim strings for the redaction: the
@@ -41,7 +46,7 @@ char *alchdb__conninfo_password(const char *conninfo);
  * conninfo that libpq cannot parse, and whose token libpq then quotes alone,
  * is covered too). Longest first. Returns false when the set is incomplete
  * (out of memory, or more than ALCHDB__MAX_CONNINFO_SECRETS): the caller must
- * then not show the text. Free with _free() in both cases. */
+ * then not show the text. Free with _free() in both cases (it wipes them). */
 #define ALCHDB__MAX_CONNINFO_SECRETS 24
 typedef struct alchdb__conninfo_secrets {
     char *v[ALCHDB__MAX_CONNINFO_SECRETS];

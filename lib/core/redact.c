@@ -209,8 +209,17 @@ char *alchdb__conninfo_password(const char *conninfo)
     for (PQconninfoOption *o = opts; o->keyword; o++)
         if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0])
             pw = alchdb__strdup(o->val);
-    PQconninfoFree(opts);
+    alchdb__pq_conninfo_free(opts);
     return pw;
+}
+
+void alchdb__pq_conninfo_free(PQconninfoOption *opts)
+{
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (strcmp(o->keyword, "password") == 0)
+            alchdb__wipe(o->val);
+    }
+    PQconninfoFree(opts);
 }
 
 ALCHDB_API int alchdb_redact(const char *text, const char *conninfo, char **out)
@@ -251,11 +260,11 @@ static bool secrets_add(alchdb__conninfo_secrets *cs, char *owned)
     for (size_t i = 0; i < cs->n && !skip; i++)
         skip = strcmp(cs->v[i], owned) == 0;
     if (skip) {
-        alchdb__free(owned);
+        alchdb__free_wiped(owned);
         return true;
     }
     if (cs->n == ALCHDB__MAX_CONNINFO_SECRETS) {
-        alchdb__free(owned);
+        alchdb__free_wiped(owned);
         return false;
     }
     /* Longest first, so that a secret containing another is replaced whole. */
@@ -314,7 +323,7 @@ void alchdb__conninfo_secrets_free(alchdb__conninfo_secrets *cs)
     if (!cs)
         return;
     for (size_t i = 0; i < cs->n; i++)
-        alchdb__free(cs->v[i]);
+        alchdb__free_wiped(cs->v[i]); /* passwords: not left in freed memory */
     cs->n = 0;
 }
 

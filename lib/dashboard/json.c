@@ -28,9 +28,10 @@ static void put_text(alchdb__strbuf *sb, int rc, char *text)
     alchdb_free(text);
 }
 
-/* One trend point from a monitor window. The latency members are whatever
- * the window carries: mean and max today, and the per-window percentiles
- * (p50/p90/p95/p99) when the monitor provides them. */
+/* One trend point from a monitor window: its counts, and every latency
+ * member of the window (mean, max and the window's own p50/p90/p95/p99; p95
+ * is what the page draws, the percentile the ADR-0008 targets are judged
+ * on), null only when the window lacks one. */
 void alchdb__dash_trend_point(alchdb__strbuf *sb, const json_t *w, double unit_s)
 {
     static const char *const lat[] = {"mean_us", "max_us", "p50_us", "p90_us", "p95_us", "p99_us"};
@@ -44,6 +45,8 @@ void alchdb__dash_trend_point(alchdb__strbuf *sb, const json_t *w, double unit_s
         const json_t *x = json_object_get(w, lat[i]);
         if (json_is_number(x))
             alchdb__sb_printf(sb, ",\"%s\":%.1f", lat[i], json_number_value(x));
+        else
+            alchdb__sb_printf(sb, ",\"%s\":null", lat[i]);
     }
     alchdb__sb_puts(sb, "}");
 }

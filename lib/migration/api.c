@@ -15,7 +15,7 @@
 static const alchdb__optdef DEFS[] = {
     INT_OPT(ALCHDB_MIGRATION_OPT_PG_VERSION, "pg_version", 150000, 159999, 150000,
             "target server_version_num (only PostgreSQL 15 is modelled)"),
-    {ALCHDB_MIGRATION_OPT_CONNINFO, "conninfo", ALCHDB_OPT_STRING, 0, 0, 0, NULL, NULL, NULL, 0,
+    {ALCHDB_MIGRATION_OPT_CONNINFO, "conninfo", ALCHDB_OPT_STRING, 0, 0, 0, NULL, NULL, NULL, ALCHDB__OPT_CONNINFO,
      "libpq conninfo of the live database (table sizes, lock queues) or of trace's scratch database"},
     INT_OPT(ALCHDB_MIGRATION_OPT_REWRITE_BYTES_PER_SEC, "rewrite_bytes_per_sec", 1000, INT64_C(1000000000000),
             INT64_C(100000000), "bytes per second a rewrite is assumed to process when estimating durations"),
@@ -84,7 +84,7 @@ ALCHDB_API void alchdb_migration_free(alchdb_migration *m)
         alchdb__mig_file_free(&m->files[i]);
     alchdb__free(m->files);
     alchdb__mig_state_free(&m->state);
-    alchdb__free(m->opts.conninfo);
+    alchdb__free_wiped(m->opts.conninfo);
     alchdb__free(m);
 }
 

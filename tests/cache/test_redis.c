@@ -25,76 +25,33 @@
 
 #include <alchdb/alchdb.h>
 
-#include "backend_test.h"
 #include "cache/cache_internal.h"
+#include "redis_backend_test.h"
 #include "redistest.h"
 #include "testutil.h"
-
-#define MS INT64_C(1000)
 
 /* ---- helpers ----------------------------------------------------------------- */
 
 static char g_host[128];
 static int g_port;
-static char P[96]; /* this test's key prefix */
-static char key_names[512][160];
-static int key_next;
 
 static void redis_addr(void)
 {
     redistest_addr(g_host, sizeof g_host, &g_port);
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-static int64_t now_us(void) { return alchdb__now_ns() / 1000; }
-
-/* A unique prefix per test (pid and clock: also unique with CK_FORK=no). */
 static void setup_prefix(void)
 {
     redis_addr();
-    snprintf(P, sizeof P, "adbt:%ld:%lld", (long)getpid(), (long long)alchdb__now_ns());
-    key_next = 0;
-}
-
-/* "<P>:<suffix>": key names for one test, valid until the next test
- * (main thread only; threads get their keys passed in). */
-
-static const char *K(const char *suffix)
-{
-    ck_assert_int_lt(key_next, 512);
-    char *k = key_names[key_next++];
-    snprintf(k, sizeof key_names[0], "%s:%s", P, suffix);
-    return k;
+    keys_reset("adbt");
 }
 
 static alchdb__cache_backend_cfg cfg_default(void)
 {
-    alchdb__cache_backend_cfg cfg = {
-        .epoch_key = K("v:n"),
-        .redis_host = g_host,
-        .redis_port = g_port,
-        .connect_timeout_us = 1000 * MS,
-        .command_timeout_us = 1000 * MS,
-        .breaker_failures = 3,
-        .breaker_open_us = 1000 * MS,
-        .pool_size = 4,
-    };
+    alchdb__cache_backend_cfg cfg = backend_cfg_base();
+    cfg.redis_host = g_host;
+    cfg.redis_port = g_port;
     return cfg;
-}
-
-static alchdb__cache_backend *mk(const alchdb__cache_backend_cfg *cfg)
-{
-    alchdb__cache_backend *b = NULL;
-    ck_assert_int_eq(alchdb__cache_redis_new(cfg, &b), 0);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_str_eq(b->ops->name, "redis");
-    return b;
 }
 
 static alchdb__cache_ver fresh(void)
@@ -223,30 +180,6 @@ static void server_restore(void)
 }
 
 /* ---- fetch helpers ------------------------------------------------------------------ */
-
-/* Fetch; returns rc, entry (owned) in *e. */
-static int fetch(alchdb__cache_backend *b, const char *key, size_t n, const char *const *vk, alchdb__cache_ver *cur,
-                 unsigned char **e, size_t *len)
-{
-    *e = NULL;
-    *len = 77;
-    return b->ops->fetch(b, key, n, vk, cur, e, len);
-}
-
-/* Retry a fetch until it succeeds (the breaker may be open a while), at most
- * 10 s; returns how many attempts failed first. */
-static int fetch_until_ok(alchdb__cache_backend *b, const char *key, size_t n, const char *const *vk,
-                          alchdb__cache_ver *cur, unsigned char **e, size_t *len)
-{
-    int64_t give_up = now_us() + 10000 * MS;
-    int failed = 0;
-    while (fetch(b, key, n, vk, cur, e, len) < 0) {
-        ck_assert_msg(now_us() < give_up, "fetch still failing after 10 s: %s", alchdb_last_error_message());
-        failed++;
-        sleep_ms(20);
-    }
-    return failed;
-}
 
 static int fill_bytes(alchdb__cache_backend *b, const char *key, size_t n, const char *const *vk,
                       const alchdb__cache_ver *expected, const void *data, size_t len, int64_t ttl_ms)
@@ -664,18 +597,6 @@ START_TEST(test_oom)
 }
 END_TEST
 
-/* A port where nothing listens (bound, never listening: connect is refused). */
-static int closed_port(int *fd)
-{
-    *fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(*fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(*fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t al = sizeof a;
-    ck_assert_int_eq(getsockname(*fd, (struct sockaddr *)&a, &al), 0);
-    return ntohs(a.sin_port);
-}
-
 /* Every kind of operation once; all must fail with the breaker's error,
  * each within max_us. A bump is the exception: invalidations are attempted
  * even with the breaker open (so they fail with the connection's error). */
@@ -874,7 +795,7 @@ START_TEST(test_pause_resume)
     b2->ops->destroy(b2);
 
     redistest_ctl("resume");
-    fetch_until_ok(b, K("e:1"), 2, vk, cur, &e, &len);
+    fetch_until_ok(b, K("e:1"), 2, vk, cur, &e, &len, 10);
     ck_assert_str_ne(cur[0].v, "");
     ck_assert_str_ne(cur[0].v, init[0].v); /* the epoch was bumped first */
     ck_assert_str_eq(cur[1].v, init[1].v);
@@ -923,7 +844,7 @@ START_TEST(test_bump_while_paused)
     ck_assert(stats_has(b, "\"dirty\":true"));
     redistest_ctl("resume");
 
-    ck_assert_int_eq(fetch_until_ok(b, K("e:1"), 2, vk, cur, &e, &len), 0);
+    ck_assert_int_eq(fetch_until_ok(b, K("e:1"), 2, vk, cur, &e, &len, 10), 0);
     alchdb__free(e);
     ck_assert_str_ne(cur[0].v, "");
     ck_assert_str_ne(cur[0].v, init[0].v);
@@ -951,7 +872,7 @@ START_TEST(test_restart)
     ck_assert_int_eq(fill_str(b, K("e:1"), 2, vk, cur, "v1"), 1);
 
     redistest_ctl("restart");
-    fetch_until_ok(b, K("e:1"), 2, vk, cur, &e, &len);
+    fetch_until_ok(b, K("e:1"), 2, vk, cur, &e, &len, 10);
     ck_assert_ptr_null(e);                 /* nothing survived */
     ck_assert_str_ne(cur[0].v, "");        /* but the epoch was re-set first */
     ck_assert_str_ne(cur[0].v, init[0].v);

@@ -25,20 +25,16 @@
 
 #include <alchdb/alchdb.h>
 
-#include "backend_test.h"
 #include "cache/cache_internal.h"
 #include "cache/cache_priv.h"
 #include "failalloc.h"
 #include "pgtest.h"
+#include "redis_backend_test.h"
 #include "testutil.h"
 
-#define MS INT64_C(1000)
 #define WRONG_PW "wrong-sentinel-secret-4711"
 
 static char g_dir[512], g_sentinels[256], g_master[64], g_pw[64];
-static char P[96]; /* this test's key prefix */
-static char keys[16][160];
-static int key_next;
 static _Atomic int g_leaks;
 static char g_leak[512];
 
@@ -142,18 +138,6 @@ static redisContext *server(bool master)
     return c;
 }
 
-/* A port nothing listens on (bound, then closed). */
-static int dead_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* ---- the log: no password in any message --------------------------------------------- */
 
 static void log_check(void *user_data, int level, const char *module, const char *message)
@@ -169,8 +153,7 @@ static void log_check(void *user_data, int level, const char *module, const char
 
 static void setup(void)
 {
-    snprintf(P, sizeof P, "adbs:%ld:%lld", (long)getpid(), (long long)alchdb__now_ns());
-    key_next = 0;
+    keys_reset("adbs");
     atomic_store(&g_leaks, 0);
     alchdb_set_log_handler(log_check, NULL, ALCHDB_LOG_DEBUG);
 }
@@ -181,13 +164,6 @@ static void teardown(void)
     ck_assert_msg(atomic_load(&g_leaks) == 0, "a password reached the log: %s", g_leak);
 }
 
-static const char *K(const char *suffix)
-{
-    ck_assert_int_lt(key_next, 16);
-    char *k = keys[key_next++];
-    snprintf(k, sizeof keys[0], "%s:%s", P, suffix);
-    return k;
-}
 
 static void no_secret(const char *msg)
 {
@@ -196,43 +172,18 @@ static void no_secret(const char *msg)
 
 /* ---- the backend ---------------------------------------------------------------------- */
 
+/* The group's master through its sentinels; a breaker that reopens soon,
+ * since the failovers make it open. */
 static alchdb__cache_backend_cfg cfg_sentinel(const char *sentinels)
 {
-    alchdb__cache_backend_cfg cfg = {
-        .epoch_key = K("v:n"),
-        .redis_host = "127.0.0.1",
-        .redis_port = 1, /* not used with sentinels */
-        .redis_sentinels = sentinels,
-        .redis_master_name = g_master,
-        .redis_sentinel_password = g_pw,
-        .connect_timeout_us = 1000 * MS,
-        .command_timeout_us = 1000 * MS,
-        .breaker_failures = 3,
-        .breaker_open_us = 100 * MS,
-        .pool_size = 4,
-    };
+    alchdb__cache_backend_cfg cfg = backend_cfg_base();
+    cfg.redis_host = "127.0.0.1";
+    cfg.redis_port = 1; /* not used with sentinels */
+    cfg.redis_sentinels = sentinels;
+    cfg.redis_master_name = g_master;
+    cfg.redis_sentinel_password = g_pw;
+    cfg.breaker_open_us = 100 * MS;
     return cfg;
-}
-
-static alchdb__cache_backend *mk(const alchdb__cache_backend_cfg *cfg)
-{
-    alchdb__cache_backend *b = NULL;
-    ck_assert_msg(alchdb__cache_redis_new(cfg, &b) == 0, "%s", alchdb_last_error_message());
-    return b;
-}
-
-/* A fetch of key with the epoch and one version key, retried while the
- * backend is finding the new master (bounded: 30 s, scaled). */
-static int fetch_retry(alchdb__cache_backend *b, const char *key, const char *const vk[2], alchdb__cache_ver cur[2],
-                       unsigned char **e, size_t *elen)
-{
-    int rc = -1;
-    for (int i = 0; i < 300 * test_slowdown() && rc != 0; i++) {
-        rc = b->ops->fetch(b, key, 2, vk, cur, e, elen);
-        if (rc != 0)
-            usleep(100000);
-    }
-    return rc;
 }
 
 START_TEST(test_options)
@@ -283,7 +234,8 @@ END_TEST
 START_TEST(test_discovery)
 {
     char list[512];
-    snprintf(list, sizeof list, "127.0.0.1:%d,%s", dead_port(), g_sentinels);
+    int dead;
+    snprintf(list, sizeof list, "127.0.0.1:%d,%s", closed_port(&dead), g_sentinels);
     alchdb__cache_backend_cfg cfg = cfg_sentinel(list);
     alchdb__cache_backend *b = mk(&cfg);
     const char *vk = K("v:t");
@@ -309,6 +261,7 @@ START_TEST(test_discovery)
     freeReplyObject(r);
     redisFree(m);
     b->ops->destroy(b);
+    close(dead);
 }
 END_TEST
 
@@ -409,7 +362,7 @@ static void expect_failure(const alchdb__cache_backend_cfg *cfg, const char *wan
 START_TEST(test_bad_addresses)
 {
     char list[512];
-    int d1 = dead_port(), d2 = dead_port();
+    int fd1, fd2, d1 = closed_port(&fd1), d2 = closed_port(&fd2);
     snprintf(list, sizeof list, "127.0.0.1:%d,127.0.0.1:%d", d1, d2);
     alchdb__cache_backend_cfg cfg = cfg_sentinel(list);
     char want[128];
@@ -426,6 +379,8 @@ START_TEST(test_bad_addresses)
     expect_failure(&cfg, "AUTH failed");
     cfg.redis_sentinel_password = NULL; /* the sentinels require one */
     expect_failure(&cfg, "no sentinel named the master");
+    close(fd1);
+    close(fd2);
 }
 END_TEST
 
@@ -481,7 +436,7 @@ START_TEST(test_failover_lost_invalidation)
     alchdb__cache_backend *fresh = mk(&cfg);
     unsigned char *e = NULL;
     size_t elen = 0;
-    ck_assert_msg(fetch_retry(fresh, key, vk, cur, &e, &elen) == 0, "%s", alchdb_last_error_message());
+    fetch_until_ok(fresh, key, 2, vk, cur, &e, &elen, 30); /* while it finds the new master */
     ck_assert_msg(strcmp(cur[1].v, old[1].v) == 0, "the lost invalidation was not simulated: %s", cur[1].v);
     ck_assert_msg(strcmp(cur[0].v, old[0].v) != 0, "the epoch survived the failover: stale entry served");
     ck_assert_int_eq(backend_stat(fresh, "server_changes"), 1);
@@ -489,7 +444,7 @@ START_TEST(test_failover_lost_invalidation)
     fresh->ops->destroy(fresh);
 
     /* The process that was connected to the old master follows it too. */
-    ck_assert_msg(fetch_retry(b, key, vk, cur, &e, &elen) == 0, "%s", alchdb_last_error_message());
+    fetch_until_ok(b, key, 2, vk, cur, &e, &elen, 30);
     ck_assert_msg(strcmp(cur[1].v, old[1].v) == 0, "the lost invalidation was not simulated: %s", cur[1].v);
     ck_assert_msg(strcmp(cur[0].v, old[0].v) != 0, "the epoch survived the failover: stale entry served");
     ck_assert_uint_eq(elen, 6); /* the entry is there; its epoch no longer matches */

@@ -14,6 +14,17 @@ md=$("$CLI" options cache --format md)
 head -1 <<< "$md" | grep -q '^| option | type | default | range | description |$' || fail "md header: $md"
 grep -q '^| `redis_password` | string | (none) |  | .*secret' <<< "$md" || fail "md secret: $md"
 grep -q '^| `memory_bytes` | size | 64MiB | 64KiB .. 1024GiB |' <<< "$md" || fail "md size: $md"
+# a conninfo option says that its passwords are shown as ***, in every format
+for m in advisor migration; do
+  grep -q '^| `conninfo` | string | (none) |  | .*(shown with passwords as \*\*\*) |$' <<< "$("$CLI" options $m --format md)" ||
+    fail "md conninfo of $m"
+  "$CLI" options $m | grep -q '^ *libpq conninfo .*(shown with passwords as \*\*\*)$' || fail "text conninfo of $m"
+  "$CLI" options $m --format json | python3 -c '
+import json, sys
+opts = {o["name"]: o for o in json.load(sys.stdin)["modules"][0]["options"]}
+assert opts["conninfo"].get("conninfo") is True and "secret" not in opts["conninfo"], opts["conninfo"]
+' || fail "json conninfo of $m"
+done
 
 # JSON of every module parses and lists each module's options.
 "$CLI" options --format json | python3 -c '

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +233,89 @@ START_TEST(test_secret_never_shown)
 }
 END_TEST
 
+/* Every option that takes a libpq conninfo, in every module, is declared as
+ * one (ALCHDB_OPTION_CONNINFO, "conninfo":true in the JSON listing), and
+ * every way of setting it (typed, by name, from the environment) reads back
+ * with the host but never the password, in each conninfo form. */
+static const char *const CONNINFO_FORMS[] = {
+    "host=db.example port=5432 password=Sntl7Kq9Xw",
+    "host=db.example password = 'Sntl7\\'Kq9Xw' user=app",
+    "postgresql://app:Sntl7Kq9Xw@db.example:5432/x",
+    "postgresql://app:%53ntl7%4Bq9Xw@db.example/x",
+    "postgresql://db.example/x?user=app&password=Sntl7Kq9Xw",
+    "postgresql://db.example/x?pass%77ord=Sntl7Kq9Xw",
+    "host=db.example options='-c app.password=Sntl7Kq9Xw'",
+    "host=db.example password='Sntl7Kq9Xw", /* unterminated: libpq cannot parse it */
+};
+
+static void assert_shown_safe(const char *module, const char *how, const char *form, const char *shown)
+{
+    ck_assert_msg(shown != NULL, "%s conninfo (%s): nothing reads back for %s", module, how, form);
+    static const char *const fragments[] = {"ntl7", "q9Xw", "Sntl", "Kq9"};
+    for (size_t f = 0; f < sizeof fragments / sizeof fragments[0]; f++)
+        ck_assert_msg(!strstr(shown, fragments[f]), "%s conninfo (%s) shows the password: %s", module, how, shown);
+    ck_assert_msg(strstr(shown, "***") && strstr(shown, "db.example"), "%s conninfo (%s) reads back as %s", module,
+                  how, shown);
+}
+
+START_TEST(test_conninfo_shown_redacted)
+{
+    size_t found = 0;
+    for (size_t m = 0; m < NSHAPES; m++) {
+        const shape *sh = SHAPES[m];
+        size_t n = 0;
+        ck_assert_int_eq(alchdb_options_count(sh->module, &n), 0);
+        char *json = NULL;
+        ck_assert_int_eq(alchdb_options_to_json(sh->module, &json), 0);
+        for (size_t i = 0; i < n; i++) {
+            alchdb_option_info in;
+            ck_assert_int_eq(alchdb_options_info(sh->module, i, &in, sizeof in), 0);
+            bool takes_conninfo = in.type == ALCHDB_OPT_STRING && (strstr(in.name, "conninfo") ||
+                                                                   strstr(in.doc, "conninfo"));
+            ck_assert_msg(takes_conninfo == !!(in.flags & ALCHDB_OPTION_CONNINFO),
+                          "%s.%s takes a conninfo but is not declared one (or the reverse)", sh->module, in.name);
+            if (!takes_conninfo)
+                continue;
+            found++;
+            ck_assert(!(in.flags & ALCHDB_OPTION_SECRET));
+            char needle[128];
+            snprintf(needle, sizeof needle, "\"name\":\"%s\",", in.name);
+            const char *entry = strstr(json, needle);
+            ck_assert_ptr_nonnull(entry);
+            const char *end = strchr(entry, '}');
+            const char *flag = strstr(entry, "\"conninfo\":true");
+            ck_assert_msg(flag && flag < end, "%s.%s: no \"conninfo\":true in the listing", sh->module, in.name);
+            for (size_t f = 0; f < sizeof CONNINFO_FORMS / sizeof CONNINFO_FORMS[0]; f++) {
+                const char *form = CONNINFO_FORMS[f], *shown = NULL;
+                void *cfg = NULL;
+                ck_assert_int_eq(sh->create(&cfg), 0);
+                ck_assert_int_eq(sh->set_string(cfg, in.key, form), 0);
+                ck_assert_int_eq(sh->get_string(cfg, in.key, &shown), 0);
+                assert_shown_safe(sh->module, "set_string", form, shown);
+                ck_assert_int_eq(sh->set_string(cfg, in.key, NULL), 0);
+                ck_assert_int_eq(sh->set_from_string(cfg, in.name, form), 0);
+                ck_assert_int_eq(sh->get_string(cfg, in.key, &shown), 0);
+                assert_shown_safe(sh->module, "set_from_string", form, shown);
+                ck_assert_int_eq(sh->set_string(cfg, in.key, NULL), 0);
+                char var[128];
+                snprintf(var, sizeof var, "ALCHDB_SHAPE_%s", in.name);
+                for (char *p = var; *p; p++)
+                    *p = (char)toupper((unsigned char)*p);
+                ck_assert_int_eq(setenv(var, form, 1), 0);
+                ck_assert_int_eq(sh->from_env(cfg, "ALCHDB_SHAPE"), 0);
+                unsetenv(var);
+                ck_assert_int_eq(sh->get_string(cfg, in.key, &shown), 0);
+                assert_shown_safe(sh->module, "from_env", form, shown);
+                sh->destroy(cfg);
+            }
+        }
+        alchdb_free(json);
+    }
+    /* the advisor's and the migration's */
+    ck_assert_uint_ge(found, 2);
+}
+END_TEST
+
 /* The listing names every module that has a configuration. */
 START_TEST(test_listing_has_every_module)
 {
@@ -263,6 +347,7 @@ int main(void)
     TCase *tc = tcase_create("shape");
     tcase_add_test(tc, test_every_module_every_option);
     tcase_add_test(tc, test_secret_never_shown);
+    tcase_add_test(tc, test_conninfo_shown_redacted);
     tcase_add_test(tc, test_listing_has_every_module);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -227,6 +227,10 @@ static void run_advisor(const char *ci)
     int rc = alchdb_advisor_config_set_from_string(o, "conninfo", ci);
     cap_error(&cap_all, "alchdb_advisor_config_set_from_string", rc);
     ck_assert_int_eq(rc, 0);
+    const char *shown = NULL;
+    ck_assert_int_eq(alchdb_advisor_config_get_string(o, ALCHDB_ADVISOR_OPT_CONNINFO, &shown), 0);
+    ck_assert_ptr_nonnull(shown);
+    cap_printf(&cap_all, "advisor conninfo read back: %s", shown);
     alchdb_advisor_report *r = NULL;
     rc = alchdb_advisor_analyze(o, &r);
     cap_error(&cap_all, "alchdb_advisor_analyze", rc);
@@ -244,6 +248,10 @@ static void run_migration(const char *ci)
     int rc = alchdb_migration_config_set_from_string(o, "conninfo", ci);
     cap_error(&cap_all, "alchdb_migration_config_set_from_string", rc);
     ck_assert_int_eq(rc, 0);
+    const char *shown = NULL;
+    ck_assert_int_eq(alchdb_migration_config_get_string(o, ALCHDB_MIGRATION_OPT_CONNINFO, &shown), 0);
+    ck_assert_ptr_nonnull(shown);
+    cap_printf(&cap_all, "migration conninfo read back: %s", shown);
     alchdb_migration *m = NULL;
     rc = alchdb_migration_new(o, &m);
     cap_error(&cap_all, "alchdb_migration_new (live mode)", rc);

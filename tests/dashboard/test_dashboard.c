@@ -278,6 +278,12 @@ START_TEST(monitor_rules_qps_trend_and_histogram)
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(minutes, 0), "calls")), 100);
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(minutes, 1), "calls")), 20);
     ck_assert(json_number_value(json_object_get(json_array_get(minutes, 1), "mean_us")) >= 1.9e6);
+    /* each point carries its window's p95 (what the page draws): minute 1000
+     * is 99 executions of 800 us and one of 20 ms, so p95 800 us, mean 992 us */
+    const json_t *m0 = json_array_get(minutes, 0);
+    ck_assert_double_eq_tol(json_number_value(json_object_get(m0, "mean_us")), 992, 1);
+    ck_assert_double_eq_tol(json_number_value(json_object_get(m0, "p95_us")), 800, 800 * 0.02);
+    ck_assert_double_eq_tol(json_number_value(json_object_get(json_array_get(minutes, 1), "p95_us")), 2e6, 2e6 * 0.02);
     json_t *pen = json_object_get(json_object_get(data, "health"), "penalties");
     ck_assert_int_eq(json_array_size(pen), 1); /* failures replace the slow tier */
     json_t *p0 = json_array_get(pen, 0);

@@ -189,6 +189,16 @@ START_TEST(cli_json_and_exit_codes)
     ck_assert_int_eq(cli("--test nope x", out, sizeof out, err, sizeof err), 2);
     ck_assert_ptr_nonnull(strstr(err, "nope"));
     ck_assert_int_eq(cli("--quick", out, sizeof out, err, sizeof err), 2);
+    /* a malformed --set: no '=', an empty name, an unknown name, a bad value */
+    ck_assert_int_eq(cli("--set recipes x", out, sizeof out, err, sizeof err), 2);
+    ck_assert_ptr_nonnull(strstr(err, "--set wants NAME=VALUE, not 'recipes'"));
+    ck_assert_int_eq(cli("--set =300 x", out, sizeof out, err, sizeof err), 2);
+    ck_assert_ptr_nonnull(strstr(err, "--set wants NAME=VALUE, not '=300'"));
+    ck_assert_int_eq(cli("--set no_such_option=1 x", out, sizeof out, err, sizeof err), 2);
+    ck_assert_ptr_nonnull(strstr(err, "alchdb perftest: --set: "));
+    ck_assert_ptr_nonnull(strstr(err, "no_such_option"));
+    ck_assert_int_eq(cli("--set recipes=lots x", out, sizeof out, err, sizeof err), 2);
+    ck_assert_ptr_nonnull(strstr(err, "recipes"));
     /* options from the environment, checked like flags */
     setenv("ALCHDB_PERFTEST_TESTS", "nope_env", 1);
     ck_assert_int_eq(cli("x", out, sizeof out, err, sizeof err), 2);

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ctypes
 import threading
 import weakref
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, Optional
 
 from . import errors
 
@@ -19,6 +19,7 @@ class Handle:
     def __init__(self) -> None:
         self._ptr: Optional[ctypes.c_void_p] = None
         self._users: "weakref.WeakSet[Handle]" = weakref.WeakSet()
+        self._held: Dict[str, Handle] = {}
         self._close_lock = threading.Lock()
 
     @property
@@ -31,6 +32,23 @@ class Handle:
         if ptr is None:
             raise errors.Closed(errors.E_CLOSED, "this %s is closed" % self._kind, "")
         return ptr
+
+    def _hold(self, role: str, obj: Optional["Handle"]) -> None:
+        """Record that this handle now borrows obj in role (None: nothing), after the C
+        call that attached or detached it succeeded. What it borrowed in that role
+        before is released, unless it is still borrowed in another role."""
+        old = self._held.pop(role, None)
+        if old is not None and old is not obj and all(h is not old for h in self._held.values()):
+            old._users.discard(self)
+        if obj is not None:
+            self._held[role] = obj
+            obj._users.add(self)
+
+    def _release_all(self) -> None:
+        """Release everything held (after this handle is freed)."""
+        for h in self._held.values():
+            h._users.discard(self)
+        self._held = {}
 
     def _before_close(self) -> None:
         """Subclasses close what depends on them here."""

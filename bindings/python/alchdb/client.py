@@ -254,7 +254,6 @@ class Client(Handle):
 
     def __init__(self, conninfo: str, pool_options: Optional[Mapping[str, OptionValue]] = None) -> None:
         super().__init__()
-        self._borrowed: List[Handle] = []
         if not isinstance(conninfo, str):
             raise errors.invalid("conninfo must be a str")
         with Config("pool", pool_options) as cfg:
@@ -270,16 +269,11 @@ class Client(Handle):
             raise errors.invalid("router must be an alchdb.Router")
         self = cls.__new__(cls)
         Handle.__init__(self)
-        self._borrowed = []
         p = ctypes.c_void_p()
         errors.check(lib.alchdb_client_new_routed(router._p(), ctypes.byref(p)))
         self._ptr = p
-        self._borrow(router)
+        self._hold("router", router)
         return self
-
-    def _borrow(self, h: Handle) -> None:
-        self._borrowed.append(h)
-        h._users.add(self)
 
     def exec(self, sql: str, params: Optional[Params] = None, *, timeout: Optional[float] = None,
              cancel: Optional[Cancel] = None, token: Optional[str] = None, read: bool = False,
@@ -338,8 +332,7 @@ class Client(Handle):
             raise errors.invalid("cache must be an alchdb.Cache or None")
         errors.check(lib.alchdb_client_set_cache(self._p(), cache._p() if cache else None,
                                                  scope.encode() if scope is not None else None))
-        if cache is not None:
-            self._borrow(cache)
+        self._hold("cache", cache)
 
     def set_monitor(self, monitor: Optional[Handle]) -> None:
         """Report every statement to a Monitor; None stops."""
@@ -347,8 +340,7 @@ class Client(Handle):
         if monitor is not None and not isinstance(monitor, Monitor):
             raise errors.invalid("monitor must be an alchdb.Monitor or None")
         errors.check(lib.alchdb_client_set_monitor(self._p(), monitor._p() if monitor else None))
-        if monitor is not None:
-            self._borrow(monitor)
+        self._hold("monitor", monitor)
 
     def pool_metrics(self) -> Any:
         """The metrics of the client's pool (the primary's pool for a routed client)."""
@@ -365,6 +357,4 @@ class Client(Handle):
                         s.close()
                     h.close()
         super().close()
-        for h in self._borrowed:
-            h._users.discard(self)
-        self._borrowed = []
+        self._release_all()

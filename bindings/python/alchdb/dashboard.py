@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import json
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Mapping, Optional, Tuple
 
 from . import errors
 from ._handle import Handle
@@ -31,7 +31,6 @@ class Dashboard(Handle):
                  router: Optional[Handle] = None, cache: Optional[Handle] = None,
                  monitor: Optional[Handle] = None) -> None:
         super().__init__()
-        self._attached: Dict[str, Handle] = {}
         p = ctypes.c_void_p()
         with Config("dashboard", options) as cfg:
             errors.check(lib.alchdb_dashboard_new(cfg.ptr, ctypes.byref(p)))
@@ -53,12 +52,7 @@ class Dashboard(Handle):
         if obj is not None and not isinstance(obj, cls):
             raise errors.invalid("%s must be an alchdb.%s or None" % (kind, cls.__name__))
         errors.check(fn(self._p(), ptr() if obj is not None else None))
-        old = self._attached.pop(kind, None)
-        if old is not None and old is not obj and old not in self._attached.values():
-            old._users.discard(self)
-        if obj is not None:
-            self._attached[kind] = obj
-            obj._users.add(self)
+        self._hold(kind, obj)
 
     def attach_pool(self, client: Optional[Handle]) -> None:
         """Attach the pool of a Client (connection rules); None detaches."""

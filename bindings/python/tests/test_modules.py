@@ -62,6 +62,40 @@ def test_cache_hits_and_invalidation(primary, redis, backend):
         c.exec("DROP TABLE py_cached_%s" % backend)
 
 
+def test_detached_or_replaced_cache_and_monitor_are_released(db):
+    """set_cache(None) and set_monitor(None) give back the object they held, and
+    so does attaching another one: it can then be closed (and is not kept alive)
+    while the client stays open; the one attached now still cannot."""
+    import gc
+    import weakref
+    first, second = alchdb.Cache({"backend": "memory"}), alchdb.Cache({"backend": "memory"})
+    db.set_cache(first)
+    db.set_cache(second)                            # replaces first
+    first.close()
+    with pytest.raises(alchdb.StateError):
+        second.close()
+    db.set_cache(None)
+    second.close()
+    assert db.exec("SELECT 1").scalar() == 1
+
+    mon = alchdb.Monitor()
+    db.set_monitor(mon)
+    db.set_monitor(mon)                             # the same one again: still held once
+    with pytest.raises(alchdb.StateError):
+        mon.close()
+    db.set_monitor(None)
+    mon.close()
+    assert db.exec("SELECT 2").scalar() == 2
+
+    gone = alchdb.Cache({"backend": "memory"})
+    db.set_cache(gone)
+    db.set_cache(None)
+    ref = weakref.ref(gone)
+    del gone
+    gc.collect()
+    assert ref() is None                            # the client keeps no reference
+
+
 def test_monitor_records_the_clients_statements(primary):
     with alchdb.Monitor() as mon, alchdb.Client(primary) as c:
         c.set_monitor(mon)
