@@ -1549,14 +1549,8 @@ static void redis_stats_json(alchdb__cache_backend *base, alchdb__strbuf *sb)
 /* The password is wiped, not just freed: it must not linger in the heap. */
 static void free_config(rbackend *b)
 {
-    if (b->password) {
-        explicit_bzero(b->password, strlen(b->password));
-        alchdb__free(b->password);
-    }
-    if (b->sentinel_password) {
-        explicit_bzero(b->sentinel_password, strlen(b->sentinel_password));
-        alchdb__free(b->sentinel_password);
-    }
+    alchdb__free_wiped(b->password);
+    alchdb__free_wiped(b->sentinel_password);
     alchdb__free(b->sentinels);
     alchdb__free(b->master_name);
     alchdb__free(b->epoch_key);

@@ -951,7 +951,7 @@ static int parse_conninfo(alchdb_pool *p, const char *conninfo)
         alchdb__sb_puts(&masked, "=");
         if (strcmp(o->keyword, "password") == 0) {
             alchdb__sb_puts(&masked, "***");
-            alchdb__free(p->password);
+            alchdb__free_wiped(p->password);
             p->password = alchdb__strdup(o->val);
         } else {
             sb_conninfo_value(&masked, o->val);
@@ -960,7 +960,7 @@ static int parse_conninfo(alchdb_pool *p, const char *conninfo)
     char addr[200];
     snprintf(addr, sizeof addr, "%s:%s/%s", host ? host : hostaddr ? hostaddr : "localhost",
              port ? port : "5432", db ? db : user ? user : "postgres");
-    PQconninfoFree(opts);
+    alchdb__pq_conninfo_free(opts);
     /* Other values may carry a password too (options='-c password=...', a
      * dbname that is itself a conninfo): the display forms are redacted. */
     char *shown = alchdb__sb_finish(&masked);
@@ -994,12 +994,9 @@ static void pool_free_memory(alchdb_pool *p)
             p->slots[i].leases[k].magic = DEAD_MAGIC;
     alchdb__free(p->slots);
     alchdb__hist_destroy(&p->wait_hist);
-    alchdb__free(p->conninfo);
+    alchdb__free_wiped(p->conninfo); /* may hold a password */
     alchdb__free(p->masked_conninfo);
-    if (p->password) {
-        memset(p->password, 0, strlen(p->password));
-        alchdb__free(p->password);
-    }
+    alchdb__free_wiped(p->password);
     alchdb__free(p->label);
     alchdb__free(p->qlabel);
     alchdb__opts_free(&p->cfg);

@@ -84,7 +84,7 @@ static char *identity_of(const char *conninfo, bool *multi_host, int *tsa_out)
     alchdb__sb_printf(&sb, "/%s", db ? db : user ? user : "");
     if (tsa && strcmp(tsa, "any") != 0)
         alchdb__sb_printf(&sb, " (%s)", tsa);
-    PQconninfoFree(opts);
+    alchdb__pq_conninfo_free(opts);
     char *shown = alchdb__sb_finish(&sb);
     char *d = shown ? alchdb__redact_conninfo(shown, conninfo) : NULL;
     alchdb__free(shown);
@@ -148,7 +148,7 @@ static int add_host(alchdb_router *r, const char *conninfo, int64_t weight, bool
     }
     if (rc < 0) {
         alchdb__free(h->display);
-        alchdb__free(h->conninfo);
+        alchdb__free_wiped(h->conninfo); /* may hold a password */
         return rc;
     }
     pthread_mutex_init(&h->probe_lock, NULL);
@@ -254,7 +254,7 @@ ALCHDB_API void alchdb_router_free(alchdb_router *r)
     for (size_t i = 0; i < r->nhosts; i++) {
         alchdb__router_probe_close(&r->hosts[i]);
         alchdb_pool_free(r->hosts[i].pool);
-        alchdb__free(r->hosts[i].conninfo);
+        alchdb__free_wiped(r->hosts[i].conninfo); /* may hold a password */
         alchdb__free(r->hosts[i].display);
         pthread_mutex_destroy(&r->hosts[i].probe_lock);
     }

@@ -188,6 +188,36 @@ START_TEST(test_conninfo_redacted_and_wiped)
 }
 END_TEST
 
+/* The modules that keep a conninfo or a password of their own (the pool, the
+ * router's hosts, the Redis backend) wipe them too: nothing they free holds
+ * the password. Nothing connects (nothing listens on port 1; the router is
+ * never started). */
+START_TEST(test_modules_wipe_passwords)
+{
+    atomic_store(&watch_hits, 0);
+    alchdb_pool *p = NULL;
+    ck_assert_int_eq(alchdb_pool_new("host=127.0.0.1 port=1 dbname=x password=" WATCH, NULL, &p), 0);
+    alchdb_pool_free(p);
+    ck_assert_int_eq(atomic_load(&watch_hits), 0);
+    alchdb_router *r = NULL;
+    ck_assert_int_eq(alchdb_router_new("postgresql://u:" WATCH "@127.0.0.1:1/x", NULL, NULL, &r), 0);
+    ck_assert_int_eq(alchdb_router_add_replica(r, "host=127.0.0.1 port=1 password=" WATCH, 1), 0);
+    alchdb_router_free(r);
+    ck_assert_int_eq(atomic_load(&watch_hits), 0);
+    alchdb_cache_config *cc = NULL;
+    ck_assert_int_eq(alchdb_cache_config_new(&cc), 0);
+    ck_assert_int_eq(alchdb_cache_config_set_string(cc, ALCHDB_CACHE_OPT_BACKEND, "redis"), 0);
+    ck_assert_int_eq(alchdb_cache_config_set_string(cc, ALCHDB_CACHE_OPT_REDIS_PASSWORD, WATCH), 0);
+    ck_assert_int_eq(alchdb_cache_config_set_int64(cc, ALCHDB_CACHE_OPT_REDIS_PORT, 1), 0);
+    alchdb_cache *c = NULL;
+    int rc = alchdb_cache_new(cc, &c);
+    ck_assert_msg(rc == 0 || rc == ALCHDB_E_CONNECT, "%d %s", rc, alchdb_last_error_message());
+    alchdb_cache_free(c);
+    alchdb_cache_config_free(cc);
+    ck_assert_int_eq(atomic_load(&watch_hits), 0);
+}
+END_TEST
+
 START_TEST(test_by_name_every_type)
 {
     alchdb__opts o;
@@ -390,6 +420,7 @@ int main(void)
     TCase *tc = tcase_create("options");
     tcase_add_test(tc, test_defaults_and_typed_access);
     tcase_add_test(tc, test_conninfo_redacted_and_wiped);
+    tcase_add_test(tc, test_modules_wipe_passwords);
     tcase_add_test(tc, test_by_name_every_type);
     tcase_add_test(tc, test_from_env);
     tcase_add_test(tc, test_duration_syntax);
