@@ -67,6 +67,7 @@ typedef struct adv_index {
     bool partitioned; /* the index of a partitioned table: bytes and scans are its partitions' */
     bool attached;    /* a partition's index attached to its parent's index */
     bool plain_keys;  /* every key column has its type's default operator class and the column's collation */
+    bool to_attach;   /* a suggested index's sequence attaches it (never advised for dropping then) */
     int64_t bytes, scans;
     const char *fk_name; /* borrowed: an FK this index supports, NULL if none */
 } adv_index;
@@ -284,6 +285,10 @@ void alchdb__adv_steps_free(adv_step *steps, size_t n);
 /* catalog.c */
 int alchdb__adv_load_catalog(adv_ctx *c);
 int alchdb__adv_find_problems(adv_ctx *c);
+/* After the suggestions are made: an index that one of them attaches to a
+ * parent's index is taken off the unused and redundant lists (it is what the
+ * suggestion keeps; dropping it would break the sequence). */
+void alchdb__adv_keep_attached(alchdb_advisor_report *r);
 /* workload.c */
 int alchdb__adv_missing(adv_ctx *c);
 /* walk.c: what a statement asks of each table it reads */

@@ -32,8 +32,10 @@ static int run(PGconn *conn, const adv_settings *opts, alchdb_advisor_report **o
         alchdb__adv_note(r, "the database has no user tables: nothing to analyse");
     if (!rc)
         rc = alchdb__adv_missing(&c);
-    if (!rc)
+    if (!rc) {
+        alchdb__adv_keep_attached(r);
         rc = alchdb__adv_finish(&c);
+    }
     if (rc) {
         alchdb__adv_report_destroy(r);
         return rc;

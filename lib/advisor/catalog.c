@@ -624,6 +624,32 @@ static int find_fk_without_index(adv_ctx *c)
     return 0;
 }
 
+void alchdb__adv_keep_attached(alchdb_advisor_report *r)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < r->nunused; i++) {
+        adv_unused *u = &r->unused[i];
+        if (u->idx->to_attach) {
+            alchdb__free(u->warning);
+            alchdb__free(u->drop_sql);
+            continue;
+        }
+        r->unused[k++] = *u;
+    }
+    r->nunused = k;
+    k = 0;
+    for (size_t i = 0; i < r->nredundant; i++) {
+        adv_redundant *d = &r->redundant[i];
+        if (d->idx->to_attach) {
+            alchdb__free(d->reason);
+            alchdb__free(d->drop_sql);
+            continue;
+        }
+        r->redundant[k++] = *d;
+    }
+    r->nredundant = k;
+}
+
 int alchdb__adv_find_problems(adv_ctx *c)
 {
     int rc = find_fk_without_index(c); /* first: it marks the indexes that serve foreign keys */

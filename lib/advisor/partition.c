@@ -138,13 +138,13 @@ bool alchdb__adv_indexable(const alchdb_advisor_report *r, const adv_table *t)
  * options, no INCLUDE columns, expressions or predicate, and uniqueness),
  * valid and not attached to another parent index yet: attaching it saves
  * building a second one like it. NULL when there is none. */
-static const adv_index *attachable(const builder *b, const adv_table *p)
+static adv_index *attachable(const builder *b, const adv_table *p)
 {
-    const alchdb_advisor_report *r = b->c->r;
+    alchdb_advisor_report *r = b->c->r;
     if (!b->spec || b->pred || p->kind == 'p')
         return NULL;
     for (size_t i = 0; i < r->nindexes; i++) {
-        const adv_index *x = &r->indexes[i];
+        adv_index *x = &r->indexes[i];
         if (x->table != p || !x->valid || x->attached || x->unique || x->primary || x->exclusion || x->constraint ||
             !x->plain_keys || x->exprs || x->pred || strcmp(x->am, "btree") || x->nkeys != b->spec->n ||
             x->natts != x->nkeys)
@@ -181,8 +181,9 @@ static void build(builder *b, adv_table *t, char *name)
         if (p->parent != t)
             continue;
         alchdb__strbuf sb;
-        const adv_index *have = attachable(b, p);
+        adv_index *have = attachable(b, p);
         if (have) {
+            have->to_attach = true;
             alchdb__sb_init(&sb);
             alchdb__sb_printf(&sb, "ALTER INDEX %s ATTACH PARTITION %s;", qparent, have->qname);
             add(b, alchdb__sb_finish(&sb), NULL, NULL, false);

@@ -194,6 +194,8 @@ START_TEST(test_attach_existing)
     ck_assert_msg(!strstr(sql, "m1_dev_idx") && !strstr(sql, "m2b_dev_desc"), "%s", sql);
     ck_assert_msg(strstr(sql, "CREATE INDEX CONCURRENTLY m2b_dev_idx ON public.m2b (dev);"), "%s", sql);
     ck_assert_msg(strstr(sql, "CREATE INDEX CONCURRENTLY m2a_dev_idx ON public.m2a (dev);"), "%s", sql);
+    /* an index the suggestion attaches is not also advised for dropping */
+    ck_assert_int_eq(find_item(r, ALCHDB_ADVISOR_UNUSED, "m1", "m1_dev_own"), -1);
     /* the foreign key's suggestion is the same sequence */
     ck_assert_int_eq(alchdb_advisor_report_count(r, ALCHDB_ADVISOR_FK), 1);
     ck_assert_msg(strstr(alchdb_advisor_report_item_sql(r, ALCHDB_ADVISOR_FK, 0), "ATTACH PARTITION public.m1_dev_own;"),
