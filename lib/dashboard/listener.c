@@ -200,13 +200,15 @@ static int read_token(const char *path, alchdb_dashboard_listener *l)
     buf[n] = '\0';
     while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
         buf[--n] = '\0';
-    if (n < 16 || n > MAX_TOKEN)
+    if (n < 16 || n > MAX_TOKEN) {
+        explicit_bzero(buf, sizeof buf); /* whatever the file held: not left on the stack */
         return alchdb__error(ALCHDB_E_INVALID,
                              "alchdb_dashboard_listen: token_file %s: the first line must hold a "
                              "token of 16 to %d characters",
                              path, MAX_TOKEN);
+    }
     l->token = alchdb__strdup(buf);
-    memset(buf, 0, sizeof buf);
+    explicit_bzero(buf, sizeof buf); /* a memset of a dead buffer may be dropped by the compiler */
     if (!l->token)
         return alchdb__nomem("dashboard token");
     l->token_len = n;
@@ -289,9 +291,6 @@ ALCHDB_API void alchdb_dashboard_listener_stop(alchdb_dashboard_listener *l)
         return;
     if (l->mhd)
         MHD_stop_daemon(l->mhd);
-    if (l->token) {
-        memset(l->token, 0, l->token_len);
-        alchdb__free(l->token);
-    }
+    alchdb__free_wiped(l->token);
     alchdb__free(l);
 }

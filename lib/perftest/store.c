@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pt.h"
+#include "seam.h"
 
 enum { ST_RUNNING, ST_DONE, ST_FAILED, ST_CANCELED };
 static const char *const status_names[] = {"running", "done", "failed", "canceled"};
@@ -116,16 +117,9 @@ static int start_locked(alchdb_perftest_store *st, const alchdb_perftest_target 
         return alchdb__error(ALCHDB_E_BUSY, "alchdb_perftest_store_start: a run is in progress");
     join_finished(st);
     alchdb_perftest_config *copy;
-    int rc = alchdb_perftest_config_new(&copy);
+    int rc = alchdb__perftest_config_copy(cfg, &copy);
     if (rc != 0)
         return rc;
-    if (cfg) {
-        alchdb__opts_free(&copy->opts);
-        if (alchdb__opts_copy(&copy->opts, &cfg->opts) != 0) {
-            alchdb__free(copy);
-            return alchdb__nomem("perftest store");
-        }
-    }
     alchdb_perftest_config_free(st->cfg);
     st->cfg = copy;
     memset(&st->target, 0, sizeof st->target);

@@ -5,6 +5,7 @@
  * side of every real module is tests/core/test_config_shape.c. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <alchdb/alchdb.h>
 
@@ -214,6 +215,22 @@ START_TEST(test_modules_wipe_passwords)
     ck_assert_msg(rc == 0 || rc == ALCHDB_E_CONNECT, "%d %s", rc, alchdb_last_error_message());
     alchdb_cache_free(c);
     alchdb_cache_config_free(cc);
+    ck_assert_int_eq(atomic_load(&watch_hits), 0);
+    /* the dashboard listener's bearer token (127.0.0.1, a free port) */
+    char path[] = "/tmp/alchdb-watch-token-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, WATCH "-bearer-token\n", strlen(WATCH "-bearer-token\n")),
+                     (ssize_t)strlen(WATCH "-bearer-token\n"));
+    close(fd);
+    alchdb_dashboard *d = NULL;
+    ck_assert_int_eq(alchdb_dashboard_new(NULL, &d), 0);
+    alchdb_dashboard_listener *l = NULL;
+    rc = alchdb_dashboard_listen(d, NULL, path, &l);
+    unlink(path);
+    ck_assert_msg(rc == 0 || rc == ALCHDB_E_UNSUPPORTED, "%s", alchdb_last_error_message());
+    alchdb_dashboard_listener_stop(l);
+    alchdb_dashboard_free(d);
     ck_assert_int_eq(atomic_load(&watch_hits), 0);
 }
 END_TEST
